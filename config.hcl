@@ -1,0 +1,89 @@
+# The example symbox configuration: `scripts/symbox run --config config.hcl`.
+# It uses Sym's Terraform shapes; symbox reads it directly (no Terraform run).
+
+variable "approvers" {
+  description = "Who may approve requests (comma-separated emails); SYMBOX_VAR_approvers overrides it."
+  default     = "alice@example.com"
+}
+
+resource "sym_log_destination" "audit_file" {
+  type = "file"
+}
+
+resource "sym_environment" "main" {
+  name                = "main"
+  log_destination_ids = [sym_log_destination.audit_file.id]
+}
+
+resource "sym_target" "staging_db" {
+  type  = "custom"
+  name  = "staging-db"
+  label = "Staging database"
+  settings = {
+    identifier = "staging-db"
+  }
+}
+
+resource "sym_target" "prod_db" {
+  type  = "custom"
+  name  = "prod-db"
+  label = "Production database"
+  settings = {
+    identifier = "prod-db"
+  }
+}
+
+# Grants and revokes are POSTed to this URL, signed with SYMBOX_GRANT_SECRET.
+resource "sym_strategy" "grants" {
+  type    = "http"
+  name    = "grants"
+  targets = [sym_target.staging_db.id, sym_target.prod_db.id]
+  settings = {
+    url            = "http://127.0.0.1:8090/grants"
+    signing_secret = env("SYMBOX_GRANT_SECRET")
+  }
+}
+
+resource "sym_flow" "db_access" {
+  name           = "db-access"
+  label          = "Database access"
+  implementation = file("${path.module}/hooks/example.py")
+  environment_id = sym_environment.main.id
+
+  vars = {
+    approvers = var.approvers
+  }
+
+  params {
+    strategy_id = sym_strategy.grants.id
+
+    prompt_field "reason" {
+      type     = "string"
+      required = true
+    }
+
+    prompt_field "duration" {
+      type           = "duration"
+      allowed_values = ["1m", "10m", "1h"]
+    }
+  }
+}
+
+# Approval only: nothing is granted, the approval itself is the record.
+resource "sym_flow" "deploy_freeze_exception" {
+  name           = "deploy-freeze-exception"
+  label          = "Deploy during a freeze"
+  implementation = file("${path.module}/hooks/example.py")
+  environment_id = sym_environment.main.id
+
+  vars = {
+    approvers = var.approvers
+  }
+
+  params {
+    prompt_field "reason" {
+      type     = "string"
+      required = true
+    }
+  }
+}

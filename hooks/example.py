@@ -1,0 +1,1 @@
+"""Hooks for the example flows: none yet, as symbox does not run customer hooks yet."""

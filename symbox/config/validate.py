@@ -1,0 +1,520 @@
+"""Build the Config model from parsed blocks, collecting every problem with its file:line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from symbox.config import model, schema
+from symbox.config.durations import parse_duration
+from symbox.config.expressions import Evaluator
+from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sorted_problems
+from symbox.config.model import Config, Location, Secret
+from symbox.config.schema import IMPLEMENTED, Args, Reader, known
+
+# Added when a strategy schedules de-escalation and the flow declares no duration field.
+DEFAULT_DURATIONS = (30, 600, 3600)
+IGNORED_NOTICE = "{kind} block ignored: symbox reads config.hcl directly"
+NO_TERRAFORM = "symbox does not run Terraform: data/module blocks are not supported"
+
+
+class Builder(Reader):
+    """One validation run: top-level blocks, then resources, then cross-resource checks."""
+
+    def __init__(self, files: tuple[str, ...], roots: list[Block], environ: Mapping[str, str]):
+        self.files = files
+        self.roots = roots
+        self.problems: list[Problem] = []
+        self.notices: list[str] = []
+        self.variables: dict[str, Block] = {}
+        self.locals: dict[str, Attribute] = {}
+        self.resources: dict[tuple[str, str], Block] = {}
+        super().__init__(self.resources, self.problems)
+        self.args: dict[tuple[str, str], Args] = {}
+        self.evaluator = Evaluator(
+            variables=self.variables,
+            locals_=self.locals,
+            resources=self.resources,
+            resource_args=schema.resource_args,
+            environ=environ,
+            problems=self.problems,
+        )
+
+    def build(self) -> Config:
+        """Validate everything and return the model; raise ConfigError listing every problem."""
+        for root in self.roots:
+            for attribute in root.attributes:
+                self.problem(
+                    attribute.location, f"unexpected argument {attribute.name} outside a block"
+                )
+            for block in root.blocks:
+                self._top(block)
+        for name in self.variables:
+            self._variable(name)
+        for name in self.locals:
+            self.evaluator.local(name)
+        for resource_type, key in self.resources:
+            self.args[(resource_type, key)] = self._resource_args(resource_type, key)
+        self._check_names()
+        config = Config(
+            files=self.files,
+            integrations=self._each("sym_integration", self._integration),
+            runtimes=self._each("sym_runtime", self._runtime),
+            error_loggers=self._each("sym_error_logger", self._error_logger),
+            log_destinations=self._each("sym_log_destination", self._log_destination),
+            environments=self._each("sym_environment", self._environment),
+            targets=self._each("sym_target", self._target),
+            strategies=self._each("sym_strategy", self._strategy),
+            flows=self._each("sym_flow", self._flow),
+            secret_sources=self._each("sym_secrets", self._secret_source),
+            secrets=self._each("sym_secret", self._secret),
+            flows_filters=self._each("sym_flows_filter", self._flows_filter),
+            notices=tuple(self.notices),
+        )
+        if self.problems:
+            raise ConfigError(sorted_problems(self.problems, self.files))
+        return config
+
+    # -- top-level blocks -----------------------------------------------------------
+
+    def _top(self, block: Block) -> None:
+        kind, where = block.type, block.location
+        if kind in ("provider", "terraform"):
+            self.notices.append(f"{where}: {IGNORED_NOTICE.format(kind=kind)}")
+        elif kind in ("data", "module"):
+            self.problem(where, NO_TERRAFORM)
+        elif kind == "resource":
+            self._resource(block)
+        elif kind == "variable":
+            if self._labels(block, 1, 'variable "NAME"'):
+                self._declare(self.variables, block.labels[0], block, f"variable {block.labels[0]}")
+        elif kind == "locals":
+            if self._labels(block, 0, "locals"):
+                for attribute in block.attributes:
+                    name = attribute.name
+                    self._declare(self.locals, name, attribute, f"local value {name}")
+                for nested in block.blocks:
+                    self.problem(nested.location, f"locals: unexpected block {nested.type}")
+        else:
+            self.problem(
+                where, f"unknown block type {kind} (symbox reads resource, variable and locals)"
+            )
+
+    def _labels(self, block: Block, count: int, shape: str) -> bool:
+        if len(block.labels) == count:
+            return True
+        self.problem(block.location, f"{block.type} block: expected {shape} {{ ... }}")
+        return False
+
+    def _declare(self, table: dict[Any, Any], name: Any, item: Any, shown: str) -> None:
+        if name in table:
+            first = table[name].location
+            self.problem(item.location, f"{shown} is defined twice (first at {first})")
+        else:
+            table[name] = item
+
+    def _resource(self, block: Block) -> None:
+        if not self._labels(block, 2, 'resource "TYPE" "NAME"'):
+            return
+        kind, key = block.labels
+        if kind not in schema.RESOURCES:
+            if kind.startswith("sym_"):
+                types = known(frozenset(schema.RESOURCES))
+                self.problem(block.location, f"unknown resource type {kind} (known: {types})")
+            else:
+                self.problem(
+                    block.location,
+                    f"unknown resource type {kind}: symbox reads only sym_* resources",
+                )
+            return
+        self._declare(self.resources, (kind, key), block, f"resource {kind}.{key}")
+        if kind in IMPLEMENTED.unimplemented_resources:
+            self.problem(block.location, f"{kind}.{key}: {kind} is not implemented yet in symbox")
+
+    def _variable(self, name: str) -> None:
+        block = self.variables[name]
+        where = f"variable {name}"
+        self.read(block, schema.VARIABLE, where, lambda a: None, evaluate=False)
+        for nested in block.blocks:
+            self.problem(nested.location, f"{where}: {nested.type} blocks are not supported")
+        self.evaluator.variable(name)
+
+    def _resource_args(self, kind: str, key: str) -> Args:
+        block = self.resources[(kind, key)]
+        where = f"{kind}.{key}"
+        args = self.read(
+            block,
+            schema.RESOURCES[kind],
+            where,
+            lambda attribute: self.evaluator.attribute(kind, key, attribute.name),
+        )
+        allowed = schema.RESOURCE_BLOCKS.get(kind, frozenset())
+        seen: set[str] = set()
+        for nested in block.blocks:
+            if nested.type not in allowed:
+                self.problem(nested.location, f"{where}: unexpected block {nested.type}")
+            elif nested.type in seen:
+                self.problem(nested.location, f"{where}: only one {nested.type} block is allowed")
+            seen.add(nested.type)
+        return args
+
+    def _check_names(self) -> None:
+        first: dict[tuple[str, str], str] = {}
+        for (kind, key), args in self.args.items():
+            name = args.values.get("name")
+            if not isinstance(name, str):
+                continue
+            if (kind, name) in first:
+                other = first[(kind, name)]
+                self.problem(
+                    args.lines["name"],
+                    f"{kind}.{key}: name {show(name)} is already used by {kind}.{other}",
+                )
+            else:
+                first[(kind, name)] = key
+
+    def _each(self, kind: str, build: Callable[[str, Args, Location], Any]) -> dict[str, Any]:
+        built: dict[str, Any] = {}
+        for (resource_type, key), block in self.resources.items():
+            if resource_type != kind:
+                continue
+            args = self.args[(kind, key)]
+            model = build(key, args, block.location)
+            if args.ok and model is not None:
+                built[key] = model
+        return built
+
+    def _type(self, args: Args, where: str, what: str, choices: frozenset[str]) -> bool:
+        value = args.values.get("type")
+        if value is None or value in choices:
+            return value is not None
+        shown = known(choices)
+        self.problem(
+            args.lines["type"], f"{where}: type: unknown {what} type {show(value)} (known: {shown})"
+        )
+        args.ok = False
+        return False
+
+    # -- resources ------------------------------------------------------------------
+
+    def _integration(self, key: str, args: Args, at: Location) -> model.Integration | None:
+        self._type(args, f"sym_integration.{key}", "integration", schema.INTEGRATION_TYPES)
+        if not args.ok:
+            return None
+        v = args.values
+        return model.Integration(
+            key, v["name"], v["type"], v["external_id"], v.get("label"), v.get("settings", {}), at
+        )
+
+    def _runtime(self, key: str, args: Args, at: Location) -> model.Runtime | None:
+        self._integration_type(args, f"sym_runtime.{key}", "context_id", "permission_context")
+        v = args.values
+        return (
+            model.Runtime(key, v["name"], v.get("label"), v.get("context_id"), at)
+            if args.ok
+            else None
+        )
+
+    def _error_logger(self, key: str, args: Args, at: Location) -> model.ErrorLogger | None:
+        self._integration_type(args, f"sym_error_logger.{key}", "integration_id", "slack")
+        v = args.values
+        return (
+            model.ErrorLogger(key, v["integration_id"], v["destination"], at) if args.ok else None
+        )
+
+    def _integration_type(self, args: Args, where: str, name: str, expected: str) -> None:
+        ref = args.values.get(name)
+        if ref is None:
+            return
+        actual = self.args[("sym_integration", ref)].values.get("type")
+        if actual is not None and actual != expected:
+            self.problem(
+                args.lines[name],
+                f"{where}: {name}: sym_integration.{ref} has type {show(actual)}, "
+                f"expected {show(expected)}",
+            )
+            args.ok = False
+
+    def _log_destination(self, key: str, args: Args, at: Location) -> model.LogDestination | None:
+        where = f"sym_log_destination.{key}"
+        if self._type(args, where, "log destination", schema.LOG_DESTINATION_TYPES):
+            kind = args.values["type"]
+            if kind not in IMPLEMENTED.log_destination_types:
+                available = known(IMPLEMENTED.log_destination_types)
+                self.problem(
+                    args.lines["type"],
+                    f"{where}: type: log destination type {kind} is not implemented yet "
+                    f"in symbox (available: {available})",
+                )
+            path = args.values.get("settings", {}).get("path")
+            if kind == "file" and path is not None and (not isinstance(path, str) or not path):
+                self.problem(
+                    args.lines["settings"], f"{where}: settings.path: expected a file path"
+                )
+                args.ok = False
+        v = args.values
+        return (
+            model.LogDestination(key, v["type"], v.get("integration_id"), v.get("settings", {}), at)
+            if args.ok
+            else None
+        )
+
+    def _environment(self, key: str, args: Args, at: Location) -> model.Environment | None:
+        if not args.ok:
+            return None
+        v = args.values
+        return model.Environment(
+            key,
+            v["name"],
+            v.get("label"),
+            v.get("runtime_id"),
+            v.get("error_logger_id"),
+            v.get("log_destination_ids", ()),
+            v.get("integrations", {}),
+            at,
+        )
+
+    def _target(self, key: str, args: Args, at: Location) -> model.Target | None:
+        self._type(args, f"sym_target.{key}", "target", schema.TARGET_TYPES)
+        if not args.ok:
+            return None
+        v = args.values
+        return model.Target(
+            key,
+            v["name"],
+            v["type"],
+            v.get("label"),
+            v.get("settings", {}),
+            v.get("field_bindings", ()),
+            at,
+        )
+
+    def _strategy(self, key: str, args: Args, at: Location) -> model.Strategy | None:
+        where = f"sym_strategy.{key}"
+        if self._type(args, where, "strategy", frozenset(schema.STRATEGY_TARGET_TYPES)):
+            self._strategy_targets(where, args)
+            if args.values["type"] == "http":
+                self._http_settings(where, args, at)
+        if not args.ok:
+            return None
+        v = args.values
+        return model.Strategy(
+            key,
+            v["name"],
+            v["type"],
+            v.get("label"),
+            v["targets"],
+            v.get("integration_id"),
+            v.get("settings", {}),
+            v.get("implementation"),
+            at,
+        )
+
+    def _strategy_targets(self, where: str, args: Args) -> None:
+        kind = args.values["type"]
+        fits = schema.STRATEGY_TARGET_TYPES[kind]
+        for target in args.values.get("targets", ()):
+            target_type = self.args[("sym_target", target)].values.get("type")
+            if target_type is not None and target_type not in fits:
+                self.problem(
+                    args.lines["targets"],
+                    f"{where}: targets: sym_target.{target} has type {show(target_type)}, which a "
+                    f"{kind} strategy cannot grant (expected {known(fits)})",
+                )
+                args.ok = False
+
+    def _http_settings(self, where: str, args: Args, at: Location) -> None:
+        if "settings" in args.lines and "settings" not in args.values:
+            return  # its problem is already reported
+        settings = args.values.get("settings", {})
+        line = args.lines.get("settings", at)
+        url = settings.get("url")
+        if url is None:
+            self.problem(line, f"{where}: settings.url is required for http strategies")
+        elif not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            self.problem(line, f"{where}: settings.url: expected an http:// or https:// URL")
+        secret = settings.get("signing_secret")
+        if secret is None:
+            self.problem(line, f"{where}: settings.signing_secret is required for http strategies")
+        elif not isinstance(secret, Secret):
+            self.problem(
+                line,
+                f'{where}: settings.signing_secret: must be read with env("NAME"), '
+                "not written in the config",
+            )
+        if url is None or secret is None or not isinstance(secret, Secret):
+            args.ok = False
+
+    def _flow(self, key: str, args: Args, at: Location) -> model.Flow | None:
+        where = f"sym_flow.{key}"
+        block = self.resources[("sym_flow", key)]
+        params_block = next((b for b in block.blocks if b.type == "params"), None)
+        params = self._params(where, params_block)
+        if not args.ok or params is None:
+            return None
+        v = args.values
+        return model.Flow(
+            key,
+            v["name"],
+            v.get("label"),
+            v["implementation"],
+            args.paths.get("implementation"),
+            v["environment_id"],
+            v.get("vars", {}),
+            params,
+            at,
+        )
+
+    def _secret_source(self, key: str, args: Args, at: Location) -> model.SecretSource | None:
+        self._type(args, f"sym_secrets.{key}", "secrets", schema.SECRET_SOURCE_TYPES)
+        v = args.values
+        if not args.ok:
+            return None
+        return model.SecretSource(key, v["name"], v["type"], v.get("settings", {}), at)
+
+    def _secret(self, key: str, args: Args, at: Location) -> model.SecretRef | None:
+        v = args.values
+        if not args.ok:
+            return None
+        return model.SecretRef(
+            key, v["path"], v["source_id"], v.get("label"), v.get("settings", {}), at
+        )
+
+    def _flows_filter(self, key: str, args: Args, at: Location) -> model.FlowsFilter | None:
+        v = args.values
+        if not args.ok:
+            return None
+        return model.FlowsFilter(
+            key, v["implementation"], v.get("vars", {}), v.get("integrations", {}), at
+        )
+
+    # -- flow params ----------------------------------------------------------------
+
+    def _nested(self, attribute: Attribute) -> Any:
+        return self.evaluator.evaluate(attribute.expr, attribute.location.file)
+
+    def _params(self, flow: str, block: Block | None) -> model.FlowParams | None:
+        where = f"{flow}: params"
+        args = Args() if block is None else self.read(block, schema.PARAMS, where, self._nested)
+        v = args.values
+        revoke, deescalate = v.get("allow_revoke", True), v.get("schedule_deescalation", True)
+        if block is not None and not revoke and not deescalate:
+            self.problem(
+                block.location,
+                f"{where}: allow_revoke and schedule_deescalation cannot both be false",
+            )
+            args.ok = False
+        sources = v.get("allowed_sources", schema.ALLOWED_SOURCES)
+        for source in sources:
+            if source not in schema.ALLOWED_SOURCES:
+                self.problem(
+                    args.lines["allowed_sources"],
+                    f"{where}: allowed_sources: unknown source {show(source)} (known: api, slack)",
+                )
+                args.ok = False
+        fields: list[model.PromptField] = []
+        names: set[str | None] = set()
+        for nested in block.blocks if block is not None else ():
+            if nested.type != "prompt_field":
+                self.problem(nested.location, f"{where}: unexpected block {nested.type}")
+                args.ok = False
+                continue
+            prompt_field = self._prompt_field(flow, nested)
+            name = prompt_field.name if prompt_field else next(iter(nested.labels), None)
+            twice = name in names
+            if twice:
+                self.problem(nested.location, f"{flow}: prompt field {show(name)} is set twice")
+            names.add(name)
+            if prompt_field is None or twice:
+                args.ok = False
+            else:
+                fields.append(prompt_field)
+        strategy = v.get("strategy_id")
+        self._strategy_implemented(flow, strategy, args)
+        duration = next((f for f in fields if f.name == "duration"), None)
+        if block is not None and strategy is not None and deescalate:
+            if duration is None:
+                fields.append(
+                    model.PromptField(
+                        *("duration", "duration", "Duration", True, True, None),
+                        *(DEFAULT_DURATIONS, False, None, block.location),
+                    )
+                )
+            elif duration.type != "duration":
+                self.problem(
+                    duration.location,
+                    f'{flow}: prompt field "duration" must have type duration: '
+                    "the strategy schedules de-escalation",
+                )
+                args.ok = False
+        if not args.ok:
+            return None
+        return model.FlowParams(
+            strategy=strategy,
+            allow_revoke=revoke,
+            schedule_deescalation=deescalate,
+            allowed_sources=tuple(sources),
+            include_decision_message=v.get("include_decision_message", False),
+            additional_header_text=v.get("additional_header_text"),
+            allow_guest_interaction=v.get("allow_guest_interaction", False),
+            prompt_fields=tuple(fields),
+            request_ttl=v.get("request_ttl", parse_duration(schema.DEFAULT_REQUEST_TTL)),
+        )
+
+    def _strategy_implemented(self, flow: str, strategy: str | None, args: Args) -> None:
+        kind = self.args[("sym_strategy", strategy)].values.get("type") if strategy else None
+        if kind is None or kind in IMPLEMENTED.strategy_types:
+            return
+        available = known(IMPLEMENTED.strategy_types)
+        self.problem(
+            args.lines["strategy_id"],
+            f"{flow}: strategy type {kind} is not implemented yet in symbox "
+            f"(available: {available})",
+        )
+        args.ok = False
+
+    def _prompt_field(self, flow: str, block: Block) -> model.PromptField | None:
+        label = block.labels[0] if len(block.labels) == 1 else None
+        where = f"{flow}: prompt_field" + (f" {show(label)}" if label is not None else "")
+        if len(block.labels) > 1:
+            self.problem(block.location, f'{where}: expected prompt_field "NAME" {{ ... }}')
+        args = self.read(block, schema.PROMPT_FIELD, where, self._nested)
+        for nested in block.blocks:
+            self.problem(nested.location, f"{where}: unexpected block {nested.type}")
+        v = args.values
+        name = v.get("name", label)
+        if label is not None and name != label:
+            self.problem(args.lines["name"], f"{where}: name {show(name)} differs from the label")
+            args.ok = False
+        if name is None:
+            self.problem(block.location, f"{where}: missing required argument name")
+            return None
+        field_type = v.get("type")
+        if field_type is not None and field_type not in schema.PROMPT_FIELD_TYPES:
+            types = ", ".join(schema.PROMPT_FIELD_TYPES)
+            self.problem(
+                args.lines["type"],
+                f"{where}: type: unknown field type {show(field_type)} (known: {types})",
+            )
+            return None
+        if field_type is None or not args.ok:
+            return None
+        allowed, default, errors = schema.prompt_values(
+            field_type, v.get("allowed_values"), v.get("default")
+        )
+        for argument, message in errors:
+            self.problem(args.lines[argument], f"{where}: {message}")
+        if errors:
+            return None
+        return model.PromptField(
+            name=name,
+            type=field_type,
+            label=v.get("label"),
+            required=v.get("required", True),
+            visible=v.get("visible", True),
+            default=default,
+            allowed_values=allowed,
+            prefetch=v.get("prefetch", False),
+            on_change=v.get("on_change"),
+            location=block.location,
+        )
