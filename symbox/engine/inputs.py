@@ -1,0 +1,145 @@
+"""Check a request's ``flow_inputs`` against the flow's prompt fields."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from symbox.config.durations import format_duration, parse_duration
+from symbox.config.model import Config, Flow, PromptField
+
+# Sym's API names the target ``target_id`` (or ``target_srn``); symbox accepts a target name.
+_TARGET_KEYS = ("target", "target_id", "target_srn")
+_MAX_STRING = 4096
+_MAX_LIST = 100
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class InputError(ValueError):
+    """The inputs do not fit the flow; ``problems`` names each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+
+def validate_inputs(config: Config, flow: Flow, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the inputs parsed to their field types, with defaults; raise InputError."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    remaining = dict(inputs)
+    target_name = _pop_target(remaining)
+    target = _resolve_target(config, flow, target_name, problems)
+    if target is not None:
+        values["target"] = target
+    for prompt_field in flow.params.prompt_fields:
+        if prompt_field.name in _TARGET_KEYS:
+            continue
+        present = prompt_field.name in remaining and remaining[prompt_field.name] is not None
+        raw = remaining.pop(prompt_field.name, None)
+        if not present:
+            if prompt_field.default is not None:
+                values[prompt_field.name] = prompt_field.default
+            elif prompt_field.required:
+                problems.append(f"{prompt_field.name}: required")
+            continue
+        try:
+            values[prompt_field.name] = _parse_field(prompt_field, raw)
+        except ValueError as error:
+            problems.append(f"{prompt_field.name}: {error}")
+    for unknown in sorted(remaining):
+        problems.append(f"{unknown}: not a field of flow {flow.name}")
+    if problems:
+        raise InputError(problems)
+    return values
+
+
+def _pop_target(inputs: dict[str, Any]) -> Any:
+    found = [inputs.pop(key) for key in _TARGET_KEYS if key in inputs]
+    return found[0] if found else None
+
+
+def _resolve_target(config: Config, flow: Flow, name: Any, problems: list[str]) -> str | None:
+    strategy_key = flow.params.strategy
+    if strategy_key is None:
+        if name is not None:
+            problems.append("target: flow has no strategy, so it takes no target")
+        return None
+    names = [config.targets[key].name for key in config.strategies[strategy_key].targets]
+    if name is None:
+        if len(names) == 1:
+            return names[0]
+        problems.append(f"target: required (one of {', '.join(names)})")
+        return None
+    if not isinstance(name, str) or name not in names:
+        problems.append(f"target: {name!r} is not one of {', '.join(names)}")
+        return None
+    return name
+
+
+def _parse_field(prompt_field: PromptField, raw: Any) -> Any:
+    value = _parse_type(prompt_field.type, raw)
+    allowed = prompt_field.allowed_values
+    if allowed is not None and prompt_field.type not in ("str_list", "int_list"):
+        if value not in allowed:
+            raise ValueError(f"{raw!r} is not allowed (allowed: {_show(prompt_field, allowed)})")
+    elif allowed is not None and any(item not in allowed for item in value):
+        raise ValueError(f"{raw!r} has values not allowed (allowed: {list(allowed)})")
+    return value
+
+
+def _show(prompt_field: PromptField, allowed: tuple[Any, ...]) -> str:
+    if prompt_field.type == "duration":
+        return ", ".join(format_duration(int(item)) for item in allowed)
+    return ", ".join(str(item) for item in allowed)
+
+
+def _parse_type(field_type: str, raw: Any) -> Any:
+    if field_type in ("string", "slack_user"):
+        return _string(raw)
+    if field_type == "int":
+        return _int(raw)
+    if field_type == "bool":
+        if not isinstance(raw, bool):
+            raise ValueError("expected true or false")
+        return raw
+    if field_type == "duration":
+        return _duration(raw)
+    if field_type in ("str_list", "slack_user_list", "int_list"):
+        if not isinstance(raw, list) or len(raw) > _MAX_LIST:
+            raise ValueError(f"expected a list of at most {_MAX_LIST} items")
+        parse = _int if field_type == "int_list" else _string
+        return [parse(item) for item in raw]
+    raise ValueError(f"unsupported field type {field_type}")
+
+
+def _string(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError("expected a string")
+    if len(raw) > _MAX_STRING:
+        raise ValueError(f"longer than {_MAX_STRING} characters")
+    return raw
+
+
+def _int(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ValueError("expected an integer")
+    return raw
+
+
+def _duration(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected a duration such as 30s, 10m, 1h, 2d or a number of seconds")
+    if isinstance(raw, int):
+        if raw <= 0:
+            raise ValueError("must be positive")
+        return raw
+    if isinstance(raw, str):
+        return parse_duration(raw)
+    raise ValueError("expected a duration such as 30s, 10m, 1h, 2d or a number of seconds")
+
+
+def is_email(text: str) -> bool:
+    """Tell whether ``text`` looks like an email address (one @, no spaces)."""
+    return bool(_EMAIL.match(text))

@@ -1,0 +1,140 @@
+"""The values the engine reasons about: runs, actors, decisions, grants and events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    """Where a run is in its life (Sym's statuses)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+    ESCALATED = "escalated"
+    DEESCALATED = "deescalated"
+    EXPIRED = "expired"
+    ERRORED = "errored"
+
+
+FINAL_STATUSES = frozenset(
+    {RunStatus.DENIED, RunStatus.DEESCALATED, RunStatus.EXPIRED, RunStatus.ERRORED}
+)
+
+
+class GrantState(StrEnum):
+    """Where a run's access is at the target system."""
+
+    # Approved; the strategy's escalate has not yet succeeded.
+    ESCALATING = "escalating"
+    ACTIVE = "active"
+    # De-escalation is due or being retried.
+    REVOKING = "revoking"
+    # De-escalation failed past the retry bound; still retried at a slow interval.
+    FAILING = "failing"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a person (by email), a bot token (by name), or symbox itself."""
+
+    kind: str
+    id: str
+
+    @classmethod
+    def user(cls, email: str) -> Actor:
+        """A person, identified by a normalised email address."""
+        return cls("user", email.strip().lower())
+
+    @classmethod
+    def bot(cls, name: str) -> Actor:
+        """An automation identity holding a bot token."""
+        return cls("bot", name)
+
+    @classmethod
+    def system(cls) -> Actor:
+        """symbox acting on its own (timers, retries)."""
+        return cls("system", "symbox")
+
+    def __str__(self) -> str:
+        return self.id if self.kind == "user" else f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An approval or denial: who, when, and why."""
+
+    approved: bool
+    actor: Actor
+    at: float
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The access a run holds (or held) at its strategy's target."""
+
+    # Identifies what is granted: strategy, target and identity; overlapping runs share it.
+    key: str
+    state: GrantState
+    expires_at: float | None = None
+    attempts: int = 0
+    next_attempt_at: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One access request and everything that happened to it."""
+
+    id: str
+    flow: str
+    requester: str
+    # Who submitted the request: the requester, or a bot acting for them.
+    submitted_by: Actor
+    channel: str
+    # The validated prompt fields; ``duration`` in seconds, ``target`` a target name.
+    fields: Mapping[str, Any]
+    strategy: str | None
+    target: str | None
+    status: RunStatus
+    created_at: float
+    request_expires_at: float
+    decision: Decision | None = None
+    grant: Grant | None = None
+    escalated_at: float | None = None
+    ended_at: float | None = None
+    ended_by: Actor | None = None
+    errors: tuple[str, ...] = ()
+    version: int = 1
+
+    def evolve(self, **changes: Any) -> Run:
+        """Return a copy with ``changes`` applied and the version bumped."""
+        return replace(self, version=self.version + 1, **changes)
+
+    @property
+    def duration(self) -> int | None:
+        """Seconds of access asked for, if the flow grants access."""
+        value = self.fields.get("duration")
+        return value if isinstance(value, int) else None
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """Something that happened to a run: the unit of the audit log."""
+
+    id: str
+    run_id: str
+    # Sym's event names: request, approve, deny, escalate, deescalate, request_expire,
+    # plus symbox's escalate_failed and deescalate_failed attempt records.
+    name: str
+    actor: Actor
+    at: float
+    channel: str
+    status: RunStatus
+    details: Mapping[str, Any] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()

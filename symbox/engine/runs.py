@@ -1,0 +1,261 @@
+"""The run state machine: each step takes a run and ``now`` and returns a transition."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from symbox.config.model import Flow
+from symbox.engine.model import Actor, Decision, Grant, GrantState, Run, RunEvent, RunStatus
+from symbox.engine.permissions import may_decide, may_revoke
+from symbox.engine.schedule import RetryPolicy
+
+
+class Conflict(Exception):
+    """The step no longer applies to the run as it is now (HTTP 409)."""
+
+
+class Forbidden(Exception):
+    """The actor may not take this step on this run (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A run's new state and the events that explain how it got there."""
+
+    run: Run
+    events: tuple[RunEvent, ...]
+
+
+def grant_key(strategy: str, target: str, identity: str) -> str:
+    """Name what a grant gives, so overlapping runs for the same access can be found."""
+    return f"{strategy}/{target}/{identity.lower()}"
+
+
+def _event(
+    run: Run,
+    name: str,
+    actor: Actor,
+    now: float,
+    channel: str,
+    details: Mapping[str, Any] | None = None,
+    errors: tuple[str, ...] = (),
+) -> RunEvent:
+    # The event id is derived from the run's version so a re-delivered record keeps its id.
+    return RunEvent(
+        id=f"{run.id}.{run.version}",
+        run_id=run.id,
+        name=name,
+        actor=actor,
+        at=now,
+        channel=channel,
+        status=run.status,
+        details=dict(details or {}),
+        errors=errors,
+    )
+
+
+def open_request(
+    *,
+    run_id: str,
+    flow: Flow,
+    requester: str,
+    submitted_by: Actor,
+    channel: str,
+    fields: Mapping[str, Any],
+    now: float,
+) -> Transition:
+    """Create a run in ``requested`` for validated ``fields``."""
+    target = fields.get("target")
+    run = Run(
+        id=run_id,
+        flow=flow.name,
+        requester=requester.lower(),
+        submitted_by=submitted_by,
+        channel=channel,
+        fields=dict(fields),
+        strategy=flow.params.strategy,
+        target=target if isinstance(target, str) else None,
+        status=RunStatus.REQUESTED,
+        created_at=now,
+        request_expires_at=now + flow.params.request_ttl,
+    )
+    return Transition(run, (_event(run, "request", submitted_by, now, channel),))
+
+
+def decide(
+    run: Run,
+    flow: Flow,
+    *,
+    actor: Actor,
+    approve: bool,
+    reason: str | None,
+    now: float,
+    channel: str,
+    target_key: str | None,
+) -> Transition:
+    """Approve or deny a requested run; ``target_key`` is the target's config key."""
+    if run.status is not RunStatus.REQUESTED:
+        raise Conflict(f"run {run.id} is {run.status}, not requested")
+    if now >= run.request_expires_at:
+        raise Conflict(f"run {run.id} expired before a decision")
+    refusal = may_decide(flow.vars, run, actor)
+    if refusal is not None:
+        raise Forbidden(refusal)
+    decision = Decision(approved=approve, actor=actor, at=now, reason=reason)
+    details = {"reason": reason} if reason else {}
+    if not approve:
+        denied = run.evolve(
+            status=RunStatus.DENIED, decision=decision, ended_at=now, ended_by=actor
+        )
+        return Transition(denied, (_event(denied, "deny", actor, now, channel, details),))
+    grant = None
+    if run.strategy is not None and target_key is not None:
+        key = grant_key(run.strategy, target_key, run.requester)
+        grant = Grant(key=key, state=GrantState.ESCALATING)
+    approved = run.evolve(status=RunStatus.APPROVED, decision=decision, grant=grant)
+    if grant is None:
+        # An approval-only flow ends here: there is nothing to grant or revoke.
+        approved = replace(approved, ended_at=now)
+    return Transition(approved, (_event(approved, "approve", actor, now, channel, details),))
+
+
+def escalated(run: Run, flow: Flow, now: float) -> Transition:
+    """Record that the strategy granted access; the grant's clock starts now."""
+    grant = _require_grant(run, GrantState.ESCALATING)
+    expires_at = None
+    if flow.params.schedule_deescalation and run.duration is not None:
+        expires_at = now + run.duration
+    new = run.evolve(
+        status=RunStatus.ESCALATED,
+        escalated_at=now,
+        grant=replace(grant, state=GrantState.ACTIVE, expires_at=expires_at),
+    )
+    details = {"expires_at": expires_at}
+    return Transition(new, (_event(new, "escalate", Actor.system(), now, run.channel, details),))
+
+
+def escalation_failed(run: Run, error: str, now: float) -> Transition:
+    """Record a failed grant; the run errors and any partial grant is revoked to be safe."""
+    grant = _require_grant(run, GrantState.ESCALATING)
+    new = run.evolve(
+        status=RunStatus.ERRORED,
+        errors=(*run.errors, error),
+        ended_at=now,
+        grant=replace(grant, state=GrantState.REVOKING, next_attempt_at=now),
+    )
+    event = _event(new, "escalate", Actor.system(), now, run.channel, errors=(error,))
+    return Transition(new, (event,))
+
+
+def request_revoke(
+    run: Run, flow: Flow, *, actor: Actor, reason: str | None, now: float, channel: str
+) -> Transition:
+    """Ask for an escalated run's access to end now (an early de-escalation)."""
+    if run.status is not RunStatus.ESCALATED or run.grant is None:
+        raise Conflict(f"run {run.id} is {run.status}, not escalated")
+    if run.grant.state is not GrantState.ACTIVE:
+        raise Conflict(f"run {run.id} is already being de-escalated")
+    if not flow.params.allow_revoke and actor.kind == "user":
+        raise Forbidden(f"flow {flow.name} does not allow early revoke")
+    refusal = may_revoke(flow.vars, run, actor)
+    if refusal is not None:
+        raise Forbidden(refusal)
+    grant = replace(run.grant, state=GrantState.REVOKING, next_attempt_at=now)
+    new = run.evolve(grant=grant, ended_by=actor)
+    details = {"reason": reason} if reason else {}
+    return Transition(new, (_event(new, "deescalate_requested", actor, now, channel, details),))
+
+
+def revoke_due(run: Run, now: float) -> bool:
+    """Tell whether the run's access should be taken away at ``now``."""
+    grant = run.grant
+    if grant is None:
+        return False
+    if grant.state is GrantState.ACTIVE:
+        return grant.expires_at is not None and grant.expires_at <= now
+    if grant.state in (GrantState.REVOKING, GrantState.FAILING):
+        return grant.next_attempt_at is not None and grant.next_attempt_at <= now
+    return False
+
+
+def deescalated(run: Run, now: float, covered_by: str | None = None) -> Transition:
+    """Record that access ended (or was left to an overlapping run that still covers it)."""
+    grant = run.grant
+    if grant is None or grant.state in (GrantState.REVOKED, GrantState.ESCALATING):
+        raise Conflict(f"run {run.id} has no access to revoke")
+    status = RunStatus.ERRORED if run.status is RunStatus.ERRORED else RunStatus.DEESCALATED
+    ended_by = run.ended_by or Actor.system()
+    new = run.evolve(
+        status=status,
+        ended_at=run.ended_at if status is RunStatus.ERRORED else now,
+        ended_by=ended_by,
+        grant=replace(grant, state=GrantState.REVOKED, next_attempt_at=None, last_error=None),
+    )
+    details: dict[str, Any] = {"reason": _end_reason(run)}
+    if covered_by is not None:
+        details["covered_by"] = covered_by
+    return Transition(new, (_event(new, "deescalate", ended_by, now, run.channel, details),))
+
+
+def _end_reason(run: Run) -> str:
+    if run.status is RunStatus.ERRORED:
+        return "cleanup after failed escalation"
+    return "revoked" if run.ended_by is not None else "expired"
+
+
+def deescalation_failed(
+    run: Run, error: str, now: float, policy: RetryPolicy, jitter_sample: float, permanent: bool
+) -> Transition:
+    """Record a failed revoke and when to try again; past the bound the grant is failing."""
+    grant = run.grant
+    if grant is None or grant.state in (GrantState.REVOKED, GrantState.ESCALATING):
+        raise Conflict(f"run {run.id} has no access to revoke")
+    attempts = grant.attempts + 1
+    failing = permanent or attempts >= policy.max_attempts
+    delay = policy.slow_interval if failing else policy.delay(attempts, jitter_sample)
+    new = run.evolve(
+        grant=replace(
+            grant,
+            state=GrantState.FAILING if failing else GrantState.REVOKING,
+            attempts=attempts,
+            next_attempt_at=now + delay,
+            last_error=error,
+        )
+    )
+    details = {"attempt": attempts, "next_attempt_at": now + delay, "failing": failing}
+    event = _event(
+        new, "deescalate_failed", Actor.system(), now, run.channel, details, errors=(error,)
+    )
+    return Transition(new, (event,))
+
+
+def expire_request(run: Run, now: float) -> Transition:
+    """End a request nobody decided before its time to live."""
+    if run.status is not RunStatus.REQUESTED or now < run.request_expires_at:
+        raise Conflict(f"run {run.id} is not an expired request")
+    new = run.evolve(status=RunStatus.EXPIRED, ended_at=now, ended_by=Actor.system())
+    return Transition(new, (_event(new, "request_expire", Actor.system(), now, run.channel),))
+
+
+def due_at(run: Run) -> float | None:
+    """When the run next needs symbox to act on its own, if ever."""
+    if run.status is RunStatus.REQUESTED:
+        return run.request_expires_at
+    grant = run.grant
+    if grant is None:
+        return None
+    if grant.state is GrantState.ESCALATING:
+        return run.decision.at if run.decision is not None else run.created_at
+    if grant.state is GrantState.ACTIVE:
+        return grant.expires_at
+    if grant.state in (GrantState.REVOKING, GrantState.FAILING):
+        return grant.next_attempt_at
+    return None
+
+
+def _require_grant(run: Run, state: GrantState) -> Grant:
+    if run.grant is None or run.grant.state is not state:
+        raise Conflict(f"run {run.id} has no grant in state {state}")
+    return run.grant

@@ -1,0 +1,80 @@
+"""Checking flow_inputs against the flow's prompt fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from symbox.engine.inputs import InputError, validate_inputs
+from tests.engine.flows import make_config, prompt_field
+
+
+def check(inputs: dict[str, Any], **options: Any) -> dict[str, Any]:
+    config = make_config(**options)
+    return validate_inputs(config, config.flows["access"], inputs)
+
+
+def problems(inputs: dict[str, Any], **options: Any) -> tuple[str, ...]:
+    with pytest.raises(InputError) as caught:
+        check(inputs, **options)
+    return caught.value.problems
+
+
+def test_valid_inputs_are_parsed_to_their_types() -> None:
+    values = check({"reason": "incident 42", "duration": "10m", "target": "prod-db"})
+    assert values == {"reason": "incident 42", "duration": 600, "target": "prod-db"}
+    assert check({"reason": "x", "duration": 3600, "target_id": "staging-db"})["duration"] == 3600
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    found = problems({"duration": "2h", "target": "nope", "colour": "blue"})
+    assert found == (
+        "target: 'nope' is not one of staging-db, prod-db",
+        "reason: required",
+        "duration: '2h' is not allowed (allowed: 1m, 10m, 1h)",
+        "colour: not a field of flow access",
+    )
+
+
+def test_a_bad_duration_names_the_text() -> None:
+    [problem] = problems({"reason": "x", "duration": "ten minutes", "target": "prod-db"})
+    assert problem.startswith("duration: ") and "ten minutes" in problem
+
+
+@pytest.mark.parametrize(
+    ("field_type", "value", "expected"),
+    [
+        ("int", "3", "expected an integer"),
+        ("int", True, "expected an integer"),
+        ("bool", "yes", "expected true or false"),
+        ("string", 5, "expected a string"),
+        ("str_list", "a", "expected a list"),
+        ("int_list", [1, "2"], "expected an integer"),
+    ],
+)
+def test_wrong_types_are_refused(field_type: str, value: Any, expected: str) -> None:
+    [problem] = problems({"x": value}, strategy=False, fields=(prompt_field("x", field_type),))
+    assert expected in problem
+
+
+def test_defaults_fill_missing_optional_fields() -> None:
+    fields = (
+        prompt_field("team", "string", default="infra", allowed_values=("infra", "data")),
+        prompt_field("note", "string", required=False),
+    )
+    assert check({}, strategy=False, fields=fields) == {"team": "infra"}
+    assert problems({"team": "sales"}, strategy=False, fields=fields) == (
+        "team: 'sales' is not allowed (allowed: infra, data)",
+    )
+
+
+def test_a_flow_without_strategy_takes_no_target() -> None:
+    assert problems({"target": "prod-db"}, strategy=False, fields=()) == (
+        "target: flow has no strategy, so it takes no target",
+    )
+
+
+def test_oversized_strings_are_refused() -> None:
+    [problem] = problems({"reason": "x" * 5000, "duration": 60, "target": "prod-db"})
+    assert problem == "reason: longer than 4096 characters"

@@ -1,0 +1,349 @@
+"""The run state machine, step by step, with ``now`` passed in."""
+
+from __future__ import annotations
+
+import pytest
+
+from symbox.config.model import Flow
+from symbox.engine import runs
+from symbox.engine.model import Actor, GrantState, Run, RunStatus
+from symbox.engine.schedule import RetryPolicy
+from tests.engine.flows import make_config
+
+T0 = 1_800_000_000.0
+ALICE = Actor.user("alice@example.com")
+CAROL = Actor.user("carol@example.com")
+
+
+def flow_of(**options: object) -> Flow:
+    return make_config(**options).flows["access"]  # type: ignore[arg-type]
+
+
+def requested(flow: Flow, requester: str = "carol@example.com") -> Run:
+    transition = runs.open_request(
+        run_id="r1",
+        flow=flow,
+        requester=requester,
+        submitted_by=Actor.user(requester),
+        channel="api",
+        fields={"reason": "incident", "duration": 600, "target": "prod-db"},
+        now=T0,
+    )
+    return transition.run
+
+
+def approved(flow: Flow) -> Run:
+    run = requested(flow)
+    return runs.decide(
+        run,
+        flow,
+        actor=ALICE,
+        approve=True,
+        reason=None,
+        now=T0 + 5,
+        channel="api",
+        target_key="prod_db",
+    ).run
+
+
+def escalated(flow: Flow, at: float = T0 + 10) -> Run:
+    return runs.escalated(approved(flow), flow, at).run
+
+
+def test_request_opens_a_run_with_its_event() -> None:
+    flow = flow_of(request_ttl=3600)
+    transition = runs.open_request(
+        run_id="r1",
+        flow=flow,
+        requester="Carol@Example.com",
+        submitted_by=Actor.bot("ci"),
+        channel="api",
+        fields={"reason": "x", "duration": 60, "target": "prod-db"},
+        now=T0,
+    )
+    run = transition.run
+    assert (run.status, run.requester, run.target) == (
+        RunStatus.REQUESTED,
+        "carol@example.com",
+        "prod-db",
+    )
+    assert run.request_expires_at == T0 + 3600
+    assert runs.due_at(run) == T0 + 3600
+    [event] = transition.events
+    assert (event.id, event.name, event.actor, event.status) == (
+        "r1.1",
+        "request",
+        Actor.bot("ci"),
+        RunStatus.REQUESTED,
+    )
+
+
+def test_approval_by_an_approver_starts_escalation() -> None:
+    flow = flow_of()
+    transition = runs.decide(
+        requested(flow),
+        flow,
+        actor=ALICE,
+        approve=True,
+        reason="ok",
+        now=T0 + 5,
+        channel="api",
+        target_key="prod_db",
+    )
+    run = transition.run
+    assert run.status is RunStatus.APPROVED
+    assert run.grant is not None and run.grant.state is GrantState.ESCALATING
+    assert run.grant.key == "grants/prod_db/carol@example.com"
+    assert run.decision is not None and run.decision.actor == ALICE and run.decision.reason == "ok"
+    assert [event.name for event in transition.events] == ["approve"]
+    assert transition.events[0].id == "r1.2"
+
+
+def test_denial_ends_the_run() -> None:
+    flow = flow_of()
+    run = runs.decide(
+        requested(flow),
+        flow,
+        actor=ALICE,
+        approve=False,
+        reason="no",
+        now=T0 + 5,
+        channel="api",
+        target_key="prod_db",
+    ).run
+    assert run.status is RunStatus.DENIED and run.grant is None and run.ended_at == T0 + 5
+    assert runs.due_at(run) is None
+
+
+def test_approval_only_flow_ends_at_approved() -> None:
+    flow = flow_of(strategy=False, fields=())
+    run = runs.open_request(
+        run_id="r1",
+        flow=flow,
+        requester="carol@example.com",
+        submitted_by=CAROL,
+        channel="api",
+        fields={},
+        now=T0,
+    ).run
+    run = runs.decide(
+        run,
+        flow,
+        actor=ALICE,
+        approve=True,
+        reason=None,
+        now=T0 + 1,
+        channel="api",
+        target_key=None,
+    ).run
+    assert run.status is RunStatus.APPROVED and run.grant is None and run.ended_at == T0 + 1
+    assert runs.due_at(run) is None
+
+
+@pytest.mark.parametrize(
+    ("actor", "message"),
+    [
+        (Actor.user("mallory@example.com"), "not an approver"),
+        (Actor.bot("other"), "not an approver"),
+    ],
+)
+def test_only_approvers_may_decide(actor: Actor, message: str) -> None:
+    flow = flow_of()
+    with pytest.raises(runs.Forbidden, match=message):
+        runs.decide(
+            requested(flow),
+            flow,
+            actor=actor,
+            approve=True,
+            reason=None,
+            now=T0,
+            channel="api",
+            target_key="prod_db",
+        )
+
+
+def test_a_listed_bot_may_decide() -> None:
+    flow = flow_of()
+    run = runs.decide(
+        requested(flow),
+        flow,
+        actor=Actor.bot("ci"),
+        approve=False,
+        reason=None,
+        now=T0,
+        channel="api",
+        target_key="prod_db",
+    ).run
+    assert run.status is RunStatus.DENIED
+
+
+def test_self_approval_is_refused_unless_the_flow_allows_it() -> None:
+    flow = flow_of()
+    own = requested(flow, requester="alice@example.com")
+    with pytest.raises(runs.Forbidden, match="their own request"):
+        runs.decide(
+            own,
+            flow,
+            actor=ALICE,
+            approve=True,
+            reason=None,
+            now=T0,
+            channel="api",
+            target_key="prod_db",
+        )
+    lenient = flow_of(extra_vars={"allow_self_approval": "true"})
+    run = runs.decide(
+        requested(lenient, requester="alice@example.com"),
+        lenient,
+        actor=ALICE,
+        approve=True,
+        reason=None,
+        now=T0,
+        channel="api",
+        target_key="prod_db",
+    ).run
+    assert run.status is RunStatus.APPROVED
+
+
+def test_a_decided_or_expired_request_is_a_conflict() -> None:
+    flow = flow_of(request_ttl=60)
+    run = approved(flow)
+    with pytest.raises(runs.Conflict, match="not requested"):
+        runs.decide(
+            run,
+            flow,
+            actor=ALICE,
+            approve=False,
+            reason=None,
+            now=T0 + 6,
+            channel="api",
+            target_key="prod_db",
+        )
+    with pytest.raises(runs.Conflict, match="expired"):
+        runs.decide(
+            requested(flow),
+            flow,
+            actor=ALICE,
+            approve=True,
+            reason=None,
+            now=T0 + 60,
+            channel="api",
+            target_key="prod_db",
+        )
+
+
+def test_the_grant_clock_starts_at_escalation() -> None:
+    flow = flow_of()
+    run = escalated(flow, at=T0 + 100)
+    assert run.status is RunStatus.ESCALATED and run.escalated_at == T0 + 100
+    assert run.grant is not None and run.grant.state is GrantState.ACTIVE
+    assert run.grant.expires_at == T0 + 100 + 600
+    assert runs.due_at(run) == T0 + 700
+    assert not runs.revoke_due(run, T0 + 699.9)
+    assert runs.revoke_due(run, T0 + 700)
+
+
+def test_failed_escalation_errors_and_revokes_to_be_safe() -> None:
+    flow = flow_of()
+    transition = runs.escalation_failed(approved(flow), "HTTP 500", T0 + 10)
+    run = transition.run
+    assert run.status is RunStatus.ERRORED and run.errors == ("HTTP 500",)
+    assert run.grant is not None and run.grant.state is GrantState.REVOKING
+    assert runs.revoke_due(run, T0 + 10)
+    assert transition.events[0].errors == ("HTTP 500",)
+    cleaned = runs.deescalated(run, T0 + 11).run
+    assert cleaned.status is RunStatus.ERRORED and cleaned.grant is not None
+    assert cleaned.grant.state is GrantState.REVOKED
+
+
+def test_early_revoke_by_requester_or_approver_only() -> None:
+    flow = flow_of()
+    run = escalated(flow)
+    with pytest.raises(runs.Forbidden, match="neither the requester nor an approver"):
+        runs.request_revoke(
+            run,
+            flow,
+            actor=Actor.user("mallory@example.com"),
+            reason=None,
+            now=T0 + 20,
+            channel="api",
+        )
+    for actor in (CAROL, ALICE, Actor.bot("anything")):
+        revoking = runs.request_revoke(
+            run, flow, actor=actor, reason="done", now=T0 + 20, channel="api"
+        ).run
+        assert revoking.grant is not None and revoking.grant.state is GrantState.REVOKING
+        assert revoking.ended_by == actor and runs.due_at(revoking) == T0 + 20
+    with pytest.raises(runs.Conflict, match="already being de-escalated"):
+        runs.request_revoke(revoking, flow, actor=CAROL, reason=None, now=T0 + 21, channel="api")
+
+
+def test_revoke_needs_an_escalated_run_and_an_allowing_flow() -> None:
+    flow = flow_of()
+    with pytest.raises(runs.Conflict, match="not escalated"):
+        runs.request_revoke(approved(flow), flow, actor=CAROL, reason=None, now=T0, channel="api")
+    strict = flow_of(allow_revoke=False)
+    with pytest.raises(runs.Forbidden, match="does not allow early revoke"):
+        runs.request_revoke(
+            escalated(strict), strict, actor=CAROL, reason=None, now=T0, channel="api"
+        )
+
+
+def test_deescalation_records_why_and_who() -> None:
+    flow = flow_of()
+    expired = runs.deescalated(escalated(flow), T0 + 700)
+    assert expired.run.status is RunStatus.DEESCALATED and expired.run.ended_at == T0 + 700
+    assert expired.events[0].details == {"reason": "expired"}
+    assert expired.events[0].actor == Actor.system()
+    revoking = runs.request_revoke(
+        escalated(flow), flow, actor=CAROL, reason=None, now=T0 + 20, channel="api"
+    ).run
+    revoked = runs.deescalated(revoking, T0 + 21, covered_by="r2")
+    assert revoked.events[0].details == {"reason": "revoked", "covered_by": "r2"}
+    assert revoked.events[0].actor == CAROL
+    with pytest.raises(runs.Conflict):
+        runs.deescalated(revoked.run, T0 + 22)
+
+
+def test_failed_deescalation_backs_off_then_fails_loudly() -> None:
+    flow = flow_of()
+    policy = RetryPolicy(base=10, factor=2, jitter=0.5, max_attempts=3, slow_interval=3600)
+    run = escalated(flow)
+    now = T0 + 700
+    delays = []
+    for attempt in (1, 2):
+        run = runs.deescalation_failed(run, "HTTP 503", now, policy, 0.5, permanent=False).run
+        assert run.grant is not None and run.grant.state is GrantState.REVOKING
+        assert run.grant.attempts == attempt and run.status is RunStatus.ESCALATED
+        assert run.grant.next_attempt_at is not None
+        delays.append(run.grant.next_attempt_at - now)
+    assert delays == [10.0, 20.0]
+    transition = runs.deescalation_failed(run, "HTTP 503", now, policy, 0.5, permanent=False)
+    run = transition.run
+    assert run.grant is not None and run.grant.state is GrantState.FAILING
+    assert run.grant.next_attempt_at == now + 3600 and run.grant.last_error == "HTTP 503"
+    assert transition.events[0].name == "deescalate_failed"
+    assert transition.events[0].details["failing"] is True
+    # A failing grant is still retried, and still ends normally once revoke succeeds.
+    assert runs.revoke_due(run, now + 3600)
+    assert runs.deescalated(run, now + 3600).run.status is RunStatus.DEESCALATED
+
+
+def test_permanent_errors_skip_the_fast_retries() -> None:
+    flow = flow_of()
+    policy = RetryPolicy(max_attempts=6, slow_interval=3600)
+    run = runs.deescalation_failed(escalated(flow), "HTTP 404", T0, policy, 0.1, permanent=True).run
+    assert (
+        run.grant is not None and run.grant.state is GrantState.FAILING and run.grant.attempts == 1
+    )
+
+
+def test_requests_expire_after_their_time_to_live() -> None:
+    flow = flow_of(request_ttl=60)
+    run = requested(flow)
+    with pytest.raises(runs.Conflict):
+        runs.expire_request(run, T0 + 59)
+    transition = runs.expire_request(run, T0 + 60)
+    assert transition.run.status is RunStatus.EXPIRED
+    assert [event.name for event in transition.events] == ["request_expire"]
+    assert runs.due_at(transition.run) is None
