@@ -1,0 +1,1 @@
+"""SQLite storage: the schema, every SQL statement, the single writer and the readers."""

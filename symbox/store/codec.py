@@ -1,0 +1,125 @@
+"""Runs and events to and from the JSON kept in the database."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from symbox.engine.model import Actor, Decision, Grant, GrantState, Run, RunEvent, RunStatus
+
+
+def _actor(data: dict[str, Any] | None) -> Actor | None:
+    return None if data is None else Actor(data["kind"], data["id"])
+
+
+def actor_dict(actor: Actor) -> dict[str, str]:
+    """An actor as a JSON-ready mapping."""
+    return {"kind": actor.kind, "id": actor.id}
+
+
+def run_to_json(run: Run) -> str:
+    """Serialise a run for the ``runs.body`` column."""
+    decision = run.decision
+    grant = run.grant
+    body = {
+        "id": run.id,
+        "flow": run.flow,
+        "requester": run.requester,
+        "submitted_by": actor_dict(run.submitted_by),
+        "channel": run.channel,
+        "fields": dict(run.fields),
+        "strategy": run.strategy,
+        "target": run.target,
+        "status": run.status.value,
+        "created_at": run.created_at,
+        "request_expires_at": run.request_expires_at,
+        "decision": None
+        if decision is None
+        else {
+            "approved": decision.approved,
+            "actor": actor_dict(decision.actor),
+            "at": decision.at,
+            "reason": decision.reason,
+        },
+        "grant": None
+        if grant is None
+        else {
+            "key": grant.key,
+            "state": grant.state.value,
+            "expires_at": grant.expires_at,
+            "attempts": grant.attempts,
+            "next_attempt_at": grant.next_attempt_at,
+            "last_error": grant.last_error,
+        },
+        "escalated_at": run.escalated_at,
+        "ended_at": run.ended_at,
+        "ended_by": None if run.ended_by is None else actor_dict(run.ended_by),
+        "errors": list(run.errors),
+        "version": run.version,
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def run_from_json(text: str) -> Run:
+    """Rebuild a run from its ``runs.body`` column."""
+    data = json.loads(text)
+    decision = data["decision"]
+    grant = data["grant"]
+    submitted_by = _actor(data["submitted_by"])
+    assert submitted_by is not None
+    return Run(
+        id=data["id"],
+        flow=data["flow"],
+        requester=data["requester"],
+        submitted_by=submitted_by,
+        channel=data["channel"],
+        fields=data["fields"],
+        strategy=data["strategy"],
+        target=data["target"],
+        status=RunStatus(data["status"]),
+        created_at=data["created_at"],
+        request_expires_at=data["request_expires_at"],
+        decision=None
+        if decision is None
+        else Decision(
+            approved=decision["approved"],
+            actor=Actor(decision["actor"]["kind"], decision["actor"]["id"]),
+            at=decision["at"],
+            reason=decision["reason"],
+        ),
+        grant=None
+        if grant is None
+        else Grant(
+            key=grant["key"],
+            state=GrantState(grant["state"]),
+            expires_at=grant["expires_at"],
+            attempts=grant["attempts"],
+            next_attempt_at=grant["next_attempt_at"],
+            last_error=grant["last_error"],
+        ),
+        escalated_at=data["escalated_at"],
+        ended_at=data["ended_at"],
+        ended_by=_actor(data["ended_by"]),
+        errors=tuple(data["errors"]),
+        version=data["version"],
+    )
+
+
+def event_to_json(event: RunEvent) -> str:
+    """Serialise an event for the ``events.body`` column."""
+    return json.dumps(event_dict(event), separators=(",", ":"))
+
+
+def event_dict(event: RunEvent) -> dict[str, Any]:
+    """An event as a JSON-ready mapping (the API's shape)."""
+    return {
+        "event_id": event.id,
+        "run_id": event.run_id,
+        "name": event.name,
+        "actor": actor_dict(event.actor),
+        "timestamp": event.at,
+        "channel": event.channel,
+        "status": event.status.value,
+        "details": dict(event.details),
+        "errors": list(event.errors),
+    }

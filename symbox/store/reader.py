@@ -1,0 +1,144 @@
+"""Read-only queries over an aiosqlite connection, beside the single writer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from symbox.engine.model import Run
+from symbox.store.codec import run_from_json
+from symbox.tokens import TokenRecord
+
+_TOKEN_COLUMNS = "id, secret_hash, kind, subject, label, created_at, expires_at, revoked_at"
+
+
+def _token(row: Any) -> TokenRecord:
+    return TokenRecord(*row)
+
+
+class Reader:
+    """Queries for the API, the CLI, the audit shipper and start-up."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conn: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        """Connect; the writer must have created and migrated the database."""
+        self._conn = await aiosqlite.connect(self._path)
+        await self._conn.execute("PRAGMA busy_timeout = 5000")
+
+    async def close(self) -> None:
+        """Disconnect."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    @property
+    def _db(self) -> aiosqlite.Connection:
+        assert self._conn is not None, "Reader.open() was not called"
+        return self._conn
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        # One hop to the connection's thread runs the statement to completion. A cursor
+        # left open across hops would keep its read snapshot, and every other query on
+        # this connection would then see that old snapshot instead of the latest commit.
+        return list(await self._db.execute_fetchall(sql, params))
+
+    async def get_run(self, run_id: str) -> Run | None:
+        """Return one run, or None."""
+        row = await self._one("SELECT body FROM runs WHERE id = ?", (run_id,))
+        return None if row is None else run_from_json(row[0])
+
+    async def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        flow: str | None = None,
+        limit: int = 50,
+        after: tuple[float, str] | None = None,
+    ) -> list[Run]:
+        """Return runs newest first, optionally filtered, after a (created_at, id) cursor."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if flow is not None:
+            clauses.append("flow = ?")
+            params.append(flow)
+        if after is not None:
+            clauses.append("(created_at, id) < (?, ?)")
+            params.extend(after)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = await self._all(
+            f"SELECT body FROM runs {where} ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [run_from_json(row[0]) for row in rows]
+
+    async def run_events(self, run_id: str) -> list[dict[str, Any]]:
+        """Return a run's events, oldest first, in the API's shape."""
+        rows = await self._all(
+            "SELECT body FROM events WHERE run_id = ? ORDER BY at, rowid", (run_id,)
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    async def get_event(self, event_id: str) -> dict[str, Any] | None:
+        """Return one event in the API's shape, or None."""
+        row = await self._one("SELECT body FROM events WHERE id = ?", (event_id,))
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def due_runs(self) -> list[tuple[str, float]]:
+        """Return every run symbox must act on later, with when."""
+        rows = await self._all("SELECT id, due_at FROM runs WHERE due_at IS NOT NULL")
+        return [(str(run_id), float(due)) for run_id, due in rows]
+
+    async def status_counts(self) -> dict[tuple[str, str], int]:
+        """Return how many runs each (flow, status) pair has."""
+        rows = await self._all("SELECT flow, status, count(*) FROM runs GROUP BY flow, status")
+        return {(flow, status): count for flow, status, count in rows}
+
+    async def grant_state_counts(self) -> dict[str, int]:
+        """Return how many runs' grants are in each state."""
+        rows = await self._all(
+            "SELECT grant_state, count(*) FROM runs WHERE grant_state IS NOT NULL"
+            " GROUP BY grant_state"
+        )
+        return {state: count for state, count in rows}
+
+    async def token_by_hash(self, secret_hash: str) -> TokenRecord | None:
+        """Return the token stored under ``secret_hash``, or None."""
+        row = await self._one(
+            f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE secret_hash = ?", (secret_hash,)
+        )
+        return None if row is None else _token(row)
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        """Return every token, newest first."""
+        rows = await self._all(f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY created_at DESC")
+        return [_token(row) for row in rows]
+
+    async def audit_after(self, seq: int, limit: int) -> list[tuple[int, str]]:
+        """Return up to ``limit`` sealed audit lines with a sequence number above ``seq``."""
+        rows = await self._all(
+            "SELECT seq, line FROM audit_outbox WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        )
+        return [(int(number), str(line)) for number, line in rows]
+
+    async def audit_cursor(self, destination: str) -> int:
+        """Return the last audit sequence number ``destination`` has, 0 if none."""
+        row = await self._one("SELECT seq FROM audit_cursors WHERE destination = ?", (destination,))
+        return 0 if row is None else int(row[0])
+
+    async def audit_tip(self) -> int:
+        """Return the newest audit sequence number, 0 if none."""
+        row = await self._one("SELECT max(seq) FROM audit_outbox")
+        return 0 if row is None or row[0] is None else int(row[0])

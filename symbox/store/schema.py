@@ -1,0 +1,88 @@
+"""The database schema as numbered migrations, applied in order on open."""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Each entry moves the schema from version i to i + 1; never edit a released one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        flow TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        -- When symbox must next act on the run by itself, NULL when never.
+        due_at REAL,
+        grant_key TEXT,
+        grant_state TEXT,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX runs_by_created ON runs (created_at, id);
+    CREATE INDEX runs_by_status ON runs (status, created_at, id);
+    CREATE INDEX runs_by_flow ON runs (flow, created_at, id);
+    CREATE INDEX runs_due ON runs (due_at) WHERE due_at IS NOT NULL;
+    CREATE INDEX runs_by_grant ON runs (grant_key, grant_state) WHERE grant_key IS NOT NULL;
+
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        name TEXT NOT NULL,
+        at REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX events_by_run ON events (run_id, at);
+
+    CREATE TABLE audit_outbox (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        hash TEXT NOT NULL,
+        line TEXT NOT NULL
+    );
+
+    CREATE TABLE audit_cursors (
+        destination TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    );
+
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        label TEXT,
+        created_at REAL NOT NULL,
+        expires_at REAL,
+        revoked_at REAL
+    );
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the latest schema; return the version it is at."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this symbox "
+            f"({len(MIGRATIONS)}); upgrade symbox"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    # Statements are split on ';' so that each runs inside the migration's transaction
+    # (executescript would commit first); migrations therefore keep ';' out of comments.
+    return [part.strip() for part in script.split(";") if part.strip()]

@@ -1,0 +1,137 @@
+"""Everything a write job can do, as SQL inside the writer's transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from symbox.audit.chain import GENESIS_HASH, canonical_json, seal
+from symbox.engine.model import GrantState, Run, RunEvent
+from symbox.store.codec import event_to_json, run_from_json, run_to_json
+from symbox.tokens import TokenRecord
+
+
+class StaleWrite(Exception):
+    """A run changed between reading it and writing it back."""
+
+
+# A run whose grant is in one of these states holds (or is about to hold) access.
+_COVERING = (GrantState.ESCALATING.value, GrantState.ACTIVE.value)
+
+
+class WriteTxn:
+    """A transaction handle given to write jobs; only the writer thread uses it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._chain_tip: tuple[int, str] | None = None
+
+    def forget_cache(self) -> None:
+        """Drop what was read inside a job that was rolled back."""
+        self._chain_tip = None
+
+    # Runs and events
+
+    def get_run(self, run_id: str) -> Run | None:
+        """Return the run as it is now, or None."""
+        row = self._conn.execute("SELECT body FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else run_from_json(row[0])
+
+    def save_run(self, run: Run, due_at: float | None) -> None:
+        """Insert a new run or replace the stored one, refusing a lost update."""
+        grant = run.grant
+        values = (
+            run.flow,
+            run.requester,
+            run.status.value,
+            run.created_at,
+            due_at,
+            grant.key if grant else None,
+            grant.state.value if grant else None,
+            run.version,
+            run_to_json(run),
+            run.id,
+        )
+        if run.version == 1:
+            self._conn.execute(
+                "INSERT INTO runs (flow, requester, status, created_at, due_at, grant_key,"
+                " grant_state, version, body, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            return
+        cursor = self._conn.execute(
+            "UPDATE runs SET flow = ?, requester = ?, status = ?, created_at = ?, due_at = ?,"
+            " grant_key = ?, grant_state = ?, version = ?, body = ? WHERE id = ? AND version = ?",
+            (*values, run.version - 1),
+        )
+        if cursor.rowcount != 1:
+            raise StaleWrite(f"run {run.id} changed concurrently")
+
+    def add_event(self, event: RunEvent) -> None:
+        """Record a run event."""
+        self._conn.execute(
+            "INSERT INTO events (id, run_id, name, at, body) VALUES (?, ?, ?, ?, ?)",
+            (event.id, event.run_id, event.name, event.at, event_to_json(event)),
+        )
+
+    def covering_run(self, grant_key: str, exclude_run_id: str) -> str | None:
+        """Return another run that holds or is getting the same access, if any."""
+        row = self._conn.execute(
+            "SELECT id FROM runs WHERE grant_key = ? AND grant_state IN (?, ?) AND id != ? LIMIT 1",
+            (grant_key, *_COVERING, exclude_run_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    # Audit outbox
+
+    def append_audit(self, entry: Mapping[str, Any]) -> int:
+        """Seal ``entry`` onto the hash chain and queue it for every destination."""
+        if self._chain_tip is None:
+            row = self._conn.execute(
+                "SELECT seq, hash FROM audit_outbox ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            self._chain_tip = (0, GENESIS_HASH) if row is None else (row[0], row[1])
+        seq = self._chain_tip[0] + 1
+        record = seal(entry, seq, self._chain_tip[1])
+        self._conn.execute(
+            "INSERT INTO audit_outbox (seq, id, hash, line) VALUES (?, ?, ?, ?)",
+            (seq, record["id"], record["hash"], canonical_json(record)),
+        )
+        self._chain_tip = (seq, record["hash"])
+        return seq
+
+    def set_cursor(self, destination: str, seq: int) -> None:
+        """Record that ``destination`` has every audit record up to ``seq``."""
+        self._conn.execute(
+            "INSERT INTO audit_cursors (destination, seq) VALUES (?, ?)"
+            " ON CONFLICT (destination) DO UPDATE SET seq = max(seq, excluded.seq)",
+            (destination, seq),
+        )
+
+    # Tokens
+
+    def insert_token(self, token: TokenRecord) -> None:
+        """Store a newly issued token (its hash only)."""
+        self._conn.execute(
+            "INSERT INTO tokens (id, secret_hash, kind, subject, label, created_at, expires_at,"
+            " revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                token.id,
+                token.secret_hash,
+                token.kind,
+                token.subject,
+                token.label,
+                token.created_at,
+                token.expires_at,
+                token.revoked_at,
+            ),
+        )
+
+    def revoke_token(self, token_id: str, now: float) -> bool:
+        """Mark a token revoked; return False if there is no such live token."""
+        cursor = self._conn.execute(
+            "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (now, token_id),
+        )
+        return cursor.rowcount == 1

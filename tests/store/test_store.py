@@ -1,0 +1,146 @@
+"""The single writer, the schema and the readers, on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from symbox.engine.model import Actor, Grant, GrantState, Run, RunStatus
+from symbox.store.handle import open_store
+from symbox.store.schema import MIGRATIONS
+from symbox.store.txn import StaleWrite, WriteTxn
+from symbox.store.writer import Writer, WriterClosed
+
+pytestmark = pytest.mark.anyio
+
+
+def make_run(run_id: str, *, version: int = 1, grant_key: str | None = None) -> Run:
+    grant = None if grant_key is None else Grant(grant_key, GrantState.ACTIVE, expires_at=100.0)
+    return Run(
+        id=run_id,
+        flow="access",
+        requester="carol@example.com",
+        submitted_by=Actor.user("carol@example.com"),
+        channel="api",
+        fields={"reason": "x", "duration": 60},
+        strategy="grants" if grant_key else None,
+        target="prod-db" if grant_key else None,
+        status=RunStatus.ESCALATED if grant_key else RunStatus.REQUESTED,
+        created_at=float(len(run_id)),
+        request_expires_at=1000.0,
+        grant=grant,
+        version=version,
+    )
+
+
+async def test_database_and_its_folder_are_private(tmp_path: Path) -> None:
+    database = tmp_path / "state" / "symbox.db"
+    async with open_store(database) as store:
+        await store.writer.submit(lambda txn: txn.save_run(make_run("r1"), None))
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
+    for suffix in ("-wal", "-shm"):
+        sidecar = database.with_name(database.name + suffix)
+        if sidecar.exists():
+            assert stat.S_IMODE(sidecar.stat().st_mode) == 0o600
+
+
+async def test_runs_round_trip_and_lost_updates_are_refused(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "s.db") as store:
+        run = make_run("r1", grant_key="grants/prod_db/carol@example.com")
+        await store.writer.submit(lambda txn: txn.save_run(run, 100.0))
+        assert await store.reader.get_run("r1") == run
+        newer = run.evolve(status=RunStatus.DEESCALATED)
+        await store.writer.submit(lambda txn: txn.save_run(newer, None))
+        assert await store.reader.get_run("r1") == newer
+        with pytest.raises(StaleWrite):
+            # Written from the old version again: someone else's change would be lost.
+            await store.writer.submit(lambda txn: txn.save_run(run.evolve(), None))
+        assert await store.reader.due_runs() == []
+
+
+async def test_a_failing_job_does_not_undo_its_batch_neighbours(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "s.db") as store:
+        outcomes: dict[str, str] = {}
+
+        def failing(txn: WriteTxn) -> None:
+            txn.save_run(make_run("bad"), None)
+            txn.append_audit({"id": "bad-entry"})
+            raise ValueError("boom")
+
+        async def submit(name: str) -> None:
+            try:
+                if name == "bad":
+                    await store.writer.submit(failing)
+                else:
+
+                    def succeeding(txn: WriteTxn) -> None:
+                        txn.save_run(make_run(name), None)
+                        txn.append_audit({"id": f"{name}-entry"})
+
+                    await store.writer.submit(succeeding)
+                outcomes[name] = "ok"
+            except ValueError:
+                outcomes[name] = "failed"
+
+        async with anyio.create_task_group() as group:
+            for name in ("a", "bad", "c", "d"):
+                group.start_soon(submit, name)
+        assert outcomes == {"a": "ok", "bad": "failed", "c": "ok", "d": "ok"}
+        assert await store.reader.get_run("bad") is None
+        lines = await store.reader.audit_after(0, 10)
+        # The chain has no hole where the failed job's record would have been.
+        assert [seq for seq, _ in lines] == [1, 2, 3]
+        assert all("bad-entry" not in line for _, line in lines)
+
+
+async def test_concurrent_jobs_share_commits(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "s.db") as store:
+        async with anyio.create_task_group() as group:
+            for number in range(300):
+                run = make_run(f"run-{number}")
+                group.start_soon(store.writer.submit, lambda txn, run=run: txn.save_run(run, None))
+        assert len(await store.reader.list_runs(limit=500)) == 300
+
+
+async def test_covering_runs_are_found_by_grant_key(tmp_path: Path) -> None:
+    key = "grants/prod_db/carol@example.com"
+    async with open_store(tmp_path / "s.db") as store:
+        await store.writer.submit(lambda txn: txn.save_run(make_run("r1", grant_key=key), 100.0))
+        await store.writer.submit(lambda txn: txn.save_run(make_run("r22", grant_key=key), 200.0))
+        assert await store.writer.submit(lambda txn: txn.covering_run(key, "r1")) == "r22"
+        assert await store.writer.submit(lambda txn: txn.covering_run("other", "r1")) is None
+        assert sorted(await store.reader.due_runs()) == [("r1", 100.0), ("r22", 200.0)]
+
+
+async def test_migrations_are_recorded_and_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    database = tmp_path / "s.db"
+    async with open_store(database):
+        pass
+    async with open_store(database):
+        pass
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer than this symbox"):
+        async with open_store(database):
+            pass
+
+
+async def test_jobs_after_close_fail_clearly(tmp_path: Path) -> None:
+    writer = Writer(tmp_path / "s.db")
+    await writer.open()
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as group:
+            group.start_soon(writer.serve)
+            await anyio.lowlevel.checkpoint()
+            scope.cancel()
+    await writer.close()
+    with pytest.raises(WriterClosed):
+        await writer.submit(lambda txn: None)
