@@ -1,0 +1,140 @@
+"""Moves sealed audit records from the outbox to a destination, in order, each exactly once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import anyio
+
+from symbox.audit.jsonl import JsonLinesFile
+from symbox.metrics import Metrics
+from symbox.store.reader import Reader
+from symbox.store.writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+class AuditSink(Protocol):
+    """A destination for sealed audit lines."""
+
+    name: str
+
+    async def delivered_up_to(self) -> int | None:
+        """The destination's own knowledge of the last seq it holds, if it can tell."""
+        ...
+
+    async def deliver(self, lines: list[tuple[int, str]]) -> None:
+        """Store ``lines`` (seq, JSON) in order; raise if any could not be stored."""
+        ...
+
+    def close(self) -> None:
+        """Release the destination's resources."""
+        ...
+
+
+class FileSink:
+    """The JSON-lines file a log agent tails."""
+
+    def __init__(self, name: str, file: JsonLinesFile) -> None:
+        self.name = name
+        self._file = file
+
+    async def delivered_up_to(self) -> int | None:
+        """The seq of the file's last line: a crash after writing is not written twice."""
+        return await anyio.to_thread.run_sync(self._file.last_seq)
+
+    async def deliver(self, lines: list[tuple[int, str]]) -> None:
+        """Append (and fsync) the lines."""
+        await anyio.to_thread.run_sync(self._file.append, lines)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+class AuditShipper:
+    """Follows the outbox with a durable cursor for one sink."""
+
+    def __init__(
+        self,
+        sink: AuditSink,
+        reader: Reader,
+        writer: Writer,
+        metrics: Metrics,
+        *,
+        batch: int = 500,
+        poll_interval: float = 1.0,
+        retry_interval: float = 2.0,
+    ) -> None:
+        self._sink = sink
+        self._reader = reader
+        self._writer = writer
+        self._metrics = metrics
+        self._batch = batch
+        self._poll = poll_interval
+        self._retry = retry_interval
+        self._wake = anyio.Event()
+        self._cursor = 0
+
+    @property
+    def name(self) -> str:
+        """The destination's name, under which its cursor is stored."""
+        return self._sink.name
+
+    def close(self) -> None:
+        """Close the destination."""
+        self._sink.close()
+
+    @property
+    def cursor(self) -> int:
+        """The last seq delivered."""
+        return self._cursor
+
+    def notify(self) -> None:
+        """Say that new records were committed."""
+        self._wake.set()
+
+    async def catch_up(self) -> int:
+        """Deliver everything committed so far; return how many records were delivered."""
+        stored = await self._reader.audit_cursor(self._sink.name)
+        sink_has = await self._sink.delivered_up_to()
+        self._cursor = max(stored, sink_has or 0)
+        if sink_has is not None and sink_has > await self._reader.audit_tip():
+            # The destination holds records this database never wrote: a restored or
+            # replaced database. Records up to its seq would be skipped, so say so loudly.
+            log.error(
+                "audit destination is ahead of the database; records up to its seq are skipped",
+                extra={"destination": self._sink.name, "destination_seq": sink_has},
+            )
+        delivered = 0
+        while True:
+            lines = await self._reader.audit_after(self._cursor, self._batch)
+            if not lines:
+                return delivered
+            await self._sink.deliver(lines)
+            last = lines[-1][0]
+            await self._writer.submit(
+                lambda txn, last=last: txn.set_cursor(self._sink.name, last)  # type: ignore[misc]
+            )
+            self._cursor = last
+            delivered += len(lines)
+            self._metrics.count(
+                "symbox_audit_records_shipped_total",
+                "Audit records delivered.",
+                len(lines),
+                destination=self._sink.name,
+            )
+
+    async def run(self) -> None:
+        """Ship until cancelled; a failing sink is retried and delays only itself."""
+        while True:
+            self._wake = anyio.Event()
+            try:
+                await self.catch_up()
+            except Exception:
+                log.exception("audit delivery failed", extra={"destination": self._sink.name})
+                await anyio.sleep(self._retry)
+                continue
+            with anyio.move_on_after(self._poll):
+                await self._wake.wait()

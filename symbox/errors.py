@@ -1,0 +1,17 @@
+"""Errors the service raises for its callers to map onto their surface (HTTP, CLI, Slack)."""
+
+from __future__ import annotations
+
+from symbox.engine.inputs import InputError
+from symbox.engine.runs import Conflict, Forbidden
+
+
+class NotFound(Exception):
+    """No such run, event, flow or token."""
+
+
+class BadRequest(Exception):
+    """The request is malformed or names something that cannot be used."""
+
+
+__all__ = ["BadRequest", "Conflict", "Forbidden", "InputError", "NotFound"]

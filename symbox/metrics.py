@@ -1,0 +1,93 @@
+"""Counters and histograms in Prometheus text format, without a global registry."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+
+Labels = tuple[tuple[str, str], ...]
+
+# De-escalation lateness buckets in seconds: the target is well under 0.2 s.
+LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0, 30.0, 300.0)
+
+
+def _labels(labels: Labels) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{key}="{_escape(value)}"' for key, value in labels)
+    return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Histogram:
+    """Cumulative buckets, a sum and a count."""
+
+    def __init__(self, buckets: Iterable[float]) -> None:
+        self.buckets = tuple(sorted(buckets))
+        self.counts = [0] * (len(self.buckets) + 1)
+        self.total = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        """Record one observation."""
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1
+        self.total += value
+        self.count += 1
+
+
+class Metrics:
+    """The process's metrics; the app gives one instance to whoever counts things."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
+        self._help: dict[str, str] = {}
+        self._histograms: dict[str, Histogram] = {}
+
+    def count(self, name: str, help_text: str, amount: float = 1.0, **labels: str) -> None:
+        """Add ``amount`` to the counter ``name`` with ``labels``."""
+        self._help.setdefault(name, help_text)
+        self._counters[name][tuple(sorted(labels.items()))] += amount
+
+    def observe(self, name: str, help_text: str, value: float, buckets: Iterable[float]) -> None:
+        """Record ``value`` in the histogram ``name``."""
+        self._help.setdefault(name, help_text)
+        histogram = self._histograms.get(name)
+        if histogram is None:
+            histogram = self._histograms[name] = Histogram(buckets)
+        histogram.observe(value)
+
+    def counter_value(self, name: str, **labels: str) -> float:
+        """Return a counter's current value (0 if never counted)."""
+        return self._counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
+
+    def render(self, gauges: Iterable[tuple[str, str, Labels, float]] = ()) -> str:
+        """Return every metric, plus the given gauges, in Prometheus text format."""
+        lines: list[str] = []
+        for name in sorted(self._counters):
+            lines.append(f"# HELP {name} {self._help[name]}")
+            lines.append(f"# TYPE {name} counter")
+            for labels, value in sorted(self._counters[name].items()):
+                lines.append(f"{name}{_labels(labels)} {value:g}")
+        for name in sorted(self._histograms):
+            histogram = self._histograms[name]
+            lines.append(f"# HELP {name} {self._help[name]}")
+            lines.append(f"# TYPE {name} histogram")
+            running = 0
+            for bound, count in zip(histogram.buckets, histogram.counts, strict=False):
+                running += count
+                lines.append(f'{name}_bucket{{le="{bound:g}"}} {running}')
+            lines.append(f'{name}_bucket{{le="+Inf"}} {histogram.count}')
+            lines.append(f"{name}_sum {histogram.total:g}")
+            lines.append(f"{name}_count {histogram.count}")
+        seen: set[str] = set()
+        for name, help_text, labels, value in gauges:
+            if name not in seen:
+                seen.add(name)
+                lines.append(f"# HELP {name} {help_text}")
+                lines.append(f"# TYPE {name} gauge")
+            lines.append(f"{name}{_labels(labels)} {value:g}")
+        return "\n".join(lines) + "\n"

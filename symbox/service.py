@@ -1,0 +1,352 @@
+"""The run service: every way a run changes, as engine decisions committed with their audit."""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from symbox.audit.entry import run_entry
+from symbox.clock import Clock
+from symbox.config.model import Config, Flow, Target
+from symbox.engine import runs as engine
+from symbox.engine.inputs import is_email, validate_inputs
+from symbox.engine.model import Actor, GrantState, Run
+from symbox.engine.schedule import ExpirySchedule, RetryPolicy
+from symbox.errors import BadRequest, Conflict, Forbidden, NotFound
+from symbox.locks import KeyedLocks
+from symbox.metrics import LATENESS_BUCKETS, Metrics
+from symbox.store.reader import Reader
+from symbox.store.txn import WriteTxn
+from symbox.store.writer import Writer
+from symbox.strategies.base import AccessStrategy, GrantRequest, StrategyError
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[Run], engine.Transition]
+
+
+class RunService:
+    """Requests, decisions, grants and revocations; the API, Slack and timers all call it."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        writer: Writer,
+        reader: Reader,
+        clock: Clock,
+        strategies: Mapping[str, AccessStrategy],
+        schedule: ExpirySchedule,
+        metrics: Metrics,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        on_commit: Callable[[float | None], None] = lambda due: None,
+    ) -> None:
+        self._config = config
+        self._writer = writer
+        self._reader = reader
+        self._clock = clock
+        self._strategies = strategies
+        self._schedule = schedule
+        self._metrics = metrics
+        self._policy = policy or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._on_commit = on_commit
+        self._locks = KeyedLocks()
+
+    @property
+    def config(self) -> Config:
+        """The configuration runs are checked against."""
+        return self._config
+
+    # Lookups
+
+    def flow(self, name: str) -> Flow:
+        """Return the flow called ``name``, or raise NotFound."""
+        flow = self._config.flow_by_name(name)
+        if flow is None:
+            known = ", ".join(sorted(f.name for f in self._config.flows.values()))
+            raise NotFound(f"no flow named {name!r} (flows: {known or 'none'})")
+        return flow
+
+    def target(self, run: Run) -> Target | None:
+        """Return the config's target for ``run``, if it has one."""
+        if run.strategy is None or run.target is None:
+            return None
+        strategy = self._config.strategies.get(run.strategy)
+        for key in strategy.targets if strategy else ():
+            if self._config.targets[key].name == run.target:
+                return self._config.targets[key]
+        return None
+
+    def _target_key(self, flow: Flow, run: Run) -> str | None:
+        strategy = self._config.strategies.get(flow.params.strategy or "")
+        for key in strategy.targets if strategy else ():
+            if self._config.targets[key].name == run.target:
+                return key
+        return None
+
+    async def get_run(self, run_id: str) -> Run:
+        """Return a run, or raise NotFound."""
+        run = await self._reader.get_run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id!r}")
+        return run
+
+    # Commands from people and bots
+
+    async def request(
+        self,
+        *,
+        actor: Actor,
+        flow_name: str,
+        requester: str | None,
+        inputs: Mapping[str, Any],
+        channel: str,
+    ) -> Run:
+        """Open a run for ``requester`` (a bot must name one; a user requests for themself)."""
+        try:
+            flow = self.flow(flow_name)
+        except NotFound as error:
+            # Naming a flow that does not exist is bad input to a request, not a missing page.
+            raise BadRequest(str(error)) from None
+        if channel not in flow.params.allowed_sources:
+            raise Forbidden(f"flow {flow.name} does not accept requests from {channel}")
+        requester = self._requester(actor, requester)
+        fields = validate_inputs(self._config, flow, inputs)
+        transition = engine.open_request(
+            run_id=str(uuid.uuid4()),
+            flow=flow,
+            requester=requester,
+            submitted_by=actor,
+            channel=channel,
+            fields=fields,
+            now=self._clock.now(),
+        )
+        run = await self._commit_new(transition)
+        self._metrics.count("symbox_requests_total", "Runs requested.", flow=flow.name)
+        return run
+
+    @staticmethod
+    def _requester(actor: Actor, requester: str | None) -> str:
+        if actor.kind == "user":
+            if requester is not None and requester.strip().lower() != actor.id:
+                raise Forbidden("a user token may only request access for its own user")
+            return actor.id
+        if requester is None or not is_email(requester.strip()):
+            raise BadRequest("user_email: a bot must name the requesting user's email")
+        return requester.strip().lower()
+
+    async def decide(
+        self, *, actor: Actor, run_id: str, approve: bool, reason: str | None, channel: str
+    ) -> Run:
+        """Approve or deny a requested run; an approval escalates at once."""
+        run = await self.get_run(run_id)
+        flow = self.flow(run.flow)
+        target_key = self._target_key(flow, run)
+        run = await self._step(
+            run_id,
+            lambda current: engine.decide(
+                current,
+                flow,
+                actor=actor,
+                approve=approve,
+                reason=reason,
+                now=self._clock.now(),
+                channel=channel,
+                target_key=target_key,
+            ),
+        )
+        self._metrics.count(
+            "symbox_decisions_total",
+            "Approvals and denials.",
+            flow=flow.name,
+            decision="approve" if approve else "deny",
+        )
+        if run.grant is not None and run.grant.state is GrantState.ESCALATING:
+            run = await self.escalate(run_id)
+        return run
+
+    async def revoke(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
+        """End an escalated run's access now."""
+        run = await self.get_run(run_id)
+        flow = self.flow(run.flow)
+        await self._step(
+            run_id,
+            lambda current: engine.request_revoke(
+                current, flow, actor=actor, reason=reason, now=self._clock.now(), channel=channel
+            ),
+        )
+        return await self.deescalate(run_id)
+
+    # Work symbox does by itself (also called inline after a decision or revoke)
+
+    async def escalate(self, run_id: str) -> Run:
+        """Grant an approved run's access, unless that already happened."""
+        run = await self.get_run(run_id)
+        if run.grant is None or run.grant.state is not GrantState.ESCALATING:
+            return run
+        async with self._locks.hold(run.grant.key):
+            run = await self.get_run(run_id)
+            if run.grant is None or run.grant.state is not GrantState.ESCALATING:
+                return run
+            flow = self.flow(run.flow)
+            error = await self._call_strategy("escalate", run)
+            now = self._clock.now()
+            if error is None:
+                run = await self._step(run_id, lambda current: engine.escalated(current, flow, now))
+            else:
+                run = await self._step(
+                    run_id, lambda current: engine.escalation_failed(current, error.args[0], now)
+                )
+        if run.grant is not None and run.grant.state is GrantState.REVOKING:
+            # Whatever part of the grant may have been made is taken back at once.
+            run = await self.deescalate(run_id)
+        return run
+
+    async def deescalate(self, run_id: str) -> Run:
+        """Take a run's access away if that is due, honouring overlapping grants."""
+        run = await self.get_run(run_id)
+        if run.grant is None or not engine.revoke_due(run, self._clock.now()):
+            return run
+        async with self._locks.hold(run.grant.key):
+            run = await self.get_run(run_id)
+            due_since = _revoke_due_since(run)
+            if run.grant is None or not engine.revoke_due(run, self._clock.now()):
+                return run
+            covering = await self._writer.submit(
+                lambda txn: txn.covering_run(run.grant.key, run.id)  # type: ignore[union-attr]
+            )
+            error = None if covering else await self._call_strategy("deescalate", run)
+            now = self._clock.now()
+            if error is None:
+                if due_since is not None:
+                    self._metrics.observe(
+                        "symbox_deescalation_lateness_seconds",
+                        "Seconds from a grant's expiry to its revocation.",
+                        max(0.0, now - due_since),
+                        LATENESS_BUCKETS,
+                    )
+                return await self._step(
+                    run_id, lambda current: engine.deescalated(current, now, covering)
+                )
+            sample = self._rng.random()
+            run = await self._step(
+                run_id,
+                lambda current: engine.deescalation_failed(
+                    current, error.args[0], now, self._policy, sample, error.permanent
+                ),
+            )
+            if run.grant is not None and run.grant.state is GrantState.FAILING:
+                log.error(
+                    "grant is failing to revoke",
+                    extra={"run_id": run.id, "error": run.grant.last_error},
+                )
+            return run
+
+    async def expire(self, run_id: str) -> Run:
+        """End a request whose time to live has passed without a decision."""
+        run = await self.get_run(run_id)
+        now = self._clock.now()
+        if run.status.value != "requested" or now < run.request_expires_at:
+            return run
+        return await self._step(run_id, lambda current: engine.expire_request(current, now))
+
+    async def process_due(self, run_id: str) -> None:
+        """Do whatever a run's due time calls for (the timer's entry point)."""
+        run = await self._reader.get_run(run_id)
+        if run is None:
+            return
+        if run.status.value == "requested":
+            await self.expire(run_id)
+        elif run.grant is not None and run.grant.state is GrantState.ESCALATING:
+            await self.escalate(run_id)
+        else:
+            await self.deescalate(run_id)
+
+    # Plumbing
+
+    async def _call_strategy(self, action: str, run: Run) -> StrategyError | None:
+        strategy = self._strategies.get(run.strategy or "")
+        target = self.target(run)
+        if strategy is None or target is None:
+            return StrategyError(
+                f"strategy {run.strategy} or target {run.target} is no longer configured",
+                permanent=True,
+            )
+        request = GrantRequest(
+            run_id=run.id,
+            flow=run.flow,
+            requester=run.requester,
+            target=target,
+            fields={key: value for key, value in run.fields.items() if key != "target"},
+            at=self._clock.now(),
+        )
+        call = strategy.escalate if action == "escalate" else strategy.deescalate
+        try:
+            await call(request)
+        except StrategyError as error:
+            outcome = "failed"
+            result: StrategyError | None = error
+        except Exception as error:
+            # A bug or an unexpected library error must not leave a grant half-handled.
+            log.exception("strategy %s raised", action, extra={"run_id": run.id})
+            outcome = "failed"
+            result = StrategyError(f"{action} failed: {type(error).__name__}")
+        else:
+            outcome = "ok"
+            result = None
+        self._metrics.count(f"symbox_{action}_total", f"Strategy {action} calls.", outcome=outcome)
+        return result
+
+    async def _commit_new(self, transition: engine.Transition) -> Run:
+        def job(txn: WriteTxn) -> Run:
+            self._save(txn, transition)
+            return transition.run
+
+        run = await self._writer.submit(job)
+        self._after_commit(run)
+        return run
+
+    async def _step(self, run_id: str, step: Step) -> Run:
+        """Apply ``step`` to the run as stored, inside the writer, so steps never race."""
+
+        def job(txn: WriteTxn) -> Run:
+            current = txn.get_run(run_id)
+            if current is None:
+                raise NotFound(f"no run {run_id!r}")
+            transition = step(current)
+            self._save(txn, transition)
+            return transition.run
+
+        run = await self._writer.submit(job)
+        self._after_commit(run)
+        return run
+
+    def _save(self, txn: WriteTxn, transition: engine.Transition) -> None:
+        run = transition.run
+        txn.save_run(run, engine.due_at(run))
+        target = self.target(run)
+        for event in transition.events:
+            txn.add_event(event)
+            txn.append_audit(run_entry(event, run, target))
+
+    def _after_commit(self, run: Run) -> None:
+        due = engine.due_at(run)
+        self._schedule.set(run.id, due)
+        self._on_commit(due)
+
+
+def _revoke_due_since(run: Run) -> float | None:
+    grant = run.grant
+    if grant is None:
+        return None
+    if grant.state is GrantState.ACTIVE:
+        return grant.expires_at
+    return None
+
+
+__all__ = ["Conflict", "Forbidden", "RunService"]

@@ -1,0 +1,1 @@
+"""Access strategies: how a grant is made and taken away at a target system."""

@@ -1,0 +1,41 @@
+"""The interface every access strategy implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from symbox.config.model import Target
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    """What a strategy needs to grant or revoke one run's access."""
+
+    run_id: str
+    flow: str
+    requester: str
+    target: Target
+    fields: Mapping[str, Any]
+    at: float
+
+
+class StrategyError(Exception):
+    """A grant or revoke failed; ``permanent`` errors are not worth retrying soon."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class AccessStrategy(Protocol):
+    """Grants and revokes access; both calls are idempotent."""
+
+    async def escalate(self, request: GrantRequest) -> None:
+        """Give the requester access to the target (succeeds if it already exists)."""
+        ...
+
+    async def deescalate(self, request: GrantRequest) -> None:
+        """Take the access away (succeeds if it is already gone)."""
+        ...

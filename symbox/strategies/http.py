@@ -1,0 +1,71 @@
+"""The ``http`` strategy (a symbox extension): a signed JSON POST per grant and revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import httpx
+
+from symbox.audit.entry import iso, redact
+from symbox.config.model import Secret
+from symbox.strategies.base import GrantRequest, StrategyError
+
+SIGNATURE_HEADER = "X-Symbox-Signature"
+# Retrying these may succeed; any other 4xx means the receiver refused the request.
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """Return the signature header value for ``body``."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class HttpStrategy:
+    """POSTs ``{action, run, requester, target, fields, timestamp}`` to a URL; 2xx is done."""
+
+    def __init__(self, url: str, signing_secret: Secret, client: httpx.AsyncClient) -> None:
+        self._url = url
+        self._secret = signing_secret
+        self._client = client
+
+    async def escalate(self, request: GrantRequest) -> None:
+        """Ask the receiver to grant access."""
+        await self._send("escalate", request)
+
+    async def deescalate(self, request: GrantRequest) -> None:
+        """Ask the receiver to revoke access."""
+        await self._send("deescalate", request)
+
+    async def _send(self, action: str, request: GrantRequest) -> None:
+        payload = {
+            "action": action,
+            "idempotency_key": f"{request.run_id}:{action}",
+            "run": {"id": request.run_id, "flow": request.flow},
+            "requester": {"email": request.requester},
+            "target": {
+                "name": request.target.name,
+                "type": request.target.type,
+                "settings": redact(request.target.settings),
+            },
+            "fields": redact(dict(request.fields)),
+            "timestamp": iso(request.at),
+        }
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self._secret.reveal().encode(), body),
+        }
+        try:
+            response = await self._client.post(self._url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise StrategyError(f"{action} to {self._url} failed: {type(error).__name__}") from None
+        if response.is_success:
+            return
+        status = response.status_code
+        permanent = 400 <= status < 500 and status not in _TRANSIENT_STATUSES
+        raise StrategyError(
+            f"{action} to {self._url} answered HTTP {status}: {response.text[:200]}",
+            permanent=permanent,
+        )
