@@ -1,0 +1,1 @@
+"""The Events API: Starlette routes over the run service."""

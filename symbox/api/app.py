@@ -1,0 +1,252 @@
+"""The Starlette application: routes of the Events API, health, metrics and OpenAPI."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from symbox.api.auth import TokenAuth
+from symbox.api.errors import ApiError, error_response, from_exception
+from symbox.api.openapi import openapi_document
+from symbox.api.views import event_view, run_view
+from symbox.service import RunService
+from symbox.store.reader import Reader
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+# Oversized bodies are read and dropped up to this size so the client gets the 413.
+MAX_DRAIN = 1024 * 1024
+MAX_PAGE = 500
+CHANNEL = "api"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """Return the request's JSON object body, enforcing the size limit."""
+    too_large = ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_DRAIN:
+        raise too_large
+    body = bytearray()
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > MAX_DRAIN:
+            raise too_large
+        if received <= MAX_BODY:
+            body.extend(chunk)
+    if received > MAX_BODY:
+        # Read to the end first: a client still sending would otherwise see a reset
+        # connection instead of this answer.
+        raise too_large
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    return data
+
+
+def _string(data: dict[str, Any], key: str, *, required: bool) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise ApiError(400, "missing_field", f"{key}: required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, "invalid_field", f"{key}: expected a non-empty string")
+    return value
+
+
+def flow_name(data: dict[str, Any]) -> str:
+    """The flow named by ``flow``, or by Sym's ``flow_srn`` (``org:flow:NAME:version``)."""
+    name = _string(data, "flow", required=False)
+    if name is not None:
+        return name
+    srn = _string(data, "flow_srn", required=False)
+    if srn is None:
+        raise ApiError(400, "missing_field", "flow: required (or flow_srn)")
+    parts = srn.split(":")
+    return parts[2] if len(parts) >= 3 and parts[1] == "flow" else srn
+
+
+class EventsApi:
+    """The handlers; each is a thin adapter from HTTP to the run service."""
+
+    def __init__(
+        self,
+        service: RunService,
+        reader: Reader,
+        auth: TokenAuth,
+        metrics_text: Callable[[], Awaitable[str]],
+    ) -> None:
+        self._service = service
+        self._reader = reader
+        self._auth = auth
+        self._metrics_text = metrics_text
+
+    async def healthz(self, request: Request) -> Response:
+        """Liveness: no auth, no store access."""
+        return JSONResponse({"status": "ok"})
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text."""
+        return PlainTextResponse(await self._metrics_text(), media_type="text/plain; version=0.0.4")
+
+    async def openapi(self, request: Request) -> Response:
+        """The OpenAPI document of this API."""
+        return JSONResponse(openapi_document())
+
+    async def request_access(self, request: Request) -> Response:
+        """POST /api/v1/events/request."""
+        actor = await self._auth.actor(request)
+        data = await read_json(request)
+        inputs = data.get("flow_inputs", {})
+        if not isinstance(inputs, dict):
+            raise ApiError(400, "invalid_field", "flow_inputs: expected an object")
+        context = data.get("context", {})
+        if not isinstance(context, dict):
+            raise ApiError(400, "invalid_field", "context: expected an object")
+        run = await self._service.request(
+            actor=actor,
+            flow_name=flow_name(data),
+            requester=_string(data, "user_email", required=False),
+            inputs=inputs,
+            channel=CHANNEL,
+        )
+        body = {"run_id": run.id, "event_id": f"{run.id}.1", "status": run.status.value}
+        return JSONResponse(body, status_code=201)
+
+    async def approve(self, request: Request) -> Response:
+        """POST /api/v1/events/approve."""
+        return await self._decide(request, approve=True)
+
+    async def deny(self, request: Request) -> Response:
+        """POST /api/v1/events/deny."""
+        return await self._decide(request, approve=False)
+
+    async def _decide(self, request: Request, *, approve: bool) -> Response:
+        actor = await self._auth.actor(request)
+        data = await read_json(request)
+        run = await self._service.decide(
+            actor=actor,
+            run_id=_string(data, "run_id", required=True) or "",
+            approve=approve,
+            reason=_string(data, "reason", required=False),
+            channel=CHANNEL,
+        )
+        return JSONResponse(run_view(run))
+
+    async def deescalate(self, request: Request) -> Response:
+        """POST /api/v1/events/deescalate."""
+        actor = await self._auth.actor(request)
+        data = await read_json(request)
+        run = await self._service.revoke(
+            actor=actor,
+            run_id=_string(data, "run_id", required=True) or "",
+            reason=_string(data, "reason", required=False),
+            channel=CHANNEL,
+        )
+        return JSONResponse(run_view(run))
+
+    async def get_run(self, request: Request) -> Response:
+        """GET /api/v1/runs/{run_id}."""
+        await self._auth.actor(request)
+        run = await self._service.get_run(request.path_params["run_id"])
+        return JSONResponse(run_view(run, await self._reader.run_events(run.id)))
+
+    async def list_runs(self, request: Request) -> Response:
+        """GET /api/v1/runs?status=&flow=&limit=&cursor=."""
+        await self._auth.actor(request)
+        query = request.query_params
+        limit_text = query.get("limit", "50")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+            raise ApiError(400, "invalid_query", f"limit: expected 1 to {MAX_PAGE}")
+        limit = int(limit_text)
+        after = None
+        cursor = query.get("cursor")
+        if cursor:
+            at, _, run_id = cursor.partition("/")
+            try:
+                after = (float(at), run_id)
+            except ValueError:
+                raise ApiError(
+                    400, "invalid_query", "cursor: not a cursor this API returned"
+                ) from None
+        runs = await self._reader.list_runs(
+            status=query.get("status"), flow=query.get("flow"), limit=limit, after=after
+        )
+        next_cursor = None
+        if len(runs) == limit:
+            last = runs[-1]
+            next_cursor = f"{last.created_at!r}/{last.id}"
+        return JSONResponse({"runs": [run_view(run) for run in runs], "next_cursor": next_cursor})
+
+    async def get_event(self, request: Request) -> Response:
+        """GET /api/v1/events/{event_id}."""
+        await self._auth.actor(request)
+        event = await self._reader.get_event(request.path_params["event_id"])
+        if event is None:
+            raise ApiError(404, "not_found", f"no event {request.path_params['event_id']!r}")
+        return JSONResponse(event_view(event))
+
+
+def _json_errors(handler: Handler) -> Handler:
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Exception as error:
+            api_error = from_exception(error)
+            if api_error is None:
+                raise
+            return error_response(api_error.status_code, api_error.code, api_error.message)
+
+    return wrapped
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, "http_error", str(exc.detail), exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled API error", exc_info=exc)
+    return error_response(500, "internal_error", "symbox hit an unexpected error; see its log")
+
+
+def build_api(
+    service: RunService, reader: Reader, auth: TokenAuth, metrics_text: Callable[[], Awaitable[str]]
+) -> Starlette:
+    """Return the ASGI application."""
+    api = EventsApi(service, reader, auth, metrics_text)
+
+    def route(path: str, handler: Handler, method: str) -> Route:
+        return Route(path, _json_errors(handler), methods=[method])
+
+    routes = [
+        route("/healthz", api.healthz, "GET"),
+        route("/metrics", api.metrics, "GET"),
+        route("/openapi.json", api.openapi, "GET"),
+        route("/api/v1/events/request", api.request_access, "POST"),
+        route("/api/v1/events/approve", api.approve, "POST"),
+        route("/api/v1/events/deny", api.deny, "POST"),
+        route("/api/v1/events/deescalate", api.deescalate, "POST"),
+        route("/api/v1/runs", api.list_runs, "GET"),
+        route("/api/v1/runs/{run_id}", api.get_run, "GET"),
+        route("/api/v1/events/{event_id}", api.get_event, "GET"),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_exception, Exception: _server_error},
+    )

@@ -1,0 +1,61 @@
+"""Every API error as JSON ``{error, message, code, status_code}``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.responses import JSONResponse
+
+from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound
+
+_ERROR_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
+}
+
+
+class ApiError(Exception):
+    """An error with its HTTP status and a stable machine-readable code."""
+
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+
+
+def error_response(
+    status_code: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """Build the JSON error body every API failure uses."""
+    body = {
+        "error": _ERROR_NAMES.get(status_code, "error"),
+        "message": message,
+        "code": code,
+        "status_code": status_code,
+    }
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def from_exception(error: Exception) -> ApiError | None:
+    """Map a service error onto an ApiError, or None if it is not one the API expects."""
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, InputError):
+        return ApiError(400, "invalid_inputs", str(error))
+    if isinstance(error, BadRequest):
+        return ApiError(400, "bad_request", str(error))
+    if isinstance(error, Forbidden):
+        return ApiError(403, "forbidden", str(error))
+    if isinstance(error, NotFound):
+        return ApiError(404, "not_found", str(error))
+    if isinstance(error, Conflict):
+        return ApiError(409, "wrong_state", str(error))
+    return None

@@ -1,0 +1,72 @@
+"""How runs and events look in API responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from symbox.audit.entry import iso
+from symbox.engine.model import Actor, GrantState, Run
+
+
+def _when(at: float | None) -> str | None:
+    return None if at is None else iso(at)
+
+
+def _actor(actor: Actor | None) -> dict[str, str] | None:
+    return None if actor is None else {"kind": actor.kind, "id": actor.id}
+
+
+def run_view(run: Run, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A run as the API shows it."""
+    decision = run.decision
+    grant = run.grant
+    view: dict[str, Any] = {
+        "run_id": run.id,
+        "status": run.status.value,
+        "flow": run.flow,
+        "requester": run.requester,
+        "submitted_by": _actor(run.submitted_by),
+        "channel": run.channel,
+        "target": run.target,
+        "fields": dict(run.fields),
+        "created_at": _when(run.created_at),
+        "request_expires_at": _when(run.request_expires_at),
+        "decisions": []
+        if decision is None
+        else [
+            {
+                "decision": "approve" if decision.approved else "deny",
+                "actor": _actor(decision.actor),
+                "at": _when(decision.at),
+                "reason": decision.reason,
+            }
+        ],
+        "escalated_at": _when(run.escalated_at),
+        "expires_at": _when(grant.expires_at if grant else None),
+        "ended_at": _when(run.ended_at),
+        "ended_by": _actor(run.ended_by),
+        "errors": list(run.errors),
+        "grant": None
+        if grant is None
+        else {
+            "state": grant.state.value,
+            "failing_to_revoke": grant.state is GrantState.FAILING,
+            "attempts": grant.attempts,
+            "next_attempt_at": _when(grant.next_attempt_at),
+            "last_error": grant.last_error,
+        },
+    }
+    if run.errors:
+        view["error"] = run.errors[-1]
+    if events is not None:
+        view["events"] = [event_view(event) for event in events]
+    return view
+
+
+def event_view(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as the API shows it (timestamps in ISO-8601)."""
+    view = dict(event)
+    view["timestamp"] = iso(float(event["timestamp"]))
+    if event.get("errors"):
+        view["error"] = event["errors"][-1]
+    return view

@@ -1,0 +1,282 @@
+"""Builds every part of symbox from the config and runs them in one task group."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+import anyio
+import httpx
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.typing import ASGIFramework
+
+from symbox.api.app import build_api
+from symbox.api.auth import TokenAuth
+from symbox.audit.entry import system_entry
+from symbox.audit.jsonl import JsonLinesFile
+from symbox.audit.shipper import AuditShipper, FileSink
+from symbox.clock import Clock, SystemClock
+from symbox.config.model import Config, Secret
+from symbox.engine.model import Actor
+from symbox.engine.schedule import ExpirySchedule, RetryPolicy
+from symbox.expiry import ExpiryTimer
+from symbox.metrics import Metrics
+from symbox.service import RunService
+from symbox.store.reader import Reader
+from symbox.store.writer import Writer
+from symbox.strategies.base import AccessStrategy
+from symbox.strategies.http import HttpStrategy
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "symbox.db"
+AUDIT_FILE_NAME = "audit.jsonl"
+DEFAULT_AUDIT_DESTINATION = "file"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run: where state lives, where to listen, and tuning for tests and benchmarks."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    synchronous: str = "FULL"
+    strategy_timeout: float = 10.0
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    timer_concurrency: int = 64
+    shutdown_grace: float = 10.0
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[v6]:PORT`` for IPv6); raise ValueError naming the problem."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def audit_paths(config: Config, data_dir: Path) -> dict[str, Path]:
+    """The JSON-lines files audit records go to, by destination name.
+
+    Every ``file`` log destination of the config, with relative paths under the data
+    folder; with none configured, ``<data-dir>/audit.jsonl``.
+    """
+    paths: dict[str, Path] = {}
+    for key, destination in config.log_destinations.items():
+        if destination.type != "file":
+            continue
+        raw = destination.settings.get("path")
+        path = Path(raw) if isinstance(raw, str) and raw else Path(AUDIT_FILE_NAME)
+        paths[f"file:{key}"] = path if path.is_absolute() else data_dir / path
+    return paths or {DEFAULT_AUDIT_DESTINATION: data_dir / AUDIT_FILE_NAME}
+
+
+def build_strategies(config: Config, client: httpx.AsyncClient) -> dict[str, AccessStrategy]:
+    """One strategy object per ``sym_strategy`` that symbox implements."""
+    strategies: dict[str, AccessStrategy] = {}
+    for key, strategy in config.strategies.items():
+        if strategy.type == "http":
+            url = strategy.settings["url"]
+            secret = strategy.settings["signing_secret"]
+            assert isinstance(url, str) and isinstance(secret, Secret), "validated by config"
+            strategies[key] = HttpStrategy(url, secret, client)
+    return strategies
+
+
+def config_digest(config: Config) -> str:
+    """A digest of the config files' bytes, to tell in the audit log which config ran."""
+    digest = hashlib.sha256()
+    for name in config.files:
+        digest.update(Path(name).read_bytes())
+    return digest.hexdigest()
+
+
+class App:
+    """symbox's parts, built once; ``serve`` runs them until ``stop`` is called."""
+
+    def __init__(self, config: Config, options: Options, clock: Clock | None = None) -> None:
+        self.config = config
+        self.options = options
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = Metrics()
+        options.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.writer = Writer(options.data_dir / DATABASE_NAME, synchronous=options.synchronous)
+        self.reader = Reader(options.data_dir / DATABASE_NAME)
+        self.schedule = ExpirySchedule()
+        self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout)
+        self.shippers = [
+            AuditShipper(
+                FileSink(name, JsonLinesFile(path)), self.reader, self.writer, self.metrics
+            )
+            for name, path in audit_paths(config, options.data_dir).items()
+        ]
+        self.service = RunService(
+            config=config,
+            writer=self.writer,
+            reader=self.reader,
+            clock=self.clock,
+            strategies=build_strategies(config, self._http_client),
+            schedule=self.schedule,
+            metrics=self.metrics,
+            policy=options.retry_policy,
+            on_commit=self._committed,
+        )
+        self.timer = ExpiryTimer(
+            self.schedule,
+            self.clock,
+            self.service.process_due,
+            concurrency=options.timer_concurrency,
+        )
+        self.api = build_api(
+            self.service, self.reader, TokenAuth(self.reader, self.clock), self.metrics_text
+        )
+        self.port: int | None = None
+        self._stopping = anyio.Event()
+
+    def _committed(self, due: float | None) -> None:
+        self.timer.armed(due)
+        for shipper in self.shippers:
+            shipper.notify()
+
+    def stop(self) -> None:
+        """Begin a clean shutdown: stop taking work, finish what is in flight, stop."""
+        self._stopping.set()
+
+    async def metrics_text(self) -> str:
+        """Every metric in Prometheus text, with gauges read from the store."""
+        gauges: list[tuple[str, str, tuple[tuple[str, str], ...], float]] = []
+        for (flow, status), count in sorted((await self.reader.status_counts()).items()):
+            gauges.append(
+                (
+                    "symbox_runs",
+                    "Runs by flow and status.",
+                    (("flow", flow), ("status", status)),
+                    count,
+                )
+            )
+        grants = await self.reader.grant_state_counts()
+        gauges.append(("symbox_grants_active", "Grants in force.", (), grants.get("active", 0)))
+        gauges.append(
+            (
+                "symbox_grants_failing_to_revoke",
+                "Grants whose revocation failed past the retry bound.",
+                (),
+                grants.get("failing", 0),
+            )
+        )
+        tip = await self.reader.audit_tip()
+        for shipper in self.shippers:
+            gauges.append(
+                (
+                    "symbox_audit_backlog",
+                    "Audit records not yet delivered, by destination.",
+                    (("destination", shipper.name),),
+                    tip - shipper.cursor,
+                )
+            )
+        gauges.append(
+            ("symbox_schedule_armed", "Runs armed in the expiry timer.", (), len(self.schedule))
+        )
+        return self.metrics.render(gauges)
+
+    async def serve(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run until ``stop()``; report readiness (the port is bound) through task_status."""
+        try:
+            await self.writer.open()
+            await self.reader.open()
+            async with anyio.create_task_group() as core:
+                core.start_soon(self.writer.serve)
+                await self._run_work(task_status)
+                core.cancel_scope.cancel()
+        finally:
+            await self._http_client.aclose()
+            await self.reader.close()
+            await self.writer.close()
+            for shipper in self.shippers:
+                shipper.close()
+
+    async def _run_work(self, task_status: anyio.abc.TaskStatus[None]) -> None:
+        await self._record_start()
+        armed = await self.reader.due_runs()
+        self.schedule.load(armed)
+        log.info("schedule restored", extra={"armed": len(armed)})
+        for shipper in self.shippers:
+            # Repairs a crash between a commit and the file append before anything else.
+            await shipper.catch_up()
+        listener = self._bind()
+        async with anyio.create_task_group() as work:
+            work.start_soon(self.timer.run)
+            work.start_soon(self._serve_http, listener)
+            async with anyio.create_task_group() as shipping:
+                for shipper in self.shippers:
+                    shipping.start_soon(shipper.run)
+                task_status.started()
+                log.info("symbox is ready", extra={"port": self.port})
+                await self._stopping.wait()
+                log.info("shutting down")
+                self.timer.pause()
+                shipping.cancel_scope.cancel()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.options.shutdown_grace):
+            for shipper in self.shippers:
+                await shipper.catch_up()
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.options.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        listener.bind((self.options.host, self.options.port))
+        listener.listen(1024)
+        self.port = listener.getsockname()[1]
+        return listener
+
+    async def _serve_http(self, listener: socket.socket) -> None:
+        config = HypercornConfig()
+        # Hypercorn takes over the already-bound socket, so port 0 works and is known early.
+        config.bind = [f"fd://{listener.detach()}"]
+        config.accesslog = None
+        # Hypercorn's own messages go through the process's structured log, not its format.
+        config.errorlog = logging.getLogger("hypercorn.error")
+        config.graceful_timeout = self.options.shutdown_grace
+        # Starlette's and Hypercorn's ASGI type hints differ in detail; the protocol is one.
+        app = cast("ASGIFramework", self.api)
+        await hypercorn_serve(app, config, shutdown_trigger=self._stopping.wait)
+
+    async def _record_start(self) -> None:
+        entry = system_entry(
+            "config",
+            "config_load",
+            actor=Actor.system(),
+            at=self.clock.now(),
+            channel="system",
+            fields={
+                "files": list(self.config.files),
+                "sha256": config_digest(self.config),
+                "flows": sorted(flow.name for flow in self.config.flows.values()),
+            },
+        )
+        await self.writer.submit(lambda txn: txn.append_audit(entry))
+
+
+@asynccontextmanager
+async def running(
+    config: Config, options: Options, clock: Clock | None = None
+) -> AsyncIterator[App]:
+    """Run symbox for the body of an ``async with``, then shut it down cleanly."""
+    app = App(config, options, clock)
+    async with anyio.create_task_group() as group:
+        await group.start(app.serve)
+        try:
+            yield app
+        finally:
+            app.stop()

@@ -1,0 +1,324 @@
+"""The ``symbox`` command: parses arguments, calls into the package, prints results."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from symbox import __version__, logs
+from symbox.admin import issue_token, revoke_token
+from symbox.api.views import run_view
+from symbox.app import DATABASE_NAME, App, Options, parse_listen
+from symbox.audit.entry import iso
+from symbox.audit.verify import verify_file
+from symbox.config import ConfigError, load_config, parse_duration
+from symbox.config.model import Config
+from symbox.engine.model import Actor
+from symbox.store.handle import open_store
+
+DEFAULT_CONFIG = "config.hcl"
+DEFAULT_DATA_DIR = "symbox-data"
+
+
+def _operator() -> Actor:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = str(os.getuid())
+    return Actor("operator", name)
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=DEFAULT_CONFIG,
+        help=f"config file or folder of *.hcl files (default: {DEFAULT_CONFIG})",
+    )
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("SYMBOX_DATA_DIR", DEFAULT_DATA_DIR),
+        type=Path,
+        help=f"state folder (default: $SYMBOX_DATA_DIR or ./{DEFAULT_DATA_DIR})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for every command."""
+    parser = argparse.ArgumentParser(prog="symbox", description="Self-hosted just-in-time access.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the server (API, timers, audit)")
+    _add_config(run)
+    _add_data_dir(run)
+    run.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (default: %(default)s)")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    validate = commands.add_parser("validate", help="check the config and summarise it")
+    _add_config(validate)
+
+    tokens = commands.add_parser("tokens", help="issue, list and revoke API tokens")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    issue = token_commands.add_parser("issue", help="issue a token (printed once)")
+    who = issue.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the token acts as this user (an email)")
+    who.add_argument("--bot", help="the token acts as this bot (a name)")
+    issue.add_argument("--expires", default="90d", help="lifetime, e.g. 30d, 12h (default: 90d)")
+    issue.add_argument("--label", help="what the token is for")
+    _add_data_dir(issue)
+    listing = token_commands.add_parser("list", help="list tokens (never their secrets)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    _add_data_dir(listing)
+    revoke = token_commands.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("token_id")
+    _add_data_dir(revoke)
+
+    runs = commands.add_parser("runs", help="list and show runs")
+    run_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
+    runs_list = run_commands.add_parser("list", help="list runs, newest first")
+    runs_list.add_argument("--status")
+    runs_list.add_argument("--flow")
+    runs_list.add_argument("--limit", type=int, default=50)
+    runs_list.add_argument("--json", action="store_true", help="print JSON")
+    _add_data_dir(runs_list)
+    show = run_commands.add_parser("show", help="show one run with its events")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    _add_data_dir(show)
+
+    audit = commands.add_parser("audit", help="audit log tools")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_commands.add_parser("verify", help="check an audit file's hash chain")
+    verify.add_argument("path", type=Path)
+
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"symbox: {message}", file=sys.stderr)
+    return 1
+
+
+def _load(path: str) -> Config:
+    return load_config(path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Print a summary of a valid config, or every problem."""
+    try:
+        config = _load(args.config)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        count = len(error.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
+        return 1
+    for notice in config.notices:
+        print(notice)
+    print(f"config ok: {', '.join(config.files)}")
+    for environment in sorted(config.environments.values(), key=lambda item: item.name):
+        print(f"environment {environment.name}")
+        for flow in sorted(config.flows.values(), key=lambda item: item.name):
+            if flow.environment != environment.key:
+                continue
+            strategy = config.strategies.get(flow.params.strategy or "")
+            if strategy is None:
+                print(f"  flow {flow.name}: approval only")
+                continue
+            targets = ", ".join(config.targets[key].name for key in strategy.targets)
+            print(f"  flow {flow.name}: {strategy.type} strategy {strategy.name} -> {targets}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the server until SIGTERM or SIGINT."""
+    logs.configure(args.log_level)
+    try:
+        host, port = parse_listen(args.listen)
+        config = _load(args.config)
+    except (ValueError, ConfigError) as error:
+        return _fail(str(error))
+    app = App(config, Options(data_dir=args.data_dir, host=host, port=port))
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+
+            async def on_signal() -> None:
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for _ in signals:
+                        app.stop()
+                        return
+
+            group.start_soon(on_signal)
+            await app.serve()
+            group.cancel_scope.cancel()
+
+    try:
+        anyio.run(main)
+    except OSError as error:
+        return _fail(f"cannot listen on {args.listen}: {error.strerror or error}")
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    """Issue, list or revoke tokens in the data folder's database."""
+    database = args.data_dir / DATABASE_NAME
+
+    async def issue() -> int:
+        expires = None if args.expires in ("never", "0") else parse_duration(args.expires)
+        async with open_store(database) as store:
+            secret, record = await issue_token(
+                store.writer,
+                kind="user" if args.user else "bot",
+                subject=args.user or args.bot,
+                label=args.label,
+                now=time.time(),
+                expires_in=expires,
+                issued_by=_operator(),
+            )
+        print(secret)
+        expiry = "never" if record.expires_at is None else iso(record.expires_at)
+        print(
+            f"token {record.id} for {record.kind} {record.subject}, expires {expiry}",
+            file=sys.stderr,
+        )
+        return 0
+
+    async def listing() -> int:
+        async with open_store(database) as store:
+            tokens = await store.reader.list_tokens()
+        rows = [
+            {
+                "id": token.id,
+                "kind": token.kind,
+                "subject": token.subject,
+                "label": token.label,
+                "created_at": iso(token.created_at),
+                "expires_at": None if token.expires_at is None else iso(token.expires_at),
+                "revoked_at": None if token.revoked_at is None else iso(token.revoked_at),
+            }
+            for token in tokens
+        ]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            _table(rows, ["id", "kind", "subject", "label", "expires_at", "revoked_at"])
+        return 0
+
+    async def revoke() -> int:
+        async with open_store(database) as store:
+            done = await revoke_token(
+                store.writer, args.token_id, now=time.time(), revoked_by=_operator()
+            )
+        if not done:
+            return _fail(f"no live token {args.token_id!r}")
+        print(f"revoked {args.token_id}")
+        return 0
+
+    actions = {"issue": issue, "list": listing, "revoke": revoke}
+    try:
+        return anyio.run(actions[args.tokens_command])
+    except ValueError as error:
+        return _fail(str(error))
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List runs or show one, from the data folder's database."""
+    database = args.data_dir / DATABASE_NAME
+    if not database.exists():
+        return _fail(f"no database at {database} (is --data-dir right?)")
+
+    async def listing() -> int:
+        async with open_store(database) as store:
+            runs = await store.reader.list_runs(
+                status=args.status, flow=args.flow, limit=args.limit
+            )
+        views = [run_view(run) for run in runs]
+        if args.json:
+            print(json.dumps(views, indent=2))
+        else:
+            _table(
+                views,
+                ["run_id", "status", "flow", "requester", "target", "created_at", "expires_at"],
+            )
+        return 0
+
+    async def show() -> int:
+        async with open_store(database) as store:
+            run = await store.reader.get_run(args.run_id)
+            if run is None:
+                return _fail(f"no run {args.run_id!r}")
+            view = run_view(run, await store.reader.run_events(run.id))
+        if args.json:
+            print(json.dumps(view, indent=2))
+            return 0
+        for key, value in view.items():
+            if key != "events":
+                print(f"{key:18} {json.dumps(value) if isinstance(value, dict | list) else value}")
+        print("events:")
+        for event in view["events"]:
+            error = f"  error: {event['error']}" if event.get("error") else ""
+            actor = event["actor"]["id"]
+            print(f"  {event['timestamp']}  {event['name']:22} {actor}{error}")
+        return 0
+
+    return anyio.run(listing if args.runs_command == "list" else show)
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: list[str]) -> None:
+    cells = [
+        [("" if row.get(col) is None else str(row.get(col))) for col in columns] for row in rows
+    ]
+    widths = [max([len(col)] + [len(cell[i]) for cell in cells]) for i, col in enumerate(columns)]
+    print("  ".join(col.upper().ljust(width) for col, width in zip(columns, widths, strict=True)))
+    for cell in cells:
+        print("  ".join(value.ljust(width) for value, width in zip(cell, widths, strict=True)))
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Verify an audit file's hash chain."""
+    if not args.path.exists():
+        return _fail(f"no such file: {args.path}")
+    result = verify_file(args.path)
+    if not result.ok:
+        print(f"{args.path}: {result.problem}", file=sys.stderr)
+        return 1
+    span = "" if result.first_seq is None else f" (seq {result.first_seq} to {result.last_seq})"
+    print(f"{args.path}: {result.count} records verified{span}")
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    """Print the version and what it runs on."""
+    frozen = "frozen" if getattr(sys, "frozen", False) else "source"
+    print(
+        f"symbox {__version__} ({frozen}; Python {platform.python_version()}, {platform.machine()})"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``symbox`` command."""
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "run": cmd_run,
+        "validate": cmd_validate,
+        "tokens": cmd_tokens,
+        "runs": cmd_runs,
+        "audit": cmd_audit,
+        "version": cmd_version,
+    }
+    return handlers[args.command](args)

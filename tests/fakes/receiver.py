@@ -1,0 +1,99 @@
+"""A real HTTP server on loopback that plays the ``http`` strategy's receiver."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SIGNATURE_HEADER = "X-Symbox-Signature"
+
+
+@dataclass
+class Received:
+    """One request the receiver accepted or refused."""
+
+    action: str
+    body: dict[str, Any]
+    signature_ok: bool
+    status: int
+
+
+@dataclass
+class ReceiverState:
+    """What the receiver holds and how it should misbehave next."""
+
+    secret: bytes
+    # (target name, requester email) pairs currently granted.
+    granted: set[tuple[str, str]] = field(default_factory=set)
+    requests: list[Received] = field(default_factory=list)
+    # Statuses to answer with, in order, before behaving normally again.
+    fail_with: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def calls(self, action: str) -> list[Received]:
+        """The accepted requests for ``action``."""
+        with self.lock:
+            return [item for item in self.requests if item.action == action and item.status == 200]
+
+
+class GrantReceiver:
+    """Verifies the HMAC signature, applies grants and revokes, and can be told to fail."""
+
+    def __init__(self, secret: str) -> None:
+        self.state = ReceiverState(secret.encode())
+        state = self.state
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                expected = "sha256=" + hmac.new(state.secret, raw, hashlib.sha256).hexdigest()
+                signature_ok = hmac.compare_digest(expected, self.headers.get(SIGNATURE_HEADER, ""))
+                body = json.loads(raw)
+                key = (body["target"]["name"], body["requester"]["email"])
+                with state.lock:
+                    if not signature_ok:
+                        status = 401
+                    elif state.fail_with:
+                        status = state.fail_with.pop(0)
+                    else:
+                        status = 200
+                        if body["action"] == "escalate":
+                            state.granted.add(key)
+                        else:
+                            state.granted.discard(key)
+                    state.requests.append(Received(body["action"], body, signature_ok, status))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}' if status == 200 else b'{"error": "refused"}')
+
+            def log_message(self, format: str, *args: Any) -> None:
+                # Keep test output clean; requests are recorded in the state instead.
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Where to POST grants."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/grants"
+
+    def start(self) -> GrantReceiver:
+        """Start serving in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
