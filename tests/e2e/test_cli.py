@@ -1,0 +1,152 @@
+"""The symbox command as an operator uses it, against the real process."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from symbox.audit.verify import verify_file
+from tests.e2e.process import SymboxProcess, cli
+from tests.fakes.configs import GRANT_SECRET, access_config, write_config
+from tests.fakes.receiver import GrantReceiver
+
+ENV = {"SYMBOX_GRANT_SECRET": GRANT_SECRET}
+
+
+@pytest.fixture
+def receiver() -> Iterator[GrantReceiver]:
+    server = GrantReceiver(GRANT_SECRET).start()
+    yield server
+    server.stop()
+
+
+def test_version_and_help() -> None:
+    assert cli("version").stdout.startswith("symbox 0.")
+    for command in ("run", "validate", "tokens", "runs", "audit"):
+        assert cli(command, "--help").returncode == 0
+
+
+def test_validate_summarises_or_lists_every_problem(
+    tmp_path: Path, receiver: GrantReceiver
+) -> None:
+    config = write_config(tmp_path, access_config(receiver.url))
+    result = cli("validate", "--config", str(config), env=ENV)
+    assert "environment main" in result.stdout
+    assert "flow access: http strategy grants -> staging-db, prod-db" in result.stdout
+    assert "flow signoff: approval only" in result.stdout
+    broken = write_config(
+        tmp_path,
+        access_config(receiver.url).replace('type = "string"', 'type = "colour"')
+        + '\nresource "sym_nonsense" "x" {\n}\n',
+    )
+    result = cli("validate", "--config", str(broken), env=ENV, check=False)
+    assert result.returncode == 1
+    assert f"{broken}:" in result.stderr
+    assert "sym_nonsense" in result.stderr and "colour" in result.stderr
+
+
+def test_a_full_run_through_the_real_process(tmp_path: Path, receiver: GrantReceiver) -> None:
+    text = access_config(receiver.url).replace('["1m", "10m", "1h"]', '["2s", "1m"]')
+    config = write_config(tmp_path, text)
+    data = tmp_path / "data"
+    server = SymboxProcess(config, data, ENV).start()
+    try:
+        carol = cli("tokens", "issue", "--user", "carol@example.com", "--data-dir", str(data))
+        carol_token = carol.stdout.strip()
+        alice_token = cli(
+            "tokens",
+            "issue",
+            "--user",
+            "alice@example.com",
+            "--label",
+            "approver",
+            "--data-dir",
+            str(data),
+        ).stdout.strip()
+        assert carol_token.startswith("sbx_") and "expires" in carol.stderr
+        with server.client() as http:
+            response = http.post(
+                "/api/v1/events/request",
+                headers={"Authorization": f"Bearer {carol_token}"},
+                json={
+                    "flow": "access",
+                    "flow_inputs": {"reason": "e2e", "duration": "2s", "target": "prod-db"},
+                },
+            )
+            assert response.status_code == 201, response.text
+            run_id = response.json()["run_id"]
+            response = http.post(
+                "/api/v1/events/approve",
+                headers={"Authorization": f"Bearer {alice_token}"},
+                json={"run_id": run_id},
+            )
+            assert response.json()["status"] == "escalated"
+            assert receiver.state.granted == {("prod-db", "carol@example.com")}
+            server.wait_for(lambda: not receiver.state.granted, "the grant to be revoked")
+
+        listing = cli("runs", "list", "--data-dir", str(data))
+        assert run_id in listing.stdout and "deescalated" in listing.stdout
+        shown = json.loads(cli("runs", "show", run_id, "--json", "--data-dir", str(data)).stdout)
+        assert [event["name"] for event in shown["events"]] == [
+            "request",
+            "approve",
+            "escalate",
+            "deescalate",
+        ]
+        tokens = cli("tokens", "list", "--data-dir", str(data)).stdout
+        assert "carol@example.com" in tokens and "approver" in tokens
+        assert carol_token not in tokens
+        token_id = json.loads(cli("tokens", "list", "--json", "--data-dir", str(data)).stdout)[0][
+            "id"
+        ]
+        assert cli("tokens", "revoke", token_id, "--data-dir", str(data)).returncode == 0
+        assert (
+            cli("tokens", "revoke", token_id, "--data-dir", str(data), check=False).returncode == 1
+        )
+    finally:
+        status = server.terminate()
+    assert status == 0
+    assert any(record.get("message") == "shutting down" for record in server.logs)
+    audit = data / "audit.jsonl"
+    assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+    verified = cli("audit", "verify", str(audit))
+    assert "records verified" in verified.stdout
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    kinds = [record["event"]["type"] for record in records]
+    assert kinds[0] == "config_load"
+    assert kinds.count("token_issue") == 2 and "token_revoke" in kinds
+    assert [kind for kind in kinds if kind in ("request", "approve", "escalate", "deescalate")] == [
+        "request",
+        "approve",
+        "escalate",
+        "deescalate",
+    ]
+    for record in records:
+        assert {"id", "timestamp", "service", "status", "type", "meta", "event", "state"} <= set(
+            record
+        )
+        assert record["service"] == "symbox"
+    assert GRANT_SECRET not in audit.read_text()
+    assert verify_file(audit).ok
+
+    # Tampering is detected and located.
+    lines = audit.read_text().splitlines()
+    lines[3] = lines[3].replace('"api"', '"slack"')
+    audit.write_text("\n".join(lines) + "\n")
+    tampered = cli("audit", "verify", str(audit), check=False)
+    assert tampered.returncode == 1 and "line 4" in tampered.stderr
+
+
+def test_bad_arguments_fail_clearly(tmp_path: Path) -> None:
+    missing = cli("run", "--config", str(tmp_path / "nope.hcl"), check=False)
+    assert missing.returncode != 0 and "nope.hcl" in missing.stderr
+    listen = cli("run", "--listen", "nonsense", check=False)
+    assert listen.returncode == 1 and "--listen" in listen.stderr
+    runs = cli("runs", "list", "--data-dir", str(tmp_path / "empty"), check=False)
+    assert runs.returncode == 1 and "no database" in runs.stderr
+    verify = cli("audit", "verify", str(tmp_path / "none.jsonl"), check=False)
+    assert verify.returncode == 1 and "no such file" in verify.stderr
