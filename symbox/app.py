@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +102,13 @@ def config_digest(config: Config) -> str:
 class App:
     """symbox's parts, built once; ``serve`` runs them until ``stop`` is called."""
 
-    def __init__(self, config: Config, options: Options, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        options: Options,
+        clock: Clock | None = None,
+        strategies: Mapping[str, AccessStrategy] | None = None,
+    ) -> None:
         self.config = config
         self.options = options
         self.clock: Clock = clock or SystemClock()
@@ -123,7 +129,9 @@ class App:
             writer=self.writer,
             reader=self.reader,
             clock=self.clock,
-            strategies=build_strategies(config, self._http_client),
+            strategies=build_strategies(config, self._http_client)
+            if strategies is None
+            else strategies,
             schedule=self.schedule,
             metrics=self.metrics,
             policy=options.retry_policy,
@@ -270,10 +278,13 @@ class App:
 
 @asynccontextmanager
 async def running(
-    config: Config, options: Options, clock: Clock | None = None
+    config: Config,
+    options: Options,
+    clock: Clock | None = None,
+    strategies: Mapping[str, AccessStrategy] | None = None,
 ) -> AsyncIterator[App]:
     """Run symbox for the body of an ``async with``, then shut it down cleanly."""
-    app = App(config, options, clock)
+    app = App(config, options, clock, strategies)
     async with anyio.create_task_group() as group:
         await group.start(app.serve)
         try:

@@ -1,0 +1,167 @@
+"""The app across restarts: schedules restored, the audit file repaired and rotated."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from symbox.admin import issue_token
+from symbox.audit.verify import verify_file
+from symbox.engine import runs
+from symbox.engine.model import Actor
+from symbox.store.handle import open_store
+from tests.fakes.clock import FakeClock
+from tests.fakes.configs import GRANT_SECRET
+from tests.fakes.receiver import GrantReceiver
+from tests.harness import harness
+
+pytestmark = pytest.mark.anyio
+
+
+def audit_records(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+async def test_a_restart_restores_every_timer(tmp_path: Path) -> None:
+    clock = FakeClock()
+    receiver = GrantReceiver(GRANT_SECRET).start()
+    data = tmp_path / "data"
+    try:
+        async with harness(tmp_path, clock=clock, receiver=receiver, data_dir=data) as h:
+            short = await h.request(duration="10m")
+            long = await h.request(duration="1h", target="staging-db")
+            for run_id in (short, long):
+                await h.approve(run_id)
+            pending = await h.request(as_="dave@example.com")
+            assert len(receiver.state.granted) == 2
+        # symbox is down while the short grant's time runs out.
+        clock.advance(700)
+        async with harness(tmp_path, clock=clock, receiver=receiver, data_dir=data) as h:
+            await h.wait_status(short, "deescalated")
+            assert receiver.state.granted == {("staging-db", "carol@example.com")}
+            assert (await h.run(long))["status"] == "escalated"
+            assert len(h.app.schedule) == 2  # the long grant and the pending request
+            await h.advance(3000)
+            await h.wait_status(long, "deescalated")
+            await h.wait_status(pending, "expired")
+            assert receiver.state.granted == set()
+    finally:
+        receiver.stop()
+    result = verify_file(data / "audit.jsonl")
+    assert result.ok, result.problem
+    loads = [r for r in audit_records(data / "audit.jsonl") if r["type"] == "config"]
+    assert len(loads) == 2
+
+
+async def test_a_run_approved_just_before_a_crash_is_escalated_on_start(tmp_path: Path) -> None:
+    clock = FakeClock()
+    receiver = GrantReceiver(GRANT_SECRET).start()
+    data = tmp_path / "data"
+    try:
+        async with harness(tmp_path, clock=clock, receiver=receiver, data_dir=data) as h:
+            run_id = await h.request()
+            flow = h.app.config.flows["access"]
+        # The approval was committed, then the process died before the grant was made.
+        requested = runs.open_request(
+            run_id="crashed",
+            flow=flow,
+            requester="erin@example.com",
+            submitted_by=Actor.user("erin@example.com"),
+            channel="api",
+            fields={"reason": "x", "duration": 600, "target": "prod-db"},
+            now=clock.now(),
+        ).run
+        approved = runs.decide(
+            requested,
+            flow,
+            actor=Actor.user("alice@example.com"),
+            approve=True,
+            reason=None,
+            now=clock.now(),
+            channel="api",
+            target_key="prod_db",
+        ).run
+        async with open_store(data / "symbox.db") as store:
+            for state in (requested, approved):
+                await store.writer.submit(
+                    lambda txn, run=state: txn.save_run(run, runs.due_at(run))  # type: ignore[misc]
+                )
+        async with harness(tmp_path, clock=clock, receiver=receiver, data_dir=data) as h:
+            run = await h.wait_status("crashed", "escalated")
+            assert receiver.state.granted == {("prod-db", "erin@example.com")}
+            assert run["expires_at"] is not None
+            assert (await h.run(run_id))["status"] == "requested"
+    finally:
+        receiver.stop()
+
+
+async def test_records_committed_while_down_reach_the_file_on_start(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with harness(tmp_path, data_dir=data) as h:
+        await h.request()
+    # Like `symbox tokens issue` run while symbox is stopped: committed, not yet shipped.
+    async with open_store(data / "symbox.db") as store:
+        await issue_token(
+            store.writer,
+            kind="bot",
+            subject="late",
+            label=None,
+            now=1.0,
+            expires_in=None,
+            issued_by=Actor("operator", "test"),
+        )
+    before = audit_records(data / "audit.jsonl")
+    assert all(
+        record["event"]["type"] != "token_issue" or record["fields"]["subject"] != "late"  # type: ignore[index]
+        for record in before
+    )
+    async with harness(tmp_path, data_dir=data):
+        pass
+    after = audit_records(data / "audit.jsonl")
+    subjects = [r["fields"]["subject"] for r in after if r["event"]["type"] == "token_issue"]  # type: ignore[index]
+    assert "late" in subjects
+    assert len({record["id"] for record in after}) == len(after)
+    assert verify_file(data / "audit.jsonl").ok
+
+
+async def test_records_committed_by_another_process_while_running_are_shipped(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path) as h:
+        audit = tmp_path / "data" / "audit.jsonl"
+        async with open_store(tmp_path / "data" / "symbox.db") as store:
+            await issue_token(
+                store.writer,
+                kind="bot",
+                subject="side",
+                label=None,
+                now=1.0,
+                expires_in=None,
+                issued_by=Actor("operator", "test"),
+            )
+
+        def shipped() -> bool:
+            return any('"subject":"side"' in line for line in audit.read_text().splitlines())
+
+        await h.wait_for(shipped, "the other process's record to be shipped")
+        assert h.app.shippers[0].cursor >= 2
+
+
+async def test_the_audit_file_follows_rotation(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        audit = tmp_path / "data" / "audit.jsonl"
+        first = await h.request()
+        await h.wait_for(lambda: first in audit.read_text(), "the first record")
+        os.rename(audit, audit.with_suffix(".jsonl.1"))
+        second = await h.request()
+        await h.wait_for(lambda: audit.exists() and second in audit.read_text(), "a new file")
+        await anyio.lowlevel.checkpoint()
+    old = verify_file(audit.with_suffix(".jsonl.1"))
+    new = verify_file(audit)
+    assert old.ok and new.ok
+    assert old.last_seq is not None and new.first_seq == old.last_seq + 1
