@@ -32,18 +32,25 @@ def requested(flow: Flow, requester: str = "carol@example.com") -> Run:
     return transition.run
 
 
-def approved(flow: Flow) -> Run:
-    run = requested(flow)
+def decide(
+    run: Run, flow: Flow, actor: Actor, *, approve: bool = True, now: float = T0 + 5
+) -> runs.Transition:
+    """Decide ``run`` over the API, for the prod_db target."""
     return runs.decide(
         run,
         flow,
-        actor=ALICE,
-        approve=True,
+        actor=actor,
+        approve=approve,
         reason=None,
-        now=T0 + 5,
+        now=now,
         channel="api",
-        target_key="prod_db",
-    ).run
+        target_key="prod_db" if flow.params.strategy else None,
+    )
+
+
+def approved(flow: Flow) -> Run:
+    run = requested(flow)
+    return decide(run, flow, ALICE).run
 
 
 def escalated(flow: Flow, at: float = T0 + 10) -> Run:
@@ -126,16 +133,7 @@ def test_approval_only_flow_ends_at_approved() -> None:
         fields={},
         now=T0,
     ).run
-    run = runs.decide(
-        run,
-        flow,
-        actor=ALICE,
-        approve=True,
-        reason=None,
-        now=T0 + 1,
-        channel="api",
-        target_key=None,
-    ).run
+    run = decide(run, flow, ALICE, now=T0 + 1).run
     assert run.status is RunStatus.APPROVED and run.grant is None and run.ended_at == T0 + 1
     assert runs.due_at(run) is None
 
@@ -150,30 +148,12 @@ def test_approval_only_flow_ends_at_approved() -> None:
 def test_only_approvers_may_decide(actor: Actor, message: str) -> None:
     flow = flow_of()
     with pytest.raises(runs.Forbidden, match=message):
-        runs.decide(
-            requested(flow),
-            flow,
-            actor=actor,
-            approve=True,
-            reason=None,
-            now=T0,
-            channel="api",
-            target_key="prod_db",
-        )
+        decide(requested(flow), flow, actor, now=T0)
 
 
 def test_a_listed_bot_may_decide() -> None:
     flow = flow_of()
-    run = runs.decide(
-        requested(flow),
-        flow,
-        actor=Actor.bot("ci"),
-        approve=False,
-        reason=None,
-        now=T0,
-        channel="api",
-        target_key="prod_db",
-    ).run
+    run = decide(requested(flow), flow, Actor.bot("ci"), approve=False, now=T0).run
     assert run.status is RunStatus.DENIED
 
 
@@ -181,27 +161,9 @@ def test_self_approval_is_refused_unless_the_flow_allows_it() -> None:
     flow = flow_of()
     own = requested(flow, requester="alice@example.com")
     with pytest.raises(runs.Forbidden, match="their own request"):
-        runs.decide(
-            own,
-            flow,
-            actor=ALICE,
-            approve=True,
-            reason=None,
-            now=T0,
-            channel="api",
-            target_key="prod_db",
-        )
+        decide(own, flow, ALICE, now=T0)
     lenient = flow_of(extra_vars={"allow_self_approval": "true"})
-    run = runs.decide(
-        requested(lenient, requester="alice@example.com"),
-        lenient,
-        actor=ALICE,
-        approve=True,
-        reason=None,
-        now=T0,
-        channel="api",
-        target_key="prod_db",
-    ).run
+    run = decide(requested(lenient, requester="alice@example.com"), lenient, ALICE, now=T0).run
     assert run.status is RunStatus.APPROVED
 
 
@@ -209,27 +171,9 @@ def test_a_decided_or_expired_request_is_a_conflict() -> None:
     flow = flow_of(request_ttl=60)
     run = approved(flow)
     with pytest.raises(runs.Conflict, match="not requested"):
-        runs.decide(
-            run,
-            flow,
-            actor=ALICE,
-            approve=False,
-            reason=None,
-            now=T0 + 6,
-            channel="api",
-            target_key="prod_db",
-        )
+        decide(run, flow, ALICE, approve=False, now=T0 + 6)
     with pytest.raises(runs.Conflict, match="expired"):
-        runs.decide(
-            requested(flow),
-            flow,
-            actor=ALICE,
-            approve=True,
-            reason=None,
-            now=T0 + 60,
-            channel="api",
-            target_key="prod_db",
-        )
+        decide(requested(flow), flow, ALICE, now=T0 + 60)
 
 
 def test_the_grant_clock_starts_at_escalation() -> None:
