@@ -207,11 +207,13 @@ class App:
                 await self._run_work(task_status)
                 core.cancel_scope.cancel()
         finally:
-            await self._http_client.aclose()
-            await self.reader.close()
-            await self.writer.close()
-            for shipper in self.shippers:
-                shipper.close()
+            # Cleanup runs to the end even when serve() itself is being cancelled.
+            with anyio.CancelScope(shield=True):
+                await self._http_client.aclose()
+                await self.reader.close()
+                await self.writer.close()
+                for shipper in self.shippers:
+                    shipper.close()
 
     async def _run_work(self, task_status: anyio.abc.TaskStatus[None]) -> None:
         await self._record_start()

@@ -193,14 +193,20 @@ class RunService:
             run = await self.get_run(run_id)
             if run.grant is None or run.grant.state is not GrantState.ESCALATING:
                 return run
-            flow = self.flow(run.flow)
-            error = await self._call_strategy("escalate", run)
+            flow = self._config.flow_by_name(run.flow)
+            if flow is None:
+                # Its flow was removed from the config: nothing says how long to grant for.
+                message: str | None = f"flow {run.flow} is no longer configured"
+            else:
+                error = await self._call_strategy("escalate", run)
+                message = None if error is None else str(error)
             now = self._clock.now()
-            if error is None:
+            if flow is not None and message is None:
                 run = await self._step(run_id, lambda current: engine.escalated(current, flow, now))
             else:
+                failure = message or "escalation failed"
                 run = await self._step(
-                    run_id, lambda current: engine.escalation_failed(current, error.args[0], now)
+                    run_id, lambda current: engine.escalation_failed(current, failure, now)
                 )
         if run.grant is not None and run.grant.state is GrantState.REVOKING:
             # Whatever part of the grant may have been made is taken back at once.
@@ -237,7 +243,7 @@ class RunService:
             run = await self._step(
                 run_id,
                 lambda current: engine.deescalation_failed(
-                    current, error.args[0], now, self._policy, sample, error.permanent
+                    current, str(error), now, self._policy, sample, error.permanent
                 ),
             )
             if run.grant is not None and run.grant.state is GrantState.FAILING:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -12,6 +13,7 @@ import pytest
 
 from symbox.admin import issue_token
 from symbox.audit.verify import verify_file
+from symbox.config.model import Flow
 from symbox.engine import runs
 from symbox.engine.model import Actor
 from symbox.store.handle import open_store
@@ -58,6 +60,36 @@ async def test_a_restart_restores_every_timer(tmp_path: Path) -> None:
     assert len(loads) == 2
 
 
+async def plant_approved_run(
+    database: Path, flow: Flow, run_id: str, requester: str, now: float
+) -> None:
+    """Store a run as if its approval committed and the process died before the grant."""
+    requested = runs.open_request(
+        run_id=run_id,
+        flow=flow,
+        requester=requester,
+        submitted_by=Actor.user(requester),
+        channel="api",
+        fields={"reason": "x", "duration": 600, "target": "prod-db"},
+        now=now,
+    ).run
+    approved = runs.decide(
+        requested,
+        flow,
+        actor=Actor.user("alice@example.com"),
+        approve=True,
+        reason=None,
+        now=now,
+        channel="api",
+        target_key="prod_db",
+    ).run
+    async with open_store(database) as store:
+        for state in (requested, approved):
+            await store.writer.submit(
+                lambda txn, run=state: txn.save_run(run, runs.due_at(run))  # type: ignore[misc]
+            )
+
+
 async def test_a_run_approved_just_before_a_crash_is_escalated_on_start(tmp_path: Path) -> None:
     clock = FakeClock()
     receiver = GrantReceiver(GRANT_SECRET).start()
@@ -66,36 +98,38 @@ async def test_a_run_approved_just_before_a_crash_is_escalated_on_start(tmp_path
         async with harness(tmp_path, clock=clock, receiver=receiver, data_dir=data) as h:
             run_id = await h.request()
             flow = h.app.config.flows["access"]
-        # The approval was committed, then the process died before the grant was made.
-        requested = runs.open_request(
-            run_id="crashed",
-            flow=flow,
-            requester="erin@example.com",
-            submitted_by=Actor.user("erin@example.com"),
-            channel="api",
-            fields={"reason": "x", "duration": 600, "target": "prod-db"},
-            now=clock.now(),
-        ).run
-        approved = runs.decide(
-            requested,
-            flow,
-            actor=Actor.user("alice@example.com"),
-            approve=True,
-            reason=None,
-            now=clock.now(),
-            channel="api",
-            target_key="prod_db",
-        ).run
-        async with open_store(data / "symbox.db") as store:
-            for state in (requested, approved):
-                await store.writer.submit(
-                    lambda txn, run=state: txn.save_run(run, runs.due_at(run))  # type: ignore[misc]
-                )
+        await plant_approved_run(
+            data / "symbox.db", flow, "crashed", "erin@example.com", clock.now()
+        )
         async with harness(tmp_path, clock=clock, receiver=receiver, data_dir=data) as h:
             run = await h.wait_status("crashed", "escalated")
             assert receiver.state.granted == {("prod-db", "erin@example.com")}
             assert run["expires_at"] is not None
             assert (await h.run(run_id))["status"] == "requested"
+    finally:
+        receiver.stop()
+
+
+async def test_a_pending_grant_of_a_removed_flow_errors_visibly(tmp_path: Path) -> None:
+    clock = FakeClock()
+    receiver = GrantReceiver(GRANT_SECRET).start()
+    data = tmp_path / "data"
+    try:
+        async with harness(tmp_path, clock=clock, receiver=receiver, data_dir=data) as h:
+            retired = replace(h.app.config.flows["access"], name="retired")
+        await plant_approved_run(
+            data / "symbox.db", retired, "orphan", "erin@example.com", clock.now()
+        )
+        async with harness(tmp_path, clock=clock, receiver=receiver, data_dir=data) as h:
+            await h.wait_status("orphan", "errored")
+
+            async def cleaned_up() -> bool:
+                return bool((await h.run("orphan"))["grant"]["state"] == "revoked")
+
+            await h.wait_for(cleaned_up, "the possibly half-made grant to be revoked")
+            run = await h.run("orphan")
+            assert run["error"] == "flow retired is no longer configured"
+            assert receiver.state.granted == set()
     finally:
         receiver.stop()
 
@@ -149,7 +183,8 @@ async def test_records_committed_by_another_process_while_running_are_shipped(
             return any('"subject":"side"' in line for line in audit.read_text().splitlines())
 
         await h.wait_for(shipped, "the other process's record to be shipped")
-        assert h.app.shippers[0].cursor >= 2
+        tip = await h.app.reader.audit_tip()
+        await h.wait_for(lambda: h.app.shippers[0].cursor == tip, "the cursor to follow")
 
 
 async def test_the_audit_file_follows_rotation(tmp_path: Path) -> None:

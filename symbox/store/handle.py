@@ -34,5 +34,6 @@ async def open_store(path: Path) -> AsyncIterator[StoreHandle]:
             yield StoreHandle(writer, reader)
             group.cancel_scope.cancel()
     finally:
-        await reader.close()
-        await writer.close()
+        with anyio.CancelScope(shield=True):
+            await reader.close()
+            await writer.close()
