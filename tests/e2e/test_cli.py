@@ -88,6 +88,14 @@ def test_a_full_run_through_the_real_process(tmp_path: Path, receiver: GrantRece
             assert receiver.state.granted == {("prod-db", "carol@example.com")}
             server.wait_for(lambda: not receiver.state.granted, "the grant to be revoked")
 
+            def recorded() -> bool:
+                run = http.get(
+                    f"/api/v1/runs/{run_id}", headers={"Authorization": f"Bearer {carol_token}"}
+                )
+                return bool(run.json()["status"] == "deescalated")
+
+            server.wait_for(recorded, "the revocation to be recorded")
+
         listing = cli("runs", "list", "--data-dir", str(data))
         assert run_id in listing.stdout and "deescalated" in listing.stdout
         shown = json.loads(cli("runs", "show", run_id, "--json", "--data-dir", str(data)).stdout)
