@@ -12,8 +12,12 @@ from symbox.engine.schedule import ExpirySchedule
 
 log = logging.getLogger(__name__)
 
-# A run whose processing raised is looked at again after this long.
+# A run whose processing raised is looked at again after this long, doubling each time.
 RETRY_AFTER_ERROR = 5.0
+MAX_RETRY_AFTER_ERROR = 600.0
+# Sleeps are re-checked at least this often, so a wall-clock step or a suspended machine
+# delays a revocation by at most this much.
+MAX_SLEEP = 30.0
 
 
 class ExpiryTimer:
@@ -34,6 +38,7 @@ class ExpiryTimer:
         self._wake = anyio.Event()
         self._sleeping_until: float | None = None
         self._paused = False
+        self._failures: dict[str, int] = {}
 
     def armed(self, due: float | None) -> None:
         """Tell the timer a run was armed for ``due``, so it wakes if that is sooner."""
@@ -53,8 +58,14 @@ class ExpiryTimer:
             while not self._paused:
                 now = self._clock.now()
                 due = self._schedule.pop_due(now, limit=1024)
-                for run_id in due:
+                for index, run_id in enumerate(due):
                     await self._slots.acquire()
+                    if self._paused:
+                        # Shutting down: what was not started stays armed for the next start.
+                        self._slots.release()
+                        for unstarted in due[index:]:
+                            self._schedule.set(unstarted, now)
+                        break
                     workers.start_soon(self._guarded, run_id)
                 if due:
                     # Yield so new arrivals and finished workers are seen before sleeping.
@@ -72,10 +83,8 @@ class ExpiryTimer:
                     waiters.cancel_scope.cancel()
 
                 waiters.start_soon(until_woken)
-                if deadline is None:
-                    await anyio.sleep_forever()
-                else:
-                    await self._clock.sleep_until(deadline)
+                cap = self._clock.now() + MAX_SLEEP
+                await self._clock.sleep_until(cap if deadline is None else min(deadline, cap))
                 waiters.cancel_scope.cancel()
         finally:
             self._sleeping_until = None
@@ -85,8 +94,15 @@ class ExpiryTimer:
         try:
             await self._process(run_id)
         except Exception:
-            log.exception("processing a due run failed", extra={"run_id": run_id})
-            self._schedule.set(run_id, self._clock.now() + RETRY_AFTER_ERROR)
+            failures = self._failures[run_id] = self._failures.get(run_id, 0) + 1
+            delay = min(RETRY_AFTER_ERROR * 2 ** (failures - 1), MAX_RETRY_AFTER_ERROR)
+            log.exception(
+                "processing a due run failed",
+                extra={"run_id": run_id, "failures": failures, "retry_in": delay},
+            )
+            self._schedule.set(run_id, self._clock.now() + delay)
             self._wake.set()
+        else:
+            self._failures.pop(run_id, None)
         finally:
             self._slots.release()

@@ -202,9 +202,17 @@ class RunService:
                 message = None if error is None else str(error)
             now = self._clock.now()
             if flow is not None and message is None:
-                run = await self._step(run_id, lambda current: engine.escalated(current, flow, now))
-            else:
-                failure = message or "escalation failed"
+                try:
+                    run = await self._step(
+                        run_id, lambda current: engine.escalated(current, flow, now)
+                    )
+                except Exception as error:
+                    # The grant exists at the target but could not be recorded: it must
+                    # not stay there unrecorded, so the run errors and the grant is revoked.
+                    log.exception("recording an escalation failed", extra={"run_id": run_id})
+                    message = f"recording the grant failed: {type(error).__name__}"
+            if message is not None:
+                failure = message
                 run = await self._step(
                     run_id, lambda current: engine.escalation_failed(current, failure, now)
                 )

@@ -13,6 +13,11 @@ from symbox.config.model import Config, Flow, PromptField
 _TARGET_KEYS = ("target", "target_id", "target_srn")
 _MAX_STRING = 4096
 _MAX_LIST = 100
+# No grant is longer than a year: beyond that "temporary" access means nothing, and
+# timestamps that far out stop being representable in audit records.
+MAX_DURATION = 366 * 86_400
+# Integers are kept within what every JSON consumer (and SQLite) represents exactly.
+_MAX_INT = 2**53
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
@@ -125,6 +130,8 @@ def _string(raw: Any) -> str:
 def _int(raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise ValueError("expected an integer")
+    if abs(raw) > _MAX_INT:
+        raise ValueError(f"must be between -{_MAX_INT} and {_MAX_INT}")
     return raw
 
 
@@ -132,12 +139,16 @@ def _duration(raw: Any) -> int:
     if isinstance(raw, bool):
         raise ValueError("expected a duration such as 30s, 10m, 1h, 2d or a number of seconds")
     if isinstance(raw, int):
-        if raw <= 0:
-            raise ValueError("must be positive")
-        return raw
-    if isinstance(raw, str):
-        return parse_duration(raw)
-    raise ValueError("expected a duration such as 30s, 10m, 1h, 2d or a number of seconds")
+        seconds = raw
+    elif isinstance(raw, str):
+        seconds = parse_duration(raw)
+    else:
+        raise ValueError("expected a duration such as 30s, 10m, 1h, 2d or a number of seconds")
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"at most {format_duration(MAX_DURATION)} ({MAX_DURATION} seconds)")
+    return seconds
 
 
 def is_email(text: str) -> bool:

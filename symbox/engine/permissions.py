@@ -26,8 +26,13 @@ def may_decide(flow_vars: Mapping[str, str], run: Run, actor: Actor) -> str | No
     if _entry(actor) not in approvers(flow_vars):
         return f"{actor} is not an approver of flow {run.flow}"
     self_allowed = flow_vars.get(SELF_APPROVAL_VAR, "false").strip().lower() == "true"
-    if actor.kind == "user" and actor.id == run.requester and not self_allowed:
+    if self_allowed:
+        return None
+    if actor.kind == "user" and actor.id == run.requester:
         return "requesters may not decide their own request in this flow"
+    if actor == run.submitted_by:
+        # Otherwise one bot token could both ask for anyone's access and grant it.
+        return "whoever submitted a request may not decide it in this flow"
     return None
 
 

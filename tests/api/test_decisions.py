@@ -79,3 +79,22 @@ async def test_approve_racing_deny_has_one_outcome(tmp_path: Path) -> None:
             expected = "escalated" if results["approve"] == 200 else "denied"
             assert run["status"] == expected
             assert len(run["decisions"]) == 1
+
+
+async def test_a_bot_cannot_approve_what_it_requested(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        response = await h.call(
+            "POST",
+            "/api/v1/events/request",
+            "ci",
+            {
+                "flow": "access",
+                "user_email": "mallory@example.com",
+                "flow_inputs": {"reason": "x", "duration": "1m", "target": "prod-db"},
+            },
+        )
+        run_id = response.json()["run_id"]
+        refused = await h.approve(run_id, as_="ci")
+        assert refused.status_code == 403
+        assert "submitted" in refused.json()["message"]
+        assert h.receiver.state.requests == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import anyio
@@ -191,3 +192,22 @@ async def test_failed_revocation_retries_with_backoff_then_is_flagged(tmp_path: 
         assert h.receiver.state.granted == set()
         failures = [event for event in run["events"] if event["name"] == "deescalate_failed"]
         assert len(failures) == 4 and "HTTP 503" in failures[0]["error"]
+
+
+async def test_a_grant_that_cannot_be_recorded_is_revoked(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        run_id = await h.request()
+        # Fault injection at the storage boundary: recording any escalation fails.
+        with sqlite3.connect(tmp_path / "data" / "symbox.db") as conn:
+            conn.execute(
+                "CREATE TRIGGER refuse_escalation BEFORE UPDATE ON runs"
+                " WHEN NEW.status = 'escalated' BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+            )
+        response = await h.approve(run_id)
+        body = response.json()
+        assert body["status"] == "errored", body
+        assert body["error"] == "recording the grant failed: IntegrityError"
+        assert len(h.receiver.state.calls("escalate")) == 1
+        assert len(h.receiver.state.calls("deescalate")) == 1
+        assert h.receiver.state.granted == set()
+        assert body["grant"]["state"] == "revoked"

@@ -78,3 +78,21 @@ def test_a_flow_without_strategy_takes_no_target() -> None:
 def test_oversized_strings_are_refused() -> None:
     [problem] = problems({"reason": "x" * 5000, "duration": 60, "target": "prod-db"})
     assert problem == "reason: longer than 4096 characters"
+
+
+def test_durations_are_bounded() -> None:
+    fields = (prompt_field("duration", "duration"),)
+    assert check({"duration": "366d"}, strategy=False, fields=fields) == {"duration": 366 * 86400}
+    for too_long in ("367d", 10**12, "13mo"):
+        [problem] = problems({"duration": too_long}, strategy=False, fields=fields)
+        assert problem.startswith("duration: at most")
+    assert problems({"duration": 0}, strategy=False, fields=fields) == (
+        "duration: must be positive",
+    )
+
+
+def test_integers_stay_exact() -> None:
+    fields = (prompt_field("count", "int"),)
+    assert problems({"count": 2**60}, strategy=False, fields=fields) == (
+        f"count: must be between -{2**53} and {2**53}",
+    )

@@ -291,3 +291,19 @@ def test_requests_expire_after_their_time_to_live() -> None:
     assert transition.run.status is RunStatus.EXPIRED
     assert [event.name for event in transition.events] == ["request_expire"]
     assert runs.due_at(transition.run) is None
+
+
+def test_whoever_submitted_a_request_may_not_decide_it() -> None:
+    flow = flow_of()
+    submitted = runs.open_request(
+        run_id="r1",
+        flow=flow,
+        requester="mallory@example.com",
+        submitted_by=Actor.bot("ci"),
+        channel="api",
+        fields={"reason": "x", "duration": 60, "target": "prod-db"},
+        now=T0,
+    ).run
+    with pytest.raises(runs.Forbidden, match="submitted a request may not decide it"):
+        decide(submitted, flow, Actor.bot("ci"), now=T0)
+    assert decide(submitted, flow, ALICE, now=T0).run.status is RunStatus.APPROVED
