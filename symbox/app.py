@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -37,8 +39,28 @@ from symbox.strategies.http import HttpStrategy
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "symbox.db"
+LOCK_NAME = "symbox.lock"
 AUDIT_FILE_NAME = "audit.jsonl"
 DEFAULT_AUDIT_DESTINATION = "file"
+
+
+class StartupError(Exception):
+    """symbox cannot start: the message says why and what to do."""
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Take the data folder for this process, or raise StartupError; return the lock's fd.
+
+    Two servers on one folder would each think they are the only writer of grants and of
+    the audit file, so the second one is refused.
+    """
+    descriptor = os.open(data_dir / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise StartupError(f"another symbox is running with the data folder {data_dir}") from None
+    return descriptor
 
 
 @dataclass(frozen=True)
@@ -114,6 +136,7 @@ class App:
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
         options.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        options.data_dir.chmod(0o700)
         self.writer = Writer(options.data_dir / DATABASE_NAME, synchronous=options.synchronous)
         self.reader = Reader(options.data_dir / DATABASE_NAME)
         self.schedule = ExpirySchedule()
@@ -199,6 +222,7 @@ class App:
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Run until ``stop()``; report readiness (the port is bound) through task_status."""
+        lock = lock_data_dir(self.options.data_dir)
         try:
             await self.writer.open()
             await self.reader.open()
@@ -214,6 +238,7 @@ class App:
                 await self.writer.close()
                 for shipper in self.shippers:
                     shipper.close()
+                os.close(lock)
 
     async def _run_work(self, task_status: anyio.abc.TaskStatus[None]) -> None:
         await self._record_start()
@@ -245,7 +270,12 @@ class App:
         listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        listener.bind((self.options.host, self.options.port))
+        try:
+            listener.bind((self.options.host, self.options.port))
+        except OSError as error:
+            listener.close()
+            where = f"{self.options.host}:{self.options.port}"
+            raise StartupError(f"cannot listen on {where}: {error.strerror or error}") from None
         listener.listen(1024)
         self.port = listener.getsockname()[1]
         return listener

@@ -7,7 +7,9 @@ import getpass
 import json
 import os
 import platform
+import re
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -19,11 +21,12 @@ import anyio
 from symbox import __version__, logs
 from symbox.admin import issue_token, revoke_token
 from symbox.api.views import run_view
-from symbox.app import DATABASE_NAME, App, Options, parse_listen
+from symbox.app import DATABASE_NAME, App, Options, StartupError, parse_listen
 from symbox.audit.entry import iso
 from symbox.audit.verify import verify_file
 from symbox.config import ConfigError, load_config, parse_duration
 from symbox.config.model import Config
+from symbox.engine.inputs import is_email
 from symbox.engine.model import Actor
 from symbox.store.handle import open_store
 
@@ -168,14 +171,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         anyio.run(main)
-    except OSError as error:
-        return _fail(f"cannot listen on {args.listen}: {error.strerror or error}")
+    except (StartupError, BaseExceptionGroup) as error:
+        startup = _startup_error(error)
+        if startup is None:
+            raise
+        return _fail(str(startup))
     return 0
+
+
+def _startup_error(error: BaseException) -> StartupError | None:
+    """The StartupError inside ``error`` (task groups wrap it), if that is all it holds."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error if isinstance(error, StartupError) else None
+
+
+BOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
     """Issue, list or revoke tokens in the data folder's database."""
     database = args.data_dir / DATABASE_NAME
+    if not database.exists():
+        return _fail(f"no database at {database}: start symbox run first, or fix --data-dir")
+    if getattr(args, "user", None) and not is_email(args.user):
+        return _fail(f"--user {args.user!r}: expected an email address")
+    if getattr(args, "bot", None) and not BOT_NAME.match(args.bot):
+        return _fail(f"--bot {args.bot!r}: use letters, digits, '.', '_' and '-' (at most 64)")
 
     async def issue() -> int:
         expires = None if args.expires in ("never", "0") else parse_duration(args.expires)
@@ -231,7 +253,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     actions = {"issue": issue, "list": listing, "revoke": revoke}
     try:
         return anyio.run(actions[args.tokens_command])
-    except ValueError as error:
+    except (ValueError, sqlite3.Error) as error:
         return _fail(str(error))
 
 

@@ -147,6 +147,8 @@ class RunService:
         run = await self.get_run(run_id)
         flow = self.flow(run.flow)
         target_key = self._target_key(flow, run)
+        if run.strategy is not None and target_key is None:
+            raise Conflict(f"target {run.target} of run {run.id} is no longer configured")
         run = await self._step(
             run_id,
             lambda current: engine.decide(

@@ -12,6 +12,7 @@ import anyio.lowlevel
 import pytest
 
 from symbox.admin import issue_token
+from symbox.app import StartupError
 from symbox.audit.verify import verify_file
 from symbox.config.model import Flow
 from symbox.engine import runs
@@ -200,3 +201,18 @@ async def test_the_audit_file_follows_rotation(tmp_path: Path) -> None:
     new = verify_file(audit)
     assert old.ok and new.ok
     assert old.last_seq is not None and new.first_seq == old.last_seq + 1
+
+
+async def test_a_second_server_on_the_same_data_folder_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (tmp_path / "other").mkdir()
+    async with harness(tmp_path, data_dir=data):
+        with pytest.raises(BaseExceptionGroup) as caught:
+            async with harness(tmp_path / "other", data_dir=data):
+                pass
+        [error] = caught.value.exceptions
+        assert isinstance(error, StartupError)
+        assert str(error) == f"another symbox is running with the data folder {data}"
+    # Once the first has stopped, the folder is free again.
+    async with harness(tmp_path, data_dir=data):
+        pass

@@ -51,8 +51,12 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise too_large
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+        # Lone surrogates ("\ud800") parse, but no UTF-8 store or digest can take them.
+        json.dumps(data, ensure_ascii=False).encode()
+    except (ValueError, RecursionError) as error:
+        # ValueError covers bad UTF-8, bad JSON, surrogates and over-long integers.
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {reason}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
     return data

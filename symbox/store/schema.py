@@ -63,22 +63,27 @@ MIGRATIONS: tuple[str, ...] = (
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to the latest schema; return the version it is at."""
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    while True:
+        # The version is read inside the write lock: another process (the CLI beside a
+        # starting server) may have migrated between our last look and now.
+        conn.execute("BEGIN IMMEDIATE")
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version >= len(MIGRATIONS):
+            conn.execute("COMMIT")
+            break
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
     if version > len(MIGRATIONS):
         raise RuntimeError(
             f"database schema version {version} is newer than this symbox "
             f"({len(MIGRATIONS)}); upgrade symbox"
         )
-    for number in range(version, len(MIGRATIONS)):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(MIGRATIONS[number]):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number + 1}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
     return len(MIGRATIONS)
 
 

@@ -34,9 +34,13 @@ class _Job(Generic[T]):
 def open_database(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
     """Open (creating with mode 0600) and migrate the database; return the connection."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # Create the file ourselves so that its mode never depends on the umask; SQLite gives
-    # the -wal and -shm files the database file's mode.
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    # Create the file ourselves so that its mode never depends on the umask, and tighten
+    # one created looser; SQLite gives the -wal and -shm files the database file's mode.
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")

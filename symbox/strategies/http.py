@@ -29,6 +29,9 @@ class HttpStrategy:
         self._url = url
         self._secret = signing_secret
         self._client = client
+        # Errors name the receiver without any credentials written into its URL.
+        parsed = httpx.URL(url)
+        self._shown_url = str(parsed.copy_with(username=None, password=None, query=None))
 
     async def escalate(self, request: GrantRequest) -> None:
         """Ask the receiver to grant access."""
@@ -60,12 +63,14 @@ class HttpStrategy:
         try:
             response = await self._client.post(self._url, content=body, headers=headers)
         except httpx.HTTPError as error:
-            raise StrategyError(f"{action} to {self._url} failed: {type(error).__name__}") from None
+            raise StrategyError(
+                f"{action} to {self._shown_url} failed: {type(error).__name__}"
+            ) from None
         if response.is_success:
             return
         status = response.status_code
         permanent = 400 <= status < 500 and status not in _TRANSIENT_STATUSES
         raise StrategyError(
-            f"{action} to {self._url} answered HTTP {status}: {response.text[:200]}",
+            f"{action} to {self._shown_url} answered HTTP {status}: {response.text[:200]}",
             permanent=permanent,
         )

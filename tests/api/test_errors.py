@@ -194,3 +194,20 @@ async def test_listing_filters_and_pages(tmp_path: Path) -> None:
         assert error_of(bad.json()) == ("invalid_query", 400)
         event = (await h.call("GET", f"/api/v1/events/{ids[0]}.1", "ci")).json()
         assert (event["run_id"], event["name"], event["status"]) == (ids[0], "request", "requested")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+        (b'{"flow": ' + b"9" * 5000 + b"}", "digits"),
+        (b'{"flow": "access", "run_id": "\\ud800"}', "surrogate"),
+    ],
+)
+async def test_hostile_json_is_a_400(tmp_path: Path, body: bytes, reason: str) -> None:
+    async with harness(tmp_path) as h:
+        headers = {"Authorization": f"Bearer {await h.token('carol@example.com')}"}
+        for path in (REQUEST, "/api/v1/events/approve"):
+            response = await h.http.post(path, content=body, headers=headers)
+            assert error_of(response.json()) == ("malformed_json", 400)
+            assert reason in response.json()["message"]

@@ -76,9 +76,11 @@ class SymboxProcess:
             target=self._read_logs, args=(self._process.stderr,), daemon=True
         )
         self._log_thread.start()
-        if not self._ready.wait(STARTUP_LIMIT):
-            self.kill()
-            raise AssertionError(f"symbox did not become ready: {self.logs}")
+        deadline = time.monotonic() + STARTUP_LIMIT
+        while not self._ready.wait(0.05):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(f"symbox did not become ready: {self.logs}")
         return self
 
     def _read_logs(self, stream: IO[str]) -> None:

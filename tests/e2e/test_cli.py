@@ -158,3 +158,25 @@ def test_bad_arguments_fail_clearly(tmp_path: Path) -> None:
     assert runs.returncode == 1 and "no database" in runs.stderr
     verify = cli("audit", "verify", str(tmp_path / "none.jsonl"), check=False)
     assert verify.returncode == 1 and "no such file" in verify.stderr
+    tokens = cli("tokens", "issue", "--bot", "ci", "--data-dir", str(tmp_path / "x"), check=False)
+    assert tokens.returncode == 1 and "start symbox run first" in tokens.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_token_subjects_are_checked(tmp_path: Path, receiver: GrantReceiver) -> None:
+    config = write_config(tmp_path, access_config(receiver.url))
+    server = SymboxProcess(config, tmp_path / "data", ENV).start()
+    try:
+        data = ["--data-dir", str(tmp_path / "data")]
+        user = cli("tokens", "issue", "--user", "bot:ci", *data, check=False)
+        assert user.returncode == 1 and "expected an email address" in user.stderr
+        bot = cli("tokens", "issue", "--bot", "ci:admin", *data, check=False)
+        assert bot.returncode == 1 and "--bot" in bot.stderr
+        expires = cli("tokens", "issue", "--bot", "ci", "--expires", "soon", *data, check=False)
+        assert expires.returncode == 1 and "soon" in expires.stderr
+        second = SymboxProcess(config, tmp_path / "data", ENV)
+        with pytest.raises(AssertionError, match="did not become ready"):
+            second.start()
+        assert any("another symbox is running" in str(r.get("message")) for r in second.logs)
+    finally:
+        assert server.terminate() == 0
