@@ -14,6 +14,7 @@ from symbox.config.model import Config, Flow, Target
 from symbox.engine import runs as engine
 from symbox.engine.inputs import is_email, validate_inputs
 from symbox.engine.model import Actor, GrantState, Run
+from symbox.engine.permissions import approves, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound
 from symbox.locks import KeyedLocks
@@ -95,6 +96,23 @@ class RunService:
         if run is None:
             raise NotFound(f"no run {run_id!r}")
         return run
+
+    async def view_run(self, run_id: str, actor: Actor) -> Run:
+        """Return a run ``actor`` may read; others' runs are NotFound, so ids cannot be probed."""
+        run = await self.get_run(run_id)
+        flow = self._config.flow_by_name(run.flow)
+        if not may_view(flow.vars if flow else {}, run, actor):
+            raise NotFound(f"no run {run_id!r}")
+        return run
+
+    def visibility(self, actor: Actor) -> tuple[str, tuple[str, ...]] | None:
+        """What ``actor`` may list: None for everything, else (own email, approved flows)."""
+        if actor.kind != "user":
+            return None
+        flows = tuple(
+            sorted(flow.name for flow in self._config.flows.values() if approves(flow.vars, actor))
+        )
+        return actor.id, flows
 
     # Commands from people and bots
 

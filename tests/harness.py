@@ -73,7 +73,7 @@ class Harness:
 
     async def run(self, run_id: str) -> dict[str, Any]:
         """The run as the API shows it."""
-        response = await self.call("GET", f"/api/v1/runs/{run_id}", "bot:reader")
+        response = await self.call("GET", f"/api/v1/runs/{run_id}", "reader")
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

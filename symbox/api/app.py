@@ -17,6 +17,7 @@ from symbox.api.auth import TokenAuth
 from symbox.api.errors import ApiError, error_response, from_exception
 from symbox.api.openapi import openapi_document
 from symbox.api.views import event_view, run_view
+from symbox.errors import NotFound
 from symbox.service import RunService
 from symbox.store.reader import Reader
 
@@ -166,13 +167,13 @@ class EventsApi:
 
     async def get_run(self, request: Request) -> Response:
         """GET /api/v1/runs/{run_id}."""
-        await self._auth.actor(request)
-        run = await self._service.get_run(request.path_params["run_id"])
+        actor = await self._auth.actor(request)
+        run = await self._service.view_run(request.path_params["run_id"], actor)
         return JSONResponse(run_view(run, await self._reader.run_events(run.id)))
 
     async def list_runs(self, request: Request) -> Response:
         """GET /api/v1/runs?status=&flow=&limit=&cursor=."""
-        await self._auth.actor(request)
+        actor = await self._auth.actor(request)
         query = request.query_params
         limit_text = query.get("limit", "50")
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
@@ -189,7 +190,11 @@ class EventsApi:
                     400, "invalid_query", "cursor: not a cursor this API returned"
                 ) from None
         runs = await self._reader.list_runs(
-            status=query.get("status"), flow=query.get("flow"), limit=limit, after=after
+            status=query.get("status"),
+            flow=query.get("flow"),
+            limit=limit,
+            after=after,
+            visible_to=self._service.visibility(actor),
         )
         next_cursor = None
         if len(runs) == limit:
@@ -199,10 +204,15 @@ class EventsApi:
 
     async def get_event(self, request: Request) -> Response:
         """GET /api/v1/events/{event_id}."""
-        await self._auth.actor(request)
-        event = await self._reader.get_event(request.path_params["event_id"])
+        actor = await self._auth.actor(request)
+        event_id = request.path_params["event_id"]
+        event = await self._reader.get_event(event_id)
         if event is None:
-            raise ApiError(404, "not_found", f"no event {request.path_params['event_id']!r}")
+            raise ApiError(404, "not_found", f"no event {event_id!r}")
+        try:
+            await self._service.view_run(str(event["run_id"]), actor)
+        except NotFound:
+            raise ApiError(404, "not_found", f"no event {event_id!r}") from None
         return JSONResponse(event_view(event))
 
 

@@ -46,3 +46,15 @@ def may_revoke(flow_vars: Mapping[str, str], run: Run, actor: Actor) -> str | No
     if actor.id == run.requester or _entry(actor) in approvers(flow_vars):
         return None
     return f"{actor} is neither the requester nor an approver of flow {run.flow}"
+
+
+def may_view(flow_vars: Mapping[str, str], run: Run, actor: Actor) -> bool:
+    """Tell whether ``actor`` may read ``run``: bots, its requester, and its approvers."""
+    if actor.kind != "user":
+        return True
+    return actor.id == run.requester or _entry(actor) in approvers(flow_vars)
+
+
+def approves(flow_vars: Mapping[str, str], actor: Actor) -> bool:
+    """Tell whether ``actor`` is listed as an approver in ``flow_vars``."""
+    return _entry(actor) in approvers(flow_vars)

@@ -64,10 +64,20 @@ class Reader:
         flow: str | None = None,
         limit: int = 50,
         after: tuple[float, str] | None = None,
+        visible_to: tuple[str, tuple[str, ...]] | None = None,
     ) -> list[Run]:
-        """Return runs newest first, optionally filtered, after a (created_at, id) cursor."""
+        """Return runs newest first, optionally filtered, after a (created_at, id) cursor.
+
+        ``visible_to`` is (requester, flows): only that requester's runs and those of the
+        flows named are returned.
+        """
         clauses: list[str] = []
         params: list[Any] = []
+        if visible_to is not None:
+            requester, flows = visible_to
+            marks = ", ".join("?" for _ in flows)
+            clauses.append(f"(requester = ? OR flow IN ({marks}))" if flows else "requester = ?")
+            params.extend([requester, *flows])
         if status is not None:
             clauses.append("status = ?")
             params.append(status)

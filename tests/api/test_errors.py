@@ -211,3 +211,26 @@ async def test_hostile_json_is_a_400(tmp_path: Path, body: bytes, reason: str) -
             response = await h.http.post(path, content=body, headers=headers)
             assert error_of(response.json()) == ("malformed_json", 400)
             assert reason in response.json()["message"]
+
+
+async def test_users_read_only_their_own_runs_and_those_they_approve(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        carols = await h.request()
+        daves = await h.request(as_="dave@example.com")
+        for reader, visible in (
+            ("carol@example.com", {carols}),
+            ("dave@example.com", {daves}),
+            ("alice@example.com", {carols, daves}),  # an approver of the flow
+            ("reader", {carols, daves}),  # a bot
+            ("eve@example.com", set()),
+        ):
+            listed = (await h.call("GET", "/api/v1/runs", reader)).json()["runs"]
+            assert {run["run_id"] for run in listed} == visible, reader
+            for run_id in (carols, daves):
+                expected = 200 if run_id in visible else 404
+                response = await h.call("GET", f"/api/v1/runs/{run_id}", reader)
+                assert response.status_code == expected, (reader, run_id)
+                event = await h.call("GET", f"/api/v1/events/{run_id}.1", reader)
+                assert event.status_code == expected, (reader, run_id)
+        hidden = await h.call("GET", f"/api/v1/runs/{carols}", "eve@example.com")
+        assert hidden.json()["message"] == f"no run {carols!r}"
