@@ -13,7 +13,11 @@ import hmac
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Requests signed longer ago than this are refused as replays.
+MAX_AGE_SECONDS = 300
 
 
 def main() -> None:
@@ -23,6 +27,7 @@ def main() -> None:
         sys.exit("set SYMBOX_GRANT_SECRET to the secret symbox signs with")
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8090
     granted: set[tuple[str, str]] = set()
+    last_seen: dict[tuple[str, str], str] = {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -35,13 +40,24 @@ def main() -> None:
                 return
             grant = json.loads(body)
             key = (grant["target"]["name"], grant["requester"]["email"])
-            if grant["action"] == "escalate":
-                granted.add(key)
+            sent = datetime.fromisoformat(grant["timestamp"].replace("Z", "+00:00"))
+            if abs((datetime.now(UTC) - sent).total_seconds()) > MAX_AGE_SECONDS:
+                # A captured request replayed later is refused.
+                print(f"refused: stale request from {grant['timestamp']}", flush=True)
+                self.send_response(400)
+                self.end_headers()
+                return
+            if grant["timestamp"] < last_seen.get(key, ""):
+                # A slow escalate overtaken by its revoke must not grant again: ignore it.
+                print(f"ignored: {grant['action']} older than the last one for {key}", flush=True)
             else:
-                granted.discard(key)
-            print(
-                f"{grant['action']:10} {key[1]} -> {key[0]}  (active: {len(granted)})", flush=True
-            )
+                if grant["action"] == "escalate":
+                    granted.add(key)
+                else:
+                    granted.discard(key)
+                last_seen[key] = grant["timestamp"]
+                shown = f"{grant['action']:10} {key[1]} -> {key[0]}  (active: {len(granted)})"
+                print(shown, flush=True)
             self.send_response(200)
             self.end_headers()
 
