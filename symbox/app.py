@@ -222,8 +222,9 @@ class App:
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Run until ``stop()``; report readiness (the port is bound) through task_status."""
-        lock = lock_data_dir(self.options.data_dir)
+        lock: int | None = None
         try:
+            lock = lock_data_dir(self.options.data_dir)
             await self.writer.open()
             await self.reader.open()
             async with anyio.create_task_group() as core:
@@ -238,7 +239,8 @@ class App:
                 await self.writer.close()
                 for shipper in self.shippers:
                     shipper.close()
-                os.close(lock)
+                if lock is not None:
+                    os.close(lock)
 
     async def _run_work(self, task_status: anyio.abc.TaskStatus[None]) -> None:
         await self._record_start()

@@ -214,12 +214,14 @@ class RunService:
             if run.grant is None or run.grant.state is not GrantState.ESCALATING:
                 return run
             flow = self._config.flow_by_name(run.flow)
+            reached_target = False
             if flow is None:
                 # Its flow was removed from the config: nothing says how long to grant for.
                 message: str | None = f"flow {run.flow} is no longer configured"
             else:
                 error = await self._call_strategy("escalate", run)
                 message = None if error is None else str(error)
+                reached_target = error is None or error.reached_target
             now = self._clock.now()
             if flow is not None and message is None:
                 try:
@@ -234,7 +236,10 @@ class RunService:
             if message is not None:
                 failure = message
                 run = await self._step(
-                    run_id, lambda current: engine.escalation_failed(current, failure, now)
+                    run_id,
+                    lambda current: engine.escalation_failed(
+                        current, failure, now, reached_target=reached_target
+                    ),
                 )
         if run.grant is not None and run.grant.state is GrantState.REVOKING:
             # Whatever part of the grant may have been made is taken back at once.
@@ -310,6 +315,7 @@ class RunService:
             return StrategyError(
                 f"strategy {run.strategy} or target {run.target} is no longer configured",
                 permanent=True,
+                reached_target=False,
             )
         request = GrantRequest(
             run_id=run.id,

@@ -136,14 +136,24 @@ def escalated(run: Run, flow: Flow, now: float) -> Transition:
     return Transition(new, (_event(new, "escalate", Actor.system(), now, run.channel, details),))
 
 
-def escalation_failed(run: Run, error: str, now: float) -> Transition:
-    """Record a failed grant; the run errors and any partial grant is revoked to be safe."""
+def escalation_failed(
+    run: Run, error: str, now: float, *, reached_target: bool = True
+) -> Transition:
+    """Record a failed grant; the run errors and any partial grant is revoked to be safe.
+
+    When the target system was never called (``reached_target`` false) nothing can have
+    been granted, so there is nothing to revoke.
+    """
     grant = _require_grant(run, GrantState.ESCALATING)
+    if reached_target:
+        ended = replace(grant, state=GrantState.REVOKING, next_attempt_at=now)
+    else:
+        ended = replace(grant, state=GrantState.REVOKED)
     new = run.evolve(
         status=RunStatus.ERRORED,
         errors=(*run.errors, error),
         ended_at=now,
-        grant=replace(grant, state=GrantState.REVOKING, next_attempt_at=now),
+        grant=ended,
     )
     event = _event(new, "escalate", Actor.system(), now, run.channel, errors=(error,))
     return Transition(new, (event,))

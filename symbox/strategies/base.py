@@ -22,11 +22,17 @@ class GrantRequest:
 
 
 class StrategyError(Exception):
-    """A grant or revoke failed; ``permanent`` errors are not worth retrying soon."""
+    """A grant or revoke failed; ``permanent`` errors are not worth retrying soon.
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    ``reached_target`` is false when the call never left symbox (nothing was changed).
+    """
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, reached_target: bool = True
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.reached_target = reached_target
 
 
 class AccessStrategy(Protocol):

@@ -307,3 +307,11 @@ def test_whoever_submitted_a_request_may_not_decide_it() -> None:
     with pytest.raises(runs.Forbidden, match="submitted a request may not decide it"):
         decide(submitted, flow, Actor.bot("ci"), now=T0)
     assert decide(submitted, flow, ALICE, now=T0).run.status is RunStatus.APPROVED
+
+
+def test_an_escalation_that_never_reached_the_target_needs_no_revoke() -> None:
+    flow = flow_of()
+    run = runs.escalation_failed(approved(flow), "flow gone", T0 + 10, reached_target=False).run
+    assert run.status is RunStatus.ERRORED
+    assert run.grant is not None and run.grant.state is GrantState.REVOKED
+    assert runs.due_at(run) is None
