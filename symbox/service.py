@@ -75,16 +75,12 @@ class RunService:
 
     def target(self, run: Run) -> Target | None:
         """Return the config's target for ``run``, if it has one."""
-        if run.strategy is None or run.target is None:
-            return None
-        strategy = self._config.strategies.get(run.strategy)
-        for key in strategy.targets if strategy else ():
-            if self._config.targets[key].name == run.target:
-                return self._config.targets[key]
-        return None
+        key = self._target_key(run)
+        return None if key is None else self._config.targets[key]
 
-    def _target_key(self, flow: Flow, run: Run) -> str | None:
-        strategy = self._config.strategies.get(flow.params.strategy or "")
+    def _target_key(self, run: Run) -> str | None:
+        # The run keeps the strategy it was requested under, even if its flow changed since.
+        strategy = self._config.strategies.get(run.strategy or "")
         for key in strategy.targets if strategy else ():
             if self._config.targets[key].name == run.target:
                 return key
@@ -164,7 +160,7 @@ class RunService:
         """Approve or deny a requested run; an approval escalates at once."""
         run = await self.get_run(run_id)
         flow = self.flow(run.flow)
-        target_key = self._target_key(flow, run)
+        target_key = self._target_key(run)
         if run.strategy is not None and target_key is None:
             raise Conflict(f"target {run.target} of run {run.id} is no longer configured")
         run = await self._step(
@@ -387,6 +383,3 @@ def _revoke_due_since(run: Run) -> float | None:
     if grant.state is GrantState.ACTIVE:
         return grant.expires_at
     return None
-
-
-__all__ = ["Conflict", "Forbidden", "RunService"]
