@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ from tests.fakes.configs import GRANT_SECRET, access_config, write_config
 from tests.fakes.receiver import GrantReceiver
 
 ENV = {"SYMBOX_GRANT_SECRET": GRANT_SECRET}
-
-
-@pytest.fixture
-def receiver() -> Iterator[GrantReceiver]:
-    server = GrantReceiver(GRANT_SECRET).start()
-    yield server
-    server.stop()
 
 
 def test_version_and_help() -> None:
