@@ -248,8 +248,9 @@ class App:
         self.schedule.load(armed)
         log.info("schedule restored", extra={"armed": len(armed)})
         for shipper in self.shippers:
-            # Repairs a crash between a commit and the file append before anything else.
-            await shipper.catch_up()
+            # Where each destination stands, from its stored cursor and its own contents;
+            # a backlog (or a crash between a commit and its append) ships once serving.
+            await shipper.restore()
         listener = self._bind()
         async with anyio.create_task_group() as work:
             work.start_soon(self.timer.run)

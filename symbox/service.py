@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 Step = Callable[[Run], engine.Transition]
 
+# An approval escalates inline; the timer looks again this much later in case it could
+# not (the stored due time stays the approval's, so a restart escalates at once).
+ESCALATION_SAFETY_NET = 30.0
+
 
 class RunService:
     """Requests, decisions, grants and revocations; the API, Slack and timers all call it."""
@@ -158,14 +162,13 @@ class RunService:
         self, *, actor: Actor, run_id: str, approve: bool, reason: str | None, channel: str
     ) -> Run:
         """Approve or deny a requested run; an approval escalates at once."""
-        run = await self.get_run(run_id)
-        flow = self.flow(run.flow)
-        target_key = self._target_key(run)
-        if run.strategy is not None and target_key is None:
-            raise Conflict(f"target {run.target} of run {run.id} is no longer configured")
-        run = await self._step(
-            run_id,
-            lambda current: engine.decide(
+
+        def step(current: Run) -> engine.Transition:
+            flow = self.flow(current.flow)
+            target_key = self._target_key(current)
+            if current.strategy is not None and target_key is None:
+                raise Conflict(f"target {current.target} of run {run_id} is no longer configured")
+            return engine.decide(
                 current,
                 flow,
                 actor=actor,
@@ -174,35 +177,42 @@ class RunService:
                 now=self._clock.now(),
                 channel=channel,
                 target_key=target_key,
-            ),
-        )
+            )
+
+        run = await self._step(run_id, step, escalating_inline=True)
         self._metrics.count(
             "symbox_decisions_total",
             "Approvals and denials.",
-            flow=flow.name,
+            flow=run.flow,
             decision="approve" if approve else "deny",
         )
         if run.grant is not None and run.grant.state is GrantState.ESCALATING:
-            run = await self.escalate(run_id)
+            run = await self.escalate(run_id, known=run)
         return run
 
     async def revoke(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
         """End an escalated run's access now."""
-        run = await self.get_run(run_id)
-        flow = self.flow(run.flow)
-        await self._step(
+        run = await self._step(
             run_id,
             lambda current: engine.request_revoke(
-                current, flow, actor=actor, reason=reason, now=self._clock.now(), channel=channel
+                current,
+                self.flow(current.flow),
+                actor=actor,
+                reason=reason,
+                now=self._clock.now(),
+                channel=channel,
             ),
         )
-        return await self.deescalate(run_id)
+        return await self.deescalate(run_id, known=run)
 
     # Work symbox does by itself (also called inline after a decision or revoke)
 
-    async def escalate(self, run_id: str) -> Run:
-        """Grant an approved run's access, unless that already happened."""
-        run = await self.get_run(run_id)
+    async def escalate(self, run_id: str, known: Run | None = None) -> Run:
+        """Grant an approved run's access, unless that already happened.
+
+        ``known`` is the run as the caller just saw it; it is read again under the lock.
+        """
+        run = known or await self.get_run(run_id)
         if run.grant is None or run.grant.state is not GrantState.ESCALATING:
             return run
         async with self._locks.hold(run.grant.key):
@@ -242,9 +252,9 @@ class RunService:
             run = await self.deescalate(run_id)
         return run
 
-    async def deescalate(self, run_id: str) -> Run:
+    async def deescalate(self, run_id: str, known: Run | None = None) -> Run:
         """Take a run's access away if that is due, honouring overlapping grants."""
-        run = await self.get_run(run_id)
+        run = known or await self.get_run(run_id)
         if run.grant is None or not engine.revoke_due(run, self._clock.now()):
             return run
         async with self._locks.hold(run.grant.key):
@@ -252,9 +262,9 @@ class RunService:
             due_since = _revoke_due_since(run)
             if run.grant is None or not engine.revoke_due(run, self._clock.now()):
                 return run
-            covering = await self._writer.submit(
-                lambda txn: txn.covering_run(run.grant.key, run.id)  # type: ignore[union-attr]
-            )
+            # A committed read is enough: every change to this key's grants happens under
+            # the lock we hold, except a new approval, whose escalation waits for the lock.
+            covering = await self._reader.covering_run(run.grant.key, run.id)
             error = None if covering else await self._call_strategy("deescalate", run)
             now = self._clock.now()
             if error is None:
@@ -282,9 +292,9 @@ class RunService:
                 )
             return run
 
-    async def expire(self, run_id: str) -> Run:
+    async def expire(self, run_id: str, known: Run | None = None) -> Run:
         """End a request whose time to live has passed without a decision."""
-        run = await self.get_run(run_id)
+        run = known or await self.get_run(run_id)
         now = self._clock.now()
         if run.status.value != "requested" or now < run.request_expires_at:
             return run
@@ -296,11 +306,11 @@ class RunService:
         if run is None:
             return
         if run.status.value == "requested":
-            await self.expire(run_id)
+            await self.expire(run_id, known=run)
         elif run.grant is not None and run.grant.state is GrantState.ESCALATING:
-            await self.escalate(run_id)
+            await self.escalate(run_id, known=run)
         else:
-            await self.deescalate(run_id)
+            await self.deescalate(run_id, known=run)
 
     # Plumbing
 
@@ -347,8 +357,12 @@ class RunService:
         self._after_commit(run)
         return run
 
-    async def _step(self, run_id: str, step: Step) -> Run:
-        """Apply ``step`` to the run as stored, inside the writer, so steps never race."""
+    async def _step(self, run_id: str, step: Step, *, escalating_inline: bool = False) -> Run:
+        """Apply ``step`` to the run as stored, inside the writer, so steps never race.
+
+        With ``escalating_inline`` the caller escalates the run itself right away, so the
+        timer only keeps a late safety net for it instead of racing the caller.
+        """
 
         def job(txn: WriteTxn) -> Run:
             current = txn.get_run(run_id)
@@ -359,7 +373,7 @@ class RunService:
             return transition.run
 
         run = await self._writer.submit(job)
-        self._after_commit(run)
+        self._after_commit(run, escalating_inline)
         return run
 
     def _save(self, txn: WriteTxn, transition: engine.Transition) -> None:
@@ -370,8 +384,11 @@ class RunService:
             txn.add_event(event)
             txn.append_audit(run_entry(event, run, target))
 
-    def _after_commit(self, run: Run) -> None:
+    def _after_commit(self, run: Run, escalating_inline: bool = False) -> None:
         due = engine.due_at(run)
+        grant = run.grant
+        if escalating_inline and due is not None and grant and grant.state is GrantState.ESCALATING:
+            due += ESCALATION_SAFETY_NET
         self._schedule.set(run.id, due)
         self._on_commit(due)
 

@@ -66,6 +66,7 @@ class AuditShipper:
         batch: int = 500,
         poll_interval: float = 1.0,
         retry_interval: float = 2.0,
+        coalesce: float = 0.02,
     ) -> None:
         self._sink = sink
         self._reader = reader
@@ -74,8 +75,9 @@ class AuditShipper:
         self._batch = batch
         self._poll = poll_interval
         self._retry = retry_interval
+        self._coalesce = coalesce
         self._wake = anyio.Event()
-        self._cursor = 0
+        self._cursor: int | None = None
 
     @property
     def name(self) -> str:
@@ -88,18 +90,17 @@ class AuditShipper:
 
     @property
     def cursor(self) -> int:
-        """The last seq delivered."""
-        return self._cursor
+        """The last seq delivered (0 before the first delivery)."""
+        return self._cursor or 0
 
     def notify(self) -> None:
         """Say that new records were committed."""
         self._wake.set()
 
-    async def catch_up(self) -> int:
-        """Deliver everything committed so far; return how many records were delivered."""
+    async def restore(self) -> None:
+        """Find where delivery stands: the stored cursor, or the sink's own knowledge."""
         stored = await self._reader.audit_cursor(self._sink.name)
         sink_has = await self._sink.delivered_up_to()
-        self._cursor = max(stored, sink_has or 0)
         if sink_has is not None and sink_has > await self._reader.audit_tip():
             # The destination holds records this database never wrote: a restored or
             # replaced database. Records up to its seq would be skipped, so say so loudly.
@@ -107,9 +108,15 @@ class AuditShipper:
                 "audit destination is ahead of the database; records up to its seq are skipped",
                 extra={"destination": self._sink.name, "destination_seq": sink_has},
             )
+        self._cursor = max(stored, sink_has or 0)
+
+    async def catch_up(self) -> int:
+        """Deliver everything committed so far; return how many records were delivered."""
+        if self._cursor is None:
+            await self.restore()
         delivered = 0
         while True:
-            lines = await self._reader.audit_after(self._cursor, self._batch)
+            lines = await self._reader.audit_after(self.cursor, self._batch)
             if not lines:
                 return delivered
             await self._sink.deliver(lines)
@@ -134,7 +141,11 @@ class AuditShipper:
                 await self.catch_up()
             except Exception:
                 log.exception("audit delivery failed", extra={"destination": self._sink.name})
+                # Start again from what the sink and the database say, not from memory.
+                self._cursor = None
                 await anyio.sleep(self._retry)
                 continue
             with anyio.move_on_after(self._poll):
                 await self._wake.wait()
+            # Commits come in bursts: waiting a moment ships them in one batch and one fsync.
+            await anyio.sleep(self._coalesce)

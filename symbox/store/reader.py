@@ -8,7 +8,7 @@ from typing import Any
 
 import aiosqlite
 
-from symbox.engine.model import Run
+from symbox.engine.model import GrantState, Run
 from symbox.store.codec import run_from_json
 from symbox.tokens import TokenRecord
 
@@ -105,6 +105,14 @@ class Reader:
         """Return one event in the API's shape, or None."""
         row = await self._one("SELECT body FROM events WHERE id = ?", (event_id,))
         return None if row is None else dict(json.loads(row[0]))
+
+    async def covering_run(self, grant_key: str, exclude_run_id: str) -> str | None:
+        """Return another run that holds or is getting the same access, if any."""
+        row = await self._one(
+            "SELECT id FROM runs WHERE grant_key = ? AND grant_state IN (?, ?) AND id != ? LIMIT 1",
+            (grant_key, GrantState.ESCALATING.value, GrantState.ACTIVE.value, exclude_run_id),
+        )
+        return None if row is None else str(row[0])
 
     async def due_runs(self) -> list[tuple[str, float]]:
         """Return every run symbox must act on later, with when."""

@@ -7,17 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from symbox.audit.chain import GENESIS_HASH, canonical_json, seal
-from symbox.engine.model import GrantState, Run, RunEvent
+from symbox.engine.model import Run, RunEvent
 from symbox.store.codec import event_to_json, run_from_json, run_to_json
 from symbox.tokens import TokenRecord
 
 
 class StaleWrite(Exception):
     """A run changed between reading it and writing it back."""
-
-
-# A run whose grant is in one of these states holds (or is about to hold) access.
-_COVERING = (GrantState.ESCALATING.value, GrantState.ACTIVE.value)
 
 
 class WriteTxn:
@@ -74,14 +70,6 @@ class WriteTxn:
             "INSERT INTO events (id, run_id, name, at, body) VALUES (?, ?, ?, ?, ?)",
             (event.id, event.run_id, event.name, event.at, event_to_json(event)),
         )
-
-    def covering_run(self, grant_key: str, exclude_run_id: str) -> str | None:
-        """Return another run that holds or is getting the same access, if any."""
-        row = self._conn.execute(
-            "SELECT id FROM runs WHERE grant_key = ? AND grant_state IN (?, ?) AND id != ? LIMIT 1",
-            (grant_key, *_COVERING, exclude_run_id),
-        ).fetchone()
-        return None if row is None else str(row[0])
 
     # Audit outbox
 
