@@ -272,9 +272,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(views, indent=2))
         else:
+            for view in views:
+                # A failing revocation must stand out in the table, not only in --json.
+                view["grant"] = view["grant"]["state"] if view["grant"] else None
             _table(
                 views,
-                ["run_id", "status", "flow", "requester", "target", "created_at", "expires_at"],
+                ["run_id", "status", "grant", "flow", "requester", "target", "expires_at"],
             )
         return 0
 
@@ -312,7 +315,7 @@ def _table(rows: Sequence[dict[str, Any]], columns: list[str]) -> None:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Verify an audit file's hash chain."""
-    if not args.path.exists():
+    if not args.path.is_file():
         return _fail(f"no such file: {args.path}")
     result = verify_file(args.path)
     if not result.ok:

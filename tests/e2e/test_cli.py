@@ -89,7 +89,8 @@ def test_a_full_run_through_the_real_process(tmp_path: Path, receiver: GrantRece
             server.wait_for(recorded, "the revocation to be recorded")
 
         listing = cli("runs", "list", "--data-dir", str(data))
-        assert run_id in listing.stdout and "deescalated" in listing.stdout
+        [row] = [line for line in listing.stdout.splitlines() if run_id in line]
+        assert row.split()[1:3] == ["deescalated", "revoked"]
         shown = json.loads(cli("runs", "show", run_id, "--json", "--data-dir", str(data)).stdout)
         assert [event["name"] for event in shown["events"]] == [
             "request",
@@ -148,8 +149,9 @@ def test_bad_arguments_fail_clearly(tmp_path: Path) -> None:
     assert listen.returncode == 1 and "--listen" in listen.stderr
     runs = cli("runs", "list", "--data-dir", str(tmp_path / "empty"), check=False)
     assert runs.returncode == 1 and "no database" in runs.stderr
-    verify = cli("audit", "verify", str(tmp_path / "none.jsonl"), check=False)
-    assert verify.returncode == 1 and "no such file" in verify.stderr
+    for path in (tmp_path / "none.jsonl", tmp_path):
+        verify = cli("audit", "verify", str(path), check=False)
+        assert verify.returncode == 1 and "no such file" in verify.stderr
     tokens = cli("tokens", "issue", "--bot", "ci", "--data-dir", str(tmp_path / "x"), check=False)
     assert tokens.returncode == 1 and "start symbox run first" in tokens.stderr
     assert not (tmp_path / "x").exists()
