@@ -1,0 +1,1 @@
+"""The audit trail: record shape, hash chain, verifier, JSON-lines file and shipper."""
