@@ -257,14 +257,17 @@ class RunService:
         run = known or await self.get_run(run_id)
         if run.grant is None or not engine.revoke_due(run, self._clock.now()):
             return run
-        async with self._locks.hold(run.grant.key):
-            run = await self.get_run(run_id)
+        key = run.grant.key
+        async with self._locks.hold(key):
+            # A committed read is enough: every change to this key's grants happens under
+            # the lock we hold, except a new approval, whose escalation waits for the lock.
+            current, covering = await self._reader.run_and_cover(run_id, key)
+            if current is None:
+                raise NotFound(f"no run {run_id!r}")
+            run = current
             due_since = _revoke_due_since(run)
             if run.grant is None or not engine.revoke_due(run, self._clock.now()):
                 return run
-            # A committed read is enough: every change to this key's grants happens under
-            # the lock we hold, except a new approval, whose escalation waits for the lock.
-            covering = await self._reader.covering_run(run.grant.key, run.id)
             error = None if covering else await self._call_strategy("deescalate", run)
             now = self._clock.now()
             if error is None:

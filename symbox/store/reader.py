@@ -106,13 +106,17 @@ class Reader:
         row = await self._one("SELECT body FROM events WHERE id = ?", (event_id,))
         return None if row is None else dict(json.loads(row[0]))
 
-    async def covering_run(self, grant_key: str, exclude_run_id: str) -> str | None:
-        """Return another run that holds or is getting the same access, if any."""
+    async def run_and_cover(self, run_id: str, grant_key: str) -> tuple[Run | None, str | None]:
+        """Return the run and another run holding the same grant key, in one query."""
         row = await self._one(
-            "SELECT id FROM runs WHERE grant_key = ? AND grant_state IN (?, ?) AND id != ? LIMIT 1",
-            (grant_key, GrantState.ESCALATING.value, GrantState.ACTIVE.value, exclude_run_id),
+            "SELECT body, (SELECT other.id FROM runs AS other WHERE other.grant_key = ?"
+            " AND other.grant_state IN (?, ?) AND other.id != ? LIMIT 1)"
+            " FROM runs WHERE id = ?",
+            (grant_key, GrantState.ESCALATING.value, GrantState.ACTIVE.value, run_id, run_id),
         )
-        return None if row is None else str(row[0])
+        if row is None:
+            return None, None
+        return run_from_json(row[0]), None if row[1] is None else str(row[1])
 
     async def due_runs(self) -> list[tuple[str, float]]:
         """Return every run symbox must act on later, with when."""

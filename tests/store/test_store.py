@@ -113,8 +113,10 @@ async def test_covering_runs_are_found_by_grant_key(tmp_path: Path) -> None:
     async with open_store(tmp_path / "s.db") as store:
         await store.writer.submit(lambda txn: txn.save_run(make_run("r1", grant_key=key), 100.0))
         await store.writer.submit(lambda txn: txn.save_run(make_run("r22", grant_key=key), 200.0))
-        assert await store.reader.covering_run(key, "r1") == "r22"
-        assert await store.reader.covering_run("other", "r1") is None
+        run, covering = await store.reader.run_and_cover("r1", key)
+        assert run is not None and run.id == "r1" and covering == "r22"
+        assert await store.reader.run_and_cover("r1", "other") == (run, None)
+        assert await store.reader.run_and_cover("nope", key) == (None, None)
         assert sorted(await store.reader.due_runs()) == [("r1", 100.0), ("r22", 200.0)]
 
 
