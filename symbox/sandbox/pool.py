@@ -1,0 +1,260 @@
+"""A pool of long-lived hook worker processes, driven from the event loop without blocking it."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import Process
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from symbox.sandbox.errors import HookCompileError, HookCrashed, HookError, HookTimeout
+from symbox.sandbox.worker import DEFAULT_MAX_REPLY, DEFAULT_MEMORY_LIMIT, HEADER, READY
+
+DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-I", "-m", "symbox.sandbox.worker")
+# Room for the reply envelope around a value at the size limit.
+_REPLY_SLACK = 64 * 1024
+
+
+class _NoGlobalsUnpickler(pickle.Unpickler):
+    """Replies come from a process running hostile code: plain data needs no class lookups."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"worker reply refers to {module}.{name}")
+
+
+class _Worker:
+    """One worker process and its framed pipes."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        assert process.stdin is not None and process.stdout is not None
+        self._send = process.stdin
+        self._receive = BufferedByteReceiveStream(process.stdout)
+
+    async def send(self, payload: bytes) -> None:
+        await self._send.send(HEADER.pack(len(payload)) + payload)
+
+    async def receive(self, limit: int) -> bytes:
+        (length,) = HEADER.unpack(await self._receive.receive_exactly(HEADER.size))
+        if length > limit:
+            raise _ProtocolError(f"worker sent a {length}-byte reply")
+        return await self._receive.receive_exactly(length)
+
+    async def kill(self) -> int | None:
+        """SIGKILL, then reap so no zombie is left; returns the exit status."""
+        if self.process.returncode is None:
+            self.process.kill()
+        with anyio.CancelScope(shield=True):
+            await self.process.aclose()
+        return self.process.returncode
+
+    async def reap(self, grace: float = 1.0) -> int | None:
+        """Collect the status of a worker whose pipe closed, killing it only if it lingers."""
+        # Killing first would race the loop's child watcher: Popen.kill() polls, and a poll
+        # that reaps the dead child leaves the watcher reporting status 255 instead of the signal.
+        with anyio.move_on_after(grace):
+            await self.process.wait()
+        return await self.kill()
+
+    async def stop(self, grace: float) -> None:
+        """Close the input (the worker exits at EOF); kill it if it lingers."""
+        with anyio.move_on_after(grace):
+            await self.process.aclose()
+        await self.kill()
+
+
+class _ProtocolError(Exception):
+    """The worker broke the framing contract."""
+
+
+def _describe_exit(status: int | None) -> str:
+    if status is None:
+        return "worker exited"
+    if status < 0:
+        try:
+            return f"worker killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"worker killed by signal {-status}"
+    return f"worker exited with status {status}"
+
+
+class HookPool:
+    """N long-lived sandbox workers; `call` runs one hook function in one of them."""
+
+    def __init__(
+        self,
+        size: int = 2,
+        *,
+        command: Sequence[str] = DEFAULT_COMMAND,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        max_reply: int = DEFAULT_MAX_REPLY,
+        default_timeout: float = 2.0,
+        startup_timeout: float = 20.0,
+        stop_grace: float = 2.0,
+    ) -> None:
+        if size < 1:
+            raise ValueError("a hook pool needs at least one worker")
+        self._size = size
+        self._command = [
+            *command,
+            "--memory-limit",
+            str(memory_limit),
+            "--max-reply",
+            str(max_reply),
+        ]
+        self._max_reply = max_reply
+        self._default_timeout = default_timeout
+        self._startup_timeout = startup_timeout
+        self._stop_grace = stop_grace
+        # Idle slots; None marks a slot whose worker must be (re)started before use.
+        send, receive = anyio.create_memory_object_stream[_Worker | None](size)
+        self._idle_send = send
+        self._idle_receive = receive
+        self._workers: set[_Worker] = set()
+        self._busy: set[_Worker] = set()
+        self._started = False
+
+    async def __aenter__(self) -> HookPool:
+        self._started = True
+        try:
+            for _ in range(self._size):
+                self._idle_send.send_nowait(await self._spawn())
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """Process ids of the live workers (for metrics and tests)."""
+        return tuple(w.process.pid for w in self._workers if w.process.returncode is None)
+
+    async def aclose(self) -> None:
+        """Stop every worker and reap it."""
+        with anyio.CancelScope(shield=True):
+            self._idle_send.close()
+            self._idle_receive.close()
+            async with anyio.create_task_group() as group:
+                for worker in list(self._workers):
+                    if worker in self._busy:
+                        group.start_soon(worker.kill)
+                    else:
+                        group.start_soon(worker.stop, self._stop_grace)
+            self._workers.clear()
+
+    async def call(
+        self,
+        source: str,
+        filename: str,
+        function: str,
+        args: Sequence[Any] = (),
+        # A parameter, not the caller's cancel scope: expiry must kill the worker and name the hook.
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> Any:
+        """Run `function(*args)` of the hook module `source`; returns its plain-data value."""
+        if not self._started:
+            raise RuntimeError("use `async with HookPool(...)` before calling hooks")
+        limit = self._default_timeout if timeout is None else timeout
+        request = pickle.dumps(
+            {"source": source, "filename": filename, "function": function, "args": list(args)},
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        slot = await self._idle_receive.receive()
+        try:
+            worker = slot if slot is not None else await self._spawn()
+        except BaseException:
+            await self._release(None)
+            raise
+        self._busy.add(worker)
+        failure: Exception
+        try:
+            with anyio.fail_after(limit):
+                await worker.send(request)
+                reply = await worker.receive(self._max_reply + _REPLY_SLACK)
+        except TimeoutError:
+            failure = HookTimeout(f"{function} ran longer than {limit:g} s", file=filename)
+        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError):
+            status = await worker.reap()
+            failure = HookCrashed(f"{function}: {_describe_exit(status)}", file=filename)
+        except _ProtocolError as exc:
+            failure = HookCrashed(f"{function}: {exc}", file=filename)
+        except BaseException:
+            # Cancelled mid-call: the worker may still be running the hook, so never reuse it.
+            await self._replace(worker)
+            raise
+        else:
+            self._busy.discard(worker)
+            await self._release(worker)
+            return _decode(reply)
+        await self._replace(worker)
+        raise failure
+
+    async def _replace(self, worker: _Worker) -> None:
+        """Kill a worker whose state is unknown and put a fresh one in its slot."""
+        with anyio.CancelScope(shield=True):
+            self._busy.discard(worker)
+            self._workers.discard(worker)
+            await worker.kill()
+            try:
+                fresh: _Worker | None = await self._spawn()
+            except Exception:
+                # The next call that takes this slot retries the start and surfaces its error.
+                fresh = None
+            await self._release(fresh)
+
+    async def _release(self, slot: _Worker | None) -> None:
+        try:
+            self._idle_send.send_nowait(slot)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            # The pool closed while this call ran.
+            if slot is not None:
+                await slot.kill()
+
+    async def _spawn(self) -> _Worker:
+        process = await anyio.open_process(
+            self._command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={},
+        )
+        worker = _Worker(process)
+        self._workers.add(worker)
+        try:
+            with anyio.fail_after(self._startup_timeout):
+                ready = await worker.receive(len(READY))
+            if ready != READY:
+                raise _ProtocolError(f"worker sent {ready!r} instead of ready")
+        except BaseException:
+            self._workers.discard(worker)
+            await worker.kill()
+            raise
+        return worker
+
+
+def _decode(reply: bytes) -> Any:
+    message = _NoGlobalsUnpickler(io.BytesIO(reply)).load()
+    if message.get("ok"):
+        return message["value"]
+    error = message["error"]
+    if error["kind"] == "compile":
+        raise HookCompileError(error["message"], file=error["file"], line=error["line"])
+    raise HookError(
+        error["message"], file=error["file"], line=error["line"], type_name=error["type"]
+    )

@@ -1,0 +1,189 @@
+"""The hook worker process: limits itself, then runs one hook call per framed request."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import resource
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+from symbox.sandbox.errors import HookCompileError, HookError, HookFailure
+from symbox.sandbox.policy import HookPolicy
+
+DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
+DEFAULT_MAX_REPLY = 1024 * 1024
+# Deeper than any sane hook result, shallow enough to check without recursion trouble.
+MAX_VALUE_DEPTH = 64
+HEADER = struct.Struct(">I")
+READY = b"ready"
+
+
+def read_frame(fd: int) -> bytes | None:
+    """Read one length-prefixed frame from a raw fd; None at a clean end of input."""
+    header = _read_exactly(fd, HEADER.size)
+    if header is None:
+        return None
+    (length,) = HEADER.unpack(header)
+    body = _read_exactly(fd, length)
+    if body is None:
+        raise EOFError("input ended inside a frame")
+    return body
+
+
+def write_frame(fd: int, payload: bytes) -> None:
+    """Write one length-prefixed frame to a raw fd (no Python-level buffering to flush)."""
+    view = memoryview(HEADER.pack(len(payload)) + payload)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            if chunks or size == 0:
+                raise EOFError("input ended inside a frame")
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """Return `value` as plain data (tuples become lists), or raise TypeError naming the part."""
+    if depth > MAX_VALUE_DEPTH:
+        raise TypeError(f"the return value is nested deeper than {MAX_VALUE_DEPTH} levels")
+    kind = type(value)
+    # Exact type checks: a subclass could run hook code while the host serialises it.
+    if value is None or kind in (bool, int, float, str):
+        return value
+    if kind in (list, tuple):
+        return [plain(item, depth + 1) for item in value]
+    if kind is dict:
+        result = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(f"dict keys must be str, got {type(key).__name__}")
+            result[key] = plain(item, depth + 1)
+        return result
+    raise TypeError(
+        f"hooks must return plain data (dict, list, str, int, float, bool, None), "
+        f"got {kind.__name__}"
+    )
+
+
+def error_reply(failure: HookFailure, kind: str) -> dict[str, Any]:
+    """The reply for a failed call."""
+    type_name = failure.type_name if isinstance(failure, HookError) else type(failure).__name__
+    message = failure.detail
+    if isinstance(failure, HookError) and message.startswith(f"{type_name}: "):
+        message = message[len(type_name) + 2 :]
+    return {
+        "error": {
+            "kind": kind,
+            "type": type_name,
+            "message": message,
+            "file": failure.file,
+            "line": failure.line,
+        }
+    }
+
+
+def handle(policy: HookPolicy, request: dict[str, Any], max_reply: int) -> bytes:
+    """Run one request and return the pickled reply."""
+    filename = str(request.get("filename", "<hook>"))
+    try:
+        value = policy.call(
+            request["source"], filename, request["function"], request.get("args", [])
+        )
+        try:
+            reply: dict[str, Any] = {"ok": True, "value": plain(value)}
+        except TypeError as exc:
+            raise HookError(str(exc), file=filename, type_name="TypeError") from None
+        except RecursionError:
+            raise HookError("the return value is too deeply nested", file=filename) from None
+        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(data) > max_reply:
+            raise HookError(
+                f"the return value is {len(data)} bytes serialized; the limit is {max_reply}",
+                file=filename,
+                type_name="ValueError",
+            )
+        return data
+    except HookCompileError as failure:
+        return pickle.dumps(error_reply(failure, "compile"))
+    except HookError as failure:
+        return pickle.dumps(error_reply(failure, "runtime"))
+    except MemoryError:
+        oom = HookError("out of memory", file=filename, type_name="MemoryError")
+        return pickle.dumps(error_reply(oom, "runtime"))
+
+
+def limit_memory(limit: int) -> None:
+    """Cap the address space so a huge allocation is a MemoryError, not the host's OOM kill."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def close_other_fds(keep: Sequence[int]) -> None:
+    """Close every inherited fd except `keep`, and point stderr at /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    if 2 not in keep:
+        os.dup2(devnull, 2)
+    os.close(devnull)
+    kept = sorted({*keep, 0, 1, 2})
+    low = 0
+    max_fd = os.sysconf("SC_OPEN_MAX")
+    for fd in kept:
+        # An empty range must not be passed: CPython maps closerange(n, n) onto
+        # close_range(n, n - 1), which for n == 0 closes every fd.
+        if low < fd:
+            os.closerange(low, fd)
+        low = fd + 1
+    if low < max_fd:
+        os.closerange(low, max_fd)
+
+
+def serve(in_fd: int, out_fd: int, policy: HookPolicy, max_reply: int) -> None:
+    """Answer requests until the parent closes the input pipe."""
+    write_frame(out_fd, READY)
+    while True:
+        frame = read_frame(in_fd)
+        if frame is None:
+            return
+        # Requests come from the host, the only writer of this pipe, so pickle is trusted here.
+        request = pickle.loads(frame)
+        write_frame(out_fd, handle(policy, request, max_reply))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: `python -m symbox.sandbox.worker [--memory-limit N] [--in-fd N --out-fd N]`."""
+    parser = argparse.ArgumentParser(prog="symbox-hook-worker")
+    parser.add_argument("--memory-limit", type=int, default=DEFAULT_MEMORY_LIMIT)
+    parser.add_argument("--max-reply", type=int, default=DEFAULT_MAX_REPLY)
+    parser.add_argument("--in-fd", type=int, default=0)
+    parser.add_argument("--out-fd", type=int, default=1)
+    options = parser.parse_args(argv)
+    policy = HookPolicy()
+    # Compile once so everything a call needs is imported before the limits apply.
+    policy.call("def warm():\n    return [1]\n", "<warm-up>", "warm", [])
+    close_other_fds([options.in_fd, options.out_fd])
+    if options.memory_limit > 0:
+        limit_memory(options.memory_limit)
+    try:
+        serve(options.in_fd, options.out_fd, policy, options.max_reply)
+    except (BrokenPipeError, EOFError):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
