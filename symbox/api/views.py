@@ -13,7 +13,7 @@ def _when(at: float | None) -> str | None:
 
 
 def _actor(actor: Actor | None) -> dict[str, str] | None:
-    return None if actor is None else {"kind": actor.kind, "id": actor.id}
+    return None if actor is None else actor.as_dict()
 
 
 def run_view(run: Run, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -30,18 +30,14 @@ def redact(value: Any) -> Any:
     return value
 
 
-def _actor(actor: Actor) -> dict[str, str]:
-    return {"kind": actor.kind, "id": actor.id}
-
-
 def _actors(run: Run) -> dict[str, dict[str, str]]:
     actors = {"request": {"kind": "user", "id": run.requester}}
     if run.submitted_by.kind != "user" or run.submitted_by.id != run.requester:
-        actors["submit"] = _actor(run.submitted_by)
+        actors["submit"] = run.submitted_by.as_dict()
     if run.decision is not None:
-        actors["approve" if run.decision.approved else "deny"] = _actor(run.decision.actor)
+        actors["approve" if run.decision.approved else "deny"] = run.decision.actor.as_dict()
     if run.ended_by is not None:
-        actors["end"] = _actor(run.ended_by)
+        actors["end"] = run.ended_by.as_dict()
     return actors
 
 
@@ -69,7 +65,7 @@ def run_entry(event: RunEvent, run: Run, target: Target | None) -> dict[str, Any
         "meta": {"schema_version": SCHEMA_VERSION},
         "event": {"type": event.name, "timestamp": iso(event.at), "channel": event.channel},
         "run": {"id": run.id, "flow": run.flow, "actors": _actors(run)},
-        "actor": _actor(event.actor),
+        "actor": event.actor.as_dict(),
         "fields": redact(fields),
         "details": redact(dict(event.details)),
         "state": {"status": run.status.value, "errors": list(event.errors)},
@@ -95,7 +91,7 @@ def system_entry(
         "status": "error" if errors else "info",
         "meta": {"schema_version": SCHEMA_VERSION},
         "event": {"type": name, "timestamp": iso(at), "channel": channel},
-        "actor": _actor(actor),
+        "actor": actor.as_dict(),
         "fields": redact(dict(fields)),
         "state": {"status": "failed" if errors else "ok", "errors": list(errors)},
     }

@@ -60,6 +60,10 @@ class Actor:
         """symbox acting on its own (timers, retries)."""
         return cls("system", "symbox")
 
+    def as_dict(self) -> dict[str, str]:
+        """The actor as JSON-ready data (API, audit records and storage share this shape)."""
+        return {"kind": self.kind, "id": self.id}
+
     def __str__(self) -> str:
         return self.id if self.kind == "user" else f"{self.kind}:{self.id}"
 

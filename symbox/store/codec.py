@@ -12,11 +12,6 @@ def _actor(data: dict[str, Any] | None) -> Actor | None:
     return None if data is None else Actor(data["kind"], data["id"])
 
 
-def actor_dict(actor: Actor) -> dict[str, str]:
-    """An actor as a JSON-ready mapping."""
-    return {"kind": actor.kind, "id": actor.id}
-
-
 def run_to_json(run: Run) -> str:
     """Serialise a run for the ``runs.body`` column."""
     decision = run.decision
@@ -25,7 +20,7 @@ def run_to_json(run: Run) -> str:
         "id": run.id,
         "flow": run.flow,
         "requester": run.requester,
-        "submitted_by": actor_dict(run.submitted_by),
+        "submitted_by": run.submitted_by.as_dict(),
         "channel": run.channel,
         "fields": dict(run.fields),
         "strategy": run.strategy,
@@ -37,7 +32,7 @@ def run_to_json(run: Run) -> str:
         if decision is None
         else {
             "approved": decision.approved,
-            "actor": actor_dict(decision.actor),
+            "actor": decision.actor.as_dict(),
             "at": decision.at,
             "reason": decision.reason,
         },
@@ -53,7 +48,7 @@ def run_to_json(run: Run) -> str:
         },
         "escalated_at": run.escalated_at,
         "ended_at": run.ended_at,
-        "ended_by": None if run.ended_by is None else actor_dict(run.ended_by),
+        "ended_by": None if run.ended_by is None else run.ended_by.as_dict(),
         "errors": list(run.errors),
         "version": run.version,
     }
@@ -116,7 +111,7 @@ def event_dict(event: RunEvent) -> dict[str, Any]:
         "event_id": event.id,
         "run_id": event.run_id,
         "name": event.name,
-        "actor": actor_dict(event.actor),
+        "actor": event.actor.as_dict(),
         "timestamp": event.at,
         "channel": event.channel,
         "status": event.status.value,
