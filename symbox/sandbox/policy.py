@@ -145,7 +145,8 @@ def _with_packages(modules: Mapping[str, object]) -> dict[str, object]:
             existing = result.get(parent)
             children = dict(vars(existing)) if isinstance(existing, SafeModule) else {}
             children.pop("_sandbox_name_", None)
-            children.setdefault(child, result[".".join(parts[: depth + 1])])
+            # Always the latest stand-in: an earlier pass may have stored a stale one here.
+            children[child] = result[".".join(parts[: depth + 1])]
             result[parent] = SafeModule(parent, children)
     return result
 

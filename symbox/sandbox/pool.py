@@ -166,13 +166,21 @@ class HookPool:
         args: Sequence[Any] = (),
         # A parameter, not the caller's cancel scope: expiry must kill the worker and name the hook.
         timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        wrap_event: bool = False,
     ) -> Any:
-        """Run `function(*args)` of the hook module `source`; returns its plain-data value."""
+        """Run `function(*args)` of `source` (args[0] as `event` if `wrap_event`); plain result."""
         if not self._started:
             raise RuntimeError("use `async with HookPool(...)` before calling hooks")
         limit = self._default_timeout if timeout is None else timeout
         request = pickle.dumps(
-            {"source": source, "filename": filename, "function": function, "args": list(args)},
+            {
+                "source": source,
+                "filename": filename,
+                "function": function,
+                "args": list(args),
+                "event": wrap_event,
+            },
             protocol=pickle.HIGHEST_PROTOCOL,
         )
         slot = await self._idle_receive.receive()

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from symbox.sandbox.errors import HookCompileError, HookError, HookFailure
-from symbox.sandbox.policy import HookPolicy
+from symbox.sandbox.policy import HookPolicy, default_modules
+from symbox.sandbox.sdk import sdk_modules
+from symbox.sandbox.sdk.event import make_event
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 DEFAULT_MAX_REPLY = 1024 * 1024
@@ -99,9 +101,14 @@ def handle(policy: HookPolicy, request: dict[str, Any], max_reply: int) -> bytes
     """Run one request and return the pickled reply."""
     filename = str(request.get("filename", "<hook>"))
     try:
-        value = policy.call(
-            request["source"], filename, request["function"], request.get("args", [])
-        )
+        args = list(request.get("args", []))
+        if request.get("event") and args:
+            # The host sends plain data; hooks read it through read-only `event.x.y` facades.
+            try:
+                args[0] = make_event(args[0])
+            except TypeError as exc:
+                raise HookError(str(exc), file=filename, type_name="TypeError") from None
+        value = policy.call(request["source"], filename, request["function"], args)
         try:
             reply: dict[str, Any] = {"ok": True, "value": plain(value)}
         except TypeError as exc:
@@ -123,6 +130,11 @@ def handle(policy: HookPolicy, request: dict[str, Any], max_reply: int) -> bytes
     except MemoryError:
         oom = HookError("out of memory", file=filename, type_name="MemoryError")
         return pickle.dumps(error_reply(oom, "runtime"))
+
+
+def worker_modules() -> dict[str, object]:
+    """Everything hooks may import in a worker: the safe standard modules and `sym.sdk`."""
+    return {**default_modules(), **sdk_modules()}
 
 
 def limit_memory(limit: int) -> None:
@@ -172,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--in-fd", type=int, default=0)
     parser.add_argument("--out-fd", type=int, default=1)
     options = parser.parse_args(argv)
-    policy = HookPolicy()
+    policy = HookPolicy(modules=worker_modules())
     # Compile once so everything a call needs is imported before the limits apply.
     policy.call("def warm():\n    return [1]\n", "<warm-up>", "warm", [])
     close_other_fds([options.in_fd, options.out_fd])

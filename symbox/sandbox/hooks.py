@@ -1,0 +1,233 @@
+"""Run Sym-style hooks and reducers through the worker pool and read their replies."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import types
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from symbox.sandbox.errors import HookError
+from symbox.sandbox.policy import HookPolicy
+from symbox.sandbox.pool import HookPool
+from symbox.sandbox.sdk.notifications import NOTIFICATION_KEY
+from symbox.sandbox.sdk.request_permission import PERMISSION_KEY
+from symbox.sandbox.sdk.templates import TEMPLATE_ACTIONS, TEMPLATE_KEY
+
+STEPS = frozenset(
+    {
+        "prompt",
+        "request",
+        "request_forward",
+        "request_expire",
+        "approve",
+        "deny",
+        "escalate",
+        "deescalate",
+    }
+)
+WHENS = frozenset({"on", "after"})
+# How many hook modules' defined names are kept; a deployment has few hook files.
+_NAMES_CACHE_SIZE = 256
+# How much of a bad return value an error message quotes.
+_QUOTE_LIMIT = 80
+
+Action = Literal["continue", "approve", "deny", "ignore"]
+Destination = str | Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """What an `on_*` hook decided: continue as normal, or approve/deny/ignore with a message."""
+
+    CONTINUE: ClassVar[HookOutcome]
+
+    action: Action
+    message: str | None = None
+
+
+HookOutcome.CONTINUE = HookOutcome("continue")
+
+
+@dataclass(frozen=True)
+class Permission:
+    """`get_permissions`: level names ("ADMIN"...) or emails, and whether self-approval is on."""
+
+    approve_deny: str | tuple[str, ...]
+    webapp_view: str | tuple[str, ...]
+    allow_self_approval: bool = False
+
+
+@dataclass(frozen=True)
+class NotificationSpec:
+    """One place a request is posted; later specs are backups after the previous `timeout`."""
+
+    destinations: tuple[Destination, ...]
+    timeout: float | None = None
+
+
+class HookRunner:
+    """Runs one flow's hook module: `on_*`/`after_*` hooks and the reducers."""
+
+    def __init__(self, pool: HookPool, *, timeout: float | None = None) -> None:
+        self._pool = pool
+        self._timeout = timeout
+        # Compiling on the host too gives compile errors early and tells which hooks exist.
+        self._policy = HookPolicy(modules={})
+        self._names: OrderedDict[str, Mapping[str, int]] = OrderedDict()
+
+    def defined(self, source: str, filename: str) -> Mapping[str, int]:
+        """Top-level names the module defines, with their lines (HookCompileError if invalid)."""
+        key = hashlib.sha256(f"{filename}\0{source}".encode()).hexdigest()
+        names = self._names.get(key)
+        if names is not None:
+            self._names.move_to_end(key)
+            return names
+        self._policy.compile(source, filename)
+        names = types.MappingProxyType(_top_level_names(ast.parse(source, filename)))
+        self._names[key] = names
+        if len(self._names) > _NAMES_CACHE_SIZE:
+            self._names.popitem(last=False)
+        return names
+
+    async def run_hook(
+        self, source: str, filename: str, step: str, when: str, event: Mapping[str, Any]
+    ) -> HookOutcome:
+        """Run `on_<step>` / `after_<step>` if defined; only `on_*` may redirect the step."""
+        if step not in STEPS:
+            raise ValueError(f"unknown step {step!r}")
+        if when not in WHENS:
+            raise ValueError(f"`when` must be 'on' or 'after', not {when!r}")
+        function = f"{when}_{step}"
+        value, line = await self._call(source, filename, function, event)
+        if line is None or when == "after" or value is None:
+            # after_* hooks run for their side effects; their return value means nothing.
+            return HookOutcome.CONTINUE
+        if isinstance(value, dict) and value.get(TEMPLATE_KEY) in TEMPLATE_ACTIONS:
+            message = value.get("message")
+            if message is None or isinstance(message, str):
+                return HookOutcome(value[TEMPLATE_KEY], message)
+        raise _bad_return(function, value, "None or an ApprovalTemplate", filename, line)
+
+    async def reduce_permissions(
+        self, source: str, filename: str, event: Mapping[str, Any]
+    ) -> Permission | None:
+        """Run `get_permissions(event)`; None when the module does not define it."""
+        function = "get_permissions"
+        value, line = await self._call(source, filename, function, event)
+        if line is None:
+            return None
+        spec = value.get(PERMISSION_KEY) if isinstance(value, dict) else None
+        approve_deny = _who(spec.get("approve_deny")) if isinstance(spec, dict) else None
+        webapp_view = _who(spec.get("webapp_view")) if isinstance(spec, dict) else None
+        if spec is None or approve_deny is None or webapp_view is None:
+            raise _bad_return(function, value, "a RequestPermission", filename, line)
+        return Permission(
+            approve_deny=approve_deny,
+            webapp_view=webapp_view,
+            allow_self_approval=spec.get("allow_self_approval") is True,
+        )
+
+    async def reduce_notifications(
+        self, source: str, filename: str, event: Mapping[str, Any]
+    ) -> tuple[NotificationSpec, ...] | None:
+        """Run `get_request_notifications(event)`, else the older `get_approvers(event)`."""
+        names = self.defined(source, filename)
+        if "get_request_notifications" in names:
+            function = "get_request_notifications"
+            value, line = await self._call(source, filename, function, event)
+            specs = _notifications(value) if line is not None else None
+            if specs is None:
+                expected = "a list of Notification"
+                raise _bad_return(function, value, expected, filename, line)
+            return specs
+        if "get_approvers" in names:
+            function = "get_approvers"
+            value, line = await self._call(source, filename, function, event)
+            destinations = _destinations(value)
+            if destinations is None:
+                raise _bad_return(function, value, "a destination", filename, line)
+            return (NotificationSpec(destinations),) if destinations else ()
+        return None
+
+    async def _call(
+        self, source: str, filename: str, function: str, event: Mapping[str, Any]
+    ) -> tuple[Any, int | None]:
+        """Call `function(event)` if defined: (value, line of its def), or (None, None)."""
+        line = self.defined(source, filename).get(function)
+        if line is None:
+            return None, None
+        value = await self._pool.call(
+            source, filename, function, [dict(event)], timeout=self._timeout, wrap_event=True
+        )
+        return value, line
+
+
+def _top_level_names(module: ast.Module) -> dict[str, int]:
+    names: dict[str, int] = {}
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names[node.name] = node.lineno
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names[target.id] = node.lineno
+    return names
+
+
+def _bad_return(
+    function: str, value: object, expected: str, filename: str, line: int | None
+) -> HookError:
+    shown = repr(value)
+    if len(shown) > _QUOTE_LIMIT:
+        shown = shown[: _QUOTE_LIMIT - 3] + "..."
+    return HookError(
+        f"{function} returned {shown}; expected {expected}",
+        file=filename,
+        line=line,
+        type_name="TypeError",
+    )
+
+
+def _who(value: object) -> str | tuple[str, ...] | None:
+    """A level name or emails; None for anything else (a hook forging the SDK's marker)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
+def _destination(value: object) -> Destination | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict):
+        return types.MappingProxyType(value)
+    return None
+
+
+def _destinations(value: object) -> tuple[Destination, ...] | None:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    result = tuple(_destination(item) for item in items)
+    return None if None in result else result  # type: ignore[return-value]
+
+
+def _notifications(value: object) -> tuple[NotificationSpec, ...] | None:
+    if not isinstance(value, list):
+        return None
+    specs = []
+    for item in value:
+        spec = item.get(NOTIFICATION_KEY) if isinstance(item, dict) else None
+        if not isinstance(spec, dict):
+            return None
+        destinations = _destinations(spec.get("destinations"))
+        timeout = spec.get("timeout")
+        if destinations is None or not (timeout is None or isinstance(timeout, int | float)):
+            return None
+        specs.append(NotificationSpec(destinations, None if timeout is None else float(timeout)))
+    return tuple(specs)

@@ -1,0 +1,39 @@
+"""The `sym.sdk` facade hooks import inside the worker, under Sym's module paths."""
+
+from __future__ import annotations
+
+from symbox.sandbox.guards import SafeModule
+from symbox.sandbox.sdk import exceptions, notifications, request_permission
+from symbox.sandbox.sdk.annotations import hook, prefetch, reducer
+from symbox.sandbox.sdk.placeholders import AccessStrategy, UnsupportedModule
+from symbox.sandbox.sdk.templates import ApprovalTemplate
+
+
+def sdk_modules() -> dict[str, object]:
+    """`sym.sdk.*` module stand-ins, each exposing only Sym's public names."""
+    return {
+        "sym.sdk.annotations": SafeModule(
+            "sym.sdk.annotations",
+            {"hook": hook, "reducer": reducer, "prefetch": prefetch},
+        ),
+        "sym.sdk.templates": SafeModule(
+            "sym.sdk.templates", {"ApprovalTemplate": ApprovalTemplate}
+        ),
+        "sym.sdk.exceptions": SafeModule(
+            "sym.sdk.exceptions", {kind.__name__: kind for kind in exceptions.EXCEPTIONS}
+        ),
+        "sym.sdk.request_permission": SafeModule(
+            "sym.sdk.request_permission",
+            {
+                "PermissionLevel": request_permission.PermissionLevel,
+                "RequestPermission": request_permission.RequestPermission,
+            },
+        ),
+        "sym.sdk.notifications": SafeModule(
+            "sym.sdk.notifications", {"Notification": notifications.Notification}
+        ),
+        "sym.sdk.strategies": UnsupportedModule(
+            "sym.sdk.strategies", {"AccessStrategy": AccessStrategy}
+        ),
+        "sym.sdk.forms": UnsupportedModule("sym.sdk.forms", {}),
+    }

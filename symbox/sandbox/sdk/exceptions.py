@@ -1,0 +1,72 @@
+"""`sym.sdk.exceptions`: the exception types hooks raise and catch, as in Sym's SDK."""
+
+from __future__ import annotations
+
+
+class SymException(Exception):
+    """Base class of every SDK error; a hook raising one fails with its message."""
+
+    def __init__(self, message: str = "", error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type or type(self).__name__
+
+
+class IdentityError(SymException):
+    """A user's identity in an integration could not be resolved."""
+
+
+class PagerDutyError(SymException):
+    """A PagerDuty call failed."""
+
+
+class OktaError(SymException):
+    """An Okta call failed."""
+
+
+class SlackError(SymException):
+    """A Slack call failed."""
+
+
+class AWSError(SymException):
+    """An AWS call failed."""
+
+
+class AWSLambdaError(AWSError):
+    """An AWS Lambda invocation failed."""
+
+
+class GitHubError(SymException):
+    """A GitHub call failed."""
+
+
+class BoundaryError(SymException):
+    """A Boundary call failed."""
+
+
+class CouldNotSaveError(SymException):
+    """Sym could not save a change."""
+
+
+class TemplateError(SymException):
+    """A template was built with invalid arguments."""
+
+
+class UnsupportedError(SymException):
+    """Part of the SDK that symbox does not implement yet."""
+
+
+EXCEPTIONS: tuple[type[SymException], ...] = (
+    SymException,
+    IdentityError,
+    PagerDutyError,
+    OktaError,
+    SlackError,
+    AWSError,
+    AWSLambdaError,
+    GitHubError,
+    BoundaryError,
+    CouldNotSaveError,
+    TemplateError,
+    UnsupportedError,
+)

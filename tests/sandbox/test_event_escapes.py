@@ -1,0 +1,94 @@
+"""Escape corpus for the event facades: hooks may read `event`, never reach past or change it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from symbox.sandbox.errors import HookCompileError, HookError, HookFailure
+from symbox.sandbox.pool import HookPool
+
+pytestmark = pytest.mark.anyio
+
+FILE = "hooks/impl.py"
+EVENT = {
+    "name": "request",
+    "user": {"email": "alice@x.com", "username": "alice", "role": "member"},
+    "payload": {"fields": {"target": {"name": "prod", "settings": {}}}, "timestamp": "x"},
+    "flow": {"name": "f", "vars": {"approvers": "a@x.com"}, "environment": {}},
+    "run": {"id": "r", "actors": {"request": {"email": "alice@x.com"}}},
+    "context": {},
+}
+
+# (id, body of `def hook(event):`, expected error class, text the message must contain)
+CASES: list[tuple[str, str, type[HookFailure], str]] = [
+    ("class_attr", "return event.__class__", HookCompileError, "__class__"),
+    ("class_getattr", "return getattr(event, '__class__')", HookError, "__class__"),
+    ("user_dict", "return event.user.__dict__", HookCompileError, "__dict__"),
+    ("user_dict_getattr", "return getattr(event.user, '__dict__')", HookError, "__dict__"),
+    ("private_data", "return event._data", HookCompileError, "_data"),
+    ("private_data_getattr", "return getattr(event, '_data')", HookError, "_data"),
+    ("private_convert", "return getattr(event.flow.vars, '_convert')", HookError, "_convert"),
+    ("bound_self", "return getattr(event.get_actor, '__self__')", HookError, "__self__"),
+    ("type_event", "return type(event)", HookError, "NameError"),
+    ("vars_setitem", "event.flow.vars['x'] = 1", HookError, "read-only"),
+    ("vars_delitem", "del event.flow.vars['approvers']", HookError, "read-only"),
+    ("fields_setitem", "event.payload.fields['reason'] = 'x'", HookError, "read-only"),
+    ("user_setattr", "event.user.email = 'x'", HookError, "read-only"),
+    ("user_setattr_builtin", "setattr(event.user, 'email', 'x')", HookError, "read-only"),
+    ("event_setattr", "event.user = None", HookError, "read-only"),
+    ("event_delattr", "del event.name", HookError, "read-only"),
+    ("target_setattr", "event.payload.fields['target'].name = 'x'", HookError, "read-only"),
+    (
+        "settings_setitem",
+        "event.payload.fields['target'].settings['a'] = 1",
+        HookError,
+        "read-only",
+    ),
+    ("actors_setitem", "event.run.actors['request'] = None", HookError, "read-only"),
+    ("no_update", "event.flow.vars.update({'x': 1})", HookError, "update"),
+    ("return_event", "return event", HookError, "plain data"),
+    ("format_walk", "return '{0.user._data}'.format(event)", HookError, "format"),
+]
+
+
+def _module(body: str) -> str:
+    indented = "\n".join("    " + line for line in body.splitlines())
+    return f"def hook(event):\n{indented}\n"
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[HookPool]:
+    async with HookPool(size=1) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "text"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+async def test_event_escape_fails_clearly(
+    pool: HookPool, body: str, expected: type[HookFailure], text: str
+) -> None:
+    with pytest.raises(expected) as caught:
+        await pool.call(_module(body), FILE, "hook", [EVENT], timeout=5, wrap_event=True)
+    message = str(caught.value)
+    assert message.startswith(f"{FILE}:"), message
+    assert text in message, message
+
+
+async def test_reading_after_a_failed_write_sees_the_original(pool: HookPool) -> None:
+    source = (
+        "def hook(event):\n"
+        "    try:\n"
+        "        event.flow.vars['approvers'] = 'eve@x.com'\n"
+        "    except TypeError:\n"
+        "        pass\n"
+        "    return event.flow.vars['approvers']\n"
+    )
+    assert await pool.call(source, FILE, "hook", [EVENT], wrap_event=True) == "a@x.com"
+
+
+async def test_non_dict_event_is_refused(pool: HookPool) -> None:
+    with pytest.raises(HookError, match="the event must be a dict"):
+        await pool.call(_module("return 1"), FILE, "hook", ["nope"], wrap_event=True)

@@ -1,0 +1,135 @@
+"""The `sym.sdk` facade in-process under the worker's policy: names, values and placeholders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from symbox.sandbox.errors import HookError
+from symbox.sandbox.policy import HookPolicy
+from symbox.sandbox.sdk.event import make_event
+from symbox.sandbox.worker import worker_modules
+
+FILE = "hooks/impl.py"
+EVENT = {
+    "name": "request",
+    "user": {"email": "alice@x.com", "username": "alice", "role": "member"},
+    "run": {"actors": {"request": {"email": "bob@x.com"}}},
+}
+
+
+def run(body: str) -> Any:
+    indented = "\n".join("    " + line for line in body.splitlines())
+    source = f"def hook(event):\n{indented}\n"
+    return HookPolicy(modules=worker_modules()).call(source, FILE, "hook", [make_event(EVENT)])
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # Sibling packages both reachable through `import sym...` (one stand-in per package).
+        (
+            "import sym.sdk.templates\nimport sym.sdk.annotations\n"
+            "return sym.sdk.templates.ApprovalTemplate.deny(reason='no')",
+            {"__sym_template__": "deny", "message": "no"},
+        ),
+        (
+            "from sym.sdk import templates\nreturn templates.ApprovalTemplate.approve()",
+            {"__sym_template__": "approve", "message": None},
+        ),
+        (
+            "from sym.sdk.annotations import hook, reducer, prefetch\n"
+            "def f():\n    return 1\n"
+            "return [hook(f) is f, reducer(f) is f, prefetch(field_name='x')(f) is f]",
+            [True, True, True],
+        ),
+        (
+            "from sym.sdk.request_permission import PermissionLevel, RequestPermission\n"
+            "return RequestPermission(PermissionLevel.ALL_USERS, "
+            "[event.user, event.get_actor('request'), 'c@x.com'])",
+            {
+                "__sym_permission__": {
+                    "webapp_view": "ALL_USERS",
+                    "approve_deny": ["alice@x.com", "bob@x.com", "c@x.com"],
+                    "allow_self_approval": False,
+                }
+            },
+        ),
+        (
+            "import datetime\nfrom sym.sdk.notifications import Notification\n"
+            "return Notification(destinations=[event.user], timeout=datetime.timedelta(minutes=5))",
+            {"__sym_notification__": {"destinations": ["alice@x.com"], "timeout": 300.0}},
+        ),
+        (
+            "from sym.sdk.exceptions import OktaError, SymException\n"
+            "try:\n    raise OktaError('down')\nexcept SymException as e:\n"
+            "    return [e.message, e.error_type, str(e)]",
+            ["down", "OktaError", "down"],
+        ),
+        (
+            "from sym.sdk.request_permission import PermissionLevel\n"
+            "return [PermissionLevel.ADMIN.name, PermissionLevel.MEMBER.value]",
+            ["ADMIN", "member"],
+        ),
+        ("import sym.sdk.forms\nreturn 1", 1),
+    ],
+)
+def test_sdk_values(body: str, expected: Any) -> None:
+    assert run(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (
+            "from sym.sdk.forms import FieldOption\nreturn 1",
+            "UnsupportedError: sym.sdk.forms.FieldOption is not supported by symbox yet",
+        ),
+        (
+            "from sym.sdk.strategies import AccessStrategy\n"
+            "class Mine(AccessStrategy):\n    pass\nreturn 1",
+            "AccessStrategy (custom strategies) is not supported by symbox yet",
+        ),
+        (
+            "from sym.sdk.strategies import AccessStrategy\nreturn AccessStrategy()",
+            "is not supported by symbox yet",
+        ),
+        (
+            "from sym.sdk.request_permission import RequestPermission\n"
+            "return RequestPermission('ADMIN', 'ADMIN')",
+            "takes a PermissionLevel or a list of users",
+        ),
+        (
+            "from sym.sdk.request_permission import PermissionLevel, RequestPermission\n"
+            "return RequestPermission(PermissionLevel.ADMIN, [1])",
+            "list items must be emails or users",
+        ),
+        (
+            "from sym.sdk.notifications import Notification\n"
+            "return Notification(destinations='#chan')",
+            "takes a list of destinations",
+        ),
+        (
+            "from sym.sdk.notifications import Notification\nreturn Notification(destinations=[3])",
+            "must be a channel, email or user",
+        ),
+        (
+            "from sym.sdk.notifications import Notification\n"
+            "return Notification(destinations=['#a'], timeout='soon')",
+            "takes seconds or a timedelta",
+        ),
+        (
+            "from sym.sdk.templates import ApprovalTemplate\n"
+            "return ApprovalTemplate.ignore(message=3)",
+            "ApprovalTemplate.ignore takes a str",
+        ),
+        ("from sym.sdk.exceptions import os\nreturn os", "cannot import name 'os'"),
+        ("import sym.sdk.integrations\nreturn 1", "'sym.sdk.integrations' is not allowed"),
+    ],
+)
+def test_sdk_misuse_fails_clearly(body: str, text: str) -> None:
+    with pytest.raises(HookError) as caught:
+        run(body)
+    assert text in str(caught.value)
+    assert caught.value.line is not None
