@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import hashlib
 import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -30,6 +31,8 @@ from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.expiry import ExpiryTimer
 from symbox.metrics import Metrics
+from symbox.sandbox.hooks import HookRunner
+from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
@@ -42,6 +45,7 @@ DATABASE_NAME = "symbox.db"
 LOCK_NAME = "symbox.lock"
 AUDIT_FILE_NAME = "audit.jsonl"
 DEFAULT_AUDIT_DESTINATION = "file"
+HOOK_PREFIXES = ("on_", "after_", "get_")
 
 
 class StartupError(Exception):
@@ -113,6 +117,19 @@ def build_strategies(config: Config, client: httpx.AsyncClient) -> dict[str, Acc
     return strategies
 
 
+def defines_hooks(config: Config) -> bool:
+    """Tell whether any flow's implementation defines a hook or reducer function."""
+    for flow in config.flows.values():
+        try:
+            tree = ast.parse(flow.implementation)
+        except SyntaxError:
+            return True  # the sandbox reports it, with its file and line, when it runs
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith(HOOK_PREFIXES):
+                return True
+    return False
+
+
 def config_digest(config: Config) -> str:
     """A digest of the config files' bytes, to tell in the audit log which config ran."""
     digest = hashlib.sha256()
@@ -140,6 +157,8 @@ class App:
         self.writer = Writer(options.data_dir / DATABASE_NAME, synchronous=options.synchronous)
         self.reader = Reader(options.data_dir / DATABASE_NAME)
         self.schedule = ExpirySchedule()
+        # Worker processes are only started when some flow has hooks to run.
+        self.hook_pool = HookPool() if defines_hooks(config) else None
         self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout)
         self.shippers = [
             AuditShipper(
@@ -159,6 +178,7 @@ class App:
             metrics=self.metrics,
             policy=options.retry_policy,
             on_commit=self._committed,
+            hooks=None if self.hook_pool is None else HookRunner(self.hook_pool),
         )
         self.timer = ExpiryTimer(
             self.schedule,
@@ -251,19 +271,20 @@ class App:
             # Where each destination stands, from its stored cursor and its own contents;
             # a backlog (or a crash between a commit and its append) ships once serving.
             await shipper.restore()
-        listener = self._bind()
-        async with anyio.create_task_group() as work:
-            work.start_soon(self.timer.run)
-            work.start_soon(self._serve_http, listener)
-            async with anyio.create_task_group() as shipping:
-                for shipper in self.shippers:
-                    shipping.start_soon(shipper.run)
-                task_status.started()
-                log.info("symbox is ready", extra={"port": self.port})
-                await self._stopping.wait()
-                log.info("shutting down")
-                self.timer.pause()
-                shipping.cancel_scope.cancel()
+        async with self.hook_pool or nullcontext():
+            listener = self._bind()
+            async with anyio.create_task_group() as work:
+                work.start_soon(self.timer.run)
+                work.start_soon(self._serve_http, listener)
+                async with anyio.create_task_group() as shipping:
+                    for shipper in self.shippers:
+                        shipping.start_soon(shipper.run)
+                    task_status.started()
+                    log.info("symbox is ready", extra={"port": self.port})
+                    await self._stopping.wait()
+                    log.info("shutting down")
+                    self.timer.pause()
+                    shipping.cancel_scope.cancel()
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.options.shutdown_grace):
             for shipper in self.shippers:
                 await shipper.catch_up()

@@ -13,12 +13,15 @@ from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine import runs as engine
 from symbox.engine.inputs import is_email, validate_inputs
-from symbox.engine.model import Actor, GrantState, Run
-from symbox.engine.permissions import approves, may_view
+from symbox.engine.model import Actor, GrantState, Run, RunStatus
+from symbox.engine.permissions import approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound
+from symbox.hook_events import hook_event
 from symbox.locks import KeyedLocks
 from symbox.metrics import LATENESS_BUCKETS, Metrics
+from symbox.sandbox.errors import HookFailure
+from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.store.reader import Reader
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
@@ -49,6 +52,7 @@ class RunService:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         on_commit: Callable[[float | None], None] = lambda due: None,
+        hooks: HookRunner | None = None,
     ) -> None:
         self._config = config
         self._writer = writer
@@ -61,6 +65,7 @@ class RunService:
         self._rng = rng or random.Random()
         self._on_commit = on_commit
         self._locks = KeyedLocks()
+        self._hooks = hooks
 
     @property
     def config(self) -> Config:
@@ -146,7 +151,16 @@ class RunService:
         )
         run = await self._commit_new(transition)
         self._metrics.count("symbox_requests_total", "Runs requested.", flow=flow.name)
-        return run
+        outcome = await self._on_hook(run, flow, "request", actor)
+        if isinstance(outcome, HookOutcome) and outcome.action in ("approve", "deny"):
+            return await self.decide(
+                actor=Actor.hook("on_request"),
+                run_id=run.id,
+                approve=outcome.action == "approve",
+                reason=outcome.message,
+                channel=channel,
+            )
+        return await self._hook_failed(run, "on_request", outcome)
 
     @staticmethod
     def _requester(actor: Actor, requester: str | None) -> str:
@@ -161,7 +175,17 @@ class RunService:
     async def decide(
         self, *, actor: Actor, run_id: str, approve: bool, reason: str | None, channel: str
     ) -> Run:
-        """Approve or deny a requested run; an approval escalates at once."""
+        """Approve or deny a requested run; an approval escalates at once.
+
+        The flow's ``on_approve`` / ``on_deny`` hook runs first, once the actor is known
+        to be allowed; it may ignore the decision, or turn an approval into a denial.
+        """
+        if self._hooks is not None and actor.kind != "hook":
+            redirected = await self._redirect_decision(run_id, actor, approve)
+            if isinstance(redirected, Run):
+                return redirected
+            approve, hook_reason = redirected
+            reason = hook_reason or reason
 
         def step(current: Run) -> engine.Transition:
             flow = self.flow(current.flow)
@@ -314,6 +338,49 @@ class RunService:
             await self.escalate(run_id, known=run)
         else:
             await self.deescalate(run_id, known=run)
+
+    # Hooks
+
+    async def _redirect_decision(
+        self, run_id: str, actor: Actor, approve: bool
+    ) -> Run | tuple[bool, str | None]:
+        """Run on_approve / on_deny: the decision to make, or the run if the hook failed."""
+        run = await self.get_run(run_id)
+        flow = self.flow(run.flow)
+        if run.status is not RunStatus.REQUESTED:
+            return approve, None  # the engine step answers with the conflict
+        refusal = may_decide(flow.vars, run, actor)
+        if refusal is not None:
+            raise Forbidden(refusal)
+        step = "approve" if approve else "deny"
+        outcome = await self._on_hook(run, flow, step, actor)
+        if not isinstance(outcome, HookOutcome):
+            return await self._hook_failed(run, f"on_{step}", outcome)
+        if outcome.action == "ignore":
+            raise Forbidden(outcome.message or f"the flow's on_{step} hook ignored this decision")
+        if outcome.action == "continue":
+            return approve, None
+        return outcome.action == "approve", outcome.message
+
+    async def _on_hook(self, run: Run, flow: Flow, step: str, actor: Actor) -> HookOutcome | str:
+        """Run the flow's ``on_<step>`` hook; the error text if it failed."""
+        if self._hooks is None or actor.kind == "hook":
+            return HookOutcome.CONTINUE
+        filename = flow.implementation_path or f"<{flow.name} implementation>"
+        event = hook_event(run, flow, self._config, self.target(run), step, actor, self._clock)
+        try:
+            return await self._hooks.run_hook(flow.implementation, filename, step, "on", event)
+        except HookFailure as error:
+            log.warning("hook failed", extra={"run_id": run.id, "error": str(error)})
+            return str(error)
+
+    async def _hook_failed(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:
+        if isinstance(outcome, HookOutcome):
+            return run
+        now = self._clock.now()
+        return await self._step(
+            run.id, lambda current: engine.hook_failed(current, hook, outcome, now)
+        )
 
     # Plumbing
 

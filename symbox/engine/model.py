@@ -56,6 +56,11 @@ class Actor:
         return cls("bot", name)
 
     @classmethod
+    def hook(cls, name: str) -> Actor:
+        """A flow's own hook deciding (``on_request`` approving, say)."""
+        return cls("hook", name)
+
+    @classmethod
     def system(cls) -> Actor:
         """symbox acting on its own (timers, retries)."""
         return cls("system", "symbox")

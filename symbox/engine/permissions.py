@@ -23,6 +23,9 @@ def _entry(actor: Actor) -> str:
 
 def may_decide(flow_vars: Mapping[str, str], run: Run, actor: Actor) -> str | None:
     """Return why ``actor`` may not approve or deny ``run``, or None if they may."""
+    if actor.kind == "hook":
+        # The flow's own code decided (only the service makes hook actors, never a token).
+        return None
     if _entry(actor) not in approvers(flow_vars):
         return f"{actor} is not an approver of flow {run.flow}"
     self_allowed = flow_vars.get(SELF_APPROVAL_VAR, "false").strip().lower() == "true"

@@ -121,6 +121,17 @@ def decide(
     return Transition(approved, (_event(approved, "approve", actor, now, channel, details),))
 
 
+def hook_failed(run: Run, hook: str, error: str, now: float) -> Transition:
+    """Record that a flow's hook raised: the run errors before anything is granted."""
+    if run.status is not RunStatus.REQUESTED:
+        raise Conflict(f"run {run.id} is {run.status}, not requested")
+    new = run.evolve(status=RunStatus.ERRORED, errors=(*run.errors, error), ended_at=now)
+    event = _event(
+        new, "hook_error", Actor.hook(hook), now, run.channel, {"hook": hook}, errors=(error,)
+    )
+    return Transition(new, (event,))
+
+
 def escalated(run: Run, flow: Flow, now: float) -> Transition:
     """Record that the strategy granted access; the grant's clock starts now."""
     grant = _require_grant(run, GrantState.ESCALATING)

@@ -315,3 +315,25 @@ def test_an_escalation_that_never_reached_the_target_needs_no_revoke() -> None:
     assert run.status is RunStatus.ERRORED
     assert run.grant is not None and run.grant.state is GrantState.REVOKED
     assert runs.due_at(run) is None
+
+
+def test_a_failing_hook_errors_a_requested_run() -> None:
+    flow = flow_of()
+    transition = runs.hook_failed(requested(flow), "on_request", "impl.py:3: boom", T0 + 1)
+    run = transition.run
+    assert run.status is RunStatus.ERRORED and run.errors == ("impl.py:3: boom",)
+    assert run.grant is None and runs.due_at(run) is None
+    [event] = transition.events
+    assert (event.name, event.actor, event.errors) == (
+        "hook_error",
+        Actor.hook("on_request"),
+        ("impl.py:3: boom",),
+    )
+    with pytest.raises(runs.Conflict):
+        runs.hook_failed(approved(flow), "on_approve", "x", T0 + 2)
+
+
+def test_a_hook_may_decide_without_being_an_approver() -> None:
+    flow = flow_of(approvers="")
+    run = decide(requested(flow), flow, Actor.hook("on_request"), now=T0 + 1).run
+    assert run.status is RunStatus.APPROVED

@@ -1,0 +1,87 @@
+"""A flow's hooks, run in the sandbox by the real server: auto-approval, safelists, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.configs import access_config
+from tests.harness import harness
+
+pytestmark = pytest.mark.anyio
+
+HOOKS = """
+from sym.sdk.annotations import hook
+from sym.sdk.exceptions import SymException
+from sym.sdk.templates import ApprovalTemplate
+
+
+@hook
+def on_request(event):
+    if event.payload.fields["reason"] == "explode":
+        raise SymException("no on-call engineer found")
+    if event.payload.fields["duration"] <= 60:
+        return ApprovalTemplate.approve(reason="short grants are pre-approved")
+
+
+@hook
+def on_approve(event):
+    if event.user.email not in event.flow.vars["safelist"].split(","):
+        return ApprovalTemplate.ignore(message="only the safelist may approve")
+"""
+
+
+def hooked_config(receiver_url: str) -> str:
+    text = access_config(receiver_url).replace(
+        'implementation = "# no hooks"', 'implementation = file("impl.py")', 1
+    )
+    approvers = 'approvers = "alice@example.com,bob@example.com,bot:ci"'
+    return text.replace(approvers, f'{approvers}\n    safelist = "alice@example.com"', 1)
+
+
+@pytest.fixture
+def hooked(tmp_path: Path) -> Path:
+    (tmp_path / "impl.py").write_text(HOOKS)
+    return tmp_path
+
+
+async def test_on_request_approves_short_grants(hooked: Path) -> None:
+    async with harness(hooked, config_text=hooked_config) as h:
+        assert h.app.hook_pool is not None
+        run_id = await h.request(duration="1m")
+        run = await h.run(run_id)
+        assert run["status"] == "escalated"
+        assert run["decisions"][0]["actor"] == {"kind": "hook", "id": "on_request"}
+        assert run["decisions"][0]["reason"] == "short grants are pre-approved"
+        assert h.receiver.state.granted == {("prod-db", "carol@example.com")}
+        longer = await h.request(duration="10m")
+        assert (await h.run(longer))["status"] == "requested"
+
+
+async def test_on_approve_keeps_to_its_safelist(hooked: Path) -> None:
+    async with harness(hooked, config_text=hooked_config) as h:
+        run_id = await h.request(duration="10m")
+        outside = await h.approve(run_id, as_="bob@example.com")
+        assert outside.status_code == 403
+        assert outside.json()["message"] == "only the safelist may approve"
+        assert (await h.run(run_id))["status"] == "requested"
+        stranger = await h.approve(run_id, as_="mallory@example.com")
+        assert "not an approver" in stranger.json()["message"]
+        inside = await h.approve(run_id, as_="alice@example.com")
+        assert inside.json()["status"] == "escalated"
+
+
+async def test_a_failing_hook_errors_the_run_with_its_file_and_line(hooked: Path) -> None:
+    async with harness(hooked, config_text=hooked_config) as h:
+        run_id = await h.request(reason="explode")
+        run = await h.run(run_id)
+        assert run["status"] == "errored"
+        assert "impl.py:10:" in run["error"] and "no on-call engineer found" in run["error"]
+        assert [event["name"] for event in run["events"]] == ["request", "hook_error"]
+        assert h.receiver.state.requests == []
+
+
+async def test_flows_without_hooks_start_no_workers(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        assert h.app.hook_pool is None
