@@ -14,13 +14,12 @@ from symbox.config.model import Config, Flow, Target
 from symbox.engine import runs as engine
 from symbox.engine.inputs import is_email, validate_inputs
 from symbox.engine.model import Actor, GrantState, Run, RunStatus
-from symbox.engine.permissions import approves, may_decide, may_view
+from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound
-from symbox.hook_events import hook_event
+from symbox.flow_hooks import FlowHooks
 from symbox.locks import KeyedLocks
 from symbox.metrics import LATENESS_BUCKETS, Metrics
-from symbox.sandbox.errors import HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.store.reader import Reader
 from symbox.store.txn import WriteTxn
@@ -65,7 +64,7 @@ class RunService:
         self._rng = rng or random.Random()
         self._on_commit = on_commit
         self._locks = KeyedLocks()
-        self._hooks = hooks
+        self._hooks = None if hooks is None else FlowHooks(hooks, config, clock, self.target)
 
     @property
     def config(self) -> Config:
@@ -151,7 +150,7 @@ class RunService:
         )
         run = await self._commit_new(transition)
         self._metrics.count("symbox_requests_total", "Runs requested.", flow=flow.name)
-        outcome = await self._on_hook(run, flow, "request", actor)
+        outcome = await self._on_request(run, flow, actor)
         if isinstance(outcome, HookOutcome) and outcome.action in ("approve", "deny"):
             return await self.decide(
                 actor=Actor.hook("on_request"),
@@ -180,11 +179,12 @@ class RunService:
         The flow's ``on_approve`` / ``on_deny`` hook runs first, once the actor is known
         to be allowed; it may ignore the decision, or turn an approval into a denial.
         """
+        rule: DecisionRule | None = None
         if self._hooks is not None and actor.kind != "hook":
-            redirected = await self._redirect_decision(run_id, actor, approve)
+            redirected = await self._redirect_decision(self._hooks, run_id, actor, approve)
             if isinstance(redirected, Run):
                 return redirected
-            approve, hook_reason = redirected
+            approve, hook_reason, rule = redirected
             reason = hook_reason or reason
 
         def step(current: Run) -> engine.Transition:
@@ -201,6 +201,7 @@ class RunService:
                 now=self._clock.now(),
                 channel=channel,
                 target_key=target_key,
+                rule=rule,
             )
 
         run = await self._step(run_id, step, escalating_inline=True)
@@ -342,37 +343,37 @@ class RunService:
     # Hooks
 
     async def _redirect_decision(
-        self, run_id: str, actor: Actor, approve: bool
-    ) -> Run | tuple[bool, str | None]:
-        """Run on_approve / on_deny: the decision to make, or the run if the hook failed."""
+        self, hooks: FlowHooks, run_id: str, actor: Actor, approve: bool
+    ) -> Run | tuple[bool, str | None, DecisionRule | None]:
+        """Ask the flow's hooks: who may decide, then on_approve / on_deny.
+
+        Returns the decision to make with the rule to check it by, or the run if a hook
+        failed (and errored it).
+        """
         run = await self.get_run(run_id)
         flow = self.flow(run.flow)
         if run.status is not RunStatus.REQUESTED:
-            return approve, None  # the engine step answers with the conflict
-        refusal = may_decide(flow.vars, run, actor)
+            return approve, None, None  # the engine step answers with the conflict
+        rule = await hooks.decision_rule(run, flow, actor)
+        if not isinstance(rule, DecisionRule):
+            return await self._hook_failed(run, "get_permissions", rule)
+        refusal = may_decide(rule, run, actor)
         if refusal is not None:
             raise Forbidden(refusal)
         step = "approve" if approve else "deny"
-        outcome = await self._on_hook(run, flow, step, actor)
+        outcome = await hooks.on(run, flow, step, actor)
         if not isinstance(outcome, HookOutcome):
             return await self._hook_failed(run, f"on_{step}", outcome)
         if outcome.action == "ignore":
             raise Forbidden(outcome.message or f"the flow's on_{step} hook ignored this decision")
         if outcome.action == "continue":
-            return approve, None
-        return outcome.action == "approve", outcome.message
+            return approve, None, rule
+        return outcome.action == "approve", outcome.message, rule
 
-    async def _on_hook(self, run: Run, flow: Flow, step: str, actor: Actor) -> HookOutcome | str:
-        """Run the flow's ``on_<step>`` hook; the error text if it failed."""
-        if self._hooks is None or actor.kind == "hook":
+    async def _on_request(self, run: Run, flow: Flow, actor: Actor) -> HookOutcome | str:
+        if self._hooks is None:
             return HookOutcome.CONTINUE
-        filename = flow.implementation_path or f"<{flow.name} implementation>"
-        event = hook_event(run, flow, self._config, self.target(run), step, actor, self._clock)
-        try:
-            return await self._hooks.run_hook(flow.implementation, filename, step, "on", event)
-        except HookFailure as error:
-            log.warning("hook failed", extra={"run_id": run.id, "error": str(error)})
-            return str(error)
+        return await self._hooks.on(run, flow, "request", actor)
 
     async def _hook_failed(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:
         if isinstance(outcome, HookOutcome):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from symbox.engine.model import Actor, Run
 
@@ -21,15 +22,49 @@ def _entry(actor: Actor) -> str:
     return actor.id.lower() if actor.kind == "user" else f"{actor.kind}:{actor.id}".lower()
 
 
-def may_decide(flow_vars: Mapping[str, str], run: Run, actor: Actor) -> str | None:
-    """Return why ``actor`` may not approve or deny ``run``, or None if they may."""
+@dataclass(frozen=True)
+class DecisionRule:
+    """Who may approve or deny a flow's requests: entries, or None for any signed-in user."""
+
+    approvers: frozenset[str] | None
+    allow_self_approval: bool
+
+    @classmethod
+    def from_vars(cls, flow_vars: Mapping[str, str]) -> DecisionRule:
+        """The rule without hooks: ``vars["approvers"]`` and ``vars["allow_self_approval"]``."""
+        self_allowed = flow_vars.get(SELF_APPROVAL_VAR, "false").strip().lower() == "true"
+        return cls(approvers(flow_vars), self_allowed)
+
+    @classmethod
+    def from_permission(
+        cls, approve_deny: str | tuple[str, ...], allow_self: bool, flow_vars: Mapping[str, str]
+    ) -> DecisionRule:
+        """The rule a ``get_permissions`` hook returned: emails, or one of Sym's levels.
+
+        symbox has no Sym roles: ``ALL_USERS`` and ``MEMBER`` admit any signed-in user,
+        and ``ADMIN`` means the flow's ``vars["approvers"]``.
+        """
+        if isinstance(approve_deny, str):
+            level = approve_deny.upper()
+            if level in ("ALL_USERS", "MEMBER"):
+                return cls(None, allow_self)
+            if level == "ADMIN":
+                return cls(approvers(flow_vars), allow_self)
+            raise ValueError(f"get_permissions: unknown permission level {approve_deny!r}")
+        return cls(frozenset(entry.strip().lower() for entry in approve_deny), allow_self)
+
+
+def may_decide(rule: DecisionRule, run: Run, actor: Actor) -> str | None:
+    """Return why ``actor`` may not approve or deny ``run`` under ``rule``, or None."""
     if actor.kind == "hook":
         # The flow's own code decided (only the service makes hook actors, never a token).
         return None
-    if _entry(actor) not in approvers(flow_vars):
+    if rule.approvers is None:
+        if actor.kind != "user":
+            return f"{actor} is not an approver of flow {run.flow}"
+    elif _entry(actor) not in rule.approvers:
         return f"{actor} is not an approver of flow {run.flow}"
-    self_allowed = flow_vars.get(SELF_APPROVAL_VAR, "false").strip().lower() == "true"
-    if self_allowed:
+    if rule.allow_self_approval:
         return None
     if actor.kind == "user" and actor.id == run.requester:
         return "requesters may not decide their own request in this flow"

@@ -8,7 +8,7 @@ from typing import Any
 
 from symbox.config.model import Flow
 from symbox.engine.model import Actor, Decision, Grant, GrantState, Run, RunEvent, RunStatus
-from symbox.engine.permissions import may_decide, may_revoke
+from symbox.engine.permissions import DecisionRule, may_decide, may_revoke
 from symbox.engine.schedule import RetryPolicy
 
 
@@ -94,13 +94,18 @@ def decide(
     now: float,
     channel: str,
     target_key: str | None,
+    rule: DecisionRule | None = None,
 ) -> Transition:
-    """Approve or deny a requested run; ``target_key`` is the target's config key."""
+    """Approve or deny a requested run; ``target_key`` is the target's config key.
+
+    ``rule`` says who may decide (a ``get_permissions`` hook's answer); without one, the
+    flow's ``vars`` do.
+    """
     if run.status is not RunStatus.REQUESTED:
         raise Conflict(f"run {run.id} is {run.status}, not requested")
     if now >= run.request_expires_at:
         raise Conflict(f"run {run.id} expired before a decision")
-    refusal = may_decide(flow.vars, run, actor)
+    refusal = may_decide(rule or DecisionRule.from_vars(flow.vars), run, actor)
     if refusal is not None:
         raise Forbidden(refusal)
     decision = Decision(approved=approve, actor=actor, at=now, reason=reason)

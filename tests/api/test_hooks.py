@@ -85,3 +85,39 @@ async def test_a_failing_hook_errors_the_run_with_its_file_and_line(hooked: Path
 async def test_flows_without_hooks_start_no_workers(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         assert h.app.hook_pool is None
+
+
+PERMISSIONS = """
+from sym.sdk.request_permission import PermissionLevel, RequestPermission
+
+
+def get_permissions(event):
+    if event.payload.fields["reason"] == "anyone":
+        return RequestPermission(
+            webapp_view=PermissionLevel.MEMBER, approve_deny=PermissionLevel.ALL_USERS
+        )
+    return RequestPermission(
+        webapp_view=PermissionLevel.ADMIN,
+        approve_deny=["dave@example.com"],
+        allow_self_approval=True,
+    )
+"""
+
+
+async def test_get_permissions_replaces_the_approvers_var(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text(PERMISSIONS)
+    async with harness(tmp_path, config_text=hooked_config) as h:
+        run_id = await h.request()
+        listed_in_vars = await h.approve(run_id, as_="alice@example.com")
+        assert listed_in_vars.status_code == 403
+        assert "not an approver" in listed_in_vars.json()["message"]
+        chosen = await h.approve(run_id, as_="dave@example.com")
+        assert chosen.json()["status"] == "escalated"
+        # The reducer allows self-approval.
+        own = await h.request(as_="dave@example.com")
+        assert (await h.approve(own, as_="dave@example.com")).json()["status"] == "escalated"
+        # ALL_USERS: any signed-in person, but still not the requester, and not a bot.
+        open_run = await h.request(reason="anyone")
+        assert (await h.approve(open_run, as_="ci")).status_code == 403
+        assert (await h.approve(open_run, as_="carol@example.com")).status_code == 403
+        assert (await h.approve(open_run, as_="eve@example.com")).json()["status"] == "escalated"

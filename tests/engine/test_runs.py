@@ -7,6 +7,7 @@ import pytest
 from symbox.config.model import Flow
 from symbox.engine import runs
 from symbox.engine.model import Actor, GrantState, Run, RunStatus
+from symbox.engine.permissions import DecisionRule
 from symbox.engine.schedule import RetryPolicy
 from tests.engine.flows import make_config
 
@@ -337,3 +338,30 @@ def test_a_hook_may_decide_without_being_an_approver() -> None:
     flow = flow_of(approvers="")
     run = decide(requested(flow), flow, Actor.hook("on_request"), now=T0 + 1).run
     assert run.status is RunStatus.APPROVED
+
+
+def test_decision_rules_from_get_permissions() -> None:
+    flow = flow_of(approvers="alice@example.com")
+    anyone = DecisionRule.from_permission("ALL_USERS", False, flow.vars)
+    assert anyone.approvers is None
+    admins = DecisionRule.from_permission("admin", True, flow.vars)
+    assert admins == DecisionRule(frozenset({"alice@example.com"}), True)
+    listed = DecisionRule.from_permission(("Dave@Example.com",), False, flow.vars)
+    assert listed.approvers == frozenset({"dave@example.com"})
+    with pytest.raises(ValueError, match="unknown permission level 'OWNER'"):
+        DecisionRule.from_permission("OWNER", False, flow.vars)
+    dave = Actor.user("dave@example.com")
+    with pytest.raises(runs.Forbidden):
+        decide(requested(flow), flow, dave, now=T0)
+    approved_by_rule = runs.decide(
+        requested(flow),
+        flow,
+        actor=dave,
+        approve=True,
+        reason=None,
+        now=T0,
+        channel="api",
+        target_key="prod_db",
+        rule=listed,
+    ).run
+    assert approved_by_rule.status is RunStatus.APPROVED

@@ -1,0 +1,116 @@
+"""A flow's hooks as the run service asks them, and the event they receive."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from symbox.audit.entry import iso, redact
+from symbox.clock import Clock
+from symbox.config.model import Config, Flow, Target
+from symbox.engine.model import Actor, Run
+from symbox.engine.permissions import DecisionRule
+from symbox.sandbox.errors import HookFailure
+from symbox.sandbox.hooks import HookOutcome, HookRunner
+
+log = logging.getLogger(__name__)
+
+
+def _user(email: str) -> dict[str, str]:
+    # symbox knows people by email only; Sym's username is the email's local part.
+    return {"email": email, "username": email.split("@", 1)[0], "role": "member"}
+
+
+def hook_event(
+    run: Run,
+    flow: Flow,
+    config: Config,
+    target: Target | None,
+    step: str,
+    actor: Actor,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Build the event for ``step`` of ``run``, as seen by ``actor``; secrets are redacted."""
+    fields: dict[str, Any] = {key: value for key, value in run.fields.items() if key != "target"}
+    if target is not None:
+        fields["target"] = {
+            "name": target.name,
+            "label": target.label,
+            "type": target.type,
+            "settings": redact(target.settings),
+        }
+    environment = config.environments.get(flow.environment)
+    actors: dict[str, Any] = {"request": _user(run.requester)}
+    if run.decision is not None and run.decision.actor.kind == "user":
+        actors["approve" if run.decision.approved else "deny"] = _user(run.decision.actor.id)
+    acting = actor.id if actor.kind == "user" else run.requester
+    return {
+        "name": step,
+        "user": _user(acting),
+        "payload": {"fields": fields, "timestamp": iso(clock.now())},
+        "flow": {
+            "name": flow.name,
+            "vars": dict(flow.vars),
+            "environment": {
+                "name": environment.name if environment else flow.environment,
+                "integrations": dict(environment.integrations) if environment else {},
+            },
+        },
+        "run": {"id": run.id, "actors": actors},
+        "context": {},
+    }
+
+
+class FlowHooks:
+    """Runs a flow's hooks for the run service; failures come back as their error text."""
+
+    def __init__(
+        self,
+        runner: HookRunner,
+        config: Config,
+        clock: Clock,
+        target_of: Callable[[Run], Target | None],
+    ) -> None:
+        self._runner = runner
+        self._config = config
+        self._clock = clock
+        self._target_of = target_of
+
+    def _event(self, run: Run, flow: Flow, step: str, actor: Actor) -> dict[str, Any]:
+        target = self._target_of(run)
+        return hook_event(run, flow, self._config, target, step, actor, self._clock)
+
+    async def on(self, run: Run, flow: Flow, step: str, actor: Actor) -> HookOutcome | str:
+        """Run the flow's ``on_<step>`` hook, unless a hook is the one acting."""
+        if actor.kind == "hook":
+            return HookOutcome.CONTINUE
+        event = self._event(run, flow, step, actor)
+        try:
+            return await self._runner.run_hook(
+                flow.implementation, _filename(flow), step, "on", event
+            )
+        except HookFailure as error:
+            log.warning("hook failed", extra={"run_id": run.id, "error": str(error)})
+            return str(error)
+
+    async def decision_rule(self, run: Run, flow: Flow, actor: Actor) -> DecisionRule | str:
+        """Who may decide: the flow's ``get_permissions`` answer, else its vars."""
+        event = self._event(run, flow, "approve", actor)
+        try:
+            permission = await self._runner.reduce_permissions(
+                flow.implementation, _filename(flow), event
+            )
+            if permission is None:
+                return DecisionRule.from_vars(flow.vars)
+            return DecisionRule.from_permission(
+                permission.approve_deny, permission.allow_self_approval, flow.vars
+            )
+        except (HookFailure, ValueError) as error:
+            log.warning("get_permissions failed", extra={"run_id": run.id, "error": str(error)})
+            return str(error)
+
+
+def _filename(flow: Flow) -> str:
+    # Errors name the hook file as the config named it; inline code gets a clear stand-in.
+    return flow.implementation_path or f"<{flow.name} implementation>"
