@@ -28,6 +28,7 @@ from symbox.config import ConfigError, load_config, parse_duration
 from symbox.config.model import Config
 from symbox.engine.inputs import is_email
 from symbox.engine.model import Actor
+from symbox.flow_hooks import check_implementations
 from symbox.store.handle import open_store
 
 DEFAULT_CONFIG = "config.hcl"
@@ -120,15 +121,23 @@ def _load(path: str) -> Config:
     return load_config(path)
 
 
+def _report_problems(problems: list[str]) -> int:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    count = len(problems)
+    print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
+    return 1
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Print a summary of a valid config, or every problem."""
     try:
         config = _load(args.config)
     except ConfigError as error:
-        print(str(error), file=sys.stderr)
-        count = len(error.problems)
-        print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
-        return 1
+        return _report_problems([str(problem) for problem in error.problems])
+    hook_problems = check_implementations(config)
+    if hook_problems:
+        return _report_problems(hook_problems)
     for notice in config.notices:
         print(notice)
     print(f"config ok: {', '.join(config.files)}")
@@ -154,6 +163,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = _load(args.config)
     except (ValueError, ConfigError) as error:
         return _fail(str(error))
+    hook_problems = check_implementations(config)
+    if hook_problems:
+        return _report_problems(hook_problems)
     app = App(config, Options(data_dir=args.data_dir, host=host, port=port))
 
     async def main() -> None:

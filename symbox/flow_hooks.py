@@ -11,8 +11,9 @@ from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine.model import Actor, Run
 from symbox.engine.permissions import DecisionRule
-from symbox.sandbox.errors import HookFailure
+from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
+from symbox.sandbox.policy import HookPolicy
 
 log = logging.getLogger(__name__)
 
@@ -114,3 +115,15 @@ class FlowHooks:
 def _filename(flow: Flow) -> str:
     # Errors name the hook file as the config named it; inline code gets a clear stand-in.
     return flow.implementation_path or f"<{flow.name} implementation>"
+
+
+def check_implementations(config: Config) -> list[str]:
+    """Compile every flow's hooks as the sandbox will; return each problem as file:line."""
+    policy = HookPolicy()
+    problems: list[str] = []
+    for flow in config.flows.values():
+        try:
+            policy.compile(flow.implementation, _filename(flow))
+        except HookCompileError as error:
+            problems.append(str(error))
+    return problems

@@ -41,6 +41,23 @@ def test_validate_summarises_or_lists_every_problem(
     assert "sym_nonsense" in result.stderr and "colour" in result.stderr
 
 
+def test_hooks_that_do_not_compile_are_refused_with_file_and_line(
+    tmp_path: Path, receiver: GrantReceiver
+) -> None:
+    (tmp_path / "impl.py").write_text(
+        "def on_request(event):\n    return event.__class__\n\ndef broken(:\n"
+    )
+    text = access_config(receiver.url).replace(
+        'implementation = "# no hooks"', 'implementation = file("impl.py")', 1
+    )
+    config = write_config(tmp_path, text)
+    for command in ("validate", "run"):
+        result = cli(command, "--config", str(config), env=ENV, check=False)
+        assert result.returncode == 1, command
+        assert f"{tmp_path}/impl.py:4: SyntaxError" in result.stderr, result.stderr
+        assert "1 problem found" in result.stderr
+
+
 def test_a_full_run_through_the_real_process(tmp_path: Path, receiver: GrantReceiver) -> None:
     text = access_config(receiver.url).replace('["1m", "10m", "1h"]', '["2s", "1m"]')
     config = write_config(tmp_path, text)
