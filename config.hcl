@@ -51,7 +51,8 @@ resource "sym_flow" "db_access" {
   environment_id = sym_environment.main.id
 
   vars = {
-    approvers = var.approvers
+    approvers      = var.approvers
+    prod_approvers = var.approvers
   }
 
   params {

@@ -397,7 +397,10 @@ def test_the_repository_example_config_validates(monkeypatch: pytest.MonkeyPatch
     flow = config.flow_by_name("db-access")
     assert flow is not None
     assert flow.implementation_path == "hooks/example.py"
-    assert flow.vars == {"approvers": "alice@example.com"}
+    assert flow.vars == {
+        "approvers": "alice@example.com",
+        "prod_approvers": "alice@example.com",
+    }
     assert flow.params.strategy == "grants"
     duration = flow.field("duration")
     assert duration is not None and duration.allowed_values == (60, 600, 3600)

@@ -1,0 +1,61 @@
+"""The repository's example config and hooks, run through real sandbox workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from symbox.config import load_config
+from symbox.engine import runs
+from symbox.engine.model import Actor
+from symbox.flow_hooks import check_implementations, hook_event
+from symbox.sandbox.hooks import HookOutcome, HookRunner
+from symbox.sandbox.pool import HookPool
+from tests.fakes.clock import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def outcome(step: str, target: str, actor: Actor) -> HookOutcome:
+    config = load_config(ROOT / "config.hcl", environ={"SYMBOX_GRANT_SECRET": "x"})
+    assert check_implementations(config) == []
+    flow = config.flows["db_access"]
+    target_key = {"prod-db": "prod_db", "staging-db": "staging_db"}[target]
+    run = runs.open_request(
+        run_id="r1",
+        flow=flow,
+        requester="carol@example.com",
+        submitted_by=Actor.user("carol@example.com"),
+        channel="api",
+        fields={"reason": "incident", "duration": 60, "target": target},
+        now=1_800_000_000.0,
+    ).run
+    event = hook_event(run, flow, config, config.targets[target_key], step, actor, FakeClock())
+    async with HookPool(size=1) as pool:
+        return await HookRunner(pool).run_hook(
+            flow.implementation, "hooks/example.py", step, "on", event
+        )
+
+
+async def test_staging_is_pre_approved_and_production_waits() -> None:
+    carol = Actor.user("carol@example.com")
+    assert await outcome("request", "staging-db", carol) == HookOutcome(
+        "approve", "staging access is pre-approved"
+    )
+    assert await outcome("request", "prod-db", carol) == HookOutcome.CONTINUE
+
+
+async def test_only_prod_approvers_approve_production() -> None:
+    assert await outcome("approve", "prod-db", Actor.user("alice@example.com")) == (
+        HookOutcome.CONTINUE
+    )
+    refused = await outcome("approve", "prod-db", Actor.user("bob@example.com"))
+    assert refused == HookOutcome(
+        "ignore", "production access needs an approver listed in prod_approvers"
+    )
+    assert await outcome("approve", "staging-db", Actor.user("bob@example.com")) == (
+        HookOutcome.CONTINUE
+    )
