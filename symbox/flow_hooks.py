@@ -95,6 +95,16 @@ class FlowHooks:
             log.warning("hook failed", extra={"run_id": run.id, "error": str(error)})
             return str(error)
 
+    async def after(self, run: Run, flow: Flow, step: str, actor: Actor) -> str | None:
+        """Run the flow's ``after_<step>`` hook for its side effects; the error text if any."""
+        event = self._event(run, flow, step, actor)
+        try:
+            await self._runner.run_hook(flow.implementation, _filename(flow), step, "after", event)
+        except HookFailure as error:
+            log.warning("after hook failed", extra={"run_id": run.id, "error": str(error)})
+            return str(error)
+        return None
+
     async def decision_rule(self, run: Run, flow: Flow, actor: Actor) -> DecisionRule | str:
         """Who may decide: the flow's ``get_permissions`` answer, else its vars."""
         event = self._event(run, flow, "approve", actor)

@@ -6,6 +6,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from symbox.audit.entry import run_entry
@@ -33,6 +34,8 @@ Step = Callable[[Run], engine.Transition]
 # An approval escalates inline; the timer looks again this much later in case it could
 # not (the stored due time stays the approval's, so a restart escalates at once).
 ESCALATION_SAFETY_NET = 30.0
+# Steps whose completion runs the flow's after_<step> hook (side effects only).
+AFTER_HOOK_STEPS = frozenset({"request", "approve", "deny", "escalate", "deescalate"})
 
 
 class RunService:
@@ -420,13 +423,13 @@ class RunService:
         return result
 
     async def _commit_new(self, transition: engine.Transition) -> Run:
-        def job(txn: WriteTxn) -> Run:
+        def job(txn: WriteTxn) -> engine.Transition:
             self._save(txn, transition)
-            return transition.run
+            return transition
 
-        run = await self._writer.submit(job)
-        self._after_commit(run)
-        return run
+        committed = await self._writer.submit(job)
+        self._after_commit(committed.run)
+        return await self._after_hooks(committed)
 
     async def _step(self, run_id: str, step: Step, *, escalating_inline: bool = False) -> Run:
         """Apply ``step`` to the run as stored, inside the writer, so steps never race.
@@ -435,16 +438,36 @@ class RunService:
         timer only keeps a late safety net for it instead of racing the caller.
         """
 
-        def job(txn: WriteTxn) -> Run:
+        def job(txn: WriteTxn) -> engine.Transition:
             current = txn.get_run(run_id)
             if current is None:
                 raise NotFound(f"no run {run_id!r}")
             transition = step(current)
             self._save(txn, transition)
-            return transition.run
+            return transition
 
-        run = await self._writer.submit(job)
-        self._after_commit(run, escalating_inline)
+        committed = await self._writer.submit(job)
+        self._after_commit(committed.run, escalating_inline)
+        return await self._after_hooks(committed)
+
+    async def _after_hooks(self, committed: engine.Transition) -> Run:
+        """Run the ``after_*`` hook of each step the transition completed."""
+        run = committed.run
+        if self._hooks is None:
+            return run
+        flow = self._config.flow_by_name(run.flow)
+        for event in committed.events:
+            if flow is None or event.name not in AFTER_HOOK_STEPS or event.errors:
+                continue
+            error = await self._hooks.after(run, flow, event.name, event.actor)
+            if error is not None:
+                failed = partial(
+                    engine.after_hook_failed,
+                    hook=f"after_{event.name}",
+                    error=error,
+                    now=self._clock.now(),
+                )
+                run = await self._step(run.id, failed)
         return run
 
     def _save(self, txn: WriteTxn, transition: engine.Transition) -> None:

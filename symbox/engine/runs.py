@@ -137,6 +137,15 @@ def hook_failed(run: Run, hook: str, error: str, now: float) -> Transition:
     return Transition(new, (event,))
 
 
+def after_hook_failed(run: Run, hook: str, error: str, now: float) -> Transition:
+    """Record that an ``after_*`` hook raised: its step stands, the error is kept."""
+    new = run.evolve(errors=(*run.errors, error))
+    event = _event(
+        new, "hook_error", Actor.hook(hook), now, run.channel, {"hook": hook}, errors=(error,)
+    )
+    return Transition(new, (event,))
+
+
 def escalated(run: Run, flow: Flow, now: float) -> Transition:
     """Record that the strategy granted access; the grant's clock starts now."""
     grant = _require_grant(run, GrantState.ESCALATING)

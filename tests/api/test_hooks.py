@@ -121,3 +121,35 @@ async def test_get_permissions_replaces_the_approvers_var(tmp_path: Path) -> Non
         assert (await h.approve(open_run, as_="ci")).status_code == 403
         assert (await h.approve(open_run, as_="carol@example.com")).status_code == 403
         assert (await h.approve(open_run, as_="eve@example.com")).json()["status"] == "escalated"
+
+
+AFTER = """
+from sym.sdk.exceptions import SymException
+
+
+def after_request(event):
+    return None
+
+
+def after_escalate(event):
+    raise SymException("could not post to #access-log")
+"""
+
+
+async def test_after_hooks_run_after_their_step_and_cannot_undo_it(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text(AFTER)
+    async with harness(tmp_path, config_text=hooked_config) as h:
+        run_id = await h.request()
+        assert (await h.run(run_id))["errors"] == []
+        response = await h.approve(run_id)
+        body = response.json()
+        assert body["status"] == "escalated"
+        assert "could not post to #access-log" in body["error"]
+        assert h.receiver.state.granted == {("prod-db", "carol@example.com")}
+        run = await h.run(run_id)
+        names = [event["name"] for event in run["events"]]
+        assert names == ["request", "approve", "escalate", "hook_error"]
+        assert run["events"][-1]["details"] == {"hook": "after_escalate"}
+        # The grant's lifecycle goes on: it is revoked on time.
+        await h.advance(600)
+        await h.wait_status(run_id, "deescalated")

@@ -365,3 +365,13 @@ def test_decision_rules_from_get_permissions() -> None:
         rule=listed,
     ).run
     assert approved_by_rule.status is RunStatus.APPROVED
+
+
+def test_a_failing_after_hook_keeps_its_step() -> None:
+    flow = flow_of()
+    run = escalated(flow)
+    transition = runs.after_hook_failed(run, "after_escalate", "impl.py:4: boom", T0 + 11)
+    assert transition.run.status is RunStatus.ESCALATED
+    assert transition.run.grant == run.grant
+    assert transition.run.errors == ("impl.py:4: boom",)
+    assert transition.events[0].details == {"hook": "after_escalate"}
