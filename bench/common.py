@@ -58,11 +58,32 @@ def bench_env() -> dict[str, str]:
     return {**os.environ, "SYMBOX_GRANT_SECRET": GRANT_SECRET}
 
 
-def write_config(folder: Path, receiver_url: str = UNUSED_RECEIVER) -> Path:
-    """Write the tests' access config (flow ``access``, approver ``bot:ci``) into ``folder``."""
+# Hooks that run on every request and approval and change nothing: the sandbox's cost.
+NOOP_HOOKS = """
+def on_request(event):
+    if event.payload.fields["reason"] == "never":
+        return None
+
+
+def on_approve(event):
+    return None
+"""
+
+
+def write_config(
+    folder: Path, receiver_url: str = UNUSED_RECEIVER, hooks: str | None = None
+) -> Path:
+    """Write the tests' access config (flow ``access``, approver ``bot:ci``) into ``folder``.
+
+    With ``hooks``, the access flow's implementation is that source (``impl.py``).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.hcl"
-    path.write_text(access_config(receiver_url))
+    text = access_config(receiver_url)
+    if hooks is not None:
+        (folder / "impl.py").write_text(hooks)
+        text = text.replace('implementation = "# no hooks"', 'implementation = file("impl.py")', 1)
+    path.write_text(text)
     return path
 
 

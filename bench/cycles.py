@@ -32,6 +32,7 @@ import anyio
 from bench.common import (
     APPROVER_BOT,
     FLOW,
+    NOOP_HOOKS,
     REQUESTER_BOT,
     TARGET,
     bench_env,
@@ -156,7 +157,12 @@ def _wait_line(process: subprocess.Popen[str], command: str, ready: str, log_pat
 
 @contextmanager
 def _symbox(
-    folder: Path, real: bool, synchronous: str, profile: Path | None, switch: float | None
+    folder: Path,
+    real: bool,
+    synchronous: str,
+    profile: Path | None,
+    switch: float | None,
+    hooks: str | None = None,
 ) -> Iterator[tuple[int, str]]:
     """Start symbox on a fresh data folder; yield its pid and base URL."""
     data_dir = folder / "data"
@@ -165,14 +171,14 @@ def _symbox(
             [sys.executable, "-m", "bench.receiver"], "port", folder / "receiver.log"
         ) as (_, line):
             receiver = f"http://127.0.0.1:{line.split()[1]}/grants"
-            config = write_config(folder, receiver)
+            config = write_config(folder, receiver, hooks)
             argv = [sys.executable, "-m", "symbox", "run", "--config", str(config)]
             argv += ["--data-dir", str(data_dir), "--listen", "127.0.0.1:0"]
             with _process(argv, "symbox is ready", folder / "symbox.log") as (pid, ready):
                 port = json.loads(ready)["port"]
                 yield pid, f"http://127.0.0.1:{port}"
         return
-    config = write_config(folder)
+    config = write_config(folder, hooks=hooks)
     argv = [sys.executable, "-m", "bench.server", "--config", str(config)]
     argv += ["--data-dir", str(data_dir), "--synchronous", synchronous]
     if profile is not None:
@@ -192,6 +198,7 @@ def measure(
     synchronous: str,
     profile: Path | None = None,
     switch: float | None = None,
+    hooks: str | None = None,
 ) -> dict[str, Any]:
     """Run one load level against a fresh symbox and return its numbers."""
     with tempfile.TemporaryDirectory(prefix="symbox-bench-") as tmp:
@@ -200,7 +207,7 @@ def measure(
         requester, approver = anyio.run(
             issue_bot_tokens, folder / "data", REQUESTER_BOT, APPROVER_BOT
         )
-        with _symbox(folder, real, synchronous, profile, switch) as (pid, base_url):
+        with _symbox(folder, real, synchronous, profile, switch, hooks) as (pid, base_url):
             names = [f"c{i}" for i in range(clients)]
             shares = [names[i::procs] for i in range(procs)]
             cpu_before = proc_cpu_seconds(pid)
@@ -260,12 +267,19 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="bench.server only, diagnostic: the server's sys.setswitchinterval",
     )
+    parser.add_argument(
+        "--hooks",
+        action="store_true",
+        help="the flow has on_request and on_approve hooks that return nothing",
+    )
     args = parser.parse_args(argv)
     if args.real and args.synchronous != "FULL":
         parser.error("--real runs symbox run, which always commits with synchronous=FULL")
     print_machine()
     mode = "symbox run + http strategy" if args.real else "bench.server (no-op strategy)"
+    hooks = NOOP_HOOKS if args.hooks else None
     print(f"server   {mode}, synchronous={args.synchronous}; client procs: {args.client_procs}")
+    print(f"hooks    {'on_request + on_approve, in the sandbox' if args.hooks else 'none'}")
     print()
     print(
         "| clients | cycles/s | request p50 / p99 ms | approve p50 / p99 ms "
@@ -283,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             args.synchronous,
             None if args.profile is None else args.profile.with_suffix(f".{clients}"),
             args.switch_interval,
+            hooks,
         )
         verdict = "pass" if row["cycles_per_s"] >= TARGET_CYCLES_PER_SECOND else "FAIL"
         print(
