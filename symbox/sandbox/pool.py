@@ -16,7 +16,10 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from symbox.sandbox.errors import HookCompileError, HookCrashed, HookError, HookTimeout
-from symbox.sandbox.worker import DEFAULT_MAX_REPLY, DEFAULT_MEMORY_LIMIT, HEADER, READY
+from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.sandbox.sdk.exceptions import EXCEPTIONS, SymException
+from symbox.sandbox.sdk.integrations import CALL_KEY, DEFAULT_MAX_CALLS, ERROR_TYPES
+from symbox.sandbox.worker import DEFAULT_MAX_REPLY, DEFAULT_MEMORY_LIMIT, HEADER, READY, plain
 
 DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-I", "-m", "symbox.sandbox.worker")
 # Room for the reply envelope around a value at the size limit.
@@ -99,6 +102,8 @@ class HookPool:
         default_timeout: float = 2.0,
         startup_timeout: float = 20.0,
         stop_grace: float = 2.0,
+        integrations: IntegrationProvider | None = None,
+        max_integration_calls: int = DEFAULT_MAX_CALLS,
     ) -> None:
         if size < 1:
             raise ValueError("a hook pool needs at least one worker")
@@ -114,6 +119,8 @@ class HookPool:
         self._default_timeout = default_timeout
         self._startup_timeout = startup_timeout
         self._stop_grace = stop_grace
+        self._integrations = integrations
+        self._max_integration_calls = max_integration_calls
         # Idle slots; None marks a slot whose worker must be (re)started before use.
         send, receive = anyio.create_memory_object_stream[_Worker | None](size)
         self._idle_send = send
@@ -180,6 +187,7 @@ class HookPool:
                 "function": function,
                 "args": list(args),
                 "event": wrap_event,
+                "max_integration_calls": self._max_integration_calls,
             },
             protocol=pickle.HIGHEST_PROTOCOL,
         )
@@ -194,7 +202,7 @@ class HookPool:
         try:
             with anyio.fail_after(limit):
                 await worker.send(request)
-                reply = await worker.receive(self._max_reply + _REPLY_SLACK)
+                reply = await self._converse(worker)
         except TimeoutError:
             failure = HookTimeout(f"{function} ran longer than {limit:g} s", file=filename)
         except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError):
@@ -212,6 +220,52 @@ class HookPool:
             return _decode(reply)
         await self._replace(worker)
         raise failure
+
+    async def _converse(self, worker: _Worker) -> dict[str, Any]:
+        """Answer the worker's integration calls until it sends its final reply."""
+        made = 0
+        while True:
+            message = _load(await worker.receive(self._max_reply + _REPLY_SLACK))
+            if not isinstance(message, dict):
+                raise _ProtocolError("worker sent a frame that is not a dict")
+            call = message.get(CALL_KEY)
+            if call is None:
+                return message
+            made += 1
+            # Enforced here as well: the worker's own count runs beside hook code.
+            if made > self._max_integration_calls:
+                answer = _error_answer(
+                    "SymException",
+                    f"too many integration calls: a hook call may make at most "
+                    f"{self._max_integration_calls}",
+                )
+            else:
+                answer = await self._integration_call(call)
+            await worker.send(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+
+    async def _integration_call(self, call: object) -> dict[str, Any]:
+        """Run one call through the provider; every failure becomes an SDK error for the hook."""
+        if not isinstance(call, dict):
+            return _error_answer("SymException", "malformed integration call")
+        integration, method, args = call.get("integration"), call.get("method"), call.get("args")
+        if not (isinstance(integration, str) and isinstance(method, str) and type(args) is dict):
+            return _error_answer("SymException", "malformed integration call")
+        error_type = ERROR_TYPES.get(integration, "SymException")
+        if self._integrations is None:
+            return _error_answer(error_type, f"no {integration} integration is configured")
+        try:
+            value = await self._integrations.call(integration, method, args)
+        except SymException as exc:
+            # The nearest SDK class by name: the worker only rebuilds the SDK's own types.
+            known = next(kind for kind in type(exc).__mro__ if kind in EXCEPTIONS)
+            return _error_answer(known.__name__, exc.message)
+        except Exception as exc:
+            # Not str(exc): an unexpected error's text could carry request details.
+            return _error_answer(error_type, f"{integration}.{method} failed: {type(exc).__name__}")
+        try:
+            return {"ok": True, "value": plain(value)}
+        except (TypeError, RecursionError):
+            return _error_answer(error_type, f"{integration}.{method} returned non-plain data")
 
     async def _replace(self, worker: _Worker) -> None:
         """Kill a worker whose state is unknown and put a fresh one in its slot."""
@@ -256,8 +310,18 @@ class HookPool:
         return worker
 
 
-def _decode(reply: bytes) -> Any:
-    message = _NoGlobalsUnpickler(io.BytesIO(reply)).load()
+def _load(frame: bytes) -> Any:
+    try:
+        return _NoGlobalsUnpickler(io.BytesIO(frame)).load()
+    except Exception as exc:
+        raise _ProtocolError(f"worker sent an unreadable frame ({type(exc).__name__})") from None
+
+
+def _error_answer(type_name: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": type_name, "message": message}}
+
+
+def _decode(message: dict[str, Any]) -> Any:
     if message.get("ok"):
         return message["value"]
     error = message["error"]

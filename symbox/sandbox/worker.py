@@ -7,13 +7,14 @@ import os
 import pickle
 import resource
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from symbox.sandbox.errors import HookCompileError, HookError, HookFailure
 from symbox.sandbox.policy import HookPolicy, default_modules
 from symbox.sandbox.sdk import sdk_modules
 from symbox.sandbox.sdk.event import make_event
+from symbox.sandbox.sdk.integrations import DEFAULT_MAX_CALLS, IntegrationChannel
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 DEFAULT_MAX_REPLY = 1024 * 1024
@@ -97,9 +98,16 @@ def error_reply(failure: HookFailure, kind: str) -> dict[str, Any]:
     }
 
 
-def handle(policy: HookPolicy, request: dict[str, Any], max_reply: int) -> bytes:
+def handle(
+    policy: HookPolicy,
+    request: dict[str, Any],
+    max_reply: int,
+    channel: IntegrationChannel | None = None,
+) -> bytes:
     """Run one request and return the pickled reply."""
     filename = str(request.get("filename", "<hook>"))
+    if channel is not None:
+        channel.begin(int(request.get("max_integration_calls", DEFAULT_MAX_CALLS)))
     try:
         args = list(request.get("args", []))
         if request.get("event") and args:
@@ -132,9 +140,22 @@ def handle(policy: HookPolicy, request: dict[str, Any], max_reply: int) -> bytes
         return pickle.dumps(error_reply(oom, "runtime"))
 
 
-def worker_modules() -> dict[str, object]:
+def worker_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
     """Everything hooks may import in a worker: the safe standard modules and `sym.sdk`."""
-    return {**default_modules(), **sdk_modules()}
+    return {**default_modules(), **sdk_modules(channel)}
+
+
+def fd_transport(in_fd: int, out_fd: int) -> Callable[[bytes], bytes]:
+    """Send an integration call frame to the host and block for its reply frame."""
+
+    def transport(frame: bytes) -> bytes:
+        write_frame(out_fd, frame)
+        reply = read_frame(in_fd)
+        if reply is None:
+            raise EOFError("the host closed the pipe during an integration call")
+        return reply
+
+    return transport
 
 
 def limit_memory(limit: int) -> None:
@@ -164,7 +185,13 @@ def close_other_fds(keep: Sequence[int]) -> None:
         os.closerange(low, max_fd)
 
 
-def serve(in_fd: int, out_fd: int, policy: HookPolicy, max_reply: int) -> None:
+def serve(
+    in_fd: int,
+    out_fd: int,
+    policy: HookPolicy,
+    max_reply: int,
+    channel: IntegrationChannel | None = None,
+) -> None:
     """Answer requests until the parent closes the input pipe."""
     write_frame(out_fd, READY)
     while True:
@@ -173,7 +200,7 @@ def serve(in_fd: int, out_fd: int, policy: HookPolicy, max_reply: int) -> None:
             return
         # Requests come from the host, the only writer of this pipe, so pickle is trusted here.
         request = pickle.loads(frame)
-        write_frame(out_fd, handle(policy, request, max_reply))
+        write_frame(out_fd, handle(policy, request, max_reply, channel))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,14 +211,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--in-fd", type=int, default=0)
     parser.add_argument("--out-fd", type=int, default=1)
     options = parser.parse_args(argv)
-    policy = HookPolicy(modules=worker_modules())
+    channel = IntegrationChannel(fd_transport(options.in_fd, options.out_fd))
+    policy = HookPolicy(modules=worker_modules(channel))
     # Compile once so everything a call needs is imported before the limits apply.
     policy.call("def warm():\n    return [1]\n", "<warm-up>", "warm", [])
     close_other_fds([options.in_fd, options.out_fd])
     if options.memory_limit > 0:
         limit_memory(options.memory_limit)
     try:
-        serve(options.in_fd, options.out_fd, policy, options.max_reply)
+        serve(options.in_fd, options.out_fd, policy, options.max_reply, channel)
     except (BrokenPipeError, EOFError):
         return 1
     return 0

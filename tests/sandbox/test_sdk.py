@@ -125,7 +125,14 @@ def test_sdk_values(body: str, expected: Any) -> None:
             "ApprovalTemplate.ignore takes a str",
         ),
         ("from sym.sdk.exceptions import os\nreturn os", "cannot import name 'os'"),
-        ("import sym.sdk.integrations\nreturn 1", "'sym.sdk.integrations' is not allowed"),
+        (
+            "from sym.sdk.integrations import slack\nreturn slack",
+            "sym.sdk.integrations.slack is not supported by symbox yet",
+        ),
+        (
+            "from sym.sdk.integrations import pagerduty\nreturn pagerduty.is_on_call('a@x')",
+            "not available outside a hook worker",
+        ),
     ],
 )
 def test_sdk_misuse_fails_clearly(body: str, text: str) -> None:

@@ -1,0 +1,63 @@
+"""`Integrations`: the host's IntegrationProvider, routing hook calls to configured clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from symbox.sandbox.integrations.okta import OktaClient
+from symbox.sandbox.integrations.pagerduty import PagerDutyClient
+from symbox.sandbox.sdk.exceptions import OktaError, PagerDutyError, SymException
+
+
+def _text(args: dict[str, Any], name: str, error: type[SymException]) -> str:
+    value = args.get(name)
+    if not isinstance(value, str) or not value:
+        raise error(f"{name} must be a non-empty str")
+    return value
+
+
+def _optional(args: dict[str, Any], name: str, error: type[SymException]) -> str | None:
+    value = args.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise error(f"{name} must be a str")
+
+
+class Integrations:
+    """Routes `(integration, method, args)` from hooks to the PagerDuty and Okta clients."""
+
+    def __init__(
+        self, *, pagerduty: PagerDutyClient | None = None, okta: OktaClient | None = None
+    ) -> None:
+        self._pagerduty = pagerduty
+        self._okta = okta
+
+    async def call(self, integration: str, method: str, args: dict[str, Any]) -> Any:
+        """Run one call; a `SymException` subclass for anything unknown or unconfigured."""
+        if integration == "pagerduty":
+            return await self._call_pagerduty(method, args)
+        if integration == "okta":
+            return await self._call_okta(method, args)
+        raise SymException(f"the {integration} integration is not supported")
+
+    async def _call_pagerduty(self, method: str, args: dict[str, Any]) -> Any:
+        client = self._pagerduty
+        if client is None:
+            raise PagerDutyError("no pagerduty integration is configured")
+        schedule = _optional(args, "schedule_name", PagerDutyError)
+        if method == "is_on_call":
+            return await client.is_on_call(_text(args, "email", PagerDutyError), schedule)
+        if method == "users_on_call":
+            return await client.users_on_call(schedule)
+        raise PagerDutyError(f"pagerduty has no method {method!r}")
+
+    async def _call_okta(self, method: str, args: dict[str, Any]) -> Any:
+        client = self._okta
+        if client is None:
+            raise OktaError("no okta integration is configured")
+        group = _text(args, "group_name", OktaError)
+        if method == "is_user_in_group":
+            return await client.is_user_in_group(_text(args, "email", OktaError), group)
+        if method == "users_in_group":
+            return await client.users_in_group(group)
+        raise OktaError(f"okta has no method {method!r}")

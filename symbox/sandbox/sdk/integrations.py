@@ -1,0 +1,141 @@
+"""`sym.sdk.integrations`: facades that forward integration calls to the host process."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from symbox.sandbox.sdk.event import User
+from symbox.sandbox.sdk.exceptions import EXCEPTIONS, SymException
+
+# The key marking a worker frame as an integration call rather than a final reply.
+CALL_KEY = "integration_call"
+DEFAULT_MAX_CALLS = 50
+# The error type each integration's failures surface as inside a hook.
+ERROR_TYPES = {"pagerduty": "PagerDutyError", "okta": "OktaError"}
+
+# Sends one call frame to the host and returns its (trusted) reply frame.
+Transport = Callable[[bytes], bytes]
+
+
+class IntegrationChannel:
+    """The worker's side of integration calls: frames out, replies in, a per-call budget."""
+
+    __slots__ = ("_limit", "_made", "_transport")
+
+    def __init__(self, transport: Transport | None) -> None:
+        self._transport = transport
+        self._limit = DEFAULT_MAX_CALLS
+        self._made = 0
+
+    def begin(self, limit: int) -> None:
+        """Start a new hook call with a fresh budget of `limit` integration calls."""
+        self._limit = limit
+        self._made = 0
+
+    def call(self, integration: str, method: str, args: dict[str, Any]) -> Any:
+        """Run `integration.method(**args)` on the host; raise the SDK error it reports."""
+        error_type = _error_class(ERROR_TYPES.get(integration, "SymException"))
+        if self._transport is None:
+            raise error_type(f"{integration} is not available outside a hook worker")
+        self._made += 1
+        # Counted here too so a hook looping on a caught error does not keep the host busy.
+        if self._made > self._limit:
+            raise SymException(
+                f"too many integration calls: a hook call may make at most {self._limit}"
+            )
+        frame = {CALL_KEY: {"integration": integration, "method": method, "args": args}}
+        reply = pickle.loads(self._transport(pickle.dumps(frame)))
+        if reply.get("ok"):
+            return reply.get("value")
+        error = reply.get("error") or {}
+        raise _error_class(str(error.get("type")))(str(error.get("message", "")))
+
+
+def _error_class(name: str) -> type[SymException]:
+    return next((kind for kind in EXCEPTIONS if kind.__name__ == name), SymException)
+
+
+def _email(user: object) -> str:
+    """An email from a user facade or a string, as Sym's SDK accepts both."""
+    if isinstance(user, User) and user.email:
+        return user.email
+    # Exact types only: a hook's str subclass would be pickled by class reference.
+    if type(user) is str and user:
+        return user
+    raise SymException(f"expected a user or an email, got {type(user).__name__}")
+
+
+def _optional_name(value: object, what: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise SymException(f"{what} must be a str, got {type(value).__name__}")
+
+
+def _users(value: Any) -> list[User]:
+    if not isinstance(value, list):
+        return []
+    return [User({"email": item.get("email")}) for item in value if isinstance(item, dict)]
+
+
+class _Integration:
+    """Base of the facades: no `__dict__`, read-only, and the channel behind an underscore."""
+
+    __slots__ = ("_channel",)
+
+    _channel: IntegrationChannel
+
+    def __init__(self, channel: IntegrationChannel) -> None:
+        object.__setattr__(self, "_channel", channel)
+
+    def _read_only(self, *args: object) -> NoReturn:
+        raise TypeError("integrations are read-only in hooks")
+
+    __setattr__ = _read_only
+    __delattr__ = _read_only
+    __guarded_setattr__ = _read_only
+    __guarded_delattr__ = _read_only
+
+
+class PagerDuty(_Integration):
+    """`sym.sdk.integrations.pagerduty`: on-call lookups."""
+
+    __slots__ = ()
+
+    def is_on_call(self, user: object, schedule_name: str | None = None) -> bool:
+        """Whether `user` (a user or an email) is on call, optionally in `schedule_name`."""
+        args = {"email": _email(user), "schedule_name": _optional_name(schedule_name, "schedule")}
+        return self._channel.call("pagerduty", "is_on_call", args) is True
+
+    def users_on_call(self, schedule_name: str | None = None) -> list[User]:
+        """The users on call, optionally only in `schedule_name`."""
+        args = {"schedule_name": _optional_name(schedule_name, "schedule")}
+        return _users(self._channel.call("pagerduty", "users_on_call", args))
+
+    def __repr__(self) -> str:
+        return "<sym.sdk.integrations.pagerduty>"
+
+
+class Okta(_Integration):
+    """`sym.sdk.integrations.okta`: group membership."""
+
+    __slots__ = ()
+
+    def is_user_in_group(self, user: object, group_name: str) -> bool:
+        """Whether `user` (a user or an email) belongs to the Okta group `group_name`."""
+        group = _optional_name(group_name, "group_name")
+        if not group:
+            raise SymException("group_name is required")
+        args = {"email": _email(user), "group_name": group}
+        return self._channel.call("okta", "is_user_in_group", args) is True
+
+    def users_in_group(self, group_name: str) -> list[User]:
+        """The members of the Okta group `group_name`."""
+        group = _optional_name(group_name, "group_name")
+        if not group:
+            raise SymException("group_name is required")
+        return _users(self._channel.call("okta", "users_in_group", {"group_name": group}))
+
+    def __repr__(self) -> str:
+        return "<sym.sdk.integrations.okta>"
