@@ -32,6 +32,7 @@ from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.expiry import ExpiryTimer
 from symbox.metrics import Metrics
 from symbox.sandbox.hooks import HookRunner
+from symbox.sandbox.integrations import Integrations, OktaClient, PagerDutyClient
 from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
 from symbox.store.reader import Reader
@@ -46,6 +47,7 @@ LOCK_NAME = "symbox.lock"
 AUDIT_FILE_NAME = "audit.jsonl"
 DEFAULT_AUDIT_DESTINATION = "file"
 HOOK_PREFIXES = ("on_", "after_", "get_")
+PAGERDUTY_API = "https://api.pagerduty.com"
 
 
 class StartupError(Exception):
@@ -117,6 +119,28 @@ def build_strategies(config: Config, client: httpx.AsyncClient) -> dict[str, Acc
     return strategies
 
 
+def build_integrations(config: Config, client: httpx.AsyncClient) -> Integrations:
+    """Host-side clients for the integrations hooks may call, from ``sym_integration`` blocks.
+
+    Each needs ``settings.api_token`` (an ``env()`` secret); ``settings.base_url`` overrides
+    the service's address (PagerDuty's API, or ``https://<external_id>`` for Okta).
+    """
+    pagerduty: PagerDutyClient | None = None
+    okta: OktaClient | None = None
+    for integration in config.integrations.values():
+        token = integration.settings.get("api_token")
+        base_url = integration.settings.get("base_url")
+        if not isinstance(token, Secret):
+            continue
+        if integration.type == "pagerduty":
+            url = base_url if isinstance(base_url, str) else PAGERDUTY_API
+            pagerduty = PagerDutyClient(url, token.reveal(), client)
+        elif integration.type == "okta":
+            url = base_url if isinstance(base_url, str) else f"https://{integration.external_id}"
+            okta = OktaClient(url, token.reveal(), client)
+    return Integrations(pagerduty=pagerduty, okta=okta)
+
+
 def defines_hooks(config: Config) -> bool:
     """Tell whether any flow's implementation defines a hook or reducer function."""
     for flow in config.flows.values():
@@ -157,9 +181,13 @@ class App:
         self.writer = Writer(options.data_dir / DATABASE_NAME, synchronous=options.synchronous)
         self.reader = Reader(options.data_dir / DATABASE_NAME)
         self.schedule = ExpirySchedule()
-        # Worker processes are only started when some flow has hooks to run.
-        self.hook_pool = HookPool() if defines_hooks(config) else None
         self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout)
+        # Worker processes are only started when some flow has hooks to run.
+        self.hook_pool = (
+            HookPool(integrations=build_integrations(config, self._http_client))
+            if defines_hooks(config)
+            else None
+        )
         self.shippers = [
             AuditShipper(
                 FileSink(name, JsonLinesFile(path)), self.reader, self.writer, self.metrics

@@ -8,6 +8,7 @@ import pytest
 
 from tests.fakes.configs import access_config
 from tests.harness import harness
+from tests.sandbox.fake_services import PAGERDUTY_TOKEN, FakePagerDuty
 
 pytestmark = pytest.mark.anyio
 
@@ -153,3 +154,47 @@ async def test_after_hooks_run_after_their_step_and_cannot_undo_it(tmp_path: Pat
         # The grant's lifecycle goes on: it is revoked on time.
         await h.advance(600)
         await h.wait_status(run_id, "deescalated")
+
+
+ON_CALL = """
+from sym.sdk.annotations import hook
+from sym.sdk.integrations import pagerduty
+from sym.sdk.templates import ApprovalTemplate
+
+
+@hook
+def on_request(event):
+    if pagerduty.is_on_call(event.user, schedule_name="Primary"):
+        return ApprovalTemplate.approve(reason="on call")
+"""
+
+
+async def test_sym_on_call_example_against_pagerduty(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text(ON_CALL)
+    with FakePagerDuty() as fake:
+
+        def config(receiver_url: str) -> str:
+            integration = f"""
+resource "sym_integration" "pagerduty" {{
+  type        = "pagerduty"
+  name        = "pagerduty"
+  external_id = "acme"
+  settings = {{
+    api_token = env("PD_TOKEN")
+    base_url  = "{fake.url}"
+  }}
+}}
+"""
+            return hooked_config(receiver_url) + integration
+
+        env = {"PD_TOKEN": PAGERDUTY_TOKEN}
+        async with harness(tmp_path, config_text=config, monkeypatch_env=env) as h:
+            on_call = await h.request(as_="alice@x.com")
+            assert (await h.run(on_call))["status"] == "escalated"
+            off_call = await h.request(as_="bob@x.com")
+            assert (await h.run(off_call))["status"] == "requested"
+        # Every call carried the token in its header.
+        seen = fake.state.requests
+        assert seen and all(call.authorization == f"Token token={PAGERDUTY_TOKEN}" for call in seen)
+    audit = (tmp_path / "data" / "audit.jsonl").read_text()
+    assert PAGERDUTY_TOKEN not in audit
