@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from symbox.sandbox.errors import HookCompileError, HookError, HookFailure
 from symbox.sandbox.pool import HookPool
+from tests.sandbox.sources import hook_source
 
 pytestmark = pytest.mark.anyio
 
@@ -189,28 +188,17 @@ CASES: list[tuple[str, str, type[HookFailure], str]] = [
 ]
 
 
-def _module(body: str) -> str:
-    indented = "\n".join("    " + line for line in body.splitlines())
-    return f"def hook():\n{indented}\n"
-
-
-@pytest.fixture
-async def pool() -> AsyncIterator[HookPool]:
-    async with HookPool(size=1) as running:
-        yield running
-
-
 @pytest.mark.parametrize(
     ("body", "expected", "text"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
 )
 async def test_escape_fails_clearly(
-    pool: HookPool, body: str, expected: type[HookFailure], text: str
+    one_worker: HookPool, body: str, expected: type[HookFailure], text: str
 ) -> None:
     with pytest.raises(expected) as caught:
-        await pool.call(_module(body), FILE, "hook", [], timeout=5)
+        await one_worker.call(hook_source(body), FILE, "hook", [], timeout=5)
     message = str(caught.value)
     assert message.startswith(f"{FILE}:"), message
     assert caught.value.line is not None, message
     assert text in message, message
     # The worker stays usable after every attempt.
-    assert await pool.call("def ok():\n    return 1\n", FILE, "ok") == 1
+    assert await one_worker.call("def ok():\n    return 1\n", FILE, "ok") == 1

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from symbox.sandbox.errors import HookCompileError, HookError, HookFailure
 from symbox.sandbox.pool import HookPool
+from tests.sandbox.sources import hook_source
 
 pytestmark = pytest.mark.anyio
 
@@ -53,31 +52,22 @@ CASES: list[tuple[str, str, type[HookFailure], str]] = [
 ]
 
 
-def _module(body: str) -> str:
-    indented = "\n".join("    " + line for line in body.splitlines())
-    return f"def hook(event):\n{indented}\n"
-
-
-@pytest.fixture
-async def pool() -> AsyncIterator[HookPool]:
-    async with HookPool(size=1) as running:
-        yield running
-
-
 @pytest.mark.parametrize(
     ("body", "expected", "text"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
 )
 async def test_event_escape_fails_clearly(
-    pool: HookPool, body: str, expected: type[HookFailure], text: str
+    one_worker: HookPool, body: str, expected: type[HookFailure], text: str
 ) -> None:
     with pytest.raises(expected) as caught:
-        await pool.call(_module(body), FILE, "hook", [EVENT], timeout=5, wrap_event=True)
+        await one_worker.call(
+            hook_source(body, "event"), FILE, "hook", [EVENT], timeout=5, wrap_event=True
+        )
     message = str(caught.value)
     assert message.startswith(f"{FILE}:"), message
     assert text in message, message
 
 
-async def test_reading_after_a_failed_write_sees_the_original(pool: HookPool) -> None:
+async def test_reading_after_a_failed_write_sees_the_original(one_worker: HookPool) -> None:
     source = (
         "def hook(event):\n"
         "    try:\n"
@@ -86,9 +76,11 @@ async def test_reading_after_a_failed_write_sees_the_original(pool: HookPool) ->
         "        pass\n"
         "    return event.flow.vars['approvers']\n"
     )
-    assert await pool.call(source, FILE, "hook", [EVENT], wrap_event=True) == "a@x.com"
+    assert await one_worker.call(source, FILE, "hook", [EVENT], wrap_event=True) == "a@x.com"
 
 
-async def test_non_dict_event_is_refused(pool: HookPool) -> None:
+async def test_non_dict_event_is_refused(one_worker: HookPool) -> None:
     with pytest.raises(HookError, match="the event must be a dict"):
-        await pool.call(_module("return 1"), FILE, "hook", ["nope"], wrap_event=True)
+        await one_worker.call(
+            hook_source("return 1", "event"), FILE, "hook", ["nope"], wrap_event=True
+        )

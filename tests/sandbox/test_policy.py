@@ -9,6 +9,7 @@ import pytest
 
 from symbox.sandbox.errors import HookCompileError, HookError
 from symbox.sandbox.policy import HookPolicy
+from tests.sandbox.sources import hook_source
 
 FILE = "hooks/impl.py"
 
@@ -29,8 +30,7 @@ class Opaque:
 
 
 def run(body: str, *args: Any) -> Any:
-    indented = "\n".join("    " + line for line in body.splitlines())
-    source = f"import re, json, math, datetime, string\n\ndef hook(x=None):\n{indented}\n"
+    source = hook_source(body, "x=None", "import re, json, math, datetime, string\n\n")
     return HookPolicy().call(source, FILE, "hook", list(args))
 
 

@@ -10,6 +10,7 @@ from symbox.sandbox.errors import HookError
 from symbox.sandbox.policy import HookPolicy
 from symbox.sandbox.sdk.event import make_event
 from symbox.sandbox.worker import worker_modules
+from tests.sandbox.sources import hook_source
 
 FILE = "hooks/impl.py"
 EVENT = {
@@ -20,8 +21,7 @@ EVENT = {
 
 
 def run(body: str) -> Any:
-    indented = "\n".join("    " + line for line in body.splitlines())
-    source = f"def hook(event):\n{indented}\n"
+    source = hook_source(body, "event")
     return HookPolicy(modules=worker_modules()).call(source, FILE, "hook", [make_event(EVENT)])
 
 
