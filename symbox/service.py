@@ -25,7 +25,7 @@ from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.store.reader import Reader
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
-from symbox.strategies.base import AccessStrategy, GrantRequest, StrategyError
+from symbox.strategies.base import AccessStrategy, GrantRequest, IdentityResolver, StrategyError
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ class RunService:
             raise Forbidden(f"flow {flow.name} does not accept requests from {channel}")
         requester = self._requester(actor, requester)
         fields = validate_inputs(self._config, flow, inputs)
+        await self._check_identity(flow, requester)
         transition = engine.open_request(
             run_id=str(uuid.uuid4()),
             flow=flow,
@@ -163,6 +164,17 @@ class RunService:
                 channel=channel,
             )
         return await self._hook_failed(run, "on_request", outcome)
+
+    async def _check_identity(self, flow: Flow, requester: str) -> None:
+        # Refusing here means a requester unknown to the target system never gets a run
+        # that would only fail at escalation, after someone approved it.
+        strategy = self._strategies.get(flow.params.strategy or "")
+        if not isinstance(strategy, IdentityResolver):
+            return
+        try:
+            await strategy.remote_identity(requester)
+        except StrategyError as error:
+            raise BadRequest(f"{requester} cannot use flow {flow.name}: {error}") from None
 
     @staticmethod
     def _requester(actor: Actor, requester: str | None) -> str:

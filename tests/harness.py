@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,7 @@ from symbox.app import App, Options, running
 from symbox.config import load_config
 from symbox.engine.model import Actor
 from symbox.engine.schedule import RetryPolicy
+from symbox.strategies.base import AccessStrategy
 from tests.fakes.clock import FakeClock
 from tests.fakes.configs import GRANT_SECRET, access_config, write_config
 from tests.fakes.receiver import GrantReceiver
@@ -121,6 +122,7 @@ async def harness(
     data_dir: Path | None = None,
     clock: FakeClock | None = None,
     receiver: GrantReceiver | None = None,
+    strategies: Mapping[str, AccessStrategy] | None = None,
 ) -> AsyncIterator[Harness]:
     """Start the receiver and symbox; stop both after the body."""
     own_receiver = receiver is None
@@ -135,7 +137,7 @@ async def harness(
             data_dir=data_dir or tmp_path / "data", port=0, retry_policy=policy, shutdown_grace=2.0
         )
         async with (
-            running(config, options, clock) as app,
+            running(config, options, clock, strategies) as app,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.port}") as http,
         ):
             yield Harness(app, clock, receiver, http)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from symbox.config.model import Target
 
@@ -44,4 +44,17 @@ class AccessStrategy(Protocol):
 
     async def deescalate(self, request: GrantRequest) -> None:
         """Take the access away (succeeds if it is already gone)."""
+        ...
+
+
+@runtime_checkable
+class IdentityResolver(Protocol):
+    """A strategy whose target system knows the requester under another identity.
+
+    The service asks before a run is created, so a requester with no identity in the
+    target system gets a clear error before anything is granted.
+    """
+
+    async def remote_identity(self, requester: str) -> str:
+        """Return the requester's identity in the target system, or raise StrategyError."""
         ...
