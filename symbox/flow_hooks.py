@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from symbox.audit.entry import iso, redact
@@ -95,6 +95,48 @@ class FlowHooks:
             log.warning("hook failed", extra={"run_id": run.id, "error": str(error)})
             return str(error)
 
+    async def before(self, run: Run, flow: Flow, step: str, actor: Actor) -> str | None:
+        """Run ``on_<step>`` for a step a hook cannot redirect; the error text if any.
+
+        Escalation, de-escalation and request expiry are symbox's own steps: a template
+        returned there would be silently meaningless, so it is reported as an error.
+        """
+        outcome = await self.on(run, flow, step, actor)
+        if isinstance(outcome, str):
+            return outcome
+        if outcome.action != "continue":
+            return (
+                f"on_{step} returned ApprovalTemplate.{outcome.action}, which cannot change"
+                f" a {step.replace('_', ' ')} step; return None"
+            )
+        return None
+
+    async def notifications(
+        self, run: Run, flow: Flow, actor: Actor
+    ) -> tuple[dict[str, Any], ...] | str:
+        """Where the request is posted (``get_request_notifications`` or ``get_approvers``).
+
+        Returns plain data to store on the run, empty when neither reducer is defined, or
+        the error text.
+        """
+        event = self._event(run, flow, "request", actor)
+        try:
+            specs = await self._runner.reduce_notifications(
+                flow.implementation, _filename(flow), event
+            )
+        except HookFailure as error:
+            log.warning(
+                "notification reducer failed", extra={"run_id": run.id, "error": str(error)}
+            )
+            return str(error)
+        return tuple(
+            {
+                "destinations": [_plain(destination) for destination in spec.destinations],
+                "timeout": spec.timeout,
+            }
+            for spec in specs or ()
+        )
+
     async def after(self, run: Run, flow: Flow, step: str, actor: Actor) -> str | None:
         """Run the flow's ``after_<step>`` hook for its side effects; the error text if any."""
         event = self._event(run, flow, step, actor)
@@ -120,6 +162,15 @@ class FlowHooks:
         except (HookFailure, ValueError) as error:
             log.warning("get_permissions failed", extra={"run_id": run.id, "error": str(error)})
             return str(error)
+
+
+def _plain(value: Any) -> Any:
+    # Destinations arrive as read-only mappings; the run stores them as JSON.
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _filename(flow: Flow) -> str:

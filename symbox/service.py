@@ -35,7 +35,9 @@ Step = Callable[[Run], engine.Transition]
 # not (the stored due time stays the approval's, so a restart escalates at once).
 ESCALATION_SAFETY_NET = 30.0
 # Steps whose completion runs the flow's after_<step> hook (side effects only).
-AFTER_HOOK_STEPS = frozenset({"request", "approve", "deny", "escalate", "deescalate"})
+AFTER_HOOK_STEPS = frozenset(
+    {"request", "approve", "deny", "escalate", "deescalate", "request_expire"}
+)
 
 
 class RunService:
@@ -143,7 +145,8 @@ class RunService:
         requester = self._requester(actor, requester)
         fields = validate_inputs(self._config, flow, inputs)
         await self._check_identity(flow, requester)
-        transition = engine.open_request(
+        opened = partial(
+            engine.open_request,
             run_id=str(uuid.uuid4()),
             flow=flow,
             requester=requester,
@@ -152,8 +155,17 @@ class RunService:
             fields=fields,
             now=self._clock.now(),
         )
+        transition = opened()
+        routing: tuple[dict[str, Any], ...] | str = ()
+        if self._hooks is not None:
+            # Asked before the commit so the request is stored with where it is posted.
+            routing = await self._hooks.notifications(transition.run, flow, actor)
+            if isinstance(routing, tuple) and routing:
+                transition = opened(notifications=routing)
         run = await self._commit_new(transition)
         self._metrics.count("symbox_requests_total", "Runs requested.", flow=flow.name)
+        if isinstance(routing, str):
+            return await self._hook_failed(run, "get_request_notifications", routing)
         outcome = await self._on_request(run, flow, actor)
         if isinstance(outcome, HookOutcome) and outcome.action in ("approve", "deny"):
             return await self.decide(
@@ -265,9 +277,11 @@ class RunService:
                 # Its flow was removed from the config: nothing says how long to grant for.
                 message: str | None = f"flow {run.flow} is no longer configured"
             else:
-                error = await self._call_strategy("escalate", run)
-                message = None if error is None else str(error)
-                reached_target = error is None or error.reached_target
+                message = await self._before(run, flow, "escalate")
+                if message is None:
+                    error = await self._call_strategy("escalate", run)
+                    message = None if error is None else str(error)
+                    reached_target = error is None or error.reached_target
             now = self._clock.now()
             if flow is not None and message is None:
                 try:
@@ -308,6 +322,11 @@ class RunService:
             due_since = _revoke_due_since(run)
             if run.grant is None or not engine.revoke_due(run, self._clock.now()):
                 return run
+            flow = self._config.flow_by_name(run.flow)
+            if flow is not None and run.grant.attempts == 0:
+                # A failing hook never keeps access in place: it is recorded, not obeyed.
+                hook_error = await self._before(run, flow, "deescalate")
+                run = await self._record_hook_error(run, "on_deescalate", hook_error)
             error = None if covering else await self._call_strategy("deescalate", run)
             now = self._clock.now()
             if error is None:
@@ -339,9 +358,22 @@ class RunService:
         """End a request whose time to live has passed without a decision."""
         run = known or await self.get_run(run_id)
         now = self._clock.now()
-        if run.status.value != "requested" or now < run.request_expires_at:
+        if run.status is not RunStatus.REQUESTED or now < run.request_expires_at:
             return run
-        return await self._step(run_id, lambda current: engine.expire_request(current, now))
+        # One expiry at a time per run, so its hooks run once even if the timer fires again.
+        async with self._locks.hold(f"expire/{run_id}"):
+            run = await self.get_run(run_id)
+            if run.status is not RunStatus.REQUESTED:
+                return run
+            flow = self._config.flow_by_name(run.flow)
+            if flow is not None:
+                hook_error = await self._before(run, flow, "request_expire")
+                await self._record_hook_error(run, "on_request_expire", hook_error)
+            try:
+                return await self._step(run_id, lambda current: engine.expire_request(current, now))
+            except Conflict:
+                # Decided while the hook ran: the decision stands.
+                return await self.get_run(run_id)
 
     async def process_due(self, run_id: str) -> None:
         """Do whatever a run's due time calls for (the timer's entry point)."""
@@ -389,6 +421,20 @@ class RunService:
         if self._hooks is None:
             return HookOutcome.CONTINUE
         return await self._hooks.on(run, flow, "request", actor)
+
+    async def _before(self, run: Run, flow: Flow, step: str) -> str | None:
+        """Run ``on_<step>`` for one of symbox's own steps; the error text if it failed."""
+        if self._hooks is None:
+            return None
+        error = await self._hooks.before(run, flow, step, Actor.system())
+        return None if error is None else f"on_{step}: {error}"
+
+    async def _record_hook_error(self, run: Run, hook: str, error: str | None) -> Run:
+        """Keep a hook's failure on a run whose step went ahead anyway."""
+        if error is None:
+            return run
+        failed = partial(engine.after_hook_failed, hook=hook, error=error, now=self._clock.now())
+        return await self._step(run.id, failed)
 
     async def _hook_failed(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:
         if isinstance(outcome, HookOutcome):
@@ -472,14 +518,7 @@ class RunService:
             if flow is None or event.name not in AFTER_HOOK_STEPS or event.errors:
                 continue
             error = await self._hooks.after(run, flow, event.name, event.actor)
-            if error is not None:
-                failed = partial(
-                    engine.after_hook_failed,
-                    hook=f"after_{event.name}",
-                    error=error,
-                    now=self._clock.now(),
-                )
-                run = await self._step(run.id, failed)
+            run = await self._record_hook_error(run, f"after_{event.name}", error)
         return run
 
     def _save(self, txn: WriteTxn, transition: engine.Transition) -> None:

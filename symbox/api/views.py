@@ -46,6 +46,7 @@ def run_view(run: Run, events: list[dict[str, Any]] | None = None) -> dict[str, 
         "ended_at": _when(run.ended_at),
         "ended_by": _actor(run.ended_by),
         "errors": list(run.errors),
+        "notifications": [dict(item) for item in run.notifications],
         "grant": None
         if grant is None
         else {

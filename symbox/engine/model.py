@@ -119,6 +119,9 @@ class Run:
     ended_at: float | None = None
     ended_by: Actor | None = None
     errors: tuple[str, ...] = ()
+    # Where the request is posted, from the flow's notification reducers: each item is
+    # ``{"destinations": [...], "timeout": seconds or None}``, later ones as backups.
+    notifications: tuple[Mapping[str, Any], ...] = ()
     version: int = 1
 
     def evolve(self, **changes: Any) -> Run:

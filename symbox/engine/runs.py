@@ -65,8 +65,9 @@ def open_request(
     channel: str,
     fields: Mapping[str, Any],
     now: float,
+    notifications: tuple[Mapping[str, Any], ...] = (),
 ) -> Transition:
-    """Create a run in ``requested`` for validated ``fields``."""
+    """Create a run in ``requested`` for validated ``fields``, posted to ``notifications``."""
     target = fields.get("target")
     run = Run(
         id=run_id,
@@ -80,8 +81,10 @@ def open_request(
         status=RunStatus.REQUESTED,
         created_at=now,
         request_expires_at=now + flow.params.request_ttl,
+        notifications=notifications,
     )
-    return Transition(run, (_event(run, "request", submitted_by, now, channel),))
+    details = {"notifications": [dict(item) for item in notifications]} if notifications else {}
+    return Transition(run, (_event(run, "request", submitted_by, now, channel, details),))
 
 
 def decide(

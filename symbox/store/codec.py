@@ -50,6 +50,7 @@ def run_to_json(run: Run) -> str:
         "ended_at": run.ended_at,
         "ended_by": None if run.ended_by is None else run.ended_by.as_dict(),
         "errors": list(run.errors),
+        "notifications": [dict(item) for item in run.notifications],
         "version": run.version,
     }
     return json.dumps(body, separators=(",", ":"))
@@ -96,6 +97,8 @@ def run_from_json(text: str) -> Run:
         ended_at=data["ended_at"],
         ended_by=_actor(data["ended_by"]),
         errors=tuple(data["errors"]),
+        # Runs stored before notifications were recorded have none.
+        notifications=tuple(data.get("notifications", ())),
         version=data["version"],
     )
 
