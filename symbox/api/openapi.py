@@ -103,6 +103,7 @@ def openapi_document() -> dict[str, Any]:
                         "escalated_at": {"type": ["string", "null"]},
                         "expires_at": {"type": ["string", "null"]},
                         "errors": {"type": "array", "items": {"type": "string"}},
+                        "notifications": {"type": "array", "items": {"type": "object"}},
                         "grant": {"type": ["object", "null"]},
                         "events": {"type": "array", "items": _ref("Event")},
                     },
