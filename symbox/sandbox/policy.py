@@ -105,14 +105,22 @@ class HookPolicy:
 
     def call(self, source: str, filename: str, function: str, args: Sequence[Any]) -> Any:
         """Run `function(*args)` from the hook module; hook exceptions become HookError."""
-        code = self.compile(source, filename)
-        namespace = self.namespace()
-        try:
-            exec(code, namespace)
+
+        def entry(namespace: Mapping[str, Any]) -> Any:
             target = namespace.get(function)
             if not callable(target):
                 raise HookError(f"the hook module has no function {function!r}", file=filename)
             return target(*args)
+
+        return self.run(source, filename, entry)
+
+    def run(self, source: str, filename: str, entry: Callable[[Mapping[str, Any]], Any]) -> Any:
+        """Execute the module, then `entry(namespace)`; hook exceptions become HookError."""
+        code = self.compile(source, filename)
+        namespace = self.namespace()
+        try:
+            exec(code, namespace)
+            return entry(namespace)
         except HookError:
             raise
         except BaseException as exc:  # a hook may raise anything, SystemExit included

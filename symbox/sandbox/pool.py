@@ -7,7 +7,7 @@ import pickle
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +19,7 @@ from symbox.sandbox.errors import HookCompileError, HookCrashed, HookError, Hook
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.sdk.exceptions import EXCEPTIONS, SymException
 from symbox.sandbox.sdk.integrations import CALL_KEY, DEFAULT_MAX_CALLS, ERROR_TYPES
+from symbox.sandbox.sdk.strategies import STRATEGY_KEY
 from symbox.sandbox.worker import DEFAULT_MAX_REPLY, DEFAULT_MEMORY_LIMIT, HEADER, READY, plain
 
 DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-I", "-m", "symbox.sandbox.worker")
@@ -175,22 +176,50 @@ class HookPool:
         timeout: float | None = None,  # noqa: ASYNC109
         *,
         wrap_event: bool = False,
+        integrations: IntegrationProvider | None = None,
     ) -> Any:
-        """Run `function(*args)` of `source` (args[0] as `event` if `wrap_event`); plain result."""
+        """Run `function(*args)` of `source` (args[0] as `event` if `wrap_event`); plain result.
+
+        `integrations` answers this call's integration calls instead of the pool's provider.
+        """
+        request = {
+            "source": source,
+            "filename": filename,
+            "function": function,
+            "args": list(args),
+            "event": wrap_event,
+        }
+        return await self._run(request, filename, function, timeout, integrations)
+
+    async def call_strategy(
+        self,
+        source: str,
+        filename: str,
+        spec: Mapping[str, Any],
+        timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        integrations: IntegrationProvider | None = None,
+    ) -> Any:
+        """Call one method of the module's AccessStrategy subclass (see sdk.strategies)."""
+        method = str(spec.get("method"))
+        request: dict[str, Any] = {"source": source, "filename": filename, "function": method}
+        request[STRATEGY_KEY] = dict(spec)
+        return await self._run(request, filename, method, timeout, integrations)
+
+    async def _run(
+        self,
+        request: dict[str, Any],
+        filename: str,
+        function: str,
+        timeout: float | None,  # noqa: ASYNC109
+        integrations: IntegrationProvider | None,
+    ) -> Any:
         if not self._started:
             raise RuntimeError("use `async with HookPool(...)` before calling hooks")
         limit = self._default_timeout if timeout is None else timeout
-        request = pickle.dumps(
-            {
-                "source": source,
-                "filename": filename,
-                "function": function,
-                "args": list(args),
-                "event": wrap_event,
-                "max_integration_calls": self._max_integration_calls,
-            },
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
+        provider = self._integrations if integrations is None else integrations
+        request["max_integration_calls"] = self._max_integration_calls
+        payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         slot = await self._idle_receive.receive()
         try:
             worker = slot if slot is not None else await self._spawn()
@@ -201,8 +230,8 @@ class HookPool:
         failure: Exception
         try:
             with anyio.fail_after(limit):
-                await worker.send(request)
-                reply = await self._converse(worker)
+                await worker.send(payload)
+                reply = await self._converse(worker, provider)
         except TimeoutError:
             failure = HookTimeout(f"{function} ran longer than {limit:g} s", file=filename)
         except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError):
@@ -221,7 +250,9 @@ class HookPool:
         await self._replace(worker)
         raise failure
 
-    async def _converse(self, worker: _Worker) -> dict[str, Any]:
+    async def _converse(
+        self, worker: _Worker, provider: IntegrationProvider | None
+    ) -> dict[str, Any]:
         """Answer the worker's integration calls until it sends its final reply."""
         made = 0
         while True:
@@ -240,10 +271,12 @@ class HookPool:
                     f"{self._max_integration_calls}",
                 )
             else:
-                answer = await self._integration_call(call)
+                answer = await self._integration_call(call, provider)
             await worker.send(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
 
-    async def _integration_call(self, call: object) -> dict[str, Any]:
+    async def _integration_call(
+        self, call: object, provider: IntegrationProvider | None
+    ) -> dict[str, Any]:
         """Run one call through the provider; every failure becomes an SDK error for the hook."""
         if not isinstance(call, dict):
             return _error_answer("SymException", "malformed integration call")
@@ -251,10 +284,10 @@ class HookPool:
         if not (isinstance(integration, str) and isinstance(method, str) and type(args) is dict):
             return _error_answer("SymException", "malformed integration call")
         error_type = ERROR_TYPES.get(integration, "SymException")
-        if self._integrations is None:
+        if provider is None:
             return _error_answer(error_type, f"no {integration} integration is configured")
         try:
-            value = await self._integrations.call(integration, method, args)
+            value = await provider.call(integration, method, args)
         except SymException as exc:
             # The nearest SDK class by name: the worker only rebuilds the SDK's own types.
             known = next(kind for kind in type(exc).__mro__ if kind in EXCEPTIONS)

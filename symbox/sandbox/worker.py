@@ -15,6 +15,7 @@ from symbox.sandbox.policy import HookPolicy, default_modules
 from symbox.sandbox.sdk import sdk_modules
 from symbox.sandbox.sdk.event import make_event
 from symbox.sandbox.sdk.integrations import DEFAULT_MAX_CALLS, IntegrationChannel
+from symbox.sandbox.sdk.strategies import STRATEGY_KEY, run_strategy
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 DEFAULT_MAX_REPLY = 1024 * 1024
@@ -64,7 +65,7 @@ def plain(value: Any, depth: int = 0) -> Any:
         raise TypeError(f"the return value is nested deeper than {MAX_VALUE_DEPTH} levels")
     kind = type(value)
     # Exact type checks: a subclass could run hook code while the host serialises it.
-    if value is None or kind in (bool, int, float, str):
+    if value is None or kind in (bool, int, float, str, bytes):
         return value
     if kind in (list, tuple):
         return [plain(item, depth + 1) for item in value]
@@ -76,7 +77,7 @@ def plain(value: Any, depth: int = 0) -> Any:
             result[key] = plain(item, depth + 1)
         return result
     raise TypeError(
-        f"hooks must return plain data (dict, list, str, int, float, bool, None), "
+        f"hooks must return plain data (dict, list, str, bytes, int, float, bool, None), "
         f"got {kind.__name__}"
     )
 
@@ -116,7 +117,16 @@ def handle(
                 args[0] = make_event(args[0])
             except TypeError as exc:
                 raise HookError(str(exc), file=filename, type_name="TypeError") from None
-        value = policy.call(request["source"], filename, request["function"], args)
+        strategy = request.get(STRATEGY_KEY)
+        if strategy is not None:
+            bridge = channel if channel is not None else IntegrationChannel(None)
+            value = policy.run(
+                request["source"],
+                filename,
+                lambda namespace: run_strategy(namespace, filename, strategy, bridge),
+            )
+        else:
+            value = policy.call(request["source"], filename, request["function"], args)
         try:
             reply: dict[str, Any] = {"ok": True, "value": plain(value)}
         except TypeError as exc:

@@ -16,7 +16,7 @@ FILE = "hooks/impl.py"
 EVENT = {
     "name": "request",
     "user": {"email": "alice@x.com", "username": "alice", "role": "member"},
-    "run": {"actors": {"request": {"email": "bob@x.com"}}},
+    "run": {"actors": {"request": {"email": "bob@x.com", "username": "bob"}}},
 }
 
 
@@ -73,6 +73,21 @@ def run(body: str) -> Any:
             ["ADMIN", "member"],
         ),
         ("import sym.sdk.forms\nreturn 1", 1),
+        # Custom strategies subclass AccessStrategy; the integration is what the host passes.
+        (
+            "from sym.sdk.strategies import AccessStrategy\n"
+            "class Mine(AccessStrategy):\n"
+            "    def fetch_remote_identity(self, user):\n        return user.username\n"
+            "strategy = Mine(None)\n"
+            "return [strategy.get_requester_identity(event), strategy.integration]",
+            ["bob", None],
+        ),
+        (
+            "import requests\nfrom requests.exceptions import RequestException\n"
+            "return [issubclass(requests.HTTPError, RequestException), "
+            "requests.exceptions.Timeout is requests.Timeout]",
+            [True, True],
+        ),
     ],
 )
 def test_sdk_values(body: str, expected: Any) -> None:
@@ -88,12 +103,38 @@ def test_sdk_values(body: str, expected: Any) -> None:
         ),
         (
             "from sym.sdk.strategies import AccessStrategy\n"
-            "class Mine(AccessStrategy):\n    pass\nreturn 1",
-            "AccessStrategy (custom strategies) is not supported by symbox yet",
+            "class Mine(AccessStrategy):\n    pass\nreturn Mine(None).escalate('db', event)",
+            "AccessStrategyError: Mine does not implement escalate",
         ),
         (
-            "from sym.sdk.strategies import AccessStrategy\nreturn AccessStrategy()",
-            "is not supported by symbox yet",
+            "from sym.sdk.strategies import AccessStrategy\n"
+            "class Mine(AccessStrategy):\n"
+            "    def fetch_remote_identity(self, user):\n        return None\n"
+            "return Mine(None).get_requester_identity(event)",
+            "IdentityError: no identity for bob@x.com",
+        ),
+        (
+            "from sym.sdk.strategies import AccessStrategy\n"
+            "class Mine(AccessStrategy):\n"
+            "    def fetch_remote_identity(self, user):\n        return 42\n"
+            "return Mine(None).get_requester_identity(event)",
+            "fetch_remote_identity returned int; expected a str",
+        ),
+        (
+            "import requests\nreturn requests.get('https://api.example.com')",
+            "HTTPError: http is not available outside a hook worker",
+        ),
+        (
+            "import requests\nreturn requests.get('https://api.example.com', verify=False)",
+            "HTTPRefusedError: verify= cannot turn TLS verification off",
+        ),
+        (
+            "import requests\nreturn requests.post('https://api.example.com', json={1: 2})",
+            "json= keys must be a str, got int",
+        ),
+        (
+            "import requests\nreturn requests.request('TRACE', 'https://api.example.com')",
+            "method TRACE is not supported",
         ),
         (
             "from sym.sdk.request_permission import RequestPermission\n"

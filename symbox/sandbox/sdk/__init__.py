@@ -5,13 +5,15 @@ from __future__ import annotations
 from symbox.sandbox.guards import SafeModule
 from symbox.sandbox.sdk import exceptions, notifications, request_permission
 from symbox.sandbox.sdk.annotations import hook, prefetch, reducer
+from symbox.sandbox.sdk.http import requests_modules
 from symbox.sandbox.sdk.integrations import IntegrationChannel, Okta, PagerDuty
-from symbox.sandbox.sdk.placeholders import AccessStrategy, UnsupportedModule
+from symbox.sandbox.sdk.placeholders import UnsupportedModule
+from symbox.sandbox.sdk.strategies import AccessStrategy, Integration
 from symbox.sandbox.sdk.templates import ApprovalTemplate
 
 
 def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
-    """`sym.sdk.*` module stand-ins; integration calls go through `channel` to the host."""
+    """`sym.sdk.*` and `requests` stand-ins; integration calls go through `channel` to the host."""
     # Without a channel (host-side compiles, in-process tests) integration calls fail clearly.
     bridge = channel if channel is not None else IntegrationChannel(None)
     return {
@@ -35,12 +37,14 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
         "sym.sdk.notifications": SafeModule(
             "sym.sdk.notifications", {"Notification": notifications.Notification}
         ),
-        "sym.sdk.strategies": UnsupportedModule(
-            "sym.sdk.strategies", {"AccessStrategy": AccessStrategy}
+        "sym.sdk.strategies": SafeModule(
+            "sym.sdk.strategies", {"AccessStrategy": AccessStrategy, "Integration": Integration}
         ),
         "sym.sdk.forms": UnsupportedModule("sym.sdk.forms", {}),
         # Other integrations (slack, aws_iam...) are unsupported until their issues land.
         "sym.sdk.integrations": UnsupportedModule(
             "sym.sdk.integrations", {"pagerduty": PagerDuty(bridge), "okta": Okta(bridge)}
         ),
+        # Sym's custom strategies `import requests`; here its calls go through the host.
+        **requests_modules(bridge),
     }

@@ -56,6 +56,30 @@ class UnsupportedError(SymException):
     """Part of the SDK that symbox does not implement yet."""
 
 
+class AccessStrategyError(SymException):
+    """A custom access strategy failed, or is written in a way symbox cannot run."""
+
+
+class HTTPError(SymException):
+    """An outbound HTTP call made through `requests` failed; base of the HTTP errors."""
+
+
+class HTTPRefusedError(HTTPError):
+    """symbox refused the call: a host not allowed, a scheme, a redirect elsewhere, a size."""
+
+
+class HTTPStatusError(HTTPError):
+    """`raise_for_status()` on a 4xx or 5xx answer (`requests.HTTPError` in hooks)."""
+
+
+class HTTPConnectionError(HTTPError):
+    """The server could not be reached (`requests.ConnectionError` in hooks)."""
+
+
+class HTTPTimeoutError(HTTPError):
+    """The server did not answer in time (`requests.Timeout` in hooks)."""
+
+
 EXCEPTIONS: tuple[type[SymException], ...] = (
     SymException,
     IdentityError,
@@ -69,4 +93,10 @@ EXCEPTIONS: tuple[type[SymException], ...] = (
     CouldNotSaveError,
     TemplateError,
     UnsupportedError,
+    AccessStrategyError,
+    HTTPError,
+    HTTPRefusedError,
+    HTTPStatusError,
+    HTTPConnectionError,
+    HTTPTimeoutError,
 )

@@ -13,7 +13,12 @@ from symbox.sandbox.sdk.exceptions import EXCEPTIONS, SymException
 CALL_KEY = "integration_call"
 DEFAULT_MAX_CALLS = 50
 # The error type each integration's failures surface as inside a hook.
-ERROR_TYPES = {"pagerduty": "PagerDutyError", "okta": "OktaError"}
+ERROR_TYPES = {
+    "pagerduty": "PagerDutyError",
+    "okta": "OktaError",
+    "http": "HTTPError",
+    "secrets": "AccessStrategyError",
+}
 
 # Sends one call frame to the host and returns its (trusted) reply frame.
 Transport = Callable[[bytes], bytes]

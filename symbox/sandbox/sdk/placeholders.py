@@ -1,4 +1,4 @@
-"""`sym.sdk.forms` and `sym.sdk.strategies`: not implemented yet, and loudly so when used."""
+"""Parts of `sym.sdk` not implemented yet (`sym.sdk.forms`...), loudly so when used."""
 
 from __future__ import annotations
 
@@ -18,13 +18,3 @@ class UnsupportedModule(SafeModule):
 
     def __getattr__(self, name: str) -> Any:
         unsupported(f"{self._sandbox_name_}.{name}")
-
-
-class AccessStrategy:
-    """Custom access strategies: subclassing or creating one raises UnsupportedError."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        unsupported("sym.sdk.strategies.AccessStrategy (custom strategies)")
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> AccessStrategy:
-        unsupported("sym.sdk.strategies.AccessStrategy (custom strategies)")

@@ -1,0 +1,74 @@
+"""`CallScope`: what one hook or strategy call may reach: its HTTP allow-list and its secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from symbox.config.model import Secret
+from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.sandbox.integrations.http import HttpGateway
+from symbox.sandbox.sdk.exceptions import AccessStrategyError, HTTPRefusedError, SymException
+from symbox.sandbox.sdk.http import HTTP_INTEGRATION
+from symbox.sandbox.sdk.strategies import SECRETS_INTEGRATION
+
+REDACTED = "<redacted>"
+
+
+class SecretVault:
+    """The secrets a call may resolve, by handle id; the worker only holds the ids."""
+
+    def __init__(self, secrets: Mapping[str, Secret]) -> None:
+        self._secrets = dict(secrets)
+        self.revealed = 0
+
+    def retrieve(self, args: dict[str, Any]) -> str:
+        """The value of the secret ``args["id"]`` names, if this call may have it."""
+        handle = args.get("id")
+        secret = self._secrets.get(handle) if isinstance(handle, str) else None
+        if secret is None:
+            raise AccessStrategyError("that secret is not one of this integration's settings")
+        self.revealed += 1
+        return secret.reveal()
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every value this vault holds replaced (a hook may echo one in an error)."""
+        for secret in self._secrets.values():
+            value = secret.reveal()
+            if value:
+                text = text.replace(value, REDACTED)
+        return text
+
+
+class CallScope:
+    """An IntegrationProvider for one call: its own HTTP gateway and secrets, else ``base``."""
+
+    def __init__(
+        self,
+        base: IntegrationProvider | None = None,
+        *,
+        http: HttpGateway | None = None,
+        secrets: SecretVault | None = None,
+    ) -> None:
+        self._base = base
+        self.http = http
+        self.secrets = secrets
+
+    @property
+    def reached_out(self) -> bool:
+        """Whether the call sent any HTTP request (so may have changed something)."""
+        return self.http is not None and self.http.requests_made > 0
+
+    async def call(self, integration: str, method: str, args: dict[str, Any]) -> Any:
+        """Route ``http`` and ``secrets`` here, every other integration to ``base``."""
+        if integration == HTTP_INTEGRATION:
+            if self.http is None:
+                raise HTTPRefusedError("outbound HTTP is not configured for this hook")
+            return await self.http.call(method, args)
+        if integration == SECRETS_INTEGRATION:
+            if self.secrets is None or method != "retrieve":
+                raise AccessStrategyError("no secrets are available here")
+            return self.secrets.retrieve(args)
+        if self._base is None:
+            raise SymException(f"no {integration} integration is configured")
+        return await self._base.call(integration, method, args)
