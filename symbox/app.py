@@ -26,6 +26,7 @@ from symbox.audit.entry import system_entry
 from symbox.audit.jsonl import JsonLinesFile
 from symbox.audit.shipper import AuditShipper, FileSink
 from symbox.clock import Clock, SystemClock
+from symbox.config.hosts import hook_allow_list
 from symbox.config.model import Config, Secret
 from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
@@ -33,11 +34,16 @@ from symbox.expiry import ExpiryTimer
 from symbox.metrics import Metrics
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations import Integrations, OktaClient, PagerDutyClient
+from symbox.sandbox.integrations.egress import egress_client
+from symbox.sandbox.integrations.http import HttpGateway
+from symbox.sandbox.integrations.scope import CallScope
 from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
+from symbox.slack import SlackApp, slack_integration
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
 from symbox.strategies.base import AccessStrategy
+from symbox.strategies.custom import CustomStrategies, uses_custom_strategies
 from symbox.strategies.http import HttpStrategy
 
 log = logging.getLogger(__name__)
@@ -107,7 +113,9 @@ def audit_paths(config: Config, data_dir: Path) -> dict[str, Path]:
     return paths or {DEFAULT_AUDIT_DESTINATION: data_dir / AUDIT_FILE_NAME}
 
 
-def build_strategies(config: Config, client: httpx.AsyncClient) -> dict[str, AccessStrategy]:
+def build_strategies(
+    config: Config, client: httpx.AsyncClient, custom: CustomStrategies | None = None
+) -> dict[str, AccessStrategy]:
     """One strategy object per ``sym_strategy`` that symbox implements."""
     strategies: dict[str, AccessStrategy] = {}
     for key, strategy in config.strategies.items():
@@ -116,6 +124,8 @@ def build_strategies(config: Config, client: httpx.AsyncClient) -> dict[str, Acc
             secret = strategy.settings["signing_secret"]
             assert isinstance(url, str) and isinstance(secret, Secret), "validated by config"
             strategies[key] = HttpStrategy(url, secret, client)
+        elif strategy.type == "custom" and custom is not None:
+            strategies[key] = custom.build(strategy)
     return strategies
 
 
@@ -182,11 +192,29 @@ class App:
         self.reader = Reader(options.data_dir / DATABASE_NAME)
         self.schedule = ExpirySchedule()
         self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout)
-        # Worker processes are only started when some flow has hooks to run.
+        # Hooks' and custom strategies' own HTTP calls: allow-listed, guarded connections.
+        self._egress_client = egress_client()
+        integrations = build_integrations(config, self._http_client)
+        # Worker processes are only started when some flow has hooks or a custom strategy.
         self.hook_pool = (
-            HookPool(integrations=build_integrations(config, self._http_client))
-            if defines_hooks(config)
+            HookPool(
+                integrations=CallScope(
+                    integrations, http=HttpGateway(self._egress_client, hook_allow_list(config))
+                )
+            )
+            if defines_hooks(config) or uses_custom_strategies(config)
             else None
+        )
+        custom = (
+            None
+            if self.hook_pool is None
+            else CustomStrategies(
+                config,
+                self.hook_pool,
+                self._egress_client,
+                base=integrations,
+                timeout=options.strategy_timeout,
+            )
         )
         self.shippers = [
             AuditShipper(
@@ -194,20 +222,29 @@ class App:
             )
             for name, path in audit_paths(config, options.data_dir).items()
         ]
+        integration = slack_integration(config)
+        self.slack = (
+            None
+            if integration is None
+            else SlackApp(integration, config, self.writer, self.reader, self.clock)
+        )
         self.service = RunService(
             config=config,
             writer=self.writer,
             reader=self.reader,
             clock=self.clock,
-            strategies=build_strategies(config, self._http_client)
+            strategies=build_strategies(config, self._http_client, custom)
             if strategies is None
             else strategies,
             schedule=self.schedule,
             metrics=self.metrics,
             policy=options.retry_policy,
             on_commit=self._committed,
+            on_change=self.slack.notifier.committed if self.slack else lambda run, events: None,
             hooks=None if self.hook_pool is None else HookRunner(self.hook_pool),
         )
+        if self.slack is not None:
+            self.slack.attach(self.service)
         self.timer = ExpiryTimer(
             self.schedule,
             self.clock,
@@ -283,10 +320,13 @@ class App:
             # Cleanup runs to the end even when serve() itself is being cancelled.
             with anyio.CancelScope(shield=True):
                 await self._http_client.aclose()
+                await self._egress_client.aclose()
                 await self.reader.close()
                 await self.writer.close()
                 for shipper in self.shippers:
                     shipper.close()
+                if self.slack is not None:
+                    self.slack.close()
                 if lock is not None:
                     os.close(lock)
 
@@ -307,6 +347,9 @@ class App:
                 async with anyio.create_task_group() as shipping:
                     for shipper in self.shippers:
                         shipping.start_soon(shipper.run)
+                    if self.slack is not None:
+                        # Slack stops with the shippers: nothing new comes in after stop().
+                        shipping.start_soon(self.slack.run)
                     task_status.started()
                     log.info("symbox is ready", extra={"port": self.port})
                     await self._stopping.wait()

@@ -30,6 +30,7 @@ from symbox.engine.inputs import is_email
 from symbox.engine.model import Actor
 from symbox.flow_hooks import check_implementations
 from symbox.store.handle import open_store
+from symbox.strategies.custom_source import check_custom_strategies
 
 DEFAULT_CONFIG = "config.hcl"
 DEFAULT_DATA_DIR = "symbox-data"
@@ -135,7 +136,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         config = _load(args.config)
     except ConfigError as error:
         return _report_problems([str(problem) for problem in error.problems])
-    hook_problems = check_implementations(config)
+    hook_problems = check_implementations(config) + check_custom_strategies(config)
     if hook_problems:
         return _report_problems(hook_problems)
     for notice in config.notices:
@@ -163,7 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = _load(args.config)
     except (ValueError, ConfigError) as error:
         return _fail(str(error))
-    hook_problems = check_implementations(config)
+    hook_problems = check_implementations(config) + check_custom_strategies(config)
     if hook_problems:
         return _report_problems(hook_problems)
     app = App(config, Options(data_dir=args.data_dir, host=host, port=port))

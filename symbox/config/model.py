@@ -138,6 +138,8 @@ class Strategy:
     settings: Settings
     implementation: str | None
     location: Location
+    # The file a custom strategy's implementation was read from, for error messages.
+    implementation_path: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from symbox.config import model, schema
+from symbox.config.custom import check_custom_integration, check_custom_strategy
 from symbox.config.durations import parse_duration
 from symbox.config.expressions import Evaluator
 from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sorted_problems
@@ -198,7 +199,10 @@ class Builder(Reader):
     # -- resources ------------------------------------------------------------------
 
     def _integration(self, key: str, args: Args, at: Location) -> model.Integration | None:
-        self._type(args, f"sym_integration.{key}", "integration", schema.INTEGRATION_TYPES)
+        where = f"sym_integration.{key}"
+        typed = self._type(args, where, "integration", schema.INTEGRATION_TYPES)
+        if typed and args.values["type"] == "custom":
+            check_custom_integration(self, where, args, at)
         if not args.ok:
             return None
         v = args.values
@@ -295,6 +299,8 @@ class Builder(Reader):
             self._strategy_targets(where, args)
             if args.values["type"] == "http":
                 self._http_settings(where, args, at)
+            elif args.values["type"] == "custom":
+                check_custom_strategy(self, where, args, at, self._integration_kind)
         if not args.ok:
             return None
         v = args.values
@@ -308,7 +314,12 @@ class Builder(Reader):
             v.get("settings", {}),
             v.get("implementation"),
             at,
+            args.paths.get("implementation"),
         )
+
+    def _integration_kind(self, key: str) -> str | None:
+        kind = self.args[("sym_integration", key)].values.get("type")
+        return kind if isinstance(kind, str) else None
 
     def _strategy_targets(self, where: str, args: Args) -> None:
         kind = args.values["type"]

@@ -219,7 +219,7 @@ def test_resources_not_implemented_yet() -> None:
         'resource "sym_secret" "one" {\n  path = "p"\n  source_id = sym_secrets.aws.id\n}\n'
         'resource "sym_flows_filter" "ff" {\n  implementation = ""\n}\n',
         "config.hcl:28: sym_flow.f: strategy type aws_sso is not implemented yet in symbox "
-        "(available: http)",
+        "(available: custom, http)",
         "config.hcl:32: sym_log_destination.k: type: log destination type kinesis_firehose is "
         "not implemented yet in symbox (available: file)",
         "config.hcl:35: sym_secrets.aws: sym_secrets is not implemented yet in symbox",

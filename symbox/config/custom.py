@@ -1,0 +1,88 @@
+"""Checks for custom strategies and the ``custom`` integrations they run with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from symbox.config.hcl import show
+from symbox.config.hosts import parse_host_rule
+from symbox.config.model import Location, Secret
+from symbox.config.schema import Args, Reader
+
+
+def check_custom_strategy(
+    reader: Reader,
+    where: str,
+    args: Args,
+    at: Location,
+    integration_type: Callable[[str], str | None],
+) -> None:
+    """A custom strategy needs an implementation file and a ``custom`` integration."""
+    implementation = args.values.get("implementation")
+    if "implementation" not in args.lines:
+        reader.problem(
+            at, f'{where}: custom strategies need implementation = file("strategy.py")'
+        )
+        args.ok = False
+    elif (
+        isinstance(implementation, str)
+        and "implementation" not in args.paths
+        and "\n" not in implementation.strip()
+        and implementation.strip().endswith(".py")
+    ):
+        # Sym's provider takes a path here; symbox reads files only through file().
+        reader.problem(
+            args.lines["implementation"],
+            f"{where}: implementation: {show(implementation)} is a path; "
+            f'write file({show(implementation)}) to use the file',
+        )
+        args.ok = False
+    integration = args.values.get("integration_id")
+    if integration is None:
+        if "integration_id" not in args.lines:
+            reader.problem(
+                at, f"{where}: custom strategies need integration_id (a custom sym_integration)"
+            )
+            args.ok = False
+        return
+    kind = integration_type(integration)
+    if kind is not None and kind != "custom":
+        reader.problem(
+            args.lines["integration_id"],
+            f"{where}: integration_id: sym_integration.{integration} has type {show(kind)}, "
+            'expected "custom"',
+        )
+        args.ok = False
+
+
+def check_custom_integration(reader: Reader, where: str, args: Args, at: Location) -> None:
+    """``settings.allowed_hosts`` must be hosts; ``settings.secrets`` must be ``env()`` values."""
+    settings = args.values.get("settings", {})
+    line = args.lines.get("settings", at)
+    hosts = settings.get("allowed_hosts")
+    if hosts is not None:
+        if not isinstance(hosts, tuple) or not all(isinstance(item, str) for item in hosts):
+            reader.problem(line, f"{where}: settings.allowed_hosts: expected a list of hosts")
+            args.ok = False
+        else:
+            for entry in hosts:
+                try:
+                    parse_host_rule(entry)
+                except ValueError as error:
+                    reader.problem(line, f"{where}: settings.allowed_hosts: {error}")
+                    args.ok = False
+    secrets = settings.get("secrets")
+    if secrets is not None and (
+        not isinstance(secrets, tuple) or not all(isinstance(item, Secret) for item in secrets)
+    ):
+        reader.problem(
+            line, f'{where}: settings.secrets: expected a list of env("NAME") secrets'
+        )
+        args.ok = False
+    if "secret_ids_json" in settings:
+        reader.problem(
+            line,
+            f"{where}: settings.secret_ids_json needs sym_secret, which is not implemented yet "
+            'in symbox; list the secrets as secrets = [env("NAME"), ...] instead',
+        )
+        args.ok = False

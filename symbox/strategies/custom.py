@@ -1,0 +1,230 @@
+"""The ``custom`` strategy: a Sym-style ``AccessStrategy`` subclass run in the hook sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from symbox.audit.entry import iso, redact
+from symbox.config.hosts import AllowList
+from symbox.config.model import Config, Integration, Secret, Strategy
+from symbox.sandbox.errors import HookCompileError, HookFailure
+from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.sandbox.integrations.http import HttpGateway
+from symbox.sandbox.integrations.scope import CallScope, SecretVault
+from symbox.sandbox.pool import HookPool
+from symbox.sandbox.sdk.strategies import SECRET_KEY
+from symbox.strategies.base import GrantRequest, StrategyError
+from symbox.strategies.custom_source import StrategySource, implementation_file, read_strategy
+
+# How much of a bad return value an error message quotes.
+_QUOTE_LIMIT = 80
+
+
+def _user(email: str) -> dict[str, str]:
+    # symbox knows people by email only; Sym's username is the email's local part.
+    return {"email": email, "username": email.split("@", 1)[0], "role": "member"}
+
+
+def integration_view(integration: Integration) -> tuple[dict[str, Any], dict[str, Secret]]:
+    """The integration as the worker sees it, secrets as handles; and the secrets by handle id."""
+    secrets: dict[str, Secret] = {}
+
+    def convert(value: Any, path: str) -> Any:
+        if isinstance(value, Secret):
+            secrets[path] = value
+            return {SECRET_KEY: {"id": path, "label": value.source}}
+        if isinstance(value, Mapping):
+            return {str(key): convert(item, f"{path}.{key}") for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        return value
+
+    view = {
+        "name": integration.name,
+        "type": integration.type,
+        "external_id": integration.external_id,
+        "label": integration.label,
+        "settings": convert(integration.settings, "settings"),
+    }
+    return view, secrets
+
+
+def grant_event(step: str, request: GrantRequest, config: Config) -> dict[str, Any]:
+    """The event ``escalate``/``deescalate`` receive; secrets in settings are redacted."""
+    target = request.target
+    fields: dict[str, Any] = dict(redact(dict(request.fields)))
+    fields["target"] = {
+        "name": target.name,
+        "label": target.label,
+        "type": target.type,
+        "settings": redact(target.settings),
+    }
+    flow = config.flow_by_name(request.flow)
+    environment = config.environments.get(flow.environment) if flow else None
+    requester = _user(request.requester)
+    return {
+        "name": step,
+        "user": requester,
+        "payload": {"fields": fields, "timestamp": iso(request.at)},
+        "flow": {
+            "name": request.flow,
+            "vars": dict(flow.vars) if flow else {},
+            "environment": {
+                "name": environment.name if environment else None,
+                "integrations": dict(environment.integrations) if environment else {},
+            },
+        },
+        "run": {"id": request.run_id, "actors": {"request": requester}},
+        "context": {},
+    }
+
+
+class CustomStrategy:
+    """Runs the implementation's ``escalate``, ``deescalate`` and ``fetch_remote_identity``.
+
+    Each call runs in a hook worker with a scope of its own: HTTP to the integration's
+    ``allowed_hosts`` and the integration's secrets, resolved by the host when asked.
+    """
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        integration: Integration,
+        source: StrategySource,
+        *,
+        config: Config,
+        pool: HookPool,
+        client: httpx.AsyncClient,
+        base: IntegrationProvider | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._implementation = strategy.implementation or ""
+        self._filename = implementation_file(strategy)
+        self._source = source
+        self._config = config
+        self._pool = pool
+        self._client = client
+        self._base = base
+        self._timeout = timeout
+        self._integration, self._secrets = integration_view(integration)
+        hosts = integration.settings.get("allowed_hosts") or ()
+        self._allowed = AllowList.parse(str(host) for host in hosts)
+
+    async def escalate(self, request: GrantRequest) -> None:
+        """Run the implementation's ``escalate(target_id, event)``."""
+        await self._grant("escalate", request)
+
+    async def deescalate(self, request: GrantRequest) -> None:
+        """Run the implementation's ``deescalate(target_id, event)``."""
+        await self._grant("deescalate", request)
+
+    async def remote_identity(self, requester: str) -> str:
+        """``fetch_remote_identity(user)``; None is refused only if the strategy needs one."""
+        spec = {"method": "fetch_remote_identity", "user": _user(requester)}
+        value, scope = await self._call(spec)
+        if value is None and not self._source.uses_identity:
+            # The implementation never asks for the identity, so there is nothing to refuse.
+            return requester
+        if value is None or value == "":
+            raise StrategyError(
+                f"{self._where('fetch_remote_identity')}: no identity for {requester}",
+                permanent=True,
+                reached_target=False,
+            )
+        if not isinstance(value, str):
+            raise self._bad_return("fetch_remote_identity", value, "a str or None", scope)
+        return value
+
+    async def _grant(self, step: str, request: GrantRequest) -> None:
+        spec = {
+            "method": step,
+            "target_id": request.target.name,
+            "event": grant_event(step, request, self._config),
+        }
+        value, scope = await self._call(spec)
+        # Sym lets these return state for later steps; symbox does not keep it yet.
+        if value is not None and not isinstance(value, dict):
+            raise self._bad_return(step, value, "None or a dict", scope)
+
+    async def _call(self, spec: dict[str, Any]) -> tuple[Any, CallScope]:
+        vault = SecretVault(self._secrets)
+        gateway = HttpGateway(self._client, self._allowed, max_timeout=self._timeout)
+        scope = CallScope(self._base, http=gateway, secrets=vault)
+        try:
+            value = await self._pool.call_strategy(
+                self._implementation,
+                self._filename,
+                {**spec, "integration": self._integration},
+                self._timeout,
+                integrations=scope,
+            )
+        except HookCompileError as error:
+            raise StrategyError(str(error), permanent=True, reached_target=False) from None
+        except HookFailure as error:
+            # A hook may put a secret it retrieved into its error; the run's error is audited.
+            message = vault.scrub(str(error))
+            raise StrategyError(message, reached_target=scope.reached_out) from None
+        return value, scope
+
+    def _where(self, method: str) -> str:
+        line = self._source.methods.get(method, self._source.line)
+        return f"{self._filename}:{line}"
+
+    def _bad_return(
+        self, method: str, value: object, expected: str, scope: CallScope
+    ) -> StrategyError:
+        shown = repr(value)
+        if len(shown) > _QUOTE_LIMIT:
+            shown = shown[: _QUOTE_LIMIT - 3] + "..."
+        if scope.secrets is not None:
+            shown = scope.secrets.scrub(shown)
+        return StrategyError(
+            f"{self._where(method)}: {method} returned {shown}; expected {expected}",
+            permanent=True,
+            reached_target=scope.reached_out,
+        )
+
+
+class CustomStrategies:
+    """What custom strategies run with: the worker pool, the outbound client, other integrations."""
+
+    def __init__(
+        self,
+        config: Config,
+        pool: HookPool,
+        client: httpx.AsyncClient,
+        *,
+        base: IntegrationProvider | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._config = config
+        self._pool = pool
+        self._client = client
+        self._base = base
+        self._timeout = timeout
+
+    def build(self, strategy: Strategy) -> CustomStrategy:
+        """The strategy object for one validated ``custom`` sym_strategy.
+
+        Raises StrategySourceError (file:line) if its implementation cannot run.
+        """
+        integration = self._config.integrations[strategy.integration or ""]
+        source = read_strategy(strategy.implementation or "", implementation_file(strategy))
+        return CustomStrategy(
+            strategy,
+            integration,
+            source,
+            config=self._config,
+            pool=self._pool,
+            client=self._client,
+            base=self._base,
+            timeout=self._timeout,
+        )
+
+
+def uses_custom_strategies(config: Config) -> bool:
+    """Tell whether some flow's strategy is a custom one (so hook workers are needed)."""
+    return any(strategy.type == "custom" for strategy in config.strategies.values())
