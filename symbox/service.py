@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -14,7 +14,7 @@ from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine import runs as engine
 from symbox.engine.inputs import is_email, validate_inputs
-from symbox.engine.model import Actor, GrantState, Run, RunStatus
+from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
 from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -56,6 +56,7 @@ class RunService:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         on_commit: Callable[[float | None], None] = lambda due: None,
+        on_change: Callable[[Run, Sequence[RunEvent]], None] = lambda run, events: None,
         hooks: HookRunner | None = None,
     ) -> None:
         self._config = config
@@ -68,6 +69,8 @@ class RunService:
         self._policy = policy or RetryPolicy()
         self._rng = rng or random.Random()
         self._on_commit = on_commit
+        # Told of every committed transition, in commit order (Slack's notifier listens).
+        self._on_change = on_change
         self._locks = KeyedLocks()
         self._hooks = None if hooks is None else FlowHooks(hooks, config, clock, self.target)
 
@@ -487,6 +490,7 @@ class RunService:
 
         committed = await self._writer.submit(job)
         self._after_commit(committed.run)
+        self._on_change(committed.run, committed.events)
         return await self._after_hooks(committed)
 
     async def _step(self, run_id: str, step: Step, *, escalating_inline: bool = False) -> Run:
@@ -506,6 +510,7 @@ class RunService:
 
         committed = await self._writer.submit(job)
         self._after_commit(committed.run, escalating_inline)
+        self._on_change(committed.run, committed.events)
         return await self._after_hooks(committed)
 
     async def _after_hooks(self, committed: engine.Transition) -> Run:

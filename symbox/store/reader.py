@@ -136,6 +136,13 @@ class Reader:
         )
         return {state: count for state, count in rows}
 
+    async def slack_messages(self, run_id: str) -> list[tuple[str, str]]:
+        """The Slack messages (channel, ts) that show ``run_id``."""
+        rows = await self._all(
+            "SELECT channel, ts FROM slack_messages WHERE run_id = ? ORDER BY rowid", (run_id,)
+        )
+        return [(str(channel), str(ts)) for channel, ts in rows]
+
     async def token_by_hash(self, secret_hash: str) -> TokenRecord | None:
         """Return the token stored under ``secret_hash``, or None."""
         row = await self._one(

@@ -58,6 +58,15 @@ MIGRATIONS: tuple[str, ...] = (
         revoked_at REAL
     );
     """,
+    """
+    -- Slack messages that show a run, so they are updated in place as the run moves on.
+    CREATE TABLE slack_messages (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        channel TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        PRIMARY KEY (run_id, channel, ts)
+    );
+    """,
 )
 
 

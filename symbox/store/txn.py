@@ -97,6 +97,15 @@ class WriteTxn:
             (destination, seq),
         )
 
+    # Slack
+
+    def add_slack_message(self, run_id: str, channel: str, ts: str) -> None:
+        """Remember a Slack message that shows ``run_id`` (delivery bookkeeping, not audited)."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO slack_messages (run_id, channel, ts) VALUES (?, ?, ?)",
+            (run_id, channel, ts),
+        )
+
     # Tokens
 
     def insert_token(self, token: TokenRecord) -> None:

@@ -1,0 +1,325 @@
+"""Slack's Block Kit for symbox: the request modal, request messages and their buttons.
+
+Pure functions from config and runs to Slack payloads, and from a submitted modal back to
+flow inputs; nothing here talks to Slack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from symbox.audit.entry import iso
+from symbox.config.durations import format_duration
+from symbox.config.model import Config, Flow, PromptField
+from symbox.engine.model import Run
+
+CHOOSE_FLOW = "symbox_choose_flow"
+REQUEST_FORM = "symbox_request"
+APPROVE = "symbox_approve"
+DENY = "symbox_deny"
+REVOKE = "symbox_revoke"
+FLOW_SELECT = "flow"
+TARGET_FIELD = "target"
+# Slack's limits: 100 options in a select, 3000 characters in a text object.
+_MAX_OPTIONS = 100
+_MAX_TEXT = 3000
+
+
+def _text(value: str, kind: str = "plain_text") -> dict[str, Any]:
+    return {"type": kind, "text": value[:_MAX_TEXT]}
+
+
+def _option(label: str, value: str) -> dict[str, Any]:
+    return {"text": _text(label[:75]), "value": value[:150]}
+
+
+def slack_flows(config: Config) -> list[Flow]:
+    """The flows that accept requests from Slack, by name."""
+    flows = [flow for flow in config.flows.values() if "slack" in flow.params.allowed_sources]
+    return sorted(flows, key=lambda flow: flow.name)
+
+
+def flow_chooser(config: Config) -> dict[str, Any]:
+    """The modal `/sym` opens: pick one of the flows that accept Slack requests."""
+    options = [_option(flow.label or flow.name, flow.name) for flow in slack_flows(config)]
+    return {
+        "type": "modal",
+        "callback_id": CHOOSE_FLOW,
+        "title": _text("Request access"),
+        "submit": _text("Next"),
+        "close": _text("Cancel"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": FLOW_SELECT,
+                "label": _text("Flow"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": FLOW_SELECT,
+                    "options": options[:_MAX_OPTIONS],
+                },
+            }
+        ],
+    }
+
+
+def request_form(config: Config, flow: Flow) -> dict[str, Any]:
+    """The flow's request modal, built from its prompt fields."""
+    blocks: list[dict[str, Any]] = []
+    if flow.params.additional_header_text:
+        blocks.append(
+            {"type": "section", "text": _text(flow.params.additional_header_text, "mrkdwn")}
+        )
+    targets = _targets(config, flow)
+    if targets:
+        blocks.append(
+            _input(TARGET_FIELD, "Target", _select(TARGET_FIELD, targets, None), optional=False)
+        )
+    for field in flow.params.prompt_fields:
+        if field.name in ("target", "target_id") or not field.visible:
+            continue
+        blocks.append(_field_block(field))
+    return {
+        "type": "modal",
+        "callback_id": REQUEST_FORM,
+        "private_metadata": flow.name,
+        "title": _text((flow.label or flow.name)[:24]),
+        "submit": _text("Request"),
+        "close": _text("Cancel"),
+        "blocks": blocks,
+    }
+
+
+def _targets(config: Config, flow: Flow) -> list[tuple[str, str]]:
+    if flow.params.strategy is None:
+        return []
+    strategy = config.strategies[flow.params.strategy]
+    return [
+        (config.targets[key].label or config.targets[key].name, config.targets[key].name)
+        for key in strategy.targets
+    ]
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _text(label),
+        "optional": optional,
+        "element": element,
+    }
+
+
+def _select(action_id: str, choices: Sequence[tuple[str, str]], initial: str | None) -> Any:
+    options = [_option(label, value) for label, value in choices][:_MAX_OPTIONS]
+    element: dict[str, Any] = {"type": "static_select", "action_id": action_id, "options": options}
+    chosen = [option for option in options if option["value"] == initial]
+    if chosen:
+        element["initial_option"] = chosen[0]
+    return element
+
+
+def _shown(field: PromptField, value: Any) -> str:
+    if field.type == "duration" and isinstance(value, int):
+        return format_duration(value)
+    return str(value)
+
+
+def _field_block(field: PromptField) -> dict[str, Any]:
+    label = field.label or field.name.replace("_", " ").capitalize()
+    name = field.name
+    default = field.default
+    element: dict[str, Any]
+    if field.allowed_values is not None and field.type not in ("str_list", "int_list"):
+        choices = [(_shown(field, value), _shown(field, value)) for value in field.allowed_values]
+        initial = None if default is None else _shown(field, default)
+        element = _select(name, choices, initial)
+    elif field.type == "bool":
+        element = {
+            "type": "checkboxes",
+            "action_id": name,
+            "options": [_option("Yes", "true")],
+        }
+        if default is True:
+            element["initial_options"] = [_option("Yes", "true")]
+    elif field.type == "int":
+        element = {"type": "number_input", "action_id": name, "is_decimal_allowed": False}
+        if default is not None:
+            element["initial_value"] = str(default)
+    elif field.type == "slack_user":
+        element = {"type": "users_select", "action_id": name}
+    elif field.type == "slack_user_list":
+        element = {"type": "multi_users_select", "action_id": name}
+    else:
+        element = {
+            "type": "plain_text_input",
+            "action_id": name,
+            "multiline": name == "reason",
+        }
+        if default is not None:
+            element["initial_value"] = _shown(field, default)
+        if field.type == "duration":
+            element["placeholder"] = _text("30m, 1h, 2d")
+        elif field.type in ("str_list", "int_list"):
+            element["placeholder"] = _text("comma-separated")
+    # A field with a default can be left empty: the default applies.
+    optional = not field.required or field.type == "bool" or default is not None
+    return _input(name, label, element, optional=optional)
+
+
+def form_inputs(flow: Flow, state: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn a submitted modal's ``view.state.values`` into the flow's inputs."""
+    inputs: dict[str, Any] = {}
+    fields = {field.name: field for field in flow.params.prompt_fields}
+    for block_id, actions in state.items():
+        if not isinstance(actions, Mapping):
+            continue
+        for action in actions.values():
+            if not isinstance(action, Mapping):
+                continue
+            value = _element_value(action)
+            field = fields.get(block_id)
+            if block_id == TARGET_FIELD:
+                inputs["target"] = value
+            elif field is not None:
+                converted = _convert(field, value)
+                if converted is not None:
+                    inputs[block_id] = converted
+    return inputs
+
+
+def _element_value(action: Mapping[str, Any]) -> Any:
+    kind = action.get("type")
+    if kind == "static_select":
+        selected = action.get("selected_option")
+        return selected.get("value") if isinstance(selected, Mapping) else None
+    if kind == "checkboxes":
+        selected = action.get("selected_options")
+        return bool(selected)
+    if kind == "users_select":
+        return action.get("selected_user")
+    if kind == "multi_users_select":
+        return action.get("selected_users")
+    return action.get("value")
+
+
+def _convert(field: PromptField, value: Any) -> Any:
+    if value is None or value == "":
+        return False if field.type == "bool" else None
+    if field.type in ("int", "int_list") and isinstance(value, str):
+        if field.type == "int_list":
+            return [_to_int(item) for item in value.split(",") if item.strip()]
+        return _to_int(value)
+    if field.type == "str_list" and isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if field.type == "bool" and isinstance(value, str):
+        return value == "true"
+    return value
+
+
+def _to_int(text: str) -> int | str:
+    # A value that is not a number stays text, so validation names the field's problem.
+    try:
+        return int(text.strip())
+    except ValueError:
+        return text
+
+
+def field_errors(problems: Sequence[str], flow: Flow) -> dict[str, str]:
+    """Map validation problems (``"field: message"``) to the modal blocks they belong to."""
+    blocks = {field.name for field in flow.params.prompt_fields} | {TARGET_FIELD}
+    errors: dict[str, str] = {}
+    for problem in problems:
+        name, _, message = problem.partition(": ")
+        block = TARGET_FIELD if name in ("target", "target_id") else name
+        if block in blocks and block not in errors:
+            errors[block] = message[:150]
+    return errors
+
+
+def _mention(email: str, slack_ids: Mapping[str, str]) -> str:
+    user = slack_ids.get(email)
+    return f"<@{user}>" if user else email
+
+
+def request_message(
+    run: Run, flow: Flow, target_label: str | None, slack_ids: Mapping[str, str]
+) -> tuple[str, list[dict[str, Any]]]:
+    """The message posted where the request goes: fallback text and blocks with buttons."""
+    requester = _mention(run.requester, slack_ids)
+    summary = f"{requester} requests *{flow.label or flow.name}*"
+    lines = [summary]
+    if target_label:
+        lines.append(f"*Target:* {target_label}")
+    duration = run.duration
+    if duration is not None:
+        lines.append(f"*Duration:* {format_duration(duration)}")
+    for name, value in run.fields.items():
+        if name in ("target", "duration"):
+            continue
+        lines.append(f"*{name.replace('_', ' ').capitalize()}:* {value}")
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _text("\n".join(lines), "mrkdwn")}]
+    status = run_status_line(run, slack_ids)
+    if status is None:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "decision",
+                "elements": [
+                    _button("Approve", APPROVE, run.id, "primary"),
+                    _button("Deny", DENY, run.id, "danger"),
+                ],
+            }
+        )
+    else:
+        blocks.append({"type": "context", "elements": [_text(status, "mrkdwn")]})
+        if run.status.value == "escalated" and flow.params.allow_revoke:
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": "revoke",
+                    "elements": [_button("Revoke", REVOKE, run.id, "danger")],
+                }
+            )
+    text = f"{run.requester} requests {flow.name}" + (f" ({target_label})" if target_label else "")
+    return text, blocks
+
+
+def _button(label: str, action_id: str, run_id: str, style: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": _text(label),
+        "action_id": action_id,
+        "value": run_id,
+        "style": style,
+    }
+
+
+def run_status_line(run: Run, slack_ids: Mapping[str, str]) -> str | None:
+    """What happened to the request, or None while it waits for a decision."""
+    status = run.status.value
+    if status == "requested":
+        return None
+    decision = run.decision
+    parts: list[str] = []
+    if decision is not None:
+        who = (
+            _mention(decision.actor.id, slack_ids)
+            if decision.actor.kind == "user"
+            else f"{decision.actor.kind} {decision.actor.id}"
+        )
+        verb = "Approved" if decision.approved else "Denied"
+        parts.append(f"{verb} by {who} at {iso(decision.at)}")
+        if decision.reason:
+            parts.append(f"({decision.reason})")
+    if status == "escalated" and run.grant is not None:
+        until = run.grant.expires_at
+        parts.append("access granted" + (f" until {iso(until)}" if until else ""))
+    elif status == "deescalated":
+        parts.append("access revoked")
+    elif status == "expired":
+        parts.append("expired without a decision")
+    elif status == "errored":
+        parts.append(f"failed: run {run.id}")
+    return " · ".join(parts) if parts else status

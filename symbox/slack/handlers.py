@@ -1,0 +1,226 @@
+"""What `/sym`, the request modal and the Approve / Deny / Revoke buttons do.
+
+Every action goes through the same run service as the API, as the Slack user's email;
+a refused action gets an ephemeral explanation and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from symbox.config.model import Config, Flow
+from symbox.engine.inputs import validate_inputs
+from symbox.engine.model import Actor
+from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound
+from symbox.service import RunService
+from symbox.slack.blocks import (
+    APPROVE,
+    CHOOSE_FLOW,
+    DENY,
+    FLOW_SELECT,
+    REQUEST_FORM,
+    REVOKE,
+    field_errors,
+    flow_chooser,
+    form_inputs,
+    request_form,
+    slack_flows,
+)
+from symbox.slack.users import SlackDirectory
+
+log = logging.getLogger(__name__)
+CHANNEL = "slack"
+
+
+class SlackHandlers:
+    """Turns Slack envelopes into run service calls."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        service: RunService,
+        web: AsyncWebClient,
+        directory: SlackDirectory,
+    ) -> None:
+        self._config = config
+        self._service = service
+        self._web = web
+        self._directory = directory
+
+    # The ack (no I/O)
+
+    def ack_payload(self, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """What to answer Slack within its 3 seconds: a reply, modal errors or the next view."""
+        if kind == "slash_commands":
+            return self._command_reply(payload)
+        if kind == "interactive" and payload.get("type") == "view_submission":
+            return self._submission_reply(payload)
+        return None
+
+    def _command_reply(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        words = str(payload.get("text") or "").split()
+        if not words or (words[0] == "req" and len(words) == 1):
+            return None  # the flow chooser opens after the ack
+        if words[0] == "req" and len(words) == 2 and self._slack_flow(words[1]) is not None:
+            return None  # the flow's form opens after the ack
+        names = ", ".join(f"`{flow.name}`" for flow in slack_flows(self._config)) or "none"
+        if words[0] == "req" and len(words) == 2:
+            text = f"There is no flow `{words[1]}` you can request here. Flows: {names}."
+        else:
+            text = f"Use `/sym` to choose a flow, or `/sym req FLOW`. Flows: {names}."
+        return {"response_type": "ephemeral", "text": text}
+
+    def _submission_reply(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        view = payload.get("view")
+        if not isinstance(view, Mapping):
+            return None
+        state = view.get("state", {}).get("values", {})
+        if view.get("callback_id") == CHOOSE_FLOW:
+            chosen = state.get(FLOW_SELECT, {}).get(FLOW_SELECT, {}).get("selected_option")
+            flow = self._slack_flow(chosen.get("value") if isinstance(chosen, Mapping) else None)
+            if flow is None:
+                return {"response_action": "errors", "errors": {FLOW_SELECT: "choose a flow"}}
+            return {"response_action": "update", "view": request_form(self._config, flow)}
+        if view.get("callback_id") == REQUEST_FORM:
+            flow = self._slack_flow(view.get("private_metadata"))
+            if flow is None:
+                return None  # handled after the ack, with a message to the user
+            try:
+                validate_inputs(self._config, flow, form_inputs(flow, state))
+            except InputError as error:
+                errors = field_errors(error.problems, flow)
+                if errors:
+                    return {"response_action": "errors", "errors": errors}
+        return None
+
+    def _slack_flow(self, name: object) -> Flow | None:
+        if not isinstance(name, str):
+            return None
+        flow = self._config.flow_by_name(name)
+        if flow is None or "slack" not in flow.params.allowed_sources:
+            return None
+        return flow
+
+    # The work (after the ack)
+
+    async def handle(self, kind: str, payload: dict[str, Any]) -> None:
+        """Open modals, create runs and act on button clicks."""
+        if kind == "slash_commands":
+            await self._command(payload)
+        elif kind == "interactive":
+            if payload.get("type") == "view_submission":
+                await self._submitted(payload)
+            elif payload.get("type") == "block_actions":
+                await self._clicked(payload)
+
+    async def _command(self, payload: Mapping[str, Any]) -> None:
+        if self._command_reply(payload) is not None:
+            return  # the ack already answered
+        trigger = payload.get("trigger_id")
+        if not isinstance(trigger, str):
+            return
+        words = str(payload.get("text") or "").split()
+        flow = self._slack_flow(words[1]) if len(words) == 2 else None
+        view = request_form(self._config, flow) if flow else flow_chooser(self._config)
+        await self._web.views_open(trigger_id=trigger, view=view)
+
+    async def _submitted(self, payload: Mapping[str, Any]) -> None:
+        view = payload.get("view")
+        user_id = _user_id(payload)
+        if not isinstance(view, Mapping) or view.get("callback_id") != REQUEST_FORM or not user_id:
+            return
+        flow = self._slack_flow(view.get("private_metadata"))
+        if flow is None:
+            await self._tell(user_id, "That flow cannot be requested from Slack.")
+            return
+        actor = await self._actor(user_id, flow)
+        if isinstance(actor, str):
+            await self._tell(user_id, actor)
+            return
+        inputs = form_inputs(flow, view.get("state", {}).get("values", {}))
+        try:
+            await self._service.request(
+                actor=actor, flow_name=flow.name, requester=None, inputs=inputs, channel=CHANNEL
+            )
+        except (BadRequest, Forbidden, InputError) as error:
+            await self._tell(user_id, f"Your request was not made: {error}")
+
+    async def _clicked(self, payload: Mapping[str, Any]) -> None:
+        user_id = _user_id(payload)
+        actions = payload.get("actions")
+        if not user_id or not isinstance(actions, list):
+            return
+        channel = payload.get("channel", {}).get("id") if payload.get("channel") else None
+        for action in actions:
+            if not isinstance(action, Mapping):
+                continue
+            action_id = action.get("action_id")
+            run_id = action.get("value")
+            if action_id not in (APPROVE, DENY, REVOKE) or not isinstance(run_id, str):
+                continue
+            refusal = await self._act(user_id, str(action_id), run_id)
+            if refusal is not None:
+                await self._tell(user_id, refusal, channel=channel)
+
+    async def _act(self, user_id: str, action_id: str, run_id: str) -> str | None:
+        """Approve, deny or revoke as the clicking user; why not, if refused."""
+        try:
+            run = await self._service.get_run(run_id)
+        except NotFound:
+            return "That request no longer exists."
+        flow = self._config.flow_by_name(run.flow)
+        if flow is None:
+            return f"The flow {run.flow} is no longer configured."
+        actor = await self._actor(user_id, flow)
+        if isinstance(actor, str):
+            return actor
+        try:
+            if action_id == REVOKE:
+                await self._service.revoke(actor=actor, run_id=run_id, reason=None, channel=CHANNEL)
+            else:
+                await self._service.decide(
+                    actor=actor,
+                    run_id=run_id,
+                    approve=action_id == APPROVE,
+                    reason=None,
+                    channel=CHANNEL,
+                )
+        except Forbidden as error:
+            return f"You cannot do that: {error}"
+        except Conflict as error:
+            return f"Nothing changed: {error}"
+        except (BadRequest, NotFound) as error:
+            return str(error)
+        return None
+
+    async def _actor(self, user_id: str, flow: Flow) -> Actor | str:
+        """The Slack user as a symbox actor, or why they may not act on this flow."""
+        person = await self._directory.person(user_id)
+        if person is None or person.deleted:
+            return "Your Slack account cannot use symbox."
+        if person.email is None:
+            return "symbox needs your Slack profile's email address to know who you are."
+        if person.guest and not flow.params.allow_guest_interaction:
+            return f"Guests cannot use the {flow.name} flow."
+        return Actor.user(person.email)
+
+    async def _tell(self, user_id: str, text: str, channel: str | None = None) -> None:
+        """An ephemeral message in ``channel``, or a DM when there is none."""
+        if channel:
+            await self._web.chat_postEphemeral(channel=channel, user=user_id, text=text)
+        else:
+            await self._web.chat_postMessage(channel=user_id, text=text)
+
+
+def _user_id(payload: Mapping[str, Any]) -> str | None:
+    user = payload.get("user")
+    if isinstance(user, Mapping):
+        value = user.get("id")
+        return value if isinstance(value, str) else None
+    value = payload.get("user_id")
+    return value if isinstance(value, str) else None

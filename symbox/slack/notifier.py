@@ -1,0 +1,231 @@
+"""Tells Slack what happened to runs: the request message, its updates, and DMs.
+
+The run service reports every committed transition; the notifier queues it and works
+through the queue in order, so Slack never slows a request or a revocation down. A
+Slack error is logged and the next change goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from symbox.audit.entry import iso
+from symbox.config.model import Config, Flow
+from symbox.engine.model import Run, RunEvent
+from symbox.engine.permissions import approvers
+from symbox.slack.blocks import REVOKE, request_message, run_status_line
+from symbox.slack.users import SlackDirectory
+from symbox.store.reader import Reader
+from symbox.store.txn import WriteTxn
+from symbox.store.writer import Writer
+
+log = logging.getLogger(__name__)
+
+Change = tuple[Run, tuple[RunEvent, ...]]
+
+
+class SlackNotifier:
+    """Posts and updates request messages and DMs requesters, one change at a time."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        web: AsyncWebClient,
+        directory: SlackDirectory,
+        writer: Writer,
+        reader: Reader,
+    ) -> None:
+        self._config = config
+        self._web = web
+        self._directory = directory
+        self._writer = writer
+        self._reader = reader
+        send, receive = anyio.create_memory_object_stream[Change](math.inf)
+        self._send: MemoryObjectSendStream[Change] = send
+        self._receive: MemoryObjectReceiveStream[Change] = receive
+
+    def committed(self, run: Run, events: Sequence[RunEvent]) -> None:
+        """Queue a committed change (called by the run service; never blocks)."""
+        try:
+            self._send.send_nowait((run, tuple(events)))
+        except anyio.ClosedResourceError:
+            log.warning("Slack is stopped; not telling it about a change", extra={"run_id": run.id})
+
+    def close(self) -> None:
+        """Drop what is still queued (symbox is stopping)."""
+        self._send.close()
+        self._receive.close()
+
+    async def run(self) -> None:
+        """Deliver queued changes until cancelled."""
+        async for run, events in self._receive:
+            for event in events:
+                try:
+                    await self._deliver(run, event)
+                except SlackApiError as error:
+                    log.error(
+                        "Slack refused a message",
+                        extra={"run_id": run.id, "error": error.response.get("error")},
+                    )
+                except Exception:
+                    log.exception("telling Slack about a run failed", extra={"run_id": run.id})
+
+    async def _deliver(self, run: Run, event: RunEvent) -> None:
+        flow = self._config.flow_by_name(run.flow)
+        if flow is None:
+            return
+        name = event.name
+        if name == "request":
+            await self._post_request(run, flow)
+            await self._dm(run.requester, f"Your request for {_flow_label(flow)} was sent.")
+            return
+        if name in ("approve", "deny", "escalate", "deescalate", "request_expire"):
+            await self._update_messages(run, flow)
+        if name in ("approve", "deny") and run.decision is not None:
+            verb = "approved" if run.decision.approved else "denied"
+            who = run.decision.actor.id
+            reason = f": {run.decision.reason}" if run.decision.reason else ""
+            await self._dm(
+                run.requester, f"Your {_flow_label(flow)} request was {verb} by {who}{reason}."
+            )
+        elif name == "escalate":
+            until = run.grant.expires_at if run.grant else None
+            text = f"Your {_flow_label(flow)} access is granted" + (
+                f" until {iso(until)}." if until else "."
+            )
+            await self._dm(run.requester, text, revoke=run if flow.params.allow_revoke else None)
+        elif name == "deescalate":
+            await self._dm(run.requester, f"Your {_flow_label(flow)} access was revoked.")
+        elif name == "request_expire":
+            await self._dm(
+                run.requester, f"Your {_flow_label(flow)} request expired without a decision."
+            )
+        if event.errors or name == "hook_error":
+            await self._report_error(run, flow, event)
+
+    async def _post_request(self, run: Run, flow: Flow) -> None:
+        target = self._target_label(run)
+        text, blocks = request_message(run, flow, target, self._directory.known_ids())
+        for destination in await self._destinations(run, flow):
+            response = await self._web.chat_postMessage(
+                channel=destination, text=text, blocks=blocks
+            )
+            channel, ts = str(response["channel"]), str(response["ts"])
+
+            def remember(txn: WriteTxn, channel: str = channel, ts: str = ts) -> None:
+                txn.add_slack_message(run.id, channel, ts)
+
+            await self._writer.submit(remember)
+
+    async def _update_messages(self, run: Run, flow: Flow) -> None:
+        text, blocks = request_message(
+            run, flow, self._target_label(run), self._directory.known_ids()
+        )
+        for channel, ts in await self._reader.slack_messages(run.id):
+            await self._web.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def _destinations(self, run: Run, flow: Flow) -> list[str]:
+        """Channels and user ids to post the request to (the first notification only)."""
+        if run.notifications:
+            wanted: Sequence[Any] = run.notifications[0].get("destinations") or ()
+        else:
+            # Without a notification reducer, symbox asks the flow's approvers by DM.
+            wanted = sorted(entry for entry in approvers(flow.vars) if "@" in entry)
+        found: list[str] = []
+        for destination in wanted:
+            resolved = await self._resolve(destination)
+            if resolved is None:
+                log.warning("no Slack destination %r", destination, extra={"run_id": run.id})
+            elif resolved not in found:
+                found.append(resolved)
+        return found
+
+    async def _resolve(self, destination: Any) -> str | None:
+        if isinstance(destination, Mapping):
+            for key in ("id", "channel", "user", "name", "email"):
+                value = destination.get(key)
+                if isinstance(value, str) and value:
+                    destination = value
+                    break
+            else:
+                return None
+        if not isinstance(destination, str) or not destination:
+            return None
+        if "@" in destination and not destination.startswith("#"):
+            return await self._directory.user_id(destination.lower())
+        return destination
+
+    async def _dm(self, email: str, text: str, revoke: Run | None = None) -> None:
+        user_id = await self._directory.user_id(email)
+        if user_id is None:
+            return
+        blocks: list[dict[str, Any]] | None = None
+        if revoke is not None:
+            blocks = [
+                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                {
+                    "type": "actions",
+                    "block_id": "revoke",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "text": {"type": "plain_text", "text": "Revoke"},
+                            "action_id": REVOKE,
+                            "value": revoke.id,
+                            "style": "danger",
+                        }
+                    ],
+                },
+            ]
+        response = await self._web.chat_postMessage(channel=user_id, text=text, blocks=blocks)
+        if revoke is not None:
+            channel, ts = str(response["channel"]), str(response["ts"])
+
+            def remember(txn: WriteTxn) -> None:
+                txn.add_slack_message(revoke.id, channel, ts)
+
+            await self._writer.submit(remember)
+
+    async def _report_error(self, run: Run, flow: Flow, event: RunEvent) -> None:
+        channel = self._error_channel(flow)
+        error = (event.errors or run.errors or ("unknown error",))[-1]
+        if channel is not None:
+            await self._web.chat_postMessage(
+                channel=channel,
+                text=f"symbox: run {run.id} ({flow.name}, {run.requester}): {error}",
+            )
+        if run.status.value == "errored" and event.name != "hook_error":
+            await self._dm(
+                run.requester,
+                f"Something went wrong with your {_flow_label(flow)} request (run {run.id}).",
+            )
+
+    def _error_channel(self, flow: Flow) -> str | None:
+        environment = self._config.environments.get(flow.environment)
+        if environment is None or environment.error_logger is None:
+            return None
+        logger = self._config.error_loggers.get(environment.error_logger)
+        return None if logger is None else logger.destination
+
+    def _target_label(self, run: Run) -> str | None:
+        for target in self._config.targets.values():
+            if target.name == run.target:
+                return target.label or target.name
+        return None
+
+    def status_line(self, run: Run) -> str | None:
+        """The status line shown under a decided request (for tests and the handlers)."""
+        return run_status_line(run, self._directory.known_ids())
+
+
+def _flow_label(flow: Flow) -> str:
+    return flow.label or flow.name

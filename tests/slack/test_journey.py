@@ -1,0 +1,147 @@
+"""Whole journeys in Slack: /sym, the modal, the request message, buttons and DMs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.slack.conftest import access_values, slack_rig
+
+pytestmark = pytest.mark.anyio
+
+
+def _texts(calls: list) -> list[str]:  # type: ignore[type-arg]
+    return [str(call.args.get("text")) for call in calls]
+
+
+async def test_request_approve_grant_and_revoke_from_slack(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path) as rig:
+        ack = await rig.command("req access")
+        assert ack.get("payload") is None
+        [opened] = await rig.calls("views.open", 1)
+        assert opened.args["trigger_id"] == "trigger-req access-UCAROL"
+        assert opened.args["view"]["private_metadata"] == "access"
+        blocks = [block["block_id"] for block in opened.args["view"]["blocks"]]
+        assert blocks == ["target", "reason", "duration"]
+
+        ack = await rig.submit("access", access_values())
+        assert ack.get("payload") is None  # the modal closes
+        # Without a notification reducer the request goes to each approver by DM.
+        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        assert sorted(call.args["channel"] for call in posts) == ["UALICE", "UBOB"]
+        buttons = posts[0].args["blocks"][-1]["elements"]
+        assert [button["action_id"] for button in buttons] == ["symbox_approve", "symbox_deny"]
+        run_id = buttons[0]["value"]
+        assert (await rig.h.run(run_id))["status"] == "requested"
+        assert (await rig.h.run(run_id))["channel"] == "slack"
+        dm = await rig.calls("chat.postMessage", 1, lambda c: c.args["channel"] == "UCAROL")
+        assert _texts(dm) == ["Your request for access was sent."]
+
+        await rig.click("symbox_approve", run_id, "UALICE")
+        run = await rig.h.wait_status(run_id, "escalated")
+        assert run["decisions"][0]["actor"] == {"kind": "user", "id": "alice@example.com"}
+        assert rig.h.receiver.state.granted == {("prod-db", "carol@example.com")}
+        updates = await rig.calls("chat.update", 4)
+        final = updates[-1].args["blocks"]
+        assert "Approved by" in final[1]["elements"][0]["text"]
+        assert final[-1]["elements"][0]["action_id"] == "symbox_revoke"
+        dms = await rig.calls("chat.postMessage", 3, lambda c: c.args["channel"] == "UCAROL")
+        assert "was approved by alice@example.com" in _texts(dms)[1]
+        assert "access is granted until" in _texts(dms)[2]
+
+        await rig.h.advance(600)
+        await rig.h.wait_status(run_id, "deescalated")
+        dms = await rig.calls("chat.postMessage", 4, lambda c: c.args["channel"] == "UCAROL")
+        assert _texts(dms)[3] == "Your access access was revoked."
+
+
+async def test_refused_clicks_change_nothing_and_say_why(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path) as rig:
+        await rig.submit("access", access_values())
+        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        run_id = posts[0].args["blocks"][-1]["elements"][0]["value"]
+
+        await rig.click("symbox_approve", run_id, "UCAROL")  # self-approval
+        await rig.click("symbox_approve", run_id, "UGUEST")
+        await rig.click("symbox_approve", run_id, "UGONE")
+        await rig.click("symbox_approve", run_id, "UNOBODY")
+        refusals = await rig.calls("chat.postEphemeral", 4)
+        by_user = {call.args["user"]: call.args["text"] for call in refusals}
+        assert by_user["UCAROL"].startswith("You cannot do that:")
+        assert by_user["UGUEST"] == "Guests cannot use the access flow."
+        assert by_user["UGONE"] == "Your Slack account cannot use symbox."
+        assert by_user["UNOBODY"] == "Your Slack account cannot use symbox."
+        assert (await rig.h.run(run_id))["status"] == "requested"
+
+        await rig.click("symbox_deny", run_id, "UBOB")
+        await rig.h.wait_status(run_id, "denied")
+        await rig.click("symbox_approve", run_id, "UALICE")  # too late
+        late = await rig.calls("chat.postEphemeral", 5)
+        assert late[-1].args["user"] == "UALICE"
+        assert late[-1].args["text"].startswith("Nothing changed:")
+        assert (await rig.h.run(run_id))["status"] == "denied"
+        assert rig.h.receiver.state.calls("escalate") == []
+
+
+async def test_modal_errors_are_shown_next_to_their_fields(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path) as rig:
+        ack = await rig.submit("access", access_values(reason="", duration="2h"))
+        payload = ack["payload"]
+        assert payload["response_action"] == "errors"
+        assert set(payload["errors"]) == {"reason", "duration"}
+        assert payload["errors"]["reason"] == "required"
+        listed = await rig.h.call("GET", "/api/v1/runs", "reader")
+        assert listed.json()["runs"] == []
+
+
+async def test_sym_without_a_flow_opens_the_chooser_and_unknown_flows_are_listed(
+    tmp_path: Path,
+) -> None:
+    async with slack_rig(tmp_path) as rig:
+        await rig.command("")
+        [opened] = await rig.calls("views.open", 1)
+        options = opened.args["view"]["blocks"][0]["element"]["options"]
+        assert [option["value"] for option in options] == ["access", "signoff"]
+
+        ack = await rig.command("req nope")
+        assert ack["payload"]["response_type"] == "ephemeral"
+        assert ack["payload"]["text"] == (
+            "There is no flow `nope` you can request here. Flows: `access`, `signoff`."
+        )
+        ack = await rig.command("gibberish words")
+        assert "Use `/sym`" in ack["payload"]["text"]
+
+
+async def test_redeliveries_are_acked_and_done_once(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path) as rig:
+        values = access_values()
+        payload = {
+            "type": "view_submission",
+            "user": {"id": "UCAROL"},
+            "view": {
+                "callback_id": "symbox_request",
+                "private_metadata": "access",
+                "state": {"values": values},
+            },
+        }
+        first = await rig.slack.deliver("interactive", payload, envelope_id="env-same")
+        await rig.slack.ack(first)
+        rig.slack.state.acks.pop("env-same")
+        await rig.slack.deliver("interactive", payload, envelope_id="env-same")
+        await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        listed = await rig.h.call("GET", "/api/v1/runs", "reader")
+        assert len(listed.json()["runs"]) == 1
+
+
+async def test_a_disconnect_is_survived(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path) as rig:
+        await rig.slack.disconnect()
+        await rig.slack.wait_connected()
+        await rig.command("req access")
+        await rig.calls("views.open", 1)
+        await rig.slack.drop()
+        await rig.slack.wait_connected()
+        await rig.command("req signoff")
+        await rig.calls("views.open", 2)
+        assert rig.slack.state.connections >= 3
