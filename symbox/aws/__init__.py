@@ -1,0 +1,1 @@
+"""AWS access: long-lived clients, Identity Center and IAM, and AWS errors classified."""

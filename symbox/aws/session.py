@@ -1,0 +1,236 @@
+"""Long-lived AWS clients: credentials, an optional assumed role, region and endpoint."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioCredentialResolver, AioDeferredRefreshableCredentials
+from aiobotocore.session import AioSession
+from botocore.credentials import CredentialProvider
+from botocore.exceptions import BotoCoreError
+
+from symbox.aws.errors import call
+
+if TYPE_CHECKING:
+    from types_aiobotocore_iam.client import IAMClient
+    from types_aiobotocore_identitystore.client import IdentityStoreClient
+    from types_aiobotocore_sso_admin.client import SSOAdminClient
+    from types_aiobotocore_sts.client import STSClient
+
+log = logging.getLogger(__name__)
+
+Service = Literal["sso-admin", "identitystore", "iam"]
+# What STS grants at most for a role assumed by another role's credentials (role chaining).
+ROLE_SESSION_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where and as whom to call AWS; equal settings share one set of clients."""
+
+    region: str | None = None
+    # One URL for every service (an emulator or a proxy); None means AWS's own endpoints,
+    # or whatever AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> say.
+    endpoint_url: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    session_name: str = "symbox"
+    # Attempts per call, the first included, in botocore's "standard" mode: throttling,
+    # 5xx and dropped connections only, with jittered backoff. Longer retries belong to
+    # the service.
+    max_attempts: int = 3
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+
+    def describe(self) -> str:
+        """A short description for error messages, without the external id."""
+        parts = [f"region {self.region or '(default)'}"]
+        if self.role_arn:
+            parts.append(f"role {self.role_arn}")
+        if self.endpoint_url:
+            parts.append(f"endpoint {self.endpoint_url}")
+        return ", ".join(parts)
+
+
+class AwsSetupError(Exception):
+    """AWS clients could not be created (no region, unreadable AWS config, ...)."""
+
+
+class _AssumedRole(CredentialProvider):
+    """Credentials of a role assumed through STS, refreshed by botocore before they expire."""
+
+    METHOD = "symbox-assume-role"
+    CANONICAL_NAME = "symbox-assume-role"
+
+    def __init__(
+        self,
+        sts: STSClient,
+        settings: ConnectionSettings,
+        now: Callable[[], datetime] | None,
+    ) -> None:
+        super().__init__()
+        self._sts = sts
+        self._settings = settings
+        self._now = now
+
+    async def load(self) -> AioDeferredRefreshableCredentials:
+        """Credentials that call AssumeRole on first use and again near expiry."""
+        if self._now is None:
+            return AioDeferredRefreshableCredentials(self._fetch, self.METHOD)
+        return AioDeferredRefreshableCredentials(self._fetch, self.METHOD, self._now)
+
+    async def _fetch(self) -> dict[str, str]:
+        settings = self._settings
+        assert settings.role_arn is not None, "only built for a role"
+        arguments: dict[str, Any] = {
+            "RoleArn": settings.role_arn,
+            "RoleSessionName": settings.session_name,
+            "DurationSeconds": ROLE_SESSION_SECONDS,
+        }
+        if settings.external_id:
+            arguments["ExternalId"] = settings.external_id
+        response = await call("sts:AssumeRole", self._sts.assume_role(**arguments))
+        credentials = response["Credentials"]
+        log.info(
+            "assumed AWS role",
+            extra={"role_arn": settings.role_arn, "expires": credentials["Expiration"].isoformat()},
+        )
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+
+class AwsConnection:
+    """One client per AWS service for one ConnectionSettings, open while symbox runs."""
+
+    def __init__(
+        self, settings: ConnectionSettings, *, now: Callable[[], datetime] | None = None
+    ) -> None:
+        self.settings = settings
+        self._now = now
+        self._services: set[Service] = set()
+        self._clients: dict[str, Any] = {}
+        self._stack: AsyncExitStack | None = None
+
+    def require(self, service: Service) -> None:
+        """Ask for a client of ``service``; call before ``open``."""
+        self._services.add(service)
+
+    def sso_admin(self) -> SSOAdminClient:
+        """The IAM Identity Center admin client."""
+        return cast("SSOAdminClient", self._client("sso-admin"))
+
+    def identitystore(self) -> IdentityStoreClient:
+        """The identity store client."""
+        return cast("IdentityStoreClient", self._client("identitystore"))
+
+    def iam(self) -> IAMClient:
+        """The IAM client."""
+        return cast("IAMClient", self._client("iam"))
+
+    def _client(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is None:
+            raise RuntimeError(f"no open {service} client: AWS connections are not open")
+        return client
+
+    async def open(self) -> None:
+        """Create the clients (no AWS call is made until the first request)."""
+        stack = AsyncExitStack()
+        try:
+            session = await self._session(stack)
+            config = self._config()
+            url = self.settings.endpoint_url
+            for service in sorted(self._services):
+                if service == "sso-admin":
+                    made: Any = session.client("sso-admin", endpoint_url=url, config=config)
+                elif service == "identitystore":
+                    made = session.client("identitystore", endpoint_url=url, config=config)
+                else:
+                    made = session.client("iam", endpoint_url=url, config=config)
+                self._clients[service] = await stack.enter_async_context(made)
+        except BotoCoreError as error:
+            await stack.aclose()
+            self._clients.clear()
+            where = self.settings.describe()
+            raise AwsSetupError(f"cannot create AWS clients ({where}): {error}") from None
+        self._stack = stack
+
+    async def aclose(self) -> None:
+        """Close every client (idempotent)."""
+        stack, self._stack = self._stack, None
+        self._clients.clear()
+        if stack is not None:
+            await stack.aclose()
+
+    def _config(self) -> AioConfig:
+        settings = self.settings
+        return AioConfig(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
+            user_agent_extra="symbox",
+        )
+
+    async def _session(self, stack: AsyncExitStack) -> aioboto3.Session:
+        settings = self.settings
+        # The default chain: environment, shared files, container or instance credentials.
+        base = aioboto3.Session(region_name=settings.region)
+        if not settings.role_arn:
+            return base
+        sts = await stack.enter_async_context(
+            base.client("sts", endpoint_url=settings.endpoint_url, config=self._config())
+        )
+        assumed = AioSession()
+        assumed.register_component(
+            "credential_provider", AioCredentialResolver([_AssumedRole(sts, settings, self._now)])
+        )
+        return aioboto3.Session(botocore_session=assumed, region_name=settings.region)
+
+
+class AwsConnections:
+    """The AWS connections of one symbox: one per distinct settings, shared by its users."""
+
+    def __init__(self, *, now: Callable[[], datetime] | None = None) -> None:
+        self._now = now
+        self._connections: dict[ConnectionSettings, AwsConnection] = {}
+
+    def connection(self, settings: ConnectionSettings, *services: Service) -> AwsConnection:
+        """The connection for ``settings``, with clients for ``services`` once open."""
+        connection = self._connections.get(settings)
+        if connection is None:
+            connection = AwsConnection(settings, now=self._now)
+            self._connections[settings] = connection
+        for service in services:
+            connection.require(service)
+        return connection
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    async def open(self) -> None:
+        """Open every connection; on failure close the ones already open and raise."""
+        opened: list[AwsConnection] = []
+        try:
+            for connection in self._connections.values():
+                await connection.open()
+                opened.append(connection)
+        except BaseException:
+            for connection in opened:
+                await connection.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        for connection in self._connections.values():
+            await connection.aclose()

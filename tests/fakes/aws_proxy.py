@@ -1,0 +1,194 @@
+"""An HTTP proxy in front of moto that injects the faults AWS has and moto does not."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+# Fault kinds: an error answer without reaching moto, a dropped connection before or after
+# moto applied the request, or moto's answer with an assignment status rewritten.
+THROTTLE = "throttle"
+SERVER_ERROR = "server_error"
+DROP = "drop"
+DROP_AFTER = "drop_after"
+IN_PROGRESS = "in_progress"
+FAILED = "failed"
+DENIED = "denied"
+KINDS = (THROTTLE, SERVER_ERROR, DENIED, DROP, DROP_AFTER, IN_PROGRESS, FAILED)
+_STATUS_KEYS = ("AccountAssignmentCreationStatus", "AccountAssignmentDeletionStatus")
+
+
+@dataclass
+class Fault:
+    """``kind`` for the next ``times`` requests of ``operation`` (``*`` for any)."""
+
+    operation: str
+    kind: str
+    times: int
+
+
+def operation_of(headers: Any, body: bytes) -> str:
+    """The AWS operation of a request: in a header (JSON protocols) or the body (query)."""
+    target = headers.get("X-Amz-Target")
+    if target:
+        return str(target).rpartition(".")[2]
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    return action[0] if action else "?"
+
+
+def _json_protocol(headers: Any) -> bool:
+    return bool(headers.get("X-Amz-Target"))
+
+
+def _error_body(json_protocol: bool, code: str, message: str) -> tuple[bytes, str]:
+    if json_protocol:
+        return json.dumps(
+            {"__type": code, "message": message}
+        ).encode(), "application/x-amz-json-1.1"
+    xml = (
+        "<ErrorResponse><Error><Type>Sender</Type>"
+        f"<Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>fault-proxy</RequestId></ErrorResponse>"
+    )
+    return xml.encode(), "text/xml"
+
+
+class FaultProxy:
+    """Forwards to ``upstream`` (moto) and counts operations; faults are queued with ``add``."""
+
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self.calls: Counter[str] = Counter()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The proxy's base URL."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FaultProxy:
+        """Serve in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def add(self, operation: str, kind: str, times: int = 1) -> None:
+        """Queue a fault for the next ``times`` requests of ``operation``."""
+        assert kind in KINDS, kind
+        with self._lock:
+            self._faults.append(Fault(operation, kind, times))
+
+    def pending(self) -> int:
+        """How many injected faults have not fired yet."""
+        with self._lock:
+            return sum(fault.times for fault in self._faults)
+
+    def _take(self, operation: str) -> str | None:
+        with self._lock:
+            self.calls[operation] += 1
+            for fault in self._faults:
+                if fault.operation in (operation, "*") and fault.times > 0:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
+                    return fault.kind
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the tests assert on ``calls`` instead."""
+
+            def do_GET(self) -> None:
+                self._proxy(b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._proxy(self.rfile.read(length))
+
+            def _proxy(self, body: bytes) -> None:
+                json_protocol = _json_protocol(self.headers)
+                kind = proxy._take(operation_of(self.headers, body))
+                if kind == THROTTLE:
+                    code = "ThrottlingException" if json_protocol else "Throttling"
+                    self._reply(400, *_error_body(json_protocol, code, "Rate exceeded"))
+                    return
+                if kind == SERVER_ERROR:
+                    code = "InternalServerException" if json_protocol else "ServiceFailure"
+                    self._reply(500, *_error_body(json_protocol, code, "Internal failure"))
+                    return
+                if kind == DENIED:
+                    code = "AccessDeniedException" if json_protocol else "AccessDenied"
+                    self._reply(
+                        400 if json_protocol else 403,
+                        *_error_body(json_protocol, code, "not authorized to perform this action"),
+                    )
+                    return
+                if kind == DROP:
+                    self.close_connection = True
+                    return
+                status, content_type, answer = self._forward(body)
+                if kind == DROP_AFTER:
+                    self.close_connection = True
+                    return
+                if kind in (IN_PROGRESS, FAILED):
+                    answer = _rewrite_status(answer, kind)
+                self._reply(status, answer, content_type)
+
+            def _forward(self, body: bytes) -> tuple[int, str, bytes]:
+                connection = http.client.HTTPConnection(*proxy._upstream, timeout=10)
+                try:
+                    headers = {
+                        key: value
+                        for key, value in self.headers.items()
+                        if key.lower() not in ("connection", "keep-alive", "transfer-encoding")
+                    }
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    answer = response.read()
+                    return response.status, response.getheader("Content-Type") or "", answer
+                finally:
+                    connection.close()
+
+            def _reply(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+
+        return Handler
+
+
+def _rewrite_status(answer: bytes, kind: str) -> bytes:
+    document = json.loads(answer)
+    for key in _STATUS_KEYS:
+        status = document.get(key)
+        if isinstance(status, dict):
+            status["Status"] = "IN_PROGRESS" if kind == IN_PROGRESS else "FAILED"
+            if kind == FAILED:
+                status["FailureReason"] = "injected failure"
+    return json.dumps(document).encode()
