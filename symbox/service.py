@@ -36,7 +36,7 @@ Step = Callable[[Run], engine.Transition]
 ESCALATION_SAFETY_NET = 30.0
 # Steps whose completion runs the flow's after_<step> hook (side effects only).
 AFTER_HOOK_STEPS = frozenset(
-    {"request", "approve", "deny", "escalate", "deescalate", "request_expire"}
+    {"request", "approve", "deny", "escalate", "deescalate", "request_forward", "request_expire"}
 )
 
 
@@ -357,23 +357,25 @@ class RunService:
                 )
             return run
 
-    async def expire(self, run_id: str, known: Run | None = None) -> Run:
-        """End a request whose time to live has passed without a decision."""
+    async def advance_request(self, run_id: str, known: Run | None = None) -> Run:
+        """Move a request nobody decided on: forward it to its next destinations, or expire it."""
         run = known or await self.get_run(run_id)
         now = self._clock.now()
-        if run.status is not RunStatus.REQUESTED or now < run.request_expires_at:
+        if _waiting_step(run, now) is None:
             return run
-        # One expiry at a time per run, so its hooks run once even if the timer fires again.
-        async with self._locks.hold(f"expire/{run_id}"):
+        # One step at a time per run, so its hooks run once even if the timer fires again.
+        async with self._locks.hold(f"waiting/{run_id}"):
             run = await self.get_run(run_id)
-            if run.status is not RunStatus.REQUESTED:
+            step = _waiting_step(run, now)
+            if step is None:
                 return run
             flow = self._config.flow_by_name(run.flow)
             if flow is not None:
-                hook_error = await self._before(run, flow, "request_expire")
-                await self._record_hook_error(run, "on_request_expire", hook_error)
+                hook_error = await self._before(run, flow, step)
+                await self._record_hook_error(run, f"on_{step}", hook_error)
+            move = engine.forward_request if step == "request_forward" else engine.expire_request
             try:
-                return await self._step(run_id, lambda current: engine.expire_request(current, now))
+                return await self._step(run_id, lambda current: move(current, now))
             except Conflict:
                 # Decided while the hook ran: the decision stands.
                 return await self.get_run(run_id)
@@ -384,7 +386,7 @@ class RunService:
         if run is None:
             return
         if run.status.value == "requested":
-            await self.expire(run_id, known=run)
+            await self.advance_request(run_id, known=run)
         elif run.grant is not None and run.grant.state is GrantState.ESCALATING:
             await self.escalate(run_id, known=run)
         else:
@@ -541,6 +543,18 @@ class RunService:
             due += ESCALATION_SAFETY_NET
         self._schedule.set(run.id, due)
         self._on_commit(due)
+
+
+def _waiting_step(run: Run, now: float) -> str | None:
+    """The step a waiting request is due for at ``now``, if any."""
+    if run.status is not RunStatus.REQUESTED:
+        return None
+    if now >= engine.request_expiry(run):
+        return "request_expire"
+    routing = engine.routing_due(run)
+    if routing is not None and routing[0] == "forward" and now >= routing[1]:
+        return "request_forward"
+    return None
 
 
 def _revoke_due_since(run: Run) -> float | None:

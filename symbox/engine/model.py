@@ -122,6 +122,10 @@ class Run:
     # Where the request is posted, from the flow's notification reducers: each item is
     # ``{"destinations": [...], "timeout": seconds or None}``, later ones as backups.
     notifications: tuple[Mapping[str, Any], ...] = ()
+    # Which of ``notifications`` the request is posted to now, and since when (None: since
+    # it was created); a timed-out notification is forwarded to the next one.
+    notified: int = 0
+    notified_at: float | None = None
     version: int = 1
 
     def evolve(self, **changes: Any) -> Run:

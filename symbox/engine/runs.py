@@ -269,9 +269,49 @@ def deescalation_failed(
     return Transition(new, (event,))
 
 
+def routing_due(run: Run) -> tuple[str, float] | None:
+    """What a waiting request's routing calls for next: ``("forward" | "expire", when)``.
+
+    A notification with a timeout is forwarded to the next one when nobody decided in
+    time; when the last one has a timeout too, the request expires then.
+    """
+    if run.status is not RunStatus.REQUESTED or run.notified >= len(run.notifications):
+        return None
+    timeout = run.notifications[run.notified].get("timeout")
+    if not isinstance(timeout, int | float):
+        return None
+    at = (run.created_at if run.notified_at is None else run.notified_at) + float(timeout)
+    if run.notified + 1 < len(run.notifications):
+        return "forward", at
+    return "expire", at
+
+
+def request_expiry(run: Run) -> float:
+    """When a waiting request expires: its time to live, or its last notification's timeout."""
+    routing = routing_due(run)
+    if routing is not None and routing[0] == "expire":
+        return min(run.request_expires_at, routing[1])
+    return run.request_expires_at
+
+
+def forward_request(run: Run, now: float) -> Transition:
+    """Post a request nobody decided to its next notification's destinations."""
+    routing = routing_due(run)
+    if routing is None or routing[0] != "forward" or now < routing[1]:
+        raise Conflict(f"run {run.id} has no request to forward now")
+    index = run.notified + 1
+    new = run.evolve(notified=index, notified_at=now)
+    details = {
+        "notification": index,
+        "destinations": list(run.notifications[index].get("destinations") or ()),
+    }
+    event = _event(new, "request_forward", Actor.system(), now, run.channel, details)
+    return Transition(new, (event,))
+
+
 def expire_request(run: Run, now: float) -> Transition:
     """End a request nobody decided before its time to live."""
-    if run.status is not RunStatus.REQUESTED or now < run.request_expires_at:
+    if run.status is not RunStatus.REQUESTED or now < request_expiry(run):
         raise Conflict(f"run {run.id} is not an expired request")
     new = run.evolve(status=RunStatus.EXPIRED, ended_at=now, ended_by=Actor.system())
     return Transition(new, (_event(new, "request_expire", Actor.system(), now, run.channel),))
@@ -280,7 +320,9 @@ def expire_request(run: Run, now: float) -> Transition:
 def due_at(run: Run) -> float | None:
     """When the run next needs symbox to act on its own, if ever."""
     if run.status is RunStatus.REQUESTED:
-        return run.request_expires_at
+        routing = routing_due(run)
+        expiry = request_expiry(run)
+        return expiry if routing is None else min(expiry, routing[1])
     grant = run.grant
     if grant is None:
         return None

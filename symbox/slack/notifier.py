@@ -88,6 +88,11 @@ class SlackNotifier:
             await self._post_request(run, flow)
             await self._dm(run.requester, f"Your request for {_flow_label(flow)} was sent.")
             return
+        if name == "request_forward":
+            # Nobody decided in time: the next destinations get the request too, and every
+            # message is updated together once someone does.
+            await self._post_request(run, flow)
+            return
         if name in ("approve", "deny", "escalate", "deescalate", "request_expire"):
             await self._update_messages(run, flow)
         if name in ("approve", "deny") and run.decision is not None:
@@ -134,9 +139,9 @@ class SlackNotifier:
             await self._web.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
     async def _destinations(self, run: Run, flow: Flow) -> list[str]:
-        """Channels and user ids to post the request to (the first notification only)."""
+        """Channels and user ids to post the request to now (its current notification)."""
         if run.notifications:
-            wanted: Sequence[Any] = run.notifications[0].get("destinations") or ()
+            wanted: Sequence[Any] = run.notifications[run.notified].get("destinations") or ()
         else:
             # Without a notification reducer, symbox asks the flow's approvers by DM.
             wanted = sorted(entry for entry in approvers(flow.vars) if "@" in entry)

@@ -51,6 +51,8 @@ def run_to_json(run: Run) -> str:
         "ended_by": None if run.ended_by is None else run.ended_by.as_dict(),
         "errors": list(run.errors),
         "notifications": [dict(item) for item in run.notifications],
+        "notified": run.notified,
+        "notified_at": run.notified_at,
         "version": run.version,
     }
     return json.dumps(body, separators=(",", ":"))
@@ -99,6 +101,8 @@ def run_from_json(text: str) -> Run:
         errors=tuple(data["errors"]),
         # Runs stored before notifications were recorded have none.
         notifications=tuple(data.get("notifications", ())),
+        notified=data.get("notified", 0),
+        notified_at=data.get("notified_at"),
         version=data["version"],
     )
 

@@ -173,3 +173,57 @@ async def test_flows_without_reducers_store_no_notifications(tmp_path: Path) -> 
     async with harness(tmp_path, config_text=access_config) as h:
         run = await h.run(await h.request())
         assert run["notifications"] == []
+
+
+FORWARDING = """
+from sym.sdk.notifications import Notification
+
+
+def get_request_notifications(event):
+    return [
+        Notification(destinations=["#first-line"], timeout=300),
+        Notification(destinations=["#second-line"], timeout=600),
+    ]
+
+
+def after_request_forward(event):
+    return None
+"""
+
+
+async def test_an_undecided_request_is_forwarded_then_expires(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text(FORWARDING)
+    async with harness(tmp_path, config_text=hooked_config) as h:
+        run_id = await h.request()
+        await h.advance(299)
+        assert (await h.run(run_id))["status"] == "requested"
+        await h.advance(1)
+
+        async def forwarded() -> bool:
+            events = (await h.run(run_id))["events"]
+            return [event["name"] for event in events] == ["request", "request_forward"]
+
+        await h.wait_for(forwarded, "the request to be forwarded")
+        forward = (await h.run(run_id))["events"][1]
+        assert forward["details"] == {"notification": 1, "destinations": ["#second-line"]}
+        # The second line's 600 s run from the forward; the last timeout expires the request.
+        await h.advance(599)
+        assert (await h.run(run_id))["status"] == "requested"
+        await h.advance(1)
+        run = await h.wait_status(run_id, "expired")
+        assert [event["name"] for event in run["events"]] == [
+            "request",
+            "request_forward",
+            "request_expire",
+        ]
+
+
+async def test_a_decision_stops_the_forwarding(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text(FORWARDING)
+    async with harness(tmp_path, config_text=hooked_config) as h:
+        run_id = await h.request()
+        assert (await h.approve(run_id)).json()["status"] == "escalated"
+        await h.advance(300)
+        await h.advance(600)
+        run = await h.run(run_id)
+        assert "request_forward" not in [event["name"] for event in run["events"]]

@@ -116,12 +116,18 @@ def access_values(
 
 
 @asynccontextmanager
-async def slack_rig(tmp_path: Path) -> AsyncIterator[SlackRig]:
-    """Start the fake Slack, then symbox configured to connect to it."""
+async def slack_rig(tmp_path: Path, hooks: str | None = None) -> AsyncIterator[SlackRig]:
+    """Start the fake Slack, then symbox configured to connect to it (with ``hooks``)."""
     with FakeSlack(USERS) as slack:
 
         def config(receiver_url: str) -> str:
-            return access_config(receiver_url, extra=slack_blocks(slack.api_url))
+            text = access_config(receiver_url, extra=slack_blocks(slack.api_url))
+            if hooks is None:
+                return text
+            (tmp_path / "impl.py").write_text(hooks)
+            return text.replace(
+                'implementation = "# no hooks"', 'implementation = file("impl.py")', 1
+            )
 
         env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}
         async with harness(tmp_path, config_text=config, monkeypatch_env=env) as h:

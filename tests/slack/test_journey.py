@@ -145,3 +145,37 @@ async def test_a_disconnect_is_survived(tmp_path: Path) -> None:
         await rig.command("req signoff")
         await rig.calls("views.open", 2)
         assert rig.slack.state.connections >= 3
+
+
+ROUTING = """
+from sym.sdk.notifications import Notification
+
+
+def get_request_notifications(event):
+    return [
+        Notification(destinations=["#first-line", "alice@example.com"], timeout=300),
+        Notification(destinations=["#second-line"]),
+    ]
+"""
+
+
+async def test_requests_go_where_the_flow_routes_them_and_are_forwarded(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path, hooks=ROUTING) as rig:
+        await rig.submit("access", access_values())
+        first = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        assert [call.args["channel"] for call in first] == ["#first-line", "UALICE"]
+        run_id = first[0].args["blocks"][-1]["elements"][0]["value"]
+
+        await rig.h.advance(300)
+        posts = await rig.calls("chat.postMessage", 3, lambda c: c.args.get("blocks") is not None)
+        assert posts[2].args["channel"] == "#second-line"
+
+        await rig.click("symbox_deny", run_id, "UBOB")
+        await rig.h.wait_status(run_id, "denied")
+        updates = await rig.calls("chat.update", 3)
+        assert sorted(call.args["channel"] for call in updates) == [
+            "#first-line",
+            "#second-line",
+            "UALICE",
+        ]
+        assert all("Denied by" in call.args["blocks"][1]["elements"][0]["text"] for call in updates)
