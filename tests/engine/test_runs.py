@@ -375,3 +375,57 @@ def test_a_failing_after_hook_keeps_its_step() -> None:
     assert transition.run.grant == run.grant
     assert transition.run.errors == ("impl.py:4: boom",)
     assert transition.events[0].details == {"hook": "after_escalate"}
+
+
+def routed(flow: Flow, *timeouts: float | None) -> Run:
+    """A request posted to one notification per timeout, in order."""
+    transition = runs.open_request(
+        run_id="r1",
+        flow=flow,
+        requester="carol@example.com",
+        submitted_by=CAROL,
+        channel="api",
+        fields={"reason": "incident", "duration": 600, "target": "prod-db"},
+        now=T0,
+        notifications=tuple(
+            {"destinations": [f"#line-{index}"], "timeout": timeout}
+            for index, timeout in enumerate(timeouts)
+        ),
+    )
+    return transition.run
+
+
+def test_a_timed_out_notification_forwards_the_request() -> None:
+    flow = flow_of()
+    run = routed(flow, 300, None)
+    assert runs.routing_due(run) == ("forward", T0 + 300)
+    assert runs.due_at(run) == T0 + 300
+    with pytest.raises(runs.Conflict):
+        runs.forward_request(run, T0 + 299)
+    forwarded = runs.forward_request(run, T0 + 301)
+    assert forwarded.run.notified == 1 and forwarded.run.notified_at == T0 + 301
+    [event] = forwarded.events
+    assert event.name == "request_forward"
+    assert event.details == {"notification": 1, "destinations": ["#line-1"]}
+    # The last notification has no timeout: the request waits for its time to live.
+    assert runs.routing_due(forwarded.run) is None
+    assert runs.due_at(forwarded.run) == forwarded.run.request_expires_at
+    with pytest.raises(runs.Conflict):
+        runs.forward_request(forwarded.run, T0 + 10_000)
+
+
+def test_the_last_notifications_timeout_expires_the_request() -> None:
+    flow = flow_of()
+    run = runs.forward_request(routed(flow, 60, 120), T0 + 60).run
+    assert runs.routing_due(run) == ("expire", T0 + 180)
+    assert runs.request_expiry(run) == T0 + 180
+    with pytest.raises(runs.Conflict):
+        runs.expire_request(run, T0 + 179)
+    assert runs.expire_request(run, T0 + 180).run.status is RunStatus.EXPIRED
+
+
+def test_the_time_to_live_still_bounds_a_long_routing() -> None:
+    flow = flow_of()
+    run = routed(flow, 10 * 86_400)
+    assert runs.request_expiry(run) == run.request_expires_at < T0 + 10 * 86_400
+    assert runs.due_at(run) == run.request_expires_at
