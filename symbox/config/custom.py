@@ -20,9 +20,7 @@ def check_custom_strategy(
     """A custom strategy needs an implementation file and a ``custom`` integration."""
     implementation = args.values.get("implementation")
     if "implementation" not in args.lines:
-        reader.problem(
-            at, f'{where}: custom strategies need implementation = file("strategy.py")'
-        )
+        reader.problem(at, f'{where}: custom strategies need implementation = file("strategy.py")')
         args.ok = False
     elif (
         isinstance(implementation, str)
@@ -34,7 +32,7 @@ def check_custom_strategy(
         reader.problem(
             args.lines["implementation"],
             f"{where}: implementation: {show(implementation)} is a path; "
-            f'write file({show(implementation)}) to use the file',
+            f"write file({show(implementation)}) to use the file",
         )
         args.ok = False
     integration = args.values.get("integration_id")
@@ -75,9 +73,7 @@ def check_custom_integration(reader: Reader, where: str, args: Args, at: Locatio
     if secrets is not None and (
         not isinstance(secrets, tuple) or not all(isinstance(item, Secret) for item in secrets)
     ):
-        reader.problem(
-            line, f'{where}: settings.secrets: expected a list of env("NAME") secrets'
-        )
+        reader.problem(line, f'{where}: settings.secrets: expected a list of env("NAME") secrets')
         args.ok = False
     if "secret_ids_json" in settings:
         reader.problem(
