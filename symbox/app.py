@@ -25,6 +25,8 @@ from symbox.api.auth import TokenAuth
 from symbox.audit.entry import system_entry
 from symbox.audit.jsonl import JsonLinesFile
 from symbox.audit.shipper import AuditShipper, FileSink
+from symbox.aws.build import AWS_STRATEGY_TYPES, build_aws_strategy, hook_directories
+from symbox.aws.session import AwsConnections, AwsSetupError
 from symbox.clock import Clock, SystemClock
 from symbox.config.hosts import hook_allow_list
 from symbox.config.model import Config, Secret
@@ -34,6 +36,7 @@ from symbox.expiry import ExpiryTimer
 from symbox.metrics import Metrics
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations import Integrations, OktaClient, PagerDutyClient
+from symbox.sandbox.integrations.aws import AwsIamHooks, AwsSsoHooks
 from symbox.sandbox.integrations.egress import egress_client
 from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope
@@ -114,11 +117,19 @@ def audit_paths(config: Config, data_dir: Path) -> dict[str, Path]:
 
 
 def build_strategies(
-    config: Config, client: httpx.AsyncClient, custom: CustomStrategies | None = None
+    config: Config,
+    client: httpx.AsyncClient,
+    custom: CustomStrategies | None = None,
+    aws: AwsConnections | None = None,
 ) -> dict[str, AccessStrategy]:
     """One strategy object per ``sym_strategy`` that symbox implements."""
     strategies: dict[str, AccessStrategy] = {}
     for key, strategy in config.strategies.items():
+        if strategy.type in AWS_STRATEGY_TYPES and aws is not None:
+            try:
+                strategies[key] = build_aws_strategy(config, strategy, aws)
+            except AwsSetupError as error:
+                raise StartupError(str(error)) from None
         if strategy.type == "http":
             url = strategy.settings["url"]
             secret = strategy.settings["signing_secret"]
@@ -129,11 +140,14 @@ def build_strategies(
     return strategies
 
 
-def build_integrations(config: Config, client: httpx.AsyncClient) -> Integrations:
+def build_integrations(
+    config: Config, client: httpx.AsyncClient, aws: AwsConnections | None = None
+) -> Integrations:
     """Host-side clients for the integrations hooks may call, from ``sym_integration`` blocks.
 
     Each needs ``settings.api_token`` (an ``env()`` secret); ``settings.base_url`` overrides
-    the service's address (PagerDuty's API, or ``https://<external_id>`` for Okta).
+    the service's address (PagerDuty's API, or ``https://<external_id>`` for Okta). AWS
+    lookups use the first ``aws_iam`` / ``aws_sso`` strategy's connection and mapping.
     """
     pagerduty: PagerDutyClient | None = None
     okta: OktaClient | None = None
@@ -148,7 +162,16 @@ def build_integrations(config: Config, client: httpx.AsyncClient) -> Integration
         elif integration.type == "okta":
             url = base_url if isinstance(base_url, str) else f"https://{integration.external_id}"
             okta = OktaClient(url, token.reveal(), client)
-    return Integrations(pagerduty=pagerduty, okta=okta)
+    try:
+        iam, center = hook_directories(config, aws) if aws is not None else (None, None)
+    except AwsSetupError as error:
+        raise StartupError(str(error)) from None
+    return Integrations(
+        pagerduty=pagerduty,
+        okta=okta,
+        aws_iam=AwsIamHooks(iam) if iam is not None else None,
+        aws_sso=AwsSsoHooks(center) if center is not None else None,
+    )
 
 
 def defines_hooks(config: Config) -> bool:
@@ -194,7 +217,9 @@ class App:
         self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout)
         # Hooks' and custom strategies' own HTTP calls: allow-listed, guarded connections.
         self._egress_client = egress_client()
-        integrations = build_integrations(config, self._http_client)
+        # AWS clients, one set per distinct credentials and region; opened by serve().
+        self.aws = AwsConnections()
+        integrations = build_integrations(config, self._http_client, self.aws)
         # Worker processes are only started when some flow has hooks or a custom strategy.
         self.hook_pool = (
             HookPool(
@@ -233,7 +258,7 @@ class App:
             writer=self.writer,
             reader=self.reader,
             clock=self.clock,
-            strategies=build_strategies(config, self._http_client, custom)
+            strategies=build_strategies(config, self._http_client, custom, self.aws)
             if strategies is None
             else strategies,
             schedule=self.schedule,
@@ -312,6 +337,10 @@ class App:
             lock = lock_data_dir(self.options.data_dir)
             await self.writer.open()
             await self.reader.open()
+            try:
+                await self.aws.open()
+            except AwsSetupError as error:
+                raise StartupError(str(error)) from None
             async with anyio.create_task_group() as core:
                 core.start_soon(self.writer.serve)
                 await self._run_work(task_status)
@@ -321,6 +350,7 @@ class App:
             with anyio.CancelScope(shield=True):
                 await self._http_client.aclose()
                 await self._egress_client.aclose()
+                await self.aws.aclose()
                 await self.reader.close()
                 await self.writer.close()
                 for shipper in self.shippers:

@@ -41,5 +41,6 @@ def configure(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries' chatter below warnings is noise in an appliance's log.
-    for noisy in ("hypercorn", "httpx", "httpcore", "aiosqlite"):
+    # botocore at DEBUG would also log response bodies, STS credentials among them.
+    for noisy in ("hypercorn", "httpx", "httpcore", "aiosqlite", "botocore", "aiobotocore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -114,7 +114,7 @@ class Implemented:
 
 # Extend this as strategies, log destinations and resources get implemented.
 IMPLEMENTED = Implemented(
-    strategy_types=frozenset({"http", "custom"}),
+    strategy_types=frozenset({"http", "custom", "aws_sso", "aws_iam"}),
     log_destination_types=frozenset({"file"}),
     unimplemented_resources=frozenset({"sym_secrets", "sym_secret", "sym_flows_filter"}),
 )

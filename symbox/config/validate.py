@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from symbox.config import model, schema
+from symbox.config.aws import check_aws_strategy, check_aws_target, check_permission_context
 from symbox.config.custom import check_custom_integration, check_custom_strategy
 from symbox.config.durations import parse_duration
 from symbox.config.expressions import Evaluator
@@ -203,6 +204,8 @@ class Builder(Reader):
         typed = self._type(args, where, "integration", schema.INTEGRATION_TYPES)
         if typed and args.values["type"] == "custom":
             check_custom_integration(self, where, args, at)
+        elif typed and args.values["type"] == "permission_context":
+            check_permission_context(self, where, args, at)
         if not args.ok:
             return None
         v = args.values
@@ -279,7 +282,8 @@ class Builder(Reader):
         )
 
     def _target(self, key: str, args: Args, at: Location) -> model.Target | None:
-        self._type(args, f"sym_target.{key}", "target", schema.TARGET_TYPES)
+        if self._type(args, f"sym_target.{key}", "target", schema.TARGET_TYPES):
+            check_aws_target(self, f"sym_target.{key}", args, at)
         if not args.ok:
             return None
         v = args.values
@@ -301,6 +305,8 @@ class Builder(Reader):
                 self._http_settings(where, args, at)
             elif args.values["type"] == "custom":
                 check_custom_strategy(self, where, args, at, self._integration_kind)
+            elif args.values["type"] in ("aws_sso", "aws_iam") and args.ok:
+                check_aws_strategy(self, where, args, at, self._integration_kind)
         if not args.ok:
             return None
         v = args.values

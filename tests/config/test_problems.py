@@ -207,19 +207,19 @@ def test_integration_kinds_for_runtimes_and_error_loggers() -> None:
 
 def test_resources_not_implemented_yet() -> None:
     check(
-        'resource "sym_target" "g" {\n  type = "aws_sso_group"\n  name = "g"\n}\n'
-        'resource "sym_strategy" "sso" {\n  type    = "aws_sso"\n  name    = "sso"\n'
+        'resource "sym_target" "g" {\n  type = "okta_group"\n  name = "g"\n}\n'
+        'resource "sym_strategy" "okta" {\n  type    = "okta"\n  name    = "okta"\n'
         "  targets = [sym_target.g.id]\n}\n"
         'resource "sym_flow" "f" {\n  name = "f"\n  implementation = ""\n'
         "  environment_id = sym_environment.e.id\n  params {\n"
-        "    strategy_id = sym_strategy.sso.id\n  }\n}\n"
+        "    strategy_id = sym_strategy.okta.id\n  }\n}\n"
         'resource "sym_log_destination" "k" {\n  type = "kinesis_firehose"\n'
         '  settings = { stream_name = "s" }\n}\n'
         'resource "sym_secrets" "aws" {\n  type = "aws_secrets_manager"\n  name = "aws"\n}\n'
         'resource "sym_secret" "one" {\n  path = "p"\n  source_id = sym_secrets.aws.id\n}\n'
         'resource "sym_flows_filter" "ff" {\n  implementation = ""\n}\n',
-        "config.hcl:28: sym_flow.f: strategy type aws_sso is not implemented yet in symbox "
-        "(available: custom, http)",
+        "config.hcl:28: sym_flow.f: strategy type okta is not implemented yet in symbox "
+        "(available: aws_iam, aws_sso, custom, http)",
         "config.hcl:32: sym_log_destination.k: type: log destination type kinesis_firehose is "
         "not implemented yet in symbox (available: file)",
         "config.hcl:35: sym_secrets.aws: sym_secrets is not implemented yet in symbox",

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from symbox.sandbox.integrations.aws import AwsIamHooks, AwsSsoHooks
 from symbox.sandbox.integrations.okta import OktaClient
 from symbox.sandbox.integrations.pagerduty import PagerDutyClient
-from symbox.sandbox.sdk.exceptions import OktaError, PagerDutyError, SymException
+from symbox.sandbox.sdk.exceptions import (
+    AWSIAMError,
+    AWSSSOError,
+    OktaError,
+    PagerDutyError,
+    SymException,
+)
 
 
 def _text(args: dict[str, Any], name: str, error: type[SymException]) -> str:
@@ -24,13 +31,22 @@ def _optional(args: dict[str, Any], name: str, error: type[SymException]) -> str
 
 
 class Integrations:
-    """Routes `(integration, method, args)` from hooks to the PagerDuty and Okta clients."""
+    """Routes `(integration, method, args)` from hooks to the PagerDuty, Okta and AWS clients."""
 
     def __init__(
-        self, *, pagerduty: PagerDutyClient | None = None, okta: OktaClient | None = None
+        self,
+        *,
+        pagerduty: PagerDutyClient | None = None,
+        okta: OktaClient | None = None,
+        aws_iam: AwsIamHooks | None = None,
+        aws_sso: AwsSsoHooks | None = None,
     ) -> None:
         self._pagerduty = pagerduty
         self._okta = okta
+        self._aws: dict[str, AwsIamHooks | AwsSsoHooks | None] = {
+            "aws_iam": aws_iam,
+            "aws_sso": aws_sso,
+        }
 
     async def call(self, integration: str, method: str, args: dict[str, Any]) -> Any:
         """Run one call; a `SymException` subclass for anything unknown or unconfigured."""
@@ -38,6 +54,8 @@ class Integrations:
             return await self._call_pagerduty(method, args)
         if integration == "okta":
             return await self._call_okta(method, args)
+        if integration in self._aws:
+            return await self._call_aws(integration, method, args)
         raise SymException(f"the {integration} integration is not supported")
 
     async def _call_pagerduty(self, method: str, args: dict[str, Any]) -> Any:
@@ -61,3 +79,13 @@ class Integrations:
         if method == "users_in_group":
             return await client.users_in_group(group)
         raise OktaError(f"okta has no method {method!r}")
+
+    async def _call_aws(self, integration: str, method: str, args: dict[str, Any]) -> Any:
+        error = AWSIAMError if integration == "aws_iam" else AWSSSOError
+        client = self._aws[integration]
+        if client is None:
+            raise error(f"no {integration} strategy is configured")
+        if method != "is_user_in_group":
+            raise error(f"{integration} has no method {method!r}")
+        email = _text(args, "email", error)
+        return await client.is_user_in_group(email, _text(args, "group_name", error))

@@ -6,7 +6,7 @@ from symbox.sandbox.guards import SafeModule
 from symbox.sandbox.sdk import exceptions, notifications, request_permission
 from symbox.sandbox.sdk.annotations import hook, prefetch, reducer
 from symbox.sandbox.sdk.http import requests_modules
-from symbox.sandbox.sdk.integrations import IntegrationChannel, Okta, PagerDuty
+from symbox.sandbox.sdk.integrations import AwsIam, AwsSso, IntegrationChannel, Okta, PagerDuty
 from symbox.sandbox.sdk.placeholders import UnsupportedModule
 from symbox.sandbox.sdk.strategies import AccessStrategy, Integration
 from symbox.sandbox.sdk.templates import ApprovalTemplate
@@ -41,9 +41,15 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
             "sym.sdk.strategies", {"AccessStrategy": AccessStrategy, "Integration": Integration}
         ),
         "sym.sdk.forms": UnsupportedModule("sym.sdk.forms", {}),
-        # Other integrations (slack, aws_iam...) are unsupported until their issues land.
+        # Other integrations (slack, github...) are unsupported until their issues land.
         "sym.sdk.integrations": UnsupportedModule(
-            "sym.sdk.integrations", {"pagerduty": PagerDuty(bridge), "okta": Okta(bridge)}
+            "sym.sdk.integrations",
+            {
+                "pagerduty": PagerDuty(bridge),
+                "okta": Okta(bridge),
+                "aws_iam": AwsIam(bridge),
+                "aws_sso": AwsSso(bridge),
+            },
         ),
         # Sym's custom strategies `import requests`; here its calls go through the host.
         **requests_modules(bridge),

@@ -36,6 +36,14 @@ class AWSLambdaError(AWSError):
     """An AWS Lambda invocation failed."""
 
 
+class AWSIAMError(AWSError):
+    """An AWS IAM call failed (no such group, access denied, ...)."""
+
+
+class AWSSSOError(AWSError):
+    """An AWS IAM Identity Center call failed (no such group, access denied, ...)."""
+
+
 class GitHubError(SymException):
     """A GitHub call failed."""
 
@@ -88,6 +96,8 @@ EXCEPTIONS: tuple[type[SymException], ...] = (
     SlackError,
     AWSError,
     AWSLambdaError,
+    AWSIAMError,
+    AWSSSOError,
     GitHubError,
     BoundaryError,
     CouldNotSaveError,

@@ -16,6 +16,8 @@ DEFAULT_MAX_CALLS = 50
 ERROR_TYPES = {
     "pagerduty": "PagerDutyError",
     "okta": "OktaError",
+    "aws_iam": "AWSIAMError",
+    "aws_sso": "AWSSSOError",
     "http": "HTTPError",
     "secrets": "AccessStrategyError",
 }
@@ -144,3 +146,35 @@ class Okta(_Integration):
 
     def __repr__(self) -> str:
         return "<sym.sdk.integrations.okta>"
+
+
+class _AwsGroups(_Integration):
+    """`is_user_in_group(user, *, group_name)` for one AWS integration, as in Sym's SDK."""
+
+    __slots__ = ()
+    _name = ""
+
+    def is_user_in_group(self, user: object, *, group_name: str) -> bool:
+        """Whether `user` (a user or an email) belongs to the group named `group_name`."""
+        group = _optional_name(group_name, "group_name")
+        if not group:
+            raise SymException("group_name is required")
+        args = {"email": _email(user), "group_name": group}
+        return self._channel.call(self._name, "is_user_in_group", args) is True
+
+    def __repr__(self) -> str:
+        return f"<sym.sdk.integrations.{self._name}>"
+
+
+class AwsIam(_AwsGroups):
+    """`sym.sdk.integrations.aws_iam`: IAM group membership."""
+
+    __slots__ = ()
+    _name = "aws_iam"
+
+
+class AwsSso(_AwsGroups):
+    """`sym.sdk.integrations.aws_sso`: IAM Identity Center group membership (display name)."""
+
+    __slots__ = ()
+    _name = "aws_sso"

@@ -1,0 +1,44 @@
+"""AWS IAM and IAM Identity Center group lookups, run on the host for hooks."""
+
+from __future__ import annotations
+
+from symbox.aws.errors import AwsCallError
+from symbox.aws.iam import IamDirectory
+from symbox.aws.identity_center import IdentityCenter
+from symbox.sandbox.sdk.exceptions import AWSIAMError, AWSSSOError
+
+
+class AwsIamHooks:
+    """`aws_iam.is_user_in_group`, with the first ``aws_iam`` strategy's credentials and mapping."""
+
+    def __init__(self, directory: IamDirectory) -> None:
+        self._directory = directory
+
+    async def is_user_in_group(self, email: str, group_name: str) -> bool:
+        """Whether the IAM user ``email`` maps to is in ``group_name``; the group must exist."""
+        try:
+            if not await self._directory.group_exists(group_name):
+                raise AWSIAMError(f"no AWS IAM group is named {group_name!r}")
+            user = await self._directory.user_name(email)
+            # Someone without an IAM user belongs to no group.
+            return user is not None and await self._directory.in_group(user, group_name)
+        except AwsCallError as error:
+            raise AWSIAMError(str(error)) from None
+
+
+class AwsSsoHooks:
+    """`aws_sso.is_user_in_group`, in the identity store of the first ``aws_sso`` strategy."""
+
+    def __init__(self, center: IdentityCenter) -> None:
+        self._center = center
+
+    async def is_user_in_group(self, email: str, group_name: str) -> bool:
+        """Whether the identity store user for ``email`` is in the group so named."""
+        try:
+            group = await self._center.group_id(group_name)
+            if group is None:
+                raise AWSSSOError(f"no AWS SSO group is named {group_name!r}")
+            user = await self._center.user_id(email)
+            return user is not None and await self._center.is_member(user, group)
+        except AwsCallError as error:
+            raise AWSSSOError(str(error)) from None
