@@ -68,6 +68,8 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self.calls: Counter[str] = Counter()
+        # The last request body of each operation, to check what symbox sent.
+        self.bodies: dict[str, bytes] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -100,9 +102,10 @@ class FaultProxy:
         with self._lock:
             return sum(fault.times for fault in self._faults)
 
-    def _take(self, operation: str) -> str | None:
+    def _take(self, operation: str, body: bytes) -> str | None:
         with self._lock:
             self.calls[operation] += 1
+            self.bodies[operation] = body
             for fault in self._faults:
                 if fault.operation in (operation, "*") and fault.times > 0:
                     fault.times -= 1
@@ -129,7 +132,7 @@ class FaultProxy:
 
             def _proxy(self, body: bytes) -> None:
                 json_protocol = _json_protocol(self.headers)
-                kind = proxy._take(operation_of(self.headers, body))
+                kind = proxy._take(operation_of(self.headers, body), body)
                 if kind == THROTTLE:
                     code = "ThrottlingException" if json_protocol else "Throttling"
                     self._reply(400, *_error_body(json_protocol, code, "Rate exceeded"))
