@@ -27,6 +27,30 @@ def _digest(body: Mapping[str, Any]) -> str:
 
 def seal(entry: Mapping[str, Any], seq: int, prev_hash: str) -> dict[str, Any]:
     """Return a copy of ``entry`` with ``seq``, ``prev_hash`` and its chain ``hash`` added."""
+    record = _chained(entry, seq, prev_hash)
+    record["hash"] = _digest(record)
+    return record
+
+
+def sealed_line(entry: Mapping[str, Any], seq: int, prev_hash: str) -> tuple[str, str]:
+    """Seal ``entry`` and return ``(hash, canonical JSON line)``, encoding it only once.
+
+    The line equals ``canonical_json(seal(entry, seq, prev_hash))``: the record is encoded
+    in two halves around where the sorted ``hash`` key goes, and the hashed text (the
+    record without ``hash``) is the two halves joined.
+    """
+    record = _chained(entry, seq, prev_hash)
+    before = {key: record[key] for key in record if key < "hash"}
+    after = {key: record[key] for key in record if key > "hash"}
+    head = canonical_json(before)[1:-1]
+    tail = canonical_json(after)[1:-1]
+    body = "{" + ",".join(part for part in (head, tail) if part) + "}"
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    hashed = f'"hash":"{digest}"'
+    return digest, "{" + ",".join(part for part in (head, hashed, tail) if part) + "}"
+
+
+def _chained(entry: Mapping[str, Any], seq: int, prev_hash: str) -> dict[str, Any]:
     clashes = [key for key in _CHAIN_KEYS if key in entry]
     if clashes:
         raise ValueError(f"entry already has chain field(s) {', '.join(clashes)}")
@@ -38,7 +62,6 @@ def seal(entry: Mapping[str, Any], seq: int, prev_hash: str) -> dict[str, Any]:
     record = dict(entry)
     record["seq"] = seq
     record["prev_hash"] = prev_hash
-    record["hash"] = _digest(record)
     return record
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from symbox.audit.chain import GENESIS_HASH, canonical_json, seal
+from symbox.audit.chain import GENESIS_HASH, sealed_line
 from symbox.engine.model import Run, RunEvent
 from symbox.store.codec import event_to_json, run_from_json, run_to_json
 from symbox.tokens import TokenRecord
@@ -16,23 +17,61 @@ class StaleWrite(Exception):
     """A run changed between reading it and writing it back."""
 
 
+class RunCache:
+    """The runs the writer wrote or read last, so a step need not decode its run again.
+
+    Only valid while this connection is the only one writing runs: the writer clears it
+    whenever another connection has committed (``PRAGMA data_version`` moved) and when a
+    job is rolled back.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._runs: OrderedDict[str, Run] = OrderedDict()
+
+    def get(self, run_id: str) -> Run | None:
+        """The cached run, if any."""
+        return self._runs.get(run_id)
+
+    def put(self, run: Run) -> None:
+        """Remember ``run`` as stored now."""
+        if self._size <= 0:
+            return
+        self._runs[run.id] = run
+        self._runs.move_to_end(run.id)
+        if len(self._runs) > self._size:
+            self._runs.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._runs.clear()
+
+
 class WriteTxn:
     """A transaction handle given to write jobs; only the writer thread uses it."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, runs: RunCache | None = None) -> None:
         self._conn = conn
         self._chain_tip: tuple[int, str] | None = None
+        self._runs = runs if runs is not None else RunCache(0)
 
     def forget_cache(self) -> None:
         """Drop what was read inside a job that was rolled back."""
         self._chain_tip = None
+        self._runs.clear()
 
     # Runs and events
 
     def get_run(self, run_id: str) -> Run | None:
         """Return the run as it is now, or None."""
+        cached = self._runs.get(run_id)
+        if cached is not None:
+            return cached
         row = self._conn.execute("SELECT body FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return None if row is None else run_from_json(row[0])
+        run = None if row is None else run_from_json(row[0])
+        if run is not None:
+            self._runs.put(run)
+        return run
 
     def save_run(self, run: Run, due_at: float | None) -> None:
         """Insert a new run or replace the stored one, refusing a lost update."""
@@ -55,14 +94,16 @@ class WriteTxn:
                 " grant_state, version, body, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
-            return
-        cursor = self._conn.execute(
-            "UPDATE runs SET flow = ?, requester = ?, status = ?, created_at = ?, due_at = ?,"
-            " grant_key = ?, grant_state = ?, version = ?, body = ? WHERE id = ? AND version = ?",
-            (*values, run.version - 1),
-        )
-        if cursor.rowcount != 1:
-            raise StaleWrite(f"run {run.id} changed concurrently")
+        else:
+            cursor = self._conn.execute(
+                "UPDATE runs SET flow = ?, requester = ?, status = ?, created_at = ?,"
+                " due_at = ?, grant_key = ?, grant_state = ?, version = ?, body = ?"
+                " WHERE id = ? AND version = ?",
+                (*values, run.version - 1),
+            )
+            if cursor.rowcount != 1:
+                raise StaleWrite(f"run {run.id} changed concurrently")
+        self._runs.put(run)
 
     def add_event(self, event: RunEvent) -> None:
         """Record a run event."""
@@ -81,12 +122,12 @@ class WriteTxn:
             ).fetchone()
             self._chain_tip = (0, GENESIS_HASH) if row is None else (row[0], row[1])
         seq = self._chain_tip[0] + 1
-        record = seal(entry, seq, self._chain_tip[1])
+        digest, line = sealed_line(entry, seq, self._chain_tip[1])
         self._conn.execute(
             "INSERT INTO audit_outbox (seq, id, hash, line) VALUES (?, ?, ?, ?)",
-            (seq, record["id"], record["hash"], canonical_json(record)),
+            (seq, entry["id"], digest, line),
         )
-        self._chain_tip = (seq, record["hash"])
+        self._chain_tip = (seq, digest)
         return seq
 
     def set_cursor(self, destination: str, seq: int) -> None:

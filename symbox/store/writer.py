@@ -14,9 +14,11 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from symbox.store.schema import migrate
-from symbox.store.txn import WriteTxn
+from symbox.store.txn import RunCache, WriteTxn
 
 T = TypeVar("T")
+# Runs kept decoded in the writer: enough for every run in flight at once.
+RUN_CACHE_SIZE = 4096
 
 
 class WriterClosed(Exception):
@@ -67,6 +69,9 @@ class Writer:
         self._send: MemoryObjectSendStream[_Job[Any]] = send
         self._receive: MemoryObjectReceiveStream[_Job[Any]] = receive
         self._closed = False
+        # Runs are written only here; the cache saves re-reading a run a step just wrote.
+        self._runs = RunCache(RUN_CACHE_SIZE)
+        self._data_version: int | None = None
 
     async def open(self) -> None:
         """Open and migrate the database."""
@@ -115,9 +120,14 @@ class Writer:
     def _run_batch(self, batch: list[_Job[Any]]) -> None:
         conn = self._conn
         assert conn is not None, "Writer.open() was not called"
-        txn = WriteTxn(conn)
+        txn = WriteTxn(conn, self._runs)
         try:
             conn.execute("BEGIN IMMEDIATE")
+            # Another connection (the CLI) may have committed since our last batch.
+            (version,) = conn.execute("PRAGMA data_version").fetchone()
+            if version != self._data_version:
+                self._runs.clear()
+                self._data_version = version
             for job in batch:
                 conn.execute("SAVEPOINT job")
                 try:
@@ -130,6 +140,7 @@ class Writer:
             conn.execute("COMMIT")
         except BaseException as error:
             # Nothing of this batch is durable: every job must say so.
+            self._runs.clear()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for job in batch:

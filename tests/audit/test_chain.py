@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 
 import pytest
 
-from symbox.audit.chain import GENESIS_HASH, canonical_json, entry_hash, seal
+from symbox.audit.chain import GENESIS_HASH, canonical_json, entry_hash, seal, sealed_line
 
 
 def test_canonical_json_is_sorted_compact_and_keeps_unicode() -> None:
@@ -55,3 +56,20 @@ def test_seal_refuses_entries_that_already_carry_chain_fields(key: str) -> None:
 def test_seal_refuses_bad_seq(seq: int) -> None:
     with pytest.raises(ValueError, match="seq"):
         seal({"actor": "ann"}, seq, GENESIS_HASH)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"actor": "ann", "id": "e1", "type": "event", "zeta": [1, {"b": 2, "a": "é"}]},
+        {"id": "e2"},
+        {"actor": "ann"},
+        {},
+        {"hasg": 1, "hasi": 2, "h": None},
+    ],
+)
+def test_sealed_line_is_the_canonical_json_of_the_sealed_record(entry: dict[str, object]) -> None:
+    digest, line = sealed_line(entry, 3, "c" * 64)
+    record = seal(entry, 3, "c" * 64)
+    assert line == canonical_json(record)
+    assert digest == record["hash"] == entry_hash(json.loads(line))
