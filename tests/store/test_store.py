@@ -11,6 +11,7 @@ import anyio.lowlevel
 import pytest
 
 from symbox.engine.model import Actor, Grant, GrantState, Run, RunStatus
+from symbox.store.codec import run_to_json
 from symbox.store.handle import open_store
 from symbox.store.schema import MIGRATIONS
 from symbox.store.txn import StaleWrite, WriteTxn
@@ -146,3 +147,31 @@ async def test_jobs_after_close_fail_clearly(tmp_path: Path) -> None:
     await writer.close()
     with pytest.raises(WriterClosed):
         await writer.submit(lambda txn: None)
+
+
+async def test_the_writer_never_serves_a_run_another_connection_changed(tmp_path: Path) -> None:
+    database = tmp_path / "s.db"
+    async with open_store(database) as store:
+        run = make_run("r1")
+        await store.writer.submit(lambda txn: txn.save_run(run, None))
+        assert await store.writer.submit(lambda txn: txn.get_run("r1")) == run
+        # Another process (say, a repair tool) rewrites the run behind the writer's back.
+        changed = run.evolve(status=RunStatus.EXPIRED)
+        with sqlite3.connect(database) as other:
+            other.execute(
+                "UPDATE runs SET status = ?, version = ?, body = ? WHERE id = ?",
+                ("expired", changed.version, run_to_json(changed), "r1"),
+            )
+        assert await store.writer.submit(lambda txn: txn.get_run("r1")) == changed
+
+
+async def test_a_rolled_back_job_leaves_no_run_behind_in_the_writer(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "s.db") as store:
+
+        def failing(txn: WriteTxn) -> None:
+            txn.save_run(make_run("ghost"), None)
+            raise ValueError("boom")
+
+        with pytest.raises(ValueError):
+            await store.writer.submit(failing)
+        assert await store.writer.submit(lambda txn: txn.get_run("ghost")) is None
