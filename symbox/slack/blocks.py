@@ -6,6 +6,7 @@ flow inputs; nothing here talks to Slack.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,8 @@ from symbox.engine.model import Run
 
 CHOOSE_FLOW = "symbox_choose_flow"
 REQUEST_FORM = "symbox_request"
+DECISION_FORM = "symbox_decision"
+DECISION_MESSAGE = "message"
 APPROVE = "symbox_approve"
 DENY = "symbox_deny"
 REVOKE = "symbox_revoke"
@@ -236,6 +239,58 @@ def field_errors(problems: Sequence[str], flow: Flow) -> dict[str, str]:
         if block in blocks and block not in errors:
             errors[block] = message[:150]
     return errors
+
+
+def decision_form(run: Run, flow: Flow, approve: bool) -> dict[str, Any]:
+    """The modal an approver fills when the flow asks for a decision message."""
+    verb = "Approve" if approve else "Deny"
+    metadata = json.dumps({"run_id": run.id, "approve": approve})
+    return {
+        "type": "modal",
+        "callback_id": DECISION_FORM,
+        "private_metadata": metadata,
+        "title": _text(f"{verb} request"),
+        "submit": _text(verb),
+        "close": _text("Cancel"),
+        "blocks": [
+            {
+                "type": "section",
+                "text": _text(f"{verb} {run.requester}'s {flow.label or flow.name} request?"),
+            },
+            {
+                "type": "input",
+                "block_id": DECISION_MESSAGE,
+                "optional": True,
+                "label": _text("Message"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": DECISION_MESSAGE,
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            },
+        ],
+    }
+
+
+def decision_submitted(view: Mapping[str, Any]) -> tuple[str, bool, str | None] | None:
+    """The run id, the decision and the message from a submitted decision modal."""
+    try:
+        metadata = json.loads(str(view.get("private_metadata")))
+    except ValueError:
+        return None
+    if not isinstance(metadata, dict):
+        return None
+    run_id, approve = metadata.get("run_id"), metadata.get("approve")
+    if not isinstance(run_id, str) or not isinstance(approve, bool):
+        return None
+    state = view.get("state", {}).get("values", {})
+    message = state.get(DECISION_MESSAGE, {}).get(DECISION_MESSAGE, {}).get("value")
+    return (
+        run_id,
+        approve,
+        message.strip() if isinstance(message, str) and message.strip() else None,
+    )
 
 
 def _mention(email: str, slack_ids: Mapping[str, str]) -> str:

@@ -20,10 +20,13 @@ from symbox.service import RunService
 from symbox.slack.blocks import (
     APPROVE,
     CHOOSE_FLOW,
+    DECISION_FORM,
     DENY,
     FLOW_SELECT,
     REQUEST_FORM,
     REVOKE,
+    decision_form,
+    decision_submitted,
     field_errors,
     flow_chooser,
     form_inputs,
@@ -132,7 +135,18 @@ class SlackHandlers:
     async def _submitted(self, payload: Mapping[str, Any]) -> None:
         view = payload.get("view")
         user_id = _user_id(payload)
-        if not isinstance(view, Mapping) or view.get("callback_id") != REQUEST_FORM or not user_id:
+        if not isinstance(view, Mapping) or not user_id:
+            return
+        if view.get("callback_id") == DECISION_FORM:
+            decision = decision_submitted(view)
+            if decision is not None:
+                run_id, approve, message = decision
+                action = APPROVE if approve else DENY
+                refusal = await self._act(user_id, action, run_id, reason=message)
+                if refusal is not None:
+                    await self._tell(user_id, refusal)
+            return
+        if view.get("callback_id") != REQUEST_FORM:
             return
         flow = self._slack_flow(view.get("private_metadata"))
         if flow is None:
@@ -163,11 +177,32 @@ class SlackHandlers:
             run_id = action.get("value")
             if action_id not in (APPROVE, DENY, REVOKE) or not isinstance(run_id, str):
                 continue
+            trigger = payload.get("trigger_id")
+            if action_id != REVOKE and isinstance(trigger, str):
+                asked = await self._ask_for_message(trigger, run_id, action_id == APPROVE)
+                if asked:
+                    continue
             refusal = await self._act(user_id, str(action_id), run_id)
             if refusal is not None:
                 await self._tell(user_id, refusal, channel=channel)
 
-    async def _act(self, user_id: str, action_id: str, run_id: str) -> str | None:
+    async def _ask_for_message(self, trigger: str, run_id: str, approve: bool) -> bool:
+        """Open the decision modal when the run's flow wants a message; tell if it did."""
+        try:
+            run = await self._service.get_run(run_id)
+        except NotFound:
+            return False
+        flow = self._config.flow_by_name(run.flow)
+        if flow is None or not flow.params.include_decision_message:
+            return False
+        if run.status.value != "requested":
+            return False  # deciding now answers with the conflict at once
+        await self._web.views_open(trigger_id=trigger, view=decision_form(run, flow, approve))
+        return True
+
+    async def _act(
+        self, user_id: str, action_id: str, run_id: str, reason: str | None = None
+    ) -> str | None:
         """Approve, deny or revoke as the clicking user; why not, if refused."""
         try:
             run = await self._service.get_run(run_id)
@@ -187,7 +222,7 @@ class SlackHandlers:
                     actor=actor,
                     run_id=run_id,
                     approve=action_id == APPROVE,
-                    reason=None,
+                    reason=reason,
                     channel=CHANNEL,
                 )
         except Forbidden as error:

@@ -81,6 +81,7 @@ class SlackRig:
         """Click a run's button as ``user``; return the ack."""
         payload = {
             "type": "block_actions",
+            "trigger_id": f"trigger-{action_id}-{user}",
             "user": {"id": user},
             "channel": {"id": "DAPPROVER"},
             "actions": [{"action_id": action_id, "value": run_id, "type": "button"}],
@@ -116,12 +117,16 @@ def access_values(
 
 
 @asynccontextmanager
-async def slack_rig(tmp_path: Path, hooks: str | None = None) -> AsyncIterator[SlackRig]:
-    """Start the fake Slack, then symbox configured to connect to it (with ``hooks``)."""
+async def slack_rig(
+    tmp_path: Path, hooks: str | None = None, params: str = ""
+) -> AsyncIterator[SlackRig]:
+    """Start the fake Slack, then symbox connected to it (with ``hooks``, extra ``params``)."""
     with FakeSlack(USERS) as slack:
 
         def config(receiver_url: str) -> str:
             text = access_config(receiver_url, extra=slack_blocks(slack.api_url))
+            anchor = "strategy_id = sym_strategy.grants.id"
+            text = text.replace(anchor, f"{anchor}\n    {params}", 1)
             if hooks is None:
                 return text
             (tmp_path / "impl.py").write_text(hooks)

@@ -179,3 +179,44 @@ async def test_requests_go_where_the_flow_routes_them_and_are_forwarded(tmp_path
             "UALICE",
         ]
         assert all("Denied by" in call.args["blocks"][1]["elements"][0]["text"] for call in updates)
+
+
+async def test_a_decision_message_is_asked_for_and_kept(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path, params="include_decision_message = true") as rig:
+        await rig.submit("access", access_values())
+        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        run_id = posts[0].args["blocks"][-1]["elements"][0]["value"]
+
+        await rig.click("symbox_approve", run_id, "UALICE")
+        [opened] = await rig.calls("views.open", 1)
+        view = opened.args["view"]
+        assert opened.args["trigger_id"] == "trigger-symbox_approve-UALICE"
+        assert view["callback_id"] == "symbox_decision"
+        assert (await rig.h.run(run_id))["status"] == "requested"
+
+        def submission(user: str) -> dict[str, object]:
+            return {
+                "type": "view_submission",
+                "user": {"id": user},
+                "view": {
+                    "callback_id": "symbox_decision",
+                    "private_metadata": view["private_metadata"],
+                    "state": {"values": {"message": {"message": {"value": "  go ahead  "}}}},
+                },
+            }
+
+        # The modal is no way around the rules: the requester's own submission is refused.
+        await rig.slack.ack(await rig.slack.deliver("interactive", submission("UCAROL")))
+        [refusal] = await rig.calls(
+            "chat.postMessage", 1, lambda c: str(c.args.get("text")).startswith("You cannot")
+        )
+        assert refusal.args["channel"] == "UCAROL"
+        assert (await rig.h.run(run_id))["status"] == "requested"
+
+        await rig.slack.ack(await rig.slack.deliver("interactive", submission("UALICE")))
+        run = await rig.h.wait_status(run_id, "escalated")
+        assert run["decisions"][0]["reason"] == "go ahead"
+        dms = await rig.calls("chat.postMessage", 3, lambda c: c.args["channel"] == "UCAROL")
+        assert any(
+            text.endswith("approved by alice@example.com: go ahead.") for text in _texts(dms)
+        )
