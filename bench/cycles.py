@@ -123,11 +123,16 @@ def run_clients(
 
 
 @contextmanager
-def _process(argv: list[str], ready: str, log_path: Path) -> Iterator[tuple[int, str]]:
-    """Start ``argv``; yield its pid and the first stdout/stderr line containing ``ready``."""
+def started_process(
+    argv: list[str], ready: str, log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[int, str]]:
+    """Start ``argv`` (``env`` added to the environment); yield its pid and ready line.
+
+    The ready line is the first stdout/stderr line containing ``ready``.
+    """
     with open(log_path, "w+") as log:
         process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=log, text=True, env=bench_env()
+            argv, stdout=subprocess.PIPE, stderr=log, text=True, env={**bench_env(), **(env or {})}
         )
         try:
             line = _wait_line(process, " ".join(argv), ready, log_path)
@@ -167,14 +172,14 @@ def _symbox(
     """Start symbox on a fresh data folder; yield its pid and base URL."""
     data_dir = folder / "data"
     if real:
-        with _process(
+        with started_process(
             [sys.executable, "-m", "bench.receiver"], "port", folder / "receiver.log"
         ) as (_, line):
             receiver = f"http://127.0.0.1:{line.split()[1]}/grants"
             config = write_config(folder, receiver, hooks)
             argv = [sys.executable, "-m", "symbox", "run", "--config", str(config)]
             argv += ["--data-dir", str(data_dir), "--listen", "127.0.0.1:0"]
-            with _process(argv, "symbox is ready", folder / "symbox.log") as (pid, ready):
+            with started_process(argv, "symbox is ready", folder / "symbox.log") as (pid, ready):
                 port = json.loads(ready)["port"]
                 yield pid, f"http://127.0.0.1:{port}"
         return
@@ -185,7 +190,7 @@ def _symbox(
         argv += ["--cprofile", str(profile.resolve())]
     if switch is not None:
         argv += ["--switch-interval", str(switch)]
-    with _process(argv, "port", folder / "server.log") as (pid, line):
+    with started_process(argv, "port", folder / "server.log") as (pid, line):
         yield pid, f"http://127.0.0.1:{line.split()[1]}"
 
 

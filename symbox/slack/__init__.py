@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import anyio
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -68,7 +69,13 @@ class SlackApp:
 
     async def run(self) -> None:
         """Deliver notifications and serve Socket Mode until cancelled."""
-        async with anyio.create_task_group() as group:
-            group.start_soon(self.notifier.run)
-            if self.socket is not None:
-                group.start_soon(self.socket.run)
+        # One connection pool for every Web API call (slack-sdk opens one per call without).
+        self.web.session = aiohttp.ClientSession()
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.notifier.run)
+                if self.socket is not None:
+                    group.start_soon(self.socket.run)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.web.session.close()

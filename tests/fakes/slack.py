@@ -12,6 +12,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 from collections.abc import Awaitable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class Call:
     method: str
     args: dict[str, Any]
     token: str
+    # time.monotonic() when the call arrived.
+    at: float = 0.0
 
 
 @dataclass
@@ -60,6 +63,9 @@ class FakeSlackState:
     users: dict[str, SlackUser]
     calls: list[Call] = field(default_factory=list)
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # time.monotonic() when each envelope was sent and when its ack arrived.
+    sent_at: dict[str, float] = field(default_factory=dict)
+    acked_at: dict[str, float] = field(default_factory=dict)
     # Methods that answer {"ok": false, "error": ...} instead of working.
     failing: dict[str, str] = field(default_factory=dict)
     # Seconds to wait before answering a method.
@@ -153,7 +159,7 @@ class FakeSlack:
                 args.update(parse_qsl(body.decode()))
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         with self.state.lock:
-            self.state.calls.append(Call(method, args, token))
+            self.state.calls.append(Call(method, args, token, time.monotonic()))
             failure = self.state.failing.get(method)
             delay = self.state.slow.get(method, 0.0)
         if delay:
@@ -209,6 +215,7 @@ class FakeSlack:
                 if isinstance(envelope_id, str):
                     with self.state.lock:
                         self.state.acks[envelope_id] = message
+                        self.state.acked_at.setdefault(envelope_id, time.monotonic())
                     waiter = self._ack_waiters.get(envelope_id)
                     if waiter is not None and not waiter.done():
                         waiter.set_result(message)
@@ -228,6 +235,8 @@ class FakeSlack:
             "retry_reason": "",
         }
         self._ack_waiters.setdefault(envelope_id, self._loop.create_future())
+        with self.state.lock:
+            self.state.sent_at.setdefault(envelope_id, time.monotonic())
         await self._send_all(envelope)
         return envelope_id
 
