@@ -150,6 +150,7 @@ class CustomStrategy:
             raise self._bad_return(step, value, "None or a dict", scope)
 
     async def _call(self, spec: dict[str, Any]) -> tuple[Any, CallScope]:
+        method = str(spec["method"])
         vault = SecretVault(self._secrets)
         gateway = HttpGateway(self._client, self._allowed, max_timeout=self._timeout)
         scope = CallScope(self._base, http=gateway, secrets=vault)
@@ -164,9 +165,12 @@ class CustomStrategy:
         except HookCompileError as error:
             raise StrategyError(str(error), permanent=True, reached_target=False) from None
         except HookFailure as error:
+            # A timeout or a crash has no line of its own: name the method that was running.
+            text = str(error)
+            if error.line is None:
+                text = f"{self._where(method)}: {error.detail}"
             # A hook may put a secret it retrieved into its error; the run's error is audited.
-            message = vault.scrub(str(error))
-            raise StrategyError(message, reached_target=scope.reached_out) from None
+            raise StrategyError(vault.scrub(text), reached_target=scope.reached_out) from None
         return value, scope
 
     def _where(self, method: str) -> str:

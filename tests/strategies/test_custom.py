@@ -182,7 +182,7 @@ async def test_timeouts_and_bad_returns_become_strategy_errors(
     assert caught.value.permanent and caught.value.reached_target
     with pytest.raises(StrategyError) as slow:
         await strategy.deescalate(grant(config))
-    assert str(slow.value) == f"{strategy_file(tmp_path)}: deescalate ran longer than 2 s"
+    assert str(slow.value) == f"{strategy_file(tmp_path)}:32: deescalate ran longer than 2 s"
     assert not slow.value.reached_target
 
 
