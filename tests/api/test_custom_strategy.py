@@ -117,3 +117,44 @@ async def test_a_host_outside_allowed_hosts_errors_the_run(tmp_path: Path) -> No
             )
             assert "strategy.py:7:" in message
             assert api.state.calls == []
+
+
+HOOKS = """\
+import requests
+from sym.sdk.templates import ApprovalTemplate
+
+
+def on_request(event):
+    base = event.flow.vars["api"]
+    found = requests.get(base + "/users", params={"email": event.user.email},
+                         headers={"Authorization": "Bearer " + event.flow.vars["token"]})
+    if found.ok:
+        return ApprovalTemplate.approve(reason="known to the access API")
+"""
+
+
+async def test_flow_hooks_reach_the_hosts_their_environment_lists(tmp_path: Path) -> None:
+    write_strategy(tmp_path)
+    (tmp_path / "impl.py").write_text(HOOKS)
+    with FakeAccessApi() as api:
+        config = (
+            custom_config(api.url)
+            .replace(
+                'resource "sym_environment" "main" {\n  name = "main"\n}',
+                'resource "sym_environment" "main" {\n  name = "main"\n'
+                "  integrations = { api_id = sym_integration.api.id }\n}",
+            )
+            .replace('implementation = "# no hooks"', 'implementation = file("impl.py")', 1)
+            .replace(
+                'approvers = "alice@example.com,bob@example.com,bot:ci"',
+                f'approvers = "alice@example.com"\n    api = "{api.url}"\n    token = "{API_KEY}"',
+                1,
+            )
+        )
+        async with harness(tmp_path, config_text=lambda _: config, monkeypatch_env=ENV) as h:
+            run_id = await h.request()
+            run = await h.run(run_id)
+            # The hook's own call reached the API, so it approved; the strategy then granted.
+            assert run["decisions"][0]["reason"] == "known to the access API"
+            assert run["status"] == "escalated"
+            assert api.state.granted == {("prod", "u-carol")}
