@@ -20,7 +20,6 @@ class SecretVault:
 
     def __init__(self, secrets: Mapping[str, Secret]) -> None:
         self._secrets = dict(secrets)
-        self.revealed = 0
 
     def retrieve(self, args: dict[str, Any]) -> str:
         """The value of the secret ``args["id"]`` names, if this call may have it."""
@@ -28,7 +27,6 @@ class SecretVault:
         secret = self._secrets.get(handle) if isinstance(handle, str) else None
         if secret is None:
             raise AccessStrategyError("that secret is not one of this integration's settings")
-        self.revealed += 1
         return secret.reveal()
 
     def scrub(self, text: str) -> str:
