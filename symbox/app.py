@@ -43,6 +43,7 @@ from symbox.sandbox.integrations.scope import CallScope
 from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
 from symbox.slack import SlackApp, slack_integration
+from symbox.slack.hook_calls import SlackHookCalls
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
 from symbox.strategies.base import AccessStrategy
@@ -141,7 +142,11 @@ def build_strategies(
 
 
 def build_integrations(
-    config: Config, client: httpx.AsyncClient, aws: AwsConnections | None = None
+    config: Config,
+    client: httpx.AsyncClient,
+    aws: AwsConnections | None = None,
+    *,
+    slack: SlackHookCalls | None = None,
 ) -> Integrations:
     """Host-side clients for the integrations hooks may call, from ``sym_integration`` blocks.
 
@@ -171,6 +176,7 @@ def build_integrations(
         okta=okta,
         aws_iam=AwsIamHooks(iam) if iam is not None else None,
         aws_sso=AwsSsoHooks(center) if center is not None else None,
+        slack=slack,
     )
 
 
@@ -219,7 +225,20 @@ class App:
         self._egress_client = egress_client()
         # AWS clients, one set per distinct credentials and region; opened by serve().
         self.aws = AwsConnections()
-        integrations = build_integrations(config, self._http_client, self.aws)
+        integration = slack_integration(config)
+        self.slack = (
+            None
+            if integration is None
+            else SlackApp(integration, config, self.writer, self.reader, self.clock)
+        )
+        integrations = build_integrations(
+            config,
+            self._http_client,
+            self.aws,
+            slack=None
+            if self.slack is None
+            else SlackHookCalls(self.slack.web, self.slack.directory),
+        )
         # Worker processes are only started when some flow has hooks or a custom strategy.
         self.hook_pool = (
             HookPool(
@@ -247,12 +266,6 @@ class App:
             )
             for name, path in audit_paths(config, options.data_dir).items()
         ]
-        integration = slack_integration(config)
-        self.slack = (
-            None
-            if integration is None
-            else SlackApp(integration, config, self.writer, self.reader, self.clock)
-        )
         self.service = RunService(
             config=config,
             writer=self.writer,

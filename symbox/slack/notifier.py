@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -22,6 +22,7 @@ from symbox.config.model import Config, Flow
 from symbox.engine.model import Run, RunEvent
 from symbox.engine.permissions import approvers
 from symbox.slack.blocks import REVOKE, request_message, run_status_line
+from symbox.slack.destinations import Destinations
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
 from symbox.store.txn import WriteTxn
@@ -51,6 +52,7 @@ class SlackNotifier:
         self._directory = directory
         self._writer = writer
         self._reader = reader
+        self._destinations_of = Destinations(web, directory)
         send, receive = anyio.create_memory_object_stream[Change](math.inf)
         self._send: MemoryObjectSendStream[Change] = send
         self._receive: MemoryObjectReceiveStream[Change] = receive
@@ -165,27 +167,12 @@ class SlackNotifier:
             wanted = sorted(entry for entry in approvers(flow.vars) if "@" in entry)
         found: list[str] = []
         for destination in wanted:
-            resolved = await self._resolve(destination)
+            resolved = await self._destinations_of.resolve(destination)
             if resolved is None:
                 log.warning("no Slack destination %r", destination, extra={"run_id": run.id})
             elif resolved not in found:
                 found.append(resolved)
         return found
-
-    async def _resolve(self, destination: Any) -> str | None:
-        if isinstance(destination, Mapping):
-            for key in ("id", "channel", "user", "name", "email"):
-                value = destination.get(key)
-                if isinstance(value, str) and value:
-                    destination = value
-                    break
-            else:
-                return None
-        if not isinstance(destination, str) or not destination:
-            return None
-        if "@" in destination and not destination.startswith("#"):
-            return await self._directory.user_id(destination.lower())
-        return destination
 
     async def _dm(self, email: str, text: str, revoke: Run | None = None) -> None:
         user_id = await self._directory.user_id(email)

@@ -61,6 +61,8 @@ class FakeSlackState:
     """Everything the fake saw, and how it should misbehave."""
 
     users: dict[str, SlackUser]
+    # User groups by handle, with their members' ids.
+    groups: dict[str, list[str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)
     # time.monotonic() when each envelope was sent and when its ack arrived.
@@ -188,6 +190,12 @@ class FakeSlack:
                 if user.email == args.get("email") and not user.deleted:
                     return {"ok": True, "user": _user_json(user)}
             return {"ok": False, "error": "users_not_found"}
+        if method == "usergroups.list":
+            groups = [
+                {"id": f"S{index}", "handle": handle, "name": handle.title(), "users": members}
+                for index, (handle, members) in enumerate(sorted(self.state.groups.items()))
+            ]
+            return {"ok": True, "usergroups": groups}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users"))}}
         if method in ("chat.postMessage", "chat.update"):

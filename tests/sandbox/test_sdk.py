@@ -167,8 +167,16 @@ def test_sdk_values(body: str, expected: Any) -> None:
         ),
         ("from sym.sdk.exceptions import os\nreturn os", "cannot import name 'os'"),
         (
-            "from sym.sdk.integrations import slack\nreturn slack",
-            "sym.sdk.integrations.slack is not supported by symbox yet",
+            "from sym.sdk.integrations import github\nreturn github",
+            "sym.sdk.integrations.github is not supported by symbox yet",
+        ),
+        (
+            "from sym.sdk.integrations import slack\nreturn slack.channel('')",
+            "slack.channel() needs a channel name or id",
+        ),
+        (
+            "from sym.sdk.integrations import slack\nreturn slack.send_message('#a', 'hi')",
+            "slack is not available outside a hook worker",
         ),
         (
             "from sym.sdk.integrations import pagerduty\nreturn pagerduty.is_on_call('a@x')",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from symbox.sandbox.integrations.aws import AwsIamHooks, AwsSsoHooks
 from symbox.sandbox.integrations.okta import OktaClient
@@ -12,8 +12,17 @@ from symbox.sandbox.sdk.exceptions import (
     AWSSSOError,
     OktaError,
     PagerDutyError,
+    SlackError,
     SymException,
 )
+
+
+class SlackCalls(Protocol):
+    """The host's side of ``sym.sdk.integrations.slack`` (symbox.slack.hook_calls)."""
+
+    async def call(self, method: str, args: dict[str, Any]) -> Any:
+        """Run one call, or raise SlackError."""
+        ...
 
 
 def _text(args: dict[str, Any], name: str, error: type[SymException]) -> str:
@@ -31,7 +40,7 @@ def _optional(args: dict[str, Any], name: str, error: type[SymException]) -> str
 
 
 class Integrations:
-    """Routes `(integration, method, args)` from hooks to the PagerDuty, Okta and AWS clients."""
+    """Routes `(integration, method, args)` from hooks to PagerDuty, Okta, AWS and Slack."""
 
     def __init__(
         self,
@@ -40,8 +49,10 @@ class Integrations:
         okta: OktaClient | None = None,
         aws_iam: AwsIamHooks | None = None,
         aws_sso: AwsSsoHooks | None = None,
+        slack: SlackCalls | None = None,
     ) -> None:
         self._pagerduty = pagerduty
+        self._slack = slack
         self._okta = okta
         self._aws: dict[str, AwsIamHooks | AwsSsoHooks | None] = {
             "aws_iam": aws_iam,
@@ -56,6 +67,10 @@ class Integrations:
             return await self._call_okta(method, args)
         if integration in self._aws:
             return await self._call_aws(integration, method, args)
+        if integration == "slack":
+            if self._slack is None:
+                raise SlackError("no slack integration is configured")
+            return await self._slack.call(method, args)
         raise SymException(f"the {integration} integration is not supported")
 
     async def _call_pagerduty(self, method: str, args: dict[str, Any]) -> Any:

@@ -6,7 +6,14 @@ from symbox.sandbox.guards import SafeModule
 from symbox.sandbox.sdk import exceptions, notifications, request_permission
 from symbox.sandbox.sdk.annotations import hook, prefetch, reducer
 from symbox.sandbox.sdk.http import requests_modules
-from symbox.sandbox.sdk.integrations import AwsIam, AwsSso, IntegrationChannel, Okta, PagerDuty
+from symbox.sandbox.sdk.integrations import (
+    AwsIam,
+    AwsSso,
+    IntegrationChannel,
+    Okta,
+    PagerDuty,
+    Slack,
+)
 from symbox.sandbox.sdk.placeholders import UnsupportedModule
 from symbox.sandbox.sdk.strategies import AccessStrategy, Integration
 from symbox.sandbox.sdk.templates import ApprovalTemplate
@@ -41,7 +48,7 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
             "sym.sdk.strategies", {"AccessStrategy": AccessStrategy, "Integration": Integration}
         ),
         "sym.sdk.forms": UnsupportedModule("sym.sdk.forms", {}),
-        # Other integrations (slack, github...) are unsupported until their issues land.
+        # github and aws_lambda are unsupported until their strategies land.
         "sym.sdk.integrations": UnsupportedModule(
             "sym.sdk.integrations",
             {
@@ -49,6 +56,7 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
                 "okta": Okta(bridge),
                 "aws_iam": AwsIam(bridge),
                 "aws_sso": AwsSso(bridge),
+                "slack": Slack(bridge),
             },
         ),
         # Sym's custom strategies `import requests`; here its calls go through the host.

@@ -18,6 +18,7 @@ ERROR_TYPES = {
     "okta": "OktaError",
     "aws_iam": "AWSIAMError",
     "aws_sso": "AWSSSOError",
+    "slack": "SlackError",
     "http": "HTTPError",
     "secrets": "AccessStrategyError",
 }
@@ -178,3 +179,86 @@ class AwsSso(_AwsGroups):
 
     __slots__ = ()
     _name = "aws_sso"
+
+
+def _destination(value: object) -> object:
+    """A destination as plain data: a channel or email string, a user, or an SDK builder's."""
+    if isinstance(value, User) and value.email:
+        return value.email
+    if type(value) is str and value:
+        return value
+    if type(value) is dict and all(type(key) is str for key in value):
+        return {
+            key: _destination(item) if type(item) is not bool else item
+            for key, item in value.items()
+        }
+    if type(value) is list:
+        return [_destination(item) for item in value]
+    raise SymException(f"not a Slack destination: {type(value).__name__}")
+
+
+class Slack(_Integration):
+    """`sym.sdk.integrations.slack`: destinations to post to, messages and user lookups."""
+
+    __slots__ = ()
+
+    def channel(self, name: str, allow_self: bool = False) -> dict[str, object]:
+        """A channel by name (``#access``) or id."""
+        if type(name) is not str or not name:
+            raise SymException("slack.channel() needs a channel name or id")
+        return {"type": "slack_channel", "channel": name, "allow_self": allow_self is True}
+
+    def user(self, identifier: object) -> dict[str, object]:
+        """A user (a user, an email or a Slack user id), reached by DM."""
+        return {"type": "slack_user", "user": _destination(identifier)}
+
+    def group(self, users: object, allow_self: bool = False) -> dict[str, object]:
+        """A group DM with several users."""
+        if type(users) is not list or not users:
+            raise SymException("slack.group() needs a list of users")
+        return {
+            "type": "slack_group",
+            "users": [_destination(user) for user in users],
+            "allow_self": allow_self is True,
+        }
+
+    def fallback(
+        self, *destinations: object, continue_on_delivery: bool = False
+    ) -> dict[str, object]:
+        """The first of ``destinations`` that can be reached."""
+        return {
+            "type": "slack_fallback",
+            "destinations": [_destination(item) for item in destinations],
+            "continue_on_delivery": continue_on_delivery is True,
+        }
+
+    def send_message(self, destination: object, message: str) -> None:
+        """Post ``message`` to ``destination`` as the symbox bot."""
+        if type(message) is not str or not message:
+            raise SymException("send_message needs a message")
+        args = {"destination": _destination(destination), "text": message}
+        self._channel.call("slack", "send_message", args)
+
+    def get_user_info(self, user: object) -> dict[str, object]:
+        """What Slack knows of ``user``: id, email, whether a guest or deactivated."""
+        value = self._channel.call("slack", "get_user_info", {"user": _email_or_id(user)})
+        return dict(value) if isinstance(value, dict) else {}
+
+    def is_user_in_group(self, user: object, group_name: str) -> bool:
+        """Whether ``user`` belongs to the Slack user group ``group_name`` (handle or name)."""
+        group = _optional_name(group_name, "group_name")
+        if not group:
+            raise SymException("group_name is required")
+        args = {"user": _email_or_id(user), "group_name": group}
+        return self._channel.call("slack", "is_user_in_group", args) is True
+
+    def __repr__(self) -> str:
+        return "<sym.sdk.integrations.slack>"
+
+
+def _email_or_id(user: object) -> str:
+    if isinstance(user, User) and user.email:
+        return user.email
+    if type(user) is str and user:
+        return user
+    raise SymException(f"expected a user, an email or a Slack user id, got {type(user).__name__}")
