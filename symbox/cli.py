@@ -24,6 +24,7 @@ from symbox.api.views import run_view
 from symbox.app import DATABASE_NAME, App, Options, StartupError, parse_listen
 from symbox.audit.entry import iso
 from symbox.audit.verify import verify_file
+from symbox.buildinfo import build_info, is_frozen
 from symbox.config import ConfigError, load_config, parse_duration
 from symbox.config.model import Config
 from symbox.engine.inputs import is_email
@@ -340,11 +341,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    """Print the version and what it runs on."""
-    frozen = "frozen" if getattr(sys, "frozen", False) else "source"
+    """Print the version, what it runs on and, for a built executable, what it was built from."""
+    frozen = "frozen" if is_frozen() else "source"
     print(
         f"symbox {__version__} ({frozen}; Python {platform.python_version()}, {platform.machine()})"
     )
+    build = build_info()
+    if build:
+        print(
+            f"built {build.get('built_at', '?')} from commit {build.get('commit') or '?'}"
+            f" ({build.get('format', '?')}, {build.get('platform', '?')})"
+        )
+    if is_frozen():
+        print(f"executable {sys.executable}")
     return 0
 
 

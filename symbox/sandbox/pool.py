@@ -20,9 +20,26 @@ from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.sdk.exceptions import EXCEPTIONS, SymException
 from symbox.sandbox.sdk.integrations import CALL_KEY, DEFAULT_MAX_CALLS, ERROR_TYPES
 from symbox.sandbox.sdk.strategies import STRATEGY_KEY
-from symbox.sandbox.worker import DEFAULT_MAX_REPLY, DEFAULT_MEMORY_LIMIT, HEADER, READY, plain
+from symbox.sandbox.worker import (
+    DEFAULT_MAX_REPLY,
+    DEFAULT_MEMORY_LIMIT,
+    HEADER,
+    READY,
+    WORKER_ARGUMENT,
+    plain,
+)
 
-DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-I", "-m", "symbox.sandbox.worker")
+
+def default_command() -> tuple[str, ...]:
+    """How to start a worker: the frozen executable runs itself with the worker argument."""
+    if getattr(sys, "frozen", False):
+        # Isolated like `-I`: a frozen interpreter reads no PYTHON* variables, no site
+        # folders and not the working folder, and the worker's environment is empty anyway.
+        return (sys.executable, WORKER_ARGUMENT)
+    return (sys.executable, "-I", "-m", "symbox.sandbox.worker")
+
+
+DEFAULT_COMMAND: tuple[str, ...] = default_command()
 # Room for the reply envelope around a value at the size limit.
 _REPLY_SLACK = 64 * 1024
 
@@ -133,8 +150,23 @@ class HookPool:
     async def __aenter__(self) -> HookPool:
         self._started = True
         try:
-            for _ in range(self._size):
-                self._idle_send.send_nowait(await self._spawn())
+            # Side by side: a worker's interpreter start is most of symbox's start-up time.
+            started: list[_Worker] = []
+            failures: list[Exception] = []
+
+            async def spawn() -> None:
+                try:
+                    started.append(await self._spawn())
+                except Exception as exc:
+                    failures.append(exc)
+
+            async with anyio.create_task_group() as group:
+                for _ in range(self._size):
+                    group.start_soon(spawn)
+            if failures:
+                raise failures[0]
+            for worker in started:
+                self._idle_send.send_nowait(worker)
         except BaseException:
             await self.aclose()
             raise

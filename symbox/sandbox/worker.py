@@ -23,6 +23,8 @@ DEFAULT_MAX_REPLY = 1024 * 1024
 MAX_VALUE_DEPTH = 64
 HEADER = struct.Struct(">I")
 READY = b"ready"
+# The frozen executable's first argument that makes it a worker (`python -m` is not there).
+WORKER_ARGUMENT = "__worker__"
 
 
 def read_frame(fd: int) -> bytes | None:
@@ -214,7 +216,7 @@ def serve(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: `python -m symbox.sandbox.worker [--memory-limit N] [--in-fd N --out-fd N]`."""
+    """Entry point: `python -m symbox.sandbox.worker` or `symbox __worker__`, with options."""
     parser = argparse.ArgumentParser(prog="symbox-hook-worker")
     parser.add_argument("--memory-limit", type=int, default=DEFAULT_MEMORY_LIMIT)
     parser.add_argument("--max-reply", type=int, default=DEFAULT_MAX_REPLY)

@@ -1,0 +1,1 @@
+"""Developer and build scripts (run as files; the package lets tests import them)."""
