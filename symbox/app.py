@@ -33,7 +33,10 @@ from symbox.config.model import Config, Secret
 from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.expiry import ExpiryTimer
+from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
+from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
+from symbox.reconcile import Reconciler
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations import Integrations, OktaClient, PagerDutyClient
 from symbox.sandbox.integrations.aws import AwsIamHooks, AwsSsoHooks
@@ -90,6 +93,8 @@ class Options:
     strategy_timeout: float = 10.0
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     timer_concurrency: int = 64
+    # Seconds between reconciliation passes (one also runs at start).
+    reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL
     shutdown_grace: float = 10.0
 
 
@@ -266,23 +271,39 @@ class App:
             )
             for name, path in audit_paths(config, options.data_dir).items()
         ]
+        built = (
+            build_strategies(config, self._http_client, custom, self.aws)
+            if strategies is None
+            else strategies
+        )
+        # Grants, revokes and reconciliation of one access never interleave.
+        locks = KeyedLocks()
         self.service = RunService(
             config=config,
             writer=self.writer,
             reader=self.reader,
             clock=self.clock,
-            strategies=build_strategies(config, self._http_client, custom, self.aws)
-            if strategies is None
-            else strategies,
+            strategies=built,
             schedule=self.schedule,
             metrics=self.metrics,
             policy=options.retry_policy,
             on_commit=self._committed,
+            locks=locks,
             on_change=self.slack.notifier.committed if self.slack else lambda run, events: None,
             hooks=None if self.hook_pool is None else HookRunner(self.hook_pool),
         )
         if self.slack is not None:
             self.slack.attach(self.service)
+        self.reconciler = Reconciler(
+            config=config,
+            strategies=built,
+            reader=self.reader,
+            writer=self.writer,
+            clock=self.clock,
+            metrics=self.metrics,
+            locks=locks,
+            interval=options.reconcile_interval,
+        )
         self.timer = ExpiryTimer(
             self.schedule,
             self.clock,
@@ -393,6 +414,7 @@ class App:
                     if self.slack is not None:
                         # Slack stops with the shippers: nothing new comes in after stop().
                         shipping.start_soon(self.slack.run)
+                    shipping.start_soon(self.reconciler.run)
                     task_status.started()
                     log.info("symbox is ready", extra={"port": self.port})
                     await self._stopping.wait()

@@ -57,6 +57,7 @@ class RunService:
         rng: random.Random | None = None,
         on_commit: Callable[[float | None], None] = lambda due: None,
         on_change: Callable[[Run, Sequence[RunEvent]], None] = lambda run, events: None,
+        locks: KeyedLocks | None = None,
         hooks: HookRunner | None = None,
     ) -> None:
         self._config = config
@@ -71,7 +72,7 @@ class RunService:
         self._on_commit = on_commit
         # Told of every committed transition, in commit order (Slack's notifier listens).
         self._on_change = on_change
-        self._locks = KeyedLocks()
+        self._locks = locks or KeyedLocks()
         self._hooks = None if hooks is None else FlowHooks(hooks, config, clock, self.target)
 
     @property

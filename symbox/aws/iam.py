@@ -106,6 +106,20 @@ class IamDirectory:
             if not error.not_found or not await self.group_exists(group):
                 raise
 
+    async def members(self, group: str) -> frozenset[str]:
+        """The names of the IAM users in the group."""
+        client = self._connection.iam()
+        names: set[str] = set()
+        marker: str | None = None
+        for _ in range(MAX_PAGES):
+            extra: dict[str, Any] = {"Marker": marker} if marker else {}
+            page = await call("iam:GetGroup", client.get_group(GroupName=group, **extra))
+            names.update(user["UserName"] for user in page["Users"])
+            marker = page.get("Marker") if page.get("IsTruncated") else None
+            if not marker:
+                break
+        return frozenset(names)
+
     async def in_group(self, user: str, group: str) -> bool:
         """Whether the user belongs to the group."""
         client = self._connection.iam()

@@ -185,6 +185,52 @@ class IdentityCenter:
                 permanent=False,
             )
 
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        """The user ids that are members of the group."""
+        store = await self.identity_store()
+        client = self._connection.identitystore()
+        users: set[str] = set()
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            extra: dict[str, Any] = {"NextToken": token} if token else {}
+            page = await call(
+                "identitystore:ListGroupMemberships",
+                client.list_group_memberships(IdentityStoreId=store, GroupId=group_id, **extra),
+            )
+            for membership in page.get("GroupMemberships", []):
+                user = membership.get("MemberId", {}).get("UserId")
+                if isinstance(user, str):
+                    users.add(user)
+            token = page.get("NextToken")
+            if not token:
+                break
+        return frozenset(users)
+
+    async def assigned_users(self, account_id: str, permission_set_arn: str) -> frozenset[str]:
+        """The user ids assigned the permission set in the account (groups left out)."""
+        client = self._connection.sso_admin()
+        users: set[str] = set()
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            extra: dict[str, Any] = {"NextToken": token} if token else {}
+            page = await call(
+                "sso-admin:ListAccountAssignments",
+                client.list_account_assignments(
+                    InstanceArn=self.instance_arn,
+                    AccountId=account_id,
+                    PermissionSetArn=permission_set_arn,
+                    **extra,
+                ),
+            )
+            for found in page.get("AccountAssignments", []):
+                principal = found.get("PrincipalId")
+                if found.get("PrincipalType") == "USER" and isinstance(principal, str):
+                    users.add(principal)
+            token = page.get("NextToken")
+            if not token:
+                break
+        return frozenset(users)
+
     async def has_assignment(self, assignment: Assignment) -> bool:
         """Whether the user holds the permission set in the account."""
         client = self._connection.sso_admin()

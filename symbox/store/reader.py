@@ -118,6 +118,22 @@ class Reader:
             return None, None
         return run_from_json(row[0]), None if row[1] is None else str(row[1])
 
+    async def grants_at(self, key_prefix: str) -> list[tuple[str, str]]:
+        """(requester, grant state) of every run whose grant key starts with ``key_prefix``."""
+        rows = await self._all(
+            "SELECT requester, grant_state FROM runs WHERE grant_key >= ? AND grant_key < ?",
+            (key_prefix, key_prefix + "\U0010ffff"),
+        )
+        return [(str(requester), str(state)) for requester, state in rows]
+
+    async def covering_grant(self, grant_key: str) -> str | None:
+        """A run symbox still holds (or is granting or revoking) ``grant_key`` for, if any."""
+        row = await self._one(
+            "SELECT id FROM runs WHERE grant_key = ? AND grant_state != ? LIMIT 1",
+            (grant_key, GrantState.REVOKED.value),
+        )
+        return None if row is None else str(row[0])
+
     async def due_runs(self) -> list[tuple[str, float]]:
         """Return every run symbox must act on later, with when."""
         rows = await self._all("SELECT id, due_at FROM runs WHERE due_at IS NOT NULL")

@@ -73,3 +73,17 @@ class AwsIamStrategy:
             await self.directory.remove(user, group)
         except AwsCallError as error:
             raise strategy_error("deescalate", error, reached_target=True) from None
+
+    async def holders(self, target: Target) -> frozenset[str]:
+        """The IAM users in the target's group now."""
+        try:
+            return await self.directory.members(_group(target))
+        except AwsCallError as error:
+            raise strategy_error("listing members", error, reached_target=False) from None
+
+    async def remove_holder(self, target: Target, identity: str) -> None:
+        """Take an IAM user out of the target's group (succeeds if they are not in it)."""
+        try:
+            await self.directory.remove(identity, _group(target))
+        except AwsCallError as error:
+            raise strategy_error("reconcile", error, reached_target=True) from None

@@ -88,6 +88,29 @@ class AwsSsoStrategy:
         except AwsCallError as error:
             raise strategy_error("deescalate", error, reached_target=True) from None
 
+    async def holders(self, target: Target) -> frozenset[str]:
+        """The identity store users holding the target's permission set or group now."""
+        self._check(target)
+        try:
+            if target.type == PERMISSION_SET:
+                return await self.center.assigned_users(
+                    target_text(target, "account_id"), target_text(target, "permission_set_arn")
+                )
+            return await self.center.group_members(target_text(target, "group_id"))
+        except AwsCallError as error:
+            raise strategy_error("listing holders", error, reached_target=False) from None
+
+    async def remove_holder(self, target: Target, identity: str) -> None:
+        """Take the target's access from an identity store user (succeeds if gone)."""
+        self._check(target)
+        try:
+            if target.type == PERMISSION_SET:
+                await self.center.unassign(self._assignment(target, identity))
+            else:
+                await self.center.remove_member(target_text(target, "group_id"), identity)
+        except AwsCallError as error:
+            raise strategy_error("reconcile", error, reached_target=True) from None
+
     @staticmethod
     def _check(target: Target) -> None:
         if target.type not in (PERMISSION_SET, GROUP):

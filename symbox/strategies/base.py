@@ -58,3 +58,16 @@ class IdentityResolver(Protocol):
     async def remote_identity(self, requester: str) -> str:
         """Return the requester's identity in the target system, or raise StrategyError."""
         ...
+
+
+@runtime_checkable
+class AccessLister(Protocol):
+    """A strategy that can say who holds a target's access, for reconciliation."""
+
+    async def holders(self, target: Target) -> frozenset[str]:
+        """The remote identities that hold ``target``'s access now."""
+        ...
+
+    async def remove_holder(self, target: Target, identity: str) -> None:
+        """Take ``target``'s access from ``identity`` (succeeds if it is already gone)."""
+        ...

@@ -1,0 +1,208 @@
+"""Reconciliation: what each target system has, against what symbox granted, repaired.
+
+At start and then on a schedule, for every target of a strategy that can list who holds
+its access: access symbox granted for a run that is over (left by a crash, or by a revoke
+that reported success too early) is removed and audited; access symbox never granted is
+reported (audit record and metric), and removed only when the target opts in with
+``settings.remove_unmanaged = true``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import anyio
+
+from symbox.audit.entry import system_entry
+from symbox.clock import Clock
+from symbox.config.model import Config, Target
+from symbox.engine.model import Actor, GrantState
+from symbox.engine.reconcile import TargetView, plan
+from symbox.engine.runs import grant_key
+from symbox.locks import KeyedLocks
+from symbox.metrics import Metrics
+from symbox.store.reader import Reader
+from symbox.store.writer import Writer
+from symbox.strategies.base import AccessLister, AccessStrategy, IdentityResolver, StrategyError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 600.0
+REMOVE_UNMANAGED_SETTING = "remove_unmanaged"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing reconciliation found (and did) at a target."""
+
+    strategy: str
+    target: str
+    identity: str
+    # stale_removed | unmanaged_found | unmanaged_removed
+    outcome: str
+    email: str | None = None
+
+
+class Reconciler:
+    """Compares and repairs every listable target, at start and every ``interval``."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        strategies: Mapping[str, AccessStrategy],
+        reader: Reader,
+        writer: Writer,
+        clock: Clock,
+        metrics: Metrics,
+        locks: KeyedLocks,
+        interval: float = DEFAULT_INTERVAL,
+    ) -> None:
+        self._config = config
+        self._strategies = strategies
+        self._reader = reader
+        self._writer = writer
+        self._clock = clock
+        self._metrics = metrics
+        self._locks = locks
+        self._interval = interval
+        # Unmanaged access already reported, so each finding is audited once, not hourly.
+        self._reported: dict[tuple[str, str], frozenset[str]] = {}
+        # One pass at a time: two would report and remove the same findings twice.
+        self._pass = anyio.Lock()
+
+    async def run(self) -> None:
+        """Reconcile now and then every interval, until cancelled."""
+        while True:
+            await self.reconcile()
+            await anyio.sleep(self._interval)
+
+    async def reconcile(self) -> list[Finding]:
+        """One pass over every target; returns what it found."""
+        findings: list[Finding] = []
+        async with self._pass:
+            for strategy_key, strategy in sorted(self._strategies.items()):
+                if not isinstance(strategy, AccessLister):
+                    continue
+                if strategy_key not in self._config.strategies:
+                    continue
+                for target_key in self._config.strategies[strategy_key].targets:
+                    try:
+                        findings += await self._target(strategy_key, strategy, target_key)
+                    except StrategyError as error:
+                        self._count("error")
+                        log.error(
+                            "reconciling a target failed",
+                            extra={
+                                "strategy": strategy_key,
+                                "target": target_key,
+                                "error": str(error),
+                            },
+                        )
+        return findings
+
+    async def _target(
+        self, strategy_key: str, strategy: AccessLister, target_key: str
+    ) -> list[Finding]:
+        target = self._config.targets[target_key]
+        holders = await strategy.holders(target)
+        # Read after listing: a grant made in between is not among the holders anyway.
+        states: dict[str, set[str]] = {}
+        for email, state in await self._reader.grants_at(grant_key(strategy_key, target_key, "")):
+            states.setdefault(email, set()).add(state)
+        managed: dict[str, str] = {}
+        ended: dict[str, str] = {}
+        unknown = False
+        for email, seen in states.items():
+            identity = await _identity(strategy, email)
+            if identity is None:
+                unknown = unknown or seen != {GrantState.REVOKED.value}
+                continue
+            if seen == {GrantState.REVOKED.value}:
+                ended[identity] = email
+            else:
+                managed[identity] = email
+        decided = plan(TargetView(holders, managed, ended))
+        findings: list[Finding] = []
+        for identity, email in decided.stale:
+            removed = await self._remove_stale(
+                strategy_key, strategy, target_key, target, identity, email
+            )
+            if removed is not None:
+                findings.append(removed)
+        # Without every managed identity known, unmanaged access may be symbox's own.
+        remove = target.settings.get(REMOVE_UNMANAGED_SETTING) is True and not unknown
+        reported = self._reported.get((strategy_key, target_key), frozenset())
+        for identity in decided.unmanaged:
+            if remove:
+                await strategy.remove_holder(target, identity)
+                findings.append(Finding(strategy_key, target.name, identity, "unmanaged_removed"))
+            elif identity not in reported:
+                findings.append(Finding(strategy_key, target.name, identity, "unmanaged_found"))
+        self._reported[(strategy_key, target_key)] = (
+            frozenset() if remove else frozenset(decided.unmanaged)
+        )
+        for finding in findings:
+            await self._record(finding)
+        return findings
+
+    async def _remove_stale(
+        self,
+        strategy_key: str,
+        strategy: AccessLister,
+        target_key: str,
+        target: Target,
+        identity: str,
+        email: str,
+    ) -> Finding | None:
+        key = grant_key(strategy_key, target_key, email)
+        # The service escalates under the same lock, so a new grant cannot slip in between.
+        async with self._locks.hold(key):
+            if await self._reader.covering_grant(key) is not None:
+                return None  # granted again since the listing: it is not stale
+            await strategy.remove_holder(target, identity)
+        return Finding(strategy_key, target.name, identity, "stale_removed", email)
+
+    async def _record(self, finding: Finding) -> None:
+        self._count(finding.outcome)
+        level = logging.INFO if finding.outcome == "stale_removed" else logging.WARNING
+        log.log(
+            level,
+            "reconciliation: %s",
+            finding.outcome.replace("_", " "),
+            extra={"strategy": finding.strategy, "target": finding.target},
+        )
+        entry = system_entry(
+            "reconcile",
+            finding.outcome,
+            actor=Actor.system(),
+            at=self._clock.now(),
+            channel="system",
+            fields={
+                "strategy": finding.strategy,
+                "target": finding.target,
+                "identity": finding.identity,
+                "requester": finding.email,
+            },
+        )
+        await self._writer.submit(lambda txn: txn.append_audit(entry))
+
+    def _count(self, outcome: str) -> None:
+        self._metrics.count(
+            "symbox_reconcile_total", "Reconciliation findings and failures.", outcome=outcome
+        )
+
+    def unmanaged(self) -> dict[tuple[str, str], int]:
+        """How many identities hold unmanaged access, by (strategy, target), as last seen."""
+        return {key: len(found) for key, found in self._reported.items()}
+
+
+async def _identity(strategy: AccessLister, email: str) -> str | None:
+    if not isinstance(strategy, IdentityResolver):
+        return email
+    try:
+        return await strategy.remote_identity(email)
+    except StrategyError:
+        return None
