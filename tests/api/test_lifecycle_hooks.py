@@ -81,6 +81,12 @@ async def test_on_deescalate_failure_is_recorded_and_access_is_still_revoked(
         await h.advance(600)
         run = await h.wait_status(run_id, "deescalated")
         await h.wait_for(lambda: not h.receiver.state.granted, "the revocation")
+
+        async def both_recorded() -> bool:
+            return len((await h.run(run_id))["errors"]) == 2
+
+        # after_deescalate runs once the revocation is committed: wait for its record too.
+        await h.wait_for(both_recorded, "both hook errors")
         run = await h.run(run_id)
         names = [event["name"] for event in run["events"]]
         # In the order things happened: on_deescalate ran before the revocation.
