@@ -15,6 +15,17 @@ resource "sym_environment" "main" {
   log_destination_ids = [sym_log_destination.audit_file.id]
 }
 
+# hooks/example.py pre-approves whoever is on call. Uncomment this (and export
+# PAGERDUTY_API_TOKEN) to ask PagerDuty; without it, a person approves every request.
+# resource "sym_integration" "pagerduty" {
+#   type        = "pagerduty"
+#   name        = "pagerduty"
+#   external_id = "your-subdomain"
+#   settings = {
+#     api_token = env("PAGERDUTY_API_TOKEN")
+#   }
+# }
+
 resource "sym_target" "staging_db" {
   type  = "custom"
   name  = "staging-db"

@@ -1,15 +1,24 @@
-"""Hooks for the example flows: staging is pre-approved, production has its own approvers."""
+"""Hooks for the example flows: on-call and staging requests are pre-approved, production
+has its own approvers."""
 
 from sym.sdk.annotations import hook
+from sym.sdk.exceptions import PagerDutyError
+from sym.sdk.integrations import pagerduty
 from sym.sdk.templates import ApprovalTemplate
 
 
 @hook
 def on_request(event):
-    """Grant staging access without waiting for a person."""
+    """Grant staging access, and anything to whoever is on call, without waiting."""
     target = event.payload.fields.get("target")
     if target is not None and target.name == "staging-db":
         return ApprovalTemplate.approve(reason="staging access is pre-approved")
+    try:
+        if pagerduty.is_on_call(event.user):
+            return ApprovalTemplate.approve(reason="on call in PagerDuty")
+    except PagerDutyError:
+        # No pagerduty integration configured (or PagerDuty unreachable): a person decides.
+        return None
 
 
 @hook
