@@ -125,10 +125,20 @@ class SlackHandlers:
         if self._command_reply(payload) is not None:
             return  # the ack already answered
         trigger = payload.get("trigger_id")
-        if not isinstance(trigger, str):
+        user_id = _user_id(payload)
+        if not isinstance(trigger, str) or not user_id:
             return
         words = str(payload.get("text") or "").split()
         flow = self._slack_flow(words[1]) if len(words) == 2 else None
+        person = await self._directory.person(user_id)
+        if person is None or person.deleted or person.email is None:
+            channel = payload.get("channel_id")
+            await self._tell(
+                user_id,
+                "symbox cannot tell who you are: your Slack profile needs an email address.",
+                channel=channel if isinstance(channel, str) else None,
+            )
+            return
         view = request_form(self._config, flow) if flow else flow_chooser(self._config)
         await self._web.views_open(trigger_id=trigger, view=view)
 

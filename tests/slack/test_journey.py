@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,3 +221,41 @@ async def test_a_decision_message_is_asked_for_and_kept(tmp_path: Path) -> None:
         assert any(
             text.endswith("approved by alice@example.com: go ahead.") for text in _texts(dms)
         )
+
+
+async def test_odd_envelopes_get_clear_replies_and_never_break_the_connection(
+    tmp_path: Path,
+) -> None:
+    async with slack_rig(tmp_path) as rig:
+        odd: list[tuple[str, dict[str, Any]]] = [
+            ("interactive", {}),
+            ("interactive", {"type": "block_actions", "actions": "nope", "user": {"id": 3}}),
+            ("interactive", {"type": "view_submission", "view": {"callback_id": 7}}),
+            ("slash_commands", {"text": None}),
+            ("events_api", {"event": {"type": "app_mention"}}),
+        ]
+        for kind, payload in odd:
+            await rig.slack.ack(await rig.slack.deliver(kind, payload))
+
+        # A deactivated user's /sym is answered in place, and no modal opens.
+        await rig.command("req access", user="UGONE")
+        [reply] = await rig.calls("chat.postEphemeral", 1)
+        assert reply.args["user"] == "UGONE" and "email" in reply.args["text"]
+
+        # A submission naming a flow Slack may not use (a forged view) changes nothing.
+        await rig.submit("no-such-flow", access_values())
+        [told] = await rig.calls("chat.postMessage", 1, lambda c: c.args["channel"] == "UCAROL")
+        assert told.args["text"] == "That flow cannot be requested from Slack."
+
+        # /sym in a DM with the bot works like anywhere else, and the connection is fine.
+        in_dm = {"command": "/sym", "text": "req access", "user_id": "UCAROL"}
+        in_dm |= {
+            "trigger_id": "trigger-dm",
+            "channel_id": "DCAROL",
+            "channel_name": "directmessage",
+        }
+        await rig.slack.ack(await rig.slack.deliver("slash_commands", in_dm))
+        [opened] = await rig.calls("views.open", 1)
+        assert opened.args["trigger_id"] == "trigger-dm"
+        listed = await rig.h.call("GET", "/api/v1/runs", "reader")
+        assert listed.json()["runs"] == []
