@@ -22,9 +22,11 @@ from hypercorn.typing import ASGIFramework
 
 from symbox.api.app import build_api
 from symbox.api.auth import TokenAuth
+from symbox.audit.delivery import RetryTiming
+from symbox.audit.destinations import build_destinations
 from symbox.audit.entry import system_entry
-from symbox.audit.jsonl import JsonLinesFile
-from symbox.audit.shipper import AuditShipper, FileSink
+from symbox.audit.outbox import OutboxLimits, OutboxMonitor, slack_report
+from symbox.audit.shipper import AuditShipper
 from symbox.aws.build import AWS_STRATEGY_TYPES, build_aws_strategy, hook_directories
 from symbox.aws.session import AwsConnections, AwsSetupError
 from symbox.clock import Clock, SystemClock
@@ -96,6 +98,8 @@ class Options:
     # Seconds between reconciliation passes (one also runs at start).
     reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL
     shutdown_grace: float = 10.0
+    audit_limits: OutboxLimits = field(default_factory=OutboxLimits)
+    audit_retry: RetryTiming = field(default_factory=RetryTiming)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -266,11 +270,23 @@ class App:
             )
         )
         self.shippers = [
-            AuditShipper(
-                FileSink(name, JsonLinesFile(path)), self.reader, self.writer, self.metrics
+            AuditShipper(sink, self.reader, self.writer, self.metrics, route=route)
+            for sink, route in build_destinations(
+                config,
+                audit_paths(config, options.data_dir),
+                client=self._http_client,
+                aws=self.aws,
+                metrics=self.metrics,
+                timing=options.audit_retry,
             )
-            for name, path in audit_paths(config, options.data_dir).items()
         ]
+        self.outbox = OutboxMonitor(
+            self.reader,
+            self.writer,
+            self.shippers,
+            limits=options.audit_limits,
+            report=self._report_to_error_channels,
+        )
         built = (
             build_strategies(config, self._http_client, custom, self.aws)
             if strategies is None
@@ -290,7 +306,10 @@ class App:
             on_commit=self._committed,
             locks=locks,
             on_change=self.slack.notifier.committed if self.slack else lambda run, events: None,
-            hooks=None if self.hook_pool is None else HookRunner(self.hook_pool),
+            hooks=None
+            if self.hook_pool is None
+            else HookRunner(self.hook_pool, metrics=self.metrics),
+            admission=self.outbox.refusal,
         )
         if self.slack is not None:
             self.slack.attach(self.service)
@@ -325,6 +344,13 @@ class App:
         """Begin a clean shutdown: stop taking work, finish what is in flight, stop."""
         self._stopping.set()
 
+    async def _report_to_error_channels(self, text: str) -> None:
+        # Not tied to a flow: every error logger's channel hears it.
+        if self.slack is None:
+            return
+        channels = sorted({logger.destination for logger in self.config.error_loggers.values()})
+        await slack_report(self.slack.web.chat_postMessage, channels)(text)
+
     async def metrics_text(self) -> str:
         """Every metric in Prometheus text, with gauges read from the store."""
         gauges: list[tuple[str, str, tuple[tuple[str, str], ...], float]] = []
@@ -355,6 +381,26 @@ class App:
                     "Audit records not yet delivered, by destination.",
                     (("destination", shipper.name),),
                     tip - shipper.cursor,
+                )
+            )
+        for shipper in self.shippers:
+            gauges.append(
+                (
+                    "symbox_audit_destination_failing",
+                    "1 while delivery to the audit destination is failing.",
+                    (("destination", shipper.name),),
+                    1.0 if shipper.failing else 0.0,
+                )
+            )
+        gauges.extend(self.outbox.gauges())
+        socket = self.slack.socket if self.slack is not None else None
+        if socket is not None:
+            gauges.append(
+                (
+                    "symbox_slack_connected",
+                    "1 while the Slack Socket Mode connection is up.",
+                    (),
+                    1.0 if socket.connected else 0.0,
                 )
             )
         gauges.append(
@@ -411,6 +457,7 @@ class App:
                 async with anyio.create_task_group() as shipping:
                     for shipper in self.shippers:
                         shipping.start_soon(shipper.run)
+                    shipping.start_soon(self.outbox.run)
                     if self.slack is not None:
                         # Slack stops with the shippers: nothing new comes in after stop().
                         shipping.start_soon(self.slack.run)
@@ -422,8 +469,10 @@ class App:
                     self.timer.pause()
                     shipping.cancel_scope.cancel()
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.options.shutdown_grace):
-            for shipper in self.shippers:
-                await shipper.catch_up()
+            # Side by side: a destination that is down must not keep the file from its records.
+            async with anyio.create_task_group() as final:
+                for shipper in self.shippers:
+                    final.start_soon(shipper.catch_up)
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.options.host else socket.AF_INET

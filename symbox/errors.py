@@ -14,4 +14,8 @@ class BadRequest(Exception):
     """The request is malformed or names something that cannot be used."""
 
 
-__all__ = ["BadRequest", "Conflict", "Forbidden", "InputError", "NotFound"]
+class Unavailable(Exception):
+    """symbox cannot take this change now (the audit outbox is full); retry later."""
+
+
+__all__ = ["BadRequest", "Conflict", "Forbidden", "InputError", "NotFound", "Unavailable"]

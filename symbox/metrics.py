@@ -10,12 +10,15 @@ Labels = tuple[tuple[str, str], ...]
 
 # De-escalation lateness buckets in seconds: the target is well under 0.2 s.
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0, 30.0, 300.0)
+# Strategy call buckets in seconds: a local receiver answers in milliseconds, AWS in seconds.
+STRATEGY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-def _labels(labels: Labels) -> str:
-    if not labels:
+def _labels(labels: Labels, le: str | None = None) -> str:
+    pairs = [*labels, ("le", le)] if le is not None else list(labels)
+    if not pairs:
         return ""
-    inner = ",".join(f'{key}="{_escape(value)}"' for key, value in labels)
+    inner = ",".join(f'{key}="{_escape(value)}"' for key, value in pairs)
     return "{" + inner + "}"
 
 
@@ -45,19 +48,23 @@ class Metrics:
     def __init__(self) -> None:
         self._counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
         self._help: dict[str, str] = {}
-        self._histograms: dict[str, Histogram] = {}
+        self._histograms: dict[str, dict[Labels, Histogram]] = defaultdict(dict)
 
     def count(self, name: str, help_text: str, amount: float = 1.0, **labels: str) -> None:
         """Add ``amount`` to the counter ``name`` with ``labels``."""
         self._help.setdefault(name, help_text)
         self._counters[name][tuple(sorted(labels.items()))] += amount
 
-    def observe(self, name: str, help_text: str, value: float, buckets: Iterable[float]) -> None:
-        """Record ``value`` in the histogram ``name``."""
+    def observe(
+        self, name: str, help_text: str, value: float, buckets: Iterable[float], **labels: str
+    ) -> None:
+        """Record ``value`` in the histogram ``name`` with ``labels``."""
         self._help.setdefault(name, help_text)
-        histogram = self._histograms.get(name)
+        series = self._histograms[name]
+        key = tuple(sorted(labels.items()))
+        histogram = series.get(key)
         if histogram is None:
-            histogram = self._histograms[name] = Histogram(buckets)
+            histogram = series[key] = Histogram(buckets)
         histogram.observe(value)
 
     def counter_value(self, name: str, **labels: str) -> float:
@@ -73,16 +80,16 @@ class Metrics:
             for labels, value in sorted(self._counters[name].items()):
                 lines.append(f"{name}{_labels(labels)} {value:g}")
         for name in sorted(self._histograms):
-            histogram = self._histograms[name]
             lines.append(f"# HELP {name} {self._help[name]}")
             lines.append(f"# TYPE {name} histogram")
-            running = 0
-            for bound, count in zip(histogram.buckets, histogram.counts, strict=False):
-                running += count
-                lines.append(f'{name}_bucket{{le="{bound:g}"}} {running}')
-            lines.append(f'{name}_bucket{{le="+Inf"}} {histogram.count}')
-            lines.append(f"{name}_sum {histogram.total:g}")
-            lines.append(f"{name}_count {histogram.count}")
+            for labels, histogram in sorted(self._histograms[name].items()):
+                running = 0
+                for bound, count in zip(histogram.buckets, histogram.counts, strict=False):
+                    running += count
+                    lines.append(f"{name}_bucket{_labels(labels, f'{bound:g}')} {running}")
+                lines.append(f"{name}_bucket{_labels(labels, '+Inf')} {histogram.count}")
+                lines.append(f"{name}_sum{_labels(labels)} {histogram.total:g}")
+                lines.append(f"{name}_count{_labels(labels)} {histogram.count}")
         seen: set[str] = set()
         for name, help_text, labels, value in gauges:
             if name not in seen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -17,10 +18,10 @@ from symbox.engine.inputs import is_email, validate_inputs
 from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
 from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
-from symbox.errors import BadRequest, Conflict, Forbidden, NotFound
+from symbox.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
 from symbox.flow_hooks import FlowHooks
 from symbox.locks import KeyedLocks
-from symbox.metrics import LATENESS_BUCKETS, Metrics
+from symbox.metrics import LATENESS_BUCKETS, STRATEGY_BUCKETS, Metrics
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.store.reader import Reader
 from symbox.store.txn import WriteTxn
@@ -59,6 +60,7 @@ class RunService:
         on_change: Callable[[Run, Sequence[RunEvent]], None] = lambda run, events: None,
         locks: KeyedLocks | None = None,
         hooks: HookRunner | None = None,
+        admission: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._config = config
         self._writer = writer
@@ -72,6 +74,8 @@ class RunService:
         self._on_commit = on_commit
         # Told of every committed transition, in commit order (Slack's notifier listens).
         self._on_change = on_change
+        # Why new access cannot be granted now (a full audit outbox), or None.
+        self._admission = admission
         self._locks = locks or KeyedLocks()
         self._hooks = None if hooks is None else FlowHooks(hooks, config, clock, self.target)
 
@@ -147,6 +151,7 @@ class RunService:
         if channel not in flow.params.allowed_sources:
             raise Forbidden(f"flow {flow.name} does not accept requests from {channel}")
         requester = self._requester(actor, requester)
+        self._admit()
         fields = validate_inputs(self._config, flow, inputs)
         await self._check_identity(flow, requester)
         opened = partial(
@@ -192,6 +197,11 @@ class RunService:
         except StrategyError as error:
             raise BadRequest(f"{requester} cannot use flow {flow.name}: {error}") from None
 
+    def _admit(self) -> None:
+        refusal = self._admission()
+        if refusal is not None:
+            raise Unavailable(refusal)
+
     @staticmethod
     def _requester(actor: Actor, requester: str | None) -> str:
         if actor.kind == "user":
@@ -210,6 +220,8 @@ class RunService:
         The flow's ``on_approve`` / ``on_deny`` hook runs first, once the actor is known
         to be allowed; it may ignore the decision, or turn an approval into a denial.
         """
+        if approve:
+            self._admit()
         rule: DecisionRule | None = None
         if self._hooks is not None and actor.kind != "hook":
             redirected = await self._redirect_decision(self._hooks, run_id, actor, approve)
@@ -470,6 +482,7 @@ class RunService:
             at=self._clock.now(),
         )
         call = strategy.escalate if action == "escalate" else strategy.deescalate
+        started = time.monotonic()
         try:
             await call(request)
         except StrategyError as error:
@@ -484,6 +497,14 @@ class RunService:
             outcome = "ok"
             result = None
         self._metrics.count(f"symbox_{action}_total", f"Strategy {action} calls.", outcome=outcome)
+        self._metrics.observe(
+            "symbox_strategy_call_seconds",
+            "Seconds a strategy's escalate or deescalate call took.",
+            time.monotonic() - started,
+            STRATEGY_BUCKETS,
+            action=action,
+            strategy=run.strategy or "",
+        )
         return result
 
     async def _commit_new(self, transition: engine.Transition) -> Run:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from starlette.responses import JSONResponse
 
-from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound
+from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound, Unavailable
 
 _ERROR_NAMES = {
     400: "bad_request",
@@ -18,6 +18,7 @@ _ERROR_NAMES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     500: "internal_error",
+    503: "unavailable",
 }
 
 
@@ -58,4 +59,6 @@ def from_exception(error: Exception) -> ApiError | None:
         return ApiError(404, "not_found", str(error))
     if isinstance(error, Conflict):
         return ApiError(409, "wrong_state", str(error))
+    if isinstance(error, Unavailable):
+        return ApiError(503, "audit_outbox_full", str(error))
     return None

@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
 
 from symbox.audit.jsonl import JsonLinesFile
 from symbox.metrics import Metrics
-from symbox.store.reader import Reader
+from symbox.store.reader import OutboxRecord, Reader
 from symbox.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
 
 class AuditSink(Protocol):
-    """A destination for sealed audit lines."""
+    """A destination for sealed audit records (a file, Kinesis, an HTTP endpoint)."""
 
     name: str
+
+    @property
+    def failing(self) -> bool:
+        """True while the destination refuses or cannot be reached."""
+        ...
 
     async def delivered_up_to(self) -> int | None:
         """The destination's own knowledge of the last seq it holds, if it can tell."""
         ...
 
-    async def deliver(self, lines: list[tuple[int, str]]) -> None:
-        """Store ``lines`` (seq, JSON) in order; raise if any could not be stored."""
+    async def deliver(self, records: Sequence[OutboxRecord]) -> None:
+        """Store ``records`` in order; return once all are stored, or raise."""
         ...
 
     def close(self) -> None:
@@ -33,8 +40,26 @@ class AuditSink(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Route:
+    """Which records a destination receives: all, or those of its environments' flows.
+
+    Records of no flow (config loads, tokens) and of flows the config no longer has go
+    everywhere: sending a record to one destination too many is better than to none.
+    """
+
+    flows: frozenset[str] | None = None
+    known: frozenset[str] = frozenset()
+
+    def accepts(self, flow: str | None) -> bool:
+        """Whether a record of ``flow`` (None: of no flow) goes to this destination."""
+        return self.flows is None or flow is None or flow in self.flows or flow not in self.known
+
+
 class FileSink:
     """The JSON-lines file a log agent tails."""
+
+    failing = False  # a failed append raises, and the shipper keeps count
 
     def __init__(self, name: str, file: JsonLinesFile) -> None:
         self.name = name
@@ -44,8 +69,9 @@ class FileSink:
         """The seq of the file's last line: a crash after writing is not written twice."""
         return await anyio.to_thread.run_sync(self._file.last_seq)
 
-    async def deliver(self, lines: list[tuple[int, str]]) -> None:
+    async def deliver(self, records: Sequence[OutboxRecord]) -> None:
         """Append (and fsync) the lines."""
+        lines = [(record.seq, record.line) for record in records]
         await anyio.to_thread.run_sync(self._file.append, lines)
 
     def close(self) -> None:
@@ -63,6 +89,7 @@ class AuditShipper:
         writer: Writer,
         metrics: Metrics,
         *,
+        route: Route | None = None,
         batch: int = 500,
         poll_interval: float = 1.0,
         retry_interval: float = 2.0,
@@ -72,12 +99,14 @@ class AuditShipper:
         self._reader = reader
         self._writer = writer
         self._metrics = metrics
+        self._route = route or Route()
         self._batch = batch
         self._poll = poll_interval
         self._retry = retry_interval
         self._coalesce = coalesce
         self._wake = anyio.Event()
         self._cursor: int | None = None
+        self._failed = False
 
     @property
     def name(self) -> str:
@@ -92,6 +121,11 @@ class AuditShipper:
     def cursor(self) -> int:
         """The last seq delivered (0 before the first delivery)."""
         return self._cursor or 0
+
+    @property
+    def failing(self) -> bool:
+        """True while delivery to the destination is failing."""
+        return self._failed or self._sink.failing
 
     def notify(self) -> None:
         """Say that new records were committed."""
@@ -116,20 +150,24 @@ class AuditShipper:
             await self.restore()
         delivered = 0
         while True:
-            lines = await self._reader.audit_after(self.cursor, self._batch)
-            if not lines:
+            scanned = await self._reader.audit_records_after(self.cursor, self._batch)
+            if not scanned:
                 return delivered
-            await self._sink.deliver(lines)
-            last = lines[-1][0]
+            records = [record for record in scanned if self._route.accepts(record.flow)]
+            if records:
+                await self._sink.deliver(records)
+            # Records routed elsewhere are passed over for good: the cursor moves past them.
+            last = scanned[-1].seq
             await self._writer.submit(
                 lambda txn, last=last: txn.set_cursor(self._sink.name, last)  # type: ignore[misc]
             )
             self._cursor = last
-            delivered += len(lines)
+            self._failed = False
+            delivered += len(records)
             self._metrics.count(
                 "symbox_audit_records_shipped_total",
                 "Audit records delivered.",
-                len(lines),
+                len(records),
                 destination=self._sink.name,
             )
 
@@ -140,6 +178,7 @@ class AuditShipper:
             try:
                 await self.catch_up()
             except Exception:
+                self._failed = True
                 log.exception("audit delivery failed", extra={"destination": self._sink.name})
                 # Start again from what the sink and the database say, not from memory.
                 self._cursor = None

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Service = Literal["sso-admin", "identitystore", "iam"]
+Service = Literal["sso-admin", "identitystore", "iam", "firehose", "kinesis"]
 # What STS grants at most for a role assumed by another role's credentials (role chaining).
 ROLE_SESSION_SECONDS = 3600
 
@@ -138,6 +138,14 @@ class AwsConnection:
         """The IAM client."""
         return cast("IAMClient", self._client("iam"))
 
+    def firehose(self) -> Any:
+        """The Data Firehose client (audit destinations; untyped: no stubs are installed)."""
+        return self._client("firehose")
+
+    def kinesis(self) -> Any:
+        """The Kinesis Data Streams client (audit destinations; untyped like ``firehose``)."""
+        return self._client("kinesis")
+
     def _client(self, service: str) -> Any:
         client = self._clients.get(service)
         if client is None:
@@ -156,8 +164,10 @@ class AwsConnection:
                     made: Any = session.client("sso-admin", endpoint_url=url, config=config)
                 elif service == "identitystore":
                     made = session.client("identitystore", endpoint_url=url, config=config)
-                else:
+                elif service == "iam":
                     made = session.client("iam", endpoint_url=url, config=config)
+                else:
+                    made = session.client(service, endpoint_url=url, config=config)
                 self._clients[service] = await stack.enter_async_context(made)
         except BotoCoreError as error:
             await stack.aclose()

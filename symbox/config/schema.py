@@ -115,7 +115,9 @@ class Implemented:
 # Extend this as strategies, log destinations and resources get implemented.
 IMPLEMENTED = Implemented(
     strategy_types=frozenset({"http", "custom", "aws_sso", "aws_iam"}),
-    log_destination_types=frozenset({"file"}),
+    log_destination_types=frozenset(
+        {"file", "kinesis_firehose", "kinesis_data_stream", "http", "datadog"}
+    ),
     unimplemented_resources=frozenset({"sym_secrets", "sym_secret", "sym_flows_filter"}),
 )
 

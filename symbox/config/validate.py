@@ -8,6 +8,7 @@ from typing import Any
 from symbox.config import model, schema
 from symbox.config.aws import check_aws_strategy, check_aws_target, check_permission_context
 from symbox.config.custom import check_custom_integration, check_custom_strategy
+from symbox.config.destinations import check_log_destination
 from symbox.config.durations import parse_duration
 from symbox.config.expressions import Evaluator
 from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sorted_problems
@@ -259,6 +260,7 @@ class Builder(Reader):
                     args.lines["settings"], f"{where}: settings.path: expected a file path"
                 )
                 args.ok = False
+            check_log_destination(self, where, args, at, self._integration_kind)
         v = args.values
         return (
             model.LogDestination(key, v["type"], v.get("integration_id"), v.get("settings", {}), at)

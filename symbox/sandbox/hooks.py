@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from symbox.sandbox.errors import HookError
+from symbox.metrics import Metrics
+from symbox.sandbox.errors import HookError, HookTimeout
 from symbox.sandbox.policy import HookPolicy
 from symbox.sandbox.pool import HookPool
 from symbox.sandbox.sdk.notifications import NOTIFICATION_KEY
@@ -72,9 +73,12 @@ class NotificationSpec:
 class HookRunner:
     """Runs one flow's hook module: `on_*`/`after_*` hooks and the reducers."""
 
-    def __init__(self, pool: HookPool, *, timeout: float | None = None) -> None:
+    def __init__(
+        self, pool: HookPool, *, timeout: float | None = None, metrics: Metrics | None = None
+    ) -> None:
         self._pool = pool
         self._timeout = timeout
+        self._metrics = metrics or Metrics()
         # Compiling on the host too gives compile errors early and tells which hooks exist.
         self._policy = HookPolicy(modules={})
         self._names: OrderedDict[str, Mapping[str, int]] = OrderedDict()
@@ -160,9 +164,22 @@ class HookRunner:
         line = self.defined(source, filename).get(function)
         if line is None:
             return None, None
-        value = await self._pool.call(
-            source, filename, function, [dict(event)], timeout=self._timeout, wrap_event=True
-        )
+        outcome = "error"
+        try:
+            value = await self._pool.call(
+                source, filename, function, [dict(event)], timeout=self._timeout, wrap_event=True
+            )
+            outcome = "ok"
+        except HookTimeout:
+            outcome = "timeout"
+            raise
+        finally:
+            self._metrics.count(
+                "symbox_hook_calls_total",
+                "Hook and reducer calls by outcome (ok, error, timeout).",
+                hook=function,
+                outcome=outcome,
+            )
         return value, line
 
 

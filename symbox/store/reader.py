@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiosqlite
 
@@ -17,6 +17,17 @@ _TOKEN_COLUMNS = "id, secret_hash, kind, subject, label, created_at, expires_at,
 
 def _token(row: Any) -> TokenRecord:
     return TokenRecord(*row)
+
+
+class OutboxRecord(NamedTuple):
+    """A sealed audit line with what destinations route and partition it by."""
+
+    seq: int
+    line: str
+    id: str
+    # The run and flow a run event belongs to; None for records of no run (config, tokens).
+    run_id: str | None
+    flow: str | None
 
 
 class Reader:
@@ -177,6 +188,42 @@ class Reader:
             "SELECT seq, line FROM audit_outbox WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
         )
         return [(int(number), str(line)) for number, line in rows]
+
+    async def audit_records_after(self, seq: int, limit: int) -> list[OutboxRecord]:
+        """Return up to ``limit`` outbox records above ``seq``, with their run and flow."""
+        rows = await self._all(
+            "SELECT seq, line, id, json_extract(line, '$.run.id'),"
+            " json_extract(line, '$.run.flow') FROM audit_outbox WHERE seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [
+            OutboxRecord(
+                int(number),
+                str(line),
+                str(record_id),
+                None if run_id is None else str(run_id),
+                None if flow is None else str(flow),
+            )
+            for number, line, record_id, run_id, flow in rows
+        ]
+
+    async def audit_span(self) -> tuple[int, int]:
+        """Return the oldest and newest seq still in the outbox, (0, 0) when it is empty."""
+        row = await self._one("SELECT min(seq), max(seq) FROM audit_outbox")
+        if row is None or row[0] is None:
+            return 0, 0
+        return int(row[0]), int(row[1])
+
+    async def access_runs(self, since: float) -> list[Run]:
+        """Runs created since ``since``, and runs whose access lasted into it, oldest first."""
+        rows = await self._all(
+            "SELECT body FROM runs WHERE created_at >= ? OR (grant_key IS NOT NULL AND"
+            " (grant_state != ? OR json_extract(body, '$.ended_at') >= ?))"
+            " ORDER BY created_at, id",
+            (since, GrantState.REVOKED.value, since),
+        )
+        return [run_from_json(row[0]) for row in rows]
 
     async def audit_cursor(self, destination: str) -> int:
         """Return the last audit sequence number ``destination`` has, 0 if none."""

@@ -138,6 +138,17 @@ class WriteTxn:
             (destination, seq),
         )
 
+    def prune_audit(self, up_to: int) -> int:
+        """Delete outbox records up to ``up_to`` (every destination has them); return how many.
+
+        The newest record always stays: the next record chains onto its hash and seq.
+        """
+        cursor = self._conn.execute(
+            "DELETE FROM audit_outbox WHERE seq <= ? AND seq < (SELECT max(seq) FROM audit_outbox)",
+            (up_to,),
+        )
+        return cursor.rowcount
+
     # Slack
 
     def add_slack_message(self, run_id: str, channel: str, ts: str) -> None:

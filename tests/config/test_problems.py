@@ -213,15 +213,16 @@ def test_resources_not_implemented_yet() -> None:
         'resource "sym_flow" "f" {\n  name = "f"\n  implementation = ""\n'
         "  environment_id = sym_environment.e.id\n  params {\n"
         "    strategy_id = sym_strategy.okta.id\n  }\n}\n"
-        'resource "sym_log_destination" "k" {\n  type = "kinesis_firehose"\n'
-        '  settings = { stream_name = "s" }\n}\n'
+        'resource "sym_log_destination" "k" {\n  type = "segment"\n'
+        '  settings = { write_key = "s" }\n}\n'
         'resource "sym_secrets" "aws" {\n  type = "aws_secrets_manager"\n  name = "aws"\n}\n'
         'resource "sym_secret" "one" {\n  path = "p"\n  source_id = sym_secrets.aws.id\n}\n'
         'resource "sym_flows_filter" "ff" {\n  implementation = ""\n}\n',
         "config.hcl:28: sym_flow.f: strategy type okta is not implemented yet in symbox "
         "(available: aws_iam, aws_sso, custom, http)",
-        "config.hcl:32: sym_log_destination.k: type: log destination type kinesis_firehose is "
-        "not implemented yet in symbox (available: file)",
+        "config.hcl:32: sym_log_destination.k: type: log destination type segment is "
+        "not implemented yet in symbox (available: datadog, file, http, kinesis_data_stream, "
+        "kinesis_firehose)",
         "config.hcl:35: sym_secrets.aws: sym_secrets is not implemented yet in symbox",
         "config.hcl:39: sym_secret.one: sym_secret is not implemented yet in symbox",
         "config.hcl:43: sym_flows_filter.ff: sym_flows_filter is not implemented yet in symbox",

@@ -1,0 +1,152 @@
+"""Audit destinations built from ``sym_log_destination`` blocks, with what each receives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from symbox.audit.delivery import RetryTiming
+from symbox.audit.http_sink import DatadogSink, HttpSink, datadog_url
+from symbox.audit.jsonl import JsonLinesFile
+from symbox.audit.kinesis import DataStreamSink, FirehoseSink
+from symbox.audit.shipper import AuditSink, FileSink, Route
+from symbox.aws.session import AwsConnections, ConnectionSettings
+from symbox.config.model import Config, LogDestination, Secret
+from symbox.metrics import Metrics
+
+DATADOG_SITE = "datadoghq.com"
+PERMISSION_CONTEXT = "permission_context"
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, Secret):
+        return value.reveal()
+    return value if isinstance(value, str) and value else None
+
+
+def _number(value: Any, default: float) -> float:
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+    )
+
+
+def route(config: Config, destination: LogDestination) -> Route:
+    """Which records go to ``destination``.
+
+    A file gets every record: it is the hash chain, which only verifies when whole. Any
+    other destination gets the records of the flows whose environment lists it in
+    ``log_destination_ids`` (and records of no flow); one that no environment lists gets
+    every record.
+    """
+    if destination.type == "file":
+        return Route()
+    environments = {
+        environment.key
+        for environment in config.environments.values()
+        if destination.key in environment.log_destinations
+    }
+    if not environments:
+        return Route()
+    return Route(
+        flows=frozenset(
+            flow.name for flow in config.flows.values() if flow.environment in environments
+        ),
+        known=frozenset(flow.name for flow in config.flows.values()),
+    )
+
+
+def aws_settings(config: Config, destination: LogDestination) -> ConnectionSettings:
+    """Region, endpoint and role for a Kinesis destination: its settings, then its integration.
+
+    Without an ``integration_id`` (a ``permission_context``), the environment's own AWS
+    credentials are used: the default chain of variables, files and instance roles.
+    """
+    integration = config.integrations.get(destination.integration or "")
+    context = integration.settings if integration and integration.type == PERMISSION_CONTEXT else {}
+    return ConnectionSettings(
+        region=_text(destination.settings.get("region")) or _text(context.get("region")),
+        endpoint_url=_text(destination.settings.get("endpoint_url")),
+        role_arn=_text(context.get("role_arn")),
+        external_id=_text(context.get("external_id")),
+    )
+
+
+def _remote(
+    config: Config,
+    destination: LogDestination,
+    *,
+    client: httpx.AsyncClient,
+    aws: AwsConnections,
+    metrics: Metrics,
+    timing: RetryTiming | None,
+) -> AuditSink:
+    settings = destination.settings
+    name = f"{destination.type}:{destination.key}"
+    timeout = _number(settings.get("timeout"), 10.0)
+    if destination.type in ("kinesis_firehose", "kinesis_data_stream"):
+        stream = _text(settings.get("stream_name"))
+        assert stream is not None, "validated by config"
+        if destination.type == "kinesis_firehose":
+            connection = aws.connection(aws_settings(config, destination), "firehose")
+            return FirehoseSink(name, connection, stream, metrics, timing=timing)
+        connection = aws.connection(aws_settings(config, destination), "kinesis")
+        return DataStreamSink(name, connection, stream, metrics, timing=timing)
+    if destination.type == "datadog":
+        api_key = _text(settings.get("api_key"))
+        assert api_key is not None, "validated by config"
+        tags = settings.get("tags")
+        return DatadogSink(
+            name,
+            _text(settings.get("url")) or datadog_url(_text(settings.get("site")) or DATADOG_SITE),
+            api_key,
+            client,
+            metrics,
+            source=_text(settings.get("source")) or "symbox",
+            service=_text(settings.get("service")) or "symbox",
+            tags=",".join(tags) if isinstance(tags, list | tuple) else _text(tags),
+            timeout=timeout,
+            timing=timing,
+        )
+    url = _text(settings.get("url"))
+    assert url is not None and destination.type == "http", "validated by config"
+    raw_headers = settings.get("headers")
+    headers = {
+        str(key): text
+        for key, value in (raw_headers.items() if isinstance(raw_headers, Mapping) else ())
+        if (text := _text(value)) is not None
+    }
+    return HttpSink(
+        name,
+        url,
+        client,
+        metrics,
+        headers=headers,
+        max_records=int(_number(settings.get("batch_size"), 500)),
+        timeout=timeout,
+        timing=timing,
+    )
+
+
+def build_destinations(
+    config: Config,
+    files: Mapping[str, Path],
+    *,
+    client: httpx.AsyncClient,
+    aws: AwsConnections,
+    metrics: Metrics,
+    timing: RetryTiming | None = None,
+) -> list[tuple[AuditSink, Route]]:
+    """Every audit destination with its route: the ``files`` first, then the remote ones."""
+    built: list[tuple[AuditSink, Route]] = [
+        (FileSink(name, JsonLinesFile(path)), Route()) for name, path in files.items()
+    ]
+    for key in sorted(config.log_destinations):
+        destination = config.log_destinations[key]
+        if destination.type == "file":
+            continue
+        sink = _remote(config, destination, client=client, aws=aws, metrics=metrics, timing=timing)
+        built.append((sink, route(config, destination)))
+    return built

@@ -1,0 +1,112 @@
+"""Checks for ``sym_log_destination`` settings, per destination type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from symbox.config.hcl import show
+from symbox.config.model import Location, Secret
+from symbox.config.schema import Args, Reader
+
+SETTINGS: Mapping[str, frozenset[str]] = {
+    "file": frozenset({"path"}),
+    "kinesis_firehose": frozenset({"stream_name", "region", "endpoint_url"}),
+    "kinesis_data_stream": frozenset({"stream_name", "region", "endpoint_url"}),
+    "http": frozenset({"url", "headers", "batch_size", "timeout"}),
+    "datadog": frozenset({"api_key", "site", "url", "service", "source", "tags", "timeout"}),
+}
+REQUIRED: Mapping[str, tuple[str, ...]] = {
+    "kinesis_firehose": ("stream_name",),
+    "kinesis_data_stream": ("stream_name",),
+    "http": ("url",),
+    "datadog": ("api_key",),
+}
+# Datadog takes 1,000 logs a request; other receivers get at most that many too.
+MAX_BATCH = 1000
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _problems(kind: str, settings: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    known = SETTINGS[kind]
+    for name in sorted(set(settings) - known):
+        problems.append(
+            f"settings.{name}: unknown setting for {kind} (known: {', '.join(sorted(known))})"
+        )
+    for name in REQUIRED.get(kind, ()):
+        if name not in settings:
+            problems.append(f"settings.{name} is required for {kind} destinations")
+    for name in ("stream_name", "region", "site", "service", "source"):
+        if name in settings and not _text(settings[name]):
+            problems.append(f"settings.{name}: expected a non-empty string")
+    for name in ("endpoint_url", "url"):
+        if name in settings and not _url(settings[name]):
+            problems.append(f"settings.{name}: expected an http:// or https:// URL")
+    if "api_key" in settings and not isinstance(settings["api_key"], Secret):
+        problems.append('settings.api_key: read it with env("NAME"), not written in the config')
+    headers = settings.get("headers")
+    if headers is not None and not (
+        isinstance(headers, Mapping)
+        and all(isinstance(value, str | Secret) for value in headers.values())
+    ):
+        problems.append("settings.headers: expected a map of header names to strings or env()")
+    batch = settings.get("batch_size")
+    if batch is not None and not (isinstance(batch, int) and 1 <= batch <= MAX_BATCH):
+        problems.append(f"settings.batch_size: expected a whole number from 1 to {MAX_BATCH}")
+    timeout = settings.get("timeout")
+    if timeout is not None and not (_number(timeout) and timeout > 0):
+        problems.append("settings.timeout: expected a number of seconds above 0")
+    tags = settings.get("tags")
+    if tags is not None and not (
+        _text(tags) or (isinstance(tags, list | tuple) and all(_text(tag) for tag in tags))
+    ):
+        problems.append('settings.tags: expected "key:value,..." or a list of such strings')
+    return problems
+
+
+def check_log_destination(
+    reader: Reader,
+    where: str,
+    args: Args,
+    at: Location,
+    integration_type: Callable[[str], str | None],
+) -> None:
+    """Known settings with sensible values; Kinesis may name a ``permission_context``."""
+    kind = args.values["type"]
+    if kind not in SETTINGS:
+        return
+    settings = args.values.get("settings", {})
+    line = args.lines.get("settings", at)
+    problems = _problems(kind, settings)
+    for problem in problems:
+        reader.problem(line, f"{where}: {problem}")
+    integration = args.values.get("integration_id")
+    if integration is not None:
+        context = integration_type(integration)
+        expected = "permission_context" if kind.startswith("kinesis_") else None
+        if context is not None and context != expected:
+            problems.append("integration")
+            wanted = (
+                'expected "permission_context" (the AWS role to assume)'
+                if expected
+                else f"{kind} destinations take no integration"
+            )
+            reader.problem(
+                args.lines["integration_id"],
+                f"{where}: integration_id: sym_integration.{integration} has type "
+                f"{show(context)}, {wanted}",
+            )
+    if problems:
+        args.ok = False
