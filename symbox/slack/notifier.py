@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.audit.entry import iso
 from symbox.config.model import Config, Flow
-from symbox.engine.model import Run, RunEvent
+from symbox.engine.model import GrantState, Run, RunEvent
 from symbox.engine.permissions import approvers
 from symbox.slack.blocks import REVOKE, request_message, run_status_line
 from symbox.slack.destinations import Destinations
@@ -134,7 +134,12 @@ class SlackNotifier:
             await self._dm(
                 run.requester, f"Your {_flow_label(flow)} request expired without a decision."
             )
-        if event.errors or name == "hook_error":
+        fast_retry = run.grant is not None and run.grant.state is GrantState.REVOKING
+        if (event.errors or name == "hook_error") and not (
+            name == "deescalate_failed" and fast_retry
+        ):
+            # A revoke still in its fast retries is not news yet; one failing past the
+            # bound is, and so is each slow retry that fails after it.
             await self._report_error(run, flow, event)
 
     async def _post_request(self, run: Run, flow: Flow) -> None:

@@ -125,6 +125,11 @@ async def slack_rig(
 
         def config(receiver_url: str) -> str:
             text = access_config(receiver_url, extra=slack_blocks(slack.api_url))
+            text = text.replace(
+                'name = "main"\n',
+                'name = "main"\n  error_logger_id = sym_error_logger.slack.id\n',
+                1,
+            )
             anchor = "strategy_id = sym_strategy.grants.id"
             text = text.replace(anchor, f"{anchor}\n    {params}", 1)
             if hooks is None:

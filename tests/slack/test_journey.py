@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fakes.slack import Call
 from tests.slack.conftest import access_values, slack_rig
 
 pytestmark = pytest.mark.anyio
@@ -259,3 +261,34 @@ async def test_odd_envelopes_get_clear_replies_and_never_break_the_connection(
         assert opened.args["trigger_id"] == "trigger-dm"
         listed = await rig.h.call("GET", "/api/v1/runs", "reader")
         assert listed.json()["runs"] == []
+
+
+async def test_failures_reach_the_error_logger_channel_once_they_matter(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path) as rig:
+        h = rig.h
+        await rig.submit("access", access_values(duration="10m"))
+        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        run_id = posts[0].args["blocks"][-1]["elements"][0]["value"]
+        await rig.click("symbox_approve", run_id, "UALICE")
+        await h.wait_status(run_id, "escalated")
+
+        h.receiver.state.fail_with = [503, 503, 503, 503]
+        await h.advance(600)
+
+        def errors_posted() -> list[Call]:
+            return rig.slack.state.called("chat.postMessage")
+
+        async def attempts(count: int) -> bool:
+            return bool((await h.run(run_id))["grant"]["attempts"] >= count)
+
+        await h.wait_for(lambda: attempts(1), "the first revoke attempt")
+        assert not [c for c in errors_posted() if c.args["channel"] == "#sym-errors"]
+        for count in (2, 3):
+            await h.advance(3.1)
+            await h.wait_for(partial(attempts, count), f"revoke attempt {count}")
+        assert (await h.run(run_id))["grant"]["state"] == "failing"
+        [alarm] = await rig.calls(
+            "chat.postMessage", 1, lambda c: c.args["channel"] == "#sym-errors"
+        )
+        assert run_id in alarm.args["text"] and "HTTP 503" in alarm.args["text"]
+        assert "test-grant-secret" not in alarm.args["text"]
