@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -100,6 +100,21 @@ class Options:
     shutdown_grace: float = 10.0
     audit_limits: OutboxLimits = field(default_factory=OutboxLimits)
     audit_retry: RetryTiming = field(default_factory=RetryTiming)
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 picks one), or StartupError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    listener.listen(1024)
+    return listener
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -219,9 +234,13 @@ class App:
         options: Options,
         clock: Clock | None = None,
         strategies: Mapping[str, AccessStrategy] | None = None,
+        *,
+        listener: socket.socket | None = None,
     ) -> None:
         self.config = config
         self.options = options
+        # A socket the caller keeps across config reloads (else serve() binds its own).
+        self._listener = listener
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
         options.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -343,6 +362,12 @@ class App:
     def stop(self) -> None:
         """Begin a clean shutdown: stop taking work, finish what is in flight, stop."""
         self._stopping.set()
+
+    async def record(self, entry: dict[str, Any]) -> None:
+        """Commit an audit record that belongs to no run (e.g. a refused reload) and ship it."""
+        await self.writer.submit(lambda txn: txn.append_audit(entry))
+        for shipper in self.shippers:
+            shipper.notify()
 
     async def _report_to_error_channels(self, text: str) -> None:
         # Not tied to a flow: every error logger's channel hears it.
@@ -475,17 +500,12 @@ class App:
                     final.start_soon(shipper.catch_up)
 
     def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.options.host else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            listener.bind((self.options.host, self.options.port))
-        except OSError as error:
-            listener.close()
-            where = f"{self.options.host}:{self.options.port}"
-            raise StartupError(f"cannot listen on {where}: {error.strerror or error}") from None
-        listener.listen(1024)
+        if self._listener is None:
+            listener = bind_listener(self.options.host, self.options.port)
+        else:
+            # Hypercorn closes what it is given; the caller's socket stays open and listening,
+            # so connections made while one App hands over to the next wait in its backlog.
+            listener = socket.socket(fileno=os.dup(self._listener.fileno()))
         self.port = listener.getsockname()[1]
         return listener
 

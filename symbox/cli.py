@@ -23,6 +23,7 @@ from symbox.admin import issue_token, revoke_token
 from symbox.api.views import run_view
 from symbox.app import DATABASE_NAME, App, Options, StartupError, parse_listen
 from symbox.audit.entry import iso
+from symbox.audit.outbox import OutboxLimits
 from symbox.audit.verify import verify_file
 from symbox.buildinfo import build_info, is_frozen
 from symbox.config import ConfigError, load_config, parse_duration
@@ -30,6 +31,7 @@ from symbox.config.model import Config
 from symbox.engine.inputs import is_email
 from symbox.engine.model import Actor
 from symbox.flow_hooks import check_implementations
+from symbox.report import add_report_command, cmd_report
 from symbox.store.handle import open_store
 from symbox.strategies.custom_source import check_custom_strategies
 
@@ -72,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(run)
     run.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (default: %(default)s)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument(
+        "--audit-outbox-limit",
+        type=int,
+        default=os.environ.get("SYMBOX_AUDIT_OUTBOX_LIMIT", "1000000"),
+        help="audit records the outbox may hold before new access is refused "
+        "(default: $SYMBOX_AUDIT_OUTBOX_LIMIT or 1000000; the alarm goes off at 80%%)",
+    )
 
     validate = commands.add_parser("validate", help="check the config and summarise it")
     _add_config(validate)
@@ -109,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_commands.add_parser("verify", help="check an audit file's hash chain")
     verify.add_argument("path", type=Path)
+
+    add_report_command(commands, _add_data_dir)
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -168,7 +179,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     hook_problems = check_implementations(config) + check_custom_strategies(config)
     if hook_problems:
         return _report_problems(hook_problems)
-    app = App(config, Options(data_dir=args.data_dir, host=host, port=port))
+    limits = OutboxLimits(limit=max(1, args.audit_outbox_limit))
+    app = App(
+        config, Options(data_dir=args.data_dir, host=host, port=port, audit_limits=limits)
+    )
 
     async def main() -> None:
         async with anyio.create_task_group() as group:
@@ -366,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tokens": cmd_tokens,
         "runs": cmd_runs,
         "audit": cmd_audit,
+        "report": cmd_report,
         "version": cmd_version,
     }
     return handlers[args.command](args)

@@ -195,7 +195,15 @@ def slack_report(post: Callable[..., Awaitable[object]], channels: Sequence[str]
     """Post an alarm to each error logger's channel with ``chat_postMessage``."""
 
     async def report(text: str) -> None:
+        failed = 0
         for channel in channels:
-            await post(channel=channel, text=text)
+            try:
+                await post(channel=channel, text=text)
+            except Exception:
+                # One unreachable channel must not keep the alarm from the others.
+                failed += 1
+                log.exception("posting the audit outbox alarm failed", extra={"channel": channel})
+        if failed:
+            raise RuntimeError(f"the alarm reached {len(channels) - failed} of {len(channels)}")
 
     return report

@@ -18,7 +18,10 @@ STARTUP_LIMIT = 30.0
 
 
 def symbox_command(*args: str) -> list[str]:
-    """The command line that runs symbox from this checkout's environment."""
+    """The command line that runs symbox: the executable in $SYMBOX_BINARY, else the source."""
+    binary = os.environ.get("SYMBOX_BINARY")
+    if binary:
+        return [binary, *args]
     return [sys.executable, "-m", "symbox", *args]
 
 
@@ -116,6 +119,21 @@ class SymboxProcess:
         status = self._process.wait(timeout)
         self._reap()
         return status
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        assert self._process is not None
+        return self._process.pid
+
+    def send_signal(self, signum: int) -> None:
+        """Send a signal (SIGHUP to reload) without waiting for anything."""
+        assert self._process is not None
+        self._process.send_signal(signum)
+
+    def logged(self, message: str) -> list[dict[str, Any]]:
+        """The log records with this message, so far."""
+        return [record for record in list(self.logs) if record.get("message") == message]
 
     def kill(self) -> None:
         """SIGKILL: no chance to clean up."""

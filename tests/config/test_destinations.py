@@ -1,0 +1,162 @@
+"""Checks of sym_log_destination settings, and which records each destination receives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from symbox.audit.destinations import aws_settings, build_destinations, route
+from symbox.audit.http_sink import DatadogSink, HttpSink
+from symbox.audit.kinesis import DataStreamSink, FirehoseSink
+from symbox.aws.session import AwsConnections
+from symbox.metrics import Metrics
+from tests.config.helpers import load, problems
+
+ENV = {"DD_KEY": "dd-secret", "TOKEN": "Bearer t0ken"}
+
+DESTINATIONS = """\
+resource "sym_integration" "aws" {
+  type        = "permission_context"
+  name        = "aws"
+  external_id = "111122223333"
+  settings = {
+    cloud       = "aws"
+    region      = "eu-west-1"
+    role_arn    = "arn:aws:iam::111122223333:role/audit"
+    external_id = "ext"
+  }
+}
+resource "sym_log_destination" "firehose" {
+  type           = "kinesis_firehose"
+  integration_id = sym_integration.aws.id
+  settings       = { stream_name = "audit" }
+}
+resource "sym_log_destination" "stream" {
+  type     = "kinesis_data_stream"
+  settings = { stream_name = "audit", region = "us-east-2", endpoint_url = "http://127.0.0.1:1" }
+}
+resource "sym_log_destination" "siem" {
+  type     = "http"
+  settings = { url = "https://siem.example.com/in", headers = { Authorization = env("TOKEN") } }
+}
+resource "sym_log_destination" "dd" {
+  type     = "datadog"
+  settings = { api_key = env("DD_KEY"), site = "datadoghq.eu", tags = ["env:prod", "team:sec"] }
+}
+resource "sym_log_destination" "local" {
+  type     = "file"
+  settings = { path = "audit/all.jsonl" }
+}
+resource "sym_environment" "prod" {
+  name                = "prod"
+  log_destination_ids = [sym_log_destination.siem.id, sym_log_destination.local.id]
+}
+resource "sym_environment" "staging" {
+  name = "staging"
+}
+resource "sym_flow" "prod_access" {
+  name           = "prod-access"
+  implementation = ""
+  environment_id = sym_environment.prod.id
+}
+resource "sym_flow" "staging_access" {
+  name           = "staging-access"
+  implementation = ""
+  environment_id = sym_environment.staging.id
+}
+"""
+
+
+def test_every_destination_type_is_built_with_its_settings(tmp_path: Path) -> None:
+    config = load(DESTINATIONS, ENV)
+    built = build_destinations(
+        config,
+        {"file:local": tmp_path / "all.jsonl"},
+        client=None,  # type: ignore[arg-type]
+        aws=AwsConnections(),
+        metrics=Metrics(),
+    )
+    names = [sink.name for sink, _ in built]
+    assert names == [
+        "file:local",
+        "datadog:dd",
+        "kinesis_firehose:firehose",
+        "http:siem",
+        "kinesis_data_stream:stream",
+    ]
+    kinds = [type(sink) for sink, _ in built]
+    assert kinds[1:] == [DatadogSink, FirehoseSink, HttpSink, DataStreamSink]
+    settings = aws_settings(config, config.log_destinations["firehose"])
+    assert settings.region == "eu-west-1"
+    assert settings.role_arn == "arn:aws:iam::111122223333:role/audit"
+    assert settings.external_id == "ext"
+    stream = aws_settings(config, config.log_destinations["stream"])
+    assert (stream.region, stream.endpoint_url, stream.role_arn) == (
+        "us-east-2",
+        "http://127.0.0.1:1",
+        None,
+    )
+
+
+def test_records_go_to_their_environments_destinations() -> None:
+    config = load(DESTINATIONS, ENV)
+    siem = route(config, config.log_destinations["siem"])
+    assert siem.accepts("prod-access")
+    assert not siem.accepts("staging-access")
+    assert siem.accepts(None)  # config loads, tokens
+    assert siem.accepts("a-removed-flow")
+    # A file is the hash chain: it gets everything, whatever lists it.
+    assert route(config, config.log_destinations["local"]).accepts("staging-access")
+    # Listed by no environment: everything.
+    assert route(config, config.log_destinations["dd"]).accepts("staging-access")
+
+
+def test_bad_settings_are_reported_at_their_line() -> None:
+    found = problems(
+        """\
+resource "sym_integration" "slack" {
+  type        = "slack"
+  name        = "slack"
+  external_id = "T1"
+}
+resource "sym_log_destination" "a" {
+  type     = "kinesis_firehose"
+  settings = { region = "", colour = "red" }
+}
+resource "sym_log_destination" "b" {
+  type           = "kinesis_data_stream"
+  integration_id = sym_integration.slack.id
+  settings       = { stream_name = "s", endpoint_url = "ftp://x" }
+}
+resource "sym_log_destination" "c" {
+  type     = "http"
+  settings = { headers = { X = 1 }, batch_size = 5000, timeout = 0 }
+}
+resource "sym_log_destination" "d" {
+  type     = "datadog"
+  settings = { api_key = "written-in-the-file", tags = 3 }
+}
+""",
+        ENV,
+    )
+    assert found == [
+        "config.hcl:8: sym_log_destination.a: settings.colour: unknown setting for "
+        "kinesis_firehose (known: endpoint_url, region, stream_name)",
+        "config.hcl:8: sym_log_destination.a: settings.stream_name is required for "
+        "kinesis_firehose destinations",
+        "config.hcl:8: sym_log_destination.a: settings.region: expected a non-empty string",
+        "config.hcl:12: sym_log_destination.b: integration_id: sym_integration.slack has type "
+        '"slack", expected "permission_context" (the AWS role to assume)',
+        "config.hcl:13: sym_log_destination.b: settings.endpoint_url: expected an http:// or "
+        "https:// URL",
+        "config.hcl:17: sym_log_destination.c: settings.url is required for http destinations",
+        "config.hcl:17: sym_log_destination.c: settings.headers: expected a map of header "
+        "names to strings or env()",
+        "config.hcl:17: sym_log_destination.c: settings.batch_size: expected a whole number "
+        "from 1 to 1000",
+        "config.hcl:17: sym_log_destination.c: settings.timeout: expected a number of seconds "
+        "above 0",
+        'config.hcl:21: sym_log_destination.d: settings.api_key: read it with env("NAME"), '
+        "not written in the config",
+        'config.hcl:21: sym_log_destination.d: settings.tags: expected "key:value,..." or a '
+        "list of such strings",
+    ]
