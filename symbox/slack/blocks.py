@@ -293,6 +293,11 @@ def decision_submitted(view: Mapping[str, Any]) -> tuple[str, bool, str | None] 
     )
 
 
+def escape(text: str) -> str:
+    """Text as Slack mrkdwn shows it literally (no mentions, links or channel pings)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _mention(email: str, slack_ids: Mapping[str, str]) -> str:
     user = slack_ids.get(email)
     return f"<@{user}>" if user else email
@@ -313,7 +318,8 @@ def request_message(
     for name, value in run.fields.items():
         if name in ("target", "duration"):
             continue
-        lines.append(f"*{name.replace('_', ' ').capitalize()}:* {value}")
+        # Requesters type these: escaped, a reason cannot ping a channel or fake a link.
+        lines.append(f"*{name.replace('_', ' ').capitalize()}:* {escape(str(value))}")
     blocks: list[dict[str, Any]] = [{"type": "section", "text": _text("\n".join(lines), "mrkdwn")}]
     status = run_status_line(run, slack_ids)
     if status is None:

@@ -292,3 +292,15 @@ async def test_failures_reach_the_error_logger_channel_once_they_matter(tmp_path
         )
         assert run_id in alarm.args["text"] and "HTTP 503" in alarm.args["text"]
         assert "test-grant-secret" not in alarm.args["text"]
+
+
+async def test_what_requesters_type_cannot_ping_or_link_in_the_request_message(
+    tmp_path: Path,
+) -> None:
+    async with slack_rig(tmp_path) as rig:
+        await rig.submit(
+            "access", access_values(reason="<!channel> see <https://evil.example|docs> & go")
+        )
+        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        text = posts[0].args["blocks"][0]["text"]["text"]
+        assert "*Reason:* &lt;!channel&gt; see &lt;https://evil.example|docs&gt; &amp; go" in text
