@@ -373,7 +373,7 @@ def run_status_line(run: Run, slack_ids: Mapping[str, str]) -> str | None:
         verb = "Approved" if decision.approved else "Denied"
         parts.append(f"{verb} by {who} at {iso(decision.at)}")
         if decision.reason:
-            parts.append(f"({decision.reason})")
+            parts.append(f"({escape(decision.reason)})")
     if status == "escalated" and run.grant is not None:
         until = run.grant.expires_at
         parts.append("access granted" + (f" until {iso(until)}" if until else ""))

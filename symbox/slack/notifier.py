@@ -21,7 +21,7 @@ from symbox.audit.entry import iso
 from symbox.config.model import Config, Flow
 from symbox.engine.model import GrantState, Run, RunEvent
 from symbox.engine.permissions import approvers
-from symbox.slack.blocks import REVOKE, request_message, run_status_line
+from symbox.slack.blocks import REVOKE, escape, request_message, run_status_line
 from symbox.slack.destinations import Destinations
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
@@ -118,7 +118,7 @@ class SlackNotifier:
         if name in ("approve", "deny") and run.decision is not None:
             verb = "approved" if run.decision.approved else "denied"
             who = run.decision.actor.id
-            reason = f": {run.decision.reason}" if run.decision.reason else ""
+            reason = f": {escape(run.decision.reason)}" if run.decision.reason else ""
             await self._dm(
                 run.requester, f"Your {_flow_label(flow)} request was {verb} by {who}{reason}."
             )
@@ -216,7 +216,7 @@ class SlackNotifier:
         if channel is not None:
             await self._web.chat_postMessage(
                 channel=channel,
-                text=f"symbox: run {run.id} ({flow.name}, {run.requester}): {error}",
+                text=f"symbox: run {run.id} ({flow.name}, {run.requester}): {escape(error)}",
             )
         if run.status.value == "errored" and event.name != "hook_error":
             await self._dm(
