@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import re
-import signal
 import sqlite3
 import sys
 import time
@@ -21,7 +20,7 @@ import anyio
 from symbox import __version__, logs
 from symbox.admin import issue_token, revoke_token
 from symbox.api.views import run_view
-from symbox.app import DATABASE_NAME, App, Options, StartupError, parse_listen
+from symbox.app import DATABASE_NAME, Options, StartupError, parse_listen
 from symbox.audit.entry import iso
 from symbox.audit.outbox import OutboxLimits
 from symbox.audit.verify import verify_file
@@ -32,6 +31,7 @@ from symbox.engine.inputs import is_email
 from symbox.engine.model import Actor
 from symbox.flow_hooks import check_implementations
 from symbox.report import add_report_command, cmd_report
+from symbox.runner import Runner, startup_error
 from symbox.store.handle import open_store
 from symbox.strategies.custom_source import check_custom_strategies
 
@@ -169,7 +169,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the server until SIGTERM or SIGINT."""
+    """Run the server until SIGTERM or SIGINT; SIGHUP reloads the config."""
     logs.configure(args.log_level)
     try:
         host, port = parse_listen(args.listen)
@@ -180,38 +180,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if hook_problems:
         return _report_problems(hook_problems)
     limits = OutboxLimits(limit=max(1, args.audit_outbox_limit))
-    app = App(
-        config, Options(data_dir=args.data_dir, host=host, port=port, audit_limits=limits)
-    )
-
-    async def main() -> None:
-        async with anyio.create_task_group() as group:
-
-            async def on_signal() -> None:
-                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                    async for _ in signals:
-                        app.stop()
-                        return
-
-            group.start_soon(on_signal)
-            await app.serve()
-            group.cancel_scope.cancel()
-
+    options = Options(data_dir=args.data_dir, host=host, port=port, audit_limits=limits)
+    runner = Runner(args.config, config, options)
     try:
-        anyio.run(main)
+        anyio.run(runner.run)
     except (StartupError, BaseExceptionGroup) as error:
-        startup = _startup_error(error)
+        startup = startup_error(error)
         if startup is None:
             raise
         return _fail(str(startup))
     return 0
-
-
-def _startup_error(error: BaseException) -> StartupError | None:
-    """The StartupError inside ``error`` (task groups wrap it), if that is all it holds."""
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error if isinstance(error, StartupError) else None
 
 
 BOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
