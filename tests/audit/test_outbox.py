@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from symbox.audit.outbox import OutboxLimits, OutboxMonitor, slack_report
-from symbox.engine.model import Actor
 from symbox.metrics import Metrics
 from symbox.sandbox.errors import HookTimeout
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.pool import HookPool
 from symbox.store.handle import open_store
+from symbox.store.txn import WriteTxn
 
 pytestmark = pytest.mark.anyio
+
+
+def append(entry: dict[str, Any], txn: WriteTxn) -> int:
+    """Seal one record into the outbox."""
+    return txn.append_audit(entry)
 
 
 class Behind:
@@ -49,8 +56,7 @@ async def test_the_alarm_posts_to_error_channels_repeats_and_clears(
     posts = Posts()
     async with open_store(tmp_path / "symbox.db") as store:
         for number in range(10):
-            entry = {"id": f"r{number}", "type": "event"}
-            await store.writer.submit(lambda txn, entry=entry: txn.append_audit(entry))
+            await store.writer.submit(partial(append, {"id": f"r{number}", "type": "event"}))
         behind = Behind(0)
         monitor = OutboxMonitor(
             store.reader,
@@ -102,7 +108,10 @@ def test_histograms_carry_labels() -> None:
 
 async def test_hook_calls_and_timeouts_are_counted() -> None:
     metrics = Metrics()
-    source = "def on_request(event):\n    return None\n\ndef on_approve(event):\n    while True:\n        pass\n"
+    source = (
+        "def on_request(event):\n    return None\n\n"
+        "def on_approve(event):\n    while True:\n        pass\n"
+    )
     async with HookPool(size=1) as pool:
         runner = HookRunner(pool, timeout=0.5, metrics=metrics)
         event = {"name": "request", "user": {"email": "a@x.com"}, "run": {"id": "r"}}
@@ -112,4 +121,3 @@ async def test_hook_calls_and_timeouts_are_counted() -> None:
     count = metrics.counter_value
     assert count("symbox_hook_calls_total", hook="on_request", outcome="ok") == 1
     assert count("symbox_hook_calls_total", hook="on_approve", outcome="timeout") == 1
-    assert Actor.system().id == "symbox"
