@@ -34,6 +34,7 @@ from symbox.report import add_report_command, cmd_report
 from symbox.runner import Runner, startup_error
 from symbox.store.handle import open_store
 from symbox.strategies.custom_source import check_custom_strategies
+from symbox.users_cli import add_users_command, cmd_users
 
 DEFAULT_CONFIG = "config.hcl"
 DEFAULT_DATA_DIR = "symbox-data"
@@ -118,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_commands.add_parser("verify", help="check an audit file's hash chain")
     verify.add_argument("path", type=Path)
+
+    add_users_command(commands, _add_data_dir)
 
     add_report_command(commands, _add_data_dir)
 
@@ -358,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tokens": cmd_tokens,
         "runs": cmd_runs,
         "audit": cmd_audit,
+        "users": lambda args: cmd_users(args, _operator(), _table),
         "report": cmd_report,
         "version": cmd_version,
     }

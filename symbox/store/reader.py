@@ -234,3 +234,19 @@ class Reader:
         """Return the newest audit sequence number, 0 if none."""
         row = await self._one("SELECT max(seq) FROM audit_outbox")
         return 0 if row is None or row[0] is None else int(row[0])
+
+    async def identity_of(self, email: str, system: str) -> str | None:
+        """The identity set for ``email`` in ``system``, or None."""
+        row = await self._one(
+            "SELECT identity FROM identities WHERE email = ? AND system = ?", (email, system)
+        )
+        return None if row is None else str(row[0])
+
+    async def list_identities(self) -> list[tuple[str, str, str, float]]:
+        """Every stored identity as (email, system, identity, updated_at), by email."""
+        rows = await self._all(
+            "SELECT email, system, identity, updated_at FROM identities ORDER BY email, system"
+        )
+        return [
+            (str(email), str(system), str(ident), float(at)) for email, system, ident, at in rows
+        ]

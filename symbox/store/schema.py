@@ -67,6 +67,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, channel, ts)
     );
     """,
+    """
+    -- Who each user is in a system strategies grant in (an Okta login, a GitHub username),
+    -- set with the users command. Without a row, the system's own rule applies.
+    CREATE TABLE identities (
+        email TEXT NOT NULL,
+        system TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (email, system)
+    );
+    """,
 )
 
 

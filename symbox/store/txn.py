@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from symbox.audit.chain import GENESIS_HASH, sealed_line
-from symbox.engine.model import Run, RunEvent
+from symbox.engine.model import GrantState, Run, RunEvent
 from symbox.store.codec import event_to_json, run_from_json, run_to_json
 from symbox.tokens import TokenRecord
 
@@ -184,3 +184,34 @@ class WriteTxn:
             (now, token_id),
         )
         return cursor.rowcount == 1
+
+    # Identities
+
+    def identity_of(self, email: str, system: str) -> str | None:
+        """The identity set for ``email`` in ``system``, or None."""
+        row = self._conn.execute(
+            "SELECT identity FROM identities WHERE email = ? AND system = ?", (email, system)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_identity(self, email: str, system: str, identity: str, now: float) -> None:
+        """Store ``email``'s identity in ``system``, replacing any."""
+        self._conn.execute(
+            "INSERT INTO identities (email, system, identity, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (email, system) DO UPDATE SET identity = excluded.identity,"
+            " updated_at = excluded.updated_at",
+            (email, system, identity, now),
+        )
+
+    def unset_identity(self, email: str, system: str) -> None:
+        """Forget ``email``'s identity in ``system``."""
+        self._conn.execute("DELETE FROM identities WHERE email = ? AND system = ?", (email, system))
+
+    def live_grant_of(self, requester: str) -> str | None:
+        """A run whose grant to ``requester`` is being made, held or not yet revoked."""
+        row = self._conn.execute(
+            "SELECT id FROM runs WHERE requester = ? AND grant_state IS NOT NULL"
+            " AND grant_state != ? ORDER BY created_at LIMIT 1",
+            (requester, GrantState.REVOKED.value),
+        ).fetchone()
+        return None if row is None else str(row[0])
