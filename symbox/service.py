@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from symbox.audit.entry import run_entry
 from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine import runs as engine
@@ -20,25 +18,16 @@ from symbox.engine.permissions import DecisionRule, approves, may_decide, may_vi
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
 from symbox.flow_hooks import FlowHooks
+from symbox.ledger import RunLedger
 from symbox.locks import KeyedLocks
-from symbox.metrics import LATENESS_BUCKETS, STRATEGY_BUCKETS, Metrics
+from symbox.metrics import LATENESS_BUCKETS, Metrics
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.store.reader import Reader
-from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
-from symbox.strategies.base import AccessStrategy, GrantRequest, IdentityResolver, StrategyError
+from symbox.strategies.base import AccessStrategy, IdentityResolver, StrategyError
+from symbox.strategy_calls import StrategyCalls
 
 log = logging.getLogger(__name__)
-
-Step = Callable[[Run], engine.Transition]
-
-# An approval escalates inline; the timer looks again this much later in case it could
-# not (the stored due time stays the approval's, so a restart escalates at once).
-ESCALATION_SAFETY_NET = 30.0
-# Steps whose completion runs the flow's after_<step> hook (side effects only).
-AFTER_HOOK_STEPS = frozenset(
-    {"request", "approve", "deny", "escalate", "deescalate", "request_forward", "request_expire"}
-)
 
 
 class RunService:
@@ -63,21 +52,27 @@ class RunService:
         admission: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._config = config
-        self._writer = writer
         self._reader = reader
         self._clock = clock
         self._strategies = strategies
-        self._schedule = schedule
         self._metrics = metrics
         self._policy = policy or RetryPolicy()
         self._rng = rng or random.Random()
-        self._on_commit = on_commit
-        # Told of every committed transition, in commit order (Slack's notifier listens).
-        self._on_change = on_change
         # Why new access cannot be granted now (a full audit outbox), or None.
         self._admission = admission
         self._locks = locks or KeyedLocks()
         self._hooks = None if hooks is None else FlowHooks(hooks, config, clock, self.target)
+        self._ledger = RunLedger(
+            writer=writer,
+            config=config,
+            clock=clock,
+            schedule=schedule,
+            target_of=self.target,
+            hooks=self._hooks,
+            on_commit=on_commit,
+            on_change=on_change,
+        )
+        self._strategy_calls = StrategyCalls(strategies, self.target, clock, metrics)
 
     @property
     def config(self) -> Config:
@@ -171,7 +166,7 @@ class RunService:
             routing = await self._hooks.notifications(transition.run, flow, actor)
             if isinstance(routing, tuple) and routing:
                 transition = opened(notifications=routing)
-        run = await self._commit_new(transition)
+        run = await self._ledger.commit_new(transition)
         self._metrics.count("symbox_requests_total", "Runs requested.", flow=flow.name)
         if isinstance(routing, str):
             return await self._hook_failed(run, "get_request_notifications", routing)
@@ -247,7 +242,7 @@ class RunService:
                 rule=rule,
             )
 
-        run = await self._step(run_id, step, escalating_inline=True)
+        run = await self._ledger.step(run_id, step, escalating_inline=True)
         self._metrics.count(
             "symbox_decisions_total",
             "Approvals and denials.",
@@ -260,7 +255,7 @@ class RunService:
 
     async def revoke(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
         """End an escalated run's access now."""
-        run = await self._step(
+        run = await self._ledger.step(
             run_id,
             lambda current: engine.request_revoke(
                 current,
@@ -295,13 +290,13 @@ class RunService:
             else:
                 message = await self._before(run, flow, "escalate")
                 if message is None:
-                    error = await self._call_strategy("escalate", run)
+                    error = await self._strategy_calls.call("escalate", run)
                     message = None if error is None else str(error)
                     reached_target = error is None or error.reached_target
             now = self._clock.now()
             if flow is not None and message is None:
                 try:
-                    run = await self._step(
+                    run = await self._ledger.step(
                         run_id, lambda current: engine.escalated(current, flow, now)
                     )
                 except Exception as error:
@@ -311,7 +306,7 @@ class RunService:
                     message = f"recording the grant failed: {type(error).__name__}"
             if message is not None:
                 failure = message
-                run = await self._step(
+                run = await self._ledger.step(
                     run_id,
                     lambda current: engine.escalation_failed(
                         current, failure, now, reached_target=reached_target
@@ -342,8 +337,8 @@ class RunService:
             if flow is not None and run.grant.attempts == 0:
                 # A failing hook never keeps access in place: it is recorded, not obeyed.
                 hook_error = await self._before(run, flow, "deescalate")
-                run = await self._record_hook_error(run, "on_deescalate", hook_error)
-            error = None if covering else await self._call_strategy("deescalate", run)
+                run = await self._ledger.record_hook_error(run, "on_deescalate", hook_error)
+            error = None if covering else await self._strategy_calls.call("deescalate", run)
             now = self._clock.now()
             if error is None:
                 if due_since is not None:
@@ -353,11 +348,11 @@ class RunService:
                         max(0.0, now - due_since),
                         LATENESS_BUCKETS,
                     )
-                return await self._step(
+                return await self._ledger.step(
                     run_id, lambda current: engine.deescalated(current, now, covering)
                 )
             sample = self._rng.random()
-            run = await self._step(
+            run = await self._ledger.step(
                 run_id,
                 lambda current: engine.deescalation_failed(
                     current, str(error), now, self._policy, sample, error.permanent
@@ -385,10 +380,10 @@ class RunService:
             flow = self._config.flow_by_name(run.flow)
             if flow is not None:
                 hook_error = await self._before(run, flow, step)
-                await self._record_hook_error(run, f"on_{step}", hook_error)
+                await self._ledger.record_hook_error(run, f"on_{step}", hook_error)
             move = engine.forward_request if step == "request_forward" else engine.expire_request
             try:
-                return await self._step(run_id, lambda current: move(current, now))
+                return await self._ledger.step(run_id, lambda current: move(current, now))
             except Conflict:
                 # Decided while the hook ran: the decision stands.
                 return await self.get_run(run_id)
@@ -447,124 +442,13 @@ class RunService:
         error = await self._hooks.before(run, flow, step, Actor.system())
         return None if error is None else f"on_{step}: {error}"
 
-    async def _record_hook_error(self, run: Run, hook: str, error: str | None) -> Run:
-        """Keep a hook's failure on a run whose step went ahead anyway."""
-        if error is None:
-            return run
-        failed = partial(engine.after_hook_failed, hook=hook, error=error, now=self._clock.now())
-        return await self._step(run.id, failed)
-
     async def _hook_failed(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:
         if isinstance(outcome, HookOutcome):
             return run
         now = self._clock.now()
-        return await self._step(
+        return await self._ledger.step(
             run.id, lambda current: engine.hook_failed(current, hook, outcome, now)
         )
-
-    # Plumbing
-
-    async def _call_strategy(self, action: str, run: Run) -> StrategyError | None:
-        strategy = self._strategies.get(run.strategy or "")
-        target = self.target(run)
-        if strategy is None or target is None:
-            return StrategyError(
-                f"strategy {run.strategy} or target {run.target} is no longer configured",
-                permanent=True,
-                reached_target=False,
-            )
-        request = GrantRequest(
-            run_id=run.id,
-            flow=run.flow,
-            requester=run.requester,
-            target=target,
-            fields={key: value for key, value in run.fields.items() if key != "target"},
-            at=self._clock.now(),
-        )
-        call = strategy.escalate if action == "escalate" else strategy.deescalate
-        started = time.monotonic()
-        try:
-            await call(request)
-        except StrategyError as error:
-            outcome = "failed"
-            result: StrategyError | None = error
-        except Exception as error:
-            # A bug or an unexpected library error must not leave a grant half-handled.
-            log.exception("strategy %s raised", action, extra={"run_id": run.id})
-            outcome = "failed"
-            result = StrategyError(f"{action} failed: {type(error).__name__}")
-        else:
-            outcome = "ok"
-            result = None
-        self._metrics.count(f"symbox_{action}_total", f"Strategy {action} calls.", outcome=outcome)
-        self._metrics.observe(
-            "symbox_strategy_call_seconds",
-            "Seconds a strategy's escalate or deescalate call took.",
-            time.monotonic() - started,
-            STRATEGY_BUCKETS,
-            action=action,
-            strategy=run.strategy or "",
-        )
-        return result
-
-    async def _commit_new(self, transition: engine.Transition) -> Run:
-        def job(txn: WriteTxn) -> engine.Transition:
-            self._save(txn, transition)
-            return transition
-
-        committed = await self._writer.submit(job)
-        self._after_commit(committed.run)
-        self._on_change(committed.run, committed.events)
-        return await self._after_hooks(committed)
-
-    async def _step(self, run_id: str, step: Step, *, escalating_inline: bool = False) -> Run:
-        """Apply ``step`` to the run as stored, inside the writer, so steps never race.
-
-        With ``escalating_inline`` the caller escalates the run itself right away, so the
-        timer only keeps a late safety net for it instead of racing the caller.
-        """
-
-        def job(txn: WriteTxn) -> engine.Transition:
-            current = txn.get_run(run_id)
-            if current is None:
-                raise NotFound(f"no run {run_id!r}")
-            transition = step(current)
-            self._save(txn, transition)
-            return transition
-
-        committed = await self._writer.submit(job)
-        self._after_commit(committed.run, escalating_inline)
-        self._on_change(committed.run, committed.events)
-        return await self._after_hooks(committed)
-
-    async def _after_hooks(self, committed: engine.Transition) -> Run:
-        """Run the ``after_*`` hook of each step the transition completed."""
-        run = committed.run
-        if self._hooks is None:
-            return run
-        flow = self._config.flow_by_name(run.flow)
-        for event in committed.events:
-            if flow is None or event.name not in AFTER_HOOK_STEPS or event.errors:
-                continue
-            error = await self._hooks.after(run, flow, event.name, event.actor)
-            run = await self._record_hook_error(run, f"after_{event.name}", error)
-        return run
-
-    def _save(self, txn: WriteTxn, transition: engine.Transition) -> None:
-        run = transition.run
-        txn.save_run(run, engine.due_at(run))
-        target = self.target(run)
-        for event in transition.events:
-            txn.add_event(event)
-            txn.append_audit(run_entry(event, run, target))
-
-    def _after_commit(self, run: Run, escalating_inline: bool = False) -> None:
-        due = engine.due_at(run)
-        grant = run.grant
-        if escalating_inline and due is not None and grant and grant.state is GrantState.ESCALATING:
-            due += ESCALATION_SAFETY_NET
-        self._schedule.set(run.id, due)
-        self._on_commit(due)
 
 
 def _waiting_step(run: Run, now: float) -> str | None:

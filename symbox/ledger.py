@@ -1,0 +1,126 @@
+"""The run ledger: commits run transitions with their events and audit records.
+
+Every change to a run goes through here as one writer job (the run, its events and
+their audit records in one transaction); then the schedule, the timer and listeners are
+told, and the ``after_*`` hooks of the completed steps run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from symbox.audit.entry import run_entry
+from symbox.clock import Clock
+from symbox.config.model import Config, Target
+from symbox.engine import runs as engine
+from symbox.engine.model import GrantState, Run, RunEvent
+from symbox.engine.schedule import ExpirySchedule
+from symbox.errors import NotFound
+from symbox.flow_hooks import FlowHooks
+from symbox.store.txn import WriteTxn
+from symbox.store.writer import Writer
+
+Step = Callable[[Run], engine.Transition]
+
+# An approval escalates inline; the timer looks again this much later in case it could
+# not (the stored due time stays the approval's, so a restart escalates at once).
+ESCALATION_SAFETY_NET = 30.0
+# Steps whose completion runs the flow's after_<step> hook (side effects only).
+AFTER_HOOK_STEPS = frozenset(
+    {"request", "approve", "deny", "escalate", "deescalate", "request_forward", "request_expire"}
+)
+
+
+class RunLedger:
+    """Commits transitions; tells the schedule and listeners; runs ``after_*`` hooks."""
+
+    def __init__(
+        self,
+        *,
+        writer: Writer,
+        config: Config,
+        clock: Clock,
+        schedule: ExpirySchedule,
+        target_of: Callable[[Run], Target | None],
+        hooks: FlowHooks | None,
+        on_commit: Callable[[float | None], None],
+        on_change: Callable[[Run, Sequence[RunEvent]], None],
+    ) -> None:
+        self._writer = writer
+        self._config = config
+        self._clock = clock
+        self._schedule = schedule
+        self._target_of = target_of
+        self._hooks = hooks
+        self._on_commit = on_commit
+        # Told of every committed transition, in commit order (Slack's notifier listens).
+        self._on_change = on_change
+
+    async def commit_new(self, transition: engine.Transition) -> Run:
+        """Store a new run with its first events."""
+
+        def job(txn: WriteTxn) -> engine.Transition:
+            self._save(txn, transition)
+            return transition
+
+        committed = await self._writer.submit(job)
+        self._after_commit(committed.run)
+        self._on_change(committed.run, committed.events)
+        return await self._after_hooks(committed)
+
+    async def step(self, run_id: str, step: Step, *, escalating_inline: bool = False) -> Run:
+        """Apply ``step`` to the run as stored, inside the writer, so steps never race.
+
+        With ``escalating_inline`` the caller escalates the run itself right away, so the
+        timer only keeps a late safety net for it instead of racing the caller.
+        """
+
+        def job(txn: WriteTxn) -> engine.Transition:
+            current = txn.get_run(run_id)
+            if current is None:
+                raise NotFound(f"no run {run_id!r}")
+            transition = step(current)
+            self._save(txn, transition)
+            return transition
+
+        committed = await self._writer.submit(job)
+        self._after_commit(committed.run, escalating_inline)
+        self._on_change(committed.run, committed.events)
+        return await self._after_hooks(committed)
+
+    async def record_hook_error(self, run: Run, hook: str, error: str | None) -> Run:
+        """Keep a hook's failure on a run whose step went ahead anyway."""
+        if error is None:
+            return run
+        failed = partial(engine.after_hook_failed, hook=hook, error=error, now=self._clock.now())
+        return await self.step(run.id, failed)
+
+    async def _after_hooks(self, committed: engine.Transition) -> Run:
+        """Run the ``after_*`` hook of each step the transition completed."""
+        run = committed.run
+        if self._hooks is None:
+            return run
+        flow = self._config.flow_by_name(run.flow)
+        for event in committed.events:
+            if flow is None or event.name not in AFTER_HOOK_STEPS or event.errors:
+                continue
+            error = await self._hooks.after(run, flow, event.name, event.actor)
+            run = await self.record_hook_error(run, f"after_{event.name}", error)
+        return run
+
+    def _save(self, txn: WriteTxn, transition: engine.Transition) -> None:
+        run = transition.run
+        txn.save_run(run, engine.due_at(run))
+        target = self._target_of(run)
+        for event in transition.events:
+            txn.add_event(event)
+            txn.append_audit(run_entry(event, run, target))
+
+    def _after_commit(self, run: Run, escalating_inline: bool = False) -> None:
+        due = engine.due_at(run)
+        grant = run.grant
+        if escalating_inline and due is not None and grant and grant.state is GrantState.ESCALATING:
+            due += ESCALATION_SAFETY_NET
+        self._schedule.set(run.id, due)
+        self._on_commit(due)
