@@ -6,6 +6,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from symbox.config import model, schema
+from symbox.config.apis import (
+    API_STRATEGY_TYPES,
+    check_api_integration,
+    check_api_strategy,
+    check_api_target,
+)
 from symbox.config.aws import check_aws_strategy, check_aws_target, check_permission_context
 from symbox.config.custom import check_custom_integration, check_custom_strategy
 from symbox.config.destinations import check_log_destination
@@ -207,6 +213,8 @@ class Builder(Reader):
             check_custom_integration(self, where, args, at)
         elif typed and args.values["type"] == "permission_context":
             check_permission_context(self, where, args, at)
+        elif typed and args.values["type"] in API_STRATEGY_TYPES:
+            check_api_integration(self, where, args, at)
         if not args.ok:
             return None
         v = args.values
@@ -286,6 +294,7 @@ class Builder(Reader):
     def _target(self, key: str, args: Args, at: Location) -> model.Target | None:
         if self._type(args, f"sym_target.{key}", "target", schema.TARGET_TYPES):
             check_aws_target(self, f"sym_target.{key}", args, at)
+            check_api_target(self, f"sym_target.{key}", args, at)
         if not args.ok:
             return None
         v = args.values
@@ -309,6 +318,10 @@ class Builder(Reader):
                 check_custom_strategy(self, where, args, at, self._integration_kind)
             elif args.values["type"] in ("aws_sso", "aws_iam") and args.ok:
                 check_aws_strategy(self, where, args, at, self._integration_kind)
+            elif args.values["type"] in API_STRATEGY_TYPES and args.ok:
+                check_api_strategy(
+                    self, where, args, at, lambda ref: self.args[("sym_integration", ref)]
+                )
         if not args.ok:
             return None
         v = args.values

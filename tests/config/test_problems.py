@@ -159,12 +159,13 @@ def test_unknown_type_names() -> None:
 
 def test_strategy_targets_must_fit_the_strategy_type() -> None:
     check(
-        'resource "sym_target" "g" {\n  type = "okta_group"\n  name = "g"\n}\n'
+        'resource "sym_target" "g" {\n  type = "okta_group"\n  name = "g"\n'
+        '  settings = { group_id = "00g1" }\n}\n'
         'resource "sym_strategy" "x" {\n  type    = "aws_sso"\n  name    = "x"\n'
         "  targets = [sym_target.g.id, sym_target.t.id]\n}\n",
-        'config.hcl:21: sym_strategy.x: targets: sym_target.g has type "okta_group", which a '
+        'config.hcl:22: sym_strategy.x: targets: sym_target.g has type "okta_group", which a '
         "aws_sso strategy cannot grant (expected aws_sso_group, aws_sso_permission_set)",
-        'config.hcl:21: sym_strategy.x: targets: sym_target.t has type "custom", which a '
+        'config.hcl:22: sym_strategy.x: targets: sym_target.t has type "custom", which a '
         "aws_sso strategy cannot grant (expected aws_sso_group, aws_sso_permission_set)",
     )
 
@@ -207,19 +208,19 @@ def test_integration_kinds_for_runtimes_and_error_loggers() -> None:
 
 def test_resources_not_implemented_yet() -> None:
     check(
-        'resource "sym_target" "g" {\n  type = "okta_group"\n  name = "g"\n}\n'
-        'resource "sym_strategy" "okta" {\n  type    = "okta"\n  name    = "okta"\n'
+        'resource "sym_target" "g" {\n  type = "google_group"\n  name = "g"\n}\n'
+        'resource "sym_strategy" "gg" {\n  type    = "google_group"\n  name    = "gg"\n'
         "  targets = [sym_target.g.id]\n}\n"
         'resource "sym_flow" "f" {\n  name = "f"\n  implementation = ""\n'
         "  environment_id = sym_environment.e.id\n  params {\n"
-        "    strategy_id = sym_strategy.okta.id\n  }\n}\n"
+        "    strategy_id = sym_strategy.gg.id\n  }\n}\n"
         'resource "sym_log_destination" "k" {\n  type = "segment"\n'
         '  settings = { write_key = "s" }\n}\n'
         'resource "sym_secrets" "aws" {\n  type = "aws_secrets_manager"\n  name = "aws"\n}\n'
         'resource "sym_secret" "one" {\n  path = "p"\n  source_id = sym_secrets.aws.id\n}\n'
         'resource "sym_flows_filter" "ff" {\n  implementation = ""\n}\n',
-        "config.hcl:28: sym_flow.f: strategy type okta is not implemented yet in symbox "
-        "(available: aws_iam, aws_sso, custom, http)",
+        "config.hcl:28: sym_flow.f: strategy type google_group is not implemented yet in "
+        "symbox (available: aws_iam, aws_sso, custom, github, http, okta)",
         "config.hcl:32: sym_log_destination.k: type: log destination type segment is "
         "not implemented yet in symbox (available: datadog, file, http, kinesis_data_stream, "
         "kinesis_firehose)",

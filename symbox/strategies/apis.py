@@ -1,0 +1,62 @@
+"""``okta`` and ``github`` strategies built from their ``sym_integration`` blocks."""
+
+from __future__ import annotations
+
+import httpx
+
+from symbox.config.apis import API_STRATEGY_TYPES
+from symbox.config.model import Config, Secret, Strategy
+from symbox.identities import IdentityMap
+from symbox.strategies import github, okta
+from symbox.strategies.github import GithubStrategy
+from symbox.strategies.okta import OktaStrategy
+from symbox.strategies.rest import RestCaller, RetryTiming
+
+__all__ = ["API_STRATEGY_TYPES", "NoIdentities", "build_api_strategy"]
+
+GITHUB_API = "https://api.github.com"
+
+
+class NoIdentities:
+    """An identity map with nothing set: every system's own rule applies."""
+
+    async def identity_of(self, email: str, system: str) -> str | None:
+        """Nothing is ever set."""
+        return None
+
+
+def build_api_strategy(
+    config: Config,
+    strategy: Strategy,
+    client: httpx.AsyncClient,
+    identities: IdentityMap,
+    timing: RetryTiming | None = None,
+) -> OktaStrategy | GithubStrategy:
+    """The strategy object for an ``okta`` or ``github`` sym_strategy.
+
+    Its integration gives the API token (``settings.api_token``, an ``env()`` secret) and
+    the address: ``settings.base_url``, else ``https://<external_id>`` for Okta and
+    GitHub's public API.
+    """
+    assert strategy.integration is not None, "validated by config"
+    integration = config.integrations[strategy.integration]
+    token = integration.settings.get("api_token")
+    base_url = integration.settings.get("base_url")
+    assert isinstance(token, Secret), "validated by config"
+    if strategy.type == "okta":
+        url = base_url if isinstance(base_url, str) else f"https://{integration.external_id}"
+        headers = {"Authorization": f"SSWS {token.reveal()}", "Accept": "application/json"}
+        rest = RestCaller(
+            "Okta", url, headers, client, timing=timing, reset_headers=okta.RESET_HEADERS
+        )
+        return OktaStrategy(rest, identities)
+    rest = RestCaller(
+        "GitHub",
+        base_url if isinstance(base_url, str) else GITHUB_API,
+        github.headers(token.reveal()),
+        client,
+        timing=timing,
+        reset_headers=github.RESET_HEADERS,
+        throttled=github.throttled,
+    )
+    return GithubStrategy(rest, identities, integration.external_id or None)

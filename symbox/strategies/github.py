@@ -1,0 +1,179 @@
+"""The ``github`` strategy: the requester as a collaborator on a GitHub repository."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+import httpx
+
+from symbox.config.model import Target
+from symbox.identities import GITHUB, IdentityMap
+from symbox.strategies.base import GrantRequest, StrategyError
+from symbox.strategies.rest import RestCaller, refusal
+
+log = logging.getLogger(__name__)
+
+REPO = "github_repo"
+SERVICE = "GitHub"
+DEFAULT_PERMISSION = "push"
+API_VERSION = "2022-11-28"
+RESET_HEADERS = ("X-RateLimit-Reset",)
+PAGE_SIZE = 100
+# Invitations are few; the bound keeps a misbehaving server from looping symbox.
+MAX_PAGES = 20
+
+
+def throttled(response: httpx.Response) -> bool:
+    """GitHub answers an exhausted rate limit with 403 (or 429) and says so in headers."""
+    return response.status_code == 403 and (
+        response.headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in response.headers
+    )
+
+
+def headers(token: str) -> dict[str, str]:
+    """The headers of every GitHub API call."""
+    return {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": API_VERSION,
+        "User-Agent": "symbox",
+    }
+
+
+class GithubStrategy:
+    """Adds the requester's GitHub user as a repository collaborator with a permission
+    (``PUT /repos/{owner}/{repo}/collaborators/{username}``) and removes them, cancelling
+    a pending invitation too. The username is the one ``symbox users`` set; there is no
+    rule that derives it from an email."""
+
+    def __init__(self, rest: RestCaller, identities: IdentityMap, owner: str | None) -> None:
+        self._rest = rest
+        self._identities = identities
+        # For a target whose repo_name has no owner: the integration's external_id (the org).
+        self._owner = owner
+
+    async def remote_identity(self, requester: str) -> str:
+        """The requester's GitHub username, checked to exist, or a permanent StrategyError."""
+        username = await self._identities.identity_of(requester, GITHUB)
+        if username is None:
+            raise StrategyError(
+                f"no GitHub username is set for {requester} (an operator sets it with "
+                f"`symbox users set {requester} --github USERNAME`)",
+                permanent=True,
+                reached_target=False,
+            )
+        response = await self._rest.send(
+            "GET", f"/users/{quote(username, safe='')}", action="identity lookup"
+        )
+        if response.status_code == 404:
+            raise StrategyError(
+                f"GitHub has no user {username} (the username set for {requester})",
+                permanent=True,
+                reached_target=False,
+            )
+        if not response.is_success:
+            raise refusal(SERVICE, "identity lookup", response)
+        return username
+
+    async def escalate(self, request: GrantRequest) -> None:
+        """Add the collaborator (201: invited; 204: already one, or added directly)."""
+        repo, permission = self._repo(request.target)
+        username = await self.remote_identity(request.requester)
+        path = f"/repos/{repo}/collaborators/{quote(username, safe='')}"
+        response = await self._rest.send(
+            "PUT", path, action="escalate", json={"permission": permission}
+        )
+        if response.is_success:
+            return
+        if response.status_code == 404:
+            raise self._no_repo(request.target, "escalate")
+        raise refusal(SERVICE, "escalate", response)
+
+    async def deescalate(self, request: GrantRequest) -> None:
+        """Cancel a pending invitation, then remove the collaborator (succeeds if gone)."""
+        repo, _ = self._repo(request.target)
+        username = await self._identities.identity_of(request.requester, GITHUB)
+        if username is None:
+            log.warning(
+                "requester has no GitHub username; nothing to revoke",
+                extra={"run_id": request.run_id},
+            )
+            return
+        # Invitations first: one accepted after this point becomes a collaborator, which
+        # the next call removes; the other order could leave an accepted invitation behind.
+        for invitation in await self._invitations(request.target, repo, username):
+            path = f"/repos/{repo}/invitations/{invitation}"
+            response = await self._rest.send("DELETE", path, action="deescalate")
+            if not response.is_success and response.status_code != 404:
+                raise refusal(SERVICE, "deescalate", response)
+        path = f"/repos/{repo}/collaborators/{quote(username, safe='')}"
+        response = await self._rest.send("DELETE", path, action="deescalate")
+        if response.is_success:
+            return
+        if response.status_code == 404:
+            raise self._no_repo(request.target, "deescalate")
+        raise refusal(SERVICE, "deescalate", response)
+
+    async def _invitations(self, target: Target, repo: str, username: str) -> list[str]:
+        found: list[str] = []
+        wanted = username.lower()
+        for page in range(1, MAX_PAGES + 1):
+            response = await self._rest.send(
+                "GET",
+                f"/repos/{repo}/invitations",
+                action="deescalate",
+                params={"per_page": str(PAGE_SIZE), "page": str(page)},
+            )
+            if response.status_code == 404:
+                raise self._no_repo(target, "deescalate")
+            if not response.is_success:
+                raise refusal(SERVICE, "deescalate", response)
+            try:
+                items = response.json()
+            except ValueError:
+                items = None
+            if not isinstance(items, list):
+                raise StrategyError(
+                    "deescalate: GitHub listed invitations in an unexpected shape",
+                    reached_target=False,
+                )
+            for item in items:
+                invitee = item.get("invitee") if isinstance(item, dict) else None
+                login = invitee.get("login") if isinstance(invitee, dict) else None
+                if isinstance(login, str) and login.lower() == wanted:
+                    found.append(str(item.get("id")))
+            if len(items) < PAGE_SIZE:
+                break
+        return found
+
+    def _repo(self, target: Target) -> tuple[str, str]:
+        name = target.settings.get("repo_name")
+        permission = target.settings.get("permission", DEFAULT_PERMISSION)
+        if target.type != REPO or not isinstance(name, str) or not name:
+            raise StrategyError(
+                f"target {target.name}: a github strategy needs a {REPO} target with "
+                "settings.repo_name",
+                permanent=True,
+                reached_target=False,
+            )
+        if "/" not in name:
+            if not self._owner:
+                raise StrategyError(
+                    f"target {target.name}: settings.repo_name {name} needs its owner "
+                    "(OWNER/REPO), or the github integration's external_id",
+                    permanent=True,
+                    reached_target=False,
+                )
+            name = f"{self._owner}/{name}"
+        owner, _, repo = name.partition("/")
+        return f"{quote(owner, safe='')}/{quote(repo, safe='')}", str(permission)
+
+    def _no_repo(self, target: Target, action: str) -> StrategyError:
+        repo, _ = self._repo(target)
+        return StrategyError(
+            f"{action}: GitHub has no repository {repo} that the API token can manage "
+            f"(target {target.name})",
+            permanent=True,
+            reached_target=False,
+        )

@@ -1,0 +1,177 @@
+"""A JSON REST caller for strategies: bounded retries of throttling and 5xx, safe errors."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import anyio
+import httpx
+
+from symbox.strategies.base import StrategyError
+
+# Enough of a server's message to name the cause, never a whole page.
+MESSAGE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class RetryTiming:
+    """How briefly a strategy retries before reporting a transient failure to the service.
+
+    Longer outages belong to the service's own retry policy, which re-drives revokes with
+    backoff; these retries only ride out a throttled second or a restarting server.
+    """
+
+    attempts: int = 4
+    # Backoff when the server gives no hint: base, 2 x base, 4 x base, ... with jitter.
+    base: float = 0.5
+    # The longest single wait; a server asking for more fails the call at once.
+    cap: float = 5.0
+
+
+def _retry_after(value: str, now: float) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).timestamp() - now
+    except (TypeError, ValueError):
+        return None
+
+
+def _reset_at(value: str, now: float) -> float | None:
+    try:
+        return float(value) - now
+    except ValueError:
+        return None
+
+
+class RestCaller:
+    """Sends requests to one service with its auth headers; retries what may pass soon.
+
+    429 and 5xx answers and network errors are retried up to ``timing.attempts`` times,
+    waiting as ``Retry-After`` or a rate-limit reset header says (epoch seconds), else
+    with jittered backoff. Every other answer is returned for the strategy to judge.
+    Messages name the method and path, never the headers that carry the token.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        client: httpx.AsyncClient,
+        *,
+        timing: RetryTiming | None = None,
+        reset_headers: tuple[str, ...] = (),
+        throttled: Callable[[httpx.Response], bool] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.service = service
+        self._base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+        self._client = client
+        self._timing = timing or RetryTiming()
+        self._reset_headers = reset_headers
+        self._throttled = throttled or (lambda response: False)
+        self._sleep = sleep
+        self._wall = wall
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send until an answer that is not worth retrying; raise StrategyError otherwise.
+
+        The error's ``reached_target`` is true for a write that may have been applied.
+        """
+        url = f"{self._base_url}{path}"
+        writes = method not in ("GET", "HEAD")
+        last = ""
+        for attempt in range(self._timing.attempts):
+            response: httpx.Response | None = None
+            try:
+                response = await self._client.request(
+                    method, url, json=json, params=params, headers=self._headers
+                )
+            except httpx.HTTPError as error:
+                last = type(error).__name__
+            else:
+                if not self._retryable(response):
+                    return response
+                last = f"HTTP {response.status_code}{detail(response)}"
+            if attempt + 1 == self._timing.attempts:
+                break
+            wait = self._wait(response, attempt)
+            if wait > self._timing.cap:
+                last += f"; asked to wait {wait:.0f} s"
+                break
+            await self._sleep(wait)
+        raise StrategyError(
+            f"{action}: {self.service} {method} {path} failed: {last}",
+            permanent=False,
+            reached_target=writes,
+        )
+
+    def _retryable(self, response: httpx.Response) -> bool:
+        status = response.status_code
+        return status == 429 or status >= 500 or self._throttled(response)
+
+    def _wait(self, response: httpx.Response | None, attempt: int) -> float:
+        if response is not None:
+            now = self._wall()
+            after = response.headers.get("Retry-After")
+            hinted = _retry_after(after, now) if after else None
+            if hinted is None and response.status_code != 503:
+                for name in self._reset_headers:
+                    value = response.headers.get(name)
+                    if value:
+                        hinted = _reset_at(value, now)
+                        break
+            if hinted is not None:
+                return max(hinted, 0.0)
+        backoff: float = self._timing.base * 2.0**attempt
+        return backoff * (0.5 + random.random() / 2)
+
+
+def detail(response: httpx.Response) -> str:
+    """``": <message>"`` from a JSON error body (Okta's errorSummary, GitHub's message)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    message = body.get("errorSummary") or body.get("message")
+    if not isinstance(message, str) or not message:
+        return ""
+    return ": " + " ".join(message.split())[:MESSAGE_LIMIT]
+
+
+def refusal(service: str, action: str, response: httpx.Response) -> StrategyError:
+    """The permanent error for a 4xx answer that retrying will not change."""
+    request = response.request
+    where = f"{request.method} {request.url.path}"
+    status = response.status_code
+    if status == 401:
+        cause = "refused the API token"
+    elif status == 403:
+        cause = f"denied {where}: the API token lacks the permission"
+    else:
+        cause = f"answered {where} with"
+    return StrategyError(
+        f"{action}: {service} {cause} (HTTP {status}{detail(response)})",
+        permanent=True,
+        reached_target=False,
+    )

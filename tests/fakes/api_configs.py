@@ -1,0 +1,112 @@
+"""HCL configs whose strategies grant through the fake Okta, the fake GitHub or Lambda."""
+
+from __future__ import annotations
+
+FLOW = """
+resource "sym_environment" "main" {{
+  name = "main"
+}}
+
+resource "sym_flow" "access" {{
+  name           = "access"
+  implementation = "# no hooks"
+  environment_id = sym_environment.main.id
+  vars = {{
+    approvers = "alice@example.com"
+  }}
+  params {{
+    strategy_id = sym_strategy.{strategy}.id
+    prompt_field {{
+      name = "reason"
+      type = "string"
+    }}
+    prompt_field {{
+      name           = "duration"
+      type           = "duration"
+      allowed_values = ["10m", "1h"]
+    }}
+  }}
+}}
+"""
+
+
+def okta_config(url: str) -> str:
+    """An ``access`` flow over an okta strategy with one group target, ``okta-admins``."""
+    return f'''
+resource "sym_integration" "okta" {{
+  type        = "okta"
+  name        = "okta"
+  external_id = "acme.okta.com"
+  settings = {{
+    api_token = env("OKTA_TOKEN")
+    base_url  = "{url}"
+  }}
+}}
+
+resource "sym_target" "okta_admins" {{
+  type     = "okta_group"
+  name     = "okta-admins"
+  label    = "Okta admins"
+  settings = {{ group_id = "00g-admins" }}
+}}
+
+resource "sym_strategy" "okta" {{
+  type           = "okta"
+  name           = "okta"
+  integration_id = sym_integration.okta.id
+  targets        = [sym_target.okta_admins.id]
+}}
+''' + FLOW.format(strategy="okta")
+
+
+def github_config(url: str) -> str:
+    """An ``access`` flow over a github strategy: ``app-repo`` (push), ``infra`` (maintain)."""
+    return f'''
+resource "sym_integration" "github" {{
+  type        = "github"
+  name        = "github"
+  external_id = "acme"
+  settings = {{
+    api_token = env("GITHUB_TOKEN")
+    base_url  = "{url}"
+  }}
+}}
+
+resource "sym_target" "app" {{
+  type     = "github_repo"
+  name     = "app-repo"
+  settings = {{ repo_name = "acme/app" }}
+}}
+
+resource "sym_target" "infra" {{
+  type     = "github_repo"
+  name     = "infra"
+  settings = {{ repo_name = "infra", permission = "maintain" }}
+}}
+
+resource "sym_strategy" "github" {{
+  type           = "github"
+  name           = "github"
+  integration_id = sym_integration.github.id
+  targets        = [sym_target.app.id, sym_target.infra.id]
+}}
+''' + FLOW.format(strategy="github")
+
+
+def lambda_config(endpoint: str, arn: str) -> str:
+    """An ``access`` flow over an aws_lambda strategy with one function target, ``fn``."""
+    return f'''
+resource "sym_target" "fn" {{
+  type     = "aws_lambda_function"
+  name     = "fn"
+  label    = "Access function"
+  settings = {{ arn = "{arn}" }}
+}}
+
+resource "sym_strategy" "lambda" {{
+  type     = "aws_lambda"
+  name     = "lambda"
+  targets  = [sym_target.fn.id]
+  settings = {{ endpoint_url = "{endpoint}" }}
+}}
+''' + FLOW.format(strategy="lambda")

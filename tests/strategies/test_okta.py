@@ -1,0 +1,212 @@
+"""The okta strategy: through the real API against a fake Okta, and its failures up close."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from symbox.engine.model import Actor
+from symbox.identities import set_identities
+from symbox.strategies.base import StrategyError
+from symbox.strategies.okta import OktaStrategy
+from symbox.strategies.rest import RestCaller, RetryTiming
+from tests.fakes.api_configs import okta_config
+from tests.fakes.okta import OKTA_TOKEN, FakeOkta
+from tests.harness import Harness, harness
+from tests.strategies.aws_requests import grant
+
+pytestmark = pytest.mark.anyio
+
+CAROL = "carol@example.com"
+GROUP = "00g-admins"
+QUICK = RetryTiming(attempts=3, base=0.01, cap=1.0)
+
+
+@pytest.fixture
+def okta() -> Iterator[FakeOkta]:
+    """A fake Okta with the admins group."""
+    with FakeOkta() as fake:
+        fake.add_group(GROUP)
+        yield fake
+
+
+@asynccontextmanager
+async def symbox_on(tmp_path: Path, okta: FakeOkta) -> AsyncIterator[Harness]:
+    """symbox built from config (the real build_strategies path), pointed at the fake."""
+    text = okta_config(okta.url)
+    async with harness(
+        tmp_path, config_text=lambda _: text, monkeypatch_env={"OKTA_TOKEN": OKTA_TOKEN}
+    ) as h:
+        yield h
+
+
+class Unset:
+    """No identities set."""
+
+    async def identity_of(self, email: str, system: str) -> str | None:
+        """Nothing is set."""
+        return None
+
+
+@asynccontextmanager
+async def strategy(okta: FakeOkta, token: str = OKTA_TOKEN) -> AsyncIterator[OktaStrategy]:
+    """An okta strategy on its own HTTP client, with quick retries."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        headers = {"Authorization": f"SSWS {token}", "Accept": "application/json"}
+        rest = RestCaller(
+            "Okta", okta.url, headers, client, timing=QUICK, reset_headers=("X-Rate-Limit-Reset",)
+        )
+        yield OktaStrategy(rest, Unset())
+
+
+async def test_membership_is_granted_on_approval_and_removed_on_time(
+    tmp_path: Path, okta: FakeOkta
+) -> None:
+    user = okta.add_user(CAROL)
+    async with symbox_on(tmp_path, okta) as h:
+        run_id = await h.request(target="okta-admins", duration="10m")
+        assert okta.members(GROUP) == set()
+        approved = await h.approve(run_id)
+        assert approved.json()["status"] == "escalated", approved.text
+        assert okta.members(GROUP) == {user}
+
+        await h.advance(600)
+        await h.wait_status(run_id, "deescalated")
+        assert okta.members(GROUP) == set()
+    put = okta.seen("PUT", f"/api/v1/groups/{GROUP}/users/{user}")
+    delete = okta.seen("DELETE", f"/api/v1/groups/{GROUP}/users/{user}")
+    assert [call.status for call in put + delete] == [204, 204]
+    assert all(call.headers["authorization"] == f"SSWS {OKTA_TOKEN}" for call in okta.calls)
+    assert put[0].body is None and okta.seen("GET", f"/api/v1/users/{CAROL}")
+
+
+async def test_overlapping_grants_keep_membership_until_the_last_one_ends(
+    tmp_path: Path, okta: FakeOkta
+) -> None:
+    user = okta.add_user(CAROL)
+    async with symbox_on(tmp_path, okta) as h:
+        short = await h.request(target="okta-admins", duration="10m")
+        long = await h.request(target="okta-admins", duration="1h")
+        await h.approve(short)
+        await h.approve(long)
+        await h.advance(600)
+        await h.wait_status(short, "deescalated")
+        assert okta.members(GROUP) == {user}
+        await h.advance(3000)
+        await h.wait_status(long, "deescalated")
+        assert okta.members(GROUP) == set()
+
+
+async def test_unknown_requesters_are_refused_and_a_set_login_is_used(
+    tmp_path: Path, okta: FakeOkta
+) -> None:
+    other = okta.add_user("d.jones")
+    async with symbox_on(tmp_path, okta) as h:
+        inputs = {"reason": "x", "duration": "10m", "target": "okta-admins"}
+        body = {"flow": "access", "flow_inputs": inputs}
+        refused = await h.call("POST", "/api/v1/events/request", "dave@example.com", body)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["message"] == (
+            "dave@example.com cannot use flow access: no Okta user has the login "
+            "dave@example.com (an operator can set another with `symbox users set "
+            "dave@example.com --okta LOGIN`)"
+        )
+        assert (await h.call("GET", "/api/v1/runs", "reader")).json()["runs"] == []
+
+        await set_identities(
+            h.app.writer,
+            "Dave@Example.com",
+            {"okta": "d.jones"},
+            now=h.clock.now(),
+            actor=Actor("operator", "test"),
+        )
+        run_id = await h.request(as_="dave@example.com", target="okta-admins")
+        await h.approve(run_id)
+        assert okta.members(GROUP) == {other}
+
+
+async def test_throttling_and_server_errors_are_retried(tmp_path: Path, okta: FakeOkta) -> None:
+    user = okta.add_user(CAROL)
+    okta.fail("PUT", "/api/v1/groups/", 429, headers={"X-Rate-Limit-Reset": str(int(time.time()))})
+    okta.fail("PUT", "/api/v1/groups/", 500, body={"errorSummary": "try again"})
+    okta.fail("DELETE", "/api/v1/groups/", 429, headers={"Retry-After": "0"})
+    async with symbox_on(tmp_path, okta) as h:
+        run_id = await h.request(target="okta-admins")
+        assert (await h.approve(run_id)).json()["status"] == "escalated"
+        assert okta.members(GROUP) == {user}
+        revoked = await h.call("POST", "/api/v1/events/deescalate", CAROL, {"run_id": run_id})
+        assert revoked.status_code == 200, revoked.text
+        await h.wait_status(run_id, "deescalated")
+    assert [call.status for call in okta.calls if call.method != "GET"] == [
+        429,
+        500,
+        204,
+        429,
+        204,
+    ]
+
+
+async def test_a_missing_group_errors_the_run_with_its_name(tmp_path: Path, okta: FakeOkta) -> None:
+    okta.add_user(CAROL)
+    del okta.groups[GROUP]
+    async with symbox_on(tmp_path, okta) as h:
+        run_id = await h.request(target="okta-admins")
+        await h.approve(run_id)
+        run = await h.wait_status(run_id, "errored")
+    assert "Okta has no group 00g-admins (target okta-admins)" in run["error"]
+    assert OKTA_TOKEN not in str(run)
+
+
+async def test_grants_and_revokes_are_idempotent(okta: FakeOkta) -> None:
+    user = okta.add_user(CAROL)
+    request = grant("okta_group", group_id=GROUP)
+    async with strategy(okta) as okta_strategy:
+        assert await okta_strategy.remote_identity(CAROL) == user
+        await okta_strategy.escalate(request)
+        await okta_strategy.escalate(request)
+        assert okta.members(GROUP) == {user}
+        await okta_strategy.deescalate(request)
+        await okta_strategy.deescalate(request)
+        assert okta.members(GROUP) == set()
+        # A user deleted from Okta holds nothing: revoking succeeds without a call.
+        del okta.users[CAROL]
+        await okta_strategy.deescalate(request)
+    assert len(okta.seen("DELETE", f"/api/v1/groups/{GROUP}/users/{user}")) == 2
+
+
+async def test_permanent_failures_name_their_cause(okta: FakeOkta) -> None:
+    okta.add_user(CAROL)
+    request = grant("okta_group", group_id=GROUP)
+    async with strategy(okta, token="wrong") as okta_strategy:
+        with pytest.raises(StrategyError) as caught:
+            await okta_strategy.escalate(request)
+    assert caught.value.permanent and not caught.value.reached_target
+    assert str(caught.value) == (
+        "identity lookup: Okta refused the API token (HTTP 401: Invalid token provided)"
+    )
+    okta.fail("PUT", "/api/v1/groups/", 403, body={"errorSummary": "You do not have permission"})
+    async with strategy(okta) as okta_strategy:
+        with pytest.raises(StrategyError) as caught:
+            await okta_strategy.escalate(request)
+        assert caught.value.permanent
+        assert "denied PUT /api/v1/groups/00g-admins/users/00u1" in str(caught.value)
+        assert "(HTTP 403: You do not have permission)" in str(caught.value)
+        # Still failing after the retries: transient, and it may have been applied.
+        okta.fail("DELETE", "/api/v1/groups/", 503, times=3)
+        with pytest.raises(StrategyError) as caught:
+            await okta_strategy.deescalate(request)
+        assert not caught.value.permanent and caught.value.reached_target
+        assert "Okta DELETE /api/v1/groups/00g-admins/users/00u1 failed: HTTP 503" in str(
+            caught.value
+        )
+        # A server asking to wait longer than the cap is not waited for.
+        okta.fail("DELETE", "/api/v1/groups/", 429, headers={"Retry-After": "120"})
+        with pytest.raises(StrategyError) as caught:
+            await okta_strategy.deescalate(request)
+        assert "asked to wait 120 s" in str(caught.value)
+    assert all(OKTA_TOKEN not in str(call.body) for call in okta.calls)
