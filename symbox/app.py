@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import httpx
@@ -35,7 +35,6 @@ from symbox.config.model import Config, Secret
 from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.expiry import ExpiryTimer
-from symbox.identities import IdentityMap
 from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
 from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
@@ -48,14 +47,15 @@ from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope
 from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
-from symbox.slack import SlackApp, slack_integration
-from symbox.slack.hook_calls import SlackHookCalls
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
-from symbox.strategies.apis import API_STRATEGY_TYPES, NoIdentities, build_api_strategy
 from symbox.strategies.base import AccessStrategy
 from symbox.strategies.custom import CustomStrategies, uses_custom_strategies
 from symbox.strategies.http import HttpStrategy
+
+if TYPE_CHECKING:
+    from symbox.slack import SlackApp
+    from symbox.slack.hook_calls import SlackHookCalls
 
 log = logging.getLogger(__name__)
 
@@ -148,18 +148,10 @@ def build_strategies(
     client: httpx.AsyncClient,
     custom: CustomStrategies | None = None,
     aws: AwsConnections | None = None,
-    identities: IdentityMap | None = None,
 ) -> dict[str, AccessStrategy]:
-    """One strategy object per ``sym_strategy`` that symbox implements.
-
-    ``identities`` are the users' identities set with ``symbox users`` (the store).
-    """
+    """One strategy object per ``sym_strategy`` that symbox implements."""
     strategies: dict[str, AccessStrategy] = {}
     for key, strategy in config.strategies.items():
-        if strategy.type in API_STRATEGY_TYPES:
-            strategies[key] = build_api_strategy(
-                config, strategy, client, identities or NoIdentities()
-            )
         if strategy.type in AWS_STRATEGY_TYPES and aws is not None:
             try:
                 strategies[key] = build_aws_strategy(config, strategy, aws)
@@ -263,20 +255,18 @@ class App:
         self._egress_client = egress_client()
         # AWS clients, one set per distinct credentials and region; opened by serve().
         self.aws = AwsConnections()
-        integration = slack_integration(config)
-        self.slack = (
-            None
-            if integration is None
-            else SlackApp(integration, config, self.writer, self.reader, self.clock)
-        )
-        integrations = build_integrations(
-            config,
-            self._http_client,
-            self.aws,
-            slack=None
-            if self.slack is None
-            else SlackHookCalls(self.slack.web, self.slack.directory),
-        )
+        self.slack: SlackApp | None = None
+        slack_calls: SlackHookCalls | None = None
+        if any(item.type == "slack" for item in config.integrations.values()):
+            # slack_sdk (with aiohttp) is a large part of the start-up: imported when used.
+            from symbox.slack import SlackApp, slack_integration
+            from symbox.slack.hook_calls import SlackHookCalls
+
+            integration = slack_integration(config)
+            if integration is not None:
+                self.slack = SlackApp(integration, config, self.writer, self.reader, self.clock)
+                slack_calls = SlackHookCalls(self.slack.web, self.slack.directory)
+        integrations = build_integrations(config, self._http_client, self.aws, slack=slack_calls)
         # Worker processes are only started when some flow has hooks or a custom strategy.
         self.hook_pool = (
             HookPool(
@@ -317,7 +307,7 @@ class App:
             report=self._report_to_error_channels,
         )
         built = (
-            build_strategies(config, self._http_client, custom, self.aws, self.reader)
+            build_strategies(config, self._http_client, custom, self.aws)
             if strategies is None
             else strategies
         )
