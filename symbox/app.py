@@ -35,6 +35,7 @@ from symbox.config.model import Config, Secret
 from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.expiry import ExpiryTimer
+from symbox.identities import IdentityMap
 from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
 from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
@@ -49,6 +50,7 @@ from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
+from symbox.strategies.apis import API_STRATEGY_TYPES, NoIdentities, build_api_strategy
 from symbox.strategies.base import AccessStrategy
 from symbox.strategies.custom import CustomStrategies, uses_custom_strategies
 from symbox.strategies.http import HttpStrategy
@@ -148,10 +150,18 @@ def build_strategies(
     client: httpx.AsyncClient,
     custom: CustomStrategies | None = None,
     aws: AwsConnections | None = None,
+    identities: IdentityMap | None = None,
 ) -> dict[str, AccessStrategy]:
-    """One strategy object per ``sym_strategy`` that symbox implements."""
+    """One strategy object per ``sym_strategy`` that symbox implements.
+
+    ``identities`` are the users' identities set with ``symbox users`` (the store).
+    """
     strategies: dict[str, AccessStrategy] = {}
     for key, strategy in config.strategies.items():
+        if strategy.type in API_STRATEGY_TYPES:
+            strategies[key] = build_api_strategy(
+                config, strategy, client, identities or NoIdentities()
+            )
         if strategy.type in AWS_STRATEGY_TYPES and aws is not None:
             try:
                 strategies[key] = build_aws_strategy(config, strategy, aws)
@@ -307,7 +317,7 @@ class App:
             report=self._report_to_error_channels,
         )
         built = (
-            build_strategies(config, self._http_client, custom, self.aws)
+            build_strategies(config, self._http_client, custom, self.aws, self.reader)
             if strategies is None
             else strategies
         )
