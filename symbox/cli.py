@@ -23,7 +23,7 @@ from symbox.api.views import run_view
 from symbox.app import DATABASE_NAME, Options, StartupError, parse_listen
 from symbox.audit.entry import iso
 from symbox.audit.outbox import OutboxLimits
-from symbox.audit.verify import verify_file
+from symbox.audit.verify import verify_file, verify_files
 from symbox.buildinfo import build_info, is_frozen
 from symbox.config import ConfigError, load_config, parse_duration
 from symbox.config.model import Config
@@ -118,7 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_commands.add_parser("verify", help="check an audit file's hash chain")
-    verify.add_argument("path", type=Path)
+    verify.add_argument(
+        "path",
+        type=Path,
+        nargs="+",
+        help="the audit file; rotated files too, oldest first, to check them as one chain",
+    )
 
     add_users_command(commands, _add_data_dir)
 
@@ -323,15 +328,23 @@ def _table(rows: Sequence[dict[str, Any]], columns: list[str]) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    """Verify an audit file's hash chain."""
-    if not args.path.is_file():
-        return _fail(f"no such file: {args.path}")
-    result = verify_file(args.path)
+    """Verify an audit file's hash chain (several rotated files as one chain)."""
+    paths: list[Path] = args.path
+    for path in paths:
+        if not path.is_file():
+            return _fail(f"no such file: {path}")
+    if len(paths) == 1:
+        result = verify_file(paths[0])
+        problem = f"{paths[0]}: {result.problem}"
+    else:
+        result = verify_files(paths)
+        problem = str(result.problem)
+    named = str(paths[0]) if len(paths) == 1 else f"{len(paths)} files"
     if not result.ok:
-        print(f"{args.path}: {result.problem}", file=sys.stderr)
+        print(problem, file=sys.stderr)
         return 1
     span = "" if result.first_seq is None else f" (seq {result.first_seq} to {result.last_seq})"
-    print(f"{args.path}: {result.count} records verified{span}")
+    print(f"{named}: {result.count} records verified{span}")
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,65 +77,91 @@ def _recomputed_hash(record: dict[str, Any]) -> str:
         raise _Unreadable("record contains text that is not valid Unicode") from exc
 
 
-def verify_lines(lines: Iterable[str]) -> VerifyResult:
-    """Verify a sequence of JSON lines as a hash chain, stopping at the first problem."""
-    count = 0
-    first_seq: int | None = None
-    last_seq: int | None = None
-    last_hash = ""
-    last_line = 0
-    blank_line: int | None = None
+class _Chain:
+    """The running check of a hash chain, fed one line at a time (across files too)."""
 
-    def fail(line: int, message: str) -> VerifyResult:
-        return VerifyResult(count, first_seq, last_seq, f"line {line}: {message}", line)
+    def __init__(self) -> None:
+        self.count = 0
+        self.first_seq: int | None = None
+        self.last_seq: int | None = None
+        self.last_hash = ""
+        self.last_where = ""
+        self.blank: int | None = None
 
-    for number, raw in enumerate(lines, start=1):
+    def result(self, problem: str | None = None, line: int | None = None) -> VerifyResult:
+        return VerifyResult(self.count, self.first_seq, self.last_seq, problem, line)
+
+    def feed(self, number: int, raw: str, where: str) -> str | None:
+        """Check one line; the problem, without its location, if it breaks the chain."""
         text = raw[:-1] if raw.endswith("\n") else raw
         if not text.strip():
             # Only known to be harmless once we reach the end with nothing after it.
-            if blank_line is None:
-                blank_line = number
-            continue
-        if blank_line is not None:
-            return fail(blank_line, "blank line between records (a record may have been erased)")
+            if self.blank is None:
+                self.blank = number
+            return None
+        if self.blank is not None:
+            return "blank line between records (a record may have been erased)"
         try:
             record = _parse(text)
             actual_hash = _recomputed_hash(record)
         except _Unreadable as exc:
-            return fail(number, str(exc))
+            return str(exc)
         seq: int = record["seq"]
         if record["hash"] != actual_hash:
-            return fail(number, "record was edited (hash does not match its content)")
-        if last_seq is None:
+            return "record was edited (hash does not match its content)"
+        if self.last_seq is None:
             # Rotation means a file may start mid-chain; only the true start is anchored.
             if seq == 1 and record["prev_hash"] != GENESIS_HASH:
-                return fail(
-                    number,
-                    "chain does not start at genesis (seq 1 must have prev_hash of 64 zeros)",
-                )
-            first_seq = seq
+                return "chain does not start at genesis (seq 1 must have prev_hash of 64 zeros)"
+            self.first_seq = seq
         else:
-            if seq != last_seq + 1:
-                return fail(
-                    number,
+            if seq != self.last_seq + 1:
+                return (
                     "a record is missing or out of order before this line "
-                    f"(seq {seq} follows seq {last_seq})",
+                    f"(seq {seq} follows seq {self.last_seq})"
                 )
-            if record["prev_hash"] != last_hash:
-                return fail(
-                    number,
-                    f"chain broken (prev_hash does not match the hash of line {last_line})",
-                )
-        count += 1
-        last_seq = seq
-        last_hash = record["hash"]
-        last_line = number
-    return VerifyResult(count, first_seq, last_seq, None, None)
+            if record["prev_hash"] != self.last_hash:
+                return f"chain broken (prev_hash does not match the hash of {self.last_where})"
+        self.count += 1
+        self.last_seq = seq
+        self.last_hash = record["hash"]
+        self.last_where = where
+        return None
+
+
+def verify_lines(lines: Iterable[str]) -> VerifyResult:
+    """Verify a sequence of JSON lines as a hash chain, stopping at the first problem."""
+    chain = _Chain()
+    for number, raw in enumerate(lines, start=1):
+        problem = chain.feed(number, raw, f"line {number}")
+        if problem is not None:
+            line = chain.blank if chain.blank is not None and "blank" in problem else number
+            return chain.result(f"line {line}: {problem}", line)
+    return chain.result()
+
+
+def _lines(path: str | os.PathLike[str]) -> Iterator[str]:
+    with open(path, "rb") as handle:
+        # Binary mode splits on b"\n" only; surrogateescape turns bad bytes into an
+        # unhashable record reported at its line, instead of aborting the whole read.
+        for raw in handle:
+            yield raw.decode("utf-8", errors="surrogateescape")
 
 
 def verify_file(path: str | os.PathLike[str]) -> VerifyResult:
     """Verify the audit log at ``path`` line by line without loading it whole."""
-    with open(path, "rb") as handle:
-        # Binary mode splits on b"\n" only; surrogateescape turns bad bytes into an
-        # unhashable record reported at its line, instead of aborting the whole read.
-        return verify_lines(raw.decode("utf-8", errors="surrogateescape") for raw in handle)
+    return verify_lines(_lines(path))
+
+
+def verify_files(paths: Sequence[str | os.PathLike[str]]) -> VerifyResult:
+    """Verify rotated audit files, oldest first, as one chain; problems name file and line."""
+    chain = _Chain()
+    for path in paths:
+        # A blank line at the end of one file is not a hole before the next file's records.
+        chain.blank = None
+        for number, raw in enumerate(_lines(path), start=1):
+            problem = chain.feed(number, raw, f"{path} line {number}")
+            if problem is not None:
+                line = chain.blank if chain.blank is not None and "blank" in problem else number
+                return chain.result(f"{path}: line {line}: {problem}", line)
+    return chain.result()

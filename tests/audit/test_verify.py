@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from symbox.audit.chain import GENESIS_HASH, canonical_json, entry_hash, seal
-from symbox.audit.verify import VerifyResult, verify_file, verify_lines
+from symbox.audit.verify import VerifyResult, verify_file, verify_files, verify_lines
 from tests.audit.records import as_lines, make_records, read_lines, write_lines
 
 
@@ -212,3 +212,39 @@ def test_verify_file_reads_what_write_lines_wrote(tmp_path: Path) -> None:
     write_lines(path, lines)
     assert read_lines(path) == lines
     assert verify_file(path) == VerifyResult(3, 40, 42, None, None)
+
+
+def test_rotated_files_verify_as_one_chain(tmp_path: Path) -> None:
+    lines = as_lines(make_records(10))
+    older, newer = tmp_path / "audit.jsonl.1", tmp_path / "audit.jsonl"
+    write_lines(older, lines[:6])
+    write_lines(newer, lines[6:])
+    result = verify_files([older, newer])
+    assert result.ok and (result.count, result.first_seq, result.last_seq) == (10, 1, 10)
+    # Out of order, the newer file's first record does not follow the older file's last.
+    swapped = verify_files([newer, older])
+    assert swapped.problem == (
+        f"{older}: line 1: a record is missing or out of order before this line"
+        " (seq 1 follows seq 10)"
+    )
+
+
+def test_a_record_lost_at_rotation_is_reported_in_the_next_file(tmp_path: Path) -> None:
+    lines = as_lines(make_records(10))
+    older, newer = tmp_path / "audit.jsonl.1", tmp_path / "audit.jsonl"
+    write_lines(older, lines[:5])  # seq 6 was never written anywhere
+    write_lines(newer, lines[6:])
+    result = verify_files([older, newer])
+    assert result.problem == (
+        f"{newer}: line 1: a record is missing or out of order before this line"
+        " (seq 7 follows seq 5)"
+    )
+    edited = lines[6:]
+    edited[2] = edited[2].replace("user9", "mallory")
+    write_lines(older, lines[:6])
+    write_lines(newer, edited)
+    result = verify_files([older, newer])
+    assert result.problem == (
+        f"{newer}: line 3: record was edited (hash does not match its content)"
+    )
+    assert result.count == 8

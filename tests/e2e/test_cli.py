@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from symbox.audit.verify import verify_file
+from tests.audit.records import as_lines, make_records, write_lines
 from tests.e2e.process import SymboxProcess, cli
 from tests.fakes.configs import GRANT_SECRET, access_config, write_config
 from tests.fakes.receiver import GrantReceiver
@@ -191,3 +192,15 @@ def test_token_subjects_are_checked(tmp_path: Path, receiver: GrantReceiver) -> 
         assert any("another symbox is running" in str(r.get("message")) for r in second.logs)
     finally:
         assert server.terminate() == 0
+
+
+def test_rotated_audit_files_are_verified_as_one_chain(tmp_path: Path) -> None:
+    lines = as_lines(make_records(10))
+    older, newer = tmp_path / "audit.jsonl.1", tmp_path / "audit.jsonl"
+    write_lines(older, lines[:4])
+    write_lines(newer, lines[4:])
+    verified = cli("audit", "verify", str(older), str(newer))
+    assert verified.stdout.strip() == "2 files: 10 records verified (seq 1 to 10)"
+    backwards = cli("audit", "verify", str(newer), str(older), check=False)
+    assert backwards.returncode == 1
+    assert backwards.stderr.startswith(f"{older}: line 1: a record is missing or out of order")
