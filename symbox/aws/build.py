@@ -7,9 +7,10 @@ from symbox.aws.identity_center import IdentityCenter, UserMapping
 from symbox.aws.session import AwsConnection, AwsConnections, AwsSetupError, ConnectionSettings
 from symbox.config.model import Config, Integration, Secret, Strategy
 from symbox.strategies.aws_iam import AwsIamStrategy
+from symbox.strategies.aws_lambda import AwsLambdaStrategy
 from symbox.strategies.aws_sso import AwsSsoStrategy
 
-AWS_STRATEGY_TYPES = frozenset({"aws_sso", "aws_iam"})
+AWS_STRATEGY_TYPES = frozenset({"aws_sso", "aws_iam", "aws_lambda"})
 PERMISSION_CONTEXT = "permission_context"
 
 
@@ -84,9 +85,11 @@ def iam_directory(connection: AwsConnection, strategy: Strategy) -> IamDirectory
 
 def build_aws_strategy(
     config: Config, strategy: Strategy, connections: AwsConnections
-) -> AwsSsoStrategy | AwsIamStrategy:
-    """The strategy object for an ``aws_sso`` or ``aws_iam`` sym_strategy."""
+) -> AwsSsoStrategy | AwsIamStrategy | AwsLambdaStrategy:
+    """The strategy object for an ``aws_sso``, ``aws_iam`` or ``aws_lambda`` sym_strategy."""
     settings = connection_settings(config, strategy)
+    if strategy.type == "aws_lambda":
+        return AwsLambdaStrategy(connections.connection(settings, "lambda"))
     if strategy.type == "aws_sso":
         connection = connections.connection(settings, "sso-admin", "identitystore")
         return AwsSsoStrategy(identity_center(connection, strategy))

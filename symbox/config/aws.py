@@ -15,6 +15,7 @@ STRATEGY_SETTINGS = {
         {"instance_arn", "identity_store_id", "user_mapping", "region", "endpoint_url"}
     ),
     "aws_iam": frozenset({"user_mapping", "region", "endpoint_url"}),
+    "aws_lambda": frozenset({"region", "endpoint_url"}),
 }
 SSO_MAPPINGS = ("user_name", "email")
 IAM_MAPPINGS = ("user_name", "local_part", "tag:KEY")
@@ -23,12 +24,17 @@ TARGET_SETTINGS = {
     "aws_sso_permission_set": ("permission_set_arn", "account_id"),
     "aws_sso_group": ("group_id",),
     "aws_iam_group": ("iam_group",),
+    "aws_lambda_function": ("arn",),
 }
 _INSTANCE_ARN = re.compile(r"^arn:aws[a-z-]*:sso:::instance/\S+$")
 # AWS writes arn:aws:sso:::permissionSet/ssoins-.../ps-...; only the ends are checked.
 _PERMISSION_SET_ARN = re.compile(r"^arn:aws[a-z-]*:sso:::\S+/ps-[0-9a-z]+$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+# A function ARN, optionally with a version or alias.
+_FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(?::[A-Za-z0-9_$-]+)?$"
+)
 
 
 def _text(value: Any) -> str | None:
@@ -69,9 +75,7 @@ def check_aws_strategy(
             problems.append(
                 f"settings.user_mapping: {show(mapping)}: expected {' or '.join(SSO_MAPPINGS)}"
             )
-    elif mapping is not None and not (
-        mapping in IAM_MAPPINGS[:2] or (mapping.startswith("tag:") and mapping[4:].strip())
-    ):
+    elif kind == "aws_iam" and mapping is not None and not _iam_mapping(mapping):
         problems.append(
             f"settings.user_mapping: {show(mapping)}: expected {', '.join(IAM_MAPPINGS)}"
         )
@@ -89,6 +93,10 @@ def check_aws_strategy(
             )
     if problems:
         args.ok = False
+
+
+def _iam_mapping(mapping: str) -> bool:
+    return mapping in IAM_MAPPINGS[:2] or (mapping.startswith("tag:") and bool(mapping[4:].strip()))
 
 
 def check_aws_target(reader: Reader, where: str, args: Args, at: Location) -> None:
@@ -124,6 +132,8 @@ def _target_value(name: str, value: Any) -> str | None:
         return "expected a non-empty string"
     if name == "permission_set_arn" and not _PERMISSION_SET_ARN.match(value):
         return f"{show(value)} is not a permission set ARN"
+    if name == "arn" and not _FUNCTION_ARN.match(value):
+        return f"{show(value)} is not a Lambda function ARN"
     return None
 
 

@@ -114,7 +114,9 @@ class Implemented:
 
 # Extend this as strategies, log destinations and resources get implemented.
 IMPLEMENTED = Implemented(
-    strategy_types=frozenset({"http", "custom", "aws_sso", "aws_iam", "okta", "github"}),
+    strategy_types=frozenset(
+        {"http", "custom", "aws_sso", "aws_iam", "aws_lambda", "okta", "github"}
+    ),
     log_destination_types=frozenset(
         {"file", "kinesis_firehose", "kinesis_data_stream", "http", "datadog"}
     ),

@@ -316,7 +316,7 @@ class Builder(Reader):
                 self._http_settings(where, args, at)
             elif args.values["type"] == "custom":
                 check_custom_strategy(self, where, args, at, self._integration_kind)
-            elif args.values["type"] in ("aws_sso", "aws_iam") and args.ok:
+            elif args.values["type"] in ("aws_sso", "aws_iam", "aws_lambda") and args.ok:
                 check_aws_strategy(self, where, args, at, self._integration_kind)
             elif args.values["type"] in API_STRATEGY_TYPES and args.ok:
                 check_api_strategy(

@@ -220,7 +220,7 @@ def test_resources_not_implemented_yet() -> None:
         'resource "sym_secret" "one" {\n  path = "p"\n  source_id = sym_secrets.aws.id\n}\n'
         'resource "sym_flows_filter" "ff" {\n  implementation = ""\n}\n',
         "config.hcl:28: sym_flow.f: strategy type google_group is not implemented yet in "
-        "symbox (available: aws_iam, aws_sso, custom, github, http, okta)",
+        "symbox (available: aws_iam, aws_lambda, aws_sso, custom, github, http, okta)",
         "config.hcl:32: sym_log_destination.k: type: log destination type segment is "
         "not implemented yet in symbox (available: datadog, file, http, kinesis_data_stream, "
         "kinesis_firehose)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -20,7 +21,23 @@ DROP_AFTER = "drop_after"
 IN_PROGRESS = "in_progress"
 FAILED = "failed"
 DENIED = "denied"
-KINDS = (THROTTLE, SERVER_ERROR, DENIED, DROP, DROP_AFTER, IN_PROGRESS, FAILED)
+# Lambda: the function raised (moto's Docker-free Lambda never reports that), or is missing
+# (moto's Docker-free Lambda answers for any name).
+FUNCTION_ERROR = "function_error"
+NO_FUNCTION = "no_function"
+KINDS = (
+    THROTTLE,
+    SERVER_ERROR,
+    DENIED,
+    DROP,
+    DROP_AFTER,
+    IN_PROGRESS,
+    FAILED,
+    FUNCTION_ERROR,
+    NO_FUNCTION,
+)
+# Lambda's REST-JSON API names the operation in the path.
+_INVOKE = re.compile(r"^/2015-03-31/functions/[^/]+/invocations")
 _STATUS_KEYS = ("AccountAssignmentCreationStatus", "AccountAssignmentDeletionStatus")
 
 
@@ -33,11 +50,14 @@ class Fault:
     times: int
 
 
-def operation_of(headers: Any, body: bytes) -> str:
-    """The AWS operation of a request: in a header (JSON protocols) or the body (query)."""
+def operation_of(headers: Any, body: bytes, path: str = "") -> str:
+    """The AWS operation of a request: in a header (JSON protocols), the body (query) or
+    the path (Lambda's invoke)."""
     target = headers.get("X-Amz-Target")
     if target:
         return str(target).rpartition(".")[2]
+    if _INVOKE.match(path):
+        return "Invoke"
     action = parse_qs(body.decode("utf-8", "replace")).get("Action")
     return action[0] if action else "?"
 
@@ -131,8 +151,8 @@ class FaultProxy:
                 self._proxy(self.rfile.read(length))
 
             def _proxy(self, body: bytes) -> None:
-                json_protocol = _json_protocol(self.headers)
-                kind = proxy._take(operation_of(self.headers, body), body)
+                json_protocol = _json_protocol(self.headers) or bool(_INVOKE.match(self.path))
+                kind = proxy._take(operation_of(self.headers, body, self.path), body)
                 if kind == THROTTLE:
                     code = "ThrottlingException" if json_protocol else "Throttling"
                     self._reply(400, *_error_body(json_protocol, code, "Rate exceeded"))
@@ -151,12 +171,29 @@ class FaultProxy:
                 if kind == DROP:
                     self.close_connection = True
                     return
+                if kind == NO_FUNCTION:
+                    missing = {
+                        "__type": "ResourceNotFoundException",
+                        "message": "Function not found",
+                    }
+                    self._reply(
+                        404,
+                        json.dumps(missing).encode(),
+                        "application/json",
+                        {"x-amzn-ErrorType": "ResourceNotFoundException"},
+                    )
+                    return
                 status, content_type, answer = self._forward(body)
                 if kind == DROP_AFTER:
                     self.close_connection = True
                     return
                 if kind in (IN_PROGRESS, FAILED):
                     answer = _rewrite_status(answer, kind)
+                if kind == FUNCTION_ERROR:
+                    raised = {"errorType": "RuntimeError", "errorMessage": "boom\n" + "x" * 400}
+                    answer = json.dumps(raised).encode()
+                    self._reply(status, answer, content_type, {"X-Amz-Function-Error": "Unhandled"})
+                    return
                 self._reply(status, answer, content_type)
 
             def _forward(self, body: bytes) -> tuple[int, str, bytes]:
@@ -174,9 +211,17 @@ class FaultProxy:
                 finally:
                     connection.close()
 
-            def _reply(self, status: int, body: bytes, content_type: str) -> None:
+            def _reply(
+                self,
+                status: int,
+                body: bytes,
+                content_type: str,
+                extra: dict[str, str] | None = None,
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for key, value in (extra or {}).items():
+                    self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Connection", "close")
                 self.end_headers()

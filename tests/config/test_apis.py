@@ -1,0 +1,68 @@
+"""Problems with okta, github and aws_lambda strategies and targets, as file:line messages."""
+
+from __future__ import annotations
+
+from tests.config.helpers import load
+from tests.config.test_problems import BASE, ENV, check
+
+OKTA = (
+    'resource "sym_integration" "okta" {\n  type = "okta"\n  name = "okta"\n'
+    '  external_id = "acme.okta.com"\n  settings = { api_token = env("S") }\n}\n'
+)
+
+
+def test_targets_need_their_settings_in_the_shape_the_api_takes() -> None:
+    check(
+        'resource "sym_target" "o" {\n  type = "okta_group"\n  name = "o"\n}\n'
+        'resource "sym_target" "g" {\n  type = "github_repo"\n  name = "g"\n'
+        '  settings = { repo_name = "a/b/c", permission = "write" }\n}\n'
+        'resource "sym_target" "f" {\n  type = "aws_lambda_function"\n  name = "f"\n'
+        '  settings = { arn = "arn:aws:lambda:us-east-1:1:fn" }\n}\n',
+        "config.hcl:14: sym_target.o: settings.group_id is required for okta_group targets",
+        'config.hcl:21: sym_target.g: settings.permission: "write": expected one of pull, '
+        "triage, push, maintain, admin",
+        'config.hcl:21: sym_target.g: settings.repo_name: "a/b/c" is not a repository name '
+        "(OWNER/REPO, or REPO in the org)",
+        'config.hcl:26: sym_target.f: settings.arn: "arn:aws:lambda:us-east-1:1:fn" is not a '
+        "Lambda function ARN",
+    )
+
+
+def test_strategies_need_an_integration_of_their_type_with_a_token_from_env() -> None:
+    check(
+        OKTA + 'resource "sym_integration" "gh" {\n  type = "github"\n  name = "gh"\n'
+        '  external_id = "acme"\n  settings = { api_token = "plain", base_url = "ftp://x" }\n}\n'
+        'resource "sym_integration" "bare" {\n  type = "github"\n  name = "bare"\n'
+        '  external_id = "acme"\n}\n'
+        'resource "sym_strategy" "a" {\n  type = "okta"\n  name = "a"\n  targets = []\n}\n'
+        'resource "sym_strategy" "b" {\n  type = "github"\n  name = "b"\n  targets = []\n'
+        "  integration_id = sym_integration.okta.id\n}\n"
+        'resource "sym_strategy" "c" {\n  type = "github"\n  name = "c"\n  targets = []\n'
+        '  integration_id = sym_integration.bare.id\n  settings = { org = "x" }\n}\n',
+        'config.hcl:24: sym_integration.gh: settings.api_token: must be read with env("NAME"), '
+        "not written in the config",
+        "config.hcl:24: sym_integration.gh: settings.base_url: expected an http:// or https:// URL",
+        "config.hcl:31: sym_strategy.a: okta strategies need integration_id (the okta "
+        "sym_integration with the API token)",
+        'config.hcl:40: sym_strategy.b: integration_id: sym_integration.okta has type "okta", '
+        'expected "github"',
+        "config.hcl:46: sym_strategy.c: integration_id: sym_integration.bare needs "
+        'settings.api_token (api_token = env("NAME")) for the github strategy',
+        "config.hcl:47: sym_strategy.c: settings.org: unknown setting for github",
+    )
+
+
+def test_a_valid_config_of_each_kind_loads() -> None:
+    config = load(
+        BASE + OKTA + 'resource "sym_target" "o" {\n  type = "okta_group"\n  name = "o"\n'
+        '  settings = { group_id = "00g1" }\n}\n'
+        'resource "sym_strategy" "okta" {\n  type = "okta"\n  name = "okta"\n'
+        "  targets = [sym_target.o.id]\n  integration_id = sym_integration.okta.id\n}\n"
+        'resource "sym_target" "f" {\n  type = "aws_lambda_function"\n  name = "f"\n'
+        '  settings = { arn = "arn:aws:lambda:us-east-1:111122223333:function:grant:live" }\n}\n'
+        'resource "sym_strategy" "fn" {\n  type = "aws_lambda"\n  name = "fn"\n'
+        '  targets = [sym_target.f.id]\n  settings = { region = "us-east-1" }\n}\n',
+        ENV,
+    )
+    assert config.strategies["okta"].integration == "okta"
+    assert config.targets["f"].settings["arn"].endswith(":grant:live")

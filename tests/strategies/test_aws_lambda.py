@@ -1,0 +1,153 @@
+"""The aws_lambda strategy against moto's Lambda (its Docker-free mode), through the API.
+
+moto's Lambda without Docker answers every invocation with the payload it was sent, or
+with results queued through its API; the fault proxy adds what it never does: a function
+that raises, and a function that does not exist.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+import zipfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from symbox.strategies.aws_lambda import AwsLambdaStrategy, event_id
+from symbox.strategies.base import StrategyError
+from tests.fakes import aws_proxy
+from tests.fakes.api_configs import lambda_config
+from tests.fakes.aws_proxy import FaultProxy
+from tests.fakes.moto import REGION, MotoServer
+from tests.harness import Harness, harness
+from tests.strategies.aws_requests import connection, grant
+
+pytestmark = pytest.mark.anyio
+
+CAROL = "carol@example.com"
+
+
+def moto_api(server: MotoServer, path: str, body: object) -> None:
+    """POST to moto's own API."""
+    request = urllib.request.Request(
+        f"{server.url}/moto-api/{path}", method="POST", data=json.dumps(body).encode()
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+@pytest.fixture
+async def function(aws_env: MotoServer) -> str:
+    """A function in moto, invoked without Docker; its ARN."""
+    moto_api(aws_env, "config", {"lambda": {"use_docker": False}})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as built:
+        built.writestr("handler.py", "def handle(event, context):\n    return event\n")
+    async with connection(aws_env.url, "iam", "lambda") as opened:
+        role = await opened.iam().create_role(RoleName="access-fn", AssumeRolePolicyDocument="{}")
+        created = await opened.lambda_().create_function(
+            FunctionName="access-fn",
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="handler.handle",
+            Code={"ZipFile": archive.getvalue()},
+        )
+    return created["FunctionArn"]
+
+
+@asynccontextmanager
+async def symbox_on(tmp_path: Path, proxy: FaultProxy, arn: str) -> AsyncIterator[Harness]:
+    """symbox built from config, calling Lambda through the fault proxy."""
+    text = lambda_config(proxy.url, arn)
+    async with harness(tmp_path, config_text=lambda _: text) as h:
+        yield h
+
+
+def sent(proxy: FaultProxy) -> dict[str, object]:
+    """The last payload symbox invoked the function with."""
+    body: dict[str, object] = json.loads(proxy.bodies["Invoke"])
+    return body
+
+
+async def test_the_function_is_invoked_to_grant_and_to_revoke(
+    tmp_path: Path, fault_proxy: FaultProxy, function: str
+) -> None:
+    async with symbox_on(tmp_path, fault_proxy, function) as h:
+        run_id = await h.request(target="fn", duration="10m", reason="incident 7")
+        approved = await h.approve(run_id)
+        assert approved.json()["status"] == "escalated", approved.text
+        escalate = sent(fault_proxy)
+        assert escalate["event"] == {
+            "type": "escalate",
+            "timestamp": escalate["event"]["timestamp"],  # type: ignore[index]
+            "channel": "symbox",
+        }
+        person = {"username": CAROL, "name": CAROL}
+        assert escalate["id"] == event_id(run_id, "escalate")
+        assert escalate["run"] == {"id": run_id, "flow": "access", "actors": {"request": person}}
+        assert escalate["actor"] == person and escalate["user"] == {"email": CAROL}
+        assert escalate["fields"] == {
+            "reason": "incident 7",
+            "duration": 600,
+            "target": {
+                "name": "fn",
+                "label": "Access function",
+                "type": "aws_lambda_function",
+                "settings": {"arn": function},
+            },
+            "target_id": "fn",
+        }
+        assert escalate["meta"] == {"schema_version": 4} and escalate["type"] == "event"
+
+        await h.advance(600)
+        await h.wait_status(run_id, "deescalated")
+        deescalate = sent(fault_proxy)
+        assert deescalate["event"]["type"] == "deescalate"  # type: ignore[index]
+        assert deescalate["id"] == event_id(run_id, "deescalate") != escalate["id"]
+    assert fault_proxy.calls["Invoke"] == 2
+
+
+async def test_errors_the_function_reports_or_raises_fail_the_grant(
+    tmp_path: Path, fault_proxy: FaultProxy, aws_env: MotoServer, function: str
+) -> None:
+    moto_api(
+        aws_env,
+        "static/lambda-simple/response",
+        {"results": [json.dumps({"body": {}, "errors": ["no such user", "try later"]})]},
+    )
+    async with symbox_on(tmp_path, fault_proxy, function) as h:
+        reported = await h.request(target="fn")
+        await h.approve(reported)
+        run = await h.wait_status(reported, "errored")
+        assert f"escalate: {function} returned errors: no such user; try later" in run["error"]
+
+        fault_proxy.add("Invoke", aws_proxy.FUNCTION_ERROR)
+        raised = await h.request(target="fn")
+        await h.approve(raised)
+        run = await h.wait_status(raised, "errored")
+        assert f"escalate: {function} raised RuntimeError: boom xxx" in run["error"]
+        # The function's message is cut short: it is shown, not stored whole.
+        assert "x" * 300 not in run["error"]
+
+
+async def test_a_missing_function_is_a_permanent_error(
+    fault_proxy: FaultProxy, function: str
+) -> None:
+    fault_proxy.add("Invoke", aws_proxy.NO_FUNCTION)
+    async with connection(fault_proxy.url, "lambda", max_attempts=1) as opened:
+        strategy = AwsLambdaStrategy(opened)
+        request = grant("aws_lambda_function", arn=function)
+        with pytest.raises(StrategyError) as caught:
+            await strategy.escalate(request)
+        assert caught.value.permanent and not caught.value.reached_target
+        assert "ResourceNotFoundException" in str(caught.value)
+        # Throttling is retried by botocore; the grant then succeeds.
+        fault_proxy.add("Invoke", aws_proxy.THROTTLE)
+    async with connection(fault_proxy.url, "lambda", max_attempts=2) as opened:
+        await AwsLambdaStrategy(opened).deescalate(request)
+    assert fault_proxy.calls["Invoke"] == 3
+    assert REGION in function
