@@ -299,8 +299,10 @@ class App:
             )
         )
         self.shippers = [
-            AuditShipper(sink, self.reader, self.writer, self.metrics, route=route)
-            for sink, route in build_destinations(
+            AuditShipper(
+                sink, self.reader, self.writer, self.metrics, route=route, coalesce=coalesce
+            )
+            for sink, route, coalesce in build_destinations(
                 config,
                 audit_paths(config, options.data_dir),
                 client=self._http_client,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -18,7 +18,20 @@ from symbox.config.model import Config, LogDestination, Secret
 from symbox.metrics import Metrics
 
 DATADOG_SITE = "datadoghq.com"
+# How long a shipper lets commits gather before delivering them. The file is read on the
+# spot (a tailing agent, `audit verify`); a remote destination is better served by fewer,
+# larger requests, and each wake-up costs the process a read, a request and a commit.
+FILE_COALESCE = 0.02
+REMOTE_COALESCE = 0.25
 PERMISSION_CONTEXT = "permission_context"
+
+
+class Destination(NamedTuple):
+    """A sink, the records it receives, and how long its shipper gathers commits."""
+
+    sink: AuditSink
+    route: Route
+    coalesce: float
 
 
 def _text(value: Any) -> str | None:
@@ -138,15 +151,16 @@ def build_destinations(
     aws: AwsConnections,
     metrics: Metrics,
     timing: RetryTiming | None = None,
-) -> list[tuple[AuditSink, Route]]:
+) -> list[Destination]:
     """Every audit destination with its route: the ``files`` first, then the remote ones."""
-    built: list[tuple[AuditSink, Route]] = [
-        (FileSink(name, JsonLinesFile(path)), Route()) for name, path in files.items()
+    built = [
+        Destination(FileSink(name, JsonLinesFile(path)), Route(), FILE_COALESCE)
+        for name, path in files.items()
     ]
     for key in sorted(config.log_destinations):
         destination = config.log_destinations[key]
         if destination.type == "file":
             continue
         sink = _remote(config, destination, client=client, aws=aws, metrics=metrics, timing=timing)
-        built.append((sink, route(config, destination)))
+        built.append(Destination(sink, route(config, destination), REMOTE_COALESCE))
     return built

@@ -181,6 +181,8 @@ async def test_a_record_over_datadogs_limit_is_replaced_by_a_stand_in(
     await sink.deliver(outbox(2) + big)
     items = receiver.items()
     assert [item["seq"] for item in items] == [1, 2, 5]
+    assert items[0]["ddsource"] == "symbox"
+    assert "ddtags" not in items[0]
     assert items[2]["type"] == "oversized"
     assert items[2]["id"] == "id-5"
     assert items[2]["hash"] == big[0].line.split('"hash":"')[1][:64]

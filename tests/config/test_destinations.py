@@ -75,7 +75,7 @@ def test_every_destination_type_is_built_with_its_settings(tmp_path: Path) -> No
         aws=AwsConnections(),
         metrics=Metrics(),
     )
-    names = [sink.name for sink, _ in built]
+    names = [sink.name for sink, _, _ in built]
     assert names == [
         "file:local",
         "datadog:dd",
@@ -83,7 +83,8 @@ def test_every_destination_type_is_built_with_its_settings(tmp_path: Path) -> No
         "http:siem",
         "kinesis_data_stream:stream",
     ]
-    kinds = [type(sink) for sink, _ in built]
+    kinds = [type(sink) for sink, _, _ in built]
+    assert [coalesce for _, _, coalesce in built] == [0.02, 0.25, 0.25, 0.25, 0.25]
     assert kinds[1:] == [DatadogSink, FirehoseSink, HttpSink, DataStreamSink]
     settings = aws_settings(config, config.log_destinations["firehose"])
     assert settings.region == "eu-west-1"
