@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-import aioboto3
-from aiobotocore.config import AioConfig
-from aiobotocore.credentials import AioCredentialResolver, AioDeferredRefreshableCredentials
-from aiobotocore.session import AioSession
-from botocore.credentials import CredentialProvider
 from botocore.exceptions import BotoCoreError
 
-from symbox.aws.errors import call
-
 if TYPE_CHECKING:
+    import aioboto3
+    from aiobotocore.config import AioConfig
     from types_aiobotocore_iam.client import IAMClient
     from types_aiobotocore_identitystore.client import IdentityStoreClient
     from types_aiobotocore_lambda.client import LambdaClient
     from types_aiobotocore_sso_admin.client import SSOAdminClient
-    from types_aiobotocore_sts.client import STSClient
-
-log = logging.getLogger(__name__)
 
 Service = Literal["sso-admin", "identitystore", "iam", "lambda", "firehose", "kinesis"]
 # What STS grants at most for a role assumed by another role's credentials (role chaining).
@@ -62,53 +53,6 @@ class ConnectionSettings:
 
 class AwsSetupError(Exception):
     """AWS clients could not be created (no region, unreadable AWS config, ...)."""
-
-
-class _AssumedRole(CredentialProvider):
-    """Credentials of a role assumed through STS, refreshed by botocore before they expire."""
-
-    METHOD = "symbox-assume-role"
-    CANONICAL_NAME = "symbox-assume-role"
-
-    def __init__(
-        self,
-        sts: STSClient,
-        settings: ConnectionSettings,
-        now: Callable[[], datetime] | None,
-    ) -> None:
-        super().__init__()
-        self._sts = sts
-        self._settings = settings
-        self._now = now
-
-    async def load(self) -> AioDeferredRefreshableCredentials:
-        """Credentials that call AssumeRole on first use and again near expiry."""
-        if self._now is None:
-            return AioDeferredRefreshableCredentials(self._fetch, self.METHOD)
-        return AioDeferredRefreshableCredentials(self._fetch, self.METHOD, self._now)
-
-    async def _fetch(self) -> dict[str, str]:
-        settings = self._settings
-        assert settings.role_arn is not None, "only built for a role"
-        arguments: dict[str, Any] = {
-            "RoleArn": settings.role_arn,
-            "RoleSessionName": settings.session_name,
-            "DurationSeconds": ROLE_SESSION_SECONDS,
-        }
-        if settings.external_id:
-            arguments["ExternalId"] = settings.external_id
-        response = await call("sts:AssumeRole", self._sts.assume_role(**arguments))
-        credentials = response["Credentials"]
-        log.info(
-            "assumed AWS role",
-            extra={"role_arn": settings.role_arn, "expires": credentials["Expiration"].isoformat()},
-        )
-        return {
-            "access_key": credentials["AccessKeyId"],
-            "secret_key": credentials["SecretAccessKey"],
-            "token": credentials["SessionToken"],
-            "expiry_time": credentials["Expiration"].isoformat(),
-        }
 
 
 class AwsConnection:
@@ -189,28 +133,15 @@ class AwsConnection:
             await stack.aclose()
 
     def _config(self) -> AioConfig:
-        settings = self.settings
-        return AioConfig(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
-            user_agent_extra="symbox",
-        )
+        # The SDK is imported here, on first use: see symbox.aws.sdk.
+        from symbox.aws.sdk import client_config
+
+        return client_config(self.settings)
 
     async def _session(self, stack: AsyncExitStack) -> aioboto3.Session:
-        settings = self.settings
-        # The default chain: environment, shared files, container or instance credentials.
-        base = aioboto3.Session(region_name=settings.region)
-        if not settings.role_arn:
-            return base
-        sts = await stack.enter_async_context(
-            base.client("sts", endpoint_url=settings.endpoint_url, config=self._config())
-        )
-        assumed = AioSession()
-        assumed.register_component(
-            "credential_provider", AioCredentialResolver([_AssumedRole(sts, settings, self._now)])
-        )
-        return aioboto3.Session(botocore_session=assumed, region_name=settings.region)
+        from symbox.aws.sdk import session
+
+        return await session(self.settings, stack, self._now)
 
 
 class AwsConnections:
