@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from symbox.config.model import Config, Flow
 from symbox.engine.inputs import validate_inputs
 from symbox.engine.model import Actor
-from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound
+from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound, Unavailable
 from symbox.service import RunService
 from symbox.slack.blocks import (
     APPROVE,
@@ -171,7 +171,7 @@ class SlackHandlers:
             await self._service.request(
                 actor=actor, flow_name=flow.name, requester=None, inputs=inputs, channel=CHANNEL
             )
-        except (BadRequest, Forbidden, InputError) as error:
+        except (BadRequest, Forbidden, InputError, Unavailable) as error:
             await self._tell(user_id, f"Your request was not made: {error}")
 
     async def _clicked(self, payload: Mapping[str, Any]) -> None:
@@ -239,6 +239,8 @@ class SlackHandlers:
             return f"You cannot do that: {error}"
         except Conflict as error:
             return f"Nothing changed: {error}"
+        except Unavailable as error:
+            return f"symbox cannot take that now: {error}"
         except (BadRequest, NotFound) as error:
             return str(error)
         return None

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from symbox.audit.outbox import OutboxLimits
 from tests.fakes.slack import Call
 from tests.slack.conftest import access_values, slack_rig
 
@@ -304,3 +305,17 @@ async def test_what_requesters_type_cannot_ping_or_link_in_the_request_message(
         posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
         text = posts[0].args["blocks"][0]["text"]["text"]
         assert "*Reason:* &lt;!channel&gt; see &lt;https://evil.example|docs&gt; &amp; go" in text
+
+
+async def test_a_full_audit_outbox_is_explained_in_slack(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path) as rig:
+        # Every audit record must be kept until its destinations have it: a tiny bound
+        # stands in for a destination that has been down for days.
+        rig.h.app.outbox.limits = OutboxLimits(limit=1)
+        await rig.h.wait_for(lambda: rig.h.app.outbox.full, "the outbox to count as full")
+        await rig.submit("access", access_values())
+        [told] = await rig.calls(
+            "chat.postMessage", 1, lambda c: str(c.args.get("text")).startswith("Your request")
+        )
+        assert told.args["channel"] == "UCAROL"
+        assert "the audit outbox is full" in told.args["text"]
