@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import hcl2
 from lark import Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from symbox.config import grammar
 from symbox.config.model import Location, Secret
 
 # Tokens worth naming in a syntax error; the rest read better as the raw text.
@@ -82,7 +82,7 @@ class Block:
 def parse_file(text: str, file: str) -> tuple[Block | None, list[Problem]]:
     """Parse one file's text into a root block named ``file``; syntax errors are problems."""
     try:
-        tree = hcl2.parses_to_tree(text)
+        tree = grammar.parses_to_tree(text)
     except LarkError as error:
         return None, [syntax_problem(error, file)]
     problems: list[Problem] = []
@@ -95,7 +95,7 @@ def parse_expression(text: str, file: str, line: int) -> tuple[Any, Problem | No
     # Leading newlines put the expression on its real line, so its nodes report it.
     source = "\n" * (line - 1) + "_ = " + text + "\n"
     try:
-        tree = hcl2.parses_to_tree(source)
+        tree = grammar.parses_to_tree(source)
     except LarkError as error:
         # The column would count the "_ = " this function added, so leave it out.
         message = syntax_problem(error, file).message.replace("end of file", "end of ${...}")

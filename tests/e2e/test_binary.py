@@ -58,6 +58,10 @@ def test_the_executable_says_what_it_is() -> None:
     assert re.match(r"symbox \d+\.\d+\.\d+ \(frozen; Python 3\.\d+", lines[0]), lines
     assert re.match(r"built \d{4}-\d\d-\d\dT.*Z from commit \w+", lines[1]), lines
     assert cli("validate", "--config", str(ROOT / "config.hcl"), env=ENV).returncode == 0
+    # The grammar came built: hcl2 would have compiled it and written its cache here.
+    hcl2_folder = Path(executable()).parent / "_internal" / "hcl2"
+    assert (hcl2_folder / "hcl2-parser.pickle").is_file()
+    assert not (hcl2_folder / ".lark_cache.bin").exists()
 
 
 def test_the_example_flow_end_to_end(tmp_path: Path, receiver: GrantReceiver) -> None:
