@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from symbox.audit.entry import system_entry
 from symbox.audit.outbox import OutboxLimits, OutboxMonitor, slack_report
 from symbox.audit.shipper import AuditShipper
 from symbox.aws.build import AWS_STRATEGY_TYPES, build_aws_strategy, hook_directories
+from symbox.aws.secrets import SecretsManagerSecrets
 from symbox.aws.session import AwsConnections, AwsSetupError
 from symbox.clock import Clock, SystemClock
 from symbox.config.hosts import hook_allow_list
@@ -287,6 +289,12 @@ class App:
             if defines_hooks(config) or uses_custom_strategies(config)
             else None
         )
+        # sym_secret values (Secrets Manager) for custom integrations' secret_ids_json.
+        stored = (
+            SecretsManagerSecrets(config, self.aws, time.monotonic).secret
+            if config.secrets
+            else None
+        )
         custom = (
             None
             if self.hook_pool is None
@@ -296,6 +304,7 @@ class App:
                 self._egress_client,
                 base=integrations,
                 timeout=options.strategy_timeout,
+                stored=stored,
             )
         )
         self.shippers = [

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from types_aiobotocore_lambda.client import LambdaClient
     from types_aiobotocore_sso_admin.client import SSOAdminClient
 
-Service = Literal["sso-admin", "identitystore", "iam", "lambda", "firehose", "kinesis"]
+Service = Literal[
+    "sso-admin", "identitystore", "iam", "lambda", "firehose", "kinesis", "secretsmanager"
+]
 # What STS grants at most for a role assumed by another role's credentials (role chaining).
 ROLE_SESSION_SECONDS = 3600
 
@@ -90,6 +92,10 @@ class AwsConnection:
     def firehose(self) -> Any:
         """The Data Firehose client (audit destinations; untyped: no stubs are installed)."""
         return self._client("firehose")
+
+    def secretsmanager(self) -> Any:
+        """The Secrets Manager client (``sym_secrets``; untyped like ``firehose``)."""
+        return self._client("secretsmanager")
 
     def kinesis(self) -> Any:
         """The Kinesis Data Streams client (audit destinations; untyped like ``firehose``)."""

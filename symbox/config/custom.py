@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from symbox.config.hcl import show
@@ -53,8 +54,11 @@ def check_custom_strategy(
         args.ok = False
 
 
-def check_custom_integration(reader: Reader, where: str, args: Args, at: Location) -> None:
-    """``settings.allowed_hosts`` must be hosts; ``settings.secrets`` must be ``env()`` values."""
+def check_custom_integration(
+    reader: Reader, where: str, args: Args, at: Location, known_secret: Callable[[str], bool]
+) -> None:
+    """``allowed_hosts`` must be hosts; ``secrets`` ``env()`` values, or ``secret_ids_json``
+    a JSON list of ``sym_secret`` ids."""
     settings = args.values.get("settings", {})
     line = args.lines.get("settings", at)
     hosts = settings.get("allowed_hosts")
@@ -75,10 +79,43 @@ def check_custom_integration(reader: Reader, where: str, args: Args, at: Locatio
     ):
         reader.problem(line, f'{where}: settings.secrets: expected a list of env("NAME") secrets')
         args.ok = False
-    if "secret_ids_json" in settings:
-        reader.problem(
-            line,
-            f"{where}: settings.secret_ids_json needs sym_secret, which is not implemented yet "
-            'in symbox; list the secrets as secrets = [env("NAME"), ...] instead',
-        )
-        args.ok = False
+    ids = settings.get("secret_ids_json")
+    if ids is not None:
+        if secrets is not None:
+            reader.problem(line, f"{where}: settings: use secrets or secret_ids_json, not both")
+            args.ok = False
+        try:
+            keys = secret_keys(ids) if isinstance(ids, str) else None
+        except ValueError as error:
+            reader.problem(line, f"{where}: settings.secret_ids_json: {error}")
+            args.ok = False
+        else:
+            if keys is None:
+                reader.problem(
+                    line,
+                    f"{where}: settings.secret_ids_json: expected "
+                    "jsonencode([sym_secret.NAME.id, ...])",
+                )
+                args.ok = False
+            for key in keys or ():
+                if not known_secret(key):
+                    reader.problem(
+                        line, f"{where}: settings.secret_ids_json: no resource sym_secret.{key}"
+                    )
+                    args.ok = False
+
+
+def secret_keys(secret_ids_json: str) -> list[str]:
+    """The ``sym_secret`` keys a ``secret_ids_json`` value lists, in order (ValueError if bad)."""
+    try:
+        ids = json.loads(secret_ids_json)
+    except ValueError:
+        raise ValueError("expected jsonencode([sym_secret.NAME.id, ...])") from None
+    if not isinstance(ids, list) or not all(isinstance(item, str) for item in ids):
+        raise ValueError("expected jsonencode([sym_secret.NAME.id, ...])")
+    keys = []
+    for item in ids:
+        if not item.startswith("sym_secret."):
+            raise ValueError(f"{item!r} is not a sym_secret id")
+        keys.append(item.split(".", 1)[1])
+    return keys

@@ -120,7 +120,7 @@ IMPLEMENTED = Implemented(
     log_destination_types=frozenset(
         {"file", "kinesis_firehose", "kinesis_data_stream", "http", "datadog"}
     ),
-    unimplemented_resources=frozenset({"sym_secrets", "sym_secret", "sym_flows_filter"}),
+    unimplemented_resources=frozenset({"sym_flows_filter"}),
 )
 
 

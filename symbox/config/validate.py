@@ -210,7 +210,9 @@ class Builder(Reader):
         where = f"sym_integration.{key}"
         typed = self._type(args, where, "integration", schema.INTEGRATION_TYPES)
         if typed and args.values["type"] == "custom":
-            check_custom_integration(self, where, args, at)
+            check_custom_integration(
+                self, where, args, at, lambda name: ("sym_secret", name) in self.resources
+            )
         elif typed and args.values["type"] == "permission_context":
             check_permission_context(self, where, args, at)
         elif typed and args.values["type"] in API_STRATEGY_TYPES:

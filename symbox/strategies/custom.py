@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
 from symbox.audit.entry import iso, redact
+from symbox.config.custom import secret_keys
 from symbox.config.hosts import AllowList
 from symbox.config.model import Config, Integration, Secret, Strategy
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.integrations.http import HttpGateway
-from symbox.sandbox.integrations.scope import CallScope, SecretVault
+from symbox.sandbox.integrations.scope import CallScope, SecretVault, StoredSecret
 from symbox.sandbox.pool import HookPool
 from symbox.sandbox.sdk.strategies import SECRET_KEY
 from symbox.strategies.base import GrantRequest, StrategyError
@@ -28,9 +29,15 @@ def _user(email: str) -> dict[str, str]:
     return {"email": email, "username": email.split("@", 1)[0], "role": "member"}
 
 
-def integration_view(integration: Integration) -> tuple[dict[str, Any], dict[str, Secret]]:
-    """The integration as the worker sees it, secrets as handles; and the secrets by handle id."""
-    secrets: dict[str, Secret] = {}
+def integration_view(
+    integration: Integration, stored: Callable[[str], StoredSecret] | None = None
+) -> tuple[dict[str, Any], dict[str, Secret | StoredSecret]]:
+    """The integration as the worker sees it, secrets as handles; and the secrets by handle id.
+
+    ``secret_ids_json`` (Sym's spelling) becomes ``settings["secrets"]``: handles to the
+    listed ``sym_secret`` resources, which ``stored`` resolves by key.
+    """
+    secrets: dict[str, Secret | StoredSecret] = {}
 
     def convert(value: Any, path: str) -> Any:
         if isinstance(value, Secret):
@@ -42,12 +49,22 @@ def integration_view(integration: Integration) -> tuple[dict[str, Any], dict[str
             return [convert(item, f"{path}[{index}]") for index, item in enumerate(value)]
         return value
 
+    settings = convert(integration.settings, "settings")
+    ids = integration.settings.get("secret_ids_json")
+    if isinstance(ids, str) and stored is not None:
+        handles = []
+        for index, key in enumerate(secret_keys(ids)):
+            handle = f"settings.secrets[{index}]"
+            secret = stored(key)
+            secrets[handle] = secret
+            handles.append({SECRET_KEY: {"id": handle, "label": secret.label}})
+        settings["secrets"] = handles
     view = {
         "name": integration.name,
         "type": integration.type,
         "external_id": integration.external_id,
         "label": integration.label,
-        "settings": convert(integration.settings, "settings"),
+        "settings": settings,
     }
     return view, secrets
 
@@ -100,6 +117,7 @@ class CustomStrategy:
         client: httpx.AsyncClient,
         base: IntegrationProvider | None = None,
         timeout: float = 10.0,
+        stored: Callable[[str], StoredSecret] | None = None,
     ) -> None:
         self._implementation = strategy.implementation or ""
         self._filename = implementation_file(strategy)
@@ -109,7 +127,7 @@ class CustomStrategy:
         self._client = client
         self._base = base
         self._timeout = timeout
-        self._integration, self._secrets = integration_view(integration)
+        self._integration, self._secrets = integration_view(integration, stored)
         hosts = integration.settings.get("allowed_hosts") or ()
         self._allowed = AllowList.parse(str(host) for host in hosts)
 
@@ -203,12 +221,14 @@ class CustomStrategies:
         *,
         base: IntegrationProvider | None = None,
         timeout: float = 10.0,
+        stored: Callable[[str], StoredSecret] | None = None,
     ) -> None:
         self._config = config
         self._pool = pool
         self._client = client
         self._base = base
         self._timeout = timeout
+        self._stored = stored
 
     def build(self, strategy: Strategy) -> CustomStrategy:
         """The strategy object for one validated ``custom`` sym_strategy.
@@ -226,6 +246,7 @@ class CustomStrategies:
             client=self._client,
             base=self._base,
             timeout=self._timeout,
+            stored=self._stored,
         )
 
 

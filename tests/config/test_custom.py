@@ -78,18 +78,32 @@ def test_allow_list_entries_are_checked() -> None:
     ]
 
 
-def test_secrets_must_come_from_env_and_sym_secret_is_not_there_yet() -> None:
+def test_secrets_come_from_env_or_from_sym_secret_resources() -> None:
     assert problems(text(secrets='["written-in-the-config"]'), ENV) == [
         'config.hcl:14: sym_integration.api: settings.secrets: expected a list of env("NAME") '
         "secrets"
     ]
-    sym_style = text().replace("secrets       =", 'secret_ids_json = "[]"\n    other =')
+    sym_style = text().replace(
+        "secrets       =", "secret_ids_json = jsonencode([sym_secret.nope.id])\n    other ="
+    )
     found = problems(sym_style, ENV)
-    assert found == [
-        "config.hcl:14: sym_integration.api: settings.secret_ids_json needs sym_secret, which is "
-        'not implemented yet in symbox; list the secrets as secrets = [env("NAME"), ...] instead'
-    ]
+    assert found == ["config.hcl:16: reference to undefined resource sym_secret.nope"]
     assert all("key-value-9f1" not in problem for problem in found)
+    garbled = text().replace("secrets       =", 'secret_ids_json = "not json"\n    other =')
+    assert problems(garbled, ENV) == [
+        "config.hcl:14: sym_integration.api: settings.secret_ids_json: "
+        "expected jsonencode([sym_secret.NAME.id, ...])"
+    ]
+    forged = text().replace(
+        "secrets       =", 'secret_ids_json = "[\\"sym_secret.nope\\"]"\n    other ='
+    )
+    assert problems(forged, ENV) == [
+        "config.hcl:14: sym_integration.api: settings.secret_ids_json: no resource sym_secret.nope"
+    ]
+    both = text().replace("secrets       =", 'secret_ids_json = "[]"\n    secrets =')
+    assert problems(both, ENV) == [
+        "config.hcl:14: sym_integration.api: settings: use secrets or secret_ids_json, not both"
+    ]
 
 
 def test_custom_strategies_need_an_implementation_file_and_a_custom_integration() -> None:

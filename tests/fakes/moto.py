@@ -74,7 +74,7 @@ class MotoAws:
         self.connection = AwsConnection(
             ConnectionSettings(region=REGION, endpoint_url=server.url, max_attempts=1)
         )
-        for service in ("sso-admin", "identitystore", "iam"):
+        for service in ("sso-admin", "identitystore", "iam", "secretsmanager"):
             self.connection.require(service)
 
     async def sso(self) -> Sso:

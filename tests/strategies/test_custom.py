@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from symbox.config import load_config
-from symbox.config.model import Config
+from symbox.config.model import Config, Secret
 from symbox.sandbox.integrations.egress import egress_client
 from symbox.sandbox.pool import HookPool
 from symbox.strategies.base import GrantRequest, IdentityResolver, StrategyError
@@ -193,7 +193,8 @@ def test_the_worker_gets_secret_handles_not_values(tmp_path: Path) -> None:
     assert view["settings"]["secrets"] == [
         {"__sym_secret__": {"id": "settings.secrets[0]", "label": f"env({API_KEY_VARIABLE})"}}
     ]
-    assert secrets["settings.secrets[0]"].reveal() == API_KEY
+    secret = secrets["settings.secrets[0]"]
+    assert isinstance(secret, Secret) and secret.reveal() == API_KEY
 
 
 @pytest.mark.parametrize(

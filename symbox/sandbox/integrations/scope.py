@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from symbox.config.model import Secret
 from symbox.sandbox.integrations.base import IntegrationProvider
@@ -15,24 +15,45 @@ from symbox.sandbox.sdk.strategies import SECRETS_INTEGRATION
 REDACTED = "<redacted>"
 
 
+class StoredSecret(Protocol):
+    """A secret kept outside the config (AWS Secrets Manager), read when a hook asks."""
+
+    @property
+    def label(self) -> str:
+        """What the handle shows: where the secret is, never its value."""
+        ...
+
+    async def value(self) -> str:
+        """The secret's value, or an AccessStrategyError."""
+        ...
+
+
 class SecretVault:
     """The secrets a call may resolve, by handle id; the worker only holds the ids."""
 
-    def __init__(self, secrets: Mapping[str, Secret]) -> None:
+    def __init__(self, secrets: Mapping[str, Secret | StoredSecret]) -> None:
         self._secrets = dict(secrets)
+        # Values read from a store during this call, so errors can be scrubbed of them.
+        self._fetched: list[str] = []
 
-    def retrieve(self, args: dict[str, Any]) -> str:
+    async def retrieve(self, args: dict[str, Any]) -> str:
         """The value of the secret ``args["id"]`` names, if this call may have it."""
         handle = args.get("id")
         secret = self._secrets.get(handle) if isinstance(handle, str) else None
         if secret is None:
             raise AccessStrategyError("that secret is not one of this integration's settings")
-        return secret.reveal()
+        if isinstance(secret, Secret):
+            return secret.reveal()
+        value = await secret.value()
+        self._fetched.append(value)
+        return value
 
     def scrub(self, text: str) -> str:
         """``text`` with every value this vault holds replaced (a hook may echo one in an error)."""
-        for secret in self._secrets.values():
-            value = secret.reveal()
+        values = [
+            secret.reveal() for secret in self._secrets.values() if isinstance(secret, Secret)
+        ]
+        for value in [*values, *self._fetched]:
             if value:
                 text = text.replace(value, REDACTED)
         return text
@@ -66,7 +87,7 @@ class CallScope:
         if integration == SECRETS_INTEGRATION:
             if self.secrets is None or method != "retrieve":
                 raise AccessStrategyError("no secrets are available here")
-            return self.secrets.retrieve(args)
+            return await self.secrets.retrieve(args)
         if self._base is None:
             raise SymException(f"no {integration} integration is configured")
         return await self._base.call(integration, method, args)
