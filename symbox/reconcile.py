@@ -120,13 +120,16 @@ class Reconciler:
             if identity is None:
                 unknown = unknown or seen != {GrantState.REVOKED.value}
                 continue
+            # Case-insensitive: IAM user names and GitHub logins are, whatever case is stored.
             if seen == {GrantState.REVOKED.value}:
-                ended[identity] = email
+                ended[identity.casefold()] = email
             else:
-                managed[identity] = email
-        decided = plan(TargetView(holders, managed, ended))
+                managed[identity.casefold()] = email
+        named = {holder.casefold(): holder for holder in holders}
+        decided = plan(TargetView(frozenset(named), managed, ended))
         findings: list[Finding] = []
-        for identity, email in decided.stale:
+        for key, email in decided.stale:
+            identity = named[key]
             removed = await self._remove_stale(
                 strategy_key, strategy, target_key, target, identity, email
             )
@@ -135,14 +138,14 @@ class Reconciler:
         # Without every managed identity known, unmanaged access may be symbox's own.
         remove = target.settings.get(REMOVE_UNMANAGED_SETTING) is True and not unknown
         reported = self._reported.get((strategy_key, target_key), frozenset())
-        for identity in decided.unmanaged:
+        for identity in (named[key] for key in decided.unmanaged):
             if remove:
                 await strategy.remove_holder(target, identity)
                 findings.append(Finding(strategy_key, target.name, identity, "unmanaged_removed"))
             elif identity not in reported:
                 findings.append(Finding(strategy_key, target.name, identity, "unmanaged_found"))
         self._reported[(strategy_key, target_key)] = (
-            frozenset() if remove else frozenset(decided.unmanaged)
+            frozenset() if remove else frozenset(named[key] for key in decided.unmanaged)
         )
         for finding in findings:
             await self._record(finding)

@@ -10,11 +10,15 @@ from pathlib import Path
 import pytest
 
 from symbox.reconcile import Finding
+from tests.fakes.api_configs import okta_config
 from tests.fakes.aws_configs import aws_config
 from tests.fakes.moto import ACCOUNT_ID, MotoAws
+from tests.fakes.okta import OKTA_TOKEN, FakeOkta
 from tests.harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
+
+OKTA_GROUP = "00g-admins"
 
 
 async def iam_config(aws: MotoAws, edit: Callable[[str], str] = lambda text: text) -> str:
@@ -166,3 +170,26 @@ async def test_a_stale_permission_set_assignment_is_removed(tmp_path: Path, aws:
         findings = await h.app.reconciler.reconcile()
         assert findings == [Finding("sso", "sso-admin", user, "stale_removed", "carol@example.com")]
         assert await aws.assignments(permission_set) == []
+
+
+async def test_okta_groups_are_reconciled_across_pages(tmp_path: Path) -> None:
+    with FakeOkta() as okta:
+        okta.add_group(OKTA_GROUP)
+        carol = okta.add_user("carol@example.com")
+        strangers = [okta.add_user(f"stranger{index}@example.com") for index in range(250)]
+        text = okta_config(okta.url)
+        env = {"OKTA_TOKEN": OKTA_TOKEN}
+        async with harness(tmp_path, config_text=lambda _: text, monkeypatch_env=env) as h:
+            run_id = await h.request(duration="10m", target="okta-admins")
+            await h.approve(run_id)
+            await h.advance(600)
+            await h.wait_status(run_id, "deescalated")
+            with okta.lock:
+                okta.groups[OKTA_GROUP] |= {carol, *strangers}
+            findings = await h.app.reconciler.reconcile()
+            stale = [finding for finding in findings if finding.outcome == "stale_removed"]
+            unmanaged = [finding for finding in findings if finding.outcome == "unmanaged_found"]
+            assert [finding.identity for finding in stale] == [carol]
+            # More members than one page holds: the listing followed Okta's next links.
+            assert len(unmanaged) == 250
+            assert okta.members(OKTA_GROUP) == set(strangers)

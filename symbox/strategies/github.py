@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -100,49 +101,73 @@ class GithubStrategy:
                 extra={"run_id": request.run_id},
             )
             return
+        await self._revoke(request.target, repo, username, "deescalate")
+
+    async def holders(self, target: Target) -> frozenset[str]:
+        """Direct collaborators and pending invitees now: both are access symbox may grant."""
+        repo, _ = self._repo(target)
+        params = {"affiliation": "direct"}
+        collaborators = await self._pages(target, f"/repos/{repo}/collaborators", params)
+        invitations = await self._pages(target, f"/repos/{repo}/invitations", {})
+        logins = {item.get("login") for item in collaborators}
+        logins |= {_invitee(item) for item in invitations}
+        return frozenset(login for login in logins if isinstance(login, str) and login)
+
+    async def remove_holder(self, target: Target, identity: str) -> None:
+        """Cancel the user's invitations and remove them as a collaborator (succeeds if gone)."""
+        repo, _ = self._repo(target)
+        await self._revoke(target, repo, identity, "reconcile")
+
+    async def _revoke(self, target: Target, repo: str, username: str, action: str) -> None:
         # Invitations first: one accepted after this point becomes a collaborator, which
         # the next call removes; the other order could leave an accepted invitation behind.
-        for invitation in await self._invitations(request.target, repo, username):
+        for invitation in await self._invitations(target, repo, username):
             path = f"/repos/{repo}/invitations/{invitation}"
-            response = await self._rest.send("DELETE", path, action="deescalate")
+            response = await self._rest.send("DELETE", path, action=action)
             if not response.is_success and response.status_code != 404:
-                raise refusal(SERVICE, "deescalate", response)
+                raise refusal(SERVICE, action, response)
         path = f"/repos/{repo}/collaborators/{quote(username, safe='')}"
-        response = await self._rest.send("DELETE", path, action="deescalate")
+        response = await self._rest.send("DELETE", path, action=action)
         if response.is_success:
             return
         if response.status_code == 404:
-            raise self._no_repo(request.target, "deescalate")
-        raise refusal(SERVICE, "deescalate", response)
+            raise self._no_repo(target, action)
+        raise refusal(SERVICE, action, response)
 
     async def _invitations(self, target: Target, repo: str, username: str) -> list[str]:
-        found: list[str] = []
         wanted = username.lower()
+        items = await self._pages(target, f"/repos/{repo}/invitations", {})
+        return [
+            str(item.get("id"))
+            for item in items
+            if (login := _invitee(item)) is not None and login.lower() == wanted
+        ]
+
+    async def _pages(
+        self, target: Target, path: str, params: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """Every item of a paged GitHub list."""
+        found: list[dict[str, Any]] = []
         for page in range(1, MAX_PAGES + 1):
             response = await self._rest.send(
                 "GET",
-                f"/repos/{repo}/invitations",
-                action="deescalate",
-                params={"per_page": str(PAGE_SIZE), "page": str(page)},
+                path,
+                action="list",
+                params={**params, "per_page": str(PAGE_SIZE), "page": str(page)},
             )
             if response.status_code == 404:
-                raise self._no_repo(target, "deescalate")
+                raise self._no_repo(target, "list")
             if not response.is_success:
-                raise refusal(SERVICE, "deescalate", response)
+                raise refusal(SERVICE, "list", response)
             try:
                 items = response.json()
             except ValueError:
                 items = None
             if not isinstance(items, list):
                 raise StrategyError(
-                    "deescalate: GitHub listed invitations in an unexpected shape",
-                    reached_target=False,
+                    f"GitHub listed {path} in an unexpected shape", reached_target=False
                 )
-            for item in items:
-                invitee = item.get("invitee") if isinstance(item, dict) else None
-                login = invitee.get("login") if isinstance(invitee, dict) else None
-                if isinstance(login, str) and login.lower() == wanted:
-                    found.append(str(item.get("id")))
+            found.extend(item for item in items if isinstance(item, dict))
             if len(items) < PAGE_SIZE:
                 break
         return found
@@ -177,3 +202,9 @@ class GithubStrategy:
             permanent=True,
             reached_target=False,
         )
+
+
+def _invitee(item: dict[str, Any]) -> str | None:
+    invitee = item.get("invitee")
+    login = invitee.get("login") if isinstance(invitee, dict) else None
+    return login if isinstance(login, str) else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+import httpx
+
 from symbox.config.model import Target
 from symbox.identities import OKTA, IdentityMap
 from symbox.strategies.base import GrantRequest, StrategyError
@@ -16,6 +18,9 @@ GROUP = "okta_group"
 SERVICE = "Okta"
 # Okta sends the end of the rate-limit window (epoch seconds) with every answer.
 RESET_HEADERS = ("X-Rate-Limit-Reset",)
+# Members listed per page, and pages at most (Okta allows 200 a page).
+PAGE_SIZE = 200
+MAX_PAGES = 500
 
 
 def _group(target: Target) -> str:
@@ -89,6 +94,45 @@ class OktaStrategy:
             raise self._no_group(request.target, "deescalate")
         if not found.is_success:
             raise refusal(SERVICE, "deescalate", found)
+
+    async def holders(self, target: Target) -> frozenset[str]:
+        """The ids of the group's members now (following Okta's ``Link: rel="next"``)."""
+        group = _group(target)
+        path = f"/api/v1/groups/{group}/users"
+        params: dict[str, str] | None = {"limit": str(PAGE_SIZE)}
+        found: set[str] = set()
+        for _ in range(MAX_PAGES):
+            response = await self._rest.send("GET", path, action="reconcile", params=params)
+            if response.status_code == 404:
+                raise self._no_group(target, "reconcile")
+            if not response.is_success:
+                raise refusal(SERVICE, "reconcile", response)
+            try:
+                users = response.json()
+            except ValueError:
+                users = None
+            if not isinstance(users, list):
+                raise StrategyError(
+                    "reconcile: Okta listed group members in an unexpected shape",
+                    reached_target=False,
+                )
+            found.update(
+                str(user["id"]) for user in users if isinstance(user, dict) and "id" in user
+            )
+            after = response.links.get("next", {}).get("url")
+            if not after:
+                break
+            # Okta's next link carries the cursor; the path stays this group's.
+            params = dict(httpx.URL(after).params)
+        return frozenset(found)
+
+    async def remove_holder(self, target: Target, identity: str) -> None:
+        """Take an Okta user (by id) out of the target's group; succeeds if not a member."""
+        group = _group(target)
+        path = f"/api/v1/groups/{group}/users/{quote(identity, safe='')}"
+        response = await self._rest.send("DELETE", path, action="reconcile")
+        if not response.is_success and response.status_code != 404:
+            raise refusal(SERVICE, "reconcile", response)
 
     async def _user(self, requester: str, action: str) -> tuple[str, str | None]:
         login = await self.login(requester)

@@ -12,6 +12,7 @@ PERMISSIONS = ("pull", "triage", "push", "maintain", "admin")
 _USER = re.compile(r"^/users/([^/]+)$")
 _COLLABORATOR = re.compile(r"^/repos/([^/]+/[^/]+)/collaborators/([^/]+)$")
 _INVITATIONS = re.compile(r"^/repos/([^/]+/[^/]+)/invitations$")
+_COLLABORATORS = re.compile(r"^/repos/([^/]+/[^/]+)/collaborators$")
 _INVITATION = re.compile(r"^/repos/([^/]+/[^/]+)/invitations/(\d+)$")
 NOT_FOUND = Answer(404, {"message": "Not Found"})
 
@@ -89,6 +90,17 @@ class FakeGithub(FakeRestServer):
             if call.method == "DELETE":
                 repo.collaborators.pop(login, None)
                 return Answer(204)
+        if call.method == "GET" and (match := _COLLABORATORS.match(call.path)):
+            repo = self.repos.get(match.group(1))
+            if repo is None:
+                return NOT_FOUND
+            if call.query.get("affiliation") != ["direct"]:
+                return Answer(400, {"message": "symbox lists direct collaborators only"})
+            size = int(call.query.get("per_page", ["30"])[0])
+            page = int(call.query.get("page", ["1"])[0])
+            logins = sorted(repo.collaborators)
+            listed = [{"login": login} for login in logins[(page - 1) * size : page * size]]
+            return Answer(200, listed)
         if call.method == "GET" and (match := _INVITATIONS.match(call.path)):
             repo = self.repos.get(match.group(1))
             if repo is None:

@@ -10,6 +10,7 @@ OKTA_TOKEN = "okta-token-7f3a9c"
 _USER = re.compile(r"^/api/v1/users/([^/]+)$")
 _GROUP = re.compile(r"^/api/v1/groups/([^/]+)$")
 _MEMBER = re.compile(r"^/api/v1/groups/([^/]+)/users/([^/]+)$")
+_MEMBERS = re.compile(r"^/api/v1/groups/([^/]+)/users$")
 
 
 def _not_found(what: str) -> Answer:
@@ -69,6 +70,21 @@ class FakeOkta(FakeRestServer):
             if group not in self.groups:
                 return _not_found(f"{group} (UserGroup)")
             return Answer(200, {"id": group, "profile": {"name": group}})
+        if call.method == "GET" and (match := _MEMBERS.match(call.path)):
+            group = match.group(1)
+            if group not in self.groups:
+                return _not_found(f"{group} (UserGroup)")
+            limit = int(call.query.get("limit", ["200"])[0])
+            after = call.query.get("after", [""])[0]
+            ids = sorted(uid for uid in self.groups[group] if uid > after)
+            page = ids[:limit]
+            logins = {uid: login for login, uid in self.users.items()}
+            body = [{"id": uid, "profile": {"login": logins.get(uid, uid)}} for uid in page]
+            headers = {}
+            if len(ids) > limit:
+                link = f"{self.url}/api/v1/groups/{group}/users?limit={limit}&after={page[-1]}"
+                headers["Link"] = f'<{link}>; rel="next"'
+            return Answer(200, body, headers)
         if call.method in ("PUT", "DELETE") and (match := _MEMBER.match(call.path)):
             group, user = match.groups()
             if group not in self.groups:

@@ -202,3 +202,24 @@ async def test_rate_limits_are_waited_out_and_failures_name_the_repo(gh: FakeGit
         assert caught.value.permanent and "lacks the permission" in str(caught.value)
         assert "Must have admin rights" in str(caught.value)
     assert all(GITHUB_TOKEN not in str(call.body) for call in gh.calls)
+
+
+async def test_reconciliation_finds_invitees_and_collaborators_whatever_their_case(
+    tmp_path: Path, gh: FakeGithub
+) -> None:
+    async with symbox_on(tmp_path, gh) as h:
+        await map_user(h, CAROL, "OctoCat")
+        run_id = await h.request(target="app-repo", duration="10m")
+        await h.approve(run_id)
+        await h.advance(600)
+        await h.wait_status(run_id, "deescalated")
+        # Left behind: Carol's collaborator access came back; someone else was added by hand.
+        with gh.lock:
+            gh.repos[APP].collaborators["octocat"] = "push"
+            gh.repos[APP].invitations[99] = ("hubot", "admin")
+        findings = await h.app.reconciler.reconcile()
+        assert [(f.identity, f.outcome) for f in findings] == [
+            ("octocat", "stale_removed"),
+            ("hubot", "unmanaged_found"),
+        ]
+        assert gh.access(APP) == {"hubot": "invited:admin"}
