@@ -204,20 +204,20 @@ class GrantSeeder:
     duration: int
 
     @classmethod
-    def for_config(cls, config: Config) -> GrantSeeder:
+    def for_config(cls, config: Config, target: str = TARGET) -> GrantSeeder:
         """Resolve the flow, target and validated inputs once for many runs."""
         flow = config.flow_by_name(FLOW)
         assert flow is not None, "the bench config has an access flow"
-        target_key = next(key for key, t in config.targets.items() if t.name == TARGET)
+        target_key = next(key for key, t in config.targets.items() if t.name == target)
         fields = validate_inputs(
-            config, flow, {"reason": "bench", "duration": "1h", "target": TARGET}
+            config, flow, {"reason": "bench", "duration": "1h", "target": target}
         )
         duration = fields["duration"]
         assert isinstance(duration, int)
         return cls(flow, target_key, config.targets[target_key], dict(fields), duration)
 
     def job(
-        self, index: int, expires_at: float, *, audit: bool = True
+        self, index: int, expires_at: float, *, audit: bool = True, ended: bool = False
     ) -> tuple[str, Callable[[WriteTxn], None]]:
         """The id of a new run and a job storing it escalated until ``expires_at``.
 
@@ -247,10 +247,14 @@ class GrantSeeder:
             target_key=self.target_key,
         )
         active = engine.escalated(approved.run, self.flow, escalated_at)
+        steps = [requested, approved, active]
+        if ended:
+            # Revoked on time: the grant is over as far as symbox knows.
+            steps.append(engine.deescalated(active.run, expires_at))
         target = self.target
 
         def job(txn: WriteTxn) -> None:
-            for transition in (requested, approved, active):
+            for transition in steps:
                 run = transition.run
                 txn.save_run(run, engine.due_at(run))
                 for event in transition.events:
@@ -276,16 +280,18 @@ async def seed_active_grants(
     *,
     audit: bool = True,
     batch: int = 1000,
+    target: str = TARGET,
+    ended: bool = False,
 ) -> Seeded:
     """Store one escalated run per expiry time through the writer, ``batch`` runs a job."""
-    seeder = GrantSeeder.for_config(config)
+    seeder = GrantSeeder.for_config(config, target)
     run_ids: list[str] = []
     started = time.perf_counter()
     async with served_writer(data_dir) as writer:
         for first in range(0, len(expiries), batch):
             jobs = []
             for offset, expires_at in enumerate(expiries[first : first + batch]):
-                run_id, job = seeder.job(first + offset, expires_at, audit=audit)
+                run_id, job = seeder.job(first + offset, expires_at, audit=audit, ended=ended)
                 run_ids.append(run_id)
                 jobs.append(job)
 

@@ -10,8 +10,10 @@ reported (audit record and metric), and removed only when the target opts in wit
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 import anyio
 
@@ -30,6 +32,9 @@ from symbox.strategies.base import AccessLister, AccessStrategy, IdentityResolve
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 600.0
+# Identity lookups and removals in flight at once, per target.
+CONCURRENCY = 16
+T = TypeVar("T")
 REMOVE_UNMANAGED_SETTING = "remove_unmanaged"
 
 
@@ -115,8 +120,11 @@ class Reconciler:
         managed: dict[str, str] = {}
         ended: dict[str, str] = {}
         unknown = False
+        identities = await _concurrently(
+            {email: partial(_identity, strategy, email) for email in states}
+        )
         for email, seen in states.items():
-            identity = await _identity(strategy, email)
+            identity = identities[email]
             if identity is None:
                 unknown = unknown or seen != {GrantState.REVOKED.value}
                 continue
@@ -127,14 +135,23 @@ class Reconciler:
                 managed[identity.casefold()] = email
         named = {holder.casefold(): holder for holder in holders}
         decided = plan(TargetView(frozenset(named), managed, ended))
-        findings: list[Finding] = []
-        for key, email in decided.stale:
-            identity = named[key]
-            removed = await self._remove_stale(
-                strategy_key, strategy, target_key, target, identity, email
-            )
-            if removed is not None:
-                findings.append(removed)
+        removals = await _concurrently(
+            {
+                key: partial(
+                    self._remove_stale,
+                    strategy_key,
+                    strategy,
+                    target_key,
+                    target,
+                    named[key],
+                    email,
+                )
+                for key, email in decided.stale
+            }
+        )
+        findings: list[Finding] = [
+            found for key, _ in decided.stale if (found := removals[key]) is not None
+        ]
         # Without every managed identity known, unmanaged access may be symbox's own.
         remove = target.settings.get(REMOVE_UNMANAGED_SETTING) is True and not unknown
         reported = self._reported.get((strategy_key, target_key), frozenset())
@@ -200,6 +217,21 @@ class Reconciler:
     def unmanaged(self) -> dict[tuple[str, str], int]:
         """How many identities hold unmanaged access, by (strategy, target), as last seen."""
         return {key: len(found) for key, found in self._reported.items()}
+
+
+async def _concurrently(calls: Mapping[str, Callable[[], Awaitable[T]]]) -> dict[str, T]:
+    """Run ``calls`` a few at a time (each is a round trip to the target system)."""
+    results: dict[str, T] = {}
+    limiter = anyio.CapacityLimiter(CONCURRENCY)
+
+    async def one(key: str, call: Callable[[], Awaitable[T]]) -> None:
+        async with limiter:
+            results[key] = await call()
+
+    async with anyio.create_task_group() as group:
+        for key, call in calls.items():
+            group.start_soon(one, key, call)
+    return results
 
 
 async def _identity(strategy: AccessLister, email: str) -> str | None:
