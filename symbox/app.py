@@ -28,7 +28,12 @@ from symbox.audit.destinations import build_destinations
 from symbox.audit.entry import system_entry
 from symbox.audit.outbox import OutboxLimits, OutboxMonitor, slack_report
 from symbox.audit.shipper import AuditShipper
-from symbox.aws.build import AWS_STRATEGY_TYPES, build_aws_strategy, hook_directories
+from symbox.aws.build import (
+    AWS_STRATEGY_TYPES,
+    build_aws_strategy,
+    hook_directories,
+    hook_lambda,
+)
 from symbox.aws.secrets import SecretsManagerSecrets
 from symbox.aws.session import AwsConnections, AwsSetupError
 from symbox.clock import Clock, SystemClock
@@ -44,7 +49,7 @@ from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
 from symbox.reconcile import Reconciler
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations import Integrations, OktaClient, PagerDutyClient
-from symbox.sandbox.integrations.aws import AwsIamHooks, AwsSsoHooks
+from symbox.sandbox.integrations.aws import AwsIamHooks, AwsLambdaHooks, AwsSsoHooks
 from symbox.sandbox.integrations.egress import egress_client
 from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope
@@ -207,6 +212,7 @@ def build_integrations(
             okta = OktaClient(url, token.reveal(), client)
     try:
         iam, center = hook_directories(config, aws) if aws is not None else (None, None)
+        functions = hook_lambda(config, aws) if aws is not None else None
     except AwsSetupError as error:
         raise StartupError(str(error)) from None
     return Integrations(
@@ -214,6 +220,7 @@ def build_integrations(
         okta=okta,
         aws_iam=AwsIamHooks(iam) if iam is not None else None,
         aws_sso=AwsSsoHooks(center) if center is not None else None,
+        aws_lambda=AwsLambdaHooks(functions) if functions is not None else None,
         slack=slack,
     )
 

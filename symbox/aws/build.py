@@ -116,3 +116,12 @@ def hook_directories(
             )
             center = identity_center(connection, strategy)
     return iam, center
+
+
+def hook_lambda(config: Config, connections: AwsConnections) -> AwsConnection | None:
+    """What hooks' ``aws_lambda.invoke`` uses: the first ``aws_lambda`` strategy's connection."""
+    for key in sorted(config.strategies):
+        strategy = config.strategies[key]
+        if strategy.type == "aws_lambda":
+            return connections.connection(connection_settings(config, strategy), "lambda")
+    return None

@@ -151,3 +151,37 @@ async def test_a_missing_function_is_a_permanent_error(
         await AwsLambdaStrategy(opened).deescalate(request)
     assert fault_proxy.calls["Invoke"] == 3
     assert REGION in function
+
+
+LAMBDA_HOOK = """
+from sym.sdk.exceptions import AWSLambdaError
+from sym.sdk.integrations import aws_lambda
+from sym.sdk.templates import ApprovalTemplate
+
+
+def on_request(event):
+    arn = event.payload.fields["target"].settings["arn"]
+    answer = aws_lambda.invoke(arn, {"approve": event.payload.fields["reason"] == "echo me"})
+    try:
+        aws_lambda.invoke(arn + "-missing", {})
+    except AWSLambdaError as error:
+        if "lambda:Invoke" not in str(error):
+            raise
+    if answer["approve"]:
+        return ApprovalTemplate.approve(reason="the function said so")
+"""
+
+
+async def test_hooks_invoke_functions_through_the_host(
+    tmp_path: Path, aws_env: MotoServer, function: str
+) -> None:
+    (tmp_path / "impl.py").write_text(LAMBDA_HOOK)
+    text = lambda_config(aws_env.url, function).replace(
+        'implementation = "# no hooks"', 'implementation = file("impl.py")'
+    )
+    async with harness(tmp_path, config_text=lambda _: text) as h:
+        echoed = await h.request(target="fn", duration="10m", reason="echo me")
+        run = await h.wait_status(echoed, "escalated")
+        assert run["decisions"][0]["reason"] == "the function said so"
+        other = await h.request(target="fn", duration="10m", reason="something else")
+        assert (await h.run(other))["status"] == "requested"

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from symbox.aws.errors import AwsCallError
+import json
+from typing import Any
+
+from symbox.aws.errors import AwsCallError, call
 from symbox.aws.iam import IamDirectory
 from symbox.aws.identity_center import IdentityCenter
-from symbox.sandbox.sdk.exceptions import AWSIAMError, AWSSSOError
+from symbox.aws.session import AwsConnection
+from symbox.sandbox.sdk.exceptions import AWSIAMError, AWSLambdaError, AWSSSOError
+
+# A function's answer handed to a hook is capped like any reply from the host.
+MAX_LAMBDA_REPLY = 256 * 1024
 
 
 class AwsIamHooks:
@@ -42,3 +49,37 @@ class AwsSsoHooks:
             return user is not None and await self._center.is_member(user, group)
         except AwsCallError as error:
             raise AWSSSOError(str(error)) from None
+
+
+class AwsLambdaHooks:
+    """`aws_lambda.invoke`, with the first ``aws_lambda`` strategy's credentials."""
+
+    def __init__(self, connection: AwsConnection) -> None:
+        self._connection = connection
+
+    async def invoke(self, arn: str, payload: Any) -> Any:
+        """Invoke the function synchronously with ``payload``; return its JSON answer."""
+        try:
+            body = json.dumps(payload).encode()
+        except (TypeError, ValueError):
+            raise AWSLambdaError("aws_lambda.invoke: the payload must be JSON data") from None
+        try:
+            answer = await call(
+                "lambda:Invoke",
+                self._connection.lambda_().invoke(
+                    FunctionName=arn, InvocationType="RequestResponse", Payload=body
+                ),
+            )
+            raw = await answer["Payload"].read()
+        except AwsCallError as error:
+            raise AWSLambdaError(str(error)) from None
+        if len(raw) > MAX_LAMBDA_REPLY:
+            raise AWSLambdaError(f"{arn} answered more than {MAX_LAMBDA_REPLY} bytes")
+        if answer.get("FunctionError"):
+            raise AWSLambdaError(f"{arn} failed: {raw[:300].decode(errors='replace')}")
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise AWSLambdaError(f"{arn} did not answer JSON") from None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from symbox.sandbox.integrations.aws import AwsIamHooks, AwsSsoHooks
+from symbox.sandbox.integrations.aws import AwsIamHooks, AwsLambdaHooks, AwsSsoHooks
 from symbox.sandbox.integrations.okta import OktaClient
 from symbox.sandbox.integrations.pagerduty import PagerDutyClient
 from symbox.sandbox.sdk.exceptions import (
     AWSIAMError,
+    AWSLambdaError,
     AWSSSOError,
     OktaError,
     PagerDutyError,
@@ -50,7 +51,9 @@ class Integrations:
         aws_iam: AwsIamHooks | None = None,
         aws_sso: AwsSsoHooks | None = None,
         slack: SlackCalls | None = None,
+        aws_lambda: AwsLambdaHooks | None = None,
     ) -> None:
+        self._lambda = aws_lambda
         self._pagerduty = pagerduty
         self._slack = slack
         self._okta = okta
@@ -67,6 +70,14 @@ class Integrations:
             return await self._call_okta(method, args)
         if integration in self._aws:
             return await self._call_aws(integration, method, args)
+        if integration == "aws_lambda":
+            if self._lambda is None:
+                raise AWSLambdaError("no aws_lambda strategy is configured")
+            if method != "invoke":
+                raise AWSLambdaError(f"aws_lambda has no method {method!r}")
+            return await self._lambda.invoke(
+                _text(args, "arn", AWSLambdaError), args.get("payload")
+            )
         if integration == "slack":
             if self._slack is None:
                 raise SlackError("no slack integration is configured")

@@ -8,6 +8,7 @@ from symbox.sandbox.sdk.annotations import hook, prefetch, reducer
 from symbox.sandbox.sdk.http import requests_modules
 from symbox.sandbox.sdk.integrations import (
     AwsIam,
+    AwsLambda,
     AwsSso,
     IntegrationChannel,
     Okta,
@@ -48,7 +49,7 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
             "sym.sdk.strategies", {"AccessStrategy": AccessStrategy, "Integration": Integration}
         ),
         "sym.sdk.forms": UnsupportedModule("sym.sdk.forms", {}),
-        # github and aws_lambda are unsupported until their strategies land.
+        # github is unsupported until hooks need more than its strategy offers.
         "sym.sdk.integrations": UnsupportedModule(
             "sym.sdk.integrations",
             {
@@ -57,6 +58,7 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
                 "aws_iam": AwsIam(bridge),
                 "aws_sso": AwsSso(bridge),
                 "slack": Slack(bridge),
+                "aws_lambda": AwsLambda(bridge),
             },
         ),
         # Sym's custom strategies `import requests`; here its calls go through the host.

@@ -18,6 +18,7 @@ ERROR_TYPES = {
     "okta": "OktaError",
     "aws_iam": "AWSIAMError",
     "aws_sso": "AWSSSOError",
+    "aws_lambda": "AWSLambdaError",
     "slack": "SlackError",
     "http": "HTTPError",
     "secrets": "AccessStrategyError",
@@ -262,3 +263,18 @@ def _email_or_id(user: object) -> str:
     if type(user) is str and user:
         return user
     raise SymException(f"expected a user, an email or a Slack user id, got {type(user).__name__}")
+
+
+class AwsLambda(_Integration):
+    """`sym.sdk.integrations.aws_lambda`: invoke a function and get its answer."""
+
+    __slots__ = ()
+
+    def invoke(self, arn: str, payload: object = None) -> object:
+        """Invoke the function ``arn`` synchronously with ``payload`` (JSON data)."""
+        if type(arn) is not str or not arn:
+            raise SymException("aws_lambda.invoke needs the function's ARN")
+        return self._channel.call("aws_lambda", "invoke", {"arn": arn, "payload": payload})
+
+    def __repr__(self) -> str:
+        return "<sym.sdk.integrations.aws_lambda>"
