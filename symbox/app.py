@@ -459,6 +459,15 @@ class App:
         gauges.append(
             ("symbox_schedule_armed", "Runs armed in the expiry timer.", (), len(self.schedule))
         )
+        for (strategy, target), count in sorted(self.reconciler.unmanaged().items()):
+            gauges.append(
+                (
+                    "symbox_unmanaged_access",
+                    "Identities holding access symbox did not grant, as last reconciled.",
+                    (("strategy", strategy), ("target", target)),
+                    count,
+                )
+            )
         return self.metrics.render(gauges)
 
     async def serve(

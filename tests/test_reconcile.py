@@ -94,6 +94,7 @@ async def test_a_stale_grant_is_removed_and_unmanaged_access_reported(
         assert h.app.reconciler.unmanaged()[("iam", "iam_admins")] == 1
         metrics = (await h.http.get("/metrics")).text
         assert 'symbox_reconcile_total{outcome="stale_removed"} 1' in metrics
+        assert 'symbox_unmanaged_access{strategy="iam",target="iam_admins"} 1' in metrics
 
 
 async def test_access_symbox_holds_is_not_touched(tmp_path: Path, aws: MotoAws) -> None:

@@ -140,6 +140,7 @@ async def test_redeliveries_are_acked_and_done_once(tmp_path: Path) -> None:
 
 async def test_a_disconnect_is_survived(tmp_path: Path) -> None:
     async with slack_rig(tmp_path) as rig:
+        assert "symbox_slack_connected 1" in (await rig.h.http.get("/metrics")).text
         await rig.slack.disconnect()
         await rig.slack.wait_connected()
         await rig.command("req access")
