@@ -510,7 +510,14 @@ class App:
         for shipper in self.shippers:
             # Where each destination stands, from its stored cursor and its own contents;
             # a backlog (or a crash between a commit and its append) ships once serving.
-            await shipper.restore()
+            try:
+                await shipper.restore()
+            except OSError as error:
+                # A file destination whose folder is missing or not writable.
+                raise StartupError(
+                    f"audit destination {shipper.name}: {error.strerror or error}"
+                    + (f": {error.filename}" if error.filename else "")
+                ) from None
         async with self.hook_pool or nullcontext():
             listener = self._bind()
             async with anyio.create_task_group() as work:

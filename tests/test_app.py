@@ -17,9 +17,10 @@ from symbox.audit.verify import verify_file
 from symbox.config.model import Flow
 from symbox.engine import runs
 from symbox.engine.model import Actor
+from symbox.runner import startup_error
 from symbox.store.handle import open_store
 from tests.fakes.clock import FakeClock
-from tests.fakes.configs import GRANT_SECRET
+from tests.fakes.configs import GRANT_SECRET, access_config
 from tests.fakes.receiver import GrantReceiver
 from tests.harness import harness
 
@@ -207,3 +208,25 @@ async def test_a_second_server_on_the_same_data_folder_is_refused(tmp_path: Path
     # Once the first has stopped, the folder is free again.
     async with harness(tmp_path, data_dir=data):
         pass
+
+
+async def test_an_audit_file_that_cannot_be_opened_is_a_clear_startup_error(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "not-a-folder").write_text("a file where a folder should be\n")
+    destination = tmp_path / "not-a-folder" / "audit.jsonl"
+    extra = f"""
+resource "sym_log_destination" "audit" {{
+  type     = "file"
+  settings = {{ path = "{destination}" }}
+}}
+"""
+
+    def config(receiver_url: str) -> str:
+        return access_config(receiver_url, extra=extra)
+
+    with pytest.raises(BaseExceptionGroup) as caught:
+        async with harness(tmp_path, config_text=config):
+            pass
+    error = startup_error(caught.value)
+    assert str(error) == f"audit destination file:audit: Not a directory: {destination}"
