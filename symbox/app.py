@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import fcntl
-import hashlib
 import logging
 import os
 import socket
@@ -28,28 +26,20 @@ from symbox.audit.destinations import build_destinations
 from symbox.audit.entry import system_entry
 from symbox.audit.outbox import OutboxLimits, OutboxMonitor, slack_report
 from symbox.audit.shipper import AuditShipper
-from symbox.aws.build import (
-    AWS_STRATEGY_TYPES,
-    build_aws_strategy,
-    hook_directories,
-    hook_lambda,
-)
 from symbox.aws.secrets import SecretsManagerSecrets
 from symbox.aws.session import AwsConnections, AwsSetupError
 from symbox.clock import Clock, SystemClock
 from symbox.config.hosts import hook_allow_list
-from symbox.config.model import Config, Secret
+from symbox.config.model import Config
 from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
+from symbox.errors import StartupError
 from symbox.expiry import ExpiryTimer
-from symbox.identities import IdentityMap
 from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
 from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
 from symbox.reconcile import Reconciler
 from symbox.sandbox.hooks import HookRunner
-from symbox.sandbox.integrations import Integrations, OktaClient, PagerDutyClient
-from symbox.sandbox.integrations.aws import AwsIamHooks, AwsLambdaHooks, AwsSsoHooks
 from symbox.sandbox.integrations.egress import egress_client
 from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope
@@ -57,10 +47,15 @@ from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
-from symbox.strategies.apis import API_STRATEGY_TYPES, NoIdentities, build_api_strategy
 from symbox.strategies.base import AccessStrategy
 from symbox.strategies.custom import CustomStrategies, uses_custom_strategies
-from symbox.strategies.http import HttpStrategy
+from symbox.wiring import (
+    audit_paths,
+    build_integrations,
+    build_strategies,
+    config_digest,
+    defines_hooks,
+)
 
 if TYPE_CHECKING:
     from symbox.slack import SlackApp
@@ -70,14 +65,6 @@ log = logging.getLogger(__name__)
 
 DATABASE_NAME = "symbox.db"
 LOCK_NAME = "symbox.lock"
-AUDIT_FILE_NAME = "audit.jsonl"
-DEFAULT_AUDIT_DESTINATION = "file"
-HOOK_PREFIXES = ("on_", "after_", "get_")
-PAGERDUTY_API = "https://api.pagerduty.com"
-
-
-class StartupError(Exception):
-    """symbox cannot start: the message says why and what to do."""
 
 
 def lock_data_dir(data_dir: Path) -> int:
@@ -134,116 +121,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def audit_paths(config: Config, data_dir: Path) -> dict[str, Path]:
-    """The JSON-lines files audit records go to, by destination name.
-
-    Every ``file`` log destination of the config, with relative paths under the data
-    folder; with none configured, ``<data-dir>/audit.jsonl``.
-    """
-    paths: dict[str, Path] = {}
-    for key, destination in config.log_destinations.items():
-        if destination.type != "file":
-            continue
-        raw = destination.settings.get("path")
-        path = Path(raw) if isinstance(raw, str) and raw else Path(AUDIT_FILE_NAME)
-        paths[f"file:{key}"] = path if path.is_absolute() else data_dir / path
-    return paths or {DEFAULT_AUDIT_DESTINATION: data_dir / AUDIT_FILE_NAME}
-
-
-def build_strategies(
-    config: Config,
-    client: httpx.AsyncClient,
-    custom: CustomStrategies | None = None,
-    aws: AwsConnections | None = None,
-    identities: IdentityMap | None = None,
-) -> dict[str, AccessStrategy]:
-    """One strategy object per ``sym_strategy`` that symbox implements.
-
-    ``identities`` are the users' identities set with ``symbox users`` (the store).
-    """
-    strategies: dict[str, AccessStrategy] = {}
-    for key, strategy in config.strategies.items():
-        if strategy.type in API_STRATEGY_TYPES:
-            strategies[key] = build_api_strategy(
-                config, strategy, client, identities or NoIdentities()
-            )
-        if strategy.type in AWS_STRATEGY_TYPES and aws is not None:
-            try:
-                strategies[key] = build_aws_strategy(config, strategy, aws)
-            except AwsSetupError as error:
-                raise StartupError(str(error)) from None
-        if strategy.type == "http":
-            url = strategy.settings["url"]
-            secret = strategy.settings["signing_secret"]
-            assert isinstance(url, str) and isinstance(secret, Secret), "validated by config"
-            strategies[key] = HttpStrategy(url, secret, client)
-        elif strategy.type == "custom" and custom is not None:
-            strategies[key] = custom.build(strategy)
-    return strategies
-
-
-def build_integrations(
-    config: Config,
-    client: httpx.AsyncClient,
-    aws: AwsConnections | None = None,
-    *,
-    slack: SlackHookCalls | None = None,
-) -> Integrations:
-    """Host-side clients for the integrations hooks may call, from ``sym_integration`` blocks.
-
-    Each needs ``settings.api_token`` (an ``env()`` secret); ``settings.base_url`` overrides
-    the service's address (PagerDuty's API, or ``https://<external_id>`` for Okta). AWS
-    lookups use the first ``aws_iam`` / ``aws_sso`` strategy's connection and mapping.
-    """
-    pagerduty: PagerDutyClient | None = None
-    okta: OktaClient | None = None
-    for integration in config.integrations.values():
-        token = integration.settings.get("api_token")
-        base_url = integration.settings.get("base_url")
-        if not isinstance(token, Secret):
-            continue
-        if integration.type == "pagerduty":
-            url = base_url if isinstance(base_url, str) else PAGERDUTY_API
-            pagerduty = PagerDutyClient(url, token.reveal(), client)
-        elif integration.type == "okta":
-            url = base_url if isinstance(base_url, str) else f"https://{integration.external_id}"
-            okta = OktaClient(url, token.reveal(), client)
-    try:
-        iam, center = hook_directories(config, aws) if aws is not None else (None, None)
-        functions = hook_lambda(config, aws) if aws is not None else None
-    except AwsSetupError as error:
-        raise StartupError(str(error)) from None
-    return Integrations(
-        pagerduty=pagerduty,
-        okta=okta,
-        aws_iam=AwsIamHooks(iam) if iam is not None else None,
-        aws_sso=AwsSsoHooks(center) if center is not None else None,
-        aws_lambda=AwsLambdaHooks(functions) if functions is not None else None,
-        slack=slack,
-    )
-
-
-def defines_hooks(config: Config) -> bool:
-    """Tell whether any flow's implementation defines a hook or reducer function."""
-    for flow in config.flows.values():
-        try:
-            tree = ast.parse(flow.implementation)
-        except SyntaxError:
-            return True  # the sandbox reports it, with its file and line, when it runs
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith(HOOK_PREFIXES):
-                return True
-    return False
-
-
-def config_digest(config: Config) -> str:
-    """A digest of the config files' bytes, to tell in the audit log which config ran."""
-    digest = hashlib.sha256()
-    for name in config.files:
-        digest.update(Path(name).read_bytes())
-    return digest.hexdigest()
 
 
 class App:

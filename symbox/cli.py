@@ -20,7 +20,7 @@ import anyio
 from symbox import __version__, logs
 from symbox.admin import issue_token, revoke_token
 from symbox.api.views import run_view
-from symbox.app import DATABASE_NAME, Options, StartupError, parse_listen
+from symbox.app import DATABASE_NAME, Options, parse_listen
 from symbox.audit.entry import iso
 from symbox.audit.outbox import OutboxLimits
 from symbox.audit.verify import verify_file, verify_files
@@ -29,6 +29,7 @@ from symbox.config import ConfigError, load_config, parse_duration
 from symbox.config.model import Config
 from symbox.engine.inputs import is_email
 from symbox.engine.model import Actor
+from symbox.errors import StartupError
 from symbox.flow_hooks import check_implementations
 from symbox.report import add_report_command, cmd_report
 from symbox.runner import Runner, startup_error

@@ -18,4 +18,16 @@ class Unavailable(Exception):
     """symbox cannot take this change now (the audit outbox is full); retry later."""
 
 
-__all__ = ["BadRequest", "Conflict", "Forbidden", "InputError", "NotFound", "Unavailable"]
+class StartupError(Exception):
+    """symbox cannot start: the message says why and what to do."""
+
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "InputError",
+    "NotFound",
+    "StartupError",
+    "Unavailable",
+]

@@ -20,11 +20,12 @@ import socket
 import anyio
 from anyio.abc import TaskStatus
 
-from symbox.app import App, Options, StartupError, bind_listener
+from symbox.app import App, Options, bind_listener
 from symbox.audit.entry import system_entry
 from symbox.config import ConfigError, load_config
 from symbox.config.model import Config
 from symbox.engine.model import Actor
+from symbox.errors import StartupError
 from symbox.flow_hooks import check_implementations
 from symbox.strategies.custom_source import check_custom_strategies
 

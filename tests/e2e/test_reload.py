@@ -152,7 +152,9 @@ def test_a_reload_that_cannot_start_goes_back_to_the_running_config(
         [failed] = server.logged(
             "the reloaded config failed to start; starting the previous one again"
         )
-        assert "NotADirectoryError" in failed["error"]
+        assert failed["error"] == (
+            f"audit destination file:broken: Not a directory: {blocker}/audit.jsonl"
+        )
         assert len(server.logged("symbox is ready")) == 2
         with server.client() as http:
             assert http.get("/healthz").status_code == 200

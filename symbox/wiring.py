@@ -1,0 +1,149 @@
+"""From config to parts: the strategies, the integrations hooks reach, the audit files.
+
+``symbox/app.py`` builds everything in one place; these are the pieces of that wiring that
+read the config, kept apart so App stays about running things.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from symbox.aws.build import (
+    AWS_STRATEGY_TYPES,
+    build_aws_strategy,
+    hook_directories,
+    hook_lambda,
+)
+from symbox.aws.session import AwsConnections, AwsSetupError
+from symbox.config.model import Config, Secret
+from symbox.errors import StartupError
+from symbox.identities import IdentityMap
+from symbox.sandbox.integrations import Integrations, OktaClient, PagerDutyClient
+from symbox.sandbox.integrations.aws import AwsIamHooks, AwsLambdaHooks, AwsSsoHooks
+from symbox.strategies.apis import API_STRATEGY_TYPES, NoIdentities, build_api_strategy
+from symbox.strategies.base import AccessStrategy
+from symbox.strategies.custom import CustomStrategies
+from symbox.strategies.http import HttpStrategy
+
+if TYPE_CHECKING:
+    from symbox.slack.hook_calls import SlackHookCalls
+
+AUDIT_FILE_NAME = "audit.jsonl"
+DEFAULT_AUDIT_DESTINATION = "file"
+HOOK_PREFIXES = ("on_", "after_", "get_")
+PAGERDUTY_API = "https://api.pagerduty.com"
+
+
+def audit_paths(config: Config, data_dir: Path) -> dict[str, Path]:
+    """The JSON-lines files audit records go to, by destination name.
+
+    Every ``file`` log destination of the config, with relative paths under the data
+    folder; with none configured, ``<data-dir>/audit.jsonl``.
+    """
+    paths: dict[str, Path] = {}
+    for key, destination in config.log_destinations.items():
+        if destination.type != "file":
+            continue
+        raw = destination.settings.get("path")
+        path = Path(raw) if isinstance(raw, str) and raw else Path(AUDIT_FILE_NAME)
+        paths[f"file:{key}"] = path if path.is_absolute() else data_dir / path
+    return paths or {DEFAULT_AUDIT_DESTINATION: data_dir / AUDIT_FILE_NAME}
+
+
+def build_strategies(
+    config: Config,
+    client: httpx.AsyncClient,
+    custom: CustomStrategies | None = None,
+    aws: AwsConnections | None = None,
+    identities: IdentityMap | None = None,
+) -> dict[str, AccessStrategy]:
+    """One strategy object per ``sym_strategy`` that symbox implements.
+
+    ``identities`` are the users' identities set with ``symbox users`` (the store).
+    """
+    strategies: dict[str, AccessStrategy] = {}
+    for key, strategy in config.strategies.items():
+        if strategy.type in API_STRATEGY_TYPES:
+            strategies[key] = build_api_strategy(
+                config, strategy, client, identities or NoIdentities()
+            )
+        if strategy.type in AWS_STRATEGY_TYPES and aws is not None:
+            try:
+                strategies[key] = build_aws_strategy(config, strategy, aws)
+            except AwsSetupError as error:
+                raise StartupError(str(error)) from None
+        if strategy.type == "http":
+            url = strategy.settings["url"]
+            secret = strategy.settings["signing_secret"]
+            assert isinstance(url, str) and isinstance(secret, Secret), "validated by config"
+            strategies[key] = HttpStrategy(url, secret, client)
+        elif strategy.type == "custom" and custom is not None:
+            strategies[key] = custom.build(strategy)
+    return strategies
+
+
+def build_integrations(
+    config: Config,
+    client: httpx.AsyncClient,
+    aws: AwsConnections | None = None,
+    *,
+    slack: SlackHookCalls | None = None,
+) -> Integrations:
+    """Host-side clients for the integrations hooks may call, from ``sym_integration`` blocks.
+
+    Each needs ``settings.api_token`` (an ``env()`` secret); ``settings.base_url`` overrides
+    the service's address (PagerDuty's API, or ``https://<external_id>`` for Okta). AWS
+    lookups use the first ``aws_iam`` / ``aws_sso`` strategy's connection and mapping.
+    """
+    pagerduty: PagerDutyClient | None = None
+    okta: OktaClient | None = None
+    for integration in config.integrations.values():
+        token = integration.settings.get("api_token")
+        base_url = integration.settings.get("base_url")
+        if not isinstance(token, Secret):
+            continue
+        if integration.type == "pagerduty":
+            url = base_url if isinstance(base_url, str) else PAGERDUTY_API
+            pagerduty = PagerDutyClient(url, token.reveal(), client)
+        elif integration.type == "okta":
+            url = base_url if isinstance(base_url, str) else f"https://{integration.external_id}"
+            okta = OktaClient(url, token.reveal(), client)
+    try:
+        iam, center = hook_directories(config, aws) if aws is not None else (None, None)
+        functions = hook_lambda(config, aws) if aws is not None else None
+    except AwsSetupError as error:
+        raise StartupError(str(error)) from None
+    return Integrations(
+        pagerduty=pagerduty,
+        okta=okta,
+        aws_iam=AwsIamHooks(iam) if iam is not None else None,
+        aws_sso=AwsSsoHooks(center) if center is not None else None,
+        aws_lambda=AwsLambdaHooks(functions) if functions is not None else None,
+        slack=slack,
+    )
+
+
+def defines_hooks(config: Config) -> bool:
+    """Tell whether any flow's implementation defines a hook or reducer function."""
+    for flow in config.flows.values():
+        try:
+            tree = ast.parse(flow.implementation)
+        except SyntaxError:
+            return True  # the sandbox reports it, with its file and line, when it runs
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith(HOOK_PREFIXES):
+                return True
+    return False
+
+
+def config_digest(config: Config) -> str:
+    """A digest of the config files' bytes, to tell in the audit log which config ran."""
+    digest = hashlib.sha256()
+    for name in config.files:
+        digest.update(Path(name).read_bytes())
+    return digest.hexdigest()
