@@ -19,6 +19,7 @@ from symbox.config.durations import parse_duration
 from symbox.config.expressions import Evaluator
 from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sorted_problems
 from symbox.config.model import Config, Location, Secret
+from symbox.config.prompt_fields import read_prompt_field
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
 
 # Added when a strategy schedules de-escalation and the flow declares no duration field.
@@ -453,7 +454,7 @@ class Builder(Reader):
                 self.problem(nested.location, f"{where}: unexpected block {nested.type}")
                 args.ok = False
                 continue
-            prompt_field = self._prompt_field(flow, nested)
+            prompt_field = read_prompt_field(self, flow, nested, self._nested)
             name = prompt_field.name if prompt_field else next(iter(nested.labels), None)
             twice = name in names
             if twice:
@@ -506,49 +507,3 @@ class Builder(Reader):
             f"(available: {available})",
         )
         args.ok = False
-
-    def _prompt_field(self, flow: str, block: Block) -> model.PromptField | None:
-        label = block.labels[0] if len(block.labels) == 1 else None
-        where = f"{flow}: prompt_field" + (f" {show(label)}" if label is not None else "")
-        if len(block.labels) > 1:
-            self.problem(block.location, f'{where}: expected prompt_field "NAME" {{ ... }}')
-        args = self.read(block, schema.PROMPT_FIELD, where, self._nested)
-        for nested in block.blocks:
-            self.problem(nested.location, f"{where}: unexpected block {nested.type}")
-        v = args.values
-        name = v.get("name", label)
-        if label is not None and name != label:
-            self.problem(args.lines["name"], f"{where}: name {show(name)} differs from the label")
-            args.ok = False
-        if name is None:
-            self.problem(block.location, f"{where}: missing required argument name")
-            return None
-        field_type = v.get("type")
-        if field_type is not None and field_type not in schema.PROMPT_FIELD_TYPES:
-            types = ", ".join(schema.PROMPT_FIELD_TYPES)
-            self.problem(
-                args.lines["type"],
-                f"{where}: type: unknown field type {show(field_type)} (known: {types})",
-            )
-            return None
-        if field_type is None or not args.ok:
-            return None
-        allowed, default, errors = schema.prompt_values(
-            field_type, v.get("allowed_values"), v.get("default")
-        )
-        for argument, message in errors:
-            self.problem(args.lines[argument], f"{where}: {message}")
-        if errors:
-            return None
-        return model.PromptField(
-            name=name,
-            type=field_type,
-            label=v.get("label"),
-            required=v.get("required", True),
-            visible=v.get("visible", True),
-            default=default,
-            allowed_values=allowed,
-            prefetch=v.get("prefetch", False),
-            on_change=v.get("on_change"),
-            location=block.location,
-        )
