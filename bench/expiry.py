@@ -21,7 +21,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         )
         poller.start()
         strategy = NoopStrategy(record=True)
-        served = anyio.run(_serve, config, data_dir, strategy, due, deadline)
+        served = anyio.run(_serve, config, data_dir, strategy, due, deadline, args.concurrency)
         poller.join()
         expires = dict(zip(ids, expiries, strict=True))
         with sqlite3.connect(data_dir / DATABASE_NAME) as conn:
@@ -205,10 +205,17 @@ class Served:
 
 
 async def _serve(
-    config: Config, data_dir: Path, strategy: NoopStrategy, due: int, deadline: float
+    config: Config,
+    data_dir: Path,
+    strategy: NoopStrategy,
+    due: int,
+    deadline: float,
+    concurrency: int | None = None,
 ) -> Served:
     """Run the App until ``due`` revocations happened or ``deadline``; report what it saw."""
     options = Options(data_dir=data_dir, port=0)
+    if concurrency is not None:
+        options = replace(options, timer_concurrency=concurrency)
     async with running(config, options, strategies={STRATEGY: strategy}) as app:
         ready_at = time.time()
         armed = len(app.schedule)
@@ -236,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         help="grants that expire during the run (default: all for spread, 10000 for burst)",
     )
     parser.add_argument("--poll", type=float, default=0.01, help="commit poll interval")
+    parser.add_argument(
+        "--concurrency", type=int, help="the timer's due runs in flight (default: symbox's)"
+    )
     parser.add_argument(
         "--seed-audit",
         action="store_true",
