@@ -114,25 +114,28 @@ class Reconciler:
         target = self._config.targets[target_key]
         holders = await strategy.holders(target)
         # Read after listing: a grant made in between is not among the holders anyway.
-        states: dict[str, set[str]] = {}
-        for email, state in await self._reader.grants_at(grant_key(strategy_key, target_key, "")):
-            states.setdefault(email, set()).add(state)
-        managed: dict[str, str] = {}
-        ended: dict[str, str] = {}
-        unknown = False
-        identities = await _concurrently(
-            {email: partial(_identity, strategy, email) for email in states}
+        # By identity granted to (recorded on each grant since it was made; for older
+        # grants, looked up): whose it is, and the states of its grants.
+        rows = await self._reader.grants_at(grant_key(strategy_key, target_key, ""))
+        unrecorded = {email for email, _, identity in rows if identity is None}
+        looked_up = await _concurrently(
+            {email: partial(_identity, strategy, email) for email in unrecorded}
         )
-        for email, seen in states.items():
-            identity = identities[email]
+        by_identity: dict[str, tuple[str, set[str]]] = {}
+        unknown = False
+        for email, state, recorded in rows:
+            identity = recorded if recorded is not None else looked_up[email]
             if identity is None:
-                unknown = unknown or seen != {GrantState.REVOKED.value}
+                unknown = unknown or state != GrantState.REVOKED.value
                 continue
             # Case-insensitive: IAM user names and GitHub logins are, whatever case is stored.
-            if seen == {GrantState.REVOKED.value}:
-                ended[identity.casefold()] = email
-            else:
-                managed[identity.casefold()] = email
+            by_identity.setdefault(identity.casefold(), (email, set()))[1].add(state)
+        ended = {
+            key: email
+            for key, (email, seen) in by_identity.items()
+            if seen == {GrantState.REVOKED.value}
+        }
+        managed = {key: email for key, (email, _) in by_identity.items() if key not in ended}
         named = {holder.casefold(): holder for holder in holders}
         decided = plan(TargetView(frozenset(named), managed, ended))
         removals = await _concurrently(

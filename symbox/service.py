@@ -181,6 +181,20 @@ class RunService:
             )
         return await self._hook_failed(run, "on_request", outcome)
 
+    async def _identity_of(self, run: Run) -> tuple[str | None, str | None]:
+        """The requester's identity at the run's target system: (identity, error text).
+
+        Resolved once, just before the grant, and kept on the grant so the revoke removes
+        exactly what was granted even if the mapping changes meanwhile.
+        """
+        strategy = self._strategies.get(run.strategy or "")
+        if not isinstance(strategy, IdentityResolver):
+            return None, None
+        try:
+            return await strategy.remote_identity(run.requester), None
+        except StrategyError as error:
+            return None, f"identity lookup: {error}"
+
     async def _check_identity(self, flow: Flow, requester: str) -> None:
         # Refusing here means a requester unknown to the target system never gets a run
         # that would only fail at escalation, after someone approved it.
@@ -284,20 +298,23 @@ class RunService:
                 return run
             flow = self._config.flow_by_name(run.flow)
             reached_target = False
+            identity: str | None = None
             if flow is None:
                 # Its flow was removed from the config: nothing says how long to grant for.
                 message: str | None = f"flow {run.flow} is no longer configured"
             else:
                 message = await self._before(run, flow, "escalate")
                 if message is None:
-                    error = await self._strategy_calls.call("escalate", run)
+                    identity, message = await self._identity_of(run)
+                if message is None:
+                    error = await self._strategy_calls.call("escalate", run, identity)
                     message = None if error is None else str(error)
                     reached_target = error is None or error.reached_target
             now = self._clock.now()
             if flow is not None and message is None:
                 try:
                     run = await self._ledger.step(
-                        run_id, lambda current: engine.escalated(current, flow, now)
+                        run_id, lambda current: engine.escalated(current, flow, now, identity)
                     )
                 except Exception as error:
                     # The grant exists at the target but could not be recorded: it must
@@ -309,7 +326,7 @@ class RunService:
                 run = await self._ledger.step(
                     run_id,
                     lambda current: engine.escalation_failed(
-                        current, failure, now, reached_target=reached_target
+                        current, failure, now, reached_target=reached_target, identity=identity
                     ),
                 )
         if run.grant is not None and run.grant.state is GrantState.REVOKING:

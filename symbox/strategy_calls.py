@@ -30,8 +30,14 @@ class StrategyCalls:
         self._clock = clock
         self._metrics = metrics
 
-    async def call(self, action: str, run: Run) -> StrategyError | None:
-        """Run ``action`` (escalate or deescalate) for ``run``; the error, or None if done."""
+    async def call(
+        self, action: str, run: Run, identity: str | None = None
+    ) -> StrategyError | None:
+        """Run ``action`` (escalate or deescalate) for ``run``; the error, or None if done.
+
+        ``identity`` is the requester's identity in the target system; without it, the one
+        the grant was made to (if recorded) is used.
+        """
         strategy = self._strategies.get(run.strategy or "")
         target = self._target_of(run)
         if strategy is None or target is None:
@@ -47,6 +53,7 @@ class StrategyCalls:
             target=target,
             fields={key: value for key, value in run.fields.items() if key != "target"},
             at=self._clock.now(),
+            identity=identity or (run.grant.identity if run.grant else None),
         )
         call = strategy.escalate if action == "escalate" else strategy.deescalate
         started = time.monotonic()

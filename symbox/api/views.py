@@ -55,6 +55,7 @@ def run_view(run: Run, events: list[dict[str, Any]] | None = None) -> dict[str, 
             "attempts": grant.attempts,
             "next_attempt_at": _when(grant.next_attempt_at),
             "last_error": grant.last_error,
+            "identity": grant.identity,
         },
     }
     if run.errors:

@@ -54,6 +54,7 @@ def run_entry(event: RunEvent, run: Run, target: Target | None) -> dict[str, Any
     if run.grant is not None:
         fields["grant"] = {
             "state": run.grant.state.value,
+            "identity": run.grant.identity,
             "expires_at": None if run.grant.expires_at is None else iso(run.grant.expires_at),
         }
     return {

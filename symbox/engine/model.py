@@ -94,6 +94,9 @@ class Grant:
     attempts: int = 0
     next_attempt_at: float | None = None
     last_error: str | None = None
+    # Who the target system granted to (its own identity for the requester), once known:
+    # revoking uses it, so a mapping changed meanwhile cannot leave the grant in place.
+    identity: str | None = None
 
 
 @dataclass(frozen=True)

@@ -149,8 +149,8 @@ def after_hook_failed(run: Run, hook: str, error: str, now: float) -> Transition
     return Transition(new, (event,))
 
 
-def escalated(run: Run, flow: Flow, now: float) -> Transition:
-    """Record that the strategy granted access; the grant's clock starts now."""
+def escalated(run: Run, flow: Flow, now: float, identity: str | None = None) -> Transition:
+    """Record that the strategy granted access (to ``identity``); the clock starts now."""
     grant = _require_grant(run, GrantState.ESCALATING)
     expires_at = None
     if flow.params.schedule_deescalation and run.duration is not None:
@@ -158,14 +158,19 @@ def escalated(run: Run, flow: Flow, now: float) -> Transition:
     new = run.evolve(
         status=RunStatus.ESCALATED,
         escalated_at=now,
-        grant=replace(grant, state=GrantState.ACTIVE, expires_at=expires_at),
+        grant=replace(grant, state=GrantState.ACTIVE, expires_at=expires_at, identity=identity),
     )
     details = {"expires_at": expires_at}
     return Transition(new, (_event(new, "escalate", Actor.system(), now, run.channel, details),))
 
 
 def escalation_failed(
-    run: Run, error: str, now: float, *, reached_target: bool = True
+    run: Run,
+    error: str,
+    now: float,
+    *,
+    reached_target: bool = True,
+    identity: str | None = None,
 ) -> Transition:
     """Record a failed grant; the run errors and any partial grant is revoked to be safe.
 
@@ -174,7 +179,8 @@ def escalation_failed(
     """
     grant = _require_grant(run, GrantState.ESCALATING)
     if reached_target:
-        ended = replace(grant, state=GrantState.REVOKING, next_attempt_at=now)
+        # The partial grant is taken back from whoever it was made to.
+        ended = replace(grant, state=GrantState.REVOKING, next_attempt_at=now, identity=identity)
     else:
         ended = replace(grant, state=GrantState.REVOKED)
     new = run.evolve(

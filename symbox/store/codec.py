@@ -45,6 +45,7 @@ def run_to_json(run: Run) -> str:
             "attempts": grant.attempts,
             "next_attempt_at": grant.next_attempt_at,
             "last_error": grant.last_error,
+            "identity": grant.identity,
         },
         "escalated_at": run.escalated_at,
         "ended_at": run.ended_at,
@@ -94,6 +95,8 @@ def run_from_json(text: str) -> Run:
             attempts=grant["attempts"],
             next_attempt_at=grant["next_attempt_at"],
             last_error=grant["last_error"],
+            # Grants stored before identities were recorded have none.
+            identity=grant.get("identity"),
         ),
         escalated_at=data["escalated_at"],
         ended_at=data["ended_at"],

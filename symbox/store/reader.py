@@ -129,13 +129,17 @@ class Reader:
             return None, None
         return run_from_json(row[0]), None if row[1] is None else str(row[1])
 
-    async def grants_at(self, key_prefix: str) -> list[tuple[str, str]]:
-        """(requester, grant state) of every run whose grant key starts with ``key_prefix``."""
+    async def grants_at(self, key_prefix: str) -> list[tuple[str, str, str | None]]:
+        """(requester, grant state, identity granted to) of runs whose grant key has the prefix."""
         rows = await self._all(
-            "SELECT requester, grant_state FROM runs WHERE grant_key >= ? AND grant_key < ?",
+            "SELECT requester, grant_state, json_extract(body, '$.grant.identity') FROM runs"
+            " WHERE grant_key >= ? AND grant_key < ?",
             (key_prefix, key_prefix + "\U0010ffff"),
         )
-        return [(str(requester), str(state)) for requester, state in rows]
+        return [
+            (str(requester), str(state), None if identity is None else str(identity))
+            for requester, state, identity in rows
+        ]
 
     async def covering_grant(self, grant_key: str) -> str | None:
         """A run symbox still holds (or is granting or revoking) ``grant_key`` for, if any."""

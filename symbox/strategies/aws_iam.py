@@ -50,7 +50,7 @@ class AwsIamStrategy:
     async def escalate(self, request: GrantRequest) -> None:
         """Add the user to the group (succeeds if they already belong)."""
         group = _group(request.target)
-        user = await self.remote_identity(request.requester)
+        user = request.identity or await self.remote_identity(request.requester)
         try:
             await self.directory.add(user, group)
         except AwsCallError as error:
@@ -60,7 +60,8 @@ class AwsIamStrategy:
         """Remove the user from the group (succeeds if they are not in it)."""
         group = _group(request.target)
         try:
-            user = await self.directory.user_name(request.requester)
+            # The user the grant was made to, if recorded; else whoever the mapping says now.
+            user = request.identity or await self.directory.user_name(request.requester)
         except AwsCallError as error:
             raise strategy_error("identity lookup", error, reached_target=False) from None
         if user is None:

@@ -56,7 +56,7 @@ class AwsSsoStrategy:
         """Create the assignment or membership (succeeds if it exists)."""
         target = request.target
         self._check(target)
-        user = await self.remote_identity(request.requester)
+        user = request.identity or await self.remote_identity(request.requester)
         try:
             if target.type == PERMISSION_SET:
                 await self.center.assign(self._assignment(target, user))
@@ -70,7 +70,8 @@ class AwsSsoStrategy:
         target = request.target
         self._check(target)
         try:
-            user = await self.center.user_id(request.requester)
+            # The user the grant was made to, if recorded; else whoever the mapping says now.
+            user = request.identity or await self.center.user_id(request.requester)
         except AwsCallError as error:
             raise strategy_error("identity lookup", error, reached_target=False) from None
         if user is None:

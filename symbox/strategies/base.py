@@ -19,6 +19,9 @@ class GrantRequest:
     target: Target
     fields: Mapping[str, Any]
     at: float
+    # The requester's identity in the target system when symbox already knows it (the one
+    # granted to): strategies use it rather than looking the requester up again.
+    identity: str | None = None
 
 
 class StrategyError(Exception):

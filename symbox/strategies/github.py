@@ -80,7 +80,7 @@ class GithubStrategy:
     async def escalate(self, request: GrantRequest) -> None:
         """Add the collaborator (201: invited; 204: already one, or added directly)."""
         repo, permission = self._repo(request.target)
-        username = await self.remote_identity(request.requester)
+        username = request.identity or await self.remote_identity(request.requester)
         path = f"/repos/{repo}/collaborators/{quote(username, safe='')}"
         response = await self._rest.send(
             "PUT", path, action="escalate", json={"permission": permission}
@@ -94,7 +94,8 @@ class GithubStrategy:
     async def deescalate(self, request: GrantRequest) -> None:
         """Cancel a pending invitation, then remove the collaborator (succeeds if gone)."""
         repo, _ = self._repo(request.target)
-        username = await self._identities.identity_of(request.requester, GITHUB)
+        # The user the grant was made to, if recorded; else the username set now.
+        username = request.identity or await self._identities.identity_of(request.requester, GITHUB)
         if username is None:
             log.warning(
                 "requester has no GitHub username; nothing to revoke",

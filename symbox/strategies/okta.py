@@ -63,7 +63,7 @@ class OktaStrategy:
     async def escalate(self, request: GrantRequest) -> None:
         """Add the user to the group (succeeds if they already belong)."""
         group = _group(request.target)
-        user = await self.remote_identity(request.requester)
+        user = request.identity or await self.remote_identity(request.requester)
         path = f"/api/v1/groups/{group}/users/{quote(user, safe='')}"
         response = await self._rest.send("PUT", path, action="escalate")
         if response.is_success:
@@ -75,7 +75,8 @@ class OktaStrategy:
     async def deescalate(self, request: GrantRequest) -> None:
         """Remove the user from the group (succeeds if they are not in it, or gone)."""
         group = _group(request.target)
-        _, user = await self._user(request.requester, "deescalate")
+        # The user the grant was made to, if recorded; else whoever the login says now.
+        user = request.identity or (await self._user(request.requester, "deescalate"))[1]
         if user is None:
             # A deleted Okta user belongs to no group.
             log.warning(

@@ -210,3 +210,34 @@ async def test_permanent_failures_name_their_cause(okta: FakeOkta) -> None:
             await okta_strategy.deescalate(request)
         assert "asked to wait 120 s" in str(caught.value)
     assert all(OKTA_TOKEN not in str(call.body) for call in okta.calls)
+
+
+async def test_the_revoke_removes_whoever_the_grant_was_made_to(
+    tmp_path: Path, okta: FakeOkta
+) -> None:
+    carol = okta.add_user(CAROL)
+    other = okta.add_user("c.smith")
+    async with symbox_on(tmp_path, okta) as h:
+        run_id = await h.request(target="okta-admins", duration="10m")
+        granted = (await h.approve(run_id)).json()
+        assert granted["grant"]["identity"] == carol
+        assert okta.members(GROUP) == {carol}
+        # The operator re-maps Carol while she holds the grant (forced past the guard).
+        await set_identities(
+            h.app.writer,
+            CAROL,
+            {"okta": "c.smith"},
+            now=h.clock.now(),
+            actor=Actor("operator", "test"),
+            force=True,
+        )
+        await h.advance(600)
+        await h.wait_status(run_id, "deescalated")
+        # The user who was granted is the one removed; the newly mapped one is untouched.
+        assert okta.members(GROUP) == set()
+        assert other not in okta.members(GROUP)
+        okta.groups[GROUP].add(carol)
+        # Put back by hand after the revoke: reconciliation knows whose grant it was.
+        [finding] = await h.app.reconciler.reconcile()
+        assert (finding.identity, finding.outcome) == (carol, "stale_removed")
+        assert okta.members(GROUP) == set()
