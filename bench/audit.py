@@ -32,12 +32,11 @@ import anyio
 import httpx
 
 from bench.common import (
-    APPROVER_BOT,
     FLOW,
-    REQUESTER_BOT,
     STRATEGY,
     TARGET,
     NoopStrategy,
+    drive_cycles,
     print_machine,
     read_config,
     write_config,
@@ -50,7 +49,6 @@ from symbox.audit.jsonl import JsonLinesFile
 from symbox.audit.kinesis import DataStreamSink, FirehoseSink
 from symbox.audit.shipper import AuditShipper, AuditSink, FileSink
 from symbox.aws.session import AwsConnection, ConnectionSettings
-from symbox.engine.model import Actor
 from symbox.metrics import Metrics
 from symbox.store.handle import open_store
 from symbox.store.txn import WriteTxn
@@ -204,35 +202,9 @@ async def cycles(folder: Path, mode: str, tasks: int, duration: float, extra: st
     )
     if mode == "off":
         app.shippers.clear()
-    requester, approver = Actor.bot(REQUESTER_BOT), Actor.bot(APPROVER_BOT)
-    inputs = {"reason": "bench", "duration": "1h", "target": TARGET}
-    done = 0
     async with anyio.create_task_group() as group:
         await group.start(app.serve)
-        stop_at = time.perf_counter() + duration
-
-        async def loop(task: int) -> None:
-            nonlocal done
-            number = 0
-            while time.perf_counter() < stop_at:
-                number += 1
-                run = await app.service.request(
-                    actor=requester,
-                    flow_name=FLOW,
-                    requester=f"t{task}-{number}@example.com",
-                    inputs=inputs,
-                    channel="api",
-                )
-                await app.service.decide(
-                    actor=approver, run_id=run.id, approve=True, reason=None, channel="api"
-                )
-                done += 1
-
-        cpu = time.process_time()
-        async with anyio.create_task_group() as loops:
-            for task in range(tasks):
-                loops.start_soon(loop, task)
-        cpu = time.process_time() - cpu
+        done, cpu = await drive_cycles(app, tasks, duration)
         tip = await app.reader.audit_tip()
         lag = max((tip - shipper.cursor for shipper in app.shippers), default=0)
         app.stop()

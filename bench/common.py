@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 
 from symbox.admin import issue_token
-from symbox.app import DATABASE_NAME
+from symbox.app import DATABASE_NAME, App
 from symbox.audit.entry import run_entry
 from symbox.config import load_config
 from symbox.config.model import Config, Flow, Target
@@ -301,3 +301,35 @@ async def seed_active_grants(
 
             await writer.submit(one_batch)
     return Seeded(run_ids, time.perf_counter() - started)
+
+
+async def drive_cycles(app: App, tasks: int, duration: float) -> tuple[int, float]:
+    """Run request -> approve cycles on ``app``'s service from ``tasks`` tasks for
+    ``duration`` seconds, in-process (no HTTP); return (cycles, CPU seconds used)."""
+    requester, approver = Actor.bot(REQUESTER_BOT), Actor.bot(APPROVER_BOT)
+    inputs = {"reason": "bench", "duration": "1h", "target": TARGET}
+    cycles = 0
+    stop_at = time.perf_counter() + duration
+
+    async def loop(task: int) -> None:
+        nonlocal cycles
+        number = 0
+        while time.perf_counter() < stop_at:
+            number += 1
+            run = await app.service.request(
+                actor=requester,
+                flow_name=FLOW,
+                requester=f"t{task}-{number}@example.com",
+                inputs=inputs,
+                channel="api",
+            )
+            await app.service.decide(
+                actor=approver, run_id=run.id, approve=True, reason=None, channel="api"
+            )
+            cycles += 1
+
+    cpu_before = time.process_time()
+    async with anyio.create_task_group() as loops:
+        for task in range(tasks):
+            loops.start_soon(loop, task)
+    return cycles, time.process_time() - cpu_before

@@ -13,24 +13,19 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import anyio
 
 from bench.common import (
-    APPROVER_BOT,
-    FLOW,
-    REQUESTER_BOT,
     STRATEGY,
-    TARGET,
     NoopStrategy,
+    drive_cycles,
     print_machine,
     read_config,
     write_config,
 )
 from symbox.app import App, Options
-from symbox.engine.model import Actor
 
 
 async def measure(tasks: int, duration: float, ship: bool) -> tuple[float, float]:
@@ -43,35 +38,9 @@ async def measure(tasks: int, duration: float, ship: bool) -> tuple[float, float
         )
         if not ship:
             app.shippers.clear()
-        requester, approver = Actor.bot(REQUESTER_BOT), Actor.bot(APPROVER_BOT)
-        inputs = {"reason": "bench", "duration": "1h", "target": TARGET}
-        cycles = 0
         async with anyio.create_task_group() as group:
             await group.start(app.serve)
-            stop_at = time.perf_counter() + duration
-
-            async def loop(task: int) -> None:
-                nonlocal cycles
-                number = 0
-                while time.perf_counter() < stop_at:
-                    number += 1
-                    run = await app.service.request(
-                        actor=requester,
-                        flow_name=FLOW,
-                        requester=f"t{task}-{number}@example.com",
-                        inputs=inputs,
-                        channel="api",
-                    )
-                    await app.service.decide(
-                        actor=approver, run_id=run.id, approve=True, reason=None, channel="api"
-                    )
-                    cycles += 1
-
-            cpu_before = time.process_time()
-            async with anyio.create_task_group() as loops:
-                for task in range(tasks):
-                    loops.start_soon(loop, task)
-            cpu = time.process_time() - cpu_before
+            cycles, cpu = await drive_cycles(app, tasks, duration)
             app.stop()
     return cycles / duration, 100 * cpu / duration
 

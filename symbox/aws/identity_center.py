@@ -233,29 +233,8 @@ class IdentityCenter:
 
     async def has_assignment(self, assignment: Assignment) -> bool:
         """Whether the user holds the permission set in the account."""
-        client = self._connection.sso_admin()
-        token: str | None = None
-        for _ in range(MAX_PAGES):
-            extra: dict[str, Any] = {"NextToken": token} if token else {}
-            page = await call(
-                "sso-admin:ListAccountAssignments",
-                client.list_account_assignments(
-                    InstanceArn=self.instance_arn,
-                    AccountId=assignment.account_id,
-                    PermissionSetArn=assignment.permission_set_arn,
-                    **extra,
-                ),
-            )
-            for found in page.get("AccountAssignments", []):
-                if (
-                    found.get("PrincipalType") == "USER"
-                    and found.get("PrincipalId") == assignment.user_id
-                ):
-                    return True
-            token = page.get("NextToken")
-            if not token:
-                break
-        return False
+        holders = await self.assigned_users(assignment.account_id, assignment.permission_set_arn)
+        return assignment.user_id in holders
 
     async def assign(self, assignment: Assignment) -> None:
         """Create the assignment and wait until AWS reports it done; succeed if it exists."""
