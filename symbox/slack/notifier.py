@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import anyio
@@ -105,34 +105,46 @@ class SlackNotifier:
             return
         name = event.name
         if name == "request":
-            await self._post_request(run, flow)
-            await self._dm(run.requester, f"Your request for {_flow_label(flow)} was sent.")
+            await self._attempt(run, self._post_request(run, flow))
+            await self._attempt(
+                run, self._dm(run.requester, f"Your request for {_flow_label(flow)} was sent.")
+            )
             return
         if name == "request_forward":
             # Nobody decided in time: the next destinations get the request too, and every
             # message is updated together once someone does.
-            await self._post_request(run, flow)
+            await self._attempt(run, self._post_request(run, flow))
             return
         if name in ("approve", "deny", "escalate", "deescalate", "request_expire"):
-            await self._update_messages(run, flow)
+            await self._attempt(run, self._update_messages(run, flow))
         if name in ("approve", "deny") and run.decision is not None:
             verb = "approved" if run.decision.approved else "denied"
             who = run.decision.actor.id
             reason = f": {escape(run.decision.reason)}" if run.decision.reason else ""
-            await self._dm(
-                run.requester, f"Your {_flow_label(flow)} request was {verb} by {who}{reason}."
+            await self._attempt(
+                run,
+                self._dm(
+                    run.requester, f"Your {_flow_label(flow)} request was {verb} by {who}{reason}."
+                ),
             )
         elif name == "escalate":
             until = run.grant.expires_at if run.grant else None
             text = f"Your {_flow_label(flow)} access is granted" + (
                 f" until {iso(until)}." if until else "."
             )
-            await self._dm(run.requester, text, revoke=run if flow.params.allow_revoke else None)
+            await self._attempt(
+                run, self._dm(run.requester, text, revoke=run if flow.params.allow_revoke else None)
+            )
         elif name == "deescalate":
-            await self._dm(run.requester, f"Your {_flow_label(flow)} access was revoked.")
+            await self._attempt(
+                run, self._dm(run.requester, f"Your {_flow_label(flow)} access was revoked.")
+            )
         elif name == "request_expire":
-            await self._dm(
-                run.requester, f"Your {_flow_label(flow)} request expired without a decision."
+            await self._attempt(
+                run,
+                self._dm(
+                    run.requester, f"Your {_flow_label(flow)} request expired without a decision."
+                ),
             )
         fast_retry = run.grant is not None and run.grant.state is GrantState.REVOKING
         if (event.errors or name == "hook_error") and not (
@@ -140,28 +152,46 @@ class SlackNotifier:
         ):
             # A revoke still in its fast retries is not news yet; one failing past the
             # bound is, and so is each slow retry that fails after it.
-            await self._report_error(run, flow, event)
+            await self._attempt(run, self._report_error(run, flow, event))
+
+    async def _attempt(self, run: Run, step: Awaitable[object]) -> None:
+        """Run one Slack step; a failure is logged and the run's other messages still go."""
+        try:
+            await step
+        except SlackApiError as error:
+            log.error(
+                "Slack refused a message",
+                extra={"run_id": run.id, "error": error.response.get("error")},
+            )
+        except Exception:
+            log.exception("telling Slack about a run failed", extra={"run_id": run.id})
 
     async def _post_request(self, run: Run, flow: Flow) -> None:
         target = self._target_label(run)
         text, blocks = request_message(run, flow, target, self._directory.known_ids())
+        # Each destination on its own: one that Slack refuses does not keep the others.
         for destination in await self._destinations(run, flow):
-            response = await self._web.chat_postMessage(
-                channel=destination, text=text, blocks=blocks
-            )
-            channel, ts = str(response["channel"]), str(response["ts"])
+            await self._attempt(run, self._post_one(run, destination, text, blocks))
 
-            def remember(txn: WriteTxn, channel: str = channel, ts: str = ts) -> None:
-                txn.add_slack_message(run.id, channel, ts)
+    async def _post_one(
+        self, run: Run, destination: str, text: str, blocks: list[dict[str, Any]]
+    ) -> None:
+        response = await self._web.chat_postMessage(channel=destination, text=text, blocks=blocks)
+        channel, ts = str(response["channel"]), str(response["ts"])
 
-            await self._writer.submit(remember)
+        def remember(txn: WriteTxn) -> None:
+            txn.add_slack_message(run.id, channel, ts)
+
+        await self._writer.submit(remember)
 
     async def _update_messages(self, run: Run, flow: Flow) -> None:
         text, blocks = request_message(
             run, flow, self._target_label(run), self._directory.known_ids()
         )
         for channel, ts in await self._reader.slack_messages(run.id):
-            await self._web.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            await self._attempt(
+                run, self._web.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            )
 
     async def _destinations(self, run: Run, flow: Flow) -> list[str]:
         """Channels and user ids to post the request to now (its current notification)."""

@@ -320,3 +320,37 @@ async def test_a_full_audit_outbox_is_explained_in_slack(tmp_path: Path) -> None
         )
         assert told.args["channel"] == "UCAROL"
         assert "the audit outbox is full" in told.args["text"]
+
+
+async def test_a_reconnect_mid_journey_and_failing_slack_calls_lose_no_decision(
+    tmp_path: Path,
+) -> None:
+    async with slack_rig(tmp_path) as rig:
+        await rig.submit("access", access_values())
+        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        run_id = posts[0].args["blocks"][-1]["elements"][0]["value"]
+
+        # The connection drops between the request and the approval.
+        await rig.slack.drop()
+        await rig.slack.wait_connected()
+        # And Slack refuses message updates for a while, and answers DMs slowly.
+        with rig.slack.state.lock:
+            rig.slack.state.failing["chat.update"] = "ratelimited"
+            rig.slack.state.slow["chat.postMessage"] = 0.3
+        await rig.click("symbox_approve", run_id, "UALICE")
+        await rig.h.wait_status(run_id, "escalated")
+        # The DMs still arrive; the refused updates are logged, not retried forever.
+        dms = await rig.calls("chat.postMessage", 3, lambda c: c.args["channel"] == "UCAROL")
+        assert "access is granted until" in str(dms[-1].args["text"])
+        assert rig.slack.state.called("chat.update")
+        with rig.slack.state.lock:
+            rig.slack.state.failing.clear()
+            rig.slack.state.slow.clear()
+        # Later steps update the messages again once Slack takes them.
+        await rig.h.advance(600)
+        await rig.h.wait_status(run_id, "deescalated")
+        await rig.calls(
+            "chat.update",
+            1,
+            lambda c: "access revoked" in str(c.args["blocks"][1]["elements"][0]["text"]),
+        )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.aws_configs import aws_config
+from tests.fakes.clock import FakeClock
 from tests.fakes.moto import ACCOUNT_ID, MotoAws
 from tests.harness import Harness, harness
 
@@ -125,3 +126,32 @@ async def test_iam_group_membership_and_an_early_revoke(tmp_path: Path, aws: Mot
         assert revoked.status_code == 200, revoked.text
         await h.wait_status(run_id, "deescalated")
         assert await aws.iam_members("admins") == []
+
+
+async def test_a_grant_made_before_a_restart_is_revoked_on_time_after_it(
+    tmp_path: Path, aws: MotoAws
+) -> None:
+    user = await aws.sso_user(CAROL)
+    permission_set = await aws.permission_set("Admin")
+    sso = await aws.sso()
+    text = aws_config(
+        aws.server.url,
+        instance_arn=sso.instance_arn,
+        permission_set_arn=permission_set,
+        account_id=ACCOUNT_ID,
+        sso_group_id=await aws.sso_group("oncall"),
+    )
+    clock = FakeClock()
+    async with harness(tmp_path, config_text=lambda _: text, clock=clock) as h:
+        run_id = await h.request(target="sso-admin", duration="10m")
+        assert (await h.approve(run_id)).json()["status"] == "escalated"
+        await h.advance(300)
+    # symbox is down for a while; the assignment stays, and so does its schedule.
+    assert await aws.assignments(permission_set) == [user]
+    async with harness(tmp_path, config_text=lambda _: text, clock=clock) as h:
+        assert (await h.run(run_id))["status"] == "escalated"
+        await h.advance(299)
+        assert await aws.assignments(permission_set) == [user]
+        await h.advance(1)
+        await h.wait_status(run_id, "deescalated")
+        assert await aws.assignments(permission_set) == []
