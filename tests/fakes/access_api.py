@@ -6,10 +6,11 @@ import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackHttp
 
 API_KEY = "access-api-key-5d1e9b"
 
@@ -41,7 +42,7 @@ class ApiState:
             return [call for call in self.calls if (call.method, call.path) == (method, path)]
 
 
-class FakeAccessApi:
+class FakeAccessApi(LoopbackHttp):
     """Bearer-token JSON API: GET /users?email=, POST /grants, DELETE /grants/{res}/{user}.
 
     Also serves the odd cases the sandbox must handle: redirects, a large body, a slow
@@ -54,37 +55,7 @@ class FakeAccessApi:
         self.api_key = api_key
         self.redirect_to = redirect_to
         self.state = ApiState()
-        self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Its base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(self._handler())
 
     def answer(self, call: Call) -> tuple[int, Any, dict[str, str]]:
         """Route one request; every route but the odd ones needs the bearer token."""

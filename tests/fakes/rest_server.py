@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackHttp
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeRestServer:
+class FakeRestServer(LoopbackHttp):
     """Subclasses route requests in ``route``; this class authenticates and records them.
 
     A request whose headers fail ``authorized`` gets ``unauthorized()``; one that matches
@@ -55,30 +56,7 @@ class FakeRestServer:
         self.calls: list[Call] = []
         self.lock = threading.RLock()
         self._faults: list[Fault] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        """The base URL."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(self._handler())
 
     def fail(
         self,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackHttp
 
 PAGERDUTY_TOKEN = "pd-secret-token-7f3a9c"
 OKTA_TOKEN = "okta-secret-ssws-42b8e1"
@@ -35,41 +35,13 @@ class FakeState:
     requests: list[Seen] = field(default_factory=list)
 
 
-class FakeServer:
+class FakeServer(LoopbackHttp):
     """A threaded HTTP server on 127.0.0.1:0 whose `route` method answers GET requests."""
 
     def __init__(self, expected_auth: str) -> None:
         self.expected_auth = expected_auth
         self.state = FakeState()
-        self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        # A short poll interval keeps shutdown (which waits for the next poll) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        """The server's base URL."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # Wake any handler held by `delay` so it ends before the socket closes.
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(self._handler())
 
     def route(self, path: str, query: dict[str, list[str]]) -> Response:
         """Answer one authorised GET; subclasses serve their canned data."""

@@ -1,0 +1,50 @@
+"""The lifecycle every fake HTTP service in the tests shares: a threaded server on loopback."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Self
+
+
+class LoopbackHttp:
+    """A ThreadingHTTPServer on 127.0.0.1 (a port the system picks), served from a thread.
+
+    Subclasses build their request handler and pass it up; ``with`` starts and stops it.
+    """
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._release = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        # A short poll interval keeps shutdown (which waits for the next poll) fast.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Its base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Wake any handler told to hold its answer, so it ends before the socket closes.
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
