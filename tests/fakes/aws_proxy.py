@@ -8,9 +8,11 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackHttp
 
 # Fault kinds: an error answer without reaching moto, a dropped connection before or after
 # moto applied the request, or moto's answer with an assignment status rewritten.
@@ -79,7 +81,7 @@ def _error_body(json_protocol: bool, code: str, message: str) -> tuple[bytes, st
     return xml.encode(), "text/xml"
 
 
-class FaultProxy:
+class FaultProxy(LoopbackHttp):
     """Forwards to ``upstream`` (moto) and counts operations; faults are queued with ``add``."""
 
     def __init__(self, upstream: str) -> None:
@@ -90,26 +92,7 @@ class FaultProxy:
         self.calls: Counter[str] = Counter()
         # The last request body of each operation, to check what symbox sent.
         self.bodies: dict[str, bytes] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The proxy's base URL."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FaultProxy:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(self._handler())
 
     def add(self, operation: str, kind: str, times: int = 1) -> None:
         """Queue a fault for the next ``times`` requests of ``operation``."""

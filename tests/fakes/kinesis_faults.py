@@ -11,9 +11,11 @@ import http.client
 import json
 import threading
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.fakes.loopback import LoopbackHttp
 
 PUTS = {
     "PutRecords": ("FailedRecordCount", "Records", "ProvisionedThroughputExceededException"),
@@ -21,7 +23,7 @@ PUTS = {
 }
 
 
-class RecordFaults:
+class RecordFaults(LoopbackHttp):
     """Forwards to ``upstream``; ``plan`` says which records of the next put calls fail."""
 
     def __init__(self, upstream: str) -> None:
@@ -33,22 +35,8 @@ class RecordFaults:
         self._whole_failures = 0
         # Per put call: how many records it carried and how many failed.
         self.puts: list[tuple[int, int]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """The proxy's base URL, an endpoint for AWS clients."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(self._handler())
+        self.start()
 
     def fail_records(self, *calls: Sequence[int]) -> None:
         """For each of the next put calls, the record positions that fail."""

@@ -33,9 +33,21 @@ class LoopbackHttp:
         """Its base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
+        """Start serving in a background thread."""
         self._thread.start()
         return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        # Wake any handler told to hold its answer, so it ends before the socket closes.
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
 
     def __exit__(
         self,
@@ -43,8 +55,4 @@ class LoopbackHttp:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Wake any handler told to hold its answer, so it ends before the socket closes.
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self.stop()

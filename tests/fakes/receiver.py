@@ -7,8 +7,10 @@ import hmac
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackHttp
 
 SIGNATURE_HEADER = "X-Symbox-Signature"
 
@@ -41,7 +43,7 @@ class ReceiverState:
             return [item for item in self.requests if item.action == action and item.status == 200]
 
 
-class GrantReceiver:
+class GrantReceiver(LoopbackHttp):
     """Verifies the HMAC signature, applies grants and revokes, and can be told to fail."""
 
     def __init__(self, secret: str) -> None:
@@ -77,23 +79,9 @@ class GrantReceiver:
                 # Keep test output clean; requests are recorded in the state instead.
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
         """Where to POST grants."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/grants"
-
-    def start(self) -> GrantReceiver:
-        """Start serving in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        return f"http://127.0.0.1:{self.port}/grants"
