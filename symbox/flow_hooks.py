@@ -137,6 +137,16 @@ class FlowHooks:
             for spec in specs or ()
         )
 
+    async def identity(self, run: Run, flow: Flow) -> tuple[str | None, str | None]:
+        """The flow's ``get_identity`` answer: (the name it gives or None, error text)."""
+        event = self._event(run, flow, "request", Actor.user(run.requester))
+        try:
+            name = await self._runner.reduce_identity(flow.implementation, _filename(flow), event)
+        except HookFailure as error:
+            log.warning("get_identity failed", extra={"run_id": run.id, "error": str(error)})
+            return None, str(error)
+        return name, None
+
     async def after(self, run: Run, flow: Flow, step: str, actor: Actor) -> str | None:
         """Run the flow's ``after_<step>`` hook for its side effects; the error text if any."""
         event = self._event(run, flow, step, actor)

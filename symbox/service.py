@@ -148,7 +148,6 @@ class RunService:
         requester = self._requester(actor, requester)
         self._admit()
         fields = validate_inputs(self._config, flow, inputs)
-        await self._check_identity(flow, requester)
         opened = partial(
             engine.open_request,
             run_id=str(uuid.uuid4()),
@@ -160,6 +159,7 @@ class RunService:
             now=self._clock.now(),
         )
         transition = opened()
+        await self._check_identity(transition.run, flow)
         routing: tuple[dict[str, Any], ...] | str = ()
         if self._hooks is not None:
             # Asked before the commit so the request is stored with where it is posted.
@@ -190,21 +190,26 @@ class RunService:
         strategy = self._strategies.get(run.strategy or "")
         if not isinstance(strategy, IdentityResolver):
             return None, None
+        name: str | None = None
+        flow = self._config.flow_by_name(run.flow)
+        if self._hooks is not None and flow is not None:
+            # The flow's get_identity reducer, if it has one, names the requester there.
+            name, failure = await self._hooks.identity(run, flow)
+            if failure is not None:
+                return None, f"get_identity: {failure}"
         try:
-            return await strategy.remote_identity(run.requester), None
+            if name is None:
+                return await strategy.remote_identity(run.requester), None
+            return await strategy.remote_identity(run.requester, name), None
         except StrategyError as error:
-            return None, f"identity lookup: {error}"
+            return None, str(error)
 
-    async def _check_identity(self, flow: Flow, requester: str) -> None:
+    async def _check_identity(self, run: Run, flow: Flow) -> None:
         # Refusing here means a requester unknown to the target system never gets a run
         # that would only fail at escalation, after someone approved it.
-        strategy = self._strategies.get(flow.params.strategy or "")
-        if not isinstance(strategy, IdentityResolver):
-            return
-        try:
-            await strategy.remote_identity(requester)
-        except StrategyError as error:
-            raise BadRequest(f"{requester} cannot use flow {flow.name}: {error}") from None
+        _, error = await self._identity_of(run)
+        if error is not None:
+            raise BadRequest(f"{run.requester} cannot use flow {flow.name}: {error}")
 
     def _admit(self) -> None:
         refusal = self._admission()
@@ -305,7 +310,8 @@ class RunService:
             else:
                 message = await self._before(run, flow, "escalate")
                 if message is None:
-                    identity, message = await self._identity_of(run)
+                    identity, failure = await self._identity_of(run)
+                    message = None if failure is None else f"identity lookup: {failure}"
                 if message is None:
                     error = await self._strategy_calls.call("escalate", run, identity)
                     message = None if error is None else str(error)

@@ -70,6 +70,10 @@ class IamDirectory:
         if self.mapping.kind == "tag":
             return await self._by_tag(email.lower())
         name = email if self.mapping.kind == "user_name" else email.partition("@")[0]
+        return await self.user_called(name)
+
+    async def user_called(self, name: str) -> str | None:
+        """The IAM user named ``name`` (as IAM spells it), or None if there is none."""
         try:
             found = await call("iam:GetUser", self._connection.iam().get_user(UserName=name))
         except AwsCallError as error:

@@ -93,12 +93,12 @@ class IdentityCenter:
             permanent=True,
         )
 
-    async def user_id(self, email: str) -> str | None:
-        """The identity store user for ``email`` under the user mapping, or None."""
+    async def user_id(self, email: str, mapping: UserMapping | None = None) -> str | None:
+        """The identity store user for ``email`` under the user mapping (or ``mapping``)."""
         store = await self.identity_store()
+        attribute = _ATTRIBUTE[mapping or self.user_mapping]
         lookup = self._connection.identitystore().get_user_id(
-            IdentityStoreId=store,
-            AlternateIdentifier=_unique(_ATTRIBUTE[self.user_mapping], email),
+            IdentityStoreId=store, AlternateIdentifier=_unique(attribute, email)
         )
         try:
             found = await call("identitystore:GetUserId", lookup)

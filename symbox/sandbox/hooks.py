@@ -135,6 +135,18 @@ class HookRunner:
             allow_self_approval=spec.get("allow_self_approval") is True,
         )
 
+    async def reduce_identity(
+        self, source: str, filename: str, event: Mapping[str, Any]
+    ) -> str | None:
+        """Run `get_identity(event)`: the name it gives; None if undefined or it says None."""
+        function = "get_identity"
+        value, line = await self._call(source, filename, function, event)
+        if line is None or value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise _bad_return(function, value, "a non-empty str or None", filename, line)
+        return value.strip()
+
     async def reduce_notifications(
         self, source: str, filename: str, event: Mapping[str, Any]
     ) -> tuple[NotificationSpec, ...] | None:

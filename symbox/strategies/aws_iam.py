@@ -32,14 +32,17 @@ class AwsIamStrategy:
     def __init__(self, directory: IamDirectory) -> None:
         self.directory = directory
 
-    async def remote_identity(self, requester: str) -> str:
-        """The requester's IAM user name, or a permanent StrategyError."""
+    async def remote_identity(self, requester: str, name: str | None = None) -> str:
+        """The requester's IAM user name (``name`` if given), or a permanent StrategyError."""
         try:
-            user = await self.directory.user_name(requester)
+            if name is not None:
+                user = await self.directory.user_called(name)
+            else:
+                user = await self.directory.user_name(requester)
         except AwsCallError as error:
             raise strategy_error("identity lookup", error, reached_target=False) from None
         if user is None:
-            rule = self.directory.mapping.describe()
+            rule = f"the IAM user {name}" if name else self.directory.mapping.describe()
             raise StrategyError(
                 f"no IAM user for {requester} (expected {rule})",
                 permanent=True,

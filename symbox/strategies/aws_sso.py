@@ -37,16 +37,20 @@ class AwsSsoStrategy:
     def __init__(self, center: IdentityCenter) -> None:
         self.center = center
 
-    async def remote_identity(self, requester: str) -> str:
-        """The requester's identity store user id, or a permanent StrategyError."""
+    async def remote_identity(self, requester: str, name: str | None = None) -> str:
+        """The requester's identity store user id (by user name ``name`` if given)."""
         try:
-            user = await self.center.user_id(requester)
+            if name is not None:
+                user = await self.center.user_id(name, mapping="user_name")
+            else:
+                user = await self.center.user_id(requester)
         except AwsCallError as error:
             raise strategy_error("identity lookup", error, reached_target=False) from None
         if user is None:
-            attribute = "user name" if self.center.user_mapping == "user_name" else "email"
+            by_name = name is not None or self.center.user_mapping == "user_name"
+            attribute = "user name" if by_name else "email"
             raise StrategyError(
-                f"no user in the AWS identity store has the {attribute} {requester}",
+                f"no user in the AWS identity store has the {attribute} {name or requester}",
                 permanent=True,
                 reached_target=False,
             )

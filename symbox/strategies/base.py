@@ -58,8 +58,12 @@ class IdentityResolver(Protocol):
     target system gets a clear error before anything is granted.
     """
 
-    async def remote_identity(self, requester: str) -> str:
-        """Return the requester's identity in the target system, or raise StrategyError."""
+    async def remote_identity(self, requester: str, name: str | None = None) -> str:
+        """Return the requester's identity in the target system, or raise StrategyError.
+
+        ``name`` is what the flow's ``get_identity`` reducer called the requester in this
+        system (a login, a user name); it replaces the strategy's own mapping.
+        """
         ...
 
 

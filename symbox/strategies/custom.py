@@ -139,8 +139,13 @@ class CustomStrategy:
         """Run the implementation's ``deescalate(target_id, event)``."""
         await self._grant("deescalate", request)
 
-    async def remote_identity(self, requester: str) -> str:
-        """``fetch_remote_identity(user)``; None is refused only if the strategy needs one."""
+    async def remote_identity(self, requester: str, name: str | None = None) -> str:
+        """``fetch_remote_identity(user)``; None is refused only if the strategy needs one.
+
+        A ``name`` from the flow's ``get_identity`` reducer is the identity itself.
+        """
+        if name is not None:
+            return name
         spec = {"method": "fetch_remote_identity", "user": _user(requester)}
         value, scope = await self._call(spec)
         if value is None and not self._source.uses_identity:

@@ -54,9 +54,9 @@ class GithubStrategy:
         # For a target whose repo_name has no owner: the integration's external_id (the org).
         self._owner = owner
 
-    async def remote_identity(self, requester: str) -> str:
-        """The requester's GitHub username, checked to exist, or a permanent StrategyError."""
-        username = await self._identities.identity_of(requester, GITHUB)
+    async def remote_identity(self, requester: str, name: str | None = None) -> str:
+        """The requester's GitHub username (``name`` if given), checked to exist."""
+        username = name or await self._identities.identity_of(requester, GITHUB)
         if username is None:
             raise StrategyError(
                 f"no GitHub username is set for {requester} (an operator sets it with "

@@ -48,9 +48,9 @@ class OktaStrategy:
         """The requester's Okta login: the one set for them, else their email."""
         return await self._identities.identity_of(requester, OKTA) or requester
 
-    async def remote_identity(self, requester: str) -> str:
-        """The requester's Okta user id, or a permanent StrategyError naming the login."""
-        login, user = await self._user(requester, "identity lookup")
+    async def remote_identity(self, requester: str, name: str | None = None) -> str:
+        """The requester's Okta user id (by login ``name`` if given), or a permanent error."""
+        login, user = await self._user(requester, "identity lookup", name)
         if user is None:
             raise StrategyError(
                 f"no Okta user has the login {login} (an operator can set another with "
@@ -135,8 +135,10 @@ class OktaStrategy:
         if not response.is_success and response.status_code != 404:
             raise refusal(SERVICE, "reconcile", response)
 
-    async def _user(self, requester: str, action: str) -> tuple[str, str | None]:
-        login = await self.login(requester)
+    async def _user(
+        self, requester: str, action: str, name: str | None = None
+    ) -> tuple[str, str | None]:
+        login = name or await self.login(requester)
         response = await self._rest.send(
             "GET", f"/api/v1/users/{quote(login, safe='@')}", action=action
         )

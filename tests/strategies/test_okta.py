@@ -241,3 +241,51 @@ async def test_the_revoke_removes_whoever_the_grant_was_made_to(
         [finding] = await h.app.reconciler.reconcile()
         assert (finding.identity, finding.outcome) == (carol, "stale_removed")
         assert okta.members(GROUP) == set()
+
+
+GET_IDENTITY = """
+from sym.sdk.exceptions import SymException
+
+
+def get_identity(event):
+    if event.user.email == "dave@example.com":
+        raise SymException("dave has no Okta account")
+    if event.user.email == "carol@example.com":
+        return "c.smith"
+    return None
+"""
+
+
+async def test_the_flows_get_identity_reducer_names_the_okta_login(
+    tmp_path: Path, okta: FakeOkta
+) -> None:
+    okta.add_user(CAROL)
+    smith = okta.add_user("c.smith")
+    bob = okta.add_user("bob@example.com")
+    (tmp_path / "impl.py").write_text(GET_IDENTITY)
+    text = okta_config(okta.url).replace(
+        'implementation = "# no hooks"', 'implementation = file("impl.py")'
+    )
+    env = {"OKTA_TOKEN": OKTA_TOKEN}
+    async with harness(tmp_path, config_text=lambda _: text, monkeypatch_env=env) as h:
+        run_id = await h.request(target="okta-admins", duration="10m")
+        granted = (await h.approve(run_id)).json()
+        assert granted["status"] == "escalated", granted
+        # The login the reducer named, resolved to Okta's id for it.
+        assert granted["grant"]["identity"] == smith
+        assert okta.members(GROUP) == {smith}
+        # None: the strategy's own rule (the login is the email).
+        bobs = await h.request(as_="bob@example.com", target="okta-admins", duration="10m")
+        await h.approve(bobs)
+        assert okta.members(GROUP) == {smith, bob}
+        inputs = {"reason": "x", "duration": "10m", "target": "okta-admins"}
+        body = {"flow": "access", "flow_inputs": inputs}
+        refused = await h.call("POST", "/api/v1/events/request", "dave@example.com", body)
+        assert refused.status_code == 400
+        message = refused.json()["message"]
+        assert message.startswith("dave@example.com cannot use flow access: get_identity: ")
+        assert "dave has no Okta account" in message
+        # The revoke removes the user the grant was made to.
+        await h.advance(600)
+        await h.wait_status(run_id, "deescalated")
+        assert smith not in okta.members(GROUP)
