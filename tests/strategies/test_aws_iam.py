@@ -113,3 +113,13 @@ async def test_revoking_for_a_deleted_user_succeeds_and_errors_are_classified(
     )
     assert denied.value.permanent and denied.value.reached_target
     assert "Throttling" in str(throttled.value) and not throttled.value.permanent
+
+
+async def test_a_name_from_get_identity_replaces_the_mapping(aws: MotoAws) -> None:
+    await aws.iam_user("c.smith", {"email": "someone-else@example.com"})
+    async with connection(aws.server.url, "iam") as opened:
+        strategy = AwsIamStrategy(IamDirectory(opened, IamUserMapping.parse("tag:email")))
+        assert await strategy.remote_identity(CAROL, "c.smith") == "c.smith"
+        with pytest.raises(StrategyError) as caught:
+            await strategy.remote_identity(CAROL, "nobody")
+        assert str(caught.value) == f"no IAM user for {CAROL} (expected the IAM user nobody)"

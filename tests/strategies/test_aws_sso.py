@@ -231,3 +231,15 @@ async def test_a_lost_answer_retried_leaves_no_access_behind(
     assert await aws.assignments(permission_set) == []
     assert await aws.sso_members(group) == []
     assert fault_proxy.pending() == 0
+
+
+async def test_a_name_from_get_identity_is_looked_up_as_a_user_name(aws: MotoAws) -> None:
+    dave = await aws.sso_user("dave", email="dave@example.com")
+    sso = await aws.sso()
+    async with connection(aws.server.url, *SERVICES) as opened:
+        # Even where emails are the mapping, a name is a user name.
+        emails = AwsSsoStrategy(IdentityCenter(opened, sso.instance_arn, user_mapping="email"))
+        assert await emails.remote_identity("carol@example.com", "dave") == dave
+        with pytest.raises(StrategyError) as caught:
+            await emails.remote_identity("carol@example.com", "zed")
+        assert str(caught.value) == "no user in the AWS identity store has the user name zed"
