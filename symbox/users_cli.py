@@ -7,7 +7,8 @@ import json
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,25 +99,21 @@ def cmd_users(args: argparse.Namespace, operator: Actor, table: Table) -> int:
         if not wanted:
             flags = " or ".join(f"--{name}" for name in SYSTEMS)
             return _fail(f"say which identity to set: {flags}")
-        async with open_store(database) as store:
-            try:
-                changes = await set_identities(
-                    store.writer, email, wanted, now=time.time(), actor=operator, force=args.force
-                )
-            except IdentityInUse as error:
-                return _fail(str(error))
-        _show(email, changes)
-        return 0
+        return await change(partial(set_identities, identities=wanted))
 
     async def unset() -> int:
         systems = [name for name in SYSTEMS if getattr(args, name)]
         if not systems:
             flags = " or ".join(f"--{name}" for name in SYSTEMS)
             return _fail(f"say which identity to remove: {flags}")
+        return await change(partial(unset_identities, systems=systems))
+
+    async def change(apply: Callable[..., Awaitable[list[Change]]]) -> int:
+        """Apply one set or unset in the store and show what changed."""
         async with open_store(database) as store:
             try:
-                changes = await unset_identities(
-                    store.writer, email, systems, now=time.time(), actor=operator, force=args.force
+                changes = await apply(
+                    store.writer, email, now=time.time(), actor=operator, force=args.force
                 )
             except IdentityInUse as error:
                 return _fail(str(error))

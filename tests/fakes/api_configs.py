@@ -9,7 +9,7 @@ resource "sym_environment" "main" {{
 
 resource "sym_flow" "access" {{
   name           = "access"
-  implementation = "# no hooks"
+  implementation = {implementation}
   environment_id = sym_environment.main.id
   vars = {{
     approvers = "alice@example.com"
@@ -28,6 +28,14 @@ resource "sym_flow" "access" {{
   }}
 }}
 """
+
+
+def access_flow(strategy: str, implementation: str = '"# no hooks"') -> str:
+    """The ``main`` environment and the ``access`` flow over ``strategy``.
+
+    ``implementation`` is the HCL expression of the flow's hooks.
+    """
+    return FLOW.format(strategy=strategy, implementation=implementation)
 
 
 def okta_config(url: str) -> str:
@@ -56,7 +64,7 @@ resource "sym_strategy" "okta" {{
   integration_id = sym_integration.okta.id
   targets        = [sym_target.okta_admins.id]
 }}
-''' + FLOW.format(strategy="okta")
+''' + access_flow("okta")
 
 
 def github_config(url: str) -> str:
@@ -90,7 +98,7 @@ resource "sym_strategy" "github" {{
   integration_id = sym_integration.github.id
   targets        = [sym_target.app.id, sym_target.infra.id]
 }}
-''' + FLOW.format(strategy="github")
+''' + access_flow("github")
 
 
 def lambda_config(endpoint: str, arn: str) -> str:
@@ -109,4 +117,4 @@ resource "sym_strategy" "lambda" {{
   targets  = [sym_target.fn.id]
   settings = {{ endpoint_url = "{endpoint}" }}
 }}
-''' + FLOW.format(strategy="lambda")
+''' + access_flow("lambda")

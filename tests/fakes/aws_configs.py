@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.fakes.api_configs import access_flow
+
 
 def aws_config(
     endpoint: str,
@@ -15,10 +17,6 @@ def aws_config(
 ) -> str:
     """An ``access`` flow over an aws_sso or aws_iam strategy, with one target per AWS kind."""
     return f'''
-resource "sym_environment" "main" {{
-  name = "main"
-}}
-
 resource "sym_target" "sso_admin" {{
   type = "aws_sso_permission_set"
   name = "sso-admin"
@@ -56,27 +54,4 @@ resource "sym_strategy" "iam" {{
   targets  = [sym_target.iam_admins.id]
   settings = {{ endpoint_url = "{endpoint}", user_mapping = "local_part" }}
 }}
-
-resource "sym_flow" "access" {{
-  name           = "access"
-  implementation = <<-EOT
-{hooks}
-EOT
-  environment_id = sym_environment.main.id
-  vars = {{
-    approvers = "alice@example.com"
-  }}
-  params {{
-    strategy_id = sym_strategy.{strategy}.id
-    prompt_field {{
-      name = "reason"
-      type = "string"
-    }}
-    prompt_field {{
-      name           = "duration"
-      type           = "duration"
-      allowed_values = ["10m", "1h"]
-    }}
-  }}
-}}
-'''
+''' + access_flow(strategy, f"<<-EOT\n{hooks}\nEOT")
