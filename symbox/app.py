@@ -164,12 +164,15 @@ class App:
                 slack_calls = SlackHookCalls(self.slack.web, self.slack.directory)
         integrations = build_integrations(config, self._http_client, self.aws, slack=slack_calls)
         # Worker processes are only started when some flow has hooks or a custom strategy.
-        self.hook_pool = (
-            HookPool(
-                integrations=CallScope(
-                    integrations, http=HttpGateway(self._egress_client, hook_allow_list(config))
-                )
+        # Each environment's hooks get its own HTTP allow-list; the pool's default has none.
+        self._hook_scopes = {
+            key: CallScope(
+                integrations, http=HttpGateway(self._egress_client, hook_allow_list(config, key))
             )
+            for key in config.environments
+        }
+        self.hook_pool = (
+            HookPool(integrations=CallScope(integrations))
             if defines_hooks(config) or uses_custom_strategies(config)
             else None
         )
@@ -233,6 +236,7 @@ class App:
             hooks=None
             if self.hook_pool is None
             else HookRunner(self.hook_pool, metrics=self.metrics),
+            hook_scopes=self._hook_scopes,
             admission=self.outbox.refusal,
         )
         if self.slack is not None:

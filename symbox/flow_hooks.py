@@ -13,6 +13,7 @@ from symbox.engine.model import Actor, Run
 from symbox.engine.permissions import DecisionRule
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
+from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.policy import HookPolicy
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,17 @@ class FlowHooks:
         config: Config,
         clock: Clock,
         target_of: Callable[[Run], Target | None],
+        scopes: Mapping[str, IntegrationProvider] | None = None,
     ) -> None:
         self._runner = runner
         self._config = config
         self._clock = clock
         self._target_of = target_of
+        # What each environment's hooks may reach (its own HTTP allow-list), by environment.
+        self._scopes = dict(scopes or {})
+
+    def _scope(self, flow: Flow) -> IntegrationProvider | None:
+        return self._scopes.get(flow.environment)
 
     def _event(self, run: Run, flow: Flow, step: str, actor: Actor) -> dict[str, Any]:
         target = self._target_of(run)
@@ -89,7 +96,12 @@ class FlowHooks:
         event = self._event(run, flow, step, actor)
         try:
             return await self._runner.run_hook(
-                flow.implementation, _filename(flow), step, "on", event
+                flow.implementation,
+                _filename(flow),
+                step,
+                "on",
+                event,
+                integrations=self._scope(flow),
             )
         except HookFailure as error:
             log.warning("hook failed", extra={"run_id": run.id, "error": str(error)})
@@ -122,7 +134,7 @@ class FlowHooks:
         event = self._event(run, flow, "request", actor)
         try:
             specs = await self._runner.reduce_notifications(
-                flow.implementation, _filename(flow), event
+                flow.implementation, _filename(flow), event, integrations=self._scope(flow)
             )
         except HookFailure as error:
             log.warning(
@@ -141,7 +153,9 @@ class FlowHooks:
         """The flow's ``get_identity`` answer: (the name it gives or None, error text)."""
         event = self._event(run, flow, "request", Actor.user(run.requester))
         try:
-            name = await self._runner.reduce_identity(flow.implementation, _filename(flow), event)
+            name = await self._runner.reduce_identity(
+                flow.implementation, _filename(flow), event, integrations=self._scope(flow)
+            )
         except HookFailure as error:
             log.warning("get_identity failed", extra={"run_id": run.id, "error": str(error)})
             return None, str(error)
@@ -151,7 +165,14 @@ class FlowHooks:
         """Run the flow's ``after_<step>`` hook for its side effects; the error text if any."""
         event = self._event(run, flow, step, actor)
         try:
-            await self._runner.run_hook(flow.implementation, _filename(flow), step, "after", event)
+            await self._runner.run_hook(
+                flow.implementation,
+                _filename(flow),
+                step,
+                "after",
+                event,
+                integrations=self._scope(flow),
+            )
         except HookFailure as error:
             log.warning("after hook failed", extra={"run_id": run.id, "error": str(error)})
             return str(error)
@@ -162,7 +183,7 @@ class FlowHooks:
         event = self._event(run, flow, "approve", actor)
         try:
             permission = await self._runner.reduce_permissions(
-                flow.implementation, _filename(flow), event
+                flow.implementation, _filename(flow), event, integrations=self._scope(flow)
             )
             if permission is None:
                 return DecisionRule.from_vars(flow.vars)

@@ -22,6 +22,7 @@ from symbox.ledger import RunLedger
 from symbox.locks import KeyedLocks
 from symbox.metrics import LATENESS_BUCKETS, Metrics
 from symbox.sandbox.hooks import HookOutcome, HookRunner
+from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
 from symbox.strategies.base import AccessStrategy, IdentityResolver, StrategyError
@@ -49,6 +50,7 @@ class RunService:
         on_change: Callable[[Run, Sequence[RunEvent]], None] = lambda run, events: None,
         locks: KeyedLocks | None = None,
         hooks: HookRunner | None = None,
+        hook_scopes: Mapping[str, IntegrationProvider] | None = None,
         admission: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._config = config
@@ -61,7 +63,11 @@ class RunService:
         # Why new access cannot be granted now (a full audit outbox), or None.
         self._admission = admission
         self._locks = locks or KeyedLocks()
-        self._hooks = None if hooks is None else FlowHooks(hooks, config, clock, self.target)
+        self._hooks = (
+            None
+            if hooks is None
+            else FlowHooks(hooks, config, clock, self.target, scopes=hook_scopes)
+        )
         self._ledger = RunLedger(
             writer=writer,
             config=config,

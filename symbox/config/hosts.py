@@ -87,13 +87,15 @@ class AllowList:
         return any(rule.matches(lowered, port) for rule in self._rules)
 
 
-def hook_allow_list(config: Config) -> AllowList:
-    """Hosts flows' hooks may call: ``allowed_hosts`` of the custom integrations environments list.
+def hook_allow_list(config: Config, environment: str) -> AllowList:
+    """Hosts the hooks of ``environment``'s flows may call: its custom integrations' lists.
 
-    Hooks of every flow share one worker pool, so the list is the union over environments.
+    A flow's hooks reach only what its own environment lists, so a staging flow's hooks
+    cannot call a host only production's integration allows.
     """
     allowed = AllowList()
-    listed = {key for env in config.environments.values() for key in env.integrations.values()}
+    env = config.environments.get(environment)
+    listed = set(env.integrations.values()) if env is not None else set()
     for key in sorted(listed):
         integration = config.integrations.get(key)
         if integration is None or integration.type != "custom":

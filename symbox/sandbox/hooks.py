@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from symbox.metrics import Metrics
 from symbox.sandbox.errors import HookError, HookTimeout
+from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.policy import HookPolicy
 from symbox.sandbox.pool import HookPool
 from symbox.sandbox.sdk.notifications import NOTIFICATION_KEY
@@ -98,7 +99,14 @@ class HookRunner:
         return names
 
     async def run_hook(
-        self, source: str, filename: str, step: str, when: str, event: Mapping[str, Any]
+        self,
+        source: str,
+        filename: str,
+        step: str,
+        when: str,
+        event: Mapping[str, Any],
+        *,
+        integrations: IntegrationProvider | None = None,
     ) -> HookOutcome:
         """Run `on_<step>` / `after_<step>` if defined; only `on_*` may redirect the step."""
         if step not in STEPS:
@@ -106,7 +114,7 @@ class HookRunner:
         if when not in WHENS:
             raise ValueError(f"`when` must be 'on' or 'after', not {when!r}")
         function = f"{when}_{step}"
-        value, line = await self._call(source, filename, function, event)
+        value, line = await self._call(source, filename, function, event, integrations)
         if line is None or when == "after" or value is None:
             # after_* hooks run for their side effects; their return value means nothing.
             return HookOutcome.CONTINUE
@@ -117,11 +125,16 @@ class HookRunner:
         raise _bad_return(function, value, "None or an ApprovalTemplate", filename, line)
 
     async def reduce_permissions(
-        self, source: str, filename: str, event: Mapping[str, Any]
+        self,
+        source: str,
+        filename: str,
+        event: Mapping[str, Any],
+        *,
+        integrations: IntegrationProvider | None = None,
     ) -> Permission | None:
         """Run `get_permissions(event)`; None when the module does not define it."""
         function = "get_permissions"
-        value, line = await self._call(source, filename, function, event)
+        value, line = await self._call(source, filename, function, event, integrations)
         if line is None:
             return None
         spec = value.get(PERMISSION_KEY) if isinstance(value, dict) else None
@@ -136,11 +149,16 @@ class HookRunner:
         )
 
     async def reduce_identity(
-        self, source: str, filename: str, event: Mapping[str, Any]
+        self,
+        source: str,
+        filename: str,
+        event: Mapping[str, Any],
+        *,
+        integrations: IntegrationProvider | None = None,
     ) -> str | None:
         """Run `get_identity(event)`: the name it gives; None if undefined or it says None."""
         function = "get_identity"
-        value, line = await self._call(source, filename, function, event)
+        value, line = await self._call(source, filename, function, event, integrations)
         if line is None or value is None:
             return None
         if not isinstance(value, str) or not value.strip():
@@ -148,13 +166,18 @@ class HookRunner:
         return value.strip()
 
     async def reduce_notifications(
-        self, source: str, filename: str, event: Mapping[str, Any]
+        self,
+        source: str,
+        filename: str,
+        event: Mapping[str, Any],
+        *,
+        integrations: IntegrationProvider | None = None,
     ) -> tuple[NotificationSpec, ...] | None:
         """Run `get_request_notifications(event)`, else the older `get_approvers(event)`."""
         names = self.defined(source, filename)
         if "get_request_notifications" in names:
             function = "get_request_notifications"
-            value, line = await self._call(source, filename, function, event)
+            value, line = await self._call(source, filename, function, event, integrations)
             specs = _notifications(value) if line is not None else None
             if specs is None:
                 expected = "a list of Notification"
@@ -162,7 +185,7 @@ class HookRunner:
             return specs
         if "get_approvers" in names:
             function = "get_approvers"
-            value, line = await self._call(source, filename, function, event)
+            value, line = await self._call(source, filename, function, event, integrations)
             destinations = _destinations(value)
             if destinations is None:
                 raise _bad_return(function, value, "a destination", filename, line)
@@ -170,7 +193,12 @@ class HookRunner:
         return None
 
     async def _call(
-        self, source: str, filename: str, function: str, event: Mapping[str, Any]
+        self,
+        source: str,
+        filename: str,
+        function: str,
+        event: Mapping[str, Any],
+        integrations: IntegrationProvider | None = None,
     ) -> tuple[Any, int | None]:
         """Call `function(event)` if defined: (value, line of its def), or (None, None)."""
         line = self.defined(source, filename).get(function)
@@ -179,7 +207,13 @@ class HookRunner:
         outcome = "error"
         try:
             value = await self._pool.call(
-                source, filename, function, [dict(event)], timeout=self._timeout, wrap_event=True
+                source,
+                filename,
+                function,
+                [dict(event)],
+                timeout=self._timeout,
+                wrap_event=True,
+                integrations=integrations,
             )
             outcome = "ok"
         except HookTimeout:

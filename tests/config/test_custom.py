@@ -56,7 +56,7 @@ def test_a_custom_strategy_reads_its_file_and_integration(tmp_path: Path) -> Non
     assert strategy.integration == "api"
     secrets = config.integrations["api"].settings["secrets"]
     assert [secret.reveal() for secret in secrets] == ["key-value-9f1"]
-    allowed = hook_allow_list(config)
+    allowed = hook_allow_list(config, "e")
     assert allowed.allows("api.example.com", 443)
     assert allowed.allows("db.corp.example.com", 8443)
     assert not allowed.allows("corp.example.com", 8443)
