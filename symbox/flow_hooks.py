@@ -11,6 +11,7 @@ from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine.model import Actor, Run
 from symbox.engine.permissions import DecisionRule
+from symbox.flow_forms import check_forms
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
@@ -210,7 +211,10 @@ def _filename(flow: Flow) -> str:
 
 
 def check_implementations(config: Config) -> list[str]:
-    """Compile every flow's hooks as the sandbox will; return each problem as file:line."""
+    """Compile every flow's hooks as the sandbox will; return each problem as file:line.
+
+    Prefetch reducers and on_change functions are checked against the prompt fields too.
+    """
     policy = HookPolicy()
     problems: list[str] = []
     for flow in config.flows.values():
@@ -218,4 +222,4 @@ def check_implementations(config: Config) -> list[str]:
             policy.compile(flow.implementation, _filename(flow))
         except HookCompileError as error:
             problems.append(str(error))
-    return problems
+    return problems + check_forms(config)

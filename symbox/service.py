@@ -17,6 +17,7 @@ from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
 from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
+from symbox.flow_forms import FlowForms
 from symbox.flow_hooks import FlowHooks
 from symbox.ledger import RunLedger
 from symbox.locks import KeyedLocks
@@ -68,6 +69,8 @@ class RunService:
             if hooks is None
             else FlowHooks(hooks, config, clock, self.target, scopes=hook_scopes)
         )
+        # The hooks shaping request forms; Slack asks them while a form is open.
+        self.forms = None if hooks is None else FlowForms(hooks, config, clock, hook_scopes)
         self._ledger = RunLedger(
             writer=writer,
             config=config,
@@ -153,7 +156,10 @@ class RunService:
             raise Forbidden(f"flow {flow.name} does not accept requests from {channel}")
         requester = self._requester(actor, requester)
         self._admit()
-        fields = validate_inputs(self._config, flow, inputs)
+        form = None if self.forms is None else await self.forms.submitted(flow, requester, inputs)
+        if isinstance(form, str):
+            raise BadRequest(f"the request form could not be built: {form}")
+        fields = validate_inputs(self._config, flow, inputs, form)
         opened = partial(
             engine.open_request,
             run_id=str(uuid.uuid4()),

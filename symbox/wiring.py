@@ -21,6 +21,7 @@ from symbox.aws.build import (
 )
 from symbox.aws.session import AwsConnections, AwsSetupError
 from symbox.config.model import Config, Secret
+from symbox.engine.forms import shapes_form
 from symbox.errors import StartupError
 from symbox.identities import IdentityMap
 from symbox.sandbox.integrations import Integrations, OktaClient, PagerDutyClient
@@ -131,6 +132,8 @@ def build_integrations(
 def defines_hooks(config: Config) -> bool:
     """Tell whether any flow's implementation defines a hook or reducer function."""
     for flow in config.flows.values():
+        if shapes_form(flow):
+            return True  # prefetch reducers and on_change functions run in the sandbox
         try:
             tree = ast.parse(flow.implementation)
         except SyntaxError:

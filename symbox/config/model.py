@@ -155,8 +155,11 @@ class PromptField:
     # Parsed to the field's type: durations as whole seconds.
     allowed_values: tuple[Any, ...] | None
     prefetch: bool
+    # Python source run when the field changes (Sym: on_change = file("on_change.py")).
     on_change: str | None
     location: Location
+    # The file on_change was read from, for error messages; None if inline.
+    on_change_path: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ from symbox.config import model, schema
 from symbox.config.hcl import Attribute, Block, show
 from symbox.config.schema import Reader
 
+# Field types a prefetch reducer can fill: the ones shown as a drop-down.
+_PREFETCH_TYPES = ("string", "int", "str_list", "int_list")
+
 
 def read_prompt_field(
     reader: Reader, flow: str, block: Block, value_of: Callable[[Attribute], Any]
@@ -46,6 +49,21 @@ def read_prompt_field(
         reader.problem(args.lines[argument], f"{where}: {message}")
     if errors:
         return None
+    prefetch = v.get("prefetch", False)
+    if prefetch and field_type not in _PREFETCH_TYPES:
+        reader.problem(
+            args.lines["prefetch"],
+            f"{where}: prefetch: a {field_type} field has no drop-down to fill "
+            f"(prefetch works for {', '.join(_PREFETCH_TYPES)})",
+        )
+        return None
+    if prefetch and allowed is not None:
+        reader.problem(
+            args.lines["prefetch"],
+            f"{where}: prefetch: the options come from allowed_values or from a prefetch "
+            "reducer, not both",
+        )
+        return None
     return model.PromptField(
         name=name,
         type=field_type,
@@ -54,7 +72,8 @@ def read_prompt_field(
         visible=v.get("visible", True),
         default=default,
         allowed_values=allowed,
-        prefetch=v.get("prefetch", False),
+        prefetch=prefetch,
         on_change=v.get("on_change"),
         location=block.location,
+        on_change_path=args.paths.get("on_change"),
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from symbox.config.durations import format_duration, parse_duration
 from symbox.config.model import Config, Flow, PromptField
+from symbox.engine.forms import FieldState, FormState
 
 # Sym's API names the target ``target_id`` (or ``target_srn``); symbox accepts a target name.
 _TARGET_KEYS = ("target", "target_id", "target_srn")
@@ -29,8 +30,14 @@ class InputError(ValueError):
         self.problems = tuple(problems)
 
 
-def validate_inputs(config: Config, flow: Flow, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the inputs parsed to their field types, with defaults; raise InputError."""
+def validate_inputs(
+    config: Config, flow: Flow, inputs: Mapping[str, Any], form: FormState | None = None
+) -> dict[str, Any]:
+    """Return the inputs parsed to their field types, with defaults; raise InputError.
+
+    With ``form`` (the form as hooks shaped it), a hidden field takes only its default,
+    ``required`` is the form's, and a field with options takes only those offered now.
+    """
     problems: list[str] = []
     values: dict[str, Any] = {}
     remaining = dict(inputs)
@@ -41,16 +48,20 @@ def validate_inputs(config: Config, flow: Flow, inputs: Mapping[str, Any]) -> di
     for prompt_field in flow.params.prompt_fields:
         if prompt_field.name in _TARGET_KEYS:
             continue
+        state = form.field(prompt_field.name) if form is not None else None
         present = prompt_field.name in remaining and remaining[prompt_field.name] is not None
         raw = remaining.pop(prompt_field.name, None)
+        if state is not None and not state.visible:
+            present = False  # a hidden field's value is not the requester's to set
+        required = state.required if state is not None else prompt_field.required
         if not present:
             if prompt_field.default is not None:
                 values[prompt_field.name] = prompt_field.default
-            elif prompt_field.required:
+            elif required and (state is None or state.visible):
                 problems.append(f"{prompt_field.name}: required")
             continue
         try:
-            values[prompt_field.name] = _parse_field(prompt_field, raw)
+            values[prompt_field.name] = _parse_field(prompt_field, raw, state)
         except ValueError as error:
             problems.append(f"{prompt_field.name}: {error}")
     for unknown in sorted(remaining):
@@ -83,9 +94,11 @@ def _resolve_target(config: Config, flow: Flow, name: Any, problems: list[str]) 
     return name
 
 
-def _parse_field(prompt_field: PromptField, raw: Any) -> Any:
+def _parse_field(prompt_field: PromptField, raw: Any, state: FieldState | None) -> Any:
     value = _parse_type(prompt_field.type, raw)
     allowed = prompt_field.allowed_values
+    if state is not None and state.current is not None:
+        allowed = tuple(option.value for option in state.current)
     if allowed is not None and prompt_field.type not in ("str_list", "int_list"):
         if value not in allowed:
             raise ValueError(f"{raw!r} is not allowed (allowed: {_show(prompt_field, allowed)})")

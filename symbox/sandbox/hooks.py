@@ -192,6 +192,50 @@ class HookRunner:
             return (NotificationSpec(destinations),) if destinations else ()
         return None
 
+    def prefetchers(self, source: str, filename: str) -> Mapping[str, tuple[str, int]]:
+        """Prefetch reducers by field name: (function, line of its def)."""
+        self.defined(source, filename)
+        return prefetch_functions(ast.parse(source, filename))
+
+    async def prefetch(
+        self,
+        source: str,
+        filename: str,
+        field_name: str,
+        event: Mapping[str, Any],
+        *,
+        integrations: IntegrationProvider | None = None,
+    ) -> Any:
+        """Run the prefetch reducer of ``field_name``: its plain reply (None if undefined)."""
+        found = self.prefetchers(source, filename).get(field_name)
+        if found is None:
+            return None
+        value, _ = await self._call(source, filename, found[0], event, integrations)
+        return value
+
+    async def on_change(
+        self,
+        source: str,
+        filename: str,
+        function: str,
+        username: str,
+        form: Mapping[str, Any],
+        *,
+        integrations: IntegrationProvider | None = None,
+    ) -> Any:
+        """Run ``function(username, form)``: the form it returns, as plain data."""
+        if function not in self.defined(source, filename):
+            raise HookError(f"{filename} defines no {function}", file=filename)
+        return await self._run(
+            source,
+            filename,
+            function,
+            [username, dict(form)],
+            integrations,
+            wrap_event=False,
+            wrap_form=True,
+        )
+
     async def _call(
         self,
         source: str,
@@ -204,15 +248,31 @@ class HookRunner:
         line = self.defined(source, filename).get(function)
         if line is None:
             return None, None
+        value = await self._run(source, filename, function, [dict(event)], integrations)
+        return value, line
+
+    async def _run(
+        self,
+        source: str,
+        filename: str,
+        function: str,
+        args: list[Any],
+        integrations: IntegrationProvider | None,
+        *,
+        wrap_event: bool = True,
+        wrap_form: bool = False,
+    ) -> Any:
+        """Call ``function(*args)`` through the pool, counted by outcome."""
         outcome = "error"
         try:
             value = await self._pool.call(
                 source,
                 filename,
                 function,
-                [dict(event)],
+                args,
                 timeout=self._timeout,
-                wrap_event=True,
+                wrap_event=wrap_event,
+                wrap_form=wrap_form,
                 integrations=integrations,
             )
             outcome = "ok"
@@ -226,7 +286,7 @@ class HookRunner:
                 hook=function,
                 outcome=outcome,
             )
-        return value, line
+        return value
 
 
 def _top_level_names(module: ast.Module) -> dict[str, int]:
@@ -239,6 +299,31 @@ def _top_level_names(module: ast.Module) -> dict[str, int]:
                 if isinstance(target, ast.Name):
                     names[target.id] = node.lineno
     return names
+
+
+def prefetch_functions(module: ast.Module) -> dict[str, tuple[str, int]]:
+    """Top-level functions decorated ``@prefetch(field_name="x")``, by field name."""
+    found: dict[str, tuple[str, int]] = {}
+    for node in module.body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            field = _prefetch_field(decorator)
+            if field is not None:
+                found.setdefault(field, (node.name, node.lineno))
+    return found
+
+
+def _prefetch_field(decorator: ast.expr) -> str | None:
+    if not isinstance(decorator, ast.Call):
+        return None
+    function = decorator.func
+    name = function.id if isinstance(function, ast.Name) else getattr(function, "attr", None)
+    if name != "prefetch":
+        return None
+    arguments = [*decorator.args, *(k.value for k in decorator.keywords if k.arg == "field_name")]
+    first = arguments[0] if arguments else None
+    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
 
 
 def _bad_return(

@@ -208,9 +208,12 @@ class HookPool:
         timeout: float | None = None,  # noqa: ASYNC109
         *,
         wrap_event: bool = False,
+        wrap_form: bool = False,
         integrations: IntegrationProvider | None = None,
     ) -> Any:
         """Run `function(*args)` of `source` (args[0] as `event` if `wrap_event`); plain result.
+
+        With `wrap_form`, `args` are `(username, form)` and the form is a `SymPromptForm`.
 
         `integrations` answers this call's integration calls instead of the pool's provider.
         """
@@ -220,6 +223,7 @@ class HookPool:
             "function": function,
             "args": list(args),
             "event": wrap_event,
+            "form": wrap_form,
         }
         return await self._run(request, filename, function, timeout, integrations)
 

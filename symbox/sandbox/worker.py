@@ -14,6 +14,7 @@ from symbox.sandbox.errors import HookCompileError, HookError, HookFailure
 from symbox.sandbox.policy import HookPolicy, default_modules
 from symbox.sandbox.sdk import sdk_modules
 from symbox.sandbox.sdk.event import make_event
+from symbox.sandbox.sdk.forms import PLAIN_CONVERTERS, SymPromptForm
 from symbox.sandbox.sdk.integrations import DEFAULT_MAX_CALLS, IntegrationChannel
 from symbox.sandbox.sdk.strategies import STRATEGY_KEY, run_strategy
 
@@ -71,6 +72,9 @@ def plain(value: Any, depth: int = 0) -> Any:
         return value
     if kind in (list, tuple):
         return [plain(item, depth + 1) for item in value]
+    if kind in PLAIN_CONVERTERS:
+        # The SDK's own form types (FieldOption, SymPromptForm) reply as plain data.
+        return plain(PLAIN_CONVERTERS[kind](value), depth + 1)
     if kind is dict:
         result = {}
         for key, item in value.items():
@@ -119,6 +123,9 @@ def handle(
                 args[0] = make_event(args[0])
             except TypeError as exc:
                 raise HookError(str(exc), file=filename, type_name="TypeError") from None
+        if request.get("form") and len(args) == 2 and isinstance(args[1], dict):
+            # on_change_<field>(username, form): the form's fields are mutable facades.
+            args[1] = SymPromptForm(args[1])
         strategy = request.get(STRATEGY_KEY)
         if strategy is not None:
             bridge = channel if channel is not None else IntegrationChannel(None)

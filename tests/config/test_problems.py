@@ -295,6 +295,20 @@ def test_prompt_field_problems() -> None:
     )
 
 
+def test_prefetch_fills_a_drop_down_of_its_own() -> None:
+    check(
+        flow(
+            '    prompt_field "a" {\n      type = "bool"\n      prefetch = true\n    }\n'
+            '    prompt_field "b" {\n      type = "string"\n      allowed_values = ["x"]\n'
+            "      prefetch = true\n    }\n"
+        ),
+        'config.hcl:21: sym_flow.f: prompt_field "a": prefetch: a bool field has no drop-down'
+        " to fill (prefetch works for string, int, str_list, int_list)",
+        'config.hcl:26: sym_flow.f: prompt_field "b": prefetch: the options come from'
+        " allowed_values or from a prefetch reducer, not both",
+    )
+
+
 def test_a_duration_field_must_have_the_duration_type_when_deescalating() -> None:
     check(
         flow(

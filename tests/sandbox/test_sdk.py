@@ -73,6 +73,13 @@ def run(body: str) -> Any:
             ["ADMIN", "member"],
         ),
         ("import sym.sdk.forms\nreturn 1", 1),
+        (
+            "from sym.sdk.forms import FieldOption, FieldType\n"
+            "from sym.sdk.field_option import FieldOption as Older\n"
+            "o = FieldOption(value=5, label='Five')\n"
+            "return [o.value, o.label, o == Older(value=5, label='Five'), FieldType.STR_LIST]",
+            [5, "Five", True, "str_list"],
+        ),
         # Custom strategies subclass AccessStrategy; the integration is what the host passes.
         (
             "from sym.sdk.strategies import AccessStrategy\n"
@@ -98,8 +105,26 @@ def test_sdk_values(body: str, expected: Any) -> None:
     ("body", "text"),
     [
         (
-            "from sym.sdk.forms import FieldOption\nreturn 1",
-            "UnsupportedError: sym.sdk.forms.FieldOption is not supported by symbox yet",
+            "from sym.sdk.forms import FieldOption\nreturn FieldOption(value='x' * 56, label='x')",
+            "SymException: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx exceeds the max"
+            " length of 55 characters.",
+        ),
+        (
+            "from sym.sdk.forms import FieldOption\nreturn FieldOption(value=None, label='x')",
+            "SymException: FieldOption(value=...) must be non-empty",
+        ),
+        (
+            "from sym.sdk.forms import FieldOption\nreturn FieldOption(value='a', label='')",
+            "SymException: FieldOption(label=...) takes a non-empty str",
+        ),
+        (
+            "from sym.sdk.forms import FieldOption\nreturn FieldOption('a', 'b')",
+            "TypeError",
+        ),
+        (
+            "from sym.sdk.forms import FieldOption\no = FieldOption(value='a', label='b')\n"
+            "o.value = 'c'\nreturn o",
+            "attribute-less object",
         ),
         (
             "from sym.sdk.strategies import AccessStrategy\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from symbox.sandbox.guards import SafeModule
-from symbox.sandbox.sdk import exceptions, notifications, request_permission
+from symbox.sandbox.sdk import exceptions, forms, notifications, request_permission
 from symbox.sandbox.sdk.annotations import hook, prefetch, reducer
 from symbox.sandbox.sdk.http import requests_modules
 from symbox.sandbox.sdk.integrations import (
@@ -48,7 +48,19 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
         "sym.sdk.strategies": SafeModule(
             "sym.sdk.strategies", {"AccessStrategy": AccessStrategy, "Integration": Integration}
         ),
-        "sym.sdk.forms": UnsupportedModule("sym.sdk.forms", {}),
+        "sym.sdk.forms": SafeModule(
+            "sym.sdk.forms",
+            {
+                "FieldOption": forms.FieldOption,
+                "FieldType": forms.FieldType,
+                "PromptField": forms.PromptField,
+                "SymPromptForm": forms.SymPromptForm,
+            },
+        ),
+        # Older Sym hooks import FieldOption from here.
+        "sym.sdk.field_option": SafeModule(
+            "sym.sdk.field_option", {"FieldOption": forms.FieldOption}
+        ),
         # github is unsupported until hooks need more than its strategy offers.
         "sym.sdk.integrations": UnsupportedModule(
             "sym.sdk.integrations",

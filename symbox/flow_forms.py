@@ -1,0 +1,211 @@
+"""A flow's request form as its hooks shape it: prefetch reducers and `on_change` functions.
+
+Slack asks for prefetched options when a requester opens a drop-down and runs a field's
+`on_change` when it changes; a request (from Slack or the API) is checked against the
+form its values lead to, built the same way, so both surfaces allow the same requests.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from symbox.audit.entry import iso
+from symbox.clock import Clock
+from symbox.config.model import Config, Flow, PromptField
+from symbox.engine.forms import (
+    FormError,
+    FormState,
+    Option,
+    form_payload,
+    initial_form,
+    on_change_function,
+    read_form,
+    read_options,
+    shapes_form,
+)
+from symbox.sandbox.errors import HookCompileError, HookFailure
+from symbox.sandbox.hooks import HookRunner, prefetch_functions
+from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.sandbox.policy import HookPolicy
+
+log = logging.getLogger(__name__)
+
+
+def prompt_event(flow: Flow, config: Config, requester: str, clock: Clock) -> dict[str, Any]:
+    """The event a prefetch reducer receives: the ``prompt`` step, before any run exists."""
+    environment = config.environments.get(flow.environment)
+    return {
+        "name": "prompt",
+        "user": {"email": requester, "username": requester.split("@", 1)[0], "role": "member"},
+        "payload": {"fields": {}, "timestamp": iso(clock.now())},
+        "flow": {
+            "name": flow.name,
+            "vars": dict(flow.vars),
+            "environment": {
+                "name": environment.name if environment else flow.environment,
+                "integrations": dict(environment.integrations) if environment else {},
+            },
+        },
+        "run": {"id": None, "actors": {}},
+        "context": {},
+    }
+
+
+def implementation_file(flow: Flow) -> str:
+    """How errors name the flow's hook file (inline code gets a clear stand-in)."""
+    return flow.implementation_path or f"<{flow.name} implementation>"
+
+
+def on_change_file(flow: Flow, field: PromptField) -> str:
+    """How errors name a field's on_change file."""
+    return field.on_change_path or f"<{flow.name} {field.name} on_change>"
+
+
+class FlowForms:
+    """Runs the hooks that shape flows' request forms."""
+
+    def __init__(
+        self,
+        runner: HookRunner,
+        config: Config,
+        clock: Clock,
+        scopes: Mapping[str, IntegrationProvider] | None = None,
+    ) -> None:
+        self._runner = runner
+        self._config = config
+        self._clock = clock
+        self._scopes = dict(scopes or {})
+
+    async def options(
+        self, flow: Flow, requester: str, field: PromptField
+    ) -> tuple[Option, ...] | str:
+        """The options ``field``'s prefetch reducer gives ``requester``; the error text."""
+        event = prompt_event(flow, self._config, requester, self._clock)
+        filename = implementation_file(flow)
+        try:
+            reply = await self._runner.prefetch(
+                flow.implementation,
+                filename,
+                field.name,
+                event,
+                integrations=self._scopes.get(flow.environment),
+            )
+            return read_options(reply, f"{filename}: prefetch reducer of {field.name}")
+        except (HookFailure, FormError) as error:
+            log.warning("prefetch failed", extra={"flow": flow.name, "error": str(error)})
+            return str(error)
+
+    async def changed(
+        self, flow: Flow, requester: str, state: FormState, field: PromptField
+    ) -> FormState | str:
+        """The form after ``field``'s on_change ran on ``state``; the error text."""
+        if field.on_change is None:
+            return state
+        filename = on_change_file(flow, field)
+        function = on_change_function(field)
+        try:
+            reply = await self._runner.on_change(
+                field.on_change,
+                filename,
+                function,
+                requester,
+                form_payload(state, flow.vars),
+                integrations=self._scopes.get(flow.environment),
+            )
+            return read_form(state, reply, f"{filename}: {function}")
+        except (HookFailure, FormError) as error:
+            log.warning("on_change failed", extra={"flow": flow.name, "error": str(error)})
+            return str(error)
+
+    async def initial(self, flow: Flow, requester: str) -> FormState | str:
+        """The form as it opens: defaults, and every prefetched field's options."""
+        prefetched: dict[str, tuple[Option, ...]] = {}
+        for field in flow.params.prompt_fields:
+            if field.prefetch:
+                options = await self.options(flow, requester, field)
+                if isinstance(options, str):
+                    return options
+                prefetched[field.name] = options
+        return initial_form(flow, {}, prefetched)
+
+    async def submitted(
+        self, flow: Flow, requester: str, values: Mapping[str, Any]
+    ) -> FormState | str | None:
+        """The form ``values`` lead to, to check a request against; None if no hook shapes it.
+
+        Options are prefetched, then each field's on_change runs in field order, as if the
+        form were filled top to bottom. A value an on_change sets fills only a field the
+        request left empty; the request's own values stay as sent.
+        """
+        if not shapes_form(flow):
+            return None
+        opened = await self.initial(flow, requester)
+        if isinstance(opened, str):
+            return opened
+        state = initial_form(
+            flow, values, {item.name: item.original or () for item in opened.fields}
+        )
+        for field in flow.params.prompt_fields:
+            current = state.field(field.name)
+            if field.on_change is None or current is None or current.value is None:
+                continue
+            changed = await self.changed(flow, requester, state, field)
+            if isinstance(changed, str):
+                return changed
+            state = changed
+            for name, value in values.items():
+                kept = state.field(name)
+                if kept is not None and value is not None:
+                    state = state.with_field(replace(kept, value=value))
+        return state
+
+
+def check_forms(config: Config) -> list[str]:
+    """Problems with flows' prefetch reducers and on_change files, each as file:line."""
+    policy = HookPolicy()
+    problems: list[str] = []
+    for flow in config.flows.values():
+        filename = implementation_file(flow)
+        try:
+            reducers = prefetch_functions(ast.parse(flow.implementation, filename))
+        except SyntaxError:
+            reducers = {}  # reported where the implementation is compiled
+        fields = {field.name: field for field in flow.params.prompt_fields}
+        for name, (function, line) in sorted(reducers.items()):
+            field = fields.get(name)
+            if field is None or not field.prefetch:
+                problems.append(
+                    f"{filename}:{line}: {function} is a prefetch reducer for {name}, which is"
+                    f" not a prompt_field of flow {flow.name} with prefetch = true"
+                )
+        for field in flow.params.prompt_fields:
+            if field.prefetch and field.name not in reducers:
+                problems.append(
+                    f"{field.location}: {flow.name}: prompt_field {field.name} has prefetch ="
+                    f' true, but {filename} has no function decorated @prefetch(field_name="'
+                    f'{field.name}")'
+                )
+            if field.on_change is not None:
+                problems.extend(_check_on_change(policy, flow, field))
+    return problems
+
+
+def _check_on_change(policy: HookPolicy, flow: Flow, field: PromptField) -> list[str]:
+    filename = on_change_file(flow, field)
+    source = field.on_change or ""
+    try:
+        policy.compile(source, filename)
+    except HookCompileError as error:
+        return [str(error)]
+    function = on_change_function(field)
+    module = ast.parse(source, filename)
+    if not any(isinstance(node, ast.FunctionDef) and node.name == function for node in module.body):
+        return [
+            f"{field.location}: {flow.name}: prompt_field {field.name}: on_change "
+            f"{filename} defines no {function}(username, form)"
+        ]
+    return []

@@ -1,0 +1,228 @@
+"""Prefetch reducers and on_change functions: checked at load, applied to API requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from symbox.config import load_config
+from symbox.flow_hooks import check_implementations
+from tests.harness import harness
+
+pytestmark = pytest.mark.anyio
+
+IMPLEMENTATION = """\
+from sym.sdk.annotations import prefetch
+from sym.sdk.forms import FieldOption
+
+
+@prefetch(field_name="database")
+def get_databases(event):
+    names = event.flow.vars["databases"].split(",")
+    if event.user.email == "carol@example.com":
+        names.append("prod")
+    return [FieldOption(value=name, label=name.upper()) for name in names]
+"""
+
+ON_CHANGE = """\
+from sym.sdk.forms import FieldOption
+
+
+def on_change_urgency(username, form):
+    urgent = form.fields["urgency"].value == "High"
+    ticket = form.fields["ticket"]
+    ticket.visible = urgent
+    ticket.required = urgent
+    if not urgent:
+        database = form.fields["database"]
+        database.current_allowed_values = [
+            option for option in database.original_allowed_values if option.value != "prod"
+        ]
+    return form
+"""
+
+CONFIG = """\
+resource "sym_environment" "main" {
+  name = "main"
+}
+
+resource "sym_flow" "access" {
+  name           = "access"
+  implementation = file("impl.py")
+  environment_id = sym_environment.main.id
+  vars = {
+    approvers = "alice@example.com"
+    databases = "orders,billing"
+  }
+  params {
+    prompt_field {
+      name     = "database"
+      type     = "string"
+      prefetch = true
+    }
+    prompt_field {
+      name           = "urgency"
+      type           = "string"
+      allowed_values = ["Low", "High"]
+      on_change      = file("on_change.py")
+    }
+    prompt_field {
+      name     = "ticket"
+      type     = "string"
+      required = false
+      visible  = false
+    }
+    prompt_field {
+      name = "reason"
+      type = "string"
+    }
+  }
+}
+"""
+
+
+def write(folder: Path, implementation: str = IMPLEMENTATION, on_change: str = ON_CHANGE) -> str:
+    (folder / "impl.py").write_text(implementation)
+    (folder / "on_change.py").write_text(on_change)
+    return CONFIG
+
+
+def problems(folder: Path, config: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    # Loaded as an operator would, from the config's folder: files are named relative to it.
+    monkeypatch.chdir(folder)
+    (folder / "config.hcl").write_text(config)
+    return check_implementations(load_config("config.hcl", environ={}))
+
+
+async def test_requests_are_checked_against_the_form_the_hooks_shape(tmp_path: Path) -> None:
+    config = write(tmp_path)
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+
+        async def request(as_: str = "dave@example.com", **inputs: object) -> tuple[int, Any]:
+            response = await h.call(
+                "POST",
+                "/api/v1/events/request",
+                as_,
+                {"flow": "access", "flow_inputs": {"reason": "r", **inputs}},
+            )
+            return response.status_code, response.json()
+
+        # The prefetched options are the only values a prefetched field takes.
+        status, body = await request(database="orders", urgency="Low")
+        assert status == 201, body
+        status, body = await request(database="payroll", urgency="Low")
+        assert status == 400
+        assert "database: 'payroll' is not allowed (allowed: orders, billing)" in body["message"]
+        # Options depend on who asks: prod is only offered to carol...
+        status, body = await request(database="prod", urgency="High", ticket="T-1")
+        assert status == 400
+        status, body = await request("carol@example.com", database="prod", urgency="High")
+        # ...and on_change made the ticket required for urgent requests.
+        assert status == 400
+        assert "ticket: required" in body["message"]
+        status, body = await request(
+            "carol@example.com", database="prod", urgency="High", ticket="T-1"
+        )
+        assert status == 201, body
+        run = await h.run(body["run_id"])
+        assert run["fields"]["ticket"] == "T-1"
+        assert run["fields"]["database"] == "prod"
+        # A non-urgent request cannot pick prod: on_change narrowed the options.
+        status, body = await request("carol@example.com", database="prod", urgency="Low")
+        assert status == 400
+        assert "database: 'prod' is not allowed" in body["message"]
+        # A hidden field's value is not the requester's to set: it is dropped.
+        status, body = await request(database="orders", urgency="Low", ticket="T-2")
+        assert status == 201, body
+        assert "ticket" not in (await h.run(body["run_id"]))["fields"]
+
+
+async def test_a_failing_prefetch_reducer_refuses_the_request_naming_its_line(
+    tmp_path: Path,
+) -> None:
+    broken = IMPLEMENTATION.replace('names = event.flow.vars["databases"]', "names = 1 / 0 or x")
+    config = write(tmp_path, implementation=broken)
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+        response = await h.call(
+            "POST",
+            "/api/v1/events/request",
+            "dave@example.com",
+            {"flow": "access", "flow_inputs": {"reason": "r", "database": "orders"}},
+        )
+        assert response.status_code == 400
+        message = response.json()["message"]
+        assert message.startswith("the request form could not be built:")
+        assert "impl.py:7: ZeroDivisionError" in message
+
+
+async def test_an_on_change_that_widens_the_options_is_refused(tmp_path: Path) -> None:
+    widening = ON_CHANGE.replace(
+        "return form",
+        'form.fields["database"].current_allowed_values = '
+        '[FieldOption(value="payroll", label="Payroll")]\n    return form',
+    )
+    config = write(tmp_path, on_change=widening)
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+        response = await h.call(
+            "POST",
+            "/api/v1/events/request",
+            "dave@example.com",
+            {
+                "flow": "access",
+                "flow_inputs": {"reason": "r", "database": "payroll", "urgency": "Low"},
+            },
+        )
+        assert response.status_code == 400
+        assert (
+            "database cannot offer 'payroll', which is not one of its options"
+            in (response.json()["message"])
+        )
+
+
+def test_the_example_form_hooks_check_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert problems(tmp_path, write(tmp_path), monkeypatch) == []
+
+
+def test_a_prefetched_field_needs_its_reducer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path, implementation="# no reducers\n")
+    found = problems(tmp_path, config, monkeypatch)
+    assert found == [
+        "config.hcl:14: access: prompt_field database has prefetch = true, but"
+        ' impl.py has no function decorated @prefetch(field_name="database")'
+    ]
+
+
+def test_a_reducer_for_a_field_without_prefetch_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path).replace("prefetch = true", "prefetch = false")
+    found = problems(tmp_path, config, monkeypatch)
+    assert found == [
+        "impl.py:6: get_databases is a prefetch reducer for database, which is not a"
+        " prompt_field of flow access with prefetch = true"
+    ]
+
+
+def test_an_on_change_file_must_define_its_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path, on_change="def on_change_other(username, form):\n    return form\n")
+    found = problems(tmp_path, config, monkeypatch)
+    assert found == [
+        "config.hcl:19: access: prompt_field urgency: on_change on_change.py"
+        " defines no on_change_urgency(username, form)"
+    ]
+
+
+def test_an_on_change_file_that_does_not_compile_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path, on_change="def on_change_urgency(username, form):\n    return (\n")
+    (found,) = problems(tmp_path, config, monkeypatch)
+    assert found.startswith("on_change.py:")
