@@ -13,6 +13,7 @@ from typing import Any
 from symbox.audit.entry import iso
 from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow, PromptField
+from symbox.engine.forms import FieldState, FormState, Option
 from symbox.engine.model import Run
 
 CHOOSE_FLOW = "symbox_choose_flow"
@@ -24,6 +25,8 @@ DENY = "symbox_deny"
 REVOKE = "symbox_revoke"
 FLOW_SELECT = "flow"
 TARGET_FIELD = "target"
+# Separates a field's name from the revision in a block id ("ticket~2").
+REVISION = "~"
 # Slack's limits: 100 options in a select, 3000 characters in a text object.
 _MAX_OPTIONS = 100
 _MAX_TEXT = 3000
@@ -67,8 +70,17 @@ def flow_chooser(config: Config) -> dict[str, Any]:
     }
 
 
-def request_form(config: Config, flow: Flow) -> dict[str, Any]:
-    """The flow's request modal, built from its prompt fields."""
+def request_form(
+    config: Config,
+    flow: Flow,
+    state: FormState | None = None,
+    revisions: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """The flow's request modal, from its prompt fields as ``state`` (hooks) shapes them.
+
+    A field whose value a hook changed gets a new block id (``revisions``): Slack keeps
+    what was typed into a block it knows and shows an initial value only in a new one.
+    """
     blocks: list[dict[str, Any]] = []
     if flow.params.additional_header_text:
         blocks.append(
@@ -80,9 +92,18 @@ def request_form(config: Config, flow: Flow) -> dict[str, Any]:
             _input(TARGET_FIELD, "Target", _select(TARGET_FIELD, targets, None), optional=False)
         )
     for field in flow.params.prompt_fields:
-        if field.name in ("target", "target_id") or not field.visible:
+        shaped = state.field(field.name) if state is not None else None
+        visible = shaped.visible if shaped is not None else field.visible
+        if field.name in ("target", "target_id") or not visible:
             continue
-        blocks.append(_field_block(field))
+        block = _field_block(field, shaped)
+        revision = (revisions or {}).get(field.name, 0)
+        if revision:
+            block["block_id"] = f"{field.name}{REVISION}{revision}"
+        if field.on_change is not None:
+            # Slack sends a block_actions event when the value changes; on_change runs then.
+            block["dispatch_action"] = True
+        blocks.append(block)
     return {
         "type": "modal",
         "callback_id": REQUEST_FORM,
@@ -129,13 +150,19 @@ def _shown(field: PromptField, value: Any) -> str:
     return str(value)
 
 
-def _field_block(field: PromptField) -> dict[str, Any]:
-    label = field.label or field.name.replace("_", " ").capitalize()
+def _field_block(field: PromptField, shaped: FieldState | None = None) -> dict[str, Any]:
+    label = (shaped.label if shaped else None) or field.label
+    label = label or field.name.replace("_", " ").capitalize()
     name = field.name
-    default = field.default
+    default = shaped.value if shaped is not None else field.default
+    required = shaped.required if shaped is not None else field.required
     element: dict[str, Any]
-    if field.allowed_values is not None and field.type not in ("str_list", "int_list"):
-        choices = [(_shown(field, value), _shown(field, value)) for value in field.allowed_values]
+    if field.prefetch:
+        element = _external_select(field, shaped)
+    elif field.allowed_values is not None and field.type not in ("str_list", "int_list"):
+        offered = shaped.current if shaped is not None and shaped.current is not None else None
+        values = [option.value for option in offered] if offered else field.allowed_values
+        choices = [(_shown(field, value), _shown(field, value)) for value in values]
         initial = None if default is None else _shown(field, default)
         element = _select(name, choices, initial)
     elif field.type == "bool":
@@ -167,8 +194,45 @@ def _field_block(field: PromptField) -> dict[str, Any]:
         elif field.type in ("str_list", "int_list"):
             element["placeholder"] = _text("comma-separated")
     # A field with a default can be left empty: the default applies.
-    optional = not field.required or field.type == "bool" or default is not None
+    optional = not required or field.type == "bool" or field.default is not None
     return _input(name, label, element, optional=optional)
+
+
+def _external_select(field: PromptField, shaped: FieldState | None) -> dict[str, Any]:
+    """A drop-down whose options Slack asks for as the requester types (prefetched)."""
+    many = field.type in ("str_list", "int_list")
+    element: dict[str, Any] = {
+        "type": "multi_external_select" if many else "external_select",
+        "action_id": field.name,
+        "min_query_length": 0,
+    }
+    value = shaped.value if shaped is not None else field.default
+    options = (
+        {str(option.value): option.label for option in (shaped.original or ())}
+        if (shaped is not None)
+        else {}
+    )
+    chosen = [value] if not many else list(value) if isinstance(value, list) else []
+    initial = [
+        _option(options.get(str(item), str(item)), str(item)) for item in chosen if item is not None
+    ]
+    if initial:
+        element["initial_options" if many else "initial_option"] = initial if many else initial[0]
+    return element
+
+
+def suggestions(options: Sequence[Option], query: str) -> dict[str, Any]:
+    """A block_suggestion answer: the options whose label contains ``query``, at most 100."""
+    wanted = query.strip().lower()
+    matching = [option for option in options if wanted in option.label.lower()]
+    return {
+        "options": [_option(option.label, str(option.value)) for option in matching][:_MAX_OPTIONS]
+    }
+
+
+def field_name(block_id: str) -> str:
+    """The prompt field a (possibly revised) block id belongs to."""
+    return block_id.split(REVISION, 1)[0]
 
 
 def form_inputs(flow: Flow, state: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,19 +246,23 @@ def form_inputs(flow: Flow, state: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(action, Mapping):
                 continue
             value = _element_value(action)
-            field = fields.get(block_id)
-            if block_id == TARGET_FIELD:
+            name = field_name(str(block_id))
+            field = fields.get(name)
+            if name == TARGET_FIELD:
                 inputs["target"] = value
             elif field is not None:
                 converted = _convert(field, value)
                 if converted is not None:
-                    inputs[block_id] = converted
+                    inputs[name] = converted
     return inputs
 
 
 def _element_value(action: Mapping[str, Any]) -> Any:
     kind = action.get("type")
-    if kind == "static_select":
+    if kind == "multi_external_select":
+        chosen = action.get("selected_options")
+        return [item.get("value") for item in chosen or () if isinstance(item, Mapping)] or None
+    if kind in ("static_select", "external_select"):
         selected = action.get("selected_option")
         return selected.get("value") if isinstance(selected, Mapping) else None
     if kind == "checkboxes":
@@ -210,6 +278,8 @@ def _element_value(action: Mapping[str, Any]) -> Any:
 def _convert(field: PromptField, value: Any) -> Any:
     if value is None or value == "":
         return False if field.type == "bool" else None
+    if field.type == "int_list" and isinstance(value, list):
+        return [_to_int(item) if isinstance(item, str) else item for item in value]
     if field.type in ("int", "int_list") and isinstance(value, str):
         if field.type == "int_list":
             return [_to_int(item) for item in value.split(",") if item.strip()]
@@ -229,15 +299,19 @@ def _to_int(text: str) -> int | str:
         return text
 
 
-def field_errors(problems: Sequence[str], flow: Flow) -> dict[str, str]:
+def field_errors(
+    problems: Sequence[str], flow: Flow, revisions: Mapping[str, int] | None = None
+) -> dict[str, str]:
     """Map validation problems (``"field: message"``) to the modal blocks they belong to."""
     blocks = {field.name for field in flow.params.prompt_fields} | {TARGET_FIELD}
     errors: dict[str, str] = {}
     for problem in problems:
         name, _, message = problem.partition(": ")
         block = TARGET_FIELD if name in ("target", "target_id") else name
-        if block in blocks and block not in errors:
-            errors[block] = message[:150]
+        if block in blocks:
+            revision = (revisions or {}).get(block, 0)
+            block_id = f"{block}{REVISION}{revision}" if revision else block
+            errors.setdefault(block_id, message[:150])
     return errors
 
 

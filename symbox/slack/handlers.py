@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.config.model import Config, Flow
+from symbox.engine.forms import shapes_form
 from symbox.engine.inputs import validate_inputs
 from symbox.engine.model import Actor
 from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound, Unavailable
@@ -33,6 +34,7 @@ from symbox.slack.blocks import (
     request_form,
     slack_flows,
 )
+from symbox.slack.forms import SlackForms
 from symbox.slack.users import SlackDirectory
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ class SlackHandlers:
         self._service = service
         self._web = web
         self._directory = directory
+        # Request modals shaped by hooks (prefetched options, on_change), when any are.
+        self._forms = None if service.forms is None else SlackForms(config, service.forms, web)
 
     # The ack (no I/O)
 
@@ -84,8 +88,7 @@ class SlackHandlers:
             return None
         state = view.get("state", {}).get("values", {})
         if view.get("callback_id") == CHOOSE_FLOW:
-            chosen = state.get(FLOW_SELECT, {}).get(FLOW_SELECT, {}).get("selected_option")
-            flow = self._slack_flow(chosen.get("value") if isinstance(chosen, Mapping) else None)
+            flow = self._slack_flow(_chosen_flow(view))
             if flow is None:
                 return {"response_action": "errors", "errors": {FLOW_SELECT: "choose a flow"}}
             return {"response_action": "update", "view": request_form(self._config, flow)}
@@ -93,13 +96,34 @@ class SlackHandlers:
             flow = self._slack_flow(view.get("private_metadata"))
             if flow is None:
                 return None  # handled after the ack, with a message to the user
+            shaped = self._forms.state(view.get("id")) if self._forms is not None else None
+            form, revisions = shaped if shaped is not None else (None, None)
             try:
-                validate_inputs(self._config, flow, form_inputs(flow, state))
+                validate_inputs(self._config, flow, form_inputs(flow, state), form)
             except InputError as error:
-                errors = field_errors(error.problems, flow)
+                errors = field_errors(error.problems, flow, revisions)
                 if errors:
                     return {"response_action": "errors", "errors": errors}
         return None
+
+    async def suggest(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Options for a prefetched drop-down (a block_suggestion, answered in its ack)."""
+        view = payload.get("view")
+        user_id = _user_id(payload)
+        action = payload.get("action_id")
+        if self._forms is None or not isinstance(view, Mapping) or not user_id:
+            return {"options": []}
+        flow = self._slack_flow(view.get("private_metadata"))
+        view_id = view.get("id")
+        if flow is None or not isinstance(view_id, str) or not isinstance(action, str):
+            return {"options": []}
+        actor = await self._actor(user_id, flow)
+        if isinstance(actor, str):
+            return {"options": []}
+        query = payload.get("value")
+        return await self._forms.suggest(
+            flow, actor.id, view_id, action, query if isinstance(query, str) else ""
+        )
 
     def _slack_flow(self, name: object) -> Flow | None:
         if not isinstance(name, str):
@@ -119,7 +143,11 @@ class SlackHandlers:
             if payload.get("type") == "view_submission":
                 await self._submitted(payload)
             elif payload.get("type") == "block_actions":
-                await self._clicked(payload)
+                view = payload.get("view")
+                if isinstance(view, Mapping) and view.get("callback_id") == REQUEST_FORM:
+                    await self._form_changed(payload, view)
+                else:
+                    await self._clicked(payload)
 
     async def _command(self, payload: Mapping[str, Any]) -> None:
         if self._command_reply(payload) is not None:
@@ -140,7 +168,34 @@ class SlackHandlers:
             )
             return
         view = request_form(self._config, flow) if flow else flow_chooser(self._config)
-        await self._web.views_open(trigger_id=trigger, view=view)
+        opened = await self._web.views_open(trigger_id=trigger, view=view)
+        shown = opened.get("view")
+        if flow is not None and isinstance(shown, Mapping):
+            await self._shape(shown.get("id"), flow, person.email, user_id)
+
+    async def _shape(self, view_id: object, flow: Flow, requester: str, user_id: str) -> None:
+        """Prefetch the options of a modal just opened, so drop-downs answer at once."""
+        if self._forms is not None and isinstance(view_id, str) and shapes_form(flow):
+            failure = await self._forms.opened(view_id, flow, requester)
+            if isinstance(failure, str):
+                await self._tell(user_id, f"The form could not be prepared: {failure}")
+
+    async def _form_changed(self, payload: Mapping[str, Any], view: Mapping[str, Any]) -> None:
+        """A field with on_change changed in an open request modal: run it and redraw."""
+        user_id = _user_id(payload)
+        flow = self._slack_flow(view.get("private_metadata"))
+        actions = payload.get("actions")
+        if self._forms is None or flow is None or not user_id or not isinstance(actions, list):
+            return
+        actor = await self._actor(user_id, flow)
+        if isinstance(actor, str):
+            return
+        for action in actions:
+            block_id = action.get("block_id") if isinstance(action, Mapping) else None
+            if isinstance(block_id, str):
+                failure = await self._forms.changed(flow, actor.id, view, block_id)
+                if failure is not None:
+                    await self._tell(user_id, f"The form could not be updated: {failure}")
 
     async def _submitted(self, payload: Mapping[str, Any]) -> None:
         view = payload.get("view")
@@ -156,8 +211,17 @@ class SlackHandlers:
                 if refusal is not None:
                     await self._tell(user_id, refusal)
             return
+        if view.get("callback_id") == CHOOSE_FLOW:
+            flow = self._slack_flow(_chosen_flow(view))
+            person = await self._directory.person(user_id)
+            if flow is not None and person is not None and person.email is not None:
+                # The ack replaced the chooser by the flow's form, in the same view.
+                await self._shape(view.get("id"), flow, person.email, user_id)
+            return
         if view.get("callback_id") != REQUEST_FORM:
             return
+        if self._forms is not None:
+            self._forms.forget(view.get("id"))
         flow = self._slack_flow(view.get("private_metadata"))
         if flow is None:
             await self._tell(user_id, "That flow cannot be requested from Slack.")
@@ -271,3 +335,10 @@ def _user_id(payload: Mapping[str, Any]) -> str | None:
         return value if isinstance(value, str) else None
     value = payload.get("user_id")
     return value if isinstance(value, str) else None
+
+
+def _chosen_flow(view: Mapping[str, Any]) -> object:
+    """The flow name picked in the chooser modal, if any."""
+    state = view.get("state", {}).get("values", {})
+    chosen = state.get(FLOW_SELECT, {}).get(FLOW_SELECT, {}).get("selected_option")
+    return chosen.get("value") if isinstance(chosen, Mapping) else None

@@ -3,7 +3,9 @@
 Slack redelivers an envelope that is not acked within 3 seconds, so the ack never waits
 for symbox's work: its payload is computed from config alone (a modal's validation
 errors, the next view), and everything that touches the store runs afterwards in the
-connection's task group. Redeliveries are recognised by envelope id and only acked.
+connection's task group. The exception is a drop-down's options (block_suggestion),
+which Slack only takes in the ack: those wait, for at most SUGGESTION_SECONDS.
+Redeliveries are recognised by envelope id and only acked.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ SEEN_LIMIT = 4096
 # Reconnect backoff when Slack cannot be reached at all (the client handles drops itself).
 RECONNECT_FIRST = 1.0
 RECONNECT_MAX = 60.0
+# How long a drop-down's options may take (Slack waits 3 s for the ack).
+SUGGESTION_SECONDS = 2.5
 
 
 class EnvelopeHandler(Protocol):
@@ -34,6 +38,10 @@ class EnvelopeHandler(Protocol):
 
     def ack_payload(self, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The payload to ack with; must be quick and must not touch the store."""
+        ...
+
+    async def suggest(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Options for an external select (a block_suggestion's answer is its ack)."""
         ...
 
     async def handle(self, kind: str, payload: dict[str, Any]) -> None:
@@ -100,7 +108,19 @@ class SlackSocket:
         envelope_id = request.envelope_id
         duplicate = envelope_id in self._seen
         payload: dict[str, Any] | None = None
-        if not duplicate:
+        suggestion = request.type == "interactive" and (
+            isinstance(request.payload, dict) and request.payload.get("type") == "block_suggestion"
+        )
+        if suggestion:
+            # Slack shows no options unless the ack carries them: the one ack that waits,
+            # bounded below Slack's 3 seconds. Repeats are answered again (typing repeats).
+            payload = {"options": []}
+            with anyio.move_on_after(SUGGESTION_SECONDS):
+                try:
+                    payload = await self._handler.suggest(request.payload)
+                except Exception:
+                    log.exception("answering a block_suggestion failed")
+        elif not duplicate:
             self._remember(envelope_id)
             try:
                 payload = self._handler.ack_payload(request.type, request.payload)
@@ -110,6 +130,8 @@ class SlackSocket:
             SocketModeResponse(envelope_id=envelope_id, payload=payload)
         )
         self.acked += 1
+        if suggestion:
+            return
         if duplicate:
             self.redeliveries += 1
             return

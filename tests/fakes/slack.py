@@ -201,7 +201,10 @@ class FakeSlack:
         if method in ("chat.postMessage", "chat.update"):
             ts = str(args.get("ts") or f"{1700000000 + next(self._ids)}.000100")
             return {"ok": True, "channel": args.get("channel"), "ts": ts}
-        if method in ("chat.postEphemeral", "views.open", "views.update", "views.push"):
+        if method == "views.update":
+            # Slack keeps a view's id when it is updated.
+            return {"ok": True, "view": {"id": args.get("view_id") or f"V{next(self._ids)}"}}
+        if method in ("chat.postEphemeral", "views.open", "views.push"):
             return {"ok": True, "message_ts": "1.0", "view": {"id": f"V{next(self._ids)}"}}
         return {"ok": False, "error": "unknown_method"}
 

@@ -1,0 +1,147 @@
+"""Request modals shaped by hooks: prefetched drop-downs and on_change redraws in Slack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.slack.conftest import SlackRig, access_values, slack_rig
+from tests.test_flow_forms import ON_CHANGE
+
+pytestmark = pytest.mark.anyio
+
+IMPLEMENTATION = """\
+from sym.sdk.annotations import prefetch
+from sym.sdk.forms import FieldOption
+
+
+@prefetch(field_name="database")
+def get_databases(event):
+    names = ["orders", "billing"]
+    if event.user.email == "carol@example.com":
+        names.append("prod")
+    return [FieldOption(value=name, label=name.upper()) for name in names]
+"""
+
+FIELDS = """
+    prompt_field {
+      name     = "database"
+      type     = "string"
+      prefetch = true
+    }
+    prompt_field {
+      name           = "urgency"
+      type           = "string"
+      allowed_values = ["Low", "High"]
+      on_change      = file("on_change.py")
+    }
+    prompt_field {
+      name     = "ticket"
+      type     = "string"
+      required = false
+      visible  = false
+    }
+"""
+
+
+def blocks_of(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {block["block_id"]: block for block in view["blocks"] if "block_id" in block}
+
+
+def values(urgency: str, database: str | None = None, ticket: str | None = None) -> dict[str, Any]:
+    found = access_values()
+    found["urgency"] = {"urgency": {"type": "static_select", "selected_option": {"value": urgency}}}
+    if database is not None:
+        found["database"] = {
+            "database": {"type": "external_select", "selected_option": {"value": database}}
+        }
+    if ticket is not None:
+        found["ticket~1"] = {"ticket": {"type": "plain_text_input", "value": ticket}}
+    return found
+
+
+async def suggest(rig: SlackRig, view_id: str, query: str, user: str = "UCAROL") -> list[str]:
+    payload = {
+        "type": "block_suggestion",
+        "user": {"id": user},
+        "action_id": "database",
+        "block_id": "database",
+        "value": query,
+        "view": {"id": view_id, "callback_id": "symbox_request", "private_metadata": "access"},
+    }
+    ack = await rig.slack.ack(await rig.slack.deliver("interactive", payload))
+    return [option["text"]["text"] for option in ack["payload"]["options"]]
+
+
+async def test_prefetched_options_and_on_change_shape_the_modal(tmp_path: Path) -> None:
+    (tmp_path / "on_change.py").write_text(ON_CHANGE)
+    async with slack_rig(tmp_path, hooks=IMPLEMENTATION, params=FIELDS) as rig:
+        await rig.command("req access")
+        [opened] = await rig.calls("views.open", 1)
+        view_id = "V1"  # the fake Slack's first view
+        shown = blocks_of(opened.args["view"])
+        assert shown["database"]["element"]["type"] == "external_select"
+        assert shown["urgency"]["dispatch_action"] is True
+        assert "ticket" not in shown  # hidden until on_change shows it
+
+        # The drop-down's options come from the prefetch reducer, for the one asking.
+        assert await suggest(rig, view_id, "") == ["ORDERS", "BILLING", "PROD"]
+        assert await suggest(rig, view_id, "bil") == ["BILLING"]
+
+        # Choosing High runs on_change: the ticket field appears, required.
+        change = {
+            "type": "block_actions",
+            "user": {"id": "UCAROL"},
+            "view": {
+                "id": view_id,
+                "hash": "h1",
+                "callback_id": "symbox_request",
+                "private_metadata": "access",
+                "state": {"values": values("High", "prod")},
+            },
+            "actions": [
+                {
+                    "action_id": "urgency",
+                    "block_id": "urgency",
+                    "type": "static_select",
+                    "selected_option": {"value": "High"},
+                }
+            ],
+        }
+        await rig.slack.ack(await rig.slack.deliver("interactive", change))
+        [updated] = await rig.calls("views.update", 1)
+        assert updated.args["view_id"] == view_id
+        assert updated.args["hash"] == "h1"
+        redrawn = blocks_of(updated.args["view"])
+        assert redrawn["ticket"]["optional"] is False
+        chosen = redrawn["database"]["element"]["initial_option"]
+        assert chosen == {"text": {"type": "plain_text", "text": "PROD"}, "value": "prod"}
+
+        # Submitting without the ticket now shows the error next to it; nothing is made.
+        ack = await rig.submit("access", values("High", "prod"))
+        assert ack["payload"] == {"response_action": "errors", "errors": {"ticket": "required"}}
+        listed = await rig.h.call("GET", "/api/v1/runs", "reader")
+        assert listed.json()["runs"] == []
+
+
+async def test_a_request_from_slack_is_checked_against_the_shaped_form(tmp_path: Path) -> None:
+    (tmp_path / "on_change.py").write_text(ON_CHANGE)
+    async with slack_rig(tmp_path, hooks=IMPLEMENTATION, params=FIELDS) as rig:
+        # bob is not offered prod: the service refuses it even if the modal sent it.
+        await rig.submit("access", values("High", "prod", ticket="T-9"), user="UBOB")
+        [told] = await rig.calls("chat.postMessage", 1, lambda c: c.args["channel"] == "UBOB")
+        assert "database: 'prod' is not allowed" in told.args["text"]
+        ack = await rig.submit("access", values("High", "orders", ticket="T-9"), user="UBOB")
+        assert "payload" not in ack
+        made: list[dict[str, Any]] = []
+
+        async def requested() -> bool:
+            made[:] = (await rig.h.call("GET", "/api/v1/runs", "reader")).json()["runs"]
+            return bool(made)
+
+        await rig.h.wait_for(requested, "the run from Slack")
+        run = await rig.h.run(made[0]["run_id"])
+        assert (run["requester"], run["fields"]["database"]) == ("bob@example.com", "orders")
+        assert run["fields"]["ticket"] == "T-9"
