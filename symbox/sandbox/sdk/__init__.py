@@ -10,6 +10,7 @@ from symbox.sandbox.sdk.integrations import (
     AwsIam,
     AwsLambda,
     AwsSso,
+    GitHub,
     IntegrationChannel,
     Okta,
     PagerDuty,
@@ -49,7 +50,6 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
             "sym.sdk.strategies", {"AccessStrategy": AccessStrategy, "Integration": Integration}
         ),
         "sym.sdk.forms": UnsupportedModule("sym.sdk.forms", {}),
-        # github is unsupported until hooks need more than its strategy offers.
         "sym.sdk.integrations": UnsupportedModule(
             "sym.sdk.integrations",
             {
@@ -59,6 +59,7 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
                 "aws_sso": AwsSso(bridge),
                 "slack": Slack(bridge),
                 "aws_lambda": AwsLambda(bridge),
+                "github": GitHub(bridge),
             },
         ),
         # Sym's custom strategies `import requests`; here its calls go through the host.
