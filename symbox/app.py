@@ -162,7 +162,9 @@ class App:
             if integration is not None:
                 self.slack = SlackApp(integration, config, self.writer, self.reader, self.clock)
                 slack_calls = SlackHookCalls(self.slack.web, self.slack.directory)
-        integrations = build_integrations(config, self._http_client, self.aws, slack=slack_calls)
+        integrations = build_integrations(
+            config, self._http_client, self.aws, identities=self.reader, slack=slack_calls
+        )
         # Worker processes are only started when some flow has hooks or a custom strategy.
         # Each environment's hooks get its own HTTP allow-list; the pool's default has none.
         self._hook_scopes = {

@@ -49,6 +49,14 @@ class IdentityMap(Protocol):
         ...
 
 
+class IdentityDirectory(Protocol):
+    """Stored identities read the other way: who in symbox holds an identity in a system."""
+
+    async def identities_in(self, system: str) -> list[tuple[str, str]]:
+        """Every (email, identity) set in ``system``."""
+        ...
+
+
 class IdentityInUse(Exception):
     """Changing the identity would strand access granted under the old one."""
 

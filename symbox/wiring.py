@@ -23,12 +23,14 @@ from symbox.aws.session import AwsConnections, AwsSetupError
 from symbox.config.model import Config, Secret
 from symbox.engine.forms import shapes_form
 from symbox.errors import StartupError
-from symbox.identities import IdentityMap
-from symbox.sandbox.integrations import Integrations, OktaClient, PagerDutyClient
+from symbox.identities import IdentityDirectory, IdentityMap
+from symbox.sandbox.integrations import GithubClient, Integrations, OktaClient, PagerDutyClient
 from symbox.sandbox.integrations.aws import AwsIamHooks, AwsLambdaHooks, AwsSsoHooks
+from symbox.sandbox.integrations.github import HOOK_RETRIES
 from symbox.strategies.apis import API_STRATEGY_TYPES, NoIdentities, build_api_strategy
 from symbox.strategies.base import AccessStrategy
 from symbox.strategies.custom import CustomStrategies
+from symbox.strategies.github_api import rest_caller
 from symbox.strategies.http import HttpStrategy
 
 if TYPE_CHECKING:
@@ -93,16 +95,20 @@ def build_integrations(
     client: httpx.AsyncClient,
     aws: AwsConnections | None = None,
     *,
+    identities: IdentityDirectory,
     slack: SlackHookCalls | None = None,
 ) -> Integrations:
     """Host-side clients for the integrations hooks may call, from ``sym_integration`` blocks.
 
     Each needs ``settings.api_token`` (an ``env()`` secret); ``settings.base_url`` overrides
-    the service's address (PagerDuty's API, or ``https://<external_id>`` for Okta). AWS
-    lookups use the first ``aws_iam`` / ``aws_sso`` strategy's connection and mapping.
+    the service's address (PagerDuty's API, ``https://<external_id>`` for Okta, GitHub's
+    public API). GitHub's ``external_id`` is the organization that owns the repositories
+    hooks name, and ``identities`` (the store) tells which symbox user a GitHub login is.
+    AWS lookups use the first ``aws_iam`` / ``aws_sso`` strategy's connection and mapping.
     """
     pagerduty: PagerDutyClient | None = None
     okta: OktaClient | None = None
+    github: GithubClient | None = None
     for integration in config.integrations.values():
         token = integration.settings.get("api_token")
         base_url = integration.settings.get("base_url")
@@ -114,6 +120,10 @@ def build_integrations(
         elif integration.type == "okta":
             url = base_url if isinstance(base_url, str) else f"https://{integration.external_id}"
             okta = OktaClient(url, token.reveal(), client)
+        elif integration.type == "github":
+            address = base_url if isinstance(base_url, str) else None
+            rest = rest_caller(address, token.reveal(), client, HOOK_RETRIES)
+            github = GithubClient(rest, integration.external_id or None, identities)
     try:
         iam, center = hook_directories(config, aws) if aws is not None else (None, None)
         functions = hook_lambda(config, aws) if aws is not None else None
@@ -126,6 +136,7 @@ def build_integrations(
         aws_sso=AwsSsoHooks(center) if center is not None else None,
         aws_lambda=AwsLambdaHooks(functions) if functions is not None else None,
         slack=slack,
+        github=github,
     )
 
 

@@ -254,3 +254,10 @@ class Reader:
         return [
             (str(email), str(system), str(ident), float(at)) for email, system, ident, at in rows
         ]
+
+    async def identities_in(self, system: str) -> list[tuple[str, str]]:
+        """Every (email, identity) set in ``system``, by email."""
+        rows = await self._all(
+            "SELECT email, identity FROM identities WHERE system = ? ORDER BY email", (system,)
+        )
+        return [(str(email), str(identity)) for email, identity in rows]

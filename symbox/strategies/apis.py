@@ -7,14 +7,12 @@ import httpx
 from symbox.config.apis import API_STRATEGY_TYPES
 from symbox.config.model import Config, Secret, Strategy
 from symbox.identities import IdentityMap
-from symbox.strategies import github, okta
+from symbox.strategies import github_api, okta
 from symbox.strategies.github import GithubStrategy
 from symbox.strategies.okta import OktaStrategy
 from symbox.strategies.rest import RestCaller, RetryTiming
 
 __all__ = ["API_STRATEGY_TYPES", "NoIdentities", "build_api_strategy"]
-
-GITHUB_API = "https://api.github.com"
 
 
 class NoIdentities:
@@ -50,13 +48,6 @@ def build_api_strategy(
             "Okta", url, headers, client, timing=timing, reset_headers=okta.RESET_HEADERS
         )
         return OktaStrategy(rest, identities)
-    rest = RestCaller(
-        "GitHub",
-        base_url if isinstance(base_url, str) else GITHUB_API,
-        github.headers(token.reveal()),
-        client,
-        timing=timing,
-        reset_headers=github.RESET_HEADERS,
-        throttled=github.throttled,
-    )
+    address = base_url if isinstance(base_url, str) else None
+    rest = github_api.rest_caller(address, token.reveal(), client, timing)
     return GithubStrategy(rest, identities, integration.external_id or None)

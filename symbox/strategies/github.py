@@ -6,40 +6,19 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from symbox.config.model import Target
 from symbox.identities import GITHUB, IdentityMap
 from symbox.strategies.base import GrantRequest, StrategyError
+from symbox.strategies.github_api import SERVICE, paged
 from symbox.strategies.rest import RestCaller, refusal
 
 log = logging.getLogger(__name__)
 
 REPO = "github_repo"
-SERVICE = "GitHub"
 DEFAULT_PERMISSION = "push"
-API_VERSION = "2022-11-28"
-RESET_HEADERS = ("X-RateLimit-Reset",)
-PAGE_SIZE = 100
-# Invitations are few; the bound keeps a misbehaving server from looping symbox.
+# Direct collaborators and invitations are few; the bound keeps a misbehaving server from
+# looping symbox (more pages are an error, never a list cut short).
 MAX_PAGES = 20
-
-
-def throttled(response: httpx.Response) -> bool:
-    """GitHub answers an exhausted rate limit with 403 (or 429) and says so in headers."""
-    return response.status_code == 403 and (
-        response.headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in response.headers
-    )
-
-
-def headers(token: str) -> dict[str, str]:
-    """The headers of every GitHub API call."""
-    return {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": API_VERSION,
-        "User-Agent": "symbox",
-    }
 
 
 class GithubStrategy:
@@ -148,30 +127,14 @@ class GithubStrategy:
         self, target: Target, path: str, params: dict[str, str]
     ) -> list[dict[str, Any]]:
         """Every item of a paged GitHub list."""
-        found: list[dict[str, Any]] = []
-        for page in range(1, MAX_PAGES + 1):
-            response = await self._rest.send(
-                "GET",
-                path,
-                action="list",
-                params={**params, "per_page": str(PAGE_SIZE), "page": str(page)},
-            )
-            if response.status_code == 404:
-                raise self._no_repo(target, "list")
-            if not response.is_success:
-                raise refusal(SERVICE, "list", response)
-            try:
-                items = response.json()
-            except ValueError:
-                items = None
-            if not isinstance(items, list):
-                raise StrategyError(
-                    f"GitHub listed {path} in an unexpected shape", reached_target=False
-                )
-            found.extend(item for item in items if isinstance(item, dict))
-            if len(items) < PAGE_SIZE:
-                break
-        return found
+        return await paged(
+            self._rest,
+            path,
+            params,
+            action="list",
+            missing=lambda: self._no_repo(target, "list"),
+            max_pages=MAX_PAGES,
+        )
 
     def _repo(self, target: Target) -> tuple[str, str]:
         name = target.settings.get("repo_name")

@@ -124,6 +124,25 @@ class RestCaller:
             reached_target=writes,
         )
 
+    def path_of(self, url: str) -> str | None:
+        """``url``'s path and query under the base URL (for ``send``), or None if elsewhere.
+
+        Services hand out absolute URLs (the next page of a list); the token goes with
+        every request, so only those on the service's own address are followed.
+        """
+        base = httpx.URL(self._base_url)
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL:
+            return None
+        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            return None
+        prefix = base.raw_path.decode("ascii").rstrip("/")
+        path = target.raw_path.decode("ascii")
+        if prefix and not path.startswith(f"{prefix}/"):
+            return None
+        return path[len(prefix) :]
+
     def _retryable(self, response: httpx.Response) -> bool:
         status = response.status_code
         return status == 429 or status >= 500 or self._throttled(response)

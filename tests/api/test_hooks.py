@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from symbox.engine.model import Actor
+from symbox.identities import set_identities
 from tests.fakes.configs import access_config
+from tests.fakes.github import GITHUB_TOKEN, FakeGithub
 from tests.harness import harness
 from tests.sandbox.fake_services import PAGERDUTY_TOKEN, FakePagerDuty
 
@@ -198,3 +201,61 @@ resource "sym_integration" "pagerduty" {{
         assert seen and all(call.authorization == f"Token token={PAGERDUTY_TOKEN}" for call in seen)
     audit = (tmp_path / "data" / "audit.jsonl").read_text()
     assert PAGERDUTY_TOKEN not in audit
+
+
+GITHUB_APPROVERS = """
+from sym.sdk.integrations import github
+from sym.sdk.request_permission import PermissionLevel, RequestPermission
+
+
+def get_permissions(event):
+    maintainers = github.get_repo_collaborators(repo_name="api", roles={"admin", "maintain"})
+    return RequestPermission(
+        webapp_view=PermissionLevel.MEMBER, approve_deny=[user.email for user in maintainers]
+    )
+"""
+
+
+async def test_get_permissions_makes_a_repositorys_maintainers_the_approvers(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "impl.py").write_text(GITHUB_APPROVERS)
+    with FakeGithub() as gh:
+        gh.add_repo("acme/api").collaborators.update(
+            {"dave-gh": "admin", "erin": "maintain", "bob": "push", "alice-gh": "admin"}
+        )
+
+        def config(receiver_url: str) -> str:
+            integration = f"""
+resource "sym_integration" "github" {{
+  type        = "github"
+  name        = "github"
+  external_id = "acme"
+  settings = {{
+    api_token = env("GITHUB_TOKEN")
+    base_url  = "{gh.url}"
+  }}
+}}
+"""
+            return hooked_config(receiver_url) + integration
+
+        env = {"GITHUB_TOKEN": GITHUB_TOKEN}
+        async with harness(tmp_path, config_text=config, monkeypatch_env=env) as h:
+            operator = Actor("operator", "test")
+            # alice-gh is an admin on GitHub, but no symbox user has that username.
+            for email, login in (("dave@example.com", "Dave-GH"), ("bob@example.com", "bob")):
+                await set_identities(
+                    h.app.writer, email, {"github": login}, now=0.0, actor=operator
+                )
+            run_id = await h.request()
+            for outsider in ("bob@example.com", "alice@example.com"):
+                refused = await h.approve(run_id, as_=outsider)
+                assert refused.status_code == 403, refused.text
+                assert "not an approver" in refused.json()["message"]
+            assert (await h.run(run_id))["status"] == "requested"
+            approved = await h.approve(run_id, as_="dave@example.com")
+            assert approved.json()["status"] == "escalated", approved.text
+        listed = gh.seen("GET", "/repos/acme/api/collaborators")
+        assert listed and all(call.query["affiliation"] == ["all"] for call in listed)
+    audit = (tmp_path / "data" / "audit.jsonl").read_text()
+    assert GITHUB_TOKEN not in audit

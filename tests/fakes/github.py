@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
 
 from tests.fakes.rest_server import Answer, Call, FakeRestServer
 
@@ -15,6 +17,8 @@ _INVITATIONS = re.compile(r"^/repos/([^/]+/[^/]+)/invitations$")
 _COLLABORATORS = re.compile(r"^/repos/([^/]+/[^/]+)/collaborators$")
 _INVITATION = re.compile(r"^/repos/([^/]+/[^/]+)/invitations/(\d+)$")
 NOT_FOUND = Answer(404, {"message": "Not Found"})
+# GitHub's role_name for each permission the REST API takes (a custom role is its own name).
+ROLE_NAMES = {"pull": "read", "push": "write"}
 
 
 @dataclass
@@ -23,6 +27,9 @@ class Repo:
 
     # login (lower case) -> permission
     collaborators: dict[str, str] = field(default_factory=dict)
+    # Access through teams or the org's base permission: listed with affiliation=all only.
+    # login (lower case) -> permission
+    inherited: dict[str, str] = field(default_factory=dict)
     # invitation id -> (login, permission)
     invitations: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -36,6 +43,8 @@ class FakeGithub(FakeRestServer):
         self.users: set[str] = set()
         self.org_members: set[str] = set()
         self.repos: dict[str, Repo] = {}
+        # GitHub's is 100; a test lowers it to spread a short list over several pages.
+        self.max_page_size = 100
         self._next_invitation = 1
 
     def add_user(self, login: str, *, member: bool = False) -> None:
@@ -94,30 +103,43 @@ class FakeGithub(FakeRestServer):
             repo = self.repos.get(match.group(1))
             if repo is None:
                 return NOT_FOUND
-            if call.query.get("affiliation") != ["direct"]:
-                return Answer(400, {"message": "symbox lists direct collaborators only"})
-            size = int(call.query.get("per_page", ["30"])[0])
-            page = int(call.query.get("page", ["1"])[0])
-            logins = sorted(repo.collaborators)
-            listed = [{"login": login} for login in logins[(page - 1) * size : page * size]]
-            return Answer(200, listed)
+            affiliation = call.query.get("affiliation", ["all"])
+            if affiliation not in (["direct"], ["all"]):
+                return Answer(400, {"message": f"symbox does not list {affiliation}"})
+            held = dict(repo.collaborators)
+            if affiliation == ["all"]:
+                held = {**repo.inherited, **held}
+            listed = [
+                {"login": login, "role_name": ROLE_NAMES.get(permission, permission)}
+                for login, permission in sorted(held.items())
+            ]
+            return self._page(call, listed)
         if call.method == "GET" and (match := _INVITATIONS.match(call.path)):
             repo = self.repos.get(match.group(1))
             if repo is None:
                 return NOT_FOUND
-            size = int(call.query.get("per_page", ["30"])[0])
-            page = int(call.query.get("page", ["1"])[0])
             items = [
                 {"id": number, "invitee": {"login": login}, "permissions": permission}
                 for number, (login, permission) in sorted(repo.invitations.items())
             ]
-            return Answer(200, items[(page - 1) * size : page * size])
+            return self._page(call, items)
         if call.method == "DELETE" and (match := _INVITATION.match(call.path)):
             repo = self.repos.get(match.group(1))
             if repo is None or repo.invitations.pop(int(match.group(2)), None) is None:
                 return NOT_FOUND
             return Answer(204)
         return NOT_FOUND
+
+    def _page(self, call: Call, items: list[dict[str, Any]]) -> Answer:
+        """One page of ``items``, with GitHub's ``Link`` header when more follow."""
+        size = min(int(call.query.get("per_page", ["30"])[0]), self.max_page_size)
+        page = int(call.query.get("page", ["1"])[0])
+        headers = {}
+        if page * size < len(items):
+            query = {key: values[0] for key, values in call.query.items()}
+            following = urlencode({**query, "per_page": str(size), "page": str(page + 1)})
+            headers["Link"] = f'<{self.url}{call.path}?{following}>; rel="next"'
+        return Answer(200, items[(page - 1) * size : page * size], headers)
 
     def _add(self, repo: Repo, login: str, call: Call) -> Answer:
         permission = (call.body or {}).get("permission", "push")

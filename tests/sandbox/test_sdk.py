@@ -192,8 +192,13 @@ def test_sdk_values(body: str, expected: Any) -> None:
         ),
         ("from sym.sdk.exceptions import os\nreturn os", "cannot import name 'os'"),
         (
-            "from sym.sdk.integrations import github\nreturn github",
-            "sym.sdk.integrations.github is not supported by symbox yet",
+            "from sym.sdk.integrations import jira\nreturn jira",
+            "sym.sdk.integrations.jira is not supported by symbox yet",
+        ),
+        (
+            "from sym.sdk.integrations import github\n"
+            "return github.get_repo_collaborators(repo_name='api', roles={'admin'})",
+            "GitHubError: github is not available outside a hook worker",
         ),
         (
             "from sym.sdk.integrations import slack\nreturn slack.channel('')",

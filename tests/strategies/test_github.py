@@ -14,10 +14,10 @@ import pytest
 
 from symbox.engine.model import Actor
 from symbox.identities import IdentityInUse, set_identities, unset_identities
-from symbox.strategies import github
+from symbox.strategies import github_api
 from symbox.strategies.base import StrategyError
 from symbox.strategies.github import GithubStrategy
-from symbox.strategies.rest import RestCaller, RetryTiming
+from symbox.strategies.rest import RetryTiming
 from tests.e2e.process import cli
 from tests.fakes.api_configs import github_config
 from tests.fakes.github import GITHUB_TOKEN, FakeGithub
@@ -164,15 +164,8 @@ async def test_rate_limits_are_waited_out_and_failures_name_the_repo(gh: FakeGit
             return "octocat"
 
     async with httpx.AsyncClient(timeout=5) as client:
-        rest = RestCaller(
-            "GitHub",
-            gh.url,
-            github.headers(GITHUB_TOKEN),
-            client,
-            timing=RetryTiming(attempts=3, base=0.01, cap=1.0),
-            reset_headers=github.RESET_HEADERS,
-            throttled=github.throttled,
-        )
+        timing = RetryTiming(attempts=3, base=0.01, cap=1.0)
+        rest = github_api.rest_caller(gh.url, GITHUB_TOKEN, client, timing)
         strategy = GithubStrategy(rest, Octocat(), "acme")
         reset = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()))}
         gh.fail("PUT", "/repos/", 403, headers=reset, body={"message": "API rate limit exceeded"})
@@ -223,3 +216,32 @@ async def test_reconciliation_finds_invitees_and_collaborators_whatever_their_ca
             ("hubot", "unmanaged_found"),
         ]
         assert gh.access(APP) == {"hubot": "invited:admin"}
+
+
+async def test_lists_follow_link_headers_and_never_leave_the_api(gh: FakeGithub) -> None:
+    class Nobody:
+        async def identity_of(self, email: str, system: str) -> str | None:
+            return None
+
+    with gh.lock:
+        gh.max_page_size = 2
+        gh.repos[APP].collaborators.update({"a1": "push", "b2": "admin", "c3": "pull"})
+        gh.repos[APP].invitations.update({7: ("d4", "push"), 8: ("e5", "push"), 9: ("f6", "push")})
+    async with httpx.AsyncClient(timeout=5) as client:
+        rest = github_api.rest_caller(gh.url, GITHUB_TOKEN, client)
+        strategy = GithubStrategy(rest, Nobody(), "acme")
+        target = grant("github_repo", repo_name="app").target
+        assert await strategy.holders(target) == {"a1", "b2", "c3", "d4", "e5", "f6"}
+        # Two pages of each list, the second as the Link header named it.
+        listed = [call for call in gh.calls if call.path == f"/repos/{APP}/collaborators"]
+        assert [call.query.get("page") for call in listed] == [None, ["2"]]
+        assert all(call.query["per_page"] == ["2"] for call in listed[1:])
+
+        # A next page elsewhere would get the token: the list fails instead.
+        elsewhere = '<http://127.0.0.2:1/repos/acme/app/collaborators?page=2>; rel="next"'
+        gh.fail("GET", f"/repos/{APP}/collaborators", 200, headers={"Link": elsewhere}, body=[])
+        with pytest.raises(StrategyError) as caught:
+            await strategy.holders(target)
+        assert str(caught.value) == (
+            f"list: GitHub's next page of /repos/{APP}/collaborators is not under the API's address"
+        )

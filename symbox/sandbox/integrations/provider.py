@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from symbox.sandbox.integrations.aws import AwsIamHooks, AwsLambdaHooks, AwsSsoHooks
+from symbox.sandbox.integrations.github import GithubClient
 from symbox.sandbox.integrations.okta import OktaClient
 from symbox.sandbox.integrations.pagerduty import PagerDutyClient
 from symbox.sandbox.sdk.exceptions import (
     AWSIAMError,
     AWSLambdaError,
     AWSSSOError,
+    GitHubError,
     OktaError,
     PagerDutyError,
     SlackError,
@@ -40,8 +42,15 @@ def _optional(args: dict[str, Any], name: str, error: type[SymException]) -> str
     raise error(f"{name} must be a str")
 
 
+def _names(args: dict[str, Any], name: str, error: type[SymException]) -> list[str]:
+    value = args.get(name)
+    if type(value) is not list or not value or not all(type(item) is str for item in value):
+        raise error(f"{name} must be a non-empty list of str")
+    return value
+
+
 class Integrations:
-    """Routes `(integration, method, args)` from hooks to PagerDuty, Okta, AWS and Slack."""
+    """Routes `(integration, method, args)` from hooks to PagerDuty, Okta, GitHub, AWS, Slack."""
 
     def __init__(
         self,
@@ -52,8 +61,10 @@ class Integrations:
         aws_sso: AwsSsoHooks | None = None,
         slack: SlackCalls | None = None,
         aws_lambda: AwsLambdaHooks | None = None,
+        github: GithubClient | None = None,
     ) -> None:
         self._lambda = aws_lambda
+        self._github = github
         self._pagerduty = pagerduty
         self._slack = slack
         self._okta = okta
@@ -77,6 +88,14 @@ class Integrations:
                 raise AWSLambdaError(f"aws_lambda has no method {method!r}")
             return await self._lambda.invoke(
                 _text(args, "arn", AWSLambdaError), args.get("payload")
+            )
+        if integration == "github":
+            if self._github is None:
+                raise GitHubError("no github integration is configured")
+            if method != "get_repo_collaborators":
+                raise GitHubError(f"github has no method {method!r}")
+            return await self._github.get_repo_collaborators(
+                _text(args, "repo_name", GitHubError), _names(args, "roles", GitHubError)
             )
         if integration == "slack":
             if self._slack is None:

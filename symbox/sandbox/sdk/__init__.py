@@ -10,6 +10,7 @@ from symbox.sandbox.sdk.integrations import (
     AwsIam,
     AwsLambda,
     AwsSso,
+    GitHub,
     IntegrationChannel,
     Okta,
     PagerDuty,
@@ -61,7 +62,6 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
         "sym.sdk.field_option": SafeModule(
             "sym.sdk.field_option", {"FieldOption": forms.FieldOption}
         ),
-        # github is unsupported until hooks need more than its strategy offers.
         "sym.sdk.integrations": UnsupportedModule(
             "sym.sdk.integrations",
             {
@@ -71,6 +71,7 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
                 "aws_sso": AwsSso(bridge),
                 "slack": Slack(bridge),
                 "aws_lambda": AwsLambda(bridge),
+                "github": GitHub(bridge),
             },
         ),
         # Sym's custom strategies `import requests`; here its calls go through the host.

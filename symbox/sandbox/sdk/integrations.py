@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn, cast
 
+from symbox.sandbox.guards import default_iter_check
 from symbox.sandbox.sdk.event import User
-from symbox.sandbox.sdk.exceptions import EXCEPTIONS, SymException
+from symbox.sandbox.sdk.exceptions import EXCEPTIONS, GitHubError, SymException
 
 # The key marking a worker frame as an integration call rather than a final reply.
 CALL_KEY = "integration_call"
@@ -20,6 +21,7 @@ ERROR_TYPES = {
     "aws_sso": "AWSSSOError",
     "aws_lambda": "AWSLambdaError",
     "slack": "SlackError",
+    "github": "GitHubError",
     "http": "HTTPError",
     "secrets": "AccessStrategyError",
 }
@@ -85,7 +87,13 @@ def _optional_name(value: object, what: str) -> str | None:
 def _users(value: Any) -> list[User]:
     if not isinstance(value, list):
         return []
-    return [User({"email": item.get("email")}) for item in value if isinstance(item, dict)]
+    return [_user(item.get("email")) for item in value if isinstance(item, dict)]
+
+
+def _user(email: object) -> User:
+    # As event users are: symbox knows people by email; the username is its local part.
+    username = email.split("@", 1)[0] if isinstance(email, str) else None
+    return User({"email": email, "username": username})
 
 
 class _Integration:
@@ -278,3 +286,59 @@ class AwsLambda(_Integration):
 
     def __repr__(self) -> str:
         return "<sym.sdk.integrations.aws_lambda>"
+
+
+# What the roles argument says when it is not a collection of role names.
+_ROLES_USAGE = "a list or set of GitHub role names, e.g. roles={'admin', 'maintain'}"
+
+
+def _roles(roles: object) -> list[str]:
+    """Role names as plain data for the host, from any iterable of str but a str itself."""
+    if roles is None:
+        raise GitHubError(f"roles is required: {_ROLES_USAGE}")
+    # A str is an iterable of one-letter "roles"; that is never what a hook means.
+    if isinstance(roles, str | bytes):
+        raise GitHubError(f"roles must be {_ROLES_USAGE}, not one {type(roles).__name__}")
+    try:
+        # Through the hooks' own iteration gate: what a hook may not iterate, neither may this.
+        default_iter_check(roles)
+        names = list(cast("Iterable[object]", roles))
+    except TypeError:
+        raise GitHubError(f"roles must be {_ROLES_USAGE}, got {type(roles).__name__}") from None
+    checked: set[str] = set()
+    for name in names:
+        # Exact types only: a hook's str subclass would be pickled by class reference.
+        if type(name) is not str:
+            raise GitHubError(f"roles must hold role names (str), not {type(name).__name__}")
+        if not name:
+            raise GitHubError("roles has an empty role name")
+        checked.add(name)
+    if not checked:
+        raise GitHubError(f"roles is empty: {_ROLES_USAGE}")
+    return sorted(checked)
+
+
+class GitHub(_Integration):
+    """`sym.sdk.integrations.github`: a repository's collaborators by role."""
+
+    __slots__ = ()
+
+    def get_repo_collaborators(
+        self, *positional: object, repo_name: object = None, roles: object = None
+    ) -> list[User]:
+        """The users collaborating on ``repo_name`` (in the github integration's
+        organization) with one of ``roles``: only those with a GitHub username set in symbox.
+        """
+        if positional:
+            raise GitHubError(
+                "get_repo_collaborators takes keyword arguments: repo_name=..., roles=..."
+            )
+        if type(repo_name) is not str or not repo_name:
+            raise GitHubError(
+                "repo_name must be the repository's name (a str, without the organization)"
+            )
+        args = {"repo_name": repo_name, "roles": _roles(roles)}
+        return _users(self._channel.call("github", "get_repo_collaborators", args))
+
+    def __repr__(self) -> str:
+        return "<sym.sdk.integrations.github>"
