@@ -75,7 +75,11 @@ class SlackForms:
         """The modal's session, run prefetch reducers the first time; the error text."""
         async with self._locks.hold(view_id):
             session = self._sessions.get(view_id)
-            if session is not None and session.flow == flow.name:
+            # A modal is one person's: options prefetched for someone else are never shown.
+            if session is not None and (session.flow, session.requester) == (
+                flow.name,
+                requester,
+            ):
                 session.used = self._clock()
                 self._sessions.move_to_end(view_id)
                 return session

@@ -171,14 +171,18 @@ class SlackHandlers:
         opened = await self._web.views_open(trigger_id=trigger, view=view)
         shown = opened.get("view")
         if flow is not None and isinstance(shown, Mapping):
-            await self._shape(shown.get("id"), flow, person.email, user_id)
+            await self._shape(shown.get("id"), flow, user_id)
 
-    async def _shape(self, view_id: object, flow: Flow, requester: str, user_id: str) -> None:
+    async def _shape(self, view_id: object, flow: Flow, user_id: str) -> None:
         """Prefetch the options of a modal just opened, so drop-downs answer at once."""
-        if self._forms is not None and isinstance(view_id, str) and shapes_form(flow):
-            failure = await self._forms.opened(view_id, flow, requester)
-            if isinstance(failure, str):
-                await self._tell(user_id, f"The form could not be prepared: {failure}")
+        if self._forms is None or not isinstance(view_id, str) or not shapes_form(flow):
+            return
+        actor = await self._actor(user_id, flow)
+        if isinstance(actor, str):
+            return  # the submission is refused with the reason; no hook runs for them
+        failure = await self._forms.opened(view_id, flow, actor.id)
+        if isinstance(failure, str):
+            await self._tell(user_id, f"The form could not be prepared: {failure}")
 
     async def _form_changed(self, payload: Mapping[str, Any], view: Mapping[str, Any]) -> None:
         """A field with on_change changed in an open request modal: run it and redraw."""
@@ -213,10 +217,9 @@ class SlackHandlers:
             return
         if view.get("callback_id") == CHOOSE_FLOW:
             flow = self._slack_flow(_chosen_flow(view))
-            person = await self._directory.person(user_id)
-            if flow is not None and person is not None and person.email is not None:
+            if flow is not None:
                 # The ack replaced the chooser by the flow's form, in the same view.
-                await self._shape(view.get("id"), flow, person.email, user_id)
+                await self._shape(view.get("id"), flow, user_id)
             return
         if view.get("callback_id") != REQUEST_FORM:
             return
