@@ -98,6 +98,8 @@ class Options:
     shutdown_grace: float = 10.0
     audit_limits: OutboxLimits = field(default_factory=OutboxLimits)
     audit_retry: RetryTiming = field(default_factory=RetryTiming)
+    # Seconds one hook or reducer call may run before its worker is killed.
+    hook_timeout: float = 2.0
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -174,7 +176,7 @@ class App:
             for key in config.environments
         }
         self.hook_pool = (
-            HookPool(integrations=CallScope(integrations))
+            HookPool(integrations=CallScope(integrations), default_timeout=options.hook_timeout)
             if defines_hooks(config) or uses_custom_strategies(config)
             else None
         )

@@ -39,6 +39,9 @@ from symbox.users_cli import add_users_command, cmd_users
 
 DEFAULT_CONFIG = "config.hcl"
 DEFAULT_DATA_DIR = "symbox-data"
+# Bounds of --hook-timeout: long enough for a slow lookup, short enough for Slack.
+MIN_HOOK_TIMEOUT = 0.1
+MAX_HOOK_TIMEOUT = 60.0
 
 
 def _operator() -> Actor:
@@ -82,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("SYMBOX_AUDIT_OUTBOX_LIMIT", "1000000"),
         help="audit records the outbox may hold before new access is refused "
         "(default: $SYMBOX_AUDIT_OUTBOX_LIMIT or 1000000; the alarm goes off at 80%%)",
+    )
+
+    run.add_argument(
+        "--hook-timeout",
+        type=_seconds,
+        default=os.environ.get("SYMBOX_HOOK_TIMEOUT", "2"),
+        help="seconds one hook or reducer call may run before its worker is killed "
+        "(default: $SYMBOX_HOOK_TIMEOUT or 2; 0.1 to 60)",
     )
 
     validate = commands.add_parser("validate", help="check the config and summarise it")
@@ -177,6 +188,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """A hook timeout in seconds, within what makes sense for a call Slack may wait on."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not MIN_HOOK_TIMEOUT <= value <= MAX_HOOK_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"{text} s is outside {MIN_HOOK_TIMEOUT:g} to {MAX_HOOK_TIMEOUT:g} s"
+        )
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM or SIGINT; SIGHUP reloads the config."""
     logs.configure(args.log_level)
@@ -189,7 +213,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if hook_problems:
         return _report_problems(hook_problems)
     limits = OutboxLimits(limit=max(1, args.audit_outbox_limit))
-    options = Options(data_dir=args.data_dir, host=host, port=port, audit_limits=limits)
+    options = Options(
+        data_dir=args.data_dir,
+        host=host,
+        port=port,
+        audit_limits=limits,
+        hook_timeout=args.hook_timeout,
+    )
     runner = Runner(args.config, config, options)
     try:
         anyio.run(runner.run)

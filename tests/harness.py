@@ -123,6 +123,7 @@ async def harness(
     clock: FakeClock | None = None,
     receiver: GrantReceiver | None = None,
     strategies: Mapping[str, AccessStrategy] | None = None,
+    hook_timeout: float = 2.0,
 ) -> AsyncIterator[Harness]:
     """Start the receiver and symbox; stop both after the body."""
     own_receiver = receiver is None
@@ -134,7 +135,11 @@ async def harness(
         )
         clock = clock or FakeClock()
         options = Options(
-            data_dir=data_dir or tmp_path / "data", port=0, retry_policy=policy, shutdown_grace=2.0
+            data_dir=data_dir or tmp_path / "data",
+            port=0,
+            retry_policy=policy,
+            shutdown_grace=2.0,
+            hook_timeout=hook_timeout,
         )
         async with (
             running(config, options, clock, strategies) as app,

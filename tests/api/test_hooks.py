@@ -86,6 +86,14 @@ async def test_a_failing_hook_errors_the_run_with_its_file_and_line(hooked: Path
         assert h.receiver.state.requests == []
 
 
+async def test_the_hook_timeout_is_the_operators_to_set(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text("def on_request(event):\n    while True:\n        pass\n")
+    async with harness(tmp_path, config_text=hooked_config, hook_timeout=0.3) as h:
+        run = await h.run(await h.request())
+        assert run["status"] == "errored"
+        assert run["error"].endswith("impl.py: on_request ran longer than 0.3 s")
+
+
 async def test_flows_without_hooks_start_no_workers(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         assert h.app.hook_pool is None

@@ -165,6 +165,9 @@ def test_bad_arguments_fail_clearly(tmp_path: Path) -> None:
     assert missing.returncode != 0 and "nope.hcl" in missing.stderr
     listen = cli("run", "--listen", "nonsense", check=False)
     assert listen.returncode == 1 and "--listen" in listen.stderr
+    for seconds, problem in (("0", "0 s is outside 0.1 to 60 s"), ("soon", "'soon' is not")):
+        timeout = cli("run", "--hook-timeout", seconds, check=False)
+        assert timeout.returncode == 2 and problem in timeout.stderr
     runs = cli("runs", "list", "--data-dir", str(tmp_path / "empty"), check=False)
     assert runs.returncode == 1 and "no database" in runs.stderr
     for path in (tmp_path / "none.jsonl", tmp_path):
