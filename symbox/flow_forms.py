@@ -10,29 +10,35 @@ from __future__ import annotations
 import ast
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from symbox.audit.entry import iso
 from symbox.clock import Clock
 from symbox.config.model import Config, Flow, PromptField
 from symbox.engine.forms import (
+    MAX_OPTION_TEXT,
     FormError,
     FormState,
     Option,
+    config_options,
     form_payload,
     initial_form,
     on_change_function,
     read_form,
     read_options,
     shapes_form,
+    with_values,
 )
+from symbox.engine.inputs import form_values
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookRunner, prefetch_functions
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.policy import HookPolicy
 
 log = logging.getLogger(__name__)
+
+# Prefetched options by field name.
+Prefetched = Mapping[str, tuple[Option, ...]]
 
 
 def prompt_event(flow: Flow, config: Config, requester: str, clock: Clock) -> dict[str, Any]:
@@ -94,7 +100,7 @@ class FlowForms:
                 event,
                 integrations=self._scopes.get(flow.environment),
             )
-            return read_options(reply, f"{filename}: prefetch reducer of {field.name}")
+            return read_options(reply, f"{filename}: prefetch reducer of {field.name}", field.type)
         except (HookFailure, FormError) as error:
             log.warning("prefetch failed", extra={"flow": flow.name, "error": str(error)})
             return str(error)
@@ -121,47 +127,67 @@ class FlowForms:
             log.warning("on_change failed", extra={"flow": flow.name, "error": str(error)})
             return str(error)
 
-    async def initial(self, flow: Flow, requester: str) -> FormState | str:
-        """The form as it opens: defaults, and every prefetched field's options."""
-        prefetched: dict[str, tuple[Option, ...]] = {}
+    async def prefetched(self, flow: Flow, requester: str) -> Prefetched | str:
+        """Every prefetched field's options for ``requester``; the first error text."""
+        found: dict[str, tuple[Option, ...]] = {}
         for field in flow.params.prompt_fields:
             if field.prefetch:
                 options = await self.options(flow, requester, field)
                 if isinstance(options, str):
                     return options
-                prefetched[field.name] = options
-        return initial_form(flow, {}, prefetched)
+                found[field.name] = options
+        return found
 
-    async def submitted(
-        self, flow: Flow, requester: str, values: Mapping[str, Any]
-    ) -> FormState | str | None:
-        """The form ``values`` lead to, to check a request against; None if no hook shapes it.
+    async def build(
+        self, flow: Flow, requester: str, values: Mapping[str, Any], prefetched: Prefetched
+    ) -> FormState | str:
+        """The form ``values`` (typed, see ``form_values``) lead to; the error text.
 
-        Options are prefetched, then each field's on_change runs in field order, as if the
-        form were filled top to bottom. A value an on_change sets fills only a field the
-        request left empty; the request's own values stay as sent.
+        The form starts from the config with the prefetched options; then each visible
+        field with an on_change and a value runs it, in field order, as if the form were
+        filled top to bottom. After each, fields hold what would be stored: the typed
+        value, else one an on_change filled in, else the default (always the default
+        when hidden), so a value sent for a hidden field never steers the form.
         """
-        if not shapes_form(flow):
-            return None
-        opened = await self.initial(flow, requester)
-        if isinstance(opened, str):
-            return opened
-        state = initial_form(
-            flow, values, {item.name: item.original or () for item in opened.fields}
-        )
+        filled: dict[str, Any] = {}
+        state = with_values(flow, initial_form(flow, {}, prefetched), values, filled)
         for field in flow.params.prompt_fields:
             current = state.field(field.name)
-            if field.on_change is None or current is None or current.value is None:
+            if field.on_change is None or current is None:
+                continue
+            if not current.visible or current.value is None:
                 continue
             changed = await self.changed(flow, requester, state, field)
             if isinstance(changed, str):
                 return changed
-            state = changed
-            for name, value in values.items():
-                kept = state.field(name)
-                if kept is not None and value is not None:
-                    state = state.with_field(replace(kept, value=value))
+            for item in changed.fields:
+                before = state.field(item.name)
+                moved = before is not None and before.value != item.value
+                if moved and values.get(item.name) is None and item.value is not None:
+                    filled[item.name] = item.value
+            state = with_values(flow, changed, values, filled)
         return state
+
+    async def submitted(
+        self, flow: Flow, requester: str, inputs: Mapping[str, Any]
+    ) -> FormState | str | None:
+        """The form a request's ``inputs`` lead to, to check it against; None if no hook
+        shapes the flow's form."""
+        if not shapes_form(flow):
+            return None
+        prefetched = await self.prefetched(flow, requester)
+        if isinstance(prefetched, str):
+            return prefetched
+        return await self.build(flow, requester, form_values(flow, inputs), prefetched)
+
+
+def filled_inputs(inputs: Mapping[str, Any], form: FormState | None) -> dict[str, Any]:
+    """``inputs`` with the values on_change functions filled into fields left empty."""
+    result = dict(inputs)
+    for item in form.fields if form is not None else ():
+        if item.visible and result.get(item.name) is None and item.value is not None:
+            result[item.name] = item.value
+    return result
 
 
 def check_forms(config: Config) -> list[str]:
@@ -182,7 +208,16 @@ def check_forms(config: Config) -> list[str]:
                     f"{filename}:{line}: {function} is a prefetch reducer for {name}, which is"
                     f" not a prompt_field of flow {flow.name} with prefetch = true"
                 )
+        changes = any(field.on_change for field in flow.params.prompt_fields)
         for field in flow.params.prompt_fields:
+            options = (config_options(field) if changes else None) or ()
+            long = [o.value for o in options if not o.label or len(o.label) > MAX_OPTION_TEXT]
+            if long:
+                problems.append(
+                    f"{field.location}: {flow.name}: prompt_field {field.name}: allowed value "
+                    f"{long[0]!r} must be 1 to {MAX_OPTION_TEXT} characters, as on_change "
+                    "functions see each as a FieldOption"
+                )
             if field.prefetch and field.name not in reducers:
                 problems.append(
                     f"{field.location}: {flow.name}: prompt_field {field.name} has prefetch ="

@@ -17,7 +17,7 @@ from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
 from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
-from symbox.flow_forms import FlowForms
+from symbox.flow_forms import FlowForms, filled_inputs
 from symbox.flow_hooks import FlowHooks
 from symbox.ledger import RunLedger
 from symbox.locks import KeyedLocks
@@ -159,7 +159,7 @@ class RunService:
         form = None if self.forms is None else await self.forms.submitted(flow, requester, inputs)
         if isinstance(form, str):
             raise BadRequest(f"the request form could not be built: {form}")
-        fields = validate_inputs(self._config, flow, inputs, form)
+        fields = validate_inputs(self._config, flow, filled_inputs(inputs, form), form)
         opened = partial(
             engine.open_request,
             run_id=str(uuid.uuid4()),

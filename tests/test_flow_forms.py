@@ -181,6 +181,99 @@ async def test_an_on_change_that_widens_the_options_is_refused(tmp_path: Path) -
         )
 
 
+async def post(h: Any, as_: str, inputs: dict[str, Any]) -> tuple[int, Any]:
+    response = await h.call(
+        "POST",
+        "/api/v1/events/request",
+        as_,
+        {"flow": "access", "flow_inputs": {"reason": "r", **inputs}},
+    )
+    return response.status_code, response.json()
+
+
+async def test_a_null_value_means_the_default_and_runs_its_on_change(tmp_path: Path) -> None:
+    config = write(tmp_path).replace(
+        'allowed_values = ["Low", "High"]',
+        'allowed_values = ["Low", "High"]\n      default = "Low"',
+    )
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+        for urgency in ({}, {"urgency": None}, {"urgency": "Low"}):
+            status, body = await post(h, "carol@example.com", {"database": "prod", **urgency})
+            assert status == 400, (urgency, body)
+            assert "database: 'prod' is not allowed" in body["message"]
+
+
+STEERED = """\
+def on_change_urgency(username, form):
+    if form.fields["ticket"].value != "magic":
+        database = form.fields["database"]
+        database.current_allowed_values = [
+            option for option in database.original_allowed_values if option.value != "prod"
+        ]
+    return form
+"""
+
+
+async def test_a_value_sent_for_a_hidden_field_does_not_steer_the_form(tmp_path: Path) -> None:
+    config = write(tmp_path, on_change=STEERED)
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+        status, body = await post(
+            h, "carol@example.com", {"database": "prod", "urgency": "Low", "ticket": "magic"}
+        )
+        assert status == 400, body
+        assert "database: 'prod' is not allowed" in body["message"]
+
+
+FILLS = """\
+def on_change_urgency(username, form):
+    ticket = form.fields["ticket"]
+    ticket.visible = True
+    if form.fields["urgency"].value == "High":
+        ticket.value = "INC-" + username.split("@")[0]
+    return form
+"""
+
+
+async def test_a_value_an_on_change_sets_fills_an_empty_field(tmp_path: Path) -> None:
+    config = write(tmp_path, on_change=FILLS)
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+        status, body = await post(h, "dave@example.com", {"database": "orders", "urgency": "High"})
+        assert status == 201, body
+        assert (await h.run(body["run_id"]))["fields"]["ticket"] == "INC-dave"
+        # The request's own value stays as sent.
+        status, body = await post(
+            h, "dave@example.com", {"database": "orders", "urgency": "High", "ticket": "T-3"}
+        )
+        assert status == 201, body
+        assert (await h.run(body["run_id"]))["fields"]["ticket"] == "T-3"
+
+
+async def test_options_of_the_wrong_type_are_the_reducers_error(tmp_path: Path) -> None:
+    numbers = IMPLEMENTATION.replace(
+        "return [FieldOption(value=name, label=name.upper()) for name in names]",
+        "return [FieldOption(value=i, label=name) for i, name in enumerate(names)]",
+    )
+    config = write(tmp_path, implementation=numbers)
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+        status, body = await post(h, "dave@example.com", {"database": "0", "urgency": "Low"})
+        assert status == 400
+        assert body["message"].endswith(
+            "impl.py: prefetch reducer of database: option value 0 is not a str, as the string"
+            " field needs"
+        )
+
+
+async def test_long_allowed_values_are_refused_before_any_on_change_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long = "x" * 56
+    config = write(tmp_path).replace('["Low", "High"]', f'["Low", "{long}"]')
+    assert problems(tmp_path, config, monkeypatch) == [
+        f"config.hcl:19: access: prompt_field urgency: allowed value {long!r} must be 1 to 55"
+        " characters, as on_change functions see each as a FieldOption"
+    ]
+
+
 def test_the_example_form_hooks_check_clean(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

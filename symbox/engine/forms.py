@@ -21,13 +21,15 @@ MAX_OPTIONS = 1000
 # Sym's SDK marks a form reply with this key (symbox.sandbox.sdk.forms.FORM_KEY).
 FORM_KEY = "__sym_form__"
 _OPTION_TYPES = (str, int, float, bool)
+# The type an option's value must have to be chosen in a field of each type.
+_VALUE_TYPES: dict[str, type] = {"string": str, "str_list": str, "int": int, "int_list": int}
 
 
 class FormError(ValueError):
     """A prefetch or on_change reply does not fit the form."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Option:
     """One drop-down option: the value submitted and the label shown."""
 
@@ -35,7 +37,7 @@ class Option:
     label: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldState:
     """One field as the form shows it now."""
 
@@ -50,7 +52,7 @@ class FieldState:
     original: tuple[Option, ...] | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FormState:
     """The whole form: its fields in display order."""
 
@@ -111,13 +113,24 @@ def initial_form(
     return FormState(tuple(fields))
 
 
-def read_options(reply: object, where: str) -> tuple[Option, ...]:
-    """A prefetch reducer's reply (a list of FieldOption, as plain data), checked."""
+def read_options(reply: object, where: str, field_type: str) -> tuple[Option, ...]:
+    """A prefetch reducer's reply (a list of FieldOption, as plain data), checked.
+
+    Values must have the field's type (a str for a string field, an int for an int
+    field): an option that could never be chosen is the reducer's mistake, named here.
+    """
     if not isinstance(reply, list):
         raise FormError(f"{where} returned {type(reply).__name__}; expected a list of FieldOption")
     if len(reply) > MAX_OPTIONS:
         raise FormError(f"{where} returned {len(reply)} options; at most {MAX_OPTIONS}")
     options = tuple(_option(item, where) for item in reply)
+    wanted = _VALUE_TYPES.get(field_type)
+    for option in options:
+        if wanted is not None and type(option.value) is not wanted:
+            raise FormError(
+                f"{where}: option value {option.value!r} is not a {wanted.__name__}, as the"
+                f" {field_type} field needs"
+            )
     values = [option.value for option in options]
     if len(set(map(str, values))) != len(values):
         raise FormError(f"{where} returned the same value twice")
@@ -133,6 +146,25 @@ def _option(item: object, where: str) -> Option:
     if type(label) is not str or not label or len(label) > MAX_OPTION_TEXT:
         raise FormError(f"{where}: option label {label!r} is not a short str")
     return Option(value, label)
+
+
+def with_values(
+    flow: Flow, state: FormState, values: Mapping[str, Any], filled: Mapping[str, Any]
+) -> FormState:
+    """``state`` holding the values that would be stored for it.
+
+    A visible field holds its typed value, else a value an on_change filled in, else its
+    default; a hidden field holds its default, whatever was sent for it.
+    """
+    fields = []
+    for item in state.fields:
+        prompt_field = flow.field(item.name)
+        default = prompt_field.default if prompt_field is not None else None
+        value = values.get(item.name) if item.visible else None
+        if value is None and item.visible:
+            value = filled.get(item.name)
+        fields.append(replace(item, value=default if value is None else value))
+    return FormState(tuple(fields))
 
 
 def form_payload(state: FormState, flow_vars: Mapping[str, str]) -> dict[str, Any]:
@@ -185,8 +217,11 @@ def _read_field(field: FieldState, item: dict[str, Any], where: str) -> FieldSta
     offered = item.get("current_allowed_values")
     if field.original is not None and isinstance(offered, list):
         options = tuple(_option(option, where) for option in offered)
-        allowed = {option.value for option in field.original}
-        widened = [option.value for option in options if option.value not in allowed]
+        # By type too: 1 == True == 1.0, but only the original's own values may be offered.
+        allowed = {(type(option.value), option.value) for option in field.original}
+        widened = [
+            option.value for option in options if (type(option.value), option.value) not in allowed
+        ]
         if widened:
             raise FormError(
                 f"{where}: {field.name} cannot offer {widened[0]!r}, which is not one of "

@@ -71,6 +71,21 @@ def validate_inputs(
     return values
 
 
+def form_values(flow: Flow, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Each prompt field's value as hooks see it: parsed to its type, else None.
+
+    A value that does not parse is None here; validation reports it afterwards.
+    """
+    values: dict[str, Any] = {}
+    for prompt_field in flow.params.prompt_fields:
+        raw = inputs.get(prompt_field.name)
+        try:
+            values[prompt_field.name] = None if raw is None else _parse_type(prompt_field.type, raw)
+        except ValueError:
+            values[prompt_field.name] = None
+    return values
+
+
 def _pop_target(inputs: dict[str, Any]) -> Any:
     found = [inputs.pop(key) for key in _TARGET_KEYS if key in inputs]
     return found[0] if found else None

@@ -14,6 +14,7 @@ from symbox.sandbox.errors import HookCompileError, HookError, HookFailure
 from symbox.sandbox.policy import HookPolicy, default_modules
 from symbox.sandbox.sdk import sdk_modules
 from symbox.sandbox.sdk.event import make_event
+from symbox.sandbox.sdk.exceptions import SymException
 from symbox.sandbox.sdk.forms import PLAIN_CONVERTERS, SymPromptForm
 from symbox.sandbox.sdk.integrations import DEFAULT_MAX_CALLS, IntegrationChannel
 from symbox.sandbox.sdk.strategies import STRATEGY_KEY, run_strategy
@@ -125,7 +126,10 @@ def handle(
                 raise HookError(str(exc), file=filename, type_name="TypeError") from None
         if request.get("form") and len(args) == 2 and isinstance(args[1], dict):
             # on_change_<field>(username, form): the form's fields are mutable facades.
-            args[1] = SymPromptForm(args[1])
+            try:
+                args[1] = SymPromptForm(args[1])
+            except (SymException, KeyError, TypeError) as exc:
+                raise HookError(f"the form could not be built: {exc}", file=filename) from None
         strategy = request.get(STRATEGY_KEY)
         if strategy is not None:
             bridge = channel if channel is not None else IntegrationChannel(None)

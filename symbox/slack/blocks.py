@@ -160,8 +160,10 @@ def _field_block(field: PromptField, shaped: FieldState | None = None) -> dict[s
     if field.prefetch:
         element = _external_select(field, shaped)
     elif field.allowed_values is not None and field.type not in ("str_list", "int_list"):
-        offered = shaped.current if shaped is not None and shaped.current is not None else None
-        values = [option.value for option in offered] if offered else field.allowed_values
+        offered = shaped.current if shaped is not None else None
+        values = (
+            [option.value for option in offered] if offered is not None else field.allowed_values
+        )
         choices = [(_shown(field, value), _shown(field, value)) for value in values]
         initial = None if default is None else _shown(field, default)
         element = _select(name, choices, initial)
@@ -299,18 +301,38 @@ def _to_int(text: str) -> int | str:
         return text
 
 
+def shown_blocks(view: Mapping[str, Any]) -> dict[str, str] | None:
+    """The block id each field has in a submitted view (``ticket~2`` after a redraw).
+
+    None when the payload lists no blocks: then a field's block id is its name.
+    """
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list):
+        return None
+    found: dict[str, str] = {}
+    for block in blocks:
+        block_id = block.get("block_id") if isinstance(block, Mapping) else None
+        if isinstance(block_id, str):
+            found[field_name(block_id)] = block_id
+    return found
+
+
 def field_errors(
-    problems: Sequence[str], flow: Flow, revisions: Mapping[str, int] | None = None
+    problems: Sequence[str], flow: Flow, block_ids: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """Map validation problems (``"field: message"``) to the modal blocks they belong to."""
+    """Map validation problems (``"field: message"``) to the modal blocks they belong to.
+
+    A problem with a field the view does not show (hidden) has no block to appear next to.
+    """
     blocks = {field.name for field in flow.params.prompt_fields} | {TARGET_FIELD}
     errors: dict[str, str] = {}
     for problem in problems:
         name, _, message = problem.partition(": ")
         block = TARGET_FIELD if name in ("target", "target_id") else name
-        if block in blocks:
-            revision = (revisions or {}).get(block, 0)
-            block_id = f"{block}{REVISION}{revision}" if revision else block
+        if block not in blocks:
+            continue
+        block_id = block if block_ids is None else block_ids.get(block)
+        if block_id is not None:
             errors.setdefault(block_id, message[:150])
     return errors
 

@@ -1,8 +1,10 @@
-"""Open request modals whose form hooks shape: prefetched options and on_change updates.
+"""Open request modals whose form hooks shape: prefetched options and on_change redraws.
 
 A modal's form state lives here, by view id, from the moment it opens until it is
-submitted or forgotten (bounded and aged out). The run service checks the submitted
-request again against the form its values lead to, so this state only guides the modal.
+submitted or aged out (bounded in number, per requester too). The state is always the
+one the run service would build from the values in the modal (``FlowForms.build``), so
+what the modal allows and what the service accepts agree. Hooks never run in an ack: a
+drop-down's options come from state prepared after the modal opened.
 """
 
 from __future__ import annotations
@@ -11,34 +13,41 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.config.model import Config, Flow
-from symbox.engine.forms import FormState, Option, initial_form
-from symbox.flow_forms import FlowForms
+from symbox.engine.forms import FormState, Option
+from symbox.engine.inputs import form_values
+from symbox.flow_forms import FlowForms, Prefetched
 from symbox.locks import KeyedLocks
 from symbox.slack.blocks import field_name, form_inputs, request_form, suggestions
 
 log = logging.getLogger(__name__)
 
-# Modals kept at once, and how long one is kept after its last use (Slack's own limit on
-# an open modal is hours; a requester who comes back later reopens the form).
+# Modals kept at once, per requester, and how long one is kept after its last use.
 MAX_SESSIONS = 2048
+MAX_SESSIONS_PER_REQUESTER = 5
 SESSION_SECONDS = 3600.0
+# After a failed prefetch, how long drop-downs stay empty before it is tried again.
+RETRY_SECONDS = 30.0
 
 
 @dataclass
 class FormSession:
-    """One open modal: its flow, its form's state and the block revisions shown."""
+    """One open modal: its flow, who fills it, the form's state and what Slack shows."""
 
     flow: str
     requester: str
+    prefetched: Prefetched
     state: FormState
     revisions: dict[str, int] = field(default_factory=dict)
+    # The view's hash after symbox last updated it (Slack refuses an update with an old one).
+    hash: str | None = None
     used: float = 0.0
 
 
@@ -57,55 +66,91 @@ class SlackForms:
         self._web = web
         self._clock = clock
         self._sessions: OrderedDict[str, FormSession] = OrderedDict()
+        self._opening: dict[str, anyio.Event] = {}
+        self._failed: dict[str, float] = {}
         self._locks = KeyedLocks()
 
-    def state(self, view_id: object) -> tuple[FormState, Mapping[str, int]] | None:
-        """The open modal's form state and block revisions, if symbox has them (no I/O)."""
+    def state(self, view_id: object) -> FormState | None:
+        """The open modal's form state, if symbox has it (no I/O)."""
         session = self._sessions.get(view_id) if isinstance(view_id, str) else None
-        if session is None:
-            return None
-        return session.state, session.revisions
+        return session.state if session is not None else None
 
     def forget(self, view_id: object) -> None:
-        """Drop a submitted or closed modal's state."""
+        """Drop a submitted modal's state."""
         if isinstance(view_id, str):
             self._sessions.pop(view_id, None)
 
+    def _session(self, view_id: str, flow: Flow, requester: str) -> FormSession | None:
+        session = self._sessions.get(view_id)
+        # A modal is one person's: options prefetched for someone else are never shown.
+        if session is None or (session.flow, session.requester) != (flow.name, requester):
+            return None
+        return session
+
     async def opened(self, view_id: str, flow: Flow, requester: str) -> FormSession | str:
-        """The modal's session, run prefetch reducers the first time; the error text."""
+        """The modal's session: prefetch and build the form the first time; the error."""
+        # Marked before any await, so a drop-down opened meanwhile waits for it.
+        self._opening.setdefault(view_id, anyio.Event())
         async with self._locks.hold(view_id):
-            session = self._sessions.get(view_id)
-            # A modal is one person's: options prefetched for someone else are never shown.
-            if session is not None and (session.flow, session.requester) == (
-                flow.name,
-                requester,
-            ):
+            session = self._session(view_id, flow, requester)
+            if session is not None:
+                self._done_opening(view_id)
                 session.used = self._clock()
                 self._sessions.move_to_end(view_id)
                 return session
-            state = await self._forms.initial(flow, requester)
-            if isinstance(state, str):
-                return state
-            session = FormSession(flow.name, requester, state, used=self._clock())
-            self._sessions[view_id] = session
-            self._prune()
-            return session
+            try:
+                prefetched = await self._forms.prefetched(flow, requester)
+                state = (
+                    prefetched
+                    if isinstance(prefetched, str)
+                    else await self._forms.build(flow, requester, {}, prefetched)
+                )
+                if isinstance(prefetched, str) or isinstance(state, str):
+                    self._failed[view_id] = self._clock()
+                    self._prune(requester)
+                    return str(state)
+                session = FormSession(flow.name, requester, prefetched, state)
+                session.used = self._clock()
+                self._sessions[view_id] = session
+                self._failed.pop(view_id, None)
+                self._prune(requester)
+                return session
+            finally:
+                self._done_opening(view_id)
+
+    def _done_opening(self, view_id: str) -> None:
+        event = self._opening.pop(view_id, None)
+        if event is not None:
+            event.set()
+
+    def should_open(self, view_id: str, flow: Flow, requester: str) -> bool:
+        """Whether a drop-down's request should prepare this modal's state in the background."""
+        if self._session(view_id, flow, requester) is not None or view_id in self._opening:
+            return False
+        failed = self._failed.get(view_id)
+        return failed is None or failed < self._clock() - RETRY_SECONDS
 
     async def suggest(
-        self, flow: Flow, requester: str, view_id: str, action: str, query: str
+        self, flow: Flow, requester: str, view_id: str, action: str, query: str, wait: float
     ) -> dict[str, Any]:
-        """Options for a prefetched drop-down, filtered by what the requester typed."""
-        session = await self.opened(view_id, flow, requester)
-        if isinstance(session, str):
-            return {"options": []}
-        shaped = session.state.field(field_name(action))
+        """Options for a prefetched drop-down, filtered by what the requester typed.
+
+        Runs no hook: it waits (at most ``wait`` s) for a modal still being prepared, and
+        answers no options for one that is not (the background work prepares it).
+        """
+        opening = self._opening.get(view_id)
+        if opening is not None:
+            with anyio.move_on_after(wait):
+                await opening.wait()
+        session = self._session(view_id, flow, requester)
+        shaped = session.state.field(field_name(action)) if session is not None else None
         options: tuple[Option, ...] = shaped.current or () if shaped is not None else ()
         return suggestions(options, query)
 
     async def changed(
         self, flow: Flow, requester: str, view: Mapping[str, Any], block_id: str
     ) -> str | None:
-        """Run the changed field's on_change and redraw the modal; the error text if any."""
+        """Rebuild the form from the modal's values and redraw it; the error text if any."""
         view_id = view.get("id")
         prompt_field = flow.field(field_name(block_id))
         if not isinstance(view_id, str) or prompt_field is None or not prompt_field.on_change:
@@ -114,34 +159,39 @@ class SlackForms:
         if isinstance(session, str):
             return session
         async with self._locks.hold(view_id):
-            values = form_inputs(flow, view.get("state", {}).get("values", {}))
-            typed = initial_form(flow, values, {})
-            state = session.state
-            for item in typed.fields:
-                current = state.field(item.name)
-                if current is not None and current.visible:
-                    state = state.with_field(replace(current, value=values.get(item.name)))
-            shaped = await self._forms.changed(flow, requester, state, prompt_field)
-            if isinstance(shaped, str):
-                return shaped
-            for item in shaped.fields:
-                before = state.field(item.name)
-                if before is not None and before.value != item.value:
-                    session.revisions[item.name] = session.revisions.get(item.name, 0) + 1
-            session.state = shaped
+            values = form_values(flow, form_inputs(flow, view.get("state", {}).get("values", {})))
+            state = await self._forms.build(flow, requester, values, session.prefetched)
+            if isinstance(state, str):
+                return state
+            revisions = dict(session.revisions)
+            for item in state.fields:
+                if item.visible and item.value != values.get(item.name):
+                    # Slack keeps what a block shows; a new block id shows the hook's value.
+                    revisions[item.name] = revisions.get(item.name, 0) + 1
+            redrawn = request_form(self._config, flow, state, revisions)
+            try:
+                answer = await self._web.views_update(
+                    view_id=view_id, hash=session.hash or view.get("hash"), view=redrawn
+                )
+            except SlackApiError as error:
+                # The modal keeps showing its last state, which the session still holds.
+                log.info("request modal not redrawn: %s", error.response.get("error"))
+                return None
+            shown = answer.get("view")
+            session.hash = shown.get("hash") if isinstance(shown, Mapping) else None
+            session.state, session.revisions = state, revisions
             session.used = self._clock()
-            redrawn = request_form(self._config, flow, shaped, session.revisions)
-        try:
-            await self._web.views_update(view_id=view_id, hash=view.get("hash"), view=redrawn)
-        except SlackApiError as error:
-            # hash_conflict: the requester changed the modal meanwhile; that change redraws.
-            log.info("request modal not redrawn: %s", error.response.get("error"))
         return None
 
-    def _prune(self) -> None:
+    def _prune(self, requester: str) -> None:
         now = self._clock()
+        mine = [key for key, item in self._sessions.items() if item.requester == requester]
+        for key in mine[:-MAX_SESSIONS_PER_REQUESTER]:
+            del self._sessions[key]
         while self._sessions and (
             len(self._sessions) > MAX_SESSIONS
             or next(iter(self._sessions.values())).used < now - SESSION_SECONDS
         ):
             self._sessions.popitem(last=False)
+        for key in [key for key, at in self._failed.items() if at < now - RETRY_SECONDS]:
+            del self._failed[key]

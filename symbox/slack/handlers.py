@@ -17,6 +17,7 @@ from symbox.engine.forms import shapes_form
 from symbox.engine.inputs import validate_inputs
 from symbox.engine.model import Actor
 from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound, Unavailable
+from symbox.flow_forms import filled_inputs
 from symbox.service import RunService
 from symbox.slack.blocks import (
     APPROVE,
@@ -32,6 +33,7 @@ from symbox.slack.blocks import (
     flow_chooser,
     form_inputs,
     request_form,
+    shown_blocks,
     slack_flows,
 )
 from symbox.slack.forms import SlackForms
@@ -96,17 +98,17 @@ class SlackHandlers:
             flow = self._slack_flow(view.get("private_metadata"))
             if flow is None:
                 return None  # handled after the ack, with a message to the user
-            shaped = self._forms.state(view.get("id")) if self._forms is not None else None
-            form, revisions = shaped if shaped is not None else (None, None)
+            form = self._forms.state(view.get("id")) if self._forms is not None else None
+            inputs = filled_inputs(form_inputs(flow, state), form)
             try:
-                validate_inputs(self._config, flow, form_inputs(flow, state), form)
+                validate_inputs(self._config, flow, inputs, form)
             except InputError as error:
-                errors = field_errors(error.problems, flow, revisions)
+                errors = field_errors(error.problems, flow, shown_blocks(view))
                 if errors:
                     return {"response_action": "errors", "errors": errors}
         return None
 
-    async def suggest(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+    async def suggest(self, payload: Mapping[str, Any], wait: float) -> dict[str, Any]:
         """Options for a prefetched drop-down (a block_suggestion, answered in its ack)."""
         view = payload.get("view")
         user_id = _user_id(payload)
@@ -122,8 +124,22 @@ class SlackHandlers:
             return {"options": []}
         query = payload.get("value")
         return await self._forms.suggest(
-            flow, actor.id, view_id, action, query if isinstance(query, str) else ""
+            flow, actor.id, view_id, action, query if isinstance(query, str) else "", wait
         )
+
+    async def _suggested(self, payload: Mapping[str, Any]) -> None:
+        """After a drop-down's ack: prepare the modal's options if nothing did (a restart)."""
+        view = payload.get("view")
+        user_id = _user_id(payload)
+        if self._forms is None or not isinstance(view, Mapping) or not user_id:
+            return
+        flow = self._slack_flow(view.get("private_metadata"))
+        view_id = view.get("id")
+        if flow is None or not isinstance(view_id, str):
+            return
+        actor = await self._actor(user_id, flow)
+        if not isinstance(actor, str) and self._forms.should_open(view_id, flow, actor.id):
+            await self._forms.opened(view_id, flow, actor.id)
 
     def _slack_flow(self, name: object) -> Flow | None:
         if not isinstance(name, str):
@@ -142,6 +158,8 @@ class SlackHandlers:
         elif kind == "interactive":
             if payload.get("type") == "view_submission":
                 await self._submitted(payload)
+            elif payload.get("type") == "block_suggestion":
+                await self._suggested(payload)
             elif payload.get("type") == "block_actions":
                 view = payload.get("view")
                 if isinstance(view, Mapping) and view.get("callback_id") == REQUEST_FORM:
@@ -168,18 +186,21 @@ class SlackHandlers:
             )
             return
         view = request_form(self._config, flow) if flow else flow_chooser(self._config)
+        # Checked first, so the options are prepared the moment the modal exists.
+        actor = await self._actor(user_id, flow) if flow is not None else None
         opened = await self._web.views_open(trigger_id=trigger, view=view)
         shown = opened.get("view")
-        if flow is not None and isinstance(shown, Mapping):
-            await self._shape(shown.get("id"), flow, user_id)
+        if flow is not None and isinstance(actor, Actor) and isinstance(shown, Mapping):
+            await self._shape(shown.get("id"), flow, actor, user_id)
 
-    async def _shape(self, view_id: object, flow: Flow, user_id: str) -> None:
-        """Prefetch the options of a modal just opened, so drop-downs answer at once."""
+    async def _shape(self, view_id: object, flow: Flow, actor: Actor, user_id: str) -> None:
+        """Prefetch the options of a modal just opened, so drop-downs answer at once.
+
+        Only for someone allowed to use the flow (anyone else's submission is refused
+        with the reason, and no hook runs for them).
+        """
         if self._forms is None or not isinstance(view_id, str) or not shapes_form(flow):
             return
-        actor = await self._actor(user_id, flow)
-        if isinstance(actor, str):
-            return  # the submission is refused with the reason; no hook runs for them
         failure = await self._forms.opened(view_id, flow, actor.id)
         if isinstance(failure, str):
             await self._tell(user_id, f"The form could not be prepared: {failure}")
@@ -217,9 +238,10 @@ class SlackHandlers:
             return
         if view.get("callback_id") == CHOOSE_FLOW:
             flow = self._slack_flow(_chosen_flow(view))
-            if flow is not None:
+            actor = await self._actor(user_id, flow) if flow is not None else None
+            if flow is not None and isinstance(actor, Actor):
                 # The ack replaced the chooser by the flow's form, in the same view.
-                await self._shape(view.get("id"), flow, user_id)
+                await self._shape(view.get("id"), flow, actor, user_id)
             return
         if view.get("callback_id") != REQUEST_FORM:
             return

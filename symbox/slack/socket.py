@@ -4,7 +4,8 @@ Slack redelivers an envelope that is not acked within 3 seconds, so the ack neve
 for symbox's work: its payload is computed from config alone (a modal's validation
 errors, the next view), and everything that touches the store runs afterwards in the
 connection's task group. The exception is a drop-down's options (block_suggestion),
-which Slack only takes in the ack: those wait, for at most SUGGESTION_SECONDS.
+which Slack only takes in the ack: those may wait for a modal being prepared, for at most
+SUGGESTION_SECONDS, but run no hook themselves.
 Redeliveries are recognised by envelope id and only acked.
 """
 
@@ -40,8 +41,8 @@ class EnvelopeHandler(Protocol):
         """The payload to ack with; must be quick and must not touch the store."""
         ...
 
-    async def suggest(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Options for an external select (a block_suggestion's answer is its ack)."""
+    async def suggest(self, payload: dict[str, Any], wait: float) -> dict[str, Any]:
+        """Options for an external select (its answer is the ack); runs no hook."""
         ...
 
     async def handle(self, kind: str, payload: dict[str, Any]) -> None:
@@ -112,12 +113,15 @@ class SlackSocket:
             isinstance(request.payload, dict) and request.payload.get("type") == "block_suggestion"
         )
         if suggestion:
-            # Slack shows no options unless the ack carries them: the one ack that waits,
-            # bounded below Slack's 3 seconds. Repeats are answered again (typing repeats).
+            # Slack shows no options unless the ack carries them: the one ack that may wait
+            # (for a modal still being prepared, never for a hook of its own), below Slack's
+            # 3 seconds. Repeats are answered again (typing repeats).
             payload = {"options": []}
             with anyio.move_on_after(SUGGESTION_SECONDS):
                 try:
-                    payload = await self._handler.suggest(request.payload)
+                    payload = await self._handler.suggest(
+                        request.payload, SUGGESTION_SECONDS - 0.25
+                    )
                 except Exception:
                     log.exception("answering a block_suggestion failed")
         elif not duplicate:
@@ -130,9 +134,7 @@ class SlackSocket:
             SocketModeResponse(envelope_id=envelope_id, payload=payload)
         )
         self.acked += 1
-        if suggestion:
-            return
-        if duplicate:
+        if duplicate and not suggestion:
             self.redeliveries += 1
             return
         if self._work is not None:

@@ -127,6 +127,30 @@ def test_sdk_values(body: str, expected: Any) -> None:
             "attribute-less object",
         ),
         (
+            "from sym.sdk.forms import SymPromptForm\n"
+            "class Sneaky:\n    def keys(self):\n        return ['a']\n"
+            "return SymPromptForm({'flow_vars': Sneaky()})",
+            "SymException: a SymPromptForm's flow_vars must be a dict",
+        ),
+        (
+            "from sym.sdk.forms import SymPromptForm\n"
+            "form = SymPromptForm({'fields': [{'name': 'a', 'type': 'string'}]})\n"
+            "form.fields['a'].name = 'b'",
+            "SymException: PromptField.name cannot be changed",
+        ),
+        (
+            "from sym.sdk.forms import SymPromptForm\n"
+            "form = SymPromptForm({'fields': [{'name': 'a', 'type': 'string'}]})\n"
+            "form.fields['a'].visible = 'no'",
+            "SymException: PromptField.visible takes True or False",
+        ),
+        (
+            "from sym.sdk.forms import SymPromptForm\n"
+            "form = SymPromptForm({'fields': [{'name': 'a', 'type': 'string'}]})\n"
+            "form.fields['a'].current_allowed_values = ['x']",
+            "SymException: PromptField.current_allowed_values takes a list of FieldOption",
+        ),
+        (
             "from sym.sdk.strategies import AccessStrategy\n"
             "class Mine(AccessStrategy):\n    pass\nreturn Mine(None).escalate('db', event)",
             "AccessStrategyError: Mine does not implement escalate",

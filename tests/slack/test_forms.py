@@ -62,6 +62,19 @@ def values(urgency: str, database: str | None = None, ticket: str | None = None)
     return found
 
 
+async def options_for(rig: SlackRig, view_id: str, query: str, user: str = "UCAROL") -> list[str]:
+    """The drop-down's options once the modal's form is prepared (Slack asks again as the
+    requester types, so an early empty answer is followed by the options)."""
+    found: list[str] = []
+
+    async def ready() -> bool:
+        found[:] = await suggest(rig, view_id, query, user)
+        return bool(found)
+
+    await rig.h.wait_for(ready, "the prefetched options")
+    return found
+
+
 async def suggest(rig: SlackRig, view_id: str, query: str, user: str = "UCAROL") -> list[str]:
     payload = {
         "type": "block_suggestion",
@@ -87,7 +100,7 @@ async def test_prefetched_options_and_on_change_shape_the_modal(tmp_path: Path) 
         assert "ticket" not in shown  # hidden until on_change shows it
 
         # The drop-down's options come from the prefetch reducer, for the one asking.
-        assert await suggest(rig, view_id, "") == ["ORDERS", "BILLING", "PROD"]
+        assert await options_for(rig, view_id, "") == ["ORDERS", "BILLING", "PROD"]
         assert await suggest(rig, view_id, "bil") == ["BILLING"]
 
         # Choosing High runs on_change: the ticket field appears, required.
@@ -120,7 +133,18 @@ async def test_prefetched_options_and_on_change_shape_the_modal(tmp_path: Path) 
         assert chosen == {"text": {"type": "plain_text", "text": "PROD"}, "value": "prod"}
 
         # Submitting without the ticket now shows the error next to it; nothing is made.
-        ack = await rig.submit("access", values("High", "prod"))
+        submission = {
+            "type": "view_submission",
+            "user": {"id": "UCAROL"},
+            "view": {
+                "id": view_id,
+                "callback_id": "symbox_request",
+                "private_metadata": "access",
+                "blocks": updated.args["view"]["blocks"],
+                "state": {"values": values("High", "prod")},
+            },
+        }
+        ack = await rig.slack.ack(await rig.slack.deliver("interactive", submission))
         assert ack["payload"] == {"response_action": "errors", "errors": {"ticket": "required"}}
         listed = await rig.h.call("GET", "/api/v1/runs", "reader")
         assert listed.json()["runs"] == []
@@ -145,3 +169,19 @@ async def test_a_request_from_slack_is_checked_against_the_shaped_form(tmp_path:
         run = await rig.h.run(made[0]["run_id"])
         assert (run["requester"], run["fields"]["database"]) == ("bob@example.com", "orders")
         assert run["fields"]["ticket"] == "T-9"
+
+
+async def test_defaults_shape_the_form_as_it_opens_and_after_a_restart(tmp_path: Path) -> None:
+    (tmp_path / "on_change.py").write_text(ON_CHANGE)
+    fields = FIELDS.replace(
+        'allowed_values = ["Low", "High"]',
+        'allowed_values = ["Low", "High"]\n      default = "Low"',
+    )
+    async with slack_rig(tmp_path, hooks=IMPLEMENTATION, params=fields) as rig:
+        # urgency starts as Low, so its on_change has already narrowed the databases.
+        await rig.command("req access")
+        await rig.calls("views.open", 1)
+        assert await options_for(rig, "V1", "") == ["ORDERS", "BILLING"]
+        # A modal symbox has no state for (opened before a restart) is prepared after the
+        # first drop-down request, which no hook delays.
+        assert await options_for(rig, "V-before-restart", "") == ["ORDERS", "BILLING"]

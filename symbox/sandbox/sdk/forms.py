@@ -72,6 +72,25 @@ class FieldOption:
         return f"FieldOption(value={self.value!r}, label={self.label!r})"
 
 
+def _host_option(item: object) -> FieldOption:
+    """An option the host sent (from the config or a reducer's checked reply)."""
+    if type(item) is not dict:
+        raise SymException("a form option must be a dict of value and label")
+    option = object.__new__(FieldOption)
+    object.__setattr__(option, "value", item.get("value"))
+    object.__setattr__(option, "label", item.get("label"))
+    return option
+
+
+def _items(value: object, kind: type, what: str) -> Any:
+    # Exact types only: iterating a hook's own object would run its code unguarded.
+    if value is None:
+        return kind()
+    if type(value) is not kind:
+        raise SymException(f"{what} must be a {kind.__name__}")
+    return value
+
+
 def option_plain(option: FieldOption) -> dict[str, Any]:
     """One option as plain data."""
     return {"value": option.value, "label": option.label}
@@ -121,8 +140,15 @@ class PromptField:
     visible: bool
 
     def __init__(self, data: dict[str, Any]) -> None:
-        options = [FieldOption(**item) for item in data.get("original_allowed_values") or ()]
-        current = [FieldOption(**item) for item in data.get("current_allowed_values") or ()]
+        data = _items(data, dict, "a PromptField's data")
+        options = [
+            _host_option(item)
+            for item in _items(data.get("original_allowed_values"), list, "allowed values")
+        ]
+        current = [
+            _host_option(item)
+            for item in _items(data.get("current_allowed_values"), list, "allowed values")
+        ]
         for name, value in (
             ("name", data["name"]),
             ("type", data["type"]),
@@ -140,7 +166,7 @@ class PromptField:
 
     # RestrictedPython's write guard sends `field.x = y` in hook code here.
     def __guarded_setattr__(self, name: str, value: object) -> None:
-        if name not in _MUTABLE:
+        if type(name) is not str or name not in _MUTABLE:
             raise SymException(f"PromptField.{name} cannot be changed")
         object.__setattr__(self, name, _check(name, value))
 
@@ -179,10 +205,15 @@ class SymPromptForm:
     flow_vars: FrozenMap
 
     def __init__(self, data: dict[str, Any]) -> None:
-        fields = {item["name"]: PromptField(item) for item in data.get("fields", ())}
+        data = _items(data, dict, "a SymPromptForm's data")
+        fields = {}
+        for item in _items(data.get("fields"), list, "a SymPromptForm's fields"):
+            field = PromptField(item)
+            fields[field.name] = field
+        flow_vars = dict(_items(data.get("flow_vars"), dict, "a SymPromptForm's flow_vars"))
         # The mapping is read-only (Sym: change the fields, not the dict); fields mutate.
         object.__setattr__(self, "fields", FrozenMap(fields, {"*": lambda field: field}))
-        object.__setattr__(self, "flow_vars", FrozenMap(dict(data.get("flow_vars") or {})))
+        object.__setattr__(self, "flow_vars", FrozenMap(flow_vars))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise TypeError("SymPromptForm is read-only; change its fields")
