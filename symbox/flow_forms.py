@@ -30,6 +30,7 @@ from symbox.engine.forms import (
     with_values,
 )
 from symbox.engine.inputs import form_values
+from symbox.hook_views import flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookRunner, prefetch_functions
 from symbox.sandbox.integrations.base import IntegrationProvider
@@ -43,19 +44,11 @@ Prefetched = Mapping[str, tuple[Option, ...]]
 
 def prompt_event(flow: Flow, config: Config, requester: str, clock: Clock) -> dict[str, Any]:
     """The event a prefetch reducer receives: the ``prompt`` step, before any run exists."""
-    environment = config.environments.get(flow.environment)
     return {
         "name": "prompt",
-        "user": {"email": requester, "username": requester.split("@", 1)[0], "role": "member"},
+        "user": user_view(requester),
         "payload": {"fields": {}, "timestamp": iso(clock.now())},
-        "flow": {
-            "name": flow.name,
-            "vars": dict(flow.vars),
-            "environment": {
-                "name": environment.name if environment else flow.environment,
-                "integrations": dict(environment.integrations) if environment else {},
-            },
-        },
+        "flow": flow_view(flow, config),
         "run": {"id": None, "actors": {}},
         "context": {},
     }

@@ -12,17 +12,13 @@ from symbox.config.model import Config, Flow, Target
 from symbox.engine.model import Actor, Run
 from symbox.engine.permissions import DecisionRule
 from symbox.flow_forms import check_forms
+from symbox.hook_views import flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.policy import HookPolicy
 
 log = logging.getLogger(__name__)
-
-
-def _user(email: str) -> dict[str, str]:
-    # symbox knows people by email only; Sym's username is the email's local part.
-    return {"email": email, "username": email.split("@", 1)[0], "role": "member"}
 
 
 def hook_event(
@@ -43,23 +39,15 @@ def hook_event(
             "type": target.type,
             "settings": redact(target.settings),
         }
-    environment = config.environments.get(flow.environment)
-    actors: dict[str, Any] = {"request": _user(run.requester)}
+    actors: dict[str, Any] = {"request": user_view(run.requester)}
     if run.decision is not None and run.decision.actor.kind == "user":
-        actors["approve" if run.decision.approved else "deny"] = _user(run.decision.actor.id)
+        actors["approve" if run.decision.approved else "deny"] = user_view(run.decision.actor.id)
     acting = actor.id if actor.kind == "user" else run.requester
     return {
         "name": step,
-        "user": _user(acting),
+        "user": user_view(acting),
         "payload": {"fields": fields, "timestamp": iso(clock.now())},
-        "flow": {
-            "name": flow.name,
-            "vars": dict(flow.vars),
-            "environment": {
-                "name": environment.name if environment else flow.environment,
-                "integrations": dict(environment.integrations) if environment else {},
-            },
-        },
+        "flow": flow_view(flow, config),
         "run": {"id": run.id, "actors": actors},
         "context": {},
     }

@@ -20,7 +20,7 @@ from sym.sdk.forms import FieldOption
 
 @prefetch(field_name="database")
 def get_databases(event):
-    names = event.flow.vars["databases"].split(",")
+    names = event.flow.vars.get("databases", "orders,billing").split(",")
     if event.user.email == "carol@example.com":
         names.append("prod")
     return [FieldOption(value=name, label=name.upper()) for name in names]
@@ -43,20 +43,8 @@ def on_change_urgency(username, form):
     return form
 """
 
-CONFIG = """\
-resource "sym_environment" "main" {
-  name = "main"
-}
-
-resource "sym_flow" "access" {
-  name           = "access"
-  implementation = file("impl.py")
-  environment_id = sym_environment.main.id
-  vars = {
-    approvers = "alice@example.com"
-    databases = "orders,billing"
-  }
-  params {
+# The form's fields, for a flow's params (the Slack tests use them too).
+FORM_FIELDS = """
     prompt_field {
       name     = "database"
       type     = "string"
@@ -74,13 +62,32 @@ resource "sym_flow" "access" {
       required = false
       visible  = false
     }
-    prompt_field {
+"""
+
+CONFIG = (
+    """\
+resource "sym_environment" "main" {
+  name = "main"
+}
+
+resource "sym_flow" "access" {
+  name           = "access"
+  implementation = file("impl.py")
+  environment_id = sym_environment.main.id
+  vars = {
+    approvers = "alice@example.com"
+    databases = "orders,billing"
+  }
+  params {"""
+    + FORM_FIELDS
+    + """    prompt_field {
       name = "reason"
       type = "string"
     }
   }
 }
 """
+)
 
 
 def write(folder: Path, implementation: str = IMPLEMENTATION, on_change: str = ON_CHANGE) -> str:
@@ -96,18 +103,22 @@ def problems(folder: Path, config: str, monkeypatch: pytest.MonkeyPatch) -> list
     return check_implementations(load_config("config.hcl", environ={}))
 
 
+async def post(h: Any, as_: str, inputs: dict[str, Any]) -> tuple[int, Any]:
+    response = await h.call(
+        "POST",
+        "/api/v1/events/request",
+        as_,
+        {"flow": "access", "flow_inputs": {"reason": "r", **inputs}},
+    )
+    return response.status_code, response.json()
+
+
 async def test_requests_are_checked_against_the_form_the_hooks_shape(tmp_path: Path) -> None:
     config = write(tmp_path)
     async with harness(tmp_path, config_text=lambda _: config) as h:
 
         async def request(as_: str = "dave@example.com", **inputs: object) -> tuple[int, Any]:
-            response = await h.call(
-                "POST",
-                "/api/v1/events/request",
-                as_,
-                {"flow": "access", "flow_inputs": {"reason": "r", **inputs}},
-            )
-            return response.status_code, response.json()
+            return await post(h, as_, inputs)
 
         # The prefetched options are the only values a prefetched field takes.
         status, body = await request(database="orders", urgency="Low")
@@ -142,7 +153,8 @@ async def test_requests_are_checked_against_the_form_the_hooks_shape(tmp_path: P
 async def test_a_failing_prefetch_reducer_refuses_the_request_naming_its_line(
     tmp_path: Path,
 ) -> None:
-    broken = IMPLEMENTATION.replace('names = event.flow.vars["databases"]', "names = 1 / 0 or x")
+    broken = IMPLEMENTATION.replace("names = event.flow.vars", "names = 1 / 0 or event.flow.vars")
+    assert broken != IMPLEMENTATION
     config = write(tmp_path, implementation=broken)
     async with harness(tmp_path, config_text=lambda _: config) as h:
         response = await h.call(
@@ -179,16 +191,6 @@ async def test_an_on_change_that_widens_the_options_is_refused(tmp_path: Path) -
             "database cannot offer 'payroll', which is not one of its options"
             in (response.json()["message"])
         )
-
-
-async def post(h: Any, as_: str, inputs: dict[str, Any]) -> tuple[int, Any]:
-    response = await h.call(
-        "POST",
-        "/api/v1/events/request",
-        as_,
-        {"flow": "access", "flow_inputs": {"reason": "r", **inputs}},
-    )
-    return response.status_code, response.json()
 
 
 async def test_a_null_value_means_the_default_and_runs_its_on_change(tmp_path: Path) -> None:
@@ -263,54 +265,62 @@ async def test_options_of_the_wrong_type_are_the_reducers_error(tmp_path: Path) 
         )
 
 
-async def test_long_allowed_values_are_refused_before_any_on_change_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    long = "x" * 56
-    config = write(tmp_path).replace('["Low", "High"]', f'["Low", "{long}"]')
-    assert problems(tmp_path, config, monkeypatch) == [
-        f"config.hcl:19: access: prompt_field urgency: allowed value {long!r} must be 1 to 55"
-        " characters, as on_change functions see each as a FieldOption"
-    ]
-
-
 def test_the_example_form_hooks_check_clean(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert problems(tmp_path, write(tmp_path), monkeypatch) == []
 
 
-def test_a_prefetched_field_needs_its_reducer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+LONG = "x" * 56
+
+
+@pytest.mark.parametrize(
+    ("implementation", "on_change", "change", "expected"),
+    [
+        pytest.param(
+            "# no reducers\n",
+            ON_CHANGE,
+            ("", ""),
+            "config.hcl:14: access: prompt_field database has prefetch = true, but impl.py has"
+            ' no function decorated @prefetch(field_name="database")',
+            id="prefetch-without-reducer",
+        ),
+        pytest.param(
+            IMPLEMENTATION,
+            ON_CHANGE,
+            ("prefetch = true", "prefetch = false"),
+            "impl.py:6: get_databases is a prefetch reducer for database, which is not a"
+            " prompt_field of flow access with prefetch = true",
+            id="reducer-without-prefetch",
+        ),
+        pytest.param(
+            IMPLEMENTATION,
+            "def on_change_other(username, form):\n    return form\n",
+            ("", ""),
+            "config.hcl:19: access: prompt_field urgency: on_change on_change.py defines no"
+            " on_change_urgency(username, form)",
+            id="on-change-without-its-function",
+        ),
+        pytest.param(
+            IMPLEMENTATION,
+            ON_CHANGE,
+            ('["Low", "High"]', f'["Low", "{LONG}"]'),
+            f"config.hcl:19: access: prompt_field urgency: allowed value {LONG!r} must be 1 to"
+            " 55 characters, as on_change functions see each as a FieldOption",
+            id="long-allowed-value",
+        ),
+    ],
+)
+def test_form_hooks_are_checked_at_load(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    implementation: str,
+    on_change: str,
+    change: tuple[str, str],
+    expected: str,
 ) -> None:
-    config = write(tmp_path, implementation="# no reducers\n")
-    found = problems(tmp_path, config, monkeypatch)
-    assert found == [
-        "config.hcl:14: access: prompt_field database has prefetch = true, but"
-        ' impl.py has no function decorated @prefetch(field_name="database")'
-    ]
-
-
-def test_a_reducer_for_a_field_without_prefetch_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = write(tmp_path).replace("prefetch = true", "prefetch = false")
-    found = problems(tmp_path, config, monkeypatch)
-    assert found == [
-        "impl.py:6: get_databases is a prefetch reducer for database, which is not a"
-        " prompt_field of flow access with prefetch = true"
-    ]
-
-
-def test_an_on_change_file_must_define_its_function(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = write(tmp_path, on_change="def on_change_other(username, form):\n    return form\n")
-    found = problems(tmp_path, config, monkeypatch)
-    assert found == [
-        "config.hcl:19: access: prompt_field urgency: on_change on_change.py"
-        " defines no on_change_urgency(username, form)"
-    ]
+    config = write(tmp_path, implementation=implementation, on_change=on_change)
+    assert problems(tmp_path, config.replace(*change), monkeypatch) == [expected]
 
 
 def test_an_on_change_file_that_does_not_compile_names_its_line(

@@ -11,6 +11,7 @@ from symbox.audit.entry import iso, redact
 from symbox.config.custom import secret_keys
 from symbox.config.hosts import AllowList
 from symbox.config.model import Config, Integration, Secret, Strategy
+from symbox.hook_views import user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.integrations.http import HttpGateway
@@ -22,11 +23,6 @@ from symbox.strategies.custom_source import StrategySource, implementation_file,
 
 # How much of a bad return value an error message quotes.
 _QUOTE_LIMIT = 80
-
-
-def _user(email: str) -> dict[str, str]:
-    # symbox knows people by email only; Sym's username is the email's local part.
-    return {"email": email, "username": email.split("@", 1)[0], "role": "member"}
 
 
 def integration_view(
@@ -81,7 +77,7 @@ def grant_event(step: str, request: GrantRequest, config: Config) -> dict[str, A
     }
     flow = config.flow_by_name(request.flow)
     environment = config.environments.get(flow.environment) if flow else None
-    requester = _user(request.requester)
+    requester = user_view(request.requester)
     return {
         "name": step,
         "user": requester,
@@ -146,7 +142,7 @@ class CustomStrategy:
         """
         if name is not None:
             return name
-        spec = {"method": "fetch_remote_identity", "user": _user(requester)}
+        spec = {"method": "fetch_remote_identity", "user": user_view(requester)}
         value, scope = await self._call(spec)
         if value is None and not self._source.uses_identity:
             # The implementation never asks for the identity, so there is nothing to refuse.

@@ -133,23 +133,28 @@ def on_request(event):
 """
 
 
+def hooked_config(api_url: str, environments: str) -> str:
+    """``custom_config`` whose access flow has HOOKS, with ``environments`` for ``main``."""
+    return (
+        custom_config(api_url)
+        .replace('resource "sym_environment" "main" {\n  name = "main"\n}', environments)
+        .replace('implementation = "# no hooks"', 'implementation = file("impl.py")', 1)
+        .replace(
+            'approvers = "alice@example.com,bob@example.com,bot:ci"',
+            f'approvers = "alice@example.com"\n    api = "{api_url}"\n    token = "{API_KEY}"',
+            1,
+        )
+    )
+
+
 async def test_flow_hooks_reach_the_hosts_their_environment_lists(tmp_path: Path) -> None:
     write_strategy(tmp_path)
     (tmp_path / "impl.py").write_text(HOOKS)
     with FakeAccessApi() as api:
-        config = (
-            custom_config(api.url)
-            .replace(
-                'resource "sym_environment" "main" {\n  name = "main"\n}',
-                'resource "sym_environment" "main" {\n  name = "main"\n'
-                "  integrations = { api_id = sym_integration.api.id }\n}",
-            )
-            .replace('implementation = "# no hooks"', 'implementation = file("impl.py")', 1)
-            .replace(
-                'approvers = "alice@example.com,bob@example.com,bot:ci"',
-                f'approvers = "alice@example.com"\n    api = "{api.url}"\n    token = "{API_KEY}"',
-                1,
-            )
+        config = hooked_config(
+            api.url,
+            'resource "sym_environment" "main" {\n  name = "main"\n'
+            "  integrations = { api_id = sym_integration.api.id }\n}",
         )
         async with harness(tmp_path, config_text=lambda _: config, monkeypatch_env=ENV) as h:
             run_id = await h.request()
@@ -167,36 +172,17 @@ async def test_flow_hooks_cannot_reach_hosts_only_another_environment_lists(
     (tmp_path / "impl.py").write_text(HOOKS)
     with FakeAccessApi() as api:
         # The access API is listed by the "other" environment only, not by the flow's own.
-        config = (
-            custom_config(api.url)
-            .replace(
-                'resource "sym_environment" "main" {\n  name = "main"\n}',
-                'resource "sym_environment" "main" {\n  name = "main"\n}\n'
-                'resource "sym_environment" "other" {\n  name = "other"\n'
-                "  integrations = { api_id = sym_integration.api.id }\n}",
-            )
-            .replace('implementation = "# no hooks"', 'implementation = file("impl.py")', 1)
-            .replace(
-                'approvers = "alice@example.com,bob@example.com,bot:ci"',
-                f'approvers = "alice@example.com"\n    api = "{api.url}"\n    token = "{API_KEY}"',
-                1,
-            )
+        config = hooked_config(
+            api.url,
+            'resource "sym_environment" "main" {\n  name = "main"\n}\n'
+            'resource "sym_environment" "other" {\n  name = "other"\n'
+            "  integrations = { api_id = sym_integration.api.id }\n}",
         )
         async with harness(tmp_path, config_text=lambda _: config, monkeypatch_env=ENV) as h:
-            created = await h.call(
-                "POST",
-                "/api/v1/events/request",
-                "carol@example.com",
-                {
-                    "flow": "access",
-                    "flow_inputs": {"reason": "x", "duration": "10m", "target": "prod-db"},
-                },
-            )
-            assert created.status_code == 201, created.text
-            run = created.json()
+            run = await h.run(await h.request())
             # The hook's call was refused before any connection: the run errors, no grant.
             assert run["status"] == "errored"
-            error = (await h.run(run["run_id"]))["error"]
+            error = run["error"]
             assert error.endswith(
                 "impl.py:7: HTTPRefusedError: 127.0.0.1 is not reachable: "
                 "no allowed_hosts are configured here"

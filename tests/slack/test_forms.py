@@ -8,42 +8,10 @@ from typing import Any
 import pytest
 
 from tests.slack.conftest import SlackRig, access_values, slack_rig
-from tests.test_flow_forms import ON_CHANGE
+from tests.test_flow_forms import FORM_FIELDS as FIELDS
+from tests.test_flow_forms import IMPLEMENTATION, ON_CHANGE
 
 pytestmark = pytest.mark.anyio
-
-IMPLEMENTATION = """\
-from sym.sdk.annotations import prefetch
-from sym.sdk.forms import FieldOption
-
-
-@prefetch(field_name="database")
-def get_databases(event):
-    names = ["orders", "billing"]
-    if event.user.email == "carol@example.com":
-        names.append("prod")
-    return [FieldOption(value=name, label=name.upper()) for name in names]
-"""
-
-FIELDS = """
-    prompt_field {
-      name     = "database"
-      type     = "string"
-      prefetch = true
-    }
-    prompt_field {
-      name           = "urgency"
-      type           = "string"
-      allowed_values = ["Low", "High"]
-      on_change      = file("on_change.py")
-    }
-    prompt_field {
-      name     = "ticket"
-      type     = "string"
-      required = false
-      visible  = false
-    }
-"""
 
 
 def blocks_of(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
