@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from symbox.audit.entry import iso
@@ -29,7 +30,7 @@ from symbox.engine.forms import (
     shapes_form,
     with_values,
 )
-from symbox.engine.inputs import form_values
+from symbox.engine.inputs import form_value, form_values
 from symbox.hook_views import flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookRunner, prefetch_functions
@@ -62,6 +63,24 @@ def implementation_file(flow: Flow) -> str:
 def on_change_file(flow: Flow, field: PromptField) -> str:
     """How errors name a field's on_change file."""
     return field.on_change_path or f"<{flow.name} {field.name} on_change>"
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """What one pass over the form found."""
+
+    form: FormState
+    # Values on_change functions filled into empty fields, and sent values that ended
+    # up hidden after steering an on_change.
+    added: dict[str, Any]
+    hidden: set[str]
+
+
+def _unsent(flow: Flow, name: str, filled: Mapping[str, Any]) -> Any:
+    """What a field holds when nothing is sent for it (as ``form_value`` reads it)."""
+    field = flow.field(name)
+    value = filled.get(name, field.default if field is not None else None)
+    return False if value is None and field is not None and field.type == "bool" else value
 
 
 class FlowForms:
@@ -138,28 +157,67 @@ class FlowForms:
 
         The form starts from the config with the prefetched options; then each visible
         field with an on_change and a value runs it, in field order, as if the form were
-        filled top to bottom. After each, fields hold what would be stored: the typed
+        filled top to bottom. Before each, fields hold what would be stored: the sent
         value, else one an on_change filled in, else the default (always the default
-        when hidden), so a value sent for a hidden field never steers the form.
+        when hidden). When a pass fills a field in, or hides a field a value was sent
+        for, it runs again from the top with that (the filled value's own on_change
+        runs; the hidden value steers nothing), until the form settles.
         """
         filled: dict[str, Any] = {}
-        state = with_values(flow, initial_form(flow, {}, prefetched), values, filled)
+        ignored: set[str] = set()
+        for _ in range(2 * len(flow.params.prompt_fields) + 4):
+            sent = {name: value for name, value in values.items() if name not in ignored}
+            found = await self._pass(flow, requester, sent, filled, prefetched)
+            if isinstance(found, str):
+                return found
+            if not found.added and not found.hidden:
+                return found.form
+            if found.hidden:
+                # What the hidden values filled in goes too: start again without them.
+                ignored |= found.hidden
+                filled.clear()
+            else:
+                filled.update(found.added)
+        return f"{flow.name}: the on_change functions do not settle on one form"
+
+    async def _pass(
+        self,
+        flow: Flow,
+        requester: str,
+        sent: Mapping[str, Any],
+        filled: Mapping[str, Any],
+        prefetched: Prefetched,
+    ) -> _Pass | str:
+        """One top-to-bottom pass: the form, values newly filled in, sent values hidden."""
+        added: dict[str, Any] = {}
+        # Fields an on_change saw while visible: only those can have steered the form.
+        seen: set[str] = set()
+        state = with_values(flow, initial_form(flow, {}, prefetched), sent, filled)
         for field in flow.params.prompt_fields:
             current = state.field(field.name)
             if field.on_change is None or current is None:
                 continue
             if not current.visible or current.value is None:
                 continue
+            seen.update(item.name for item in state.fields if item.visible)
             changed = await self.changed(flow, requester, state, field)
             if isinstance(changed, str):
                 return changed
             for item in changed.fields:
                 before = state.field(item.name)
                 moved = before is not None and before.value != item.value
-                if moved and values.get(item.name) is None and item.value is not None:
-                    filled[item.name] = item.value
-            state = with_values(flow, changed, values, filled)
-        return state
+                empty = sent.get(item.name) is None and filled.get(item.name) is None
+                if moved and empty and item.value is not None:
+                    added[item.name] = form_value(item.type, item.value)
+            state = with_values(flow, changed, sent, {**filled, **added})
+        hidden = {
+            item.name
+            for item in state.fields
+            if item.name in seen
+            and not item.visible
+            and sent.get(item.name) != _unsent(flow, item.name, filled)
+        }
+        return _Pass(state, added, hidden)
 
     async def submitted(
         self, flow: Flow, requester: str, inputs: Mapping[str, Any]

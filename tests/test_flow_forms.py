@@ -265,6 +265,104 @@ async def test_options_of_the_wrong_type_are_the_reducers_error(tmp_path: Path) 
         )
 
 
+def flow_config(fields: str) -> str:
+    """An approval-only flow with ``fields`` (prompt_field blocks) and no reducers."""
+    return CONFIG.replace(FORM_FIELDS, fields).replace('file("impl.py")', '"# none"')
+
+
+TIERS = """\
+def on_change_urgency(username, form):
+    if form.fields["urgency"].value == "High":
+        form.fields["tier"].value = "bronze"
+    return form
+
+
+def on_change_tier(username, form):
+    level = form.fields["level"]
+    if form.fields["tier"].value == "bronze":
+        level.current_allowed_values = [
+            option for option in level.original_allowed_values if option.value == "low"
+        ]
+    return form
+
+
+def on_change_mode(username, form):
+    form.fields["ticket"].visible = form.fields["mode"].value != "quiet"
+    return form
+"""
+
+TIER_FIELDS = """
+    prompt_field {
+      name           = "tier"
+      type           = "string"
+      required       = false
+      allowed_values = ["gold", "bronze"]
+      on_change      = file("on_change.py")
+    }
+    prompt_field {
+      name           = "urgency"
+      type           = "string"
+      required       = false
+      on_change      = file("on_change.py")
+    }
+    prompt_field {
+      name           = "level"
+      type           = "string"
+      required       = false
+      allowed_values = ["low", "high"]
+    }
+"""
+
+
+async def test_a_value_an_on_change_fills_in_runs_its_own_on_change(tmp_path: Path) -> None:
+    config = write(tmp_path, on_change=TIERS) and flow_config(TIER_FIELDS)
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+        # Sent or filled in, bronze allows only the low level.
+        for inputs in ({"tier": "bronze", "level": "high"}, {"urgency": "High", "level": "high"}):
+            status, body = await post(h, "dave@example.com", inputs)
+            assert status == 400, (inputs, body)
+            assert "level: 'high' is not allowed" in body["message"]
+        status, body = await post(h, "dave@example.com", {"urgency": "High", "level": "low"})
+        assert status == 201, body
+        assert (await h.run(body["run_id"]))["fields"]["tier"] == "bronze"
+
+
+STEERING_FIELDS = (
+    TIER_FIELDS.replace('"urgency"', '"ticket"', 1).replace("on_change_urgency", "on_change_ticket")
+    + """
+    prompt_field {
+      name      = "mode"
+      type      = "string"
+      required  = false
+      on_change = file("on_change.py")
+    }
+"""
+)
+
+STEERING = TIERS.replace(
+    """def on_change_urgency(username, form):
+    if form.fields["urgency"].value == "High":""",
+    """def on_change_ticket(username, form):
+    if form.fields["ticket"].value == "magic":""",
+)
+
+
+async def test_a_value_for_a_field_a_later_on_change_hides_steers_nothing(
+    tmp_path: Path,
+) -> None:
+    config = write(tmp_path, on_change=STEERING) and flow_config(STEERING_FIELDS)
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+        # The ticket would fill in bronze, but mode=quiet hides the ticket: it steers nothing.
+        inputs = {"ticket": "magic", "mode": "quiet", "level": "high"}
+        status, body = await post(h, "dave@example.com", inputs)
+        assert status == 201, body
+        fields = (await h.run(body["run_id"]))["fields"]
+        assert "ticket" not in fields and "tier" not in fields
+        status, body = await post(h, "dave@example.com", {**inputs, "mode": "loud"})
+        assert status == 400, body
+        assert "level: 'high' is not allowed" in body["message"]
+
+
 def test_the_example_form_hooks_check_clean(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,18 +72,25 @@ def validate_inputs(
 
 
 def form_values(flow: Flow, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Each prompt field's value as hooks see it: parsed to its type, else None.
+    """Each prompt field's value as hooks see it (``form_value``); validation reports
+    values that do not parse afterwards."""
+    return {
+        prompt_field.name: form_value(prompt_field.type, inputs.get(prompt_field.name))
+        for prompt_field in flow.params.prompt_fields
+    }
 
-    A value that does not parse is None here; validation reports it afterwards.
-    """
-    values: dict[str, Any] = {}
-    for prompt_field in flow.params.prompt_fields:
-        raw = inputs.get(prompt_field.name)
-        try:
-            values[prompt_field.name] = None if raw is None else _parse_type(prompt_field.type, raw)
-        except ValueError:
-            values[prompt_field.name] = None
-    return values
+
+def form_value(field_type: str, raw: Any) -> Any:
+    """One value as hooks see it. Empty is None (``""``, ``[]``), except that an empty
+    check box is False, as Slack sends it; a value that does not parse is None."""
+    if isinstance(raw, tuple):
+        raw = list(raw)  # defaults of list fields are tuples
+    if raw is None or (isinstance(raw, str | list) and not raw):
+        return False if field_type == "bool" else None
+    try:
+        return _parse_type(field_type, raw)
+    except ValueError:
+        return None
 
 
 def _pop_target(inputs: dict[str, Any]) -> Any:

@@ -91,6 +91,7 @@ def request_form(
         blocks.append(
             _input(TARGET_FIELD, "Target", _select(TARGET_FIELD, targets, None), optional=False)
         )
+    changes = any(field.on_change for field in flow.params.prompt_fields)
     for field in flow.params.prompt_fields:
         shaped = state.field(field.name) if state is not None else None
         visible = shaped.visible if shaped is not None else field.visible
@@ -100,8 +101,9 @@ def request_form(
         revision = (revisions or {}).get(field.name, 0)
         if revision:
             block["block_id"] = f"{field.name}{REVISION}{revision}"
-        if field.on_change is not None:
-            # Slack sends a block_actions event when the value changes; on_change runs then.
+        if changes:
+            # Slack sends a block_actions event when a value changes; the form is rebuilt
+            # from all values then (an on_change may read any field).
             block["dispatch_action"] = True
         blocks.append(block)
     return {
@@ -147,6 +149,9 @@ def _select(action_id: str, choices: Sequence[tuple[str, str]], initial: str | N
 def _shown(field: PromptField, value: Any) -> str:
     if field.type == "duration" and isinstance(value, int):
         return format_duration(value)
+    if isinstance(value, list | tuple):
+        # As typed into a list field: comma-separated.
+        return ", ".join(str(item) for item in value)
     return str(value)
 
 
@@ -157,7 +162,9 @@ def _field_block(field: PromptField, shaped: FieldState | None = None) -> dict[s
     default = shaped.value if shaped is not None else field.default
     required = shaped.required if shaped is not None else field.required
     element: dict[str, Any]
-    if field.prefetch:
+    narrowed_to_nothing = shaped is not None and shaped.current == () and not field.prefetch
+    if field.prefetch or narrowed_to_nothing:
+        # Slack refuses a static select without options; an external one asks, and gets none.
         element = _external_select(field, shaped)
     elif field.allowed_values is not None and field.type not in ("str_list", "int_list"):
         offered = shaped.current if shaped is not None else None

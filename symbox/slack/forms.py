@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.config.model import Config, Flow
 from symbox.engine.forms import FormState, Option
-from symbox.engine.inputs import form_values
+from symbox.engine.inputs import form_value, form_values
 from symbox.flow_forms import FlowForms, Prefetched
 from symbox.locks import KeyedLocks
 from symbox.slack.blocks import field_name, form_inputs, request_form, suggestions
@@ -45,6 +45,8 @@ class FormSession:
     requester: str
     prefetched: Prefetched
     state: FormState
+    # The modal's values the state was built from (``form_values``).
+    values: dict[str, Any] = field(default_factory=dict)
     revisions: dict[str, int] = field(default_factory=dict)
     # The view's hash after symbox last updated it (Slack refuses an update with an old one).
     hash: str | None = None
@@ -70,10 +72,17 @@ class SlackForms:
         self._failed: dict[str, float] = {}
         self._locks = KeyedLocks()
 
-    def state(self, view_id: object) -> FormState | None:
-        """The open modal's form state, if symbox has it (no I/O)."""
+    def state(self, view_id: object, values: Mapping[str, Any]) -> FormState | None:
+        """The open modal's form state if it was built from ``values`` (no I/O).
+
+        None when symbox has no state for the modal, or built it from other values (a
+        text field typed without Enter does not tell Slack to send a change): the modal
+        is then checked against the config alone, and the run service builds the form.
+        """
         session = self._sessions.get(view_id) if isinstance(view_id, str) else None
-        return session.state if session is not None else None
+        if session is None or session.values != dict(values):
+            return None
+        return session.state
 
     def forget(self, view_id: object) -> None:
         """Drop a submitted modal's state."""
@@ -103,13 +112,15 @@ class SlackForms:
                 state = (
                     prefetched
                     if isinstance(prefetched, str)
-                    else await self._forms.build(flow, requester, {}, prefetched)
+                    else await self._forms.build(flow, requester, form_values(flow, {}), prefetched)
                 )
                 if isinstance(prefetched, str) or isinstance(state, str):
                     self._failed[view_id] = self._clock()
                     self._prune(requester)
                     return str(state)
-                session = FormSession(flow.name, requester, prefetched, state)
+                session = FormSession(
+                    flow.name, requester, prefetched, state, shown_values(flow, state)
+                )
                 session.used = self._clock()
                 self._sessions[view_id] = session
                 self._failed.pop(view_id, None)
@@ -138,11 +149,12 @@ class SlackForms:
         Runs no hook: it waits (at most ``wait`` s) for a modal still being prepared, and
         answers no options for one that is not (the background work prepares it).
         """
+        session = self._session(view_id, flow, requester)
         opening = self._opening.get(view_id)
-        if opening is not None:
+        if session is None and opening is not None:
             with anyio.move_on_after(wait):
                 await opening.wait()
-        session = self._session(view_id, flow, requester)
+            session = self._session(view_id, flow, requester)
         shaped = session.state.field(field_name(action)) if session is not None else None
         options: tuple[Option, ...] = shaped.current or () if shaped is not None else ()
         return suggestions(options, query)
@@ -152,8 +164,8 @@ class SlackForms:
     ) -> str | None:
         """Rebuild the form from the modal's values and redraw it; the error text if any."""
         view_id = view.get("id")
-        prompt_field = flow.field(field_name(block_id))
-        if not isinstance(view_id, str) or prompt_field is None or not prompt_field.on_change:
+        changes = any(item.on_change for item in flow.params.prompt_fields)
+        if not isinstance(view_id, str) or flow.field(field_name(block_id)) is None or not changes:
             return None
         session = await self.opened(view_id, flow, requester)
         if isinstance(session, str):
@@ -163,24 +175,58 @@ class SlackForms:
             state = await self._forms.build(flow, requester, values, session.prefetched)
             if isinstance(state, str):
                 return state
-            revisions = dict(session.revisions)
-            for item in state.fields:
-                if item.visible and item.value != values.get(item.name):
-                    # Slack keeps what a block shows; a new block id shows the hook's value.
-                    revisions[item.name] = revisions.get(item.name, 0) + 1
-            redrawn = request_form(self._config, flow, state, revisions)
-            try:
-                answer = await self._web.views_update(
-                    view_id=view_id, hash=session.hash or view.get("hash"), view=redrawn
-                )
-            except SlackApiError as error:
-                # The modal keeps showing its last state, which the session still holds.
-                log.info("request modal not redrawn: %s", error.response.get("error"))
-                return None
-            shown = answer.get("view")
-            session.hash = shown.get("hash") if isinstance(shown, Mapping) else None
-            session.state, session.revisions = state, revisions
-            session.used = self._clock()
+            return await self._redraw(
+                view_id, flow, session, state, values, session.hash or view.get("hash")
+            )
+
+    async def redraw_opened(self, view_id: str, flow: Flow, session: FormSession) -> str | None:
+        """Show a just-opened modal as its hooks shaped it (defaults' on_change, options)."""
+        async with self._locks.hold(view_id):
+            # What the modal shows before the redraw: the config's defaults.
+            typed = {
+                field.name: form_value(field.type, field.default if field.visible else None)
+                for field in flow.params.prompt_fields
+            }
+            return await self._redraw(
+                view_id, flow, session, session.state, typed, None, force=False
+            )
+
+    async def _redraw(
+        self,
+        view_id: str,
+        flow: Flow,
+        session: FormSession,
+        state: FormState,
+        typed: Mapping[str, Any],
+        view_hash: object,
+        *,
+        force: bool = True,
+    ) -> str | None:
+        """Update the modal to show ``state``; only then keep it. The error text, if any."""
+        revisions = dict(session.revisions)
+        for item in state.fields:
+            if item.visible and not _same(item.value, typed.get(item.name)):
+                # Slack keeps what a block shows; a new block id shows the hooks' value.
+                revisions[item.name] = revisions.get(item.name, 0) + 1
+        redrawn = request_form(self._config, flow, state, revisions)
+        if not force and redrawn == request_form(self._config, flow):
+            return None  # the hooks changed nothing Slack shows
+        try:
+            answer = await self._web.views_update(
+                view_id=view_id,
+                hash=view_hash if isinstance(view_hash, str) else None,
+                view=redrawn,
+            )
+        except SlackApiError as error:
+            # The modal keeps showing its last state, which the session still holds.
+            reason = str(error.response.get("error"))
+            log.info("request modal not redrawn: %s", reason)
+            return None if reason == "hash_conflict" else f"Slack refused the form ({reason})"
+        shown = answer.get("view")
+        session.hash = shown.get("hash") if isinstance(shown, Mapping) else None
+        session.state, session.revisions = state, revisions
+        session.values = shown_values(flow, state)
+        session.used = self._clock()
         return None
 
     def _prune(self, requester: str) -> None:
@@ -195,3 +241,19 @@ class SlackForms:
             self._sessions.popitem(last=False)
         for key in [key for key, at in self._failed.items() if at < now - RETRY_SECONDS]:
             del self._failed[key]
+
+
+def shown_values(flow: Flow, state: FormState) -> dict[str, Any]:
+    """The values a modal showing ``state`` submits if nothing is changed (hidden: none)."""
+    return {
+        item.name: form_value(item.type, item.value if item.visible else None)
+        for item in state.fields
+        if flow.field(item.name) is not None
+    }
+
+
+def _same(shown: Any, typed: Any) -> bool:
+    # A list field's value may be a tuple (config) or a list (typed): the same to Slack.
+    if isinstance(shown, tuple):
+        shown = list(shown)
+    return bool(shown == typed)

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.config.model import Config, Flow
 from symbox.engine.forms import shapes_form
-from symbox.engine.inputs import validate_inputs
+from symbox.engine.inputs import form_values, validate_inputs
 from symbox.engine.model import Actor
 from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound, Unavailable
 from symbox.flow_forms import filled_inputs
@@ -98,8 +98,13 @@ class SlackHandlers:
             flow = self._slack_flow(view.get("private_metadata"))
             if flow is None:
                 return None  # handled after the ack, with a message to the user
-            form = self._forms.state(view.get("id")) if self._forms is not None else None
-            inputs = filled_inputs(form_inputs(flow, state), form)
+            submitted = form_inputs(flow, state)
+            form = (
+                self._forms.state(view.get("id"), form_values(flow, submitted))
+                if self._forms is not None
+                else None
+            )
+            inputs = filled_inputs(submitted, form)
             try:
                 validate_inputs(self._config, flow, inputs, form)
             except InputError as error:
@@ -201,8 +206,13 @@ class SlackHandlers:
         """
         if self._forms is None or not isinstance(view_id, str) or not shapes_form(flow):
             return
-        failure = await self._forms.opened(view_id, flow, actor.id)
-        if isinstance(failure, str):
+        session = await self._forms.opened(view_id, flow, actor.id)
+        failure = (
+            session
+            if isinstance(session, str)
+            else await self._forms.redraw_opened(view_id, flow, session)
+        )
+        if failure is not None:
             await self._tell(user_id, f"The form could not be prepared: {failure}")
 
     async def _form_changed(self, payload: Mapping[str, Any], view: Mapping[str, Any]) -> None:
@@ -245,6 +255,8 @@ class SlackHandlers:
             return
         if view.get("callback_id") != REQUEST_FORM:
             return
+        if self._submission_reply(payload) is not None:
+            return  # the ack showed the modal's errors; the modal is still open
         if self._forms is not None:
             self._forms.forget(view.get("id"))
         flow = self._slack_flow(view.get("private_metadata"))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from symbox.engine.inputs import InputError, validate_inputs
+from symbox.engine.inputs import InputError, form_value, validate_inputs
 from tests.engine.flows import make_config, prompt_field
 
 
@@ -96,3 +96,21 @@ def test_integers_stay_exact() -> None:
     assert problems({"count": 2**60}, strategy=False, fields=fields) == (
         f"count: must be between -{2**53} and {2**53}",
     )
+
+
+@pytest.mark.parametrize(
+    ("field_type", "raw", "seen"),
+    [
+        ("bool", None, False),  # an unticked box, as Slack sends it
+        ("bool", True, True),
+        ("string", "", None),
+        ("str_list", [], None),
+        ("str_list", ("red",), ["red"]),  # a list field's default is a tuple
+        ("duration", "1h", 3600),
+        ("int", "seven", None),  # does not parse: validation names it later
+    ],
+)
+def test_values_reach_form_hooks_parsed_and_empty_alike(
+    field_type: str, raw: object, seen: object
+) -> None:
+    assert form_value(field_type, raw) == seen

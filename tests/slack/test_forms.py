@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
+from symbox.config import load_config
+from symbox.engine.forms import initial_form
+from symbox.slack.blocks import request_form
 from tests.slack.conftest import SlackRig, access_values, slack_rig
-from tests.test_flow_forms import FORM_FIELDS as FIELDS
-from tests.test_flow_forms import IMPLEMENTATION, ON_CHANGE
+from tests.test_flow_forms import CONFIG, FORM_FIELDS, IMPLEMENTATION, ON_CHANGE
+
+FIELDS = FORM_FIELDS
 
 pytestmark = pytest.mark.anyio
 
@@ -101,7 +107,7 @@ async def test_prefetched_options_and_on_change_shape_the_modal(tmp_path: Path) 
         assert chosen == {"text": {"type": "plain_text", "text": "PROD"}, "value": "prod"}
 
         # Submitting without the ticket now shows the error next to it; nothing is made.
-        submission = {
+        submission: dict[str, Any] = {
             "type": "view_submission",
             "user": {"id": "UCAROL"},
             "view": {
@@ -114,8 +120,26 @@ async def test_prefetched_options_and_on_change_shape_the_modal(tmp_path: Path) 
         }
         ack = await rig.slack.ack(await rig.slack.deliver("interactive", submission))
         assert ack["payload"] == {"response_action": "errors", "errors": {"ticket": "required"}}
+        # The modal stays open with its errors: nothing is requested, nobody is told twice.
+        await anyio.sleep(0.5)
         listed = await rig.h.call("GET", "/api/v1/runs", "reader")
         assert listed.json()["runs"] == []
+        assert not [
+            c for c in rig.slack.state.called("chat.postMessage") if "not made" in str(c.args)
+        ]
+
+        # Values the modal's state was not built from (typed without a change event) are
+        # checked against the config; the run service then builds the form from them.
+        submission["view"]["state"] = {"values": values("Low", "orders")}
+        ack = await rig.slack.ack(await rig.slack.deliver("interactive", submission))
+        assert "payload" not in ack
+        made: list[dict[str, Any]] = []
+
+        async def requested() -> bool:
+            made[:] = (await rig.h.call("GET", "/api/v1/runs", "reader")).json()["runs"]
+            return bool(made)
+
+        await rig.h.wait_for(requested, "the run from Slack")
 
 
 async def test_a_request_from_slack_is_checked_against_the_shaped_form(tmp_path: Path) -> None:
@@ -153,3 +177,48 @@ async def test_defaults_shape_the_form_as_it_opens_and_after_a_restart(tmp_path:
         # A modal symbox has no state for (opened before a restart) is prepared after the
         # first drop-down request, which no hook delays.
         assert await options_for(rig, "V-before-restart", "") == ["ORDERS", "BILLING"]
+
+
+async def test_a_form_its_defaults_reshape_is_redrawn_as_it_opens(tmp_path: Path) -> None:
+    (tmp_path / "on_change.py").write_text(ON_CHANGE)
+    fields = FIELDS.replace(
+        'allowed_values = ["Low", "High"]',
+        'allowed_values = ["Low", "High"]\n      default = "High"',
+    )
+    async with slack_rig(tmp_path, hooks=IMPLEMENTATION, params=fields) as rig:
+        await rig.command("req access")
+        [opened] = await rig.calls("views.open", 1)
+        assert "ticket" not in blocks_of(opened.args["view"])
+        # urgency opens as High, so its on_change shows the ticket field, required.
+        [updated] = await rig.calls("views.update", 1)
+        assert blocks_of(updated.args["view"])["ticket"]["optional"] is False
+
+
+def test_options_narrowed_to_nothing_and_list_values_render_as_slack_takes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lists = (
+        FIELDS
+        + """
+    prompt_field {
+      name    = "teams"
+      type    = "str_list"
+      default = ["red", "blue"]
+    }
+"""
+    )
+    (tmp_path / "on_change.py").write_text(ON_CHANGE)
+    (tmp_path / "impl.py").write_text(IMPLEMENTATION)
+    config_text = CONFIG.replace(FORM_FIELDS, lists)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.hcl").write_text(config_text)
+    config = load_config("config.hcl", environ={})
+    flow = config.flows["access"]
+    state = initial_form(flow, {}, {"database": ()})
+    urgency = state.field("urgency")
+    assert urgency is not None
+    state = state.with_field(replace(urgency, current=()))
+    shown = blocks_of(request_form(config, flow, state))
+    # Slack refuses a static select without options; an external one asks and gets none.
+    assert shown["urgency"]["element"]["type"] == "external_select"
+    assert shown["teams"]["element"]["initial_value"] == "red, blue"
