@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from symbox.audit.entry import iso
@@ -171,7 +171,7 @@ class FlowForms:
             if isinstance(found, str):
                 return found
             if not found.added and not found.hidden:
-                return found.form
+                return replace(found.form, dropped=frozenset(ignored))
             if found.hidden:
                 # What the hidden values filled in goes too: start again without them.
                 ignored |= found.hidden
@@ -208,7 +208,13 @@ class FlowForms:
                 moved = before is not None and before.value != item.value
                 empty = sent.get(item.name) is None and filled.get(item.name) is None
                 if moved and empty and item.value is not None:
-                    added[item.name] = form_value(item.type, item.value)
+                    value = form_value(item.type, item.value)
+                    if value is None:
+                        return (
+                            f"{on_change_file(flow, field)}: {on_change_function(field)} set"
+                            f" {item.name} to {item.value!r}, which is not a {item.type} value"
+                        )
+                    added[item.name] = value
             state = with_values(flow, changed, sent, {**filled, **added})
         hidden = {
             item.name
@@ -233,8 +239,11 @@ class FlowForms:
 
 
 def filled_inputs(inputs: Mapping[str, Any], form: FormState | None) -> dict[str, Any]:
-    """``inputs`` with the values on_change functions filled into fields left empty."""
+    """``inputs`` with the values on_change functions filled into fields left empty, and
+    without the values the form dropped."""
     result = dict(inputs)
+    for name in form.dropped if form is not None else ():
+        result.pop(name, None)
     for item in form.fields if form is not None else ():
         if item.visible and result.get(item.name) is None and item.value is not None:
             result[item.name] = item.value

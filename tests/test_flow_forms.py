@@ -363,6 +363,53 @@ async def test_a_value_for_a_field_a_later_on_change_hides_steers_nothing(
         assert "level: 'high' is not allowed" in body["message"]
 
 
+SELF_HIDING = """\
+def on_change_ticket(username, form):
+    ticket = form.fields["ticket"]
+    ticket.visible = not str(ticket.value).startswith("ADMIN-")
+    return form
+
+
+def on_change_urgency(username, form):
+    form.fields["count"].value = "two"
+    return form
+"""
+
+SELF_HIDING_FIELDS = """
+    prompt_field {
+      name      = "ticket"
+      type      = "string"
+      required  = false
+      on_change = file("on_change.py")
+    }
+    prompt_field {
+      name      = "urgency"
+      type      = "string"
+      required  = false
+      on_change = file("on_change.py")
+    }
+    prompt_field {
+      name     = "count"
+      type     = "int"
+      required = false
+    }
+"""
+
+
+async def test_a_value_that_hides_its_own_field_is_not_stored(tmp_path: Path) -> None:
+    config = write(tmp_path, on_change=SELF_HIDING) and flow_config(SELF_HIDING_FIELDS)
+    async with harness(tmp_path, config_text=lambda _: config) as h:
+        status, body = await post(h, "dave@example.com", {"ticket": "ADMIN-1"})
+        assert status == 201, body
+        assert "ticket" not in (await h.run(body["run_id"]))["fields"]
+        # A value a hook sets must fit its field's type; the error names what went wrong.
+        status, body = await post(h, "dave@example.com", {"urgency": "High"})
+        assert status == 400
+        assert body["message"].endswith(
+            "on_change.py: on_change_urgency set count to 'two', which is not a int value"
+        )
+
+
 def test_the_example_form_hooks_check_clean(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -57,6 +57,8 @@ class FormState:
     """The whole form: its fields in display order."""
 
     fields: tuple[FieldState, ...]
+    # Fields whose sent values were dropped: they hid their own field while steering it.
+    dropped: frozenset[str] = frozenset()
 
     def field(self, name: str) -> FieldState | None:
         """The state of the field called ``name``, if the form has it."""
@@ -64,7 +66,8 @@ class FormState:
 
     def with_field(self, state: FieldState) -> FormState:
         """This form with one field replaced."""
-        return FormState(tuple(state if item.name == state.name else item for item in self.fields))
+        fields = tuple(state if item.name == state.name else item for item in self.fields)
+        return replace(self, fields=fields)
 
 
 def shapes_form(flow: Flow) -> bool:
@@ -164,7 +167,7 @@ def with_values(
         if value is None and item.visible:
             value = filled.get(item.name)
         fields.append(replace(item, value=default if value is None else value))
-    return FormState(tuple(fields))
+    return replace(state, fields=tuple(fields))
 
 
 def form_payload(state: FormState, flow_vars: Mapping[str, str]) -> dict[str, Any]:
@@ -205,10 +208,11 @@ def read_form(state: FormState, reply: object, where: str) -> FormState:
         field.name for field in state.fields
     ]:
         raise FormError(f"{where} changed the form's fields; change their attributes instead")
-    return FormState(
-        tuple(
+    return replace(
+        state,
+        fields=tuple(
             _read_field(field, item, where) for field, item in zip(state.fields, items, strict=True)
-        )
+        ),
     )
 
 

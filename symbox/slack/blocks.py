@@ -188,8 +188,12 @@ def _field_block(field: PromptField, shaped: FieldState | None = None) -> dict[s
             element["initial_value"] = str(default)
     elif field.type == "slack_user":
         element = {"type": "users_select", "action_id": name}
+        if isinstance(default, str) and default:
+            element["initial_user"] = default
     elif field.type == "slack_user_list":
         element = {"type": "multi_users_select", "action_id": name}
+        if isinstance(default, list | tuple) and default:
+            element["initial_users"] = [str(item) for item in default]
     else:
         element = {
             "type": "plain_text_input",
@@ -264,6 +268,29 @@ def form_inputs(flow: Flow, state: Mapping[str, Any]) -> dict[str, Any]:
                 if converted is not None:
                     inputs[name] = converted
     return inputs
+
+
+def unchanged_state(view: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ``state.values`` Slack submits for ``view`` if nobody changes anything."""
+    values: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or ():
+        element = block.get("element") if block.get("type") == "input" else None
+        if not isinstance(element, Mapping):
+            continue
+        kind = element.get("type")
+        action: dict[str, Any] = {"type": kind}
+        if kind in ("static_select", "external_select"):
+            action["selected_option"] = element.get("initial_option")
+        elif kind in ("multi_external_select", "checkboxes"):
+            action["selected_options"] = element.get("initial_options") or []
+        elif kind == "users_select":
+            action["selected_user"] = element.get("initial_user")
+        elif kind == "multi_users_select":
+            action["selected_users"] = element.get("initial_users") or []
+        else:
+            action["value"] = element.get("initial_value")
+        values[str(block.get("block_id"))] = {str(element.get("action_id")): action}
+    return values
 
 
 def _element_value(action: Mapping[str, Any]) -> Any:

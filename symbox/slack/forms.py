@@ -22,10 +22,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.config.model import Config, Flow
 from symbox.engine.forms import FormState, Option
-from symbox.engine.inputs import form_value, form_values
+from symbox.engine.inputs import form_values
 from symbox.flow_forms import FlowForms, Prefetched
 from symbox.locks import KeyedLocks
-from symbox.slack.blocks import field_name, form_inputs, request_form, suggestions
+from symbox.slack.blocks import (
+    field_name,
+    form_inputs,
+    request_form,
+    suggestions,
+    unchanged_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +51,9 @@ class FormSession:
     requester: str
     prefetched: Prefetched
     state: FormState
-    # The modal's values the state was built from (``form_values``).
-    values: dict[str, Any] = field(default_factory=dict)
+    # The values the modal submits if nothing changes, once it shows ``state``; None
+    # until then (a state not drawn yet must not judge a submission).
+    values: dict[str, Any] | None = None
     revisions: dict[str, int] = field(default_factory=dict)
     # The view's hash after symbox last updated it (Slack refuses an update with an old one).
     hash: str | None = None
@@ -80,7 +87,7 @@ class SlackForms:
         is then checked against the config alone, and the run service builds the form.
         """
         session = self._sessions.get(view_id) if isinstance(view_id, str) else None
-        if session is None or session.values != dict(values):
+        if session is None or session.values is None or session.values != dict(values):
             return None
         return session.state
 
@@ -118,9 +125,7 @@ class SlackForms:
                     self._failed[view_id] = self._clock()
                     self._prune(requester)
                     return str(state)
-                session = FormSession(
-                    flow.name, requester, prefetched, state, shown_values(flow, state)
-                )
+                session = FormSession(flow.name, requester, prefetched, state)
                 session.used = self._clock()
                 self._sessions[view_id] = session
                 self._failed.pop(view_id, None)
@@ -179,16 +184,17 @@ class SlackForms:
                 view_id, flow, session, state, values, session.hash or view.get("hash")
             )
 
-    async def redraw_opened(self, view_id: str, flow: Flow, session: FormSession) -> str | None:
+    async def redraw_opened(
+        self, view_id: str, flow: Flow, session: FormSession, view_hash: object
+    ) -> str | None:
         """Show a just-opened modal as its hooks shaped it (defaults' on_change, options)."""
         async with self._locks.hold(view_id):
-            # What the modal shows before the redraw: the config's defaults.
-            typed = {
-                field.name: form_value(field.type, field.default if field.visible else None)
-                for field in flow.params.prompt_fields
-            }
+            if session.values is not None:
+                return None  # a change event drew it already
+            shown = request_form(self._config, flow)
+            typed = submitted_values(flow, shown)
             return await self._redraw(
-                view_id, flow, session, session.state, typed, None, force=False
+                view_id, flow, session, session.state, typed, view_hash, unchanged=shown
             )
 
     async def _redraw(
@@ -200,17 +206,22 @@ class SlackForms:
         typed: Mapping[str, Any],
         view_hash: object,
         *,
-        force: bool = True,
+        unchanged: Mapping[str, Any] | None = None,
     ) -> str | None:
-        """Update the modal to show ``state``; only then keep it. The error text, if any."""
+        """Update the modal to show ``state``; only then keep it. The error text, if any.
+
+        With ``unchanged`` (the view Slack shows now), no update is sent when the new
+        view would be the same.
+        """
         revisions = dict(session.revisions)
         for item in state.fields:
             if item.visible and not _same(item.value, typed.get(item.name)):
                 # Slack keeps what a block shows; a new block id shows the hooks' value.
                 revisions[item.name] = revisions.get(item.name, 0) + 1
         redrawn = request_form(self._config, flow, state, revisions)
-        if not force and redrawn == request_form(self._config, flow):
-            return None  # the hooks changed nothing Slack shows
+        if unchanged is not None and redrawn == unchanged:
+            session.state, session.values = state, submitted_values(flow, redrawn)
+            return None
         try:
             answer = await self._web.views_update(
                 view_id=view_id,
@@ -221,11 +232,13 @@ class SlackForms:
             # The modal keeps showing its last state, which the session still holds.
             reason = str(error.response.get("error"))
             log.info("request modal not redrawn: %s", reason)
-            return None if reason == "hash_conflict" else f"Slack refused the form ({reason})"
+            # Changed meanwhile (its next change redraws it) or closed: nothing to tell.
+            quiet = reason in ("hash_conflict", "not_found")
+            return None if quiet else f"Slack refused the form ({reason})"
         shown = answer.get("view")
         session.hash = shown.get("hash") if isinstance(shown, Mapping) else None
         session.state, session.revisions = state, revisions
-        session.values = shown_values(flow, state)
+        session.values = submitted_values(flow, redrawn)
         session.used = self._clock()
         return None
 
@@ -243,13 +256,9 @@ class SlackForms:
             del self._failed[key]
 
 
-def shown_values(flow: Flow, state: FormState) -> dict[str, Any]:
-    """The values a modal showing ``state`` submits if nothing is changed (hidden: none)."""
-    return {
-        item.name: form_value(item.type, item.value if item.visible else None)
-        for item in state.fields
-        if flow.field(item.name) is not None
-    }
+def submitted_values(flow: Flow, view: Mapping[str, Any]) -> dict[str, Any]:
+    """The values (``form_values``) Slack submits for ``view`` if nothing is changed."""
+    return form_values(flow, form_inputs(flow, unchanged_state(view)))
 
 
 def _same(shown: Any, typed: Any) -> bool:

@@ -105,10 +105,19 @@ class SlackHandlers:
                 else None
             )
             inputs = filled_inputs(submitted, form)
+            # Without symbox's state for these values, an on_change may have made a field
+            # optional: only what hooks cannot undo (types, the config's choices) is
+            # refused here, and the run service, which builds the form, decides the rest.
+            lenient = form is None and any(item.on_change for item in flow.params.prompt_fields)
             try:
                 validate_inputs(self._config, flow, inputs, form)
             except InputError as error:
-                errors = field_errors(error.problems, flow, shown_blocks(view))
+                problems = [
+                    problem
+                    for problem in error.problems
+                    if not (lenient and problem.endswith(": required"))
+                ]
+                errors = field_errors(problems, flow, shown_blocks(view))
                 if errors:
                     return {"response_action": "errors", "errors": errors}
         return None
@@ -156,12 +165,16 @@ class SlackHandlers:
 
     # The work (after the ack)
 
-    async def handle(self, kind: str, payload: dict[str, Any]) -> None:
-        """Open modals, create runs and act on button clicks."""
+    async def handle(
+        self, kind: str, payload: dict[str, Any], acked: dict[str, Any] | None = None
+    ) -> None:
+        """Open modals, create runs and act on button clicks (``acked``: the ack's answer)."""
         if kind == "slash_commands":
             await self._command(payload)
         elif kind == "interactive":
             if payload.get("type") == "view_submission":
+                if acked is not None and acked.get("response_action") == "errors":
+                    return  # the modal is still open, showing why
                 await self._submitted(payload)
             elif payload.get("type") == "block_suggestion":
                 await self._suggested(payload)
@@ -196,9 +209,11 @@ class SlackHandlers:
         opened = await self._web.views_open(trigger_id=trigger, view=view)
         shown = opened.get("view")
         if flow is not None and isinstance(actor, Actor) and isinstance(shown, Mapping):
-            await self._shape(shown.get("id"), flow, actor, user_id)
+            await self._shape(shown.get("id"), flow, actor, user_id, shown.get("hash"))
 
-    async def _shape(self, view_id: object, flow: Flow, actor: Actor, user_id: str) -> None:
+    async def _shape(
+        self, view_id: object, flow: Flow, actor: Actor, user_id: str, view_hash: object = None
+    ) -> None:
         """Prefetch the options of a modal just opened, so drop-downs answer at once.
 
         Only for someone allowed to use the flow (anyone else's submission is refused
@@ -210,7 +225,7 @@ class SlackHandlers:
         failure = (
             session
             if isinstance(session, str)
-            else await self._forms.redraw_opened(view_id, flow, session)
+            else await self._forms.redraw_opened(view_id, flow, session, view_hash)
         )
         if failure is not None:
             await self._tell(user_id, f"The form could not be prepared: {failure}")
@@ -255,8 +270,6 @@ class SlackHandlers:
             return
         if view.get("callback_id") != REQUEST_FORM:
             return
-        if self._submission_reply(payload) is not None:
-            return  # the ack showed the modal's errors; the modal is still open
         if self._forms is not None:
             self._forms.forget(view.get("id"))
         flow = self._slack_flow(view.get("private_metadata"))

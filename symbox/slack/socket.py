@@ -45,8 +45,10 @@ class EnvelopeHandler(Protocol):
         """Options for an external select (its answer is the ack); runs no hook."""
         ...
 
-    async def handle(self, kind: str, payload: dict[str, Any]) -> None:
-        """Do the envelope's work, after the ack."""
+    async def handle(
+        self, kind: str, payload: dict[str, Any], acked: dict[str, Any] | None
+    ) -> None:
+        """Do the envelope's work, after the ack (``acked``: what the ack answered)."""
         ...
 
 
@@ -138,11 +140,13 @@ class SlackSocket:
             self.redeliveries += 1
             return
         if self._work is not None:
-            self._work.start_soon(self._handle, request.type, request.payload)
+            self._work.start_soon(self._handle, request.type, request.payload, payload)
 
-    async def _handle(self, kind: str, payload: dict[str, Any]) -> None:
+    async def _handle(
+        self, kind: str, payload: dict[str, Any], acked: dict[str, Any] | None
+    ) -> None:
         try:
-            await self._handler.handle(kind, payload)
+            await self._handler.handle(kind, payload, acked)
         except Exception:
             # One bad envelope must never take the connection (or symbox) down.
             log.exception("handling a %s envelope failed", kind)

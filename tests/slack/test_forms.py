@@ -11,7 +11,7 @@ import pytest
 
 from symbox.config import load_config
 from symbox.engine.forms import initial_form
-from symbox.slack.blocks import request_form
+from symbox.slack.blocks import request_form, unchanged_state
 from tests.slack.conftest import SlackRig, access_values, slack_rig
 from tests.test_flow_forms import CONFIG, FORM_FIELDS, IMPLEMENTATION, ON_CHANGE
 
@@ -192,6 +192,50 @@ async def test_a_form_its_defaults_reshape_is_redrawn_as_it_opens(tmp_path: Path
         # urgency opens as High, so its on_change shows the ticket field, required.
         [updated] = await rig.calls("views.update", 1)
         assert blocks_of(updated.args["view"])["ticket"]["optional"] is False
+        # Submitted as drawn, the modal is checked against that form: the ticket is missing.
+        submission = {
+            "type": "view_submission",
+            "user": {"id": "UCAROL"},
+            "view": {
+                "id": updated.args["view_id"],
+                "callback_id": "symbox_request",
+                "private_metadata": "access",
+                "blocks": updated.args["view"]["blocks"],
+                "state": {"values": unchanged_state(updated.args["view"])},
+            },
+        }
+        errors: dict[str, str] = {}
+
+        async def checked() -> bool:
+            # Until the redraw's answer is in, symbox checks leniently; a refused
+            # submission changes nothing, so asking again is harmless.
+            ack = await rig.slack.ack(await rig.slack.deliver("interactive", submission))
+            errors.update(ack["payload"]["errors"])
+            return "ticket" in errors
+
+        await rig.h.wait_for(checked, "the drawn form to judge the submission")
+        assert errors["ticket"] == "required"
+
+
+async def test_the_ack_leaves_to_the_service_what_only_hooks_can_decide(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "on_change.py").write_text(ON_CHANGE)
+    # The config requires a ticket; urgency's on_change makes it optional unless High.
+    fields = FIELDS.replace("required = false\n      visible  = false", "required = true")
+    async with slack_rig(tmp_path, hooks=IMPLEMENTATION, params=fields) as rig:
+        await rig.command("req access")
+        await rig.calls("views.open", 1)
+        # Values symbox has not built a form from (no change event): no "required" here.
+        ack = await rig.submit("access", values("Low", "orders"))
+        assert "payload" not in ack
+        made: list[dict[str, Any]] = []
+
+        async def requested() -> bool:
+            made[:] = (await rig.h.call("GET", "/api/v1/runs", "reader")).json()["runs"]
+            return bool(made)
+
+        await rig.h.wait_for(requested, "the run from Slack")
 
 
 def test_options_narrowed_to_nothing_and_list_values_render_as_slack_takes_them(
