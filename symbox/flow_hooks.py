@@ -11,7 +11,7 @@ from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine.model import Actor, Run
 from symbox.engine.permissions import DecisionRule
-from symbox.flow_forms import check_forms
+from symbox.flow_forms import check_forms, implementation_file
 from symbox.hook_views import flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
@@ -86,7 +86,7 @@ class FlowHooks:
         try:
             return await self._runner.run_hook(
                 flow.implementation,
-                _filename(flow),
+                implementation_file(flow),
                 step,
                 "on",
                 event,
@@ -123,7 +123,10 @@ class FlowHooks:
         event = self._event(run, flow, "request", actor)
         try:
             specs = await self._runner.reduce_notifications(
-                flow.implementation, _filename(flow), event, integrations=self._scope(flow)
+                flow.implementation,
+                implementation_file(flow),
+                event,
+                integrations=self._scope(flow),
             )
         except HookFailure as error:
             log.warning(
@@ -143,7 +146,10 @@ class FlowHooks:
         event = self._event(run, flow, "request", Actor.user(run.requester))
         try:
             name = await self._runner.reduce_identity(
-                flow.implementation, _filename(flow), event, integrations=self._scope(flow)
+                flow.implementation,
+                implementation_file(flow),
+                event,
+                integrations=self._scope(flow),
             )
         except HookFailure as error:
             log.warning("get_identity failed", extra={"run_id": run.id, "error": str(error)})
@@ -156,7 +162,7 @@ class FlowHooks:
         try:
             await self._runner.run_hook(
                 flow.implementation,
-                _filename(flow),
+                implementation_file(flow),
                 step,
                 "after",
                 event,
@@ -172,7 +178,10 @@ class FlowHooks:
         event = self._event(run, flow, "approve", actor)
         try:
             permission = await self._runner.reduce_permissions(
-                flow.implementation, _filename(flow), event, integrations=self._scope(flow)
+                flow.implementation,
+                implementation_file(flow),
+                event,
+                integrations=self._scope(flow),
             )
             if permission is None:
                 return DecisionRule.from_vars(flow.vars)
@@ -193,11 +202,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _filename(flow: Flow) -> str:
-    # Errors name the hook file as the config named it; inline code gets a clear stand-in.
-    return flow.implementation_path or f"<{flow.name} implementation>"
-
-
 def check_implementations(config: Config) -> list[str]:
     """Compile every flow's hooks as the sandbox will; return each problem as file:line.
 
@@ -207,7 +211,7 @@ def check_implementations(config: Config) -> list[str]:
     problems: list[str] = []
     for flow in config.flows.values():
         try:
-            policy.compile(flow.implementation, _filename(flow))
+            policy.compile(flow.implementation, implementation_file(flow))
         except HookCompileError as error:
             problems.append(str(error))
     return problems + check_forms(config)
