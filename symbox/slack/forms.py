@@ -82,9 +82,9 @@ class SlackForms:
     def state(self, view_id: object, values: Mapping[str, Any]) -> FormState | None:
         """The open modal's form state if it was built from ``values`` (no I/O).
 
-        None when symbox has no state for the modal, or built it from other values (a
-        text field typed without Enter does not tell Slack to send a change): the modal
-        is then checked against the config alone, and the run service builds the form.
+        None when symbox has no drawn state for the modal, or drew it for other values
+        (text typed without a change event): the ack then refuses only what hooks cannot
+        change, and the run service builds the form.
         """
         session = self._sessions.get(view_id) if isinstance(view_id, str) else None
         if session is None or session.values is None or session.values != dict(values):
