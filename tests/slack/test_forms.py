@@ -36,6 +36,33 @@ def values(urgency: str, database: str | None = None, ticket: str | None = None)
     return found
 
 
+async def runs_made(rig: SlackRig) -> list[dict[str, Any]]:
+    """The runs listed once Slack's work after an ack has made one."""
+    made: list[dict[str, Any]] = []
+
+    async def requested() -> bool:
+        made[:] = (await rig.h.call("GET", "/api/v1/runs", "reader")).json()["runs"]
+        return bool(made)
+
+    await rig.h.wait_for(requested, "the run from Slack")
+    return made
+
+
+def submission(view: dict[str, Any], view_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Carol's view_submission of a drawn ``view`` with block ``values``."""
+    return {
+        "type": "view_submission",
+        "user": {"id": "UCAROL"},
+        "view": {
+            "id": view_id,
+            "callback_id": "symbox_request",
+            "private_metadata": "access",
+            "blocks": view["blocks"],
+            "state": {"values": values},
+        },
+    }
+
+
 async def options_for(rig: SlackRig, view_id: str, query: str, user: str = "UCAROL") -> list[str]:
     """The drop-down's options once the modal's form is prepared (Slack asks again as the
     requester types, so an early empty answer is followed by the options)."""
@@ -107,18 +134,8 @@ async def test_prefetched_options_and_on_change_shape_the_modal(tmp_path: Path) 
         assert chosen == {"text": {"type": "plain_text", "text": "PROD"}, "value": "prod"}
 
         # Submitting without the ticket now shows the error next to it; nothing is made.
-        submission: dict[str, Any] = {
-            "type": "view_submission",
-            "user": {"id": "UCAROL"},
-            "view": {
-                "id": view_id,
-                "callback_id": "symbox_request",
-                "private_metadata": "access",
-                "blocks": updated.args["view"]["blocks"],
-                "state": {"values": values("High", "prod")},
-            },
-        }
-        ack = await rig.slack.ack(await rig.slack.deliver("interactive", submission))
+        submitted = submission(updated.args["view"], view_id, values("High", "prod"))
+        ack = await rig.slack.ack(await rig.slack.deliver("interactive", submitted))
         assert ack["payload"] == {"response_action": "errors", "errors": {"ticket": "required"}}
         # The modal stays open with its errors: nothing is requested, nobody is told twice.
         await anyio.sleep(0.5)
@@ -130,16 +147,10 @@ async def test_prefetched_options_and_on_change_shape_the_modal(tmp_path: Path) 
 
         # Values the modal's state was not built from (typed without a change event) are
         # checked against the config; the run service then builds the form from them.
-        submission["view"]["state"] = {"values": values("Low", "orders")}
-        ack = await rig.slack.ack(await rig.slack.deliver("interactive", submission))
+        submitted = submission(updated.args["view"], view_id, values("Low", "orders"))
+        ack = await rig.slack.ack(await rig.slack.deliver("interactive", submitted))
         assert "payload" not in ack
-        made: list[dict[str, Any]] = []
-
-        async def requested() -> bool:
-            made[:] = (await rig.h.call("GET", "/api/v1/runs", "reader")).json()["runs"]
-            return bool(made)
-
-        await rig.h.wait_for(requested, "the run from Slack")
+        await runs_made(rig)
 
 
 async def test_a_request_from_slack_is_checked_against_the_shaped_form(tmp_path: Path) -> None:
@@ -151,14 +162,7 @@ async def test_a_request_from_slack_is_checked_against_the_shaped_form(tmp_path:
         assert "database: 'prod' is not allowed" in told.args["text"]
         ack = await rig.submit("access", values("High", "orders", ticket="T-9"), user="UBOB")
         assert "payload" not in ack
-        made: list[dict[str, Any]] = []
-
-        async def requested() -> bool:
-            made[:] = (await rig.h.call("GET", "/api/v1/runs", "reader")).json()["runs"]
-            return bool(made)
-
-        await rig.h.wait_for(requested, "the run from Slack")
-        run = await rig.h.run(made[0]["run_id"])
+        run = await rig.h.run((await runs_made(rig))[0]["run_id"])
         assert (run["requester"], run["fields"]["database"]) == ("bob@example.com", "orders")
         assert run["fields"]["ticket"] == "T-9"
 
@@ -193,23 +197,14 @@ async def test_a_form_its_defaults_reshape_is_redrawn_as_it_opens(tmp_path: Path
         [updated] = await rig.calls("views.update", 1)
         assert blocks_of(updated.args["view"])["ticket"]["optional"] is False
         # Submitted as drawn, the modal is checked against that form: the ticket is missing.
-        submission = {
-            "type": "view_submission",
-            "user": {"id": "UCAROL"},
-            "view": {
-                "id": updated.args["view_id"],
-                "callback_id": "symbox_request",
-                "private_metadata": "access",
-                "blocks": updated.args["view"]["blocks"],
-                "state": {"values": unchanged_state(updated.args["view"])},
-            },
-        }
+        drawn = updated.args["view"]
+        submitted = submission(drawn, updated.args["view_id"], unchanged_state(drawn))
         errors: dict[str, str] = {}
 
         async def checked() -> bool:
             # Until the redraw's answer is in, symbox checks leniently; a refused
             # submission changes nothing, so asking again is harmless.
-            ack = await rig.slack.ack(await rig.slack.deliver("interactive", submission))
+            ack = await rig.slack.ack(await rig.slack.deliver("interactive", submitted))
             errors.update(ack["payload"]["errors"])
             return "ticket" in errors
 
@@ -229,13 +224,7 @@ async def test_the_ack_leaves_to_the_service_what_only_hooks_can_decide(
         # Values symbox has not built a form from (no change event): no "required" here.
         ack = await rig.submit("access", values("Low", "orders"))
         assert "payload" not in ack
-        made: list[dict[str, Any]] = []
-
-        async def requested() -> bool:
-            made[:] = (await rig.h.call("GET", "/api/v1/runs", "reader")).json()["runs"]
-            return bool(made)
-
-        await rig.h.wait_for(requested, "the run from Slack")
+        await runs_made(rig)
 
 
 def test_options_narrowed_to_nothing_and_list_values_render_as_slack_takes_them(
