@@ -124,18 +124,13 @@ class SlackHandlers:
 
     async def suggest(self, payload: Mapping[str, Any], wait: float) -> dict[str, Any]:
         """Options for a prefetched drop-down (a block_suggestion, answered in its ack)."""
-        view = payload.get("view")
-        user_id = _user_id(payload)
+        if self._forms is None:
+            return {"options": []}
+        modal = await self._modal(payload)
         action = payload.get("action_id")
-        if self._forms is None or not isinstance(view, Mapping) or not user_id:
+        if modal is None or not isinstance(action, str):
             return {"options": []}
-        flow = self._slack_flow(view.get("private_metadata"))
-        view_id = view.get("id")
-        if flow is None or not isinstance(view_id, str) or not isinstance(action, str):
-            return {"options": []}
-        actor = await self._actor(user_id, flow)
-        if isinstance(actor, str):
-            return {"options": []}
+        flow, view_id, actor = modal
         query = payload.get("value")
         return await self._forms.suggest(
             flow, actor.id, view_id, action, query if isinstance(query, str) else "", wait
@@ -143,17 +138,24 @@ class SlackHandlers:
 
     async def _suggested(self, payload: Mapping[str, Any]) -> None:
         """After a drop-down's ack: prepare the modal's options if nothing did (a restart)."""
+        modal = None if self._forms is None else await self._modal(payload)
+        if self._forms is not None and modal is not None:
+            flow, view_id, actor = modal
+            if self._forms.should_open(view_id, flow, actor.id):
+                await self._forms.opened(view_id, flow, actor.id)
+
+    async def _modal(self, payload: Mapping[str, Any]) -> tuple[Flow, str, Actor] | None:
+        """The request modal an event is about, and who may fill it; None if nobody."""
         view = payload.get("view")
         user_id = _user_id(payload)
-        if self._forms is None or not isinstance(view, Mapping) or not user_id:
-            return
+        if not isinstance(view, Mapping) or not user_id:
+            return None
         flow = self._slack_flow(view.get("private_metadata"))
         view_id = view.get("id")
         if flow is None or not isinstance(view_id, str):
-            return
+            return None
         actor = await self._actor(user_id, flow)
-        if not isinstance(actor, str) and self._forms.should_open(view_id, flow, actor.id):
-            await self._forms.opened(view_id, flow, actor.id)
+        return None if isinstance(actor, str) else (flow, view_id, actor)
 
     def _slack_flow(self, name: object) -> Flow | None:
         if not isinstance(name, str):
@@ -231,7 +233,7 @@ class SlackHandlers:
             await self._tell(user_id, f"The form could not be prepared: {failure}")
 
     async def _form_changed(self, payload: Mapping[str, Any], view: Mapping[str, Any]) -> None:
-        """A field with on_change changed in an open request modal: run it and redraw."""
+        """A value changed in a request modal whose flow has an on_change: rebuild, redraw."""
         user_id = _user_id(payload)
         flow = self._slack_flow(view.get("private_metadata"))
         actions = payload.get("actions")
