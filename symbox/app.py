@@ -167,14 +167,23 @@ class App:
         integrations = build_integrations(
             config, self._http_client, self.aws, identities=self.reader, slack=slack_calls
         )
-        # Worker processes are only started when some flow has hooks or a custom strategy.
-        # Each environment's hooks get its own HTTP allow-list; the pool's default has none.
+        # Each environment's hooks reach its own integrations and HTTP allow-list; the
+        # pool's default (custom strategies' own calls) has no allow-list.
         self._hook_scopes = {
             key: CallScope(
-                integrations, http=HttpGateway(self._egress_client, hook_allow_list(config, key))
+                build_integrations(
+                    config,
+                    self._http_client,
+                    self.aws,
+                    identities=self.reader,
+                    slack=slack_calls,
+                    environment=key,
+                ),
+                http=HttpGateway(self._egress_client, hook_allow_list(config, key)),
             )
             for key in config.environments
         }
+        # Worker processes are only started when some flow has hooks or a custom strategy.
         self.hook_pool = (
             HookPool(integrations=CallScope(integrations), default_timeout=options.hook_timeout)
             if defines_hooks(config) or uses_custom_strategies(config)

@@ -20,7 +20,7 @@ from symbox.aws.build import (
     hook_lambda,
 )
 from symbox.aws.session import AwsConnections, AwsSetupError
-from symbox.config.model import Config, Secret
+from symbox.config.model import Config, Integration, Secret
 from symbox.engine.forms import shapes_form
 from symbox.errors import StartupError
 from symbox.identities import IdentityDirectory, IdentityMap
@@ -40,6 +40,8 @@ AUDIT_FILE_NAME = "audit.jsonl"
 DEFAULT_AUDIT_DESTINATION = "file"
 HOOK_PREFIXES = ("on_", "after_", "get_")
 PAGERDUTY_API = "https://api.pagerduty.com"
+# The integration types hooks call through symbox (AWS and Slack come from elsewhere).
+HOOK_INTEGRATION_TYPES = ("pagerduty", "okta", "github")
 
 
 def audit_paths(config: Config, data_dir: Path) -> dict[str, Path]:
@@ -97,6 +99,7 @@ def build_integrations(
     *,
     identities: IdentityDirectory,
     slack: SlackHookCalls | None = None,
+    environment: str | None = None,
 ) -> Integrations:
     """Host-side clients for the integrations hooks may call, from ``sym_integration`` blocks.
 
@@ -104,16 +107,19 @@ def build_integrations(
     the service's address (PagerDuty's API, ``https://<external_id>`` for Okta, GitHub's
     public API). GitHub's ``external_id`` is the organization that owns the repositories
     hooks name, and ``identities`` (the store) tells which symbox user a GitHub login is.
+    For ``environment``'s hooks, an integration the environment lists in ``integrations``
+    is the one of its type; else the only one of its type, if there is only one.
     AWS lookups use the first ``aws_iam`` / ``aws_sso`` strategy's connection and mapping.
     """
+    chosen = _hook_integrations(config, environment)
     pagerduty: PagerDutyClient | None = None
     okta: OktaClient | None = None
     github: GithubClient | None = None
-    for integration in config.integrations.values():
+    for integration in chosen:
         token = integration.settings.get("api_token")
         base_url = integration.settings.get("base_url")
         if not isinstance(token, Secret):
-            continue
+            continue  # _hook_integrations keeps only these
         if integration.type == "pagerduty":
             url = base_url if isinstance(base_url, str) else PAGERDUTY_API
             pagerduty = PagerDutyClient(url, token.reveal(), client)
@@ -138,6 +144,24 @@ def build_integrations(
         slack=slack,
         github=github,
     )
+
+
+def _hook_integrations(config: Config, environment: str | None) -> list[Integration]:
+    """The pagerduty, okta and github integrations ``environment``'s hooks reach."""
+    env = config.environments.get(environment) if environment is not None else None
+    listed = set(env.integrations.values()) if env is not None else set()
+    chosen: list[Integration] = []
+    for kind in HOOK_INTEGRATION_TYPES:
+        usable = [
+            integration
+            for _, integration in sorted(config.integrations.items())
+            if integration.type == kind
+            and isinstance(integration.settings.get("api_token"), Secret)
+        ]
+        mine = [integration for integration in usable if integration.key in listed]
+        # Several of a kind and none listed: which one is meant is not for symbox to guess.
+        chosen.extend(mine[:1] or (usable if len(usable) == 1 else []))
+    return chosen
 
 
 def defines_hooks(config: Config) -> bool:

@@ -211,6 +211,54 @@ resource "sym_integration" "pagerduty" {{
     assert PAGERDUTY_TOKEN not in audit
 
 
+def pagerduty_block(key: str, url: str) -> str:
+    return f"""
+resource "sym_integration" "{key}" {{
+  type        = "pagerduty"
+  name        = "{key}"
+  external_id = "acme"
+  settings = {{
+    api_token = env("PD_TOKEN")
+    base_url  = "{url}"
+  }}
+}}
+"""
+
+
+async def test_hooks_use_the_integration_their_environment_lists(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text(ON_CALL)
+    with FakePagerDuty() as other, FakePagerDuty() as listed:
+
+        def config(receiver_url: str, lists: str) -> str:
+            return (
+                hooked_config(receiver_url).replace(
+                    'resource "sym_environment" "main" {\n  name = "main"\n}',
+                    f'resource "sym_environment" "main" {{\n  name = "main"\n{lists}}}',
+                )
+                + pagerduty_block("pd_other", other.url)
+                + pagerduty_block("pd_main", listed.url)
+            )
+
+        env = {"PD_TOKEN": PAGERDUTY_TOKEN}
+        lists = "  integrations = { pagerduty_id = sym_integration.pd_main.id }\n"
+        async with harness(
+            tmp_path, config_text=lambda url: config(url, lists), monkeypatch_env=env
+        ) as h:
+            on_call = await h.request(as_="alice@x.com")
+            assert (await h.run(on_call))["status"] == "escalated"
+        assert listed.state.requests and not other.state.requests
+        # With two and none listed, which one is meant is not guessed: the hook is told.
+        async with harness(
+            tmp_path,
+            config_text=lambda url: config(url, ""),
+            monkeypatch_env=env,
+            data_dir=tmp_path / "data2",
+        ) as h:
+            run = await h.run(await h.request(as_="alice@x.com"))
+            assert run["status"] == "errored"
+            assert "PagerDutyError: no pagerduty integration is configured" in run["error"]
+
+
 GITHUB_APPROVERS = """
 from sym.sdk.integrations import github
 from sym.sdk.request_permission import PermissionLevel, RequestPermission
