@@ -180,37 +180,6 @@ def on_request(event):
 """
 
 
-async def test_sym_on_call_example_against_pagerduty(tmp_path: Path) -> None:
-    (tmp_path / "impl.py").write_text(ON_CALL)
-    with FakePagerDuty() as fake:
-
-        def config(receiver_url: str) -> str:
-            integration = f"""
-resource "sym_integration" "pagerduty" {{
-  type        = "pagerduty"
-  name        = "pagerduty"
-  external_id = "acme"
-  settings = {{
-    api_token = env("PD_TOKEN")
-    base_url  = "{fake.url}"
-  }}
-}}
-"""
-            return hooked_config(receiver_url) + integration
-
-        env = {"PD_TOKEN": PAGERDUTY_TOKEN}
-        async with harness(tmp_path, config_text=config, monkeypatch_env=env) as h:
-            on_call = await h.request(as_="alice@x.com")
-            assert (await h.run(on_call))["status"] == "escalated"
-            off_call = await h.request(as_="bob@x.com")
-            assert (await h.run(off_call))["status"] == "requested"
-        # Every call carried the token in its header.
-        seen = fake.state.requests
-        assert seen and all(call.authorization == f"Token token={PAGERDUTY_TOKEN}" for call in seen)
-    audit = (tmp_path / "data" / "audit.jsonl").read_text()
-    assert PAGERDUTY_TOKEN not in audit
-
-
 def pagerduty_block(key: str, url: str) -> str:
     return f"""
 resource "sym_integration" "{key}" {{
@@ -223,6 +192,26 @@ resource "sym_integration" "{key}" {{
   }}
 }}
 """
+
+
+async def test_sym_on_call_example_against_pagerduty(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text(ON_CALL)
+    with FakePagerDuty() as fake:
+
+        def config(receiver_url: str) -> str:
+            return hooked_config(receiver_url) + pagerduty_block("pagerduty", fake.url)
+
+        env = {"PD_TOKEN": PAGERDUTY_TOKEN}
+        async with harness(tmp_path, config_text=config, monkeypatch_env=env) as h:
+            on_call = await h.request(as_="alice@x.com")
+            assert (await h.run(on_call))["status"] == "escalated"
+            off_call = await h.request(as_="bob@x.com")
+            assert (await h.run(off_call))["status"] == "requested"
+        # Every call carried the token in its header.
+        seen = fake.state.requests
+        assert seen and all(call.authorization == f"Token token={PAGERDUTY_TOKEN}" for call in seen)
+    audit = (tmp_path / "data" / "audit.jsonl").read_text()
+    assert PAGERDUTY_TOKEN not in audit
 
 
 async def test_hooks_use_the_integration_their_environment_lists(tmp_path: Path) -> None:
