@@ -23,6 +23,7 @@ from symbox.engine.forms import (
     Option,
     config_options,
     form_payload,
+    has_on_change,
     initial_form,
     on_change_function,
     read_form,
@@ -268,7 +269,7 @@ def check_forms(config: Config) -> list[str]:
                     f"{filename}:{line}: {function} is a prefetch reducer for {name}, which is"
                     f" not a prompt_field of flow {flow.name} with prefetch = true"
                 )
-        changes = any(field.on_change for field in flow.params.prompt_fields)
+        changes = has_on_change(flow)
         for field in flow.params.prompt_fields:
             options = (config_options(field) if changes else None) or ()
             long = [o.value for o in options if not o.label or len(o.label) > MAX_OPTION_TEXT]

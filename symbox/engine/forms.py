@@ -18,8 +18,6 @@ from symbox.config.model import Flow, PromptField
 MAX_OPTION_TEXT = 55
 # A prefetch reducer feeds one drop-down; more options than this are refused.
 MAX_OPTIONS = 1000
-# Sym's SDK marks a form reply with this key (symbox.sandbox.sdk.forms.FORM_KEY).
-FORM_KEY = "__sym_form__"
 _OPTION_TYPES = (str, int, float, bool)
 # The type an option's value must have to be chosen in a field of each type.
 _VALUE_TYPES: dict[str, type] = {"string": str, "str_list": str, "int": int, "int_list": int}
@@ -68,6 +66,11 @@ class FormState:
         """This form with one field replaced."""
         fields = tuple(state if item.name == state.name else item for item in self.fields)
         return replace(self, fields=fields)
+
+
+def has_on_change(flow: Flow) -> bool:
+    """Tell whether some field of ``flow``'s form has an on_change function."""
+    return any(field.on_change for field in flow.params.prompt_fields)
 
 
 def shapes_form(flow: Flow) -> bool:
@@ -194,16 +197,15 @@ def _plain_options(options: Sequence[Option] | None) -> list[dict[str, Any]]:
     return [{"value": option.value, "label": option.label} for option in options or ()]
 
 
-def read_form(state: FormState, reply: object, where: str) -> FormState:
-    """The form an on_change function returned, checked against ``state``.
+def read_form(state: FormState, form: Mapping[str, Any], where: str) -> FormState:
+    """The form an on_change function returned (as plain data), checked against ``state``.
 
     The field list is fixed (Sym: change the fields, not the dict); options offered must
     come from the field's original options, so a hook cannot widen what config allows.
     """
-    form = reply.get(FORM_KEY) if isinstance(reply, dict) else None
-    items = form.get("fields") if isinstance(form, dict) else None
+    items = form.get("fields")
     if not isinstance(items, list):
-        raise FormError(f"{where} returned {type(reply).__name__}; expected the form")
+        raise FormError(f"{where} returned a form without its fields")
     if [item.get("name") if isinstance(item, dict) else None for item in items] != [
         field.name for field in state.fields
     ]:

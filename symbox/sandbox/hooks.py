@@ -15,6 +15,7 @@ from symbox.sandbox.errors import HookError, HookTimeout
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.policy import HookPolicy
 from symbox.sandbox.pool import HookPool
+from symbox.sandbox.sdk.forms import FORM_KEY
 from symbox.sandbox.sdk.notifications import NOTIFICATION_KEY
 from symbox.sandbox.sdk.request_permission import PERMISSION_KEY
 from symbox.sandbox.sdk.templates import TEMPLATE_ACTIONS, TEMPLATE_KEY
@@ -224,9 +225,10 @@ class HookRunner:
         integrations: IntegrationProvider | None = None,
     ) -> Any:
         """Run ``function(username, form)``: the form it returns, as plain data."""
-        if function not in self.defined(source, filename):
+        line = self.defined(source, filename).get(function)
+        if line is None:
             raise HookError(f"{filename} defines no {function}", file=filename)
-        return await self._run(
+        value = await self._run(
             source,
             filename,
             function,
@@ -235,6 +237,10 @@ class HookRunner:
             wrap_event=False,
             wrap_form=True,
         )
+        returned = value.get(FORM_KEY) if isinstance(value, dict) else None
+        if not isinstance(returned, dict):
+            raise _bad_return(function, value, "the form it was given", filename, line)
+        return returned
 
     async def _call(
         self,

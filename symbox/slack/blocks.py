@@ -13,7 +13,7 @@ from typing import Any
 from symbox.audit.entry import iso
 from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow, PromptField
-from symbox.engine.forms import FieldState, FormState, Option
+from symbox.engine.forms import FieldState, FormState, Option, has_on_change
 from symbox.engine.model import Run
 
 CHOOSE_FLOW = "symbox_choose_flow"
@@ -91,7 +91,7 @@ def request_form(
         blocks.append(
             _input(TARGET_FIELD, "Target", _select(TARGET_FIELD, targets, None), optional=False)
         )
-    changes = any(field.on_change for field in flow.params.prompt_fields)
+    changes = has_on_change(flow)
     for field in flow.params.prompt_fields:
         shaped = state.field(field.name) if state is not None else None
         visible = shaped.visible if shaped is not None else field.visible

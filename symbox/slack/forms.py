@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.config.model import Config, Flow
-from symbox.engine.forms import FormState, Option
+from symbox.engine.forms import FormState, Option, has_on_change
 from symbox.engine.inputs import form_values
 from symbox.flow_forms import FlowForms, Prefetched
 from symbox.locks import KeyedLocks
@@ -169,7 +169,7 @@ class SlackForms:
     ) -> str | None:
         """Rebuild the form from the modal's values and redraw it; the error text if any."""
         view_id = view.get("id")
-        changes = any(item.on_change for item in flow.params.prompt_fields)
+        changes = has_on_change(flow)
         if not isinstance(view_id, str) or flow.field(field_name(block_id)) is None or not changes:
             return None
         session = await self.opened(view_id, flow, requester)

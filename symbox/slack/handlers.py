@@ -13,7 +13,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.config.model import Config, Flow
-from symbox.engine.forms import shapes_form
+from symbox.engine.forms import has_on_change, shapes_form
 from symbox.engine.inputs import form_values, validate_inputs
 from symbox.engine.model import Actor
 from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound, Unavailable
@@ -108,7 +108,7 @@ class SlackHandlers:
             # Without symbox's state for these values, an on_change may have made a field
             # optional: only what hooks cannot undo (types, the config's choices) is
             # refused here, and the run service, which builds the form, decides the rest.
-            lenient = form is None and any(item.on_change for item in flow.params.prompt_fields)
+            lenient = form is None and has_on_change(flow)
             try:
                 validate_inputs(self._config, flow, inputs, form)
             except InputError as error:
@@ -207,7 +207,9 @@ class SlackHandlers:
             return
         view = request_form(self._config, flow) if flow else flow_chooser(self._config)
         # Checked first, so the options are prepared the moment the modal exists.
-        actor = await self._actor(user_id, flow) if flow is not None else None
+        actor: Actor | str | None = None
+        if flow is not None and self._forms is not None and shapes_form(flow):
+            actor = await self._actor(user_id, flow)
         opened = await self._web.views_open(trigger_id=trigger, view=view)
         shown = opened.get("view")
         if flow is not None and isinstance(actor, Actor) and isinstance(shown, Mapping):
@@ -265,7 +267,9 @@ class SlackHandlers:
             return
         if view.get("callback_id") == CHOOSE_FLOW:
             flow = self._slack_flow(_chosen_flow(view))
-            actor = await self._actor(user_id, flow) if flow is not None else None
+            actor: Actor | str | None = None
+            if flow is not None and self._forms is not None and shapes_form(flow):
+                actor = await self._actor(user_id, flow)
             if flow is not None and isinstance(actor, Actor):
                 # The ack replaced the chooser by the flow's form, in the same view.
                 await self._shape(view.get("id"), flow, actor, user_id)
