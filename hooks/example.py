@@ -23,12 +23,18 @@ def on_request(event):
 
 @hook
 def on_approve(event):
-    """Let only the people in vars["prod_approvers"] approve production access."""
+    """Let only those in vars["prod_approvers"] approve production access.
+
+    event.user is whoever approves: a person, or a bot token (no email; its username is
+    "bot:NAME", so a bot approves production only if prod_approvers lists it so).
+    """
     target = event.payload.fields.get("target")
     if target is None or target.name != "prod-db":
         return None
-    allowed = [email.strip() for email in event.flow.vars.get("prod_approvers", "").split(",")]
-    if event.user.email not in allowed:
+    listed = event.flow.vars.get("prod_approvers", "").split(",")
+    allowed = [entry.strip().lower() for entry in listed if entry.strip()]
+    approver = event.user.email or event.user.username
+    if approver not in allowed:
         return ApprovalTemplate.ignore(
             message="production access needs an approver listed in prod_approvers"
         )

@@ -12,13 +12,17 @@ from symbox.config.model import Config, Flow, Target
 from symbox.engine.model import Actor, Run
 from symbox.engine.permissions import DecisionRule
 from symbox.flow_forms import check_forms, implementation_file
-from symbox.hook_views import flow_view, user_view
+from symbox.hook_views import actor_view, flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.policy import HookPolicy
 
 log = logging.getLogger(__name__)
+
+# Steps whose event.user is the requester: asking is theirs, also when a bot submits the
+# request for them (``submitted_by`` keeps the bot).
+REQUESTER_STEPS = frozenset({"prompt", "request"})
 
 
 def hook_event(
@@ -30,7 +34,7 @@ def hook_event(
     actor: Actor,
     clock: Clock,
 ) -> dict[str, Any]:
-    """Build the event for ``step`` of ``run``, as seen by ``actor``; secrets are redacted."""
+    """Build the event for ``step`` of ``run``, as ``actor`` takes it; secrets are redacted."""
     fields: dict[str, Any] = {key: value for key, value in run.fields.items() if key != "target"}
     if target is not None:
         fields["target"] = {
@@ -40,12 +44,14 @@ def hook_event(
             "settings": redact(target.settings),
         }
     actors: dict[str, Any] = {"request": user_view(run.requester)}
-    if run.decision is not None and run.decision.actor.kind == "user":
-        actors["approve" if run.decision.approved else "deny"] = user_view(run.decision.actor.id)
-    acting = actor.id if actor.kind == "user" else run.requester
+    if run.decision is not None:
+        actors["approve" if run.decision.approved else "deny"] = actor_view(run.decision.actor)
+    # Whoever acts, never someone in their place: a bot's approval shown as the requester
+    # would pass a hook's "is this person allowed" check for the wrong person.
+    acting = user_view(run.requester) if step in REQUESTER_STEPS else actor_view(actor)
     return {
         "name": step,
-        "user": user_view(acting),
+        "user": acting,
         "payload": {"fields": fields, "timestamp": iso(clock.now())},
         "flow": flow_view(flow, config),
         "run": {"id": run.id, "actors": actors},

@@ -309,30 +309,29 @@ class RunService:
         run = known or await self.get_run(run_id)
         if run.grant is None or run.grant.state is not GrantState.ESCALATING:
             return run
+        run = await self._bind_identity(run)
+        if run.grant is None or run.grant.state is not GrantState.ESCALATING:
+            return run
         async with self._locks.hold(run.grant.key):
             run = await self.get_run(run_id)
             if run.grant is None or run.grant.state is not GrantState.ESCALATING:
                 return run
             flow = self._config.flow_by_name(run.flow)
             reached_target = False
-            identity: str | None = None
             if flow is None:
                 # Its flow was removed from the config: nothing says how long to grant for.
                 message: str | None = f"flow {run.flow} is no longer configured"
             else:
                 message = await self._before(run, flow, "escalate")
                 if message is None:
-                    identity, failure = await self._identity_of(run)
-                    message = None if failure is None else f"identity lookup: {failure}"
-                if message is None:
-                    error = await self._strategy_calls.call("escalate", run, identity)
+                    error = await self._strategy_calls.call("escalate", run)
                     message = None if error is None else str(error)
                     reached_target = error is None or error.reached_target
             now = self._clock.now()
             if flow is not None and message is None:
                 try:
                     run = await self._ledger.step(
-                        run_id, lambda current: engine.escalated(current, flow, now, identity)
+                        run_id, lambda current: engine.escalated(current, flow, now)
                     )
                 except Exception as error:
                     # The grant exists at the target but could not be recorded: it must
@@ -344,13 +343,49 @@ class RunService:
                 run = await self._ledger.step(
                     run_id,
                     lambda current: engine.escalation_failed(
-                        current, failure, now, reached_target=reached_target, identity=identity
+                        current, failure, now, reached_target=reached_target
                     ),
                 )
         if run.grant is not None and run.grant.state is GrantState.REVOKING:
             # Whatever part of the grant may have been made is taken back at once.
             run = await self.deescalate(run_id)
         return run
+
+    async def _bind_identity(self, run: Run) -> Run:
+        """Record who an approved run's grant goes to, before anything is granted.
+
+        The grant key then names that identity, so the grant is locked, overlapped and
+        revoked as what it is at the target, whatever the mapping says later.
+        """
+        strategy = self._strategies.get(run.strategy or "")
+        target_key = self._target_key(run)
+        grant = run.grant
+        if grant is None or grant.identity is not None or target_key is None:
+            # Bound already, or a target gone from the config (the escalation says so).
+            return run
+        if not isinstance(strategy, IdentityResolver):
+            return run
+        # One lookup per run, even when the timer's safety net and the approval overlap.
+        async with self._locks.hold(f"identity/{run.id}"):
+            run = await self.get_run(run.id)
+            grant = run.grant
+            if grant is None or grant.state is not GrantState.ESCALATING:
+                return run
+            if grant.identity is not None or self._config.flow_by_name(run.flow) is None:
+                return run
+            identity, failure = await self._identity_of(run)
+            if identity is None:
+                message = f"identity lookup: {failure}"
+                now = self._clock.now()
+                return await self._ledger.step(
+                    run.id,
+                    lambda current: engine.escalation_failed(
+                        current, message, now, reached_target=False
+                    ),
+                )
+            return await self._ledger.step(
+                run.id, lambda current: engine.bind_identity(current, target_key, identity)
+            )
 
     async def deescalate(self, run_id: str, known: Run | None = None) -> Run:
         """Take a run's access away if that is due, honouring overlapping grants."""
@@ -474,7 +509,9 @@ class RunService:
         """Run ``on_<step>`` for one of symbox's own steps; the error text if it failed."""
         if self._hooks is None:
             return None
-        error = await self._hooks.before(run, flow, step, Actor.system())
+        # A revoke someone asked for is theirs; expiry, forwarding and granting are symbox's.
+        revoker = run.ended_by if step == "deescalate" else None
+        error = await self._hooks.before(run, flow, step, revoker or Actor.system())
         return None if error is None else f"on_{step}: {error}"
 
     async def _hook_failed(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:

@@ -81,3 +81,11 @@ async def test_only_prod_approvers_approve_production() -> None:
     assert await outcome("approve", "staging-db", Actor.user("bob@example.com")) == (
         HookOutcome.CONTINUE
     )
+
+
+async def test_a_bot_approving_production_is_checked_as_the_bot() -> None:
+    # alice is a prod approver; a bot approving her request is not alice approving it.
+    refused = await outcome("approve", "prod-db", Actor.bot("ci"), "alice@example.com")
+    assert refused == HookOutcome(
+        "ignore", "production access needs an approver listed in prod_approvers"
+    )
