@@ -394,8 +394,10 @@ class RunService:
             return run
         key = run.grant.key
         async with self._locks.hold(key):
-            # A committed read is enough: every change to this key's grants happens under
-            # the lock we hold, except a new approval, whose escalation waits for the lock.
+            # A committed read is enough: a grant only becomes active (and so covers this
+            # one) under the lock we hold. An approval only adds an escalating grant, which
+            # covers nothing: it waits for the lock and grants again after this revoke, and
+            # if it fails instead, this revoke has already ended the access.
             current, covering = await self._reader.run_and_cover(run_id, key)
             if current is None:
                 raise NotFound(f"no run {run_id!r}")

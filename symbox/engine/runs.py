@@ -33,6 +33,17 @@ def grant_key(strategy: str, target: str, identity: str) -> str:
     return f"{strategy}/{target}/{identity.lower()}"
 
 
+# Only access in place keeps another run's revoke from calling the strategy. An escalating
+# grant may still fail without reaching the target, so it would cover nothing; if it
+# succeeds, it waits for the key's lock and grants again after the revoke.
+COVERING_STATES: tuple[GrantState, ...] = (GrantState.ACTIVE,)
+
+
+def covers(grant: Grant | None) -> bool:
+    """Tell whether ``grant`` holds access that another run's revoke must leave in place."""
+    return grant is not None and grant.state in COVERING_STATES
+
+
 def _event(
     run: Run,
     name: str,
@@ -120,6 +131,7 @@ def decide(
         return Transition(denied, (_event(denied, "deny", actor, now, channel, details),))
     grant = None
     if run.strategy is not None and target_key is not None:
+        # Keyed by the requester until bind_identity names who the strategy grants to.
         key = grant_key(run.strategy, target_key, run.requester)
         grant = Grant(key=key, state=GrantState.ESCALATING)
     approved = run.evolve(status=RunStatus.APPROVED, decision=decision, grant=grant)
@@ -149,16 +161,34 @@ def after_hook_failed(run: Run, hook: str, error: str, now: float) -> Transition
     return Transition(new, (event,))
 
 
+def bind_identity(run: Run, target_key: str, identity: str) -> Transition:
+    """Record who an approved run's grant is made to; its key becomes that identity's.
+
+    Stored before the strategy is called, so the revoke (after a restart too) takes away
+    exactly what was granted whatever the mapping says by then, and overlapping runs are
+    those granting the same strategy, target and identity. Nothing happened that the audit
+    log must show yet, so there is no event.
+    """
+    grant = _require_grant(run, GrantState.ESCALATING)
+    if run.strategy is None:
+        raise Conflict(f"run {run.id} has no strategy to grant through")
+    if grant.identity is not None:
+        raise Conflict(f"run {run.id} already grants to {grant.identity}")
+    key = grant_key(run.strategy, target_key, identity)
+    return Transition(run.evolve(grant=replace(grant, key=key, identity=identity)), ())
+
+
 def escalated(run: Run, flow: Flow, now: float, identity: str | None = None) -> Transition:
-    """Record that the strategy granted access (to ``identity``); the clock starts now."""
+    """Record that the strategy granted access (to the bound identity); the clock starts now."""
     grant = _require_grant(run, GrantState.ESCALATING)
     expires_at = None
     if flow.params.schedule_deescalation and run.duration is not None:
         expires_at = now + run.duration
+    granted_to = identity or grant.identity
     new = run.evolve(
         status=RunStatus.ESCALATED,
         escalated_at=now,
-        grant=replace(grant, state=GrantState.ACTIVE, expires_at=expires_at, identity=identity),
+        grant=replace(grant, state=GrantState.ACTIVE, expires_at=expires_at, identity=granted_to),
     )
     details = {"expires_at": expires_at}
     return Transition(new, (_event(new, "escalate", Actor.system(), now, run.channel, details),))
@@ -180,7 +210,12 @@ def escalation_failed(
     grant = _require_grant(run, GrantState.ESCALATING)
     if reached_target:
         # The partial grant is taken back from whoever it was made to.
-        ended = replace(grant, state=GrantState.REVOKING, next_attempt_at=now, identity=identity)
+        ended = replace(
+            grant,
+            state=GrantState.REVOKING,
+            next_attempt_at=now,
+            identity=identity or grant.identity,
+        )
     else:
         ended = replace(grant, state=GrantState.REVOKED)
     new = run.evolve(

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import aiosqlite
 
 from symbox.engine.model import GrantState, Run
+from symbox.engine.runs import COVERING_STATES
 from symbox.store.codec import run_from_json
 from symbox.tokens import TokenRecord
 
@@ -118,12 +119,14 @@ class Reader:
         return None if row is None else dict(json.loads(row[0]))
 
     async def run_and_cover(self, run_id: str, grant_key: str) -> tuple[Run | None, str | None]:
-        """Return the run and another run holding the same grant key, in one query."""
+        """Return the run and another run whose grant of the same key covers it, in one query."""
+        states = tuple(state.value for state in COVERING_STATES)
+        marks = ", ".join("?" for _ in states)
         row = await self._one(
             "SELECT body, (SELECT other.id FROM runs AS other WHERE other.grant_key = ?"
-            " AND other.grant_state IN (?, ?) AND other.id != ? LIMIT 1)"
+            f" AND other.grant_state IN ({marks}) AND other.id != ? LIMIT 1)"
             " FROM runs WHERE id = ?",
-            (grant_key, GrantState.ESCALATING.value, GrantState.ACTIVE.value, run_id, run_id),
+            (grant_key, *states, run_id, run_id),
         )
         if row is None:
             return None, None

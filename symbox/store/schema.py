@@ -3,9 +3,37 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+
+# A migration is SQL, or a function for a change SQL cannot spell exactly.
+Migration = str | Callable[[sqlite3.Connection], None]
+
+
+def _key_grants_by_identity(conn: sqlite3.Connection) -> None:
+    """Key grants that recorded their identity by it, as every grant is keyed from now on.
+
+    Keys were ``strategy/target/requester``; only the last part changes, to the identity
+    in lower case. Python's ``lower`` is used (SQLite's only folds ASCII) so a migrated key
+    equals the one a new grant to the same identity gets. Grants with no recorded identity
+    (made before identities were recorded, or by a strategy without identities of its own)
+    keep the requester's key, and their revoke looks the identity up as before.
+    """
+    rows = conn.execute(
+        "SELECT id, requester, grant_key, json_extract(body, '$.grant.identity') FROM runs"
+        " WHERE grant_key IS NOT NULL AND json_extract(body, '$.grant.identity') IS NOT NULL"
+    ).fetchall()
+    for run_id, requester, key, identity in rows:
+        if not key.endswith(f"/{requester}"):
+            continue
+        rekeyed = key[: len(key) - len(requester)] + str(identity).lower()
+        conn.execute(
+            "UPDATE runs SET grant_key = ?, body = json_set(body, '$.grant.key', ?) WHERE id = ?",
+            (rekeyed, rekeyed, run_id),
+        )
+
 
 # Each entry moves the schema from version i to i + 1; never edit a released one.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[Migration, ...] = (
     """
     CREATE TABLE runs (
         id TEXT PRIMARY KEY,
@@ -78,6 +106,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (email, system)
     );
     """,
+    _key_grants_by_identity,
 )
 
 
@@ -92,8 +121,12 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute("COMMIT")
             break
         try:
-            for statement in _statements(MIGRATIONS[version]):
-                conn.execute(statement)
+            migration = MIGRATIONS[version]
+            if callable(migration):
+                migration(conn)
+            else:
+                for statement in _statements(migration):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
         except BaseException:
             conn.execute("ROLLBACK")

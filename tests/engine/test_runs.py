@@ -201,6 +201,53 @@ def test_failed_escalation_errors_and_revokes_to_be_safe() -> None:
     assert cleaned.grant.state is GrantState.REVOKED
 
 
+def test_a_grant_is_keyed_by_the_identity_it_is_made_to() -> None:
+    flow = flow_of()
+    run = approved(flow)
+    assert run.grant is not None and run.grant.identity is None
+    bound = runs.bind_identity(run, "prod_db", "C.Smith")
+    # Recorded without an event: nothing has been granted yet.
+    assert bound.events == ()
+    grant = bound.run.grant
+    assert grant is not None and grant.state is GrantState.ESCALATING
+    assert (grant.key, grant.identity) == ("grants/prod_db/c.smith", "C.Smith")
+    assert bound.run.version == run.version + 1
+    active = runs.escalated(bound.run, flow, T0 + 10).run
+    assert active.grant is not None and active.grant.key == "grants/prod_db/c.smith"
+    assert active.grant.identity == "C.Smith"
+
+
+def test_an_identity_is_bound_once_and_only_before_the_grant() -> None:
+    flow = flow_of()
+    bound = runs.bind_identity(approved(flow), "prod_db", "c-smith").run
+    with pytest.raises(runs.Conflict, match="already grants to c-smith"):
+        runs.bind_identity(bound, "prod_db", "carol")
+    with pytest.raises(runs.Conflict, match="no grant in state escalating"):
+        runs.bind_identity(escalated(flow), "prod_db", "carol")
+
+
+def test_a_failed_escalation_takes_back_from_the_bound_identity() -> None:
+    flow = flow_of()
+    bound = runs.bind_identity(approved(flow), "prod_db", "00u2").run
+    failed = runs.escalation_failed(bound, "HTTP 500", T0 + 10).run
+    assert failed.grant is not None and failed.grant.state is GrantState.REVOKING
+    assert (failed.grant.key, failed.grant.identity) == ("grants/prod_db/00u2", "00u2")
+
+
+def test_only_access_in_place_covers_another_runs_revoke() -> None:
+    flow = flow_of()
+    active = escalated(flow)
+    revoking = runs.request_revoke(
+        active, flow, actor=CAROL, reason=None, now=T0 + 20, channel="api"
+    ).run
+    # An escalating grant may still fail without reaching the target: it covers nothing.
+    assert not runs.covers(approved(flow).grant)
+    assert runs.covers(active.grant)
+    assert not runs.covers(revoking.grant)
+    assert not runs.covers(runs.deescalated(revoking, T0 + 21).run.grant)
+    assert not runs.covers(None)
+
+
 def test_early_revoke_by_requester_or_approver_only() -> None:
     flow = flow_of()
     run = escalated(flow)

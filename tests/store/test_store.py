@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -134,6 +135,40 @@ async def test_migrations_are_recorded_and_a_newer_schema_is_refused(tmp_path: P
     with pytest.raises(RuntimeError, match="newer than this symbox"):
         async with open_store(database):
             pass
+
+
+async def test_grants_that_recorded_their_identity_are_keyed_by_it(tmp_path: Path) -> None:
+    database = tmp_path / "s.db"
+    old_key = "grants/prod_db/carol@example.com"
+    made = make_run("r1", grant_key=old_key)
+    assert made.grant is not None
+    grant = replace(made.grant, identity="00uAbC")
+    granted = replace(made, grant=grant)
+    runs = (granted, make_run("r22", grant_key=old_key), make_run("r333"))
+
+    def save(txn: WriteTxn) -> None:
+        for run in runs:
+            txn.save_run(run, None)
+
+    async with open_store(database) as store:
+        await store.writer.submit(save)
+    with sqlite3.connect(database) as conn:
+        # As stored by the release before grants were keyed by identity.
+        conn.execute("PRAGMA user_version = 3")
+    async with open_store(database) as store:
+        rekeyed = await store.reader.get_run("r1")
+        assert rekeyed is not None and rekeyed.grant is not None
+        assert rekeyed.grant == replace(grant, key="grants/prod_db/00uabc")
+        assert rekeyed == replace(granted, grant=rekeyed.grant)
+        assert await store.reader.run_and_cover("r1", "grants/prod_db/00uabc") == (rekeyed, None)
+        # No identity recorded: the requester's key stays, and so does a run without a grant.
+        unrecorded = await store.reader.get_run("r22")
+        assert unrecorded is not None and unrecorded.grant is not None
+        assert unrecorded.grant.key == old_key
+        assert await store.reader.run_and_cover("r22", old_key) == (unrecorded, None)
+        assert await store.reader.get_run("r333") == make_run("r333")
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 async def test_jobs_after_close_fail_clearly(tmp_path: Path) -> None:
