@@ -39,6 +39,7 @@ from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
 from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
 from symbox.reconcile import Reconciler
+from symbox.refusals import RefusalLimits, RefusalRecorder
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations.egress import egress_client
 from symbox.sandbox.integrations.http import HttpGateway
@@ -100,6 +101,8 @@ class Options:
     audit_retry: RetryTiming = field(default_factory=RetryTiming)
     # Seconds one hook or reducer call may run before its worker is killed.
     hook_timeout: float = 2.0
+    # How refused calls are audited and failing addresses slowed.
+    refusal_limits: RefusalLimits = field(default_factory=RefusalLimits)
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -252,8 +255,14 @@ class App:
             hook_scopes=self._hook_scopes,
             admission=self.outbox.refusal,
         )
+        self.refusals = RefusalRecorder(
+            clock=self.clock,
+            metrics=self.metrics,
+            record=self.record,
+            limits=options.refusal_limits,
+        )
         if self.slack is not None:
-            self.slack.attach(self.service)
+            self.slack.attach(self.service, self.refusals)
         self.reconciler = Reconciler(
             config=config,
             strategies=built,
@@ -271,7 +280,10 @@ class App:
             concurrency=options.timer_concurrency,
         )
         self.api = build_api(
-            self.service, self.reader, TokenAuth(self.reader, self.clock), self.metrics_text
+            self.service,
+            self.reader,
+            TokenAuth(self.reader, self.clock, self.refusals),
+            self.metrics_text,
         )
         self.port: int | None = None
         self._stopping = anyio.Event()

@@ -17,6 +17,7 @@ from symbox.app import App, Options, running
 from symbox.config import load_config
 from symbox.engine.model import Actor
 from symbox.engine.schedule import RetryPolicy
+from symbox.refusals import RefusalLimits
 from symbox.strategies.base import AccessStrategy
 from tests.fakes.clock import FakeClock
 from tests.fakes.configs import GRANT_SECRET, access_config, write_config
@@ -124,6 +125,7 @@ async def harness(
     receiver: GrantReceiver | None = None,
     strategies: Mapping[str, AccessStrategy] | None = None,
     hook_timeout: float = 2.0,
+    refusal_limits: RefusalLimits | None = None,
 ) -> AsyncIterator[Harness]:
     """Start the receiver and symbox; stop both after the body."""
     own_receiver = receiver is None
@@ -140,6 +142,7 @@ async def harness(
             retry_policy=policy,
             shutdown_grace=2.0,
             hook_timeout=hook_timeout,
+            refusal_limits=refusal_limits or RefusalLimits(),
         )
         async with (
             running(config, options, clock, strategies) as app,

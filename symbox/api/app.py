@@ -216,7 +216,7 @@ class EventsApi:
         return JSONResponse(event_view(event))
 
 
-def _json_errors(handler: Handler) -> Handler:
+def _json_errors(handler: Handler, auth: TokenAuth) -> Handler:
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
@@ -224,7 +224,11 @@ def _json_errors(handler: Handler) -> Handler:
             api_error = from_exception(error)
             if api_error is None:
                 raise
-            return error_response(api_error.status_code, api_error.code, api_error.message)
+            if api_error.status_code == 403:
+                await auth.forbidden(request, api_error.message)
+            return error_response(
+                api_error.status_code, api_error.code, api_error.message, api_error.headers
+            )
 
     return wrapped
 
@@ -246,7 +250,7 @@ def build_api(
     api = EventsApi(service, reader, auth, metrics_text)
 
     def route(path: str, handler: Handler, method: str) -> Route:
-        return Route(path, _json_errors(handler), methods=[method])
+        return Route(path, _json_errors(handler, auth), methods=[method])
 
     routes = [
         route("/healthz", api.healthz, "GET"),

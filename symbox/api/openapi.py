@@ -24,6 +24,7 @@ _ERRORS = {
         (404, "No such run, event or flow"),
         (409, "The run is not in a state where this applies"),
         (413, "Body larger than 64 KiB"),
+        (429, "Too many failed authentications from this address; see Retry-After"),
     )
 }
 

@@ -8,6 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.clock import Clock
 from symbox.config.model import Config, Integration, Secret
+from symbox.refusals import Refusals
 from symbox.service import RunService
 from symbox.slack.handlers import SlackHandlers
 from symbox.slack.notifier import SlackNotifier
@@ -53,10 +54,14 @@ class SlackApp:
         )
         self.socket: SlackSocket | None = None
 
-    def attach(self, service: RunService) -> None:
+    def attach(self, service: RunService, refusals: Refusals) -> None:
         """Give the envelope handlers the run service (built after the notifier)."""
         handlers = SlackHandlers(
-            config=self._config, service=service, web=self.web, directory=self.directory
+            config=self._config,
+            service=service,
+            web=self.web,
+            directory=self.directory,
+            refusals=refusals,
         )
         if self._app_token is not None:
             self.socket = SlackSocket(

@@ -18,6 +18,7 @@ from symbox.engine.inputs import form_values, validate_inputs
 from symbox.engine.model import Actor
 from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound, Unavailable
 from symbox.flow_forms import filled_inputs
+from symbox.refusals import FORBIDDEN, GUEST, NO_EMAIL, NOT_A_USER, Refusal, Refusals
 from symbox.service import RunService
 from symbox.slack.blocks import (
     APPROVE,
@@ -41,6 +42,7 @@ from symbox.slack.users import SlackDirectory
 
 log = logging.getLogger(__name__)
 CHANNEL = "slack"
+VERBS = {APPROVE: "approve", DENY: "deny", REVOKE: "revoke"}
 
 
 class SlackHandlers:
@@ -53,11 +55,13 @@ class SlackHandlers:
         service: RunService,
         web: AsyncWebClient,
         directory: SlackDirectory,
+        refusals: Refusals,
     ) -> None:
         self._config = config
         self._service = service
         self._web = web
         self._directory = directory
+        self._refusals = refusals
         # Request modals shaped by hooks (prefetched options, on_change), when any are.
         self._forms = None if service.forms is None else SlackForms(config, service.forms, web)
 
@@ -261,7 +265,9 @@ class SlackHandlers:
             if decision is not None:
                 run_id, approve, message = decision
                 action = APPROVE if approve else DENY
-                refusal = await self._act(user_id, action, run_id, reason=message)
+                refusal = await self._act(
+                    user_id, action, run_id, reason=message, team=_team(payload)
+                )
                 if refusal is not None:
                     await self._tell(user_id, refusal)
             return
@@ -312,7 +318,7 @@ class SlackHandlers:
                 asked = await self._ask_for_message(trigger, run_id, action_id == APPROVE)
                 if asked:
                     continue
-            refusal = await self._act(user_id, str(action_id), run_id)
+            refusal = await self._act(user_id, str(action_id), run_id, team=_team(payload))
             if refusal is not None:
                 await self._tell(user_id, refusal, channel=channel)
 
@@ -331,7 +337,12 @@ class SlackHandlers:
         return True
 
     async def _act(
-        self, user_id: str, action_id: str, run_id: str, reason: str | None = None
+        self,
+        user_id: str,
+        action_id: str,
+        run_id: str,
+        reason: str | None = None,
+        team: str | None = None,
     ) -> str | None:
         """Approve, deny or revoke as the clicking user; why not, if refused."""
         try:
@@ -341,9 +352,11 @@ class SlackHandlers:
         flow = self._config.flow_by_name(run.flow)
         if flow is None:
             return f"The flow {run.flow} is no longer configured."
-        actor = await self._actor(user_id, flow)
-        if isinstance(actor, str):
-            return actor
+        actor = await self._member(user_id, flow)
+        if not isinstance(actor, Actor):
+            why, message = actor
+            await self._refused(why, user_id, team, action_id, run_id, None, message)
+            return message
         try:
             if action_id == REVOKE:
                 await self._service.revoke(actor=actor, run_id=run_id, reason=None, channel=CHANNEL)
@@ -356,6 +369,7 @@ class SlackHandlers:
                     channel=CHANNEL,
                 )
         except Forbidden as error:
+            await self._refused(FORBIDDEN, user_id, team, action_id, run_id, actor, str(error))
             return f"You cannot do that: {error}"
         except Conflict as error:
             return f"Nothing changed: {error}"
@@ -367,14 +381,41 @@ class SlackHandlers:
 
     async def _actor(self, user_id: str, flow: Flow) -> Actor | str:
         """The Slack user as a symbox actor, or why they may not act on this flow."""
+        member = await self._member(user_id, flow)
+        return member if isinstance(member, Actor) else member[1]
+
+    async def _member(self, user_id: str, flow: Flow) -> Actor | tuple[str, str]:
+        """The Slack user as a symbox actor, or a refusal's reason code and message."""
         person = await self._directory.person(user_id)
         if person is None or person.deleted:
-            return "Your Slack account cannot use symbox."
+            return NOT_A_USER, "Your Slack account cannot use symbox."
         if person.email is None:
-            return "symbox needs your Slack profile's email address to know who you are."
+            return NO_EMAIL, "symbox needs your Slack profile's email address to know who you are."
         if person.guest and not flow.params.allow_guest_interaction:
-            return f"Guests cannot use the {flow.name} flow."
+            return GUEST, f"Guests cannot use the {flow.name} flow."
         return Actor.user(person.email)
+
+    async def _refused(
+        self,
+        why: str,
+        user_id: str,
+        team: str | None,
+        action_id: str,
+        run_id: str,
+        actor: Actor | None,
+        detail: str,
+    ) -> None:
+        """Leave the trace of a refused click (or decision form)."""
+        refusal = Refusal(
+            surface=CHANNEL,
+            why=why,
+            what=f"{VERBS.get(action_id, action_id)} run {run_id}",
+            origin=f"slack:{team}:{user_id}" if team else f"slack:{user_id}",
+            who=str(actor) if actor is not None else f"slack user {user_id}",
+            actor=actor,
+            detail=detail,
+        )
+        await self._refusals.refused(refusal)
 
     async def _tell(self, user_id: str, text: str, channel: str | None = None) -> None:
         """An ephemeral message in ``channel``, or a DM when there is none."""
@@ -390,6 +431,13 @@ def _user_id(payload: Mapping[str, Any]) -> str | None:
         value = user.get("id")
         return value if isinstance(value, str) else None
     value = payload.get("user_id")
+    return value if isinstance(value, str) else None
+
+
+def _team(payload: Mapping[str, Any]) -> str | None:
+    """The Slack workspace a payload came from, when it says."""
+    team = payload.get("team")
+    value = team.get("id") if isinstance(team, Mapping) else payload.get("team_id")
     return value if isinstance(value, str) else None
 
 
