@@ -131,9 +131,10 @@ async def test_a_name_that_resolves_to_loopback_is_refused(call: Any, api: FakeA
     url = f"http://api.partner.test:{api.port}/users"
     with pytest.raises(HookError) as caught:
         await call(f"return requests.get({url!r}).status_code", allowed="api.partner.test")
-    assert "api.partner.test resolves to 127.0.0.1, a loopback or link-local address" in str(
-        caught.value
-    )
+    assert (
+        "api.partner.test resolves to 127.0.0.1, in 127.0.0.0/8 (loopback); special-purpose "
+        "addresses are refused unless allowed_hosts lists the address itself"
+    ) in str(caught.value)
     assert api.state.calls == []
 
 
