@@ -6,6 +6,7 @@ import uuid
 
 from symbox.audit.entry import system_entry
 from symbox.engine.model import Actor
+from symbox.engine.people import canonical_email
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
 from symbox.tokens import TokenRecord, hash_secret, new_secret
@@ -21,7 +22,10 @@ async def issue_token(
     expires_in: int | None,
     issued_by: Actor,
 ) -> tuple[str, TokenRecord]:
-    """Create a token; return its secret (shown once, never stored) and its record."""
+    """Create a token; return its secret (shown once, never stored) and its record.
+
+    A user token's email must be one symbox accepts (InvalidEmail, a ValueError, if not).
+    """
     if kind not in ("user", "bot"):
         raise ValueError(f"token kind must be user or bot, not {kind!r}")
     secret = new_secret()
@@ -29,7 +33,7 @@ async def issue_token(
         id=f"tok_{uuid.uuid4().hex[:16]}",
         secret_hash=hash_secret(secret),
         kind=kind,
-        subject=subject.strip().lower() if kind == "user" else subject.strip(),
+        subject=canonical_email(subject) if kind == "user" else subject.strip(),
         label=label,
         created_at=now,
         expires_at=None if expires_in is None else now + expires_in,

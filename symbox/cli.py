@@ -27,8 +27,8 @@ from symbox.audit.verify import verify_file, verify_files
 from symbox.buildinfo import build_info, is_frozen
 from symbox.config import ConfigError, load_config, parse_duration
 from symbox.config.model import Config
-from symbox.engine.inputs import is_email
 from symbox.engine.model import Actor
+from symbox.engine.people import InvalidEmail, canonical_email
 from symbox.errors import StartupError
 from symbox.flow_hooks import check_implementations
 from symbox.report import add_report_command, cmd_report
@@ -239,8 +239,11 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     database = args.data_dir / DATABASE_NAME
     if not database.exists():
         return _fail(f"no database at {database}: start symbox run first, or fix --data-dir")
-    if getattr(args, "user", None) and not is_email(args.user):
-        return _fail(f"--user {args.user!r}: expected an email address")
+    if getattr(args, "user", None):
+        try:
+            canonical_email(args.user)
+        except InvalidEmail as error:
+            return _fail(f"--user {error}")
     if getattr(args, "bot", None) and not BOT_NAME.match(args.bot):
         return _fail(f"--bot {args.bot!r}: use letters, digits, '.', '_' and '-' (at most 64)")
 

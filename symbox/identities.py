@@ -14,6 +14,7 @@ from typing import Protocol
 
 from symbox.audit.entry import system_entry
 from symbox.engine.model import Actor
+from symbox.engine.people import canonical_email
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
 
@@ -71,8 +72,8 @@ class Change:
 
 
 def normalise_email(email: str) -> str:
-    """Emails are stored and compared in lower case, as tokens and runs hold them."""
-    return email.strip().lower()
+    """The email as tokens and runs hold it (InvalidEmail, a ValueError, if symbox refuses it)."""
+    return canonical_email(email)
 
 
 def check_identity(system: str, value: str) -> str:

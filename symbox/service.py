@@ -12,8 +12,9 @@ from typing import Any
 from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine import runs as engine
-from symbox.engine.inputs import is_email, validate_inputs
+from symbox.engine.inputs import validate_inputs
 from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
+from symbox.engine.people import InvalidEmail, canonical_email, same_person
 from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
@@ -231,12 +232,12 @@ class RunService:
     @staticmethod
     def _requester(actor: Actor, requester: str | None) -> str:
         if actor.kind == "user":
-            if requester is not None and requester.strip().lower() != actor.id:
+            if requester is not None and not same_person(_person(requester), actor.id):
                 raise Forbidden("a user token may only request access for its own user")
             return actor.id
-        if requester is None or not is_email(requester.strip()):
+        if requester is None:
             raise BadRequest("user_email: a bot must name the requesting user's email")
-        return requester.strip().lower()
+        return _person(requester)
 
     async def decide(
         self, *, actor: Actor, run_id: str, approve: bool, reason: str | None, channel: str
@@ -523,6 +524,14 @@ class RunService:
         return await self._ledger.step(
             run.id, lambda current: engine.hook_failed(current, hook, outcome, now)
         )
+
+
+def _person(email: str) -> str:
+    """The requester named in a request, in the one spelling symbox keeps for them."""
+    try:
+        return canonical_email(email)
+    except InvalidEmail as error:
+        raise BadRequest(f"user_email: {error}") from None
 
 
 def _waiting_step(run: Run, now: float) -> str | None:

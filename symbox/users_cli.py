@@ -16,7 +16,6 @@ import anyio
 
 from symbox.app import DATABASE_NAME
 from symbox.audit.entry import iso
-from symbox.engine.inputs import is_email
 from symbox.engine.model import Actor
 from symbox.identities import (
     SYSTEMS,
@@ -86,9 +85,12 @@ def cmd_users(args: argparse.Namespace, operator: Actor, table: Table) -> int:
     database: Path = args.data_dir / DATABASE_NAME
     if not database.exists():
         return _fail(f"no database at {database}: start symbox run first, or fix --data-dir")
-    email = normalise_email(getattr(args, "email", "") or "")
-    if args.users_command != "list" and not is_email(email):
-        return _fail(f"{args.email!r}: expected an email address")
+    email = ""
+    if args.users_command != "list":
+        try:
+            email = normalise_email(args.email)
+        except ValueError as error:
+            return _fail(str(error))
 
     async def set_() -> int:
         wanted = {

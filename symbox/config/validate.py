@@ -21,6 +21,8 @@ from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sort
 from symbox.config.model import Config, Location, Secret
 from symbox.config.prompt_fields import read_prompt_field
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
+from symbox.engine.people import InvalidEmail
+from symbox.engine.permissions import APPROVERS_VAR, approver_entry
 
 # Added when a strategy schedules de-escalation and the flow declares no duration field.
 DEFAULT_DURATIONS = (30, 600, 3600)
@@ -388,6 +390,7 @@ class Builder(Reader):
         if not args.ok or params is None:
             return None
         v = args.values
+        self._approvers(where, v.get("vars", {}), args.lines.get("vars", at))
         return model.Flow(
             key,
             v["name"],
@@ -399,6 +402,16 @@ class Builder(Reader):
             params,
             at,
         )
+
+    def _approvers(self, where: str, flow_vars: Mapping[str, str], line: Location) -> None:
+        """Refuse approver entries that no sign-in could ever match, saying why."""
+        for item in flow_vars.get(APPROVERS_VAR, "").split(","):
+            if not item.strip():
+                continue
+            try:
+                approver_entry(item)
+            except InvalidEmail as error:
+                self.problem(line, f'{where}: vars["{APPROVERS_VAR}"]: {error}')
 
     def _secret_source(self, key: str, args: Args, at: Location) -> model.SecretSource | None:
         self._type(args, f"sym_secrets.{key}", "secrets", schema.SECRET_SOURCE_TYPES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,6 @@ _MAX_LIST = 100
 MAX_DURATION = 366 * 86_400
 # Integers are kept within what every JSON consumer (and SQLite) represents exactly.
 _MAX_INT = 2**53
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class InputError(ValueError):
@@ -184,8 +182,3 @@ def _duration(raw: Any) -> int:
     if seconds > MAX_DURATION:
         raise ValueError(f"at most {format_duration(MAX_DURATION)} ({MAX_DURATION} seconds)")
     return seconds
-
-
-def is_email(text: str) -> bool:
-    """Tell whether ``text`` looks like an email address (one @, no spaces)."""
-    return bool(_EMAIL.match(text))

@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from symbox.engine.model import Actor, Run
+from symbox.engine.people import InvalidEmail, canonical_email, same_person
 
 # A flow's vars name its approvers; entries are emails, or ``bot:NAME`` for a bot token.
 APPROVERS_VAR = "approvers"
 SELF_APPROVAL_VAR = "allow_self_approval"
 
 
+def approver_entry(text: str) -> str:
+    """One approver entry as compared: ``bot:NAME``, or a canonical email (else InvalidEmail)."""
+    entry = text.strip()
+    if entry.lower().startswith("bot:"):
+        return entry.lower()
+    return canonical_email(entry)
+
+
 def approvers(flow_vars: Mapping[str, str]) -> frozenset[str]:
     """Return the normalised approver entries listed in ``vars["approvers"]``."""
     raw = flow_vars.get(APPROVERS_VAR, "")
-    return frozenset(item.strip().lower() for item in raw.split(",") if item.strip())
+    return _entries(raw.split(","))
+
+
+def _entries(items: Iterable[str]) -> frozenset[str]:
+    entries = set()
+    for item in items:
+        try:
+            entries.add(approver_entry(item))
+        except InvalidEmail:
+            # Config checks refuse such entries; a hook's list may still hold one, and an
+            # address nobody can sign in with approves nothing.
+            continue
+    return frozenset(entries)
 
 
 def _entry(actor: Actor) -> str:
@@ -51,7 +72,7 @@ class DecisionRule:
             if level == "ADMIN":
                 return cls(approvers(flow_vars), allow_self)
             raise ValueError(f"get_permissions: unknown permission level {approve_deny!r}")
-        return cls(frozenset(entry.strip().lower() for entry in approve_deny), allow_self)
+        return cls(_entries(approve_deny), allow_self)
 
 
 def may_decide(rule: DecisionRule, run: Run, actor: Actor) -> str | None:
@@ -66,7 +87,7 @@ def may_decide(rule: DecisionRule, run: Run, actor: Actor) -> str | None:
         return f"{actor} is not an approver of flow {run.flow}"
     if rule.allow_self_approval:
         return None
-    if actor.kind == "user" and actor.id == run.requester:
+    if actor.kind == "user" and same_person(actor.id, run.requester):
         return "requesters may not decide their own request in this flow"
     if actor == run.submitted_by:
         # Otherwise one bot token could both ask for anyone's access and grant it.
@@ -81,7 +102,7 @@ def may_revoke(flow_vars: Mapping[str, str], run: Run, actor: Actor) -> str | No
     """
     if actor.kind in ("bot", "system"):
         return None
-    if actor.id == run.requester or _entry(actor) in approvers(flow_vars):
+    if same_person(actor.id, run.requester) or _entry(actor) in approvers(flow_vars):
         return None
     return f"{actor} is neither the requester nor an approver of flow {run.flow}"
 
@@ -90,7 +111,7 @@ def may_view(flow_vars: Mapping[str, str], run: Run, actor: Actor) -> bool:
     """Tell whether ``actor`` may read ``run``: bots, its requester, and its approvers."""
     if actor.kind != "user":
         return True
-    return actor.id == run.requester or _entry(actor) in approvers(flow_vars)
+    return same_person(actor.id, run.requester) or _entry(actor) in approvers(flow_vars)
 
 
 def approves(flow_vars: Mapping[str, str], actor: Actor) -> bool:

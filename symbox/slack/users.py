@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.clock import Clock
+from symbox.engine.people import InvalidEmail, canonical_email
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class SlackDirectory:
             email = profile.get("email")
             person = SlackPerson(
                 id=user_id,
-                email=email.lower() if isinstance(email, str) and email else None,
+                email=_email(email),
                 guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
                 deleted=bool(user.get("deleted")),
             )
@@ -83,3 +84,15 @@ class SlackDirectory:
     def known_ids(self) -> Mapping[str, str]:
         """Emails whose Slack id is known, for mentions in messages."""
         return {email: user_id for email, (_, user_id) in self._ids.items() if user_id}
+
+
+def _email(value: object) -> str | None:
+    """A profile's email in symbox's spelling, or None when there is none symbox accepts."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return canonical_email(value)
+    except InvalidEmail:
+        # Acting under a look-alike or tagged address would be acting as someone else.
+        log.warning("a Slack profile's email is not one symbox accepts")
+        return None

@@ -1,0 +1,106 @@
+"""Requests and decisions are about people: one spelling each, whatever was typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from symbox.admin import issue_token
+from symbox.config import ConfigError
+from symbox.engine.model import Actor
+from tests.fakes.configs import access_config
+from tests.harness import Harness, harness
+
+pytestmark = pytest.mark.anyio
+
+REQUEST = "/api/v1/events/request"
+INPUTS = {"reason": "x", "duration": "10m", "target": "prod-db"}
+
+
+async def bot_request(h: Harness, user_email: str) -> tuple[int, dict[str, object]]:
+    body = {"flow": "access", "user_email": user_email, "flow_inputs": INPUTS}
+    response = await h.call("POST", REQUEST, "ci", body)
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize(
+    "user_email",
+    [
+        "carol\u200b@example.com",
+        "carol@example.com\u200e",
+        "c\u0430rol@example.com",
+        "carol@example.com.",
+        "carol+prod@example.com",
+    ],
+)
+async def test_look_alike_requesters_are_refused(tmp_path: Path, user_email: str) -> None:
+    async with harness(tmp_path) as h:
+        status, body = await bot_request(h, user_email)
+        assert status == 400, body
+        assert (body["code"], str(body["message"]).split(":")[0]) == ("bad_request", "user_email")
+        listed = (await h.call("GET", "/api/v1/runs", "ci")).json()["runs"]
+        assert listed == []
+
+
+async def test_self_approval_compares_the_person_not_the_spelling(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        # A fullwidth "a": on screen alice's address, and it is alice who would be granted.
+        status, body = await bot_request(h, "\uff41lice@Example.com")
+        assert status == 201, body
+        run_id = str(body["run_id"])
+        assert (await h.run(run_id))["requester"] == "alice@example.com"
+        selfie = await h.approve(run_id, as_="alice@example.com")
+        assert selfie.status_code == 403, selfie.text
+        assert "own request" in selfie.json()["message"]
+        assert h.receiver.state.requests == []
+        approved = await h.approve(run_id, as_="bob@example.com")
+        assert approved.json()["status"] == "escalated"
+        assert h.receiver.state.granted == {("prod-db", "alice@example.com")}
+
+
+async def test_a_user_token_requests_for_its_user_in_any_spelling(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        body = {"flow": "access", "user_email": "\uff43arol@EXAMPLE.com", "flow_inputs": INPUTS}
+        response = await h.call("POST", REQUEST, "carol@example.com", body)
+        assert response.status_code == 201, response.text
+        body["user_email"] = "carol\u200b@example.com"
+        refused = await h.call("POST", REQUEST, "carol@example.com", body)
+        assert refused.status_code == 400, refused.text
+
+
+async def test_user_tokens_are_issued_only_for_accepted_addresses(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        with pytest.raises(ValueError, match="mixes scripts"):
+            await issue_token(
+                h.app.writer,
+                kind="user",
+                subject="d\u0430ve@example.com",
+                label=None,
+                now=h.clock.now(),
+                expires_in=None,
+                issued_by=Actor("operator", "test"),
+            )
+        _, record = await issue_token(
+            h.app.writer,
+            kind="user",
+            subject="Dave@Example.com",
+            label=None,
+            now=h.clock.now(),
+            expires_in=None,
+            issued_by=Actor("operator", "test"),
+        )
+        assert record.subject == "dave@example.com"
+
+
+async def test_approver_lists_with_look_alike_addresses_do_not_load(tmp_path: Path) -> None:
+    def config(receiver_url: str) -> str:
+        return access_config(receiver_url).replace(
+            "alice@example.com,bob@example.com", "alice@example.com,b\u043eb@example.com", 1
+        )
+
+    with pytest.raises(ConfigError) as refused:
+        async with harness(tmp_path, config_text=config):
+            pass
+    assert 'vars["approvers"]' in str(refused.value)
+    assert "mixes scripts" in str(refused.value)
