@@ -89,6 +89,11 @@ class RunService:
         """The configuration runs are checked against."""
         return self._config
 
+    @property
+    def locks(self) -> KeyedLocks:
+        """The per-grant-key locks every strategy call for a key holds."""
+        return self._locks
+
     # Lookups
 
     def flow(self, name: str) -> Flow:
@@ -384,8 +389,11 @@ class RunService:
                         current, message, now, reached_target=False
                     ),
                 )
+            # The caller escalates right away, so the timer keeps only its late safety net.
             return await self._ledger.step(
-                run.id, lambda current: engine.bind_identity(current, target_key, identity)
+                run.id,
+                lambda current: engine.bind_identity(current, target_key, identity),
+                escalating_inline=True,
             )
 
     async def deescalate(self, run_id: str, known: Run | None = None) -> Run:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -289,3 +290,77 @@ async def test_the_flows_get_identity_reducer_names_the_okta_login(
         await h.advance(600)
         await h.wait_status(run_id, "deescalated")
         assert smith not in okta.members(GROUP)
+
+
+async def remap(h: Harness, login: str) -> None:
+    """Re-map Carol's Okta login while she holds access (``symbox users set --force``)."""
+    await set_identities(
+        h.app.writer,
+        CAROL,
+        {"okta": login},
+        now=h.clock.now(),
+        actor=Actor("operator", "test"),
+        force=True,
+    )
+
+
+async def revoke(h: Harness, run_id: str) -> None:
+    """End a run's access early, as Carol."""
+    response = await h.call("POST", "/api/v1/events/deescalate", CAROL, {"run_id": run_id})
+    assert response.status_code == 200, response.text
+
+
+async def test_runs_granting_two_logins_of_one_user_each_revoke_their_own(
+    tmp_path: Path, okta: FakeOkta
+) -> None:
+    carol = okta.add_user(CAROL)
+    smith = okta.add_user("c.smith")
+    async with symbox_on(tmp_path, okta) as h:
+        first = await h.request(target="okta-admins", duration="1h")
+        await h.approve(first)
+        await remap(h, "c.smith")
+        second = await h.request(target="okta-admins", duration="1h")
+        assert (await h.approve(second)).json()["grant"]["identity"] == smith
+        assert okta.members(GROUP) == {carol, smith}
+        # Both runs are Carol's, but they granted different Okta users: neither covers
+        # the other, so each revoke removes its own.
+        await revoke(h, first)
+        ended = await h.wait_status(first, "deescalated")
+        assert "covered_by" not in ended["events"][-1]["details"]
+        assert okta.members(GROUP) == {smith}
+        await revoke(h, second)
+        await h.wait_status(second, "deescalated")
+        assert okta.members(GROUP) == set()
+    for user in (carol, smith):
+        [delete] = okta.seen("DELETE", f"/api/v1/groups/{GROUP}/users/{user}")
+        assert delete.status == 204
+
+
+async def test_an_escalation_that_fails_leaves_no_access_it_overlapped(
+    tmp_path: Path, okta: FakeOkta
+) -> None:
+    carol = okta.add_user(CAROL)
+    async with symbox_on(tmp_path, okta) as h:
+        first = await h.request(target="okta-admins", duration="10m")
+        await h.approve(first)
+        granted = await h.app.reader.get_run(first)
+        assert granted is not None and granted.grant is not None
+        key = granted.grant.key
+        locks = h.app.service.locks
+        # The second grant never reaches Okta's membership (Okta says the group is gone).
+        okta.fail("PUT", f"/api/v1/groups/{GROUP}/users/", 404)
+        # Holding the grant's lock lines up the first run's expiry, then the escalation of
+        # an overlapping second run, behind it in that order.
+        async with anyio.create_task_group() as group, locks.hold(key):
+            await h.advance(600)
+            await h.wait_for(lambda: locks.users(key) == 2, "the expiry to wait")
+            second = await h.request(target="okta-admins", duration="1h")
+            group.start_soon(h.approve, second)
+            await h.wait_for(lambda: locks.users(key) == 3, "the escalation to wait")
+        ended = await h.wait_status(first, "deescalated")
+        failed = await h.wait_status(second, "errored")
+        assert "Okta has no group" in failed["error"]
+        # The escalating run covered nothing: the first run's expiry removed Carol.
+        assert "covered_by" not in ended["events"][-1]["details"]
+        assert okta.members(GROUP) == set()
+    assert len(okta.seen("DELETE", f"/api/v1/groups/{GROUP}/users/{carol}")) == 1
