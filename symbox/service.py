@@ -279,7 +279,14 @@ class RunService:
                 rule=rule,
             )
 
-        run = await self._ledger.step(run_id, step, escalating_inline=True)
+        try:
+            run = await self._ledger.step(run_id, step, escalating_inline=True)
+        except (Conflict, Forbidden, NotFound):
+            if rule is None:
+                # No rule admitted this caller: a run they may not read does not exist
+                # for them, as GET answers, so a refusal cannot confirm a run id.
+                await self.view_run(run_id, actor)
+            raise
         self._metrics.count(
             "symbox_decisions_total",
             "Approvals and denials.",
@@ -291,7 +298,9 @@ class RunService:
         return run
 
     async def revoke(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
-        """End an escalated run's access now."""
+        """End an escalated run's access now; runs ``actor`` may not read are NotFound."""
+        # Everyone who may revoke may read the run, so nobody else learns it exists.
+        await self.view_run(run_id, actor)
         run = await self._ledger.step(
             run_id,
             lambda current: engine.request_revoke(
@@ -492,14 +501,17 @@ class RunService:
         failed (and errored it).
         """
         run = await self.get_run(run_id)
-        flow = self.flow(run.flow)
-        if run.status is not RunStatus.REQUESTED:
+        flow = self._config.flow_by_name(run.flow)
+        if flow is None or run.status is not RunStatus.REQUESTED:
             return approve, None, None  # the engine step answers with the conflict
         rule = await hooks.decision_rule(run, flow, actor)
         if not isinstance(rule, DecisionRule):
-            return await self._hook_failed(run, "get_permissions", rule)
+            failed = await self._hook_failed(run, "get_permissions", rule)
+            await self.view_run(run_id, actor)
+            return failed
         refusal = may_decide(rule, run, actor)
         if refusal is not None:
+            await self.view_run(run_id, actor)
             raise Forbidden(refusal)
         step = "approve" if approve else "deny"
         outcome = await hooks.on(run, flow, step, actor)

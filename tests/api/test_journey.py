@@ -69,8 +69,10 @@ async def test_early_revoke_by_requester(tmp_path: Path) -> None:
         stranger = await h.call(
             "POST", "/api/v1/events/deescalate", "mallory@example.com", {"run_id": run_id}
         )
-        assert stranger.status_code == 403
-        assert stranger.json()["code"] == "forbidden"
+        # Someone who may not read the run is told it does not exist.
+        assert stranger.status_code == 404
+        assert stranger.json()["message"] == f"no run {run_id!r}"
+        assert h.receiver.state.granted == {("prod-db", "carol@example.com")}
         response = await h.call(
             "POST",
             "/api/v1/events/deescalate",
