@@ -261,6 +261,8 @@ class RunService:
                 return redirected
             approve, hook_reason, rule = redirected
             reason = hook_reason or reason
+        if approve:
+            await self._refuse_own_grant(run_id, actor, rule)
 
         def step(current: Run) -> engine.Transition:
             flow = self.flow(current.flow)
@@ -522,6 +524,36 @@ class RunService:
         if outcome.action == "continue":
             return approve, None, rule
         return outcome.action == "approve", outcome.message, rule
+
+    async def _refuse_own_grant(self, run_id: str, actor: Actor, rule: DecisionRule | None) -> None:
+        """Refuse an approval whose grant would go to the approver's own identity.
+
+        The strategy grants to the requester's identity in its system (``symbox users``, a
+        ``get_identity`` hook): an approver who is that identity there is approving their
+        own access, whatever the request's email says.
+        """
+        run = await self._reader.get_run(run_id)
+        flow = None if run is None else self._config.flow_by_name(run.flow)
+        if run is None or flow is None or actor.kind != "user":
+            return
+        strategy = self._strategies.get(run.strategy or "")
+        rule = rule or DecisionRule.from_vars(flow.vars)
+        if not isinstance(strategy, IdentityResolver) or rule.allow_self_approval:
+            return
+        if run.status is not RunStatus.REQUESTED or may_decide(rule, run, actor) is not None:
+            return  # the engine step refuses it, without asking the target system
+        granted, _ = await self._identity_of(run)
+        if granted is None:
+            return  # no identity, no grant: the escalation fails on its own
+        try:
+            own = await strategy.remote_identity(actor.id)
+        except StrategyError:
+            return  # the approver has no identity there, so the grant cannot be theirs
+        if own.casefold() == granted.casefold():
+            raise Forbidden(
+                f"this request's access would be granted to {actor.id}'s own identity in"
+                " the target system; requesters may not decide their own request in this flow"
+            )
 
     async def _on_request(self, run: Run, flow: Flow, actor: Actor) -> HookOutcome | str:
         if self._hooks is None:

@@ -9,7 +9,10 @@ import pytest
 from symbox.admin import issue_token
 from symbox.config import ConfigError
 from symbox.engine.model import Actor
+from symbox.identities import set_identities
+from tests.fakes.api_configs import okta_config
 from tests.fakes.configs import access_config
+from tests.fakes.okta import OKTA_TOKEN, FakeOkta
 from tests.harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
@@ -57,6 +60,37 @@ async def test_self_approval_compares_the_person_not_the_spelling(tmp_path: Path
         approved = await h.approve(run_id, as_="bob@example.com")
         assert approved.json()["status"] == "escalated"
         assert h.receiver.state.granted == {("prod-db", "alice@example.com")}
+
+
+async def test_self_approval_compares_the_identity_that_would_be_granted(
+    tmp_path: Path,
+) -> None:
+    with FakeOkta() as okta:
+        okta.add_group("00g-admins")
+        alice = okta.add_user("alice@example.com")
+        env = {"OKTA_TOKEN": OKTA_TOKEN}
+        config = okta_config(okta.url)
+        async with harness(tmp_path, config_text=lambda _: config, monkeypatch_env=env) as h:
+            # dave's Okta login is set to alice's: his request would grant alice's account.
+            operator = Actor("operator", "test")
+            await set_identities(
+                h.app.writer,
+                "dave@example.com",
+                {"okta": "alice@example.com"},
+                now=0.0,
+                actor=operator,
+            )
+            run_id = await h.request(as_="dave@example.com", target="okta-admins")
+            refused = await h.approve(run_id, as_="alice@example.com")
+            assert refused.status_code == 403, refused.text
+            assert "own identity" in refused.json()["message"]
+            assert (await h.run(run_id))["status"] == "requested"
+            assert okta.members("00g-admins") == set()
+            # Where the grant is someone else's, alice approves as before.
+            okta.add_user("erin@example.com")
+            erins = await h.request(as_="erin@example.com", target="okta-admins")
+            assert (await h.approve(erins, as_="alice@example.com")).json()["status"] == "escalated"
+            assert alice not in okta.members("00g-admins")
 
 
 async def test_a_user_token_requests_for_its_user_in_any_spelling(tmp_path: Path) -> None:
