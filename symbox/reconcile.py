@@ -180,7 +180,9 @@ class Reconciler:
         identity: str,
         email: str,
     ) -> Finding | None:
-        key = grant_key(strategy_key, target_key, email)
+        # Grants are keyed by the identity they were made to: a run of the same requester
+        # granting another identity (after a re-mapping) does not cover this one.
+        key = grant_key(strategy_key, target_key, identity)
         # The service escalates under the same lock, so a new grant cannot slip in between.
         async with self._locks.hold(key):
             if await self._reader.covering_grant(key) is not None:

@@ -64,7 +64,9 @@ class RunService:
         self._rng = rng or random.Random()
         # Why new access cannot be granted now (a full audit outbox), or None.
         self._admission = admission
-        self._locks = locks or KeyedLocks()
+        # Not ``locks or ...``: an idle KeyedLocks is empty, so falsy, and the reconciler
+        # would then lock a different set than the grants and revokes it must not race.
+        self._locks = KeyedLocks() if locks is None else locks
         self._hooks = (
             None
             if hooks is None

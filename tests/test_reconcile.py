@@ -7,11 +7,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import pytest
 
+from symbox.engine.model import Actor
+from symbox.identities import set_identities
 from symbox.reconcile import Finding
-from tests.fakes.api_configs import okta_config
+from tests.fakes.api_configs import github_config, okta_config
 from tests.fakes.aws_configs import aws_config
+from tests.fakes.github import GITHUB_TOKEN, FakeGithub
 from tests.fakes.moto import ACCOUNT_ID, MotoAws
 from tests.fakes.okta import OKTA_TOKEN, FakeOkta
 from tests.harness import Harness, harness
@@ -19,6 +23,9 @@ from tests.harness import Harness, harness
 pytestmark = pytest.mark.anyio
 
 OKTA_GROUP = "00g-admins"
+GITHUB_REPO = "acme/app"
+CAROL = "carol@example.com"
+OPERATOR = Actor("operator", "test")
 
 
 async def iam_config(aws: MotoAws, edit: Callable[[str], str] = lambda text: text) -> str:
@@ -194,3 +201,85 @@ async def test_okta_groups_are_reconciled_across_pages(tmp_path: Path) -> None:
             # More members than one page holds: the listing followed Okta's next links.
             assert len(unmanaged) == 250
             assert okta.members(OKTA_GROUP) == set(strangers)
+
+
+async def _remap(h: Harness, system: str, identity: str) -> None:
+    """Re-map Carol while she holds access, as ``symbox users set --force`` does."""
+    await set_identities(
+        h.app.writer, CAROL, {system: identity}, now=h.clock.now(), actor=OPERATOR, force=True
+    )
+
+
+async def _revoke(h: Harness, run_id: str) -> None:
+    response = await h.call("POST", "/api/v1/events/deescalate", CAROL, {"run_id": run_id})
+    assert response.status_code == 200, response.text
+    await h.wait_status(run_id, "deescalated")
+
+
+async def test_a_left_behind_okta_login_is_removed_while_its_user_holds_another(
+    tmp_path: Path,
+) -> None:
+    with FakeOkta() as okta:
+        okta.add_group(OKTA_GROUP)
+        carol = okta.add_user(CAROL)
+        smith = okta.add_user("c.smith")
+        text = okta_config(okta.url)
+        env = {"OKTA_TOKEN": OKTA_TOKEN}
+        async with harness(tmp_path, config_text=lambda _: text, monkeypatch_env=env) as h:
+            first = await h.request(duration="1h", target="okta-admins")
+            await h.approve(first)
+            await _remap(h, "okta", "c.smith")
+            second = await h.request(duration="1h", target="okta-admins")
+            await h.approve(second)
+            await _revoke(h, first)
+            # The first run's login came back (a crash after the revoke, a hand-made copy):
+            # Carol's grant to her new login does not make it hers to keep.
+            with okta.lock:
+                okta.groups[OKTA_GROUP].add(carol)
+            revoked = await h.app.reader.get_run(first)
+            assert revoked is not None and revoked.grant is not None
+            key, locks = revoked.grant.key, h.app.service.locks
+            findings: list[Finding] = []
+
+            async def reconcile() -> None:
+                findings.extend(await h.app.reconciler.reconcile())
+
+            async with anyio.create_task_group() as group, locks.hold(key):
+                group.start_soon(reconcile)
+                # The removal waits for the lock that grants to that login are made under.
+                await h.wait_for(lambda: locks.users(key) == 2, "the removal to wait")
+                assert okta.members(OKTA_GROUP) == {carol, smith}
+            assert findings == [
+                Finding("okta", "okta-admins", carol, "stale_removed", CAROL),
+            ]
+            assert okta.members(OKTA_GROUP) == {smith}
+            assert await h.app.reconciler.reconcile() == []
+
+
+async def test_a_left_behind_github_collaborator_is_removed_while_its_user_holds_another(
+    tmp_path: Path,
+) -> None:
+    with FakeGithub() as gh:
+        gh.add_repo(GITHUB_REPO)
+        gh.add_user("octocat", member=True)
+        gh.add_user("hubot", member=True)
+        text = github_config(gh.url)
+        env = {"GITHUB_TOKEN": GITHUB_TOKEN}
+        async with harness(tmp_path, config_text=lambda _: text, monkeypatch_env=env) as h:
+            await set_identities(
+                h.app.writer, CAROL, {"github": "octocat"}, now=0.0, actor=OPERATOR
+            )
+            first = await h.request(duration="1h", target="app-repo")
+            await h.approve(first)
+            await _remap(h, "github", "hubot")
+            second = await h.request(duration="1h", target="app-repo")
+            await h.approve(second)
+            await _revoke(h, first)
+            assert gh.access(GITHUB_REPO) == {"hubot": "push"}
+            with gh.lock:
+                gh.repos[GITHUB_REPO].collaborators["octocat"] = "push"
+            findings = await h.app.reconciler.reconcile()
+            assert findings == [
+                Finding("github", "app-repo", "octocat", "stale_removed", CAROL),
+            ]
+            assert gh.access(GITHUB_REPO) == {"hubot": "push"}

@@ -24,3 +24,12 @@ def test_an_ended_run_does_not_make_a_current_grant_stale() -> None:
 def test_gone_access_needs_nothing() -> None:
     view = TargetView(frozenset(), managed={"carol": "carol@x"}, ended={"dave": "dave@x"})
     assert plan(view) == Plan(stale=(), unmanaged=())
+
+
+def test_an_identity_granted_before_a_remapping_is_stale_beside_the_new_one() -> None:
+    # Carol was re-mapped: her ended run granted 00u1, her live one 00u2. Holders are
+    # compared by identity granted, so her live grant does not keep the old one.
+    view = TargetView(
+        frozenset({"00u1", "00u2"}), managed={"00u2": "carol@x"}, ended={"00u1": "carol@x"}
+    )
+    assert plan(view) == Plan(stale=(("00u1", "carol@x"),), unmanaged=())
