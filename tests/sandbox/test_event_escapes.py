@@ -84,3 +84,41 @@ async def test_non_dict_event_is_refused(one_worker: HookPool) -> None:
         await one_worker.call(
             hook_source("return 1", "event"), FILE, "hook", ["nope"], wrap_event=True
         )
+
+
+COMPARE = """\
+def hook(event):
+    seen = []
+
+    class Probe:
+        def __eq__(self, other):
+            seen.append(other)
+            try:
+                other["name"] = "changed"
+            except Exception:
+                pass
+            return True
+
+    probe = {}
+    for key in event.payload.fields.keys():
+        probe[key] = Probe()
+    equal = event.payload.fields == probe
+    return [equal, len(seen), event.payload.fields["target"].name]
+"""
+
+
+async def test_comparisons_never_hand_event_data_to_hook_code(one_worker: HookPool) -> None:
+    result = await one_worker.call(COMPARE, FILE, "hook", [EVENT], wrap_event=True)
+    # Hook objects are not event data: they compare unequal, and never see the event's dicts.
+    assert result == [False, 0, "prod"]
+
+
+async def test_plain_comparisons_still_work(one_worker: HookPool) -> None:
+    body = (
+        "return [event.flow.vars == {'approvers': 'a@x.com'},"
+        " event.flow.vars == event.flow.vars, event.flow.vars == {'approvers': 'b'}]"
+    )
+    result = await one_worker.call(
+        hook_source(body, "event"), FILE, "hook", [EVENT], wrap_event=True
+    )
+    assert result == [True, True, False]

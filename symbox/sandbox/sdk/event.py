@@ -44,6 +44,29 @@ def wrap(value: Any) -> Any:
     return value
 
 
+# Deeper than any event; comparisons of deeper values are simply unequal.
+_MAX_DEPTH = 64
+
+
+def _plain_copy(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` made of exact built-in types only, or TypeError."""
+    kind = type(value)
+    if depth > _MAX_DEPTH:
+        raise TypeError("too deep to compare")
+    if value is None or kind in (bool, int, float, str, bytes):
+        return value
+    if kind in (list, tuple):
+        return [_plain_copy(item, depth + 1) for item in value]
+    if kind is dict:
+        copied = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError("only str keys compare")
+            copied[key] = _plain_copy(item, depth + 1)
+        return copied
+    raise TypeError(f"{kind.__name__} does not compare with event data")
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -92,9 +115,13 @@ class FrozenMap(Facade):
         return len(self._data)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, FrozenMap):
-            return bool(self._data == other._data)
-        return isinstance(other, dict) and self._data == other
+        # Both sides are copied to plain data first: comparing containers directly would
+        # hand this map's own dicts to whatever `__eq__` a hook put on the other side.
+        theirs = other._data if isinstance(other, FrozenMap) else other
+        try:
+            return bool(_plain_copy(self._data) == _plain_copy(theirs))
+        except TypeError:
+            return False
 
     __hash__ = None  # type: ignore[assignment]
 
