@@ -35,6 +35,7 @@ from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import StartupError
 from symbox.expiry import ExpiryTimer
+from symbox.hook_reports import HookReports
 from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
 from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
@@ -43,7 +44,7 @@ from symbox.refusals import RefusalLimits, RefusalRecorder
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations.egress import egress_client
 from symbox.sandbox.integrations.http import HttpGateway
-from symbox.sandbox.integrations.scope import CallScope
+from symbox.sandbox.integrations.scope import CallScope, environment_scope
 from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
 from symbox.store.reader import Reader
@@ -183,12 +184,18 @@ class App:
                     environment=key,
                 ),
                 http=HttpGateway(self._egress_client, hook_allow_list(config, key)),
+                name=environment_scope(key),
             )
             for key in config.environments
         }
         # Worker processes are only started when some flow has hooks or a custom strategy.
         self.hook_pool = (
-            HookPool(integrations=CallScope(integrations), default_timeout=options.hook_timeout)
+            HookPool(
+                integrations=CallScope(integrations),
+                default_timeout=options.hook_timeout,
+                reporter=HookReports(config, self.record, self.metrics, self.clock),
+                clock=self.clock.now,
+            )
             if defines_hooks(config) or uses_custom_strategies(config)
             else None
         )

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from symbox.metrics import Metrics
 from symbox.sandbox.errors import HookError, HookTimeout
 from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.sandbox.integrations.scope import scope_name
 from symbox.sandbox.policy import HookPolicy
 from symbox.sandbox.pool import HookPool
 from symbox.sandbox.sdk.forms import FORM_KEY
@@ -280,6 +281,7 @@ class HookRunner:
                 wrap_event=wrap_event,
                 wrap_form=wrap_form,
                 integrations=integrations,
+                scope=scope_name(integrations),
             )
             outcome = "ok"
         except HookTimeout:

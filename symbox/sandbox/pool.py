@@ -1,33 +1,47 @@
-"""A pool of long-lived hook worker processes, driven from the event loop without blocking it."""
+"""A pool of hook worker processes, driven from the event loop without blocking it.
+
+Workers are bound to a scope: the credentials and hosts code may reach (a flow's
+environment, or a custom strategy's integration). A worker that has run code of one scope
+never runs code of another, so nothing a call leaves behind (objects, generators, cycles)
+can act with another scope's secrets; a fresh spare worker is kept ready so a call of a
+new scope does not wait for a process to start.
+"""
 
 from __future__ import annotations
 
 import io
+import logging
 import pickle
-import signal
-import subprocess
+import secrets
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
-from anyio.abc import Process
-from anyio.streams.buffered import BufferedByteReceiveStream
 
+from symbox.sandbox.admission import Admission, ThrottlePolicy
 from symbox.sandbox.errors import HookCompileError, HookCrashed, HookError, HookTimeout
 from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.sandbox.process import ProtocolError, WorkerProcess, describe_exit, launch_worker
 from symbox.sandbox.sdk.exceptions import EXCEPTIONS, SymException
-from symbox.sandbox.sdk.integrations import CALL_KEY, DEFAULT_MAX_CALLS, ERROR_TYPES
+from symbox.sandbox.sdk.integrations import (
+    CALL_ID_KEY,
+    CALL_KEY,
+    DEFAULT_MAX_CALLS,
+    ERROR_TYPES,
+)
 from symbox.sandbox.sdk.strategies import STRATEGY_KEY
 from symbox.sandbox.worker import (
     DEFAULT_MAX_REPLY,
     DEFAULT_MEMORY_LIMIT,
-    HEADER,
-    READY,
     WORKER_ARGUMENT,
     plain,
 )
+
+log = logging.getLogger(__name__)
 
 
 def default_command() -> tuple[str, ...]:
@@ -40,8 +54,36 @@ def default_command() -> tuple[str, ...]:
 
 
 DEFAULT_COMMAND: tuple[str, ...] = default_command()
+# The scope of calls that name none (custom strategies' host-side integrations, tests).
+DEFAULT_SCOPE = "default"
 # Room for the reply envelope around a value at the size limit.
 _REPLY_SLACK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class HookIncident:
+    """A worker broke the protocol or died: whose code may have caused it, whom it hit."""
+
+    scope: str
+    # Owners whose code ran on the worker before the call that met the failure; when the
+    # worker was fresh, the call's own owner.
+    suspects: tuple[str, ...]
+    victim: str
+    reason: str
+    # Whether the victim's call was run again on a fresh worker.
+    retried: bool
+
+
+class PoolReporter(Protocol):
+    """Where the pool reports what an operator must hear about (log, audit, metrics)."""
+
+    async def misbehaved(self, incident: HookIncident) -> None:
+        """A worker was replaced after a protocol failure or a crash."""
+        ...
+
+    async def throttled(self, owner: str, scope: str) -> None:
+        """``owner`` keeps timing out and now runs one call at a time."""
+        ...
 
 
 class _NoGlobalsUnpickler(pickle.Unpickler):
@@ -51,68 +93,21 @@ class _NoGlobalsUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"worker reply refers to {module}.{name}")
 
 
-class _Worker:
-    """One worker process and its framed pipes."""
-
-    def __init__(self, process: Process) -> None:
-        self.process = process
-        assert process.stdin is not None and process.stdout is not None
-        self._send = process.stdin
-        self._receive = BufferedByteReceiveStream(process.stdout)
-
-    async def send(self, payload: bytes) -> None:
-        await self._send.send(HEADER.pack(len(payload)) + payload)
-
-    async def receive(self, limit: int) -> bytes:
-        (length,) = HEADER.unpack(await self._receive.receive_exactly(HEADER.size))
-        if length > limit:
-            raise _ProtocolError(f"worker sent a {length}-byte reply")
-        return await self._receive.receive_exactly(length)
-
-    async def kill(self) -> int | None:
-        """SIGKILL, then reap so no zombie is left; returns the exit status."""
-        if self.process.returncode is None:
-            self.process.kill()
-        with anyio.CancelScope(shield=True):
-            await self.process.aclose()
-        return self.process.returncode
-
-    async def reap(self, grace: float = 1.0) -> int | None:
-        """Collect the status of a worker whose pipe closed, killing it only if it lingers."""
-        # Killing first would race the loop's child watcher: Popen.kill() polls, and a poll
-        # that reaps the dead child leaves the watcher reporting status 255 instead of the signal.
-        with anyio.move_on_after(grace):
-            await self.process.wait()
-        return await self.kill()
-
-    async def stop(self, grace: float) -> None:
-        """Close the input (the worker exits at EOF); kill it if it lingers."""
-        with anyio.move_on_after(grace):
-            await self.process.aclose()
-        await self.kill()
-
-
-class _ProtocolError(Exception):
-    """The worker broke the framing contract."""
-
-
-def _describe_exit(status: int | None) -> str:
-    if status is None:
-        return "worker exited"
-    if status < 0:
-        try:
-            return f"worker killed by {signal.Signals(-status).name}"
-        except ValueError:
-            return f"worker killed by signal {-status}"
-    return f"worker exited with status {status}"
+class _Closed(Exception):
+    """The pool closed while a call waited for a worker."""
 
 
 class HookPool:
-    """N long-lived sandbox workers; `call` runs one hook function in one of them."""
+    """Hook worker processes bound to scopes; `call` runs one hook function in one of them.
+
+    At most ``size`` calls run at once, at most ``share`` of them for one scope (so other
+    scopes always find a worker), and an owner that keeps timing out runs one at a time.
+    The time a call waits for a worker counts against its timeout.
+    """
 
     def __init__(
         self,
-        size: int = 2,
+        size: int = 4,
         *,
         command: Sequence[str] = DEFAULT_COMMAND,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
@@ -122,10 +117,15 @@ class HookPool:
         stop_grace: float = 2.0,
         integrations: IntegrationProvider | None = None,
         max_integration_calls: int = DEFAULT_MAX_CALLS,
+        share: int | None = None,
+        spares: int = 1,
+        prestart: int = 2,
+        throttle: ThrottlePolicy | None = None,
+        reporter: PoolReporter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if size < 1:
             raise ValueError("a hook pool needs at least one worker")
-        self._size = size
         self._command = [
             *command,
             "--memory-limit",
@@ -139,34 +139,42 @@ class HookPool:
         self._stop_grace = stop_grace
         self._integrations = integrations
         self._max_integration_calls = max_integration_calls
-        # Idle slots; None marks a slot whose worker must be (re)started before use.
-        send, receive = anyio.create_memory_object_stream[_Worker | None](size)
-        self._idle_send = send
-        self._idle_receive = receive
-        self._workers: set[_Worker] = set()
-        self._busy: set[_Worker] = set()
+        self._admission = Admission(size, share or max(1, size // 2), throttle)
+        self._spares = max(1, spares)
+        self._prestart = max(1, min(prestart, size))
+        # Live processes are kept to this many; idle workers of other scopes make room.
+        self._budget = size + self._spares
+        self._reporter = reporter
+        self._clock = clock
+        self._workers: set[WorkerProcess] = set()
+        self._idle: dict[str, list[WorkerProcess]] = {}
+        self._fresh: list[WorkerProcess] = []
+        self._last_used: dict[WorkerProcess, float] = {}
+        self._changed = anyio.Event()
         self._started = False
+        self._closed = False
 
     async def __aenter__(self) -> HookPool:
         self._started = True
         try:
             # Side by side: a worker's interpreter start is most of symbox's start-up time.
-            started: list[_Worker] = []
+            started: list[WorkerProcess] = []
             failures: list[Exception] = []
 
             async def spawn() -> None:
                 try:
-                    started.append(await self._spawn())
+                    worker = await self._start()
+                    await worker.ready(self._startup_timeout)
+                    started.append(worker)
                 except Exception as exc:
                     failures.append(exc)
 
             async with anyio.create_task_group() as group:
-                for _ in range(self._size):
+                for _ in range(self._prestart):
                     group.start_soon(spawn)
+            self._fresh.extend(started)
             if failures:
                 raise failures[0]
-            for worker in started:
-                self._idle_send.send_nowait(worker)
         except BaseException:
             await self.aclose()
             raise
@@ -185,18 +193,26 @@ class HookPool:
         """Process ids of the live workers (for metrics and tests)."""
         return tuple(w.process.pid for w in self._workers if w.process.returncode is None)
 
+    def scopes(self) -> dict[int, str | None]:
+        """The scope each live worker is bound to, by process id (None: not yet bound)."""
+        return {w.process.pid: w.scope for w in self._workers if w.process.returncode is None}
+
     async def aclose(self) -> None:
         """Stop every worker and reap it."""
         with anyio.CancelScope(shield=True):
-            self._idle_send.close()
-            self._idle_receive.close()
+            self._closed = True
+            self._notify()
+            idle = {*self._fresh, *(w for ws in self._idle.values() for w in ws)}
             async with anyio.create_task_group() as group:
                 for worker in list(self._workers):
-                    if worker in self._busy:
-                        group.start_soon(worker.kill)
-                    else:
+                    if worker in idle:
                         group.start_soon(worker.stop, self._stop_grace)
+                    else:
+                        group.start_soon(worker.kill)
             self._workers.clear()
+            self._idle.clear()
+            self._fresh.clear()
+            self._last_used.clear()
 
     async def call(
         self,
@@ -210,12 +226,16 @@ class HookPool:
         wrap_event: bool = False,
         wrap_form: bool = False,
         integrations: IntegrationProvider | None = None,
+        scope: str = DEFAULT_SCOPE,
+        owner: str | None = None,
     ) -> Any:
         """Run `function(*args)` of `source` (args[0] as `event` if `wrap_event`); plain result.
 
         With `wrap_form`, `args` are `(username, form)` and the form is a `SymPromptForm`.
 
-        `integrations` answers this call's integration calls instead of the pool's provider.
+        `integrations` answers this call's integration calls instead of the pool's provider;
+        `scope` names what it may reach (workers never cross scopes); `owner` (default: the
+        file) is whose code it is, for throttling and incident reports.
         """
         request = {
             "source": source,
@@ -225,7 +245,9 @@ class HookPool:
             "event": wrap_event,
             "form": wrap_form,
         }
-        return await self._run(request, filename, function, timeout, integrations)
+        return await self._run(
+            request, filename, function, timeout, integrations, scope, owner or filename
+        )
 
     async def call_strategy(
         self,
@@ -235,12 +257,16 @@ class HookPool:
         timeout: float | None = None,  # noqa: ASYNC109
         *,
         integrations: IntegrationProvider | None = None,
+        scope: str = DEFAULT_SCOPE,
+        owner: str | None = None,
     ) -> Any:
         """Call one method of the module's AccessStrategy subclass (see sdk.strategies)."""
         method = str(spec.get("method"))
         request: dict[str, Any] = {"source": source, "filename": filename, "function": method}
         request[STRATEGY_KEY] = dict(spec)
-        return await self._run(request, filename, method, timeout, integrations)
+        return await self._run(
+            request, filename, method, timeout, integrations, scope, owner or filename
+        )
 
     async def _run(
         self,
@@ -249,52 +275,205 @@ class HookPool:
         function: str,
         timeout: float | None,  # noqa: ASYNC109
         integrations: IntegrationProvider | None,
+        scope: str,
+        owner: str,
     ) -> Any:
         if not self._started:
             raise RuntimeError("use `async with HookPool(...)` before calling hooks")
         limit = self._default_timeout if timeout is None else timeout
-        provider = self._integrations if integrations is None else integrations
         request["max_integration_calls"] = self._max_integration_calls
-        payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
-        slot = await self._idle_receive.receive()
+        deadline = anyio.current_time() + limit
+        waited = HookTimeout(f"{function} waited {limit:g} s for a hook worker", file=filename)
         try:
-            worker = slot if slot is not None else await self._spawn()
-        except BaseException:
-            await self._release(None)
-            raise
-        self._busy.add(worker)
-        failure: Exception
-        try:
-            with anyio.fail_after(limit):
-                await worker.send(payload)
-                reply = await self._converse(worker, provider)
+            with anyio.fail_at(deadline):
+                await self._admit(scope, owner)
         except TimeoutError:
-            failure = HookTimeout(f"{function} ran longer than {limit:g} s", file=filename)
-        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError):
-            status = await worker.reap()
-            failure = HookCrashed(f"{function}: {_describe_exit(status)}", file=filename)
-        except _ProtocolError as exc:
-            failure = HookCrashed(f"{function}: {exc}", file=filename)
+            raise waited from None
+        try:
+            try:
+                with anyio.fail_at(deadline):
+                    worker = await self._take(scope)
+            except TimeoutError:
+                raise waited from None
+            call = _Call(request, filename, function, limit, deadline, scope, owner)
+            provider = self._integrations if integrations is None else integrations
+            return await self._attempt(call, worker, provider)
+        finally:
+            self._admission.release(scope, owner)
+            self._notify()
+
+    async def _attempt(
+        self, call: _Call, worker: WorkerProcess, provider: IntegrationProvider | None
+    ) -> Any:
+        """Run the call; once more on a fresh worker if a used one failed under it."""
+        for attempt in range(2):
+            earlier = tuple(worker.served)
+            worker.serving(call.owner)
+            call_id = secrets.token_hex(16)
+            payload = pickle.dumps(
+                {**call.request, CALL_ID_KEY: call_id}, protocol=pickle.HIGHEST_PROTOCOL
+            )
+            try:
+                with anyio.fail_at(call.deadline):
+                    await worker.send(payload)
+                    reply = await self._converse(worker, provider, call_id)
+            except TimeoutError:
+                await self._discard(worker)
+                await self._timed_out(call)
+                raise HookTimeout(
+                    f"{call.function} ran longer than {call.limit:g} s", file=call.filename
+                ) from None
+            except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError):
+                reason = describe_exit(await worker.reap())
+            except ProtocolError as exc:
+                reason = str(exc)
+            except BaseException:
+                # Cancelled mid-call: the worker may still be running the hook, so never reuse it.
+                await self._discard(worker)
+                raise
+            else:
+                await self._keep(worker)
+                return _decode(reply)
+            await self._discard(worker)
+            # A used worker may carry code an earlier call left behind: the call that met
+            # the failure is then a victim, and runs again on a worker that carries nothing.
+            retry = attempt == 0 and any(owner != call.owner for owner in earlier)
+            suspects = tuple(owner for owner in earlier if owner != call.owner) or (call.owner,)
+            await self._report(HookIncident(call.scope, suspects, call.owner, reason, retry))
+            failure = HookCrashed(f"{call.function}: {reason}", file=call.filename)
+            if not retry:
+                raise failure
+            try:
+                with anyio.fail_at(call.deadline):
+                    worker = await self._fresh_for(call.scope)
+            except TimeoutError:
+                raise failure from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _admit(self, scope: str, owner: str) -> None:
+        while not self._admission.admit(scope, owner, self._clock()):
+            if self._closed:
+                raise _Closed("the hook pool is closed")
+            await self._changed.wait()
+
+    async def _take(self, scope: str) -> WorkerProcess:
+        """An idle worker of ``scope``, else a fresh one bound to it."""
+        idle = self._idle.get(scope)
+        if idle:
+            worker = idle.pop()
+            if not idle:
+                del self._idle[scope]
+            return worker
+        return await self._fresh_for(scope)
+
+    async def _fresh_for(self, scope: str) -> WorkerProcess:
+        if self._closed:
+            raise _Closed("the hook pool is closed")
+        worker = self._fresh.pop(0) if self._fresh else await self._start()
+        try:
+            await worker.ready(self._startup_timeout)
         except BaseException:
-            # Cancelled mid-call: the worker may still be running the hook, so never reuse it.
-            await self._replace(worker)
+            self._forget(worker)
             raise
-        else:
-            self._busy.discard(worker)
-            await self._release(worker)
-            return _decode(reply)
-        await self._replace(worker)
-        raise failure
+        worker.scope = scope
+        await self._replenish()
+        return worker
+
+    async def _keep(self, worker: WorkerProcess) -> None:
+        """Return a worker that finished a call cleanly to its scope's idle list."""
+        if self._closed or worker.scope is None:
+            self._forget(worker)
+            await worker.kill()
+            return
+        self._last_used[worker] = self._clock()
+        self._idle.setdefault(worker.scope, []).append(worker)
+
+    async def _discard(self, worker: WorkerProcess) -> None:
+        """Kill a worker whose state is unknown; a spare takes its place."""
+        with anyio.CancelScope(shield=True):
+            self._forget(worker)
+            await worker.kill()
+            await self._replenish()
+
+    def _forget(self, worker: WorkerProcess) -> None:
+        self._workers.discard(worker)
+        self._last_used.pop(worker, None)
+
+    async def _trim(self) -> None:
+        """Stop the least recently used idle workers while there are too many processes."""
+        while len(self._workers) > self._budget and self._last_used:
+            oldest = min(self._last_used, key=self._last_used.__getitem__)
+            scope = oldest.scope or DEFAULT_SCOPE
+            idle = self._idle.get(scope, [])
+            if oldest in idle:
+                idle.remove(oldest)
+                if not idle:
+                    self._idle.pop(scope, None)
+            self._forget(oldest)
+            await oldest.kill()
+
+    async def _replenish(self) -> None:
+        """Launch spares until ``spares`` fresh workers exist.
+
+        Only the process is started here (a few milliseconds); its interpreter comes up
+        while calls go on, and whoever takes the spare waits for its ready frame then.
+        """
+        while not self._closed and len(self._fresh) < self._spares:
+            try:
+                worker = await self._start()
+            except Exception as exc:
+                # The next call that needs a worker starts one itself and surfaces the error.
+                log.warning("a spare hook worker failed to start", extra={"error": repr(exc)})
+                return
+            self._fresh.append(worker)
+
+    async def _start(self) -> WorkerProcess:
+        worker = await launch_worker(self._command)
+        self._workers.add(worker)
+        await self._trim()
+        return worker
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def _timed_out(self, call: _Call) -> None:
+        if not self._admission.timed_out(call.owner, self._clock()):
+            return
+        log.error(
+            "hooks keep timing out; running them one at a time",
+            extra={"owner": call.owner, "scope": call.scope},
+        )
+        if self._reporter is not None:
+            with anyio.CancelScope(shield=True):
+                await self._reporter.throttled(call.owner, call.scope)
+
+    async def _report(self, incident: HookIncident) -> None:
+        log.error(
+            "hook worker misbehaved and was replaced",
+            extra={
+                "scope": incident.scope,
+                "suspects": list(incident.suspects),
+                "victim": incident.victim,
+                "reason": incident.reason,
+                "retried": incident.retried,
+            },
+        )
+        if self._reporter is not None:
+            with anyio.CancelScope(shield=True):
+                await self._reporter.misbehaved(incident)
 
     async def _converse(
-        self, worker: _Worker, provider: IntegrationProvider | None
+        self, worker: WorkerProcess, provider: IntegrationProvider | None, call_id: str
     ) -> dict[str, Any]:
         """Answer the worker's integration calls until it sends its final reply."""
         made = 0
         while True:
             message = _load(await worker.receive(self._max_reply + _REPLY_SLACK))
             if not isinstance(message, dict):
-                raise _ProtocolError("worker sent a frame that is not a dict")
+                raise ProtocolError("worker sent a frame that is not a dict")
+            if message.get(CALL_ID_KEY) != call_id:
+                raise ProtocolError("worker sent a frame outside its call")
             call = message.get(CALL_KEY)
             if call is None:
                 return message
@@ -336,54 +515,23 @@ class HookPool:
         except (TypeError, RecursionError):
             return _error_answer(error_type, f"{integration}.{method} returned non-plain data")
 
-    async def _replace(self, worker: _Worker) -> None:
-        """Kill a worker whose state is unknown and put a fresh one in its slot."""
-        with anyio.CancelScope(shield=True):
-            self._busy.discard(worker)
-            self._workers.discard(worker)
-            await worker.kill()
-            try:
-                fresh: _Worker | None = await self._spawn()
-            except Exception:
-                # The next call that takes this slot retries the start and surfaces its error.
-                fresh = None
-            await self._release(fresh)
 
-    async def _release(self, slot: _Worker | None) -> None:
-        try:
-            self._idle_send.send_nowait(slot)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            # The pool closed while this call ran.
-            if slot is not None:
-                await slot.kill()
-
-    async def _spawn(self) -> _Worker:
-        process = await anyio.open_process(
-            self._command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env={},
-        )
-        worker = _Worker(process)
-        self._workers.add(worker)
-        try:
-            with anyio.fail_after(self._startup_timeout):
-                ready = await worker.receive(len(READY))
-            if ready != READY:
-                raise _ProtocolError(f"worker sent {ready!r} instead of ready")
-        except BaseException:
-            self._workers.discard(worker)
-            await worker.kill()
-            raise
-        return worker
+@dataclass(frozen=True)
+class _Call:
+    request: dict[str, Any]
+    filename: str
+    function: str
+    limit: float
+    deadline: float
+    scope: str
+    owner: str
 
 
 def _load(frame: bytes) -> Any:
     try:
         return _NoGlobalsUnpickler(io.BytesIO(frame)).load()
     except Exception as exc:
-        raise _ProtocolError(f"worker sent an unreadable frame ({type(exc).__name__})") from None
+        raise ProtocolError(f"worker sent an unreadable frame ({type(exc).__name__})") from None
 
 
 def _error_answer(type_name: str, message: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import pickle
 import resource
@@ -16,7 +17,7 @@ from symbox.sandbox.sdk import sdk_modules
 from symbox.sandbox.sdk.event import make_event
 from symbox.sandbox.sdk.exceptions import SymException
 from symbox.sandbox.sdk.forms import PLAIN_CONVERTERS, SymPromptForm
-from symbox.sandbox.sdk.integrations import DEFAULT_MAX_CALLS, IntegrationChannel
+from symbox.sandbox.sdk.integrations import CALL_ID_KEY, DEFAULT_MAX_CALLS, IntegrationChannel
 from symbox.sandbox.sdk.strategies import STRATEGY_KEY, run_strategy
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
@@ -112,10 +113,33 @@ def handle(
     max_reply: int,
     channel: IntegrationChannel | None = None,
 ) -> bytes:
-    """Run one request and return the pickled reply."""
-    filename = str(request.get("filename", "<hook>"))
+    """Run one request and return the pickled reply; nothing of the call outlives it.
+
+    The request is emptied and the garbage collected while the call's channel is still
+    open, so a generator or cycle the hook left behind is finalised now, inside its own
+    call, and never during a later one.
+    """
+    call_id = request.get(CALL_ID_KEY)
     if channel is not None:
-        channel.begin(int(request.get("max_integration_calls", DEFAULT_MAX_CALLS)))
+        channel.begin(int(request.get("max_integration_calls", DEFAULT_MAX_CALLS)), call_id)
+    try:
+        reply = _reply(policy, request, max_reply, channel)
+        request.clear()
+        gc.collect()
+    finally:
+        if channel is not None:
+            channel.end()
+    reply[CALL_ID_KEY] = call_id
+    return pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _reply(
+    policy: HookPolicy,
+    request: dict[str, Any],
+    max_reply: int,
+    channel: IntegrationChannel | None,
+) -> dict[str, Any]:
+    filename = str(request.get("filename", "<hook>"))
     try:
         args = list(request.get("args", []))
         if request.get("event") and args:
@@ -146,21 +170,21 @@ def handle(
             raise HookError(str(exc), file=filename, type_name="TypeError") from None
         except RecursionError:
             raise HookError("the return value is too deeply nested", file=filename) from None
-        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        if len(data) > max_reply:
+        size = len(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        if size > max_reply:
             raise HookError(
-                f"the return value is {len(data)} bytes serialized; the limit is {max_reply}",
+                f"the return value is {size} bytes serialized; the limit is {max_reply}",
                 file=filename,
                 type_name="ValueError",
             )
-        return data
+        return reply
     except HookCompileError as failure:
-        return pickle.dumps(error_reply(failure, "compile"))
+        return error_reply(failure, "compile")
     except HookError as failure:
-        return pickle.dumps(error_reply(failure, "runtime"))
+        return error_reply(failure, "runtime")
     except MemoryError:
         oom = HookError("out of memory", file=filename, type_name="MemoryError")
-        return pickle.dumps(error_reply(oom, "runtime"))
+        return error_reply(oom, "runtime")
 
 
 def worker_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
@@ -222,8 +246,8 @@ def serve(
         if frame is None:
             return
         # Requests come from the host, the only writer of this pipe, so pickle is trusted here.
-        request = pickle.loads(frame)
-        write_frame(out_fd, handle(policy, request, max_reply, channel))
+        # No local keeps the request: handle() empties it before the call ends.
+        write_frame(out_fd, handle(policy, pickle.loads(frame), max_reply, channel))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,6 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     policy = HookPolicy(modules=worker_modules(channel))
     # Compile once so everything a call needs is imported before the limits apply.
     policy.call("def warm():\n    return [1]\n", "<warm-up>", "warm", [])
+    # What exists now is the worker's own: freezing it keeps each call's collection small.
+    gc.collect()
+    gc.freeze()
     close_other_fds([options.in_fd, options.out_fd])
     if options.memory_limit > 0:
         limit_memory(options.memory_limit)

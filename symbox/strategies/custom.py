@@ -15,7 +15,12 @@ from symbox.hook_views import user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.integrations.http import HttpGateway
-from symbox.sandbox.integrations.scope import CallScope, SecretVault, StoredSecret
+from symbox.sandbox.integrations.scope import (
+    CallScope,
+    SecretVault,
+    StoredSecret,
+    integration_scope,
+)
 from symbox.sandbox.pool import HookPool
 from symbox.sandbox.sdk.strategies import SECRET_KEY
 from symbox.strategies.base import GrantRequest, StrategyError
@@ -124,6 +129,9 @@ class CustomStrategy:
         self._base = base
         self._timeout = timeout
         self._integration, self._secrets = integration_view(integration, stored)
+        self._name = strategy.name
+        # Custom strategies' calls are scoped by the integration whose secrets they hold.
+        self._scope = integration_scope(integration.name)
         hosts = integration.settings.get("allowed_hosts") or ()
         self._allowed = AllowList.parse(str(host) for host in hosts)
 
@@ -172,14 +180,16 @@ class CustomStrategy:
         method = str(spec["method"])
         vault = SecretVault(self._secrets)
         gateway = HttpGateway(self._client, self._allowed, max_timeout=self._timeout)
-        scope = CallScope(self._base, http=gateway, secrets=vault)
+        scope = CallScope(self._base, http=gateway, secrets=vault, name=self._scope)
         try:
             value = await self._pool.call_strategy(
                 self._implementation,
                 self._filename,
-                {**spec, "integration": self._integration},
+                {**spec, "integration": vault.bind(self._integration)},
                 self._timeout,
                 integrations=scope,
+                scope=self._scope,
+                owner=f"strategy {self._name}",
             )
         except HookCompileError as error:
             raise StrategyError(str(error), permanent=True, reached_target=False) from None
@@ -190,6 +200,8 @@ class CustomStrategy:
                 text = f"{self._where(method)}: {error.detail}"
             # A hook may put a secret it retrieved into its error; the run's error is audited.
             raise StrategyError(vault.scrub(text), reached_target=scope.reached_out) from None
+        finally:
+            vault.close()
         return value, scope
 
     def _where(self, method: str) -> str:

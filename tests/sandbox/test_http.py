@@ -180,9 +180,11 @@ async def run_probe(method: str, body: str = "pass") -> Any:
     integration = {"name": "api", "type": "custom", "settings": {"secrets": [HANDLE]}}
     spec = {"method": method, "target_id": "db", "event": {}, "integration": integration}
     async with HookPool(size=1) as pool:
-        scope = CallScope(secrets=SecretVault(SECRETS))
+        vault = SecretVault(SECRETS)
+        scope = CallScope(secrets=vault)
         source = STRATEGY.replace("{body}", body)
-        return await pool.call_strategy(source, FILE, spec, integrations=scope)
+        bound = {**spec, "integration": vault.bind(integration)}
+        return await pool.call_strategy(source, FILE, bound, integrations=scope)
 
 
 async def test_a_secret_handle_resolves_through_the_host() -> None:
@@ -222,14 +224,17 @@ asks = [
     ("http", "request", {"method": "GET", "url": "file:///etc/passwd", "params": []}),
     ("http", "request", {"method": "CONNECT", "url": "http://127.0.0.1/", "params": []}),
 ]
-while read_frame(0) is not None:
+while (frame := read_frame(0)) is not None:
+    request = pickle.loads(frame)
+    call_id = request["call_id"]
+    given = [("secrets", "retrieve", {"id": handle}) for handle in request["args"]]
     answers = []
-    for integration, method, args in asks:
+    for integration, method, args in given + asks:
         call = {"integration": integration, "method": method, "args": args}
-        write_frame(1, pickle.dumps({"integration_call": call}))
+        write_frame(1, pickle.dumps({"integration_call": call, "call_id": call_id}))
         reply = pickle.loads(read_frame(0))
         answers.append(reply.get("value") or reply["error"]["message"])
-    write_frame(1, pickle.dumps({"ok": True, "value": answers}))
+    write_frame(1, pickle.dumps({"ok": True, "value": answers, "call_id": call_id}))
 """
 
 
@@ -237,12 +242,19 @@ async def test_the_host_enforces_scope_even_for_a_rogue_worker() -> None:
     command = [sys.executable, "-c", ROGUE_WORKER]
     async with egress_client() as client, HookPool(size=1, command=command) as rogue:
         http = HttpGateway(client, AllowList.parse(["127.0.0.1"]))
-        scoped = CallScope(http=http, secrets=SecretVault(SECRETS))
-        answers = await rogue.call("", FILE, "anything", integrations=scoped)
+        vault = SecretVault(SECRETS)
+        handle = vault.bind(HANDLE)["__sym_secret__"]["id"]
+        scoped = CallScope(http=http, secrets=vault)
+        answers = await rogue.call("", FILE, "anything", [handle], integrations=scoped)
         # A hook's scope (no secrets, no allowed hosts) gives even less.
         bare = await rogue.call("", FILE, "anything", integrations=CallScope())
+        # Once its call is over, the handle it was given resolves to nothing.
+        vault.close()
+        late = await rogue.call("", FILE, "anything", [handle], integrations=scoped)
     assert answers == [
         API_KEY,
+        # The configured path is no handle: only the id this call was given is.
+        "that secret is not one of this integration's settings",
         "that secret is not one of this integration's settings",
         "that secret is not one of this integration's settings",
         "169.254.169.254:80 is not in this integration's allowed_hosts",
@@ -250,4 +262,5 @@ async def test_the_host_enforces_scope_even_for_a_rogue_worker() -> None:
         "method 'CONNECT' is not supported",
     ]
     assert bare[:2] == ["no secrets are available here"] * 2
+    assert late[0] == "that secret is not one of this integration's settings"
     assert bare[3] == "outbound HTTP is not configured for this hook"

@@ -274,11 +274,11 @@ async def test_facade_reprs_show_no_secrets(pool: HookPool) -> None:
 
 async def test_the_worker_process_never_holds_the_tokens(pool: HookPool) -> None:
     await pool.call(ON_CALL, FILE, "on_request", [event_for("alice@x.com")], wrap_event=True)
-    (pid,) = pool.pids
-    proc = Path(f"/proc/{pid}")
-    for name in ("cmdline", "environ"):
-        content = (proc / name).read_bytes()
-        assert not any(token.encode() in content for token in TOKENS)
+    for pid in pool.pids:
+        proc = Path(f"/proc/{pid}")
+        for name in ("cmdline", "environ"):
+            content = (proc / name).read_bytes()
+            assert not any(token.encode() in content for token in TOKENS)
 
 
 async def test_integration_calls_are_bounded_per_hook_call(
@@ -328,13 +328,13 @@ ROGUE_WORKER = """\
 import pickle
 from symbox.sandbox.worker import READY, read_frame, write_frame
 write_frame(1, READY)
-read_frame(0)
+call_id = pickle.loads(read_frame(0))["call_id"]
 call = {"integration": "pagerduty", "method": "users_on_call", "args": {}}
 refused = []
 for _ in range(60):
-    write_frame(1, pickle.dumps({"integration_call": call}))
+    write_frame(1, pickle.dumps({"integration_call": call, "call_id": call_id}))
     refused.append("error" in pickle.loads(read_frame(0)))
-write_frame(1, pickle.dumps({"ok": True, "value": refused}))
+write_frame(1, pickle.dumps({"ok": True, "value": refused, "call_id": call_id}))
 read_frame(0)
 """
 

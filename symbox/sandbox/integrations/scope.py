@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from secrets import token_urlsafe
 from typing import Any, Protocol
 
 from symbox.config.model import Secret
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.integrations.http import HttpGateway
+from symbox.sandbox.pool import DEFAULT_SCOPE
 from symbox.sandbox.sdk.exceptions import AccessStrategyError, HTTPRefusedError, SymException
 from symbox.sandbox.sdk.http import HTTP_INTEGRATION
-from symbox.sandbox.sdk.strategies import SECRETS_INTEGRATION
+from symbox.sandbox.sdk.strategies import SECRET_KEY, SECRETS_INTEGRATION
 
 REDACTED = "<redacted>"
+# Handle ids are random per call: 24 bytes cannot be guessed from inside a worker.
+_ID_BYTES = 24
+
+
+def environment_scope(name: str) -> str:
+    """The pool scope of a flow's hooks: its environment's integrations and allowed hosts."""
+    return f"environment {name}"
+
+
+def integration_scope(name: str) -> str:
+    """The pool scope of a custom strategy: its integration's secrets and allowed hosts."""
+    return f"integration {name}"
+
+
+def scope_name(provider: IntegrationProvider | None) -> str:
+    """The pool scope of a call answered by ``provider``."""
+    return provider.name if isinstance(provider, CallScope) else DEFAULT_SCOPE
 
 
 class StoredSecret(Protocol):
@@ -29,17 +48,39 @@ class StoredSecret(Protocol):
 
 
 class SecretVault:
-    """The secrets a call may resolve, by handle id; the worker only holds the ids."""
+    """The secrets one call may resolve; the worker only ever holds this call's handle ids.
+
+    Secrets are configured by path (``settings.api_token``); each vault gives every path an
+    unguessable id of its own, so a handle is bound to its integration and to the call that
+    was given it: an id kept by code from another call, or guessed, resolves to nothing.
+    """
 
     def __init__(self, secrets: Mapping[str, Secret | StoredSecret]) -> None:
-        self._secrets = dict(secrets)
+        self._ids = {path: token_urlsafe(_ID_BYTES) for path in secrets}
+        self._secrets = {self._ids[path]: secret for path, secret in secrets.items()}
+        self._open = True
         # Values read from a store during this call, so errors can be scrubbed of them.
         self._fetched: list[str] = []
+
+    def bind(self, view: Any) -> Any:
+        """``view`` with each secret handle's path replaced by this call's id for it."""
+        if isinstance(view, Mapping):
+            marker = view.get(SECRET_KEY)
+            if isinstance(marker, Mapping) and marker.get("id") in self._ids:
+                return {SECRET_KEY: {**marker, "id": self._ids[marker["id"]]}}
+            return {key: self.bind(item) for key, item in view.items()}
+        if isinstance(view, list | tuple):
+            return [self.bind(item) for item in view]
+        return view
+
+    def close(self) -> None:
+        """Refuse every later look-up: the call this vault served is over."""
+        self._open = False
 
     async def retrieve(self, args: dict[str, Any]) -> str:
         """The value of the secret ``args["id"]`` names, if this call may have it."""
         handle = args.get("id")
-        secret = self._secrets.get(handle) if isinstance(handle, str) else None
+        secret = self._secrets.get(handle) if isinstance(handle, str) and self._open else None
         if secret is None:
             raise AccessStrategyError("that secret is not one of this integration's settings")
         if isinstance(secret, Secret):
@@ -60,7 +101,11 @@ class SecretVault:
 
 
 class CallScope:
-    """An IntegrationProvider for one call: its own HTTP gateway and secrets, else ``base``."""
+    """An IntegrationProvider for one call: its own HTTP gateway and secrets, else ``base``.
+
+    ``name`` is the scope's identity for the worker pool: calls of different names never
+    share a worker process (see symbox.sandbox.pool).
+    """
 
     def __init__(
         self,
@@ -68,10 +113,12 @@ class CallScope:
         *,
         http: HttpGateway | None = None,
         secrets: SecretVault | None = None,
+        name: str = DEFAULT_SCOPE,
     ) -> None:
         self._base = base
         self.http = http
         self.secrets = secrets
+        self.name = name
 
     @property
     def reached_out(self) -> bool:

@@ -12,6 +12,8 @@ from symbox.sandbox.sdk.exceptions import EXCEPTIONS, GitHubError, SymException
 
 # The key marking a worker frame as an integration call rather than a final reply.
 CALL_KEY = "integration_call"
+# The key of the call id every worker frame carries (the host refuses frames of other calls).
+CALL_ID_KEY = "call_id"
 DEFAULT_MAX_CALLS = 50
 # The error type each integration's failures surface as inside a hook.
 ERROR_TYPES = {
@@ -31,32 +33,54 @@ Transport = Callable[[bytes], bytes]
 
 
 class IntegrationChannel:
-    """The worker's side of integration calls: frames out, replies in, a per-call budget."""
+    """The worker's side of integration calls: frames out, replies in, a per-call budget.
 
-    __slots__ = ("_limit", "_made", "_transport")
+    The channel is open only while the host waits on a call: code a call leaves behind
+    (a generator finalised later, say) cannot reach the host between calls, and every
+    frame carries the id of the call that is open, which the host checks.
+    """
+
+    __slots__ = ("_call", "_limit", "_made", "_transport")
 
     def __init__(self, transport: Transport | None) -> None:
         self._transport = transport
         self._limit = DEFAULT_MAX_CALLS
         self._made = 0
+        self._call: str | None = None
 
-    def begin(self, limit: int) -> None:
-        """Start a new hook call with a fresh budget of `limit` integration calls."""
+    def begin(self, limit: int, call: str | None = None) -> None:
+        """Start hook call ``call`` with a fresh budget of `limit` integration calls."""
         self._limit = limit
         self._made = 0
+        self._call = call
+
+    def end(self) -> None:
+        """Close the channel until the next call begins."""
+        self._call = None
+        self._made = self._limit
+
+    @property
+    def call_id(self) -> str | None:
+        """The id of the call the channel is open for, if any."""
+        return self._call
 
     def call(self, integration: str, method: str, args: dict[str, Any]) -> Any:
         """Run `integration.method(**args)` on the host; raise the SDK error it reports."""
         error_type = _error_class(ERROR_TYPES.get(integration, "SymException"))
         if self._transport is None:
             raise error_type(f"{integration} is not available outside a hook worker")
+        if self._call is None:
+            raise error_type(f"{integration} is not available outside a hook call")
         self._made += 1
         # Counted here too so a hook looping on a caught error does not keep the host busy.
         if self._made > self._limit:
             raise SymException(
                 f"too many integration calls: a hook call may make at most {self._limit}"
             )
-        frame = {CALL_KEY: {"integration": integration, "method": method, "args": args}}
+        frame = {
+            CALL_KEY: {"integration": integration, "method": method, "args": args},
+            CALL_ID_KEY: self._call,
+        }
         reply = pickle.loads(self._transport(pickle.dumps(frame)))
         if reply.get("ok"):
             return reply.get("value")
