@@ -108,8 +108,9 @@ def _guard(txn: WriteTxn, email: str, system: str, force: bool) -> None:
         return
     run_id = txn.live_grant_of(email)
     if run_id is not None:
-        # A revoke finds the user by the identity in force when it runs: changing it now
-        # would leave the access granted under the old identity in place.
+        # Grants record the identity they were made to, but one made before identities were
+        # recorded is revoked by the identity in force when it ends: changing it now could
+        # leave that access in place, so the operator must say they mean it.
         raise IdentityInUse(
             f"{email} holds access from run {run_id}: change their {SYSTEMS[system].what} "
             "after it ends, or pass --force and remove that access by hand"
