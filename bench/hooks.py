@@ -3,17 +3,64 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 
 import anyio
 
 from bench.common import print_machine, summary_ms
+from symbox.sandbox.errors import HookTimeout
 from symbox.sandbox.pool import HookPool
 
 TRIVIAL = "def on_request(event):\n    return None\n"
+SPIN = "def on_request(event):\n    while True:\n        pass\n"
+TARGET_STARVED_P99_MS = 50.0
 TARGET_P50_MS = 0.5
 TARGET_P99_MS = 2.0
+
+
+async def scopes(calls: int, workers: int, count: int) -> list[float]:
+    """One caller cycling through ``count`` scopes: what binding workers to scopes costs."""
+    latencies: list[float] = []
+    names = [f"environment e{index}" for index in range(count)]
+    async with HookPool(size=workers) as pool:
+        for name in names * 10:
+            await pool.call(TRIVIAL, "hooks/bench.py", "on_request", ({},), scope=name)
+        for index in range(calls):
+            before = time.perf_counter()
+            await pool.call(
+                TRIVIAL, "hooks/bench.py", "on_request", ({},), scope=names[index % count]
+            )
+            latencies.append(time.perf_counter() - before)
+    return latencies
+
+
+async def starved(calls: int, workers: int) -> list[float]:
+    """A trivial hook's latency while another scope keeps its share busy with endless loops."""
+    latencies: list[float] = []
+    async with HookPool(size=workers) as pool:
+        stop = anyio.Event()
+
+        async def looping() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(HookTimeout):
+                    await pool.call(
+                        SPIN, "hooks/loop.py", "on_request", ({},), 2.0, scope="environment loop"
+                    )
+
+        async with anyio.create_task_group() as group:
+            for _ in range(10):
+                group.start_soon(looping)
+            await anyio.sleep(0.5)
+            for _ in range(calls):
+                before = time.perf_counter()
+                await pool.call(TRIVIAL, "hooks/ok.py", "on_request", ({},), scope="environment ok")
+                latencies.append(time.perf_counter() - before)
+                await anyio.sleep(0.01)
+            stop.set()
+            group.cancel_scope.cancel()
+    return latencies
 
 
 async def measure(calls: int, concurrency: int, workers: int) -> tuple[list[float], float]:
@@ -40,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print a Markdown table of hook-call latency at a few concurrency levels."""
     parser = argparse.ArgumentParser(prog="python -m bench.hooks")
     parser.add_argument("--calls", type=int, default=4000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args(argv)
     print_machine()
     print()
@@ -55,6 +102,23 @@ def main(argv: list[str] | None = None) -> int:
             f"| {stats['p99']:.3f} | {stats['max']:.3f} | {'pass' if ok else 'FAIL'} |",
             flush=True,
         )
+    print()
+    print("| scopes in turn | p50 ms | p99 ms | max ms |")
+    print("|---|---|---|---|")
+    for count in (1, 2, 6):
+        stats = summary_ms(anyio.run(scopes, args.calls // 4, args.workers, count))
+        print(
+            f"| {count} | {stats['p50']:.3f} | {stats['p99']:.3f} | {stats['max']:.3f} |",
+            flush=True,
+        )
+    print()
+    stats = summary_ms(anyio.run(starved, 300, args.workers))
+    verdict = "pass" if stats["p99"] <= TARGET_STARVED_P99_MS else "FAIL"
+    print("| trivial hook beside 10 endless loops | p50 ms | p99 ms | max ms | target p99 <= 50 |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| 300 calls | {stats['p50']:.3f} | {stats['p99']:.3f} | {stats['max']:.3f} | {verdict} |"
+    )
     return 0
 
 
