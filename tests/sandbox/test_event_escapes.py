@@ -122,3 +122,16 @@ async def test_plain_comparisons_still_work(one_worker: HookPool) -> None:
         hook_source(body, "event"), FILE, "hook", [EVENT], wrap_event=True
     )
     assert result == [True, True, False]
+
+
+async def test_users_without_email_are_told_apart(one_worker: HookPool) -> None:
+    event = {
+        **EVENT,
+        "user": {"email": None, "username": "bot:ci", "role": "bot"},
+        "run": {"id": "r", "actors": {"request": {"email": None, "username": "symbox"}}},
+    }
+    body = "return [event.user == event.get_actor('request'), event.user == event.user]"
+    result = await one_worker.call(
+        hook_source(body, "event"), FILE, "hook", [event], wrap_event=True
+    )
+    assert result == [False, True]

@@ -159,11 +159,16 @@ class User(Facade):
         """The user's last name, when known."""
         return _mapping(self._data).get("last_name")
 
+    def _key(self) -> tuple[str | None, str | None]:
+        # People are known by email; bots and symbox itself have none, so by username.
+        email = self.email
+        return (email, None) if email else (None, self.username)
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, User) and self.email == other.email
+        return isinstance(other, User) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(self.email)
+        return hash(self._key())
 
     def __repr__(self) -> str:
         return f"User({self.email!r})"
