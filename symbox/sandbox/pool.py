@@ -9,7 +9,6 @@ new scope does not wait for a process to start.
 
 from __future__ import annotations
 
-import io
 import logging
 import pickle
 import secrets
@@ -23,22 +22,20 @@ from typing import Any, Protocol
 import anyio
 
 from symbox.sandbox.admission import Admission, ThrottlePolicy
-from symbox.sandbox.errors import HookCompileError, HookCrashed, HookError, HookTimeout
+from symbox.sandbox.errors import HookCrashed, HookTimeout
+from symbox.sandbox.frames import answer_call, decode_reply, error_answer, load_frame
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.process import ProtocolError, WorkerProcess, describe_exit, launch_worker
-from symbox.sandbox.sdk.exceptions import EXCEPTIONS, SymException
 from symbox.sandbox.sdk.integrations import (
     CALL_ID_KEY,
     CALL_KEY,
     DEFAULT_MAX_CALLS,
-    ERROR_TYPES,
 )
 from symbox.sandbox.sdk.strategies import STRATEGY_KEY
 from symbox.sandbox.worker import (
     DEFAULT_MAX_REPLY,
     DEFAULT_MEMORY_LIMIT,
     WORKER_ARGUMENT,
-    plain,
 )
 
 log = logging.getLogger(__name__)
@@ -84,13 +81,6 @@ class PoolReporter(Protocol):
     async def throttled(self, owner: str, scope: str) -> None:
         """``owner`` keeps timing out and now runs one call at a time."""
         ...
-
-
-class _NoGlobalsUnpickler(pickle.Unpickler):
-    """Replies come from a process running hostile code: plain data needs no class lookups."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"worker reply refers to {module}.{name}")
 
 
 class _Closed(Exception):
@@ -333,7 +323,7 @@ class HookPool:
                 raise
             else:
                 await self._keep(worker)
-                return _decode(reply)
+                return decode_reply(reply)
             await self._discard(worker)
             # A used worker may carry code an earlier call left behind: the call that met
             # the failure is then a victim, and runs again on a worker that carries nothing.
@@ -469,7 +459,7 @@ class HookPool:
         """Answer the worker's integration calls until it sends its final reply."""
         made = 0
         while True:
-            message = _load(await worker.receive(self._max_reply + _REPLY_SLACK))
+            message = load_frame(await worker.receive(self._max_reply + _REPLY_SLACK))
             if not isinstance(message, dict):
                 raise ProtocolError("worker sent a frame that is not a dict")
             if message.get(CALL_ID_KEY) != call_id:
@@ -480,40 +470,14 @@ class HookPool:
             made += 1
             # Enforced here as well: the worker's own count runs beside hook code.
             if made > self._max_integration_calls:
-                answer = _error_answer(
+                answer = error_answer(
                     "SymException",
                     f"too many integration calls: a hook call may make at most "
                     f"{self._max_integration_calls}",
                 )
             else:
-                answer = await self._integration_call(call, provider)
+                answer = await answer_call(call, provider)
             await worker.send(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-
-    async def _integration_call(
-        self, call: object, provider: IntegrationProvider | None
-    ) -> dict[str, Any]:
-        """Run one call through the provider; every failure becomes an SDK error for the hook."""
-        if not isinstance(call, dict):
-            return _error_answer("SymException", "malformed integration call")
-        integration, method, args = call.get("integration"), call.get("method"), call.get("args")
-        if not (isinstance(integration, str) and isinstance(method, str) and type(args) is dict):
-            return _error_answer("SymException", "malformed integration call")
-        error_type = ERROR_TYPES.get(integration, "SymException")
-        if provider is None:
-            return _error_answer(error_type, f"no {integration} integration is configured")
-        try:
-            value = await provider.call(integration, method, args)
-        except SymException as exc:
-            # The nearest SDK class by name: the worker only rebuilds the SDK's own types.
-            known = next(kind for kind in type(exc).__mro__ if kind in EXCEPTIONS)
-            return _error_answer(known.__name__, exc.message)
-        except Exception as exc:
-            # Not str(exc): an unexpected error's text could carry request details.
-            return _error_answer(error_type, f"{integration}.{method} failed: {type(exc).__name__}")
-        try:
-            return {"ok": True, "value": plain(value)}
-        except (TypeError, RecursionError):
-            return _error_answer(error_type, f"{integration}.{method} returned non-plain data")
 
 
 @dataclass(frozen=True)
@@ -525,25 +489,3 @@ class _Call:
     deadline: float
     scope: str
     owner: str
-
-
-def _load(frame: bytes) -> Any:
-    try:
-        return _NoGlobalsUnpickler(io.BytesIO(frame)).load()
-    except Exception as exc:
-        raise ProtocolError(f"worker sent an unreadable frame ({type(exc).__name__})") from None
-
-
-def _error_answer(type_name: str, message: str) -> dict[str, Any]:
-    return {"error": {"type": type_name, "message": message}}
-
-
-def _decode(message: dict[str, Any]) -> Any:
-    if message.get("ok"):
-        return message["value"]
-    error = message["error"]
-    if error["kind"] == "compile":
-        raise HookCompileError(error["message"], file=error["file"], line=error["line"])
-    raise HookError(
-        error["message"], file=error["file"], line=error["line"], type_name=error["type"]
-    )
