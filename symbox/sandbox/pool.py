@@ -110,6 +110,7 @@ class HookPool:
         share: int | None = None,
         spares: int = 1,
         prestart: int = 2,
+        max_workers: int = 8,
         throttle: ThrottlePolicy | None = None,
         reporter: PoolReporter | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -132,8 +133,9 @@ class HookPool:
         self._admission = Admission(size, share or max(1, size // 2), throttle)
         self._spares = max(1, spares)
         self._prestart = max(1, min(prestart, size))
-        # Live processes are kept to this many; idle workers of other scopes make room.
-        self._budget = size + self._spares
+        # Live processes are kept to this many (a worker is about 20 MB); idle workers of
+        # the least recently used scopes make room, so a few scopes each keep a warm one.
+        self._budget = max(max_workers, size + self._spares)
         self._reporter = reporter
         self._clock = clock
         self._workers: set[WorkerProcess] = set()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +68,43 @@ async def test_each_environment_has_its_own_workers(tmp_path: Path) -> None:
         "environment main",
         "environment staging",
     }
+
+
+NOISY = """\
+from sym.sdk.integrations import pagerduty
+
+
+def on_request(event):
+    # One integration call far over the frame limit: the worker breaks the protocol.
+    return pagerduty.is_on_call("x" * 2000000 + "@example.com")
+"""
+
+
+def sandbox_records(path: Path) -> list[dict[str, Any]]:
+    """The audit file's sandbox records, oldest first."""
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return [record for record in records if record["type"] == "sandbox"]
+
+
+async def test_a_worker_that_breaks_the_protocol_is_audited_naming_its_flow(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "impl.py").write_text(NOISY)
+    async with harness(tmp_path, config_text=two_environments) as h:
+        run_id = await h.request()
+        run = await h.run(run_id)
+        assert run["status"] == "errored"
+        assert "worker sent a" in run["error"]
+        path = h.app.options.data_dir / "audit.jsonl"
+        await h.wait_for(lambda: len(sandbox_records(path)) >= 1, "a sandbox record")
+        [record] = sandbox_records(path)
+    assert record["event"]["type"] == "hook_error"
+    assert record["fields"]["scope"] == "environment main"
+    suspects = record["fields"]["suspects"]
+    assert len(suspects) == 1
+    assert "flow access" in suspects[0]
+    assert "staging-signoff" in suspects[0]
+    assert record["fields"]["retried"] is False
+    assert "hook worker replaced" in record["state"]["errors"][0]

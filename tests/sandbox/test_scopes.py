@@ -91,13 +91,26 @@ EVENT: dict[str, Any] = {"payload": {"fields": {}}}
 
 async def test_a_worker_never_serves_two_scopes() -> None:
     seen: dict[int, set[str | None]] = {}
-    async with HookPool(size=1) as pool:
+    # Two processes at most: scopes take turns, and an idle worker is stopped, never reused.
+    async with HookPool(size=1, max_workers=2) as pool:
         for scope in ["env a", "env b", "env a", "env c", "env b", "env a"]:
             await pool.call(HOOKS, f"hooks/{scope}.py", "trivial", scope=scope)
             for pid, bound in pool.scopes().items():
                 seen.setdefault(pid, set()).add(bound)
     assert all(len(scopes - {None}) <= 1 for scopes in seen.values())
     assert {scope for scopes in seen.values() for scope in scopes} >= {"env a", "env b", "env c"}
+
+
+async def test_a_few_scopes_each_keep_a_warm_worker() -> None:
+    scopes = [f"env {index}" for index in range(6)]
+    async with HookPool(size=4) as pool:
+        for scope in scopes:
+            await pool.call(HOOKS, "hooks/x.py", "trivial", scope=scope)
+        warm = {pid: scope for pid, scope in pool.scopes().items() if scope is not None}
+        for scope in scopes * 3:
+            await pool.call(HOOKS, "hooks/x.py", "trivial", scope=scope)
+        assert {pid: scope for pid, scope in pool.scopes().items() if scope} == warm
+    assert sorted(warm.values()) == scopes
 
 
 async def test_code_left_behind_runs_only_in_its_own_call() -> None:
