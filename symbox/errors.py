@@ -10,6 +10,10 @@ class NotFound(Exception):
     """No such run, event, flow or token."""
 
 
+class HiddenRun(NotFound):
+    """A run the caller may not see: answered exactly as a missing one, traced as a refusal."""
+
+
 class BadRequest(Exception):
     """The request is malformed or names something that cannot be used."""
 

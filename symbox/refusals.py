@@ -31,6 +31,8 @@ UNKNOWN_TOKEN = "unknown_token"
 EXPIRED_TOKEN = "expired_token"
 REVOKED_TOKEN = "revoked_token"
 FORBIDDEN = "forbidden"
+# A run the caller may not see, answered as a missing one.
+HIDDEN_RUN = "hidden_run"
 RATE_LIMITED = "rate_limited"
 # Slack users symbox cannot act for.
 NOT_A_USER = "not_a_user"

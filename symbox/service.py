@@ -17,7 +17,7 @@ from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
 from symbox.engine.people import InvalidEmail, canonical_email, same_person
 from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
-from symbox.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
+from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, Unavailable
 from symbox.flow_forms import FlowForms, filled_inputs
 from symbox.flow_hooks import FlowHooks
 from symbox.ledger import RunLedger
@@ -131,7 +131,7 @@ class RunService:
         run = await self.get_run(run_id)
         flow = self._config.flow_by_name(run.flow)
         if not may_view(flow.vars if flow else {}, run, actor):
-            raise NotFound(f"no run {run_id!r}")
+            raise HiddenRun(f"no run {run_id!r}")
         return run
 
     def visibility(self, actor: Actor) -> tuple[str, tuple[str, ...]] | None:

@@ -17,7 +17,7 @@ from symbox.api.auth import TokenAuth
 from symbox.api.errors import ApiError, error_response, from_exception
 from symbox.api.openapi import openapi_document
 from symbox.api.views import event_view, run_view
-from symbox.errors import NotFound
+from symbox.errors import HiddenRun, NotFound
 from symbox.service import RunService
 from symbox.store.reader import Reader
 
@@ -226,6 +226,8 @@ def _json_errors(handler: Handler, auth: TokenAuth) -> Handler:
                 raise
             if api_error.status_code == 403:
                 await auth.forbidden(request, api_error.message)
+            elif isinstance(error, HiddenRun):
+                await auth.hidden(request, api_error.message)
             return error_response(
                 api_error.status_code, api_error.code, api_error.message, api_error.headers
             )

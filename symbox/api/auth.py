@@ -12,6 +12,7 @@ from symbox.engine.model import Actor
 from symbox.refusals import (
     EXPIRED_TOKEN,
     FORBIDDEN,
+    HIDDEN_RUN,
     MISSING_TOKEN,
     RATE_LIMITED,
     REVOKED_TOKEN,
@@ -72,6 +73,12 @@ class TokenAuth:
         who = getattr(request.state, "token_id", UNKNOWN_TOKEN_WHO)
         actor = getattr(request.state, "actor", None)
         await self._refuse(request, FORBIDDEN, who, actor, detail=message)
+
+    async def hidden(self, request: Request, message: str) -> None:
+        """Leave the trace of a run refused to its caller, who was answered 404."""
+        who = getattr(request.state, "token_id", UNKNOWN_TOKEN_WHO)
+        actor = getattr(request.state, "actor", None)
+        await self._refuse(request, HIDDEN_RUN, who, actor, detail=message)
 
     async def _refuse(
         self,

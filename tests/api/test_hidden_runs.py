@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.api.test_hooks import PERMISSIONS, hooked_config
+from tests.api.test_refusals import refused_records
 from tests.harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
@@ -68,3 +69,17 @@ async def test_get_permissions_approvers_still_decide_runs_they_cannot_list(
         assert approved.json()["status"] == "escalated", approved.text
         again = await h.approve(run_id, as_="eve@example.com")
         assert again.status_code == 404
+
+
+async def test_probing_a_hidden_run_leaves_a_trace(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        run_id = await h.request()
+        assert (await act(h, "approve", run_id, "eve@example.com")).status_code == 404
+        # A made-up id is only a miss: nothing was refused.
+        assert (await act(h, "approve", str(uuid.uuid4()), "eve@example.com")).status_code == 404
+        path = h.app.options.data_dir / "audit.jsonl"
+        await h.wait_for(lambda: len(refused_records(path)) >= 1, "a refusal record")
+        [record] = refused_records(path)
+    assert record["fields"]["why"] == "hidden_run"
+    assert record["fields"]["what"] == "POST /api/v1/events/approve"
+    assert record["fields"]["detail"] == f"no run {run_id!r}"
