@@ -9,6 +9,7 @@ new scope does not wait for a process to start.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import pickle
 import secrets
@@ -141,7 +142,9 @@ class HookPool:
         self._workers: set[WorkerProcess] = set()
         self._idle: dict[str, list[WorkerProcess]] = {}
         self._fresh: list[WorkerProcess] = []
-        self._last_used: dict[WorkerProcess, float] = {}
+        # Idle workers in the order they became idle (a counter: the clock may stand still).
+        self._idle_since: dict[WorkerProcess, int] = {}
+        self._ticks = itertools.count()
         self._changed = anyio.Event()
         self._started = False
         self._closed = False
@@ -204,7 +207,7 @@ class HookPool:
             self._workers.clear()
             self._idle.clear()
             self._fresh.clear()
-            self._last_used.clear()
+            self._idle_since.clear()
 
     async def call(
         self,
@@ -355,6 +358,8 @@ class HookPool:
             worker = idle.pop()
             if not idle:
                 del self._idle[scope]
+            # Busy from now on: never a candidate for _trim.
+            self._idle_since.pop(worker, None)
             return worker
         return await self._fresh_for(scope)
 
@@ -368,7 +373,9 @@ class HookPool:
             self._forget(worker)
             raise
         worker.scope = scope
-        await self._replenish()
+        # Shielded: a cancellation here would lose the worker just taken.
+        with anyio.CancelScope(shield=True):
+            await self._replenish()
         return worker
 
     async def _keep(self, worker: WorkerProcess) -> None:
@@ -377,7 +384,7 @@ class HookPool:
             self._forget(worker)
             await worker.kill()
             return
-        self._last_used[worker] = self._clock()
+        self._idle_since[worker] = next(self._ticks)
         self._idle.setdefault(worker.scope, []).append(worker)
 
     async def _discard(self, worker: WorkerProcess) -> None:
@@ -389,18 +396,17 @@ class HookPool:
 
     def _forget(self, worker: WorkerProcess) -> None:
         self._workers.discard(worker)
-        self._last_used.pop(worker, None)
+        self._idle_since.pop(worker, None)
 
     async def _trim(self) -> None:
         """Stop the least recently used idle workers while there are too many processes."""
-        while len(self._workers) > self._budget and self._last_used:
-            oldest = min(self._last_used, key=self._last_used.__getitem__)
+        while len(self._workers) > self._budget and self._idle_since:
+            oldest = min(self._idle_since, key=self._idle_since.__getitem__)
             scope = oldest.scope or DEFAULT_SCOPE
-            idle = self._idle.get(scope, [])
-            if oldest in idle:
-                idle.remove(oldest)
-                if not idle:
-                    self._idle.pop(scope, None)
+            idle = self._idle[scope]
+            idle.remove(oldest)
+            if not idle:
+                del self._idle[scope]
             self._forget(oldest)
             await oldest.kill()
 

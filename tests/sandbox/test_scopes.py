@@ -191,8 +191,8 @@ async def test_waiting_for_a_worker_counts_against_the_timeout() -> None:
             await pool.call(HOOKS, "hooks/a.py", "trivial", timeout=0.3)
 
 
-async def _expect_timeout(call: Any) -> None:
-    with pytest.raises(HookTimeout):
+async def _expect_timeout(call: Any, text: str | None = None) -> None:
+    with pytest.raises(HookTimeout, match=text):
         await call
 
 
@@ -234,3 +234,19 @@ async def test_an_owner_that_keeps_timing_out_is_throttled_and_reported() -> Non
                 await pool.call(HOOKS, "hooks/loop.py", "trivial", timeout=0.3)
         # Others are not held back.
         assert await pool.call(HOOKS, "hooks/other.py", "trivial") == 1
+
+
+async def test_making_room_never_stops_a_busy_worker() -> None:
+    async with HookPool(size=2, share=1, max_workers=3) as pool:
+        await pool.call(HOOKS, "hooks/a.py", "trivial", scope="env a")
+        async with anyio.create_task_group() as group:
+            # env a's worker is busy for the whole second while two new scopes need room.
+            group.start_soon(
+                lambda: _expect_timeout(
+                    pool.call(HOOKS, "hooks/a.py", "spin", timeout=1.0, scope="env a"),
+                    "ran longer than",
+                )
+            )
+            await anyio.sleep(0.1)
+            for scope in ("env b", "env c", "env b", "env c"):
+                assert await pool.call(HOOKS, f"hooks/{scope}.py", "trivial", scope=scope) == 1
