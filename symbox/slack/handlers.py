@@ -16,7 +16,15 @@ from symbox.config.model import Config, Flow
 from symbox.engine.forms import has_on_change, shapes_form
 from symbox.engine.inputs import form_values, validate_inputs
 from symbox.engine.model import Actor
-from symbox.errors import BadRequest, Conflict, Forbidden, InputError, NotFound, Unavailable
+from symbox.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HiddenRun,
+    InputError,
+    NotFound,
+    Unavailable,
+)
 from symbox.flow_forms import filled_inputs
 from symbox.refusals import FORBIDDEN, GUEST, NO_EMAIL, NOT_A_USER, Refusal, Refusals
 from symbox.service import RunService
@@ -371,6 +379,11 @@ class SlackHandlers:
         except Forbidden as error:
             await self._refused(FORBIDDEN, user_id, team, action_id, run_id, actor, str(error))
             return f"You cannot do that: {error}"
+        except HiddenRun:
+            # The API hides such runs; here the clicker has seen the request message.
+            why = "you may not decide or revoke this flow's requests"
+            await self._refused(FORBIDDEN, user_id, team, action_id, run_id, actor, why)
+            return f"You cannot do that: {why}"
         except Conflict as error:
             return f"Nothing changed: {error}"
         except Unavailable as error:

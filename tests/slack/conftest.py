@@ -16,6 +16,7 @@ USERS = [
     SlackUser("UCAROL", "carol@example.com", "carol"),
     SlackUser("UALICE", "alice@example.com", "alice"),
     SlackUser("UBOB", "bob@example.com", "bob"),
+    SlackUser("UDAVE", "dave@example.com", "dave"),
     SlackUser("UGUEST", "guest@example.com", "guest", is_restricted=True),
     SlackUser("UGONE", "gone@example.com", "gone", deleted=True),
 ]

@@ -78,3 +78,20 @@ async def test_refused_clicks_are_logged_and_audited(
         metrics = (await rig.h.http.get("/metrics")).text
         assert 'symbox_refusals_total{reason="forbidden",surface="slack"} 1' in metrics
     assert verify_file(tmp_path / "data" / "audit.jsonl").ok
+
+
+async def test_a_stranger_clicking_approve_is_told_and_traced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="symbox.refusals")
+    async with slack_rig(tmp_path) as rig:
+        await rig.submit("access", access_values())
+        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        run_id = posts[0].args["blocks"][-1]["elements"][0]["value"]
+        # Dave saw the request in the channel but approves nothing of this flow.
+        await rig.click("symbox_approve", run_id, "UDAVE")
+        [told] = await rig.calls("chat.postEphemeral", 1)
+        assert told.args["text"].startswith("You cannot do that:")
+        assert (await rig.h.run(run_id))["status"] == "requested"
+        [line] = refusal_lines(caplog)
+    assert (line["why"], line["who"]) == ("forbidden", "dave@example.com")
