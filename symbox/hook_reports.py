@@ -38,12 +38,13 @@ class HookReports:
     async def misbehaved(self, incident: HookIncident) -> None:
         """Audit a replaced worker as a `hook_error` naming the suspected flows."""
         suspects = [self.describe(owner) for owner in incident.suspects]
+        ran = ", ".join(suspects) if suspects else "no code"
         self._metrics.count(
             "symbox_hook_worker_incidents_total",
             "Hook workers replaced after a protocol failure or a crash.",
             scope=incident.scope,
         )
-        reason = f"hook worker replaced: {incident.reason}; code of {', '.join(suspects)} ran on it"
+        reason = f"hook worker replaced: {incident.reason}; {ran} had run on it"
         await self._record(
             system_entry(
                 "sandbox",

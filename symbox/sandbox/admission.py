@@ -30,8 +30,9 @@ class _Owner:
 class Admission:
     """Counts running calls by scope and owner, and decides whether one more may start.
 
-    A scope may hold at most ``share`` of the ``size`` concurrent calls, so calls of other
-    scopes always find a worker; a throttled owner runs one call at a time.
+    A scope may hold at most ``share`` of the ``size`` concurrent calls, and the last free
+    place goes only to a scope with no call running, so a scope that has none always
+    finds one soon; a throttled owner runs one call at a time.
     """
 
     def __init__(self, size: int, share: int, throttle: ThrottlePolicy | None = None) -> None:
@@ -52,6 +53,10 @@ class Admission:
     def admit(self, scope: str, owner: str, now: float) -> bool:
         """Take a place for a call of ``owner`` in ``scope`` if the rules allow it now."""
         if self.running >= self.size or self._scopes[scope] >= self.share:
+            return False
+        # The last place is kept for a scope with nothing running, so that two busy
+        # scopes cannot take the whole pool from a third.
+        if self._scopes[scope] and self.running >= self.size - 1:
             return False
         if self.throttled(owner, now) and self._owners[owner] >= 1:
             return False

@@ -36,6 +36,7 @@ from symbox.sandbox.sdk.strategies import STRATEGY_KEY
 from symbox.sandbox.worker import (
     DEFAULT_MAX_REPLY,
     DEFAULT_MEMORY_LIMIT,
+    FRAME_SLACK,
     WORKER_ARGUMENT,
 )
 
@@ -54,8 +55,6 @@ def default_command() -> tuple[str, ...]:
 DEFAULT_COMMAND: tuple[str, ...] = default_command()
 # The scope of calls that name none (custom strategies' host-side integrations, tests).
 DEFAULT_SCOPE = "default"
-# Room for the reply envelope around a value at the size limit.
-_REPLY_SLACK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,8 @@ class HookIncident:
     """A worker broke the protocol or died: whose code may have caused it, whom it hit."""
 
     scope: str
-    # Owners whose code ran on the worker before the call that met the failure; when the
-    # worker was fresh, the call's own owner.
+    # Owners whose code ran on the worker before the call that met the failure (empty: it
+    # had run none, as a spare that died); the call's own owner first when it is suspect.
     suspects: tuple[str, ...]
     victim: str
     reason: str
@@ -84,8 +83,8 @@ class PoolReporter(Protocol):
         ...
 
 
-class _Closed(Exception):
-    """The pool closed while a call waited for a worker."""
+class _Unavailable(Exception):
+    """No worker can serve the call: the pool closed, or workers fail to start."""
 
 
 class HookPool:
@@ -284,12 +283,16 @@ class HookPool:
                 await self._admit(scope, owner)
         except TimeoutError:
             raise waited from None
+        except _Unavailable as exc:
+            raise HookCrashed(f"{function}: {exc}", file=filename) from None
         try:
             try:
                 with anyio.fail_at(deadline):
                     worker = await self._take(scope)
             except TimeoutError:
                 raise waited from None
+            except _Unavailable as exc:
+                raise HookCrashed(f"{function}: {exc}", file=filename) from None
             call = _Call(request, filename, function, limit, deadline, scope, owner)
             provider = self._integrations if integrations is None else integrations
             return await self._attempt(call, worker, provider)
@@ -301,19 +304,18 @@ class HookPool:
         self, call: _Call, worker: WorkerProcess, provider: IntegrationProvider | None
     ) -> Any:
         """Run the call; once more on a fresh worker if a used one failed under it."""
-        for attempt in range(2):
-            earlier = tuple(worker.served)
+        first: _Failure | None = None
+        while True:
+            others = tuple(owner for owner in worker.served if owner != call.owner)
             worker.serving(call.owner)
-            call_id = secrets.token_hex(16)
-            payload = pickle.dumps(
-                {**call.request, CALL_ID_KEY: call_id}, protocol=pickle.HIGHEST_PROTOCOL
-            )
+            progress = _Progress()
             try:
                 with anyio.fail_at(call.deadline):
-                    await worker.send(payload)
-                    reply = await self._converse(worker, provider, call_id)
+                    reply = await self._converse(worker, call, provider, progress)
             except TimeoutError:
                 await self._discard(worker)
+                if first is not None:
+                    await self._report(first.incident(call, retried=True))
                 await self._timed_out(call)
                 raise HookTimeout(
                     f"{call.function} ran longer than {call.limit:g} s", file=call.filename
@@ -328,27 +330,34 @@ class HookPool:
                 raise
             else:
                 await self._keep(worker)
+                if first is not None:
+                    await self._report(first.incident(call, retried=True))
                 return decode_reply(reply)
             await self._discard(worker)
-            # A used worker may carry code an earlier call left behind: the call that met
-            # the failure is then a victim, and runs again on a worker that carries nothing.
-            retry = attempt == 0 and any(owner != call.owner for owner in earlier)
-            suspects = tuple(owner for owner in earlier if owner != call.owner) or (call.owner,)
-            await self._report(HookIncident(call.scope, suspects, call.owner, reason, retry))
             failure = HookCrashed(f"{call.function}: {reason}", file=call.filename)
-            if not retry:
-                raise failure
-            try:
-                with anyio.fail_at(call.deadline):
-                    worker = await self._fresh_for(call.scope)
-            except TimeoutError:
-                raise failure from None
-        raise AssertionError("unreachable")  # pragma: no cover
+            # Code another owner left on a used worker may have broken it (or a spare died
+            # waiting): the call runs again on a worker that carries nothing, but only if
+            # nothing of it has gone out yet, so no side effect happens twice.
+            if first is None and progress.answered == 0:
+                first = _Failure(reason, others)
+                try:
+                    with anyio.fail_at(call.deadline):
+                        worker = await self._fresh_for(call.scope)
+                except (TimeoutError, _Unavailable):
+                    await self._report(first.incident(call, retried=False))
+                    raise failure from None
+                continue
+            # On a fresh worker, or with calls already answered, the call's own owner is
+            # the first suspect; others that ran before it may have left something.
+            suspects = (call.owner,) if first is not None else (call.owner, *others)
+            blamed = _Failure(reason, suspects)
+            await self._report(blamed.incident(call, retried=first is not None))
+            raise failure
 
     async def _admit(self, scope: str, owner: str) -> None:
         while not self._admission.admit(scope, owner, self._clock()):
             if self._closed:
-                raise _Closed("the hook pool is closed")
+                raise _Unavailable("the hook pool is closed")
             await self._changed.wait()
 
     async def _take(self, scope: str) -> WorkerProcess:
@@ -364,19 +373,31 @@ class HookPool:
         return await self._fresh_for(scope)
 
     async def _fresh_for(self, scope: str) -> WorkerProcess:
-        if self._closed:
-            raise _Closed("the hook pool is closed")
-        worker = self._fresh.pop(0) if self._fresh else await self._start()
-        try:
-            await worker.ready(self._startup_timeout)
-        except BaseException:
-            self._forget(worker)
-            raise
-        worker.scope = scope
-        # Shielded: a cancellation here would lose the worker just taken.
-        with anyio.CancelScope(shield=True):
-            await self._replenish()
-        return worker
+        """A worker that has never run code, bound to ``scope`` from now on."""
+        for _ in range(2):
+            if self._closed:
+                raise _Unavailable("the hook pool is closed")
+            worker = self._fresh.pop(0) if self._fresh else await self._start()
+            try:
+                await worker.ready(self._startup_timeout)
+            except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError) as exc:
+                # A spare that died while it waited (or never came up): start another.
+                self._forget(worker)
+                failure: Exception = exc
+                continue
+            except ProtocolError as exc:
+                self._forget(worker)
+                failure = exc
+                continue
+            except BaseException:
+                self._forget(worker)
+                raise
+            worker.scope = scope
+            # Shielded: a cancellation here would lose the worker just taken.
+            with anyio.CancelScope(shield=True):
+                await self._replenish()
+            return worker
+        raise _Unavailable(f"no hook worker could be started ({type(failure).__name__})")
 
     async def _keep(self, worker: WorkerProcess) -> None:
         """Return a worker that finished a call cleanly to its scope's idle list."""
@@ -462,30 +483,51 @@ class HookPool:
                 await self._reporter.misbehaved(incident)
 
     async def _converse(
-        self, worker: WorkerProcess, provider: IntegrationProvider | None, call_id: str
+        self,
+        worker: WorkerProcess,
+        call: _Call,
+        provider: IntegrationProvider | None,
+        progress: _Progress,
     ) -> dict[str, Any]:
-        """Answer the worker's integration calls until it sends its final reply."""
-        made = 0
+        """Send the call and answer its integration calls until the worker's final reply."""
+        call_id = secrets.token_hex(16)
+        request = {**call.request, CALL_ID_KEY: call_id}
+        await worker.send(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
         while True:
-            message = load_frame(await worker.receive(self._max_reply + _REPLY_SLACK))
+            message = load_frame(await worker.receive(self._max_reply + FRAME_SLACK))
             if not isinstance(message, dict):
                 raise ProtocolError("worker sent a frame that is not a dict")
             if message.get(CALL_ID_KEY) != call_id:
                 raise ProtocolError("worker sent a frame outside its call")
-            call = message.get(CALL_KEY)
-            if call is None:
+            asked = message.get(CALL_KEY)
+            if asked is None:
                 return message
-            made += 1
+            progress.answered += 1
             # Enforced here as well: the worker's own count runs beside hook code.
-            if made > self._max_integration_calls:
+            if progress.answered > self._max_integration_calls:
                 answer = error_answer(
                     "SymException",
                     f"too many integration calls: a hook call may make at most "
                     f"{self._max_integration_calls}",
                 )
             else:
-                answer = await answer_call(call, provider)
+                answer = await answer_call(asked, provider)
             await worker.send(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+@dataclass
+class _Progress:
+    # Integration calls the host answered: after one, the call may have changed something.
+    answered: int = 0
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+    suspects: tuple[str, ...]
+
+    def incident(self, call: _Call, *, retried: bool) -> HookIncident:
+        return HookIncident(call.scope, self.suspects, call.owner, self.reason, retried)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ import argparse
 import gc
 import os
 import pickle
+import re
 import resource
 import struct
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +24,8 @@ from symbox.sandbox.sdk.strategies import STRATEGY_KEY, run_strategy
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 DEFAULT_MAX_REPLY = 1024 * 1024
+# Room for a frame's envelope around a value at the size limit; the host refuses larger.
+FRAME_SLACK = 64 * 1024
 # Deeper than any sane hook result, shallow enough to check without recursion trouble.
 MAX_VALUE_DEPTH = 64
 HEADER = struct.Struct(">I")
@@ -125,12 +129,25 @@ def handle(
     try:
         reply = _reply(policy, request, max_reply, channel)
         request.clear()
+        forget_caches()
         gc.collect()
     finally:
         if channel is not None:
             channel.end()
     reply[CALL_ID_KEY] = call_id
     return pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def forget_caches() -> None:
+    """Empty the standard library's caches that could keep a hook's objects past its call.
+
+    A `str` subclass used as a pattern (`re.compile(Key("x"))`) stays in re's cache, and so
+    does whatever it holds, to be freed during some later call when the cache turns over.
+    """
+    re.purge()
+    cache = getattr(sys.modules.get("_strptime"), "_regex_cache", None)
+    if isinstance(cache, dict):
+        cache.clear()
 
 
 def _reply(
@@ -258,7 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--in-fd", type=int, default=0)
     parser.add_argument("--out-fd", type=int, default=1)
     options = parser.parse_args(argv)
-    channel = IntegrationChannel(fd_transport(options.in_fd, options.out_fd))
+    channel = IntegrationChannel(
+        fd_transport(options.in_fd, options.out_fd), max_frame=options.max_reply + FRAME_SLACK
+    )
     policy = HookPolicy(modules=worker_modules(channel))
     # Compile once so everything a call needs is imported before the limits apply.
     policy.call("def warm():\n    return [1]\n", "<warm-up>", "warm", [])

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from symbox.hook_reports import HookReports
+from symbox.sandbox.pool import HookIncident
 from tests.fakes.configs import access_config
 from tests.harness import harness
 
@@ -75,7 +77,7 @@ from sym.sdk.integrations import pagerduty
 
 
 def on_request(event):
-    # One integration call far over the frame limit: the worker breaks the protocol.
+    # One integration call far over the frame limit: refused inside the hook.
     return pagerduty.is_on_call("x" * 2000000 + "@example.com")
 """
 
@@ -88,23 +90,48 @@ def sandbox_records(path: Path) -> list[dict[str, Any]]:
     return [record for record in records if record["type"] == "sandbox"]
 
 
-async def test_a_worker_that_breaks_the_protocol_is_audited_naming_its_flow(
-    tmp_path: Path,
-) -> None:
+async def test_an_oversized_call_errors_its_run_and_breaks_no_worker(tmp_path: Path) -> None:
     (tmp_path / "impl.py").write_text(NOISY)
     async with harness(tmp_path, config_text=two_environments) as h:
-        run_id = await h.request()
-        run = await h.run(run_id)
+        pool = h.app.hook_pool
+        assert pool is not None
+        run = await h.run(await h.request())
         assert run["status"] == "errored"
-        assert "worker sent a" in run["error"]
+        assert "pagerduty.is_on_call: the call is" in run["error"]
+        assert "impl.py" in run["error"]
+        workers = set(pool.pids)
+        assert (await h.run(await h.request()))["status"] == "errored"
+        # The same worker served both: nothing broke the protocol.
+        assert set(pool.pids) == workers
+        assert sandbox_records(h.app.options.data_dir / "audit.jsonl") == []
+
+
+async def test_a_replaced_worker_is_audited_naming_the_flows_behind_its_code(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "impl.py").write_text(HOOKS)
+    async with harness(tmp_path, config_text=two_environments) as h:
+        reports = HookReports(h.app.config, h.app.record, h.app.metrics, h.clock)
+        owner = str(tmp_path / "impl.py")
+        await reports.misbehaved(
+            HookIncident(
+                scope="environment main",
+                suspects=(owner,),
+                victim="strategy grants",
+                reason="worker sent a frame outside its call",
+                retried=True,
+            )
+        )
         path = h.app.options.data_dir / "audit.jsonl"
         await h.wait_for(lambda: len(sandbox_records(path)) >= 1, "a sandbox record")
         [record] = sandbox_records(path)
+        metrics = (await h.http.get("/metrics")).text
     assert record["event"]["type"] == "hook_error"
-    assert record["fields"]["scope"] == "environment main"
-    suspects = record["fields"]["suspects"]
-    assert len(suspects) == 1
-    assert "flow access" in suspects[0]
-    assert "staging-signoff" in suspects[0]
-    assert record["fields"]["retried"] is False
-    assert "hook worker replaced" in record["state"]["errors"][0]
+    assert record["fields"]["suspects"] == [f"{owner} (flow access, staging-signoff)"]
+    assert record["fields"]["victim"] == "strategy grants"
+    assert record["fields"]["retried"] is True
+    assert record["state"]["errors"] == [
+        f"hook worker replaced: worker sent a frame outside its call; {owner} "
+        "(flow access, staging-signoff) had run on it"
+    ]
+    assert 'symbox_hook_worker_incidents_total{scope="environment main"} 1' in metrics

@@ -46,3 +46,12 @@ def test_timeouts_outside_the_window_do_not_add_up() -> None:
 def test_a_share_must_fit_the_pool() -> None:
     with pytest.raises(ValueError, match="share"):
         Admission(size=2, share=3)
+
+
+def test_the_last_place_is_for_a_scope_with_nothing_running() -> None:
+    rules = Admission(size=4, share=2)
+    assert [rules.admit("env a", "a.py", 0.0) for _ in range(2)] == [True, True]
+    assert rules.admit("env b", "b.py", 0.0)
+    # env b already runs a call: the last place waits for a scope that runs none.
+    assert not rules.admit("env b", "b.py", 0.0)
+    assert rules.admit("env c", "c.py", 0.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from typing import Any
 
@@ -9,7 +11,7 @@ import anyio
 import pytest
 
 from symbox.sandbox.admission import ThrottlePolicy
-from symbox.sandbox.errors import HookCrashed, HookTimeout
+from symbox.sandbox.errors import HookCrashed, HookError, HookTimeout
 from symbox.sandbox.pool import HookIncident, HookPool
 
 pytestmark = pytest.mark.anyio
@@ -140,7 +142,14 @@ while (frame := read_frame(0)) is not None:
     if sys.argv[1] == "stray":
         call = {"integration": "pagerduty", "method": "users_on_call", "args": {}}
         write_frame(1, pickle.dumps({"integration_call": call, "call_id": "guessed"}))
+    elif sys.argv[1] == "oversized":
+        os.write(1, HEADER.pack(2**31))
     else:
+        # From the second call on: one integration call of its own, then garbage.
+        request = pickle.loads(read_frame(0))
+        call = {"integration": "pagerduty", "method": "users_on_call", "args": {}}
+        write_frame(1, pickle.dumps({"integration_call": call, "call_id": request["call_id"]}))
+        read_frame(0)
         os.write(1, HEADER.pack(2**31))
 """
 
@@ -172,15 +181,82 @@ async def test_a_victim_call_is_retried_on_a_fresh_worker(mode: str, reason: str
     ]
 
 
-async def test_a_call_that_breaks_its_own_worker_is_not_retried() -> None:
+async def test_an_oversized_integration_call_is_refused_inside_the_hook() -> None:
     reports = Reports()
     async with HookPool(size=1, max_reply=1000, reporter=reports) as pool:
-        with pytest.raises(HookCrashed, match=r"flood: worker sent a [0-9]+-byte frame"):
+        with pytest.raises(HookError, match=r"PagerDutyError: pagerduty\.is_on_call: the call is"):
             await pool.call(HOOKS, "hooks/noisy.py", "flood", integrations=Recorder())
         assert await pool.call(HOOKS, "hooks/noisy.py", "trivial") == 1
-    [incident] = reports.incidents
-    assert incident.suspects == ("hooks/noisy.py",)
-    assert incident.retried is False
+    # The worker kept the protocol: nothing to replace, nothing to report.
+    assert reports.incidents == []
+
+
+async def test_a_call_whose_side_effects_went_out_is_not_run_twice() -> None:
+    reports = Reports()
+    provider = Recorder()
+    command = [sys.executable, "-c", STRAY_FRAME, "after-call"]
+    async with HookPool(size=1, command=command, reporter=reports) as pool:
+        assert await pool.call("", "hooks/staging.py", "x", integrations=provider) == 1
+        with pytest.raises(HookCrashed, match="worker sent a 2147483648-byte frame"):
+            await pool.call("", "hooks/prod.py", "x", integrations=provider)
+    assert provider.calls == [("pagerduty", "users_on_call")]
+    assert reports.incidents == [
+        HookIncident(
+            scope="default",
+            suspects=("hooks/prod.py", "hooks/staging.py"),
+            victim="hooks/prod.py",
+            reason="worker sent a 2147483648-byte frame",
+            retried=False,
+        )
+    ]
+
+
+async def test_a_spare_that_died_is_replaced_when_needed() -> None:
+    async with HookPool(size=2) as pool:
+        await pool.call(HOOKS, "hooks/a.py", "trivial", scope="env a")
+        for pid, scope in pool.scopes().items():
+            if scope is None:
+                os.kill(pid, signal.SIGKILL)
+        assert await pool.call(HOOKS, "hooks/b.py", "trivial", scope="env b") == 1
+
+
+PATTERN_CACHE = """import re
+from sym.sdk.integrations import pagerduty
+
+
+class Key(str):
+    pass
+
+
+def plant(event=None):
+    def gen():
+        try:
+            yield 1
+        finally:
+            pagerduty.users_on_call()
+
+    key = Key("planted[.]x")
+    holder = [gen()]
+    next(holder[0])
+    key.holder = holder
+    re.compile(key)
+    return 0
+
+
+def victim(event=None):
+    for i in range(600):
+        re.compile("b" + str(i))
+    return 1
+"""
+
+
+async def test_objects_hidden_in_a_library_cache_die_with_their_call() -> None:
+    planter, victim = Recorder(), Recorder()
+    async with HookPool(size=1) as pool:
+        await pool.call(PATTERN_CACHE, "hooks/x.py", "plant", integrations=planter)
+        await pool.call(PATTERN_CACHE, "hooks/y.py", "victim", integrations=victim)
+    assert planter.calls == [("pagerduty", "users_on_call")]
+    assert victim.calls == []
 
 
 async def test_waiting_for_a_worker_counts_against_the_timeout() -> None:

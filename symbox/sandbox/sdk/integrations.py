@@ -40,10 +40,12 @@ class IntegrationChannel:
     frame carries the id of the call that is open, which the host checks.
     """
 
-    __slots__ = ("_call", "_limit", "_made", "_transport")
+    __slots__ = ("_call", "_limit", "_made", "_max_frame", "_transport")
 
-    def __init__(self, transport: Transport | None) -> None:
+    def __init__(self, transport: Transport | None, max_frame: int | None = None) -> None:
         self._transport = transport
+        # The host refuses larger frames (and replaces the worker): refuse them here first.
+        self._max_frame = max_frame
         self._limit = DEFAULT_MAX_CALLS
         self._made = 0
         self._call: str | None = None
@@ -81,7 +83,13 @@ class IntegrationChannel:
             CALL_KEY: {"integration": integration, "method": method, "args": args},
             CALL_ID_KEY: self._call,
         }
-        reply = pickle.loads(self._transport(pickle.dumps(frame)))
+        data = pickle.dumps(frame)
+        if self._max_frame is not None and len(data) > self._max_frame:
+            raise error_type(
+                f"{integration}.{method}: the call is {len(data)} bytes; at most "
+                f"{self._max_frame} may be sent"
+            )
+        reply = pickle.loads(self._transport(data))
         if reply.get("ok"):
             return reply.get("value")
         error = reply.get("error") or {}
