@@ -201,8 +201,8 @@ class RunService:
             )
         return await self._hook_failed(run, "on_request", outcome)
 
-    async def _identity_of(self, run: Run) -> tuple[str | None, str | None]:
-        """The requester's identity at the run's target system: (identity, error text).
+    async def _identity_of(self, run: Run) -> tuple[str | None, StrategyError | None]:
+        """The requester's identity at the run's target system: (identity, error).
 
         Resolved once, just before the grant, and kept on the grant so the revoke removes
         exactly what was granted even if the mapping changes meanwhile.
@@ -216,13 +216,18 @@ class RunService:
             # The flow's get_identity reducer, if it has one, names the requester there.
             name, failure = await self._hooks.identity(run, flow)
             if failure is not None:
-                return None, f"get_identity: {failure}"
+                # Permanent for the self-approval check: the grant fails on it too, and
+                # should the reducer name someone by then, binding compares that identity.
+                error = StrategyError(
+                    f"get_identity: {failure}", permanent=True, reached_target=False
+                )
+                return None, error
         try:
             if name is None:
                 return await strategy.remote_identity(run.requester), None
             return await strategy.remote_identity(run.requester, name), None
         except StrategyError as error:
-            return None, str(error)
+            return None, error
 
     async def _check_identity(self, run: Run, flow: Flow) -> None:
         # Refusing here means a requester unknown to the target system never gets a run
@@ -298,7 +303,7 @@ class RunService:
             decision="approve" if approve else "deny",
         )
         if run.grant is not None and run.grant.state is GrantState.ESCALATING:
-            run = await self.escalate(run_id, known=run)
+            run = await self.escalate(run_id, known=run, rule=rule)
         return run
 
     async def revoke(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
@@ -320,15 +325,18 @@ class RunService:
 
     # Work symbox does by itself (also called inline after a decision or revoke)
 
-    async def escalate(self, run_id: str, known: Run | None = None) -> Run:
+    async def escalate(
+        self, run_id: str, known: Run | None = None, rule: DecisionRule | None = None
+    ) -> Run:
         """Grant an approved run's access, unless that already happened.
 
         ``known`` is the run as the caller just saw it; it is read again under the lock.
+        ``rule`` is the one the approval was checked by, if the caller knows it.
         """
         run = known or await self.get_run(run_id)
         if run.grant is None or run.grant.state is not GrantState.ESCALATING:
             return run
-        run = await self._bind_identity(run)
+        run = await self._bind_identity(run, rule)
         if run.grant is None or run.grant.state is not GrantState.ESCALATING:
             return run
         async with self._locks.hold(run.grant.key):
@@ -370,11 +378,12 @@ class RunService:
             run = await self.deescalate(run_id)
         return run
 
-    async def _bind_identity(self, run: Run) -> Run:
+    async def _bind_identity(self, run: Run, rule: DecisionRule | None = None) -> Run:
         """Record who an approved run's grant goes to, before anything is granted.
 
         The grant key then names that identity, so the grant is locked, overlapped and
-        revoked as what it is at the target, whatever the mapping says later.
+        revoked as what it is at the target, whatever the mapping says later. A grant
+        that would go to its approver's own identity errors the run instead.
         """
         strategy = self._strategies.get(run.strategy or "")
         target_key = self._target_key(run)
@@ -394,20 +403,52 @@ class RunService:
                 return run
             identity, failure = await self._identity_of(run)
             if identity is None:
-                message = f"identity lookup: {failure}"
-                now = self._clock.now()
-                return await self._ledger.step(
-                    run.id,
-                    lambda current: engine.escalation_failed(
-                        current, message, now, reached_target=False
-                    ),
-                )
+                return await self._bind_failed(run, f"identity lookup: {failure}")
+            refusal = await self._approvers_own(run, strategy, identity, rule)
+            if refusal is not None:
+                return await self._bind_failed(run, refusal)
             # The caller escalates right away, so the timer keeps only its late safety net.
             return await self._ledger.step(
                 run.id,
                 lambda current: engine.bind_identity(current, target_key, identity),
                 escalating_inline=True,
             )
+
+    async def _bind_failed(self, run: Run, message: str) -> Run:
+        # Nothing was asked of the target system yet, so there is nothing to take back.
+        now = self._clock.now()
+        return await self._ledger.step(
+            run.id,
+            lambda current: engine.escalation_failed(current, message, now, reached_target=False),
+        )
+
+    async def _approvers_own(
+        self, run: Run, strategy: IdentityResolver, identity: str, rule: DecisionRule | None
+    ) -> str | None:
+        """Why ``identity`` may not be granted for ``run``'s approval, or None.
+
+        The approval was checked against the identity looked up then; this is the one
+        actually granted, so a lookup that failed then, or a re-mapping since, cannot
+        hand the approver their own access.
+        """
+        decision = run.decision
+        flow = self._config.flow_by_name(run.flow)
+        if decision is None or flow is None or decision.actor.kind != "user":
+            return None
+        # Without the approval's own rule (the timer finishing a crashed approval), the
+        # flow's vars say; a get_permissions hook allowing self-approval is not asked again.
+        if (rule or DecisionRule.from_vars(flow.vars)).allow_self_approval:
+            return None
+        approver = decision.actor.id
+        own, failure = await _own_identity(strategy, approver)
+        if failure is not None:
+            return f"cannot verify that the grant is not {approver}'s own identity: {failure}"
+        if own is not None and own.casefold() == identity.casefold():
+            return (
+                f"the grant would go to {approver}'s own identity in the target system;"
+                " requesters may not decide their own request in this flow"
+            )
+        return None
 
     async def deescalate(self, run_id: str, known: Run | None = None) -> Run:
         """Take a run's access away if that is due, honouring overlapping grants."""
@@ -544,14 +585,16 @@ class RunService:
             return
         if run.status is not RunStatus.REQUESTED or may_decide(rule, run, actor) is not None:
             return  # the engine step refuses it, without asking the target system
-        granted, _ = await self._identity_of(run)
+        granted, failure = await self._identity_of(run)
         if granted is None:
-            return  # no identity, no grant: the escalation fails on its own
-        try:
-            own = await strategy.remote_identity(actor.id)
-        except StrategyError:
-            return  # the approver has no identity there, so the grant cannot be theirs
-        if own.casefold() == granted.casefold():
+            if failure is not None and not failure.permanent:
+                raise Unavailable(_unverified(actor, failure))
+            # No identity, no grant; should one appear by the grant, binding compares it.
+            return
+        own, failure = await _own_identity(strategy, actor.id)
+        if failure is not None:
+            raise Unavailable(_unverified(actor, failure))
+        if own is not None and own.casefold() == granted.casefold():
             raise Forbidden(
                 f"this request's access would be granted to {actor.id}'s own identity in"
                 " the target system; requesters may not decide their own request in this flow"
@@ -578,6 +621,25 @@ class RunService:
         return await self._ledger.step(
             run.id, lambda current: engine.hook_failed(current, hook, outcome, now)
         )
+
+
+async def _own_identity(
+    strategy: IdentityResolver, approver: str
+) -> tuple[str | None, StrategyError | None]:
+    """The approver's identity in the strategy's system, or None, or why it is unknown now."""
+    try:
+        return await strategy.remote_identity(approver), None
+    except StrategyError as error:
+        if error.permanent:
+            return None, None  # no identity there, so no grant can be theirs
+        return None, error
+
+
+def _unverified(actor: Actor, failure: StrategyError) -> str:
+    return (
+        f"cannot verify identity: whether this grant would go to {actor.id}'s own identity"
+        f" in the target system is unknown for now ({failure}); approve again shortly"
+    )
 
 
 def _person(email: str) -> str:

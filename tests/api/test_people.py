@@ -93,6 +93,102 @@ async def test_self_approval_compares_the_identity_that_would_be_granted(
             assert alice not in okta.members("00g-admins")
 
 
+async def mapped_to_alice(h: Harness) -> None:
+    """Set dave's Okta login to alice's, so his requests would grant alice's account."""
+    operator = Actor("operator", "test")
+    await set_identities(
+        h.app.writer, "dave@example.com", {"okta": "alice@example.com"}, now=0.0, actor=operator
+    )
+
+
+def okta_down(okta: FakeOkta, path: str) -> None:
+    """Answer 503 to every try of the next lookup under ``path``, without waiting between."""
+    okta.fail("GET", path, 503, times=4, headers={"Retry-After": "0"})
+
+
+async def test_self_approval_is_refused_while_the_grant_identity_is_unknown(
+    tmp_path: Path,
+) -> None:
+    with FakeOkta() as okta:
+        okta.add_group("00g-admins")
+        alice = okta.add_user("alice@example.com")
+        env = {"OKTA_TOKEN": OKTA_TOKEN}
+        config = okta_config(okta.url)
+        async with harness(tmp_path, config_text=lambda _: config, monkeypatch_env=env) as h:
+            await mapped_to_alice(h)
+            run_id = await h.request(as_="dave@example.com", target="okta-admins")
+            # The lookup of who dave's grant would go to fails for now, not for good.
+            okta_down(okta, "/api/v1/users/")
+            unverified = await h.approve(run_id, as_="alice@example.com")
+            assert unverified.status_code == 503, unverified.text
+            assert "cannot verify identity" in unverified.json()["message"]
+            assert (await h.run(run_id))["status"] == "requested"
+            assert okta.members("00g-admins") == set()
+            # Once Okta answers, the approval is seen for what it is.
+            refused = await h.approve(run_id, as_="alice@example.com")
+            assert refused.status_code == 403, refused.text
+            assert "own identity" in refused.json()["message"]
+            assert alice not in okta.members("00g-admins")
+
+
+async def test_an_approval_waits_while_the_approvers_identity_is_unknown(
+    tmp_path: Path,
+) -> None:
+    with FakeOkta() as okta:
+        okta.add_group("00g-admins")
+        okta.add_user("alice@example.com")
+        erin = okta.add_user("erin@example.com")
+        env = {"OKTA_TOKEN": OKTA_TOKEN}
+        config = okta_config(okta.url)
+        async with harness(tmp_path, config_text=lambda _: config, monkeypatch_env=env) as h:
+            run_id = await h.request(as_="erin@example.com", target="okta-admins")
+            okta_down(okta, "/api/v1/users/alice@example.com")
+            unverified = await h.approve(run_id, as_="alice@example.com")
+            assert unverified.status_code == 503, unverified.text
+            assert "cannot verify identity" in unverified.json()["message"]
+            assert (await h.run(run_id))["status"] == "requested"
+            approved = await h.approve(run_id, as_="alice@example.com")
+            assert approved.json()["status"] == "escalated", approved.text
+            assert okta.members("00g-admins") == {erin}
+
+
+async def test_the_identity_bound_for_the_grant_is_compared_with_the_approvers(
+    tmp_path: Path,
+) -> None:
+    with FakeOkta() as okta:
+        okta.add_group("00g-admins")
+        okta.add_user("alice@example.com")
+        env = {"OKTA_TOKEN": OKTA_TOKEN}
+        config = okta_config(okta.url)
+        async with harness(tmp_path, config_text=lambda _: config, monkeypatch_env=env) as h:
+            await mapped_to_alice(h)
+            run_id = await h.request(as_="dave@example.com", target="okta-admins")
+            # At the approval Okta says the login has no user; by the grant it has alice's.
+            okta.fail(
+                "GET",
+                "/api/v1/users/",
+                404,
+                body={"errorCode": "E0000007", "errorSummary": "Not found"},
+            )
+            answered = await h.approve(run_id, as_="alice@example.com")
+            assert answered.status_code == 200, answered.text
+            run = answered.json()
+            assert run["status"] == "errored"
+            assert "alice@example.com's own identity" in run["errors"][-1]
+            assert run["grant"]["state"] == "revoked"
+            assert okta.members("00g-admins") == set()
+            assert okta.seen("PUT", "/api/v1/groups/00g-admins/users/00u1") == []
+            stored = await h.run(run_id)
+            assert [event["name"] for event in stored["events"]] == [
+                "request",
+                "approve",
+                "escalate",
+            ]
+            assert "own identity" in stored["events"][-1]["error"]
+        lines = (tmp_path / "data" / "audit.jsonl").read_text().splitlines()
+        assert any(run_id in line and "own identity" in line for line in lines)
+
+
 async def test_a_user_token_requests_for_its_user_in_any_spelling(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         body = {"flow": "access", "user_email": "\uff43arol@EXAMPLE.com", "flow_inputs": INPUTS}
