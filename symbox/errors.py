@@ -19,7 +19,11 @@ class BadRequest(Exception):
 
 
 class Unavailable(Exception):
-    """symbox cannot take this change now (the audit outbox is full); retry later."""
+    """symbox cannot take this change now; retry later. ``code`` says why, for API clients."""
+
+    def __init__(self, message: str, code: str = "audit_outbox_full") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class StartupError(Exception):

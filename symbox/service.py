@@ -33,6 +33,10 @@ from symbox.strategy_calls import StrategyCalls
 log = logging.getLogger(__name__)
 
 
+# The API's error code when an approval waits for the target system to name identities.
+IDENTITY_UNVERIFIED = "identity_unverified"
+
+
 class RunService:
     """Requests, decisions, grants and revocations; the API, Slack and timers all call it."""
 
@@ -588,12 +592,12 @@ class RunService:
         granted, failure = await self._identity_of(run)
         if granted is None:
             if failure is not None and not failure.permanent:
-                raise Unavailable(_unverified(actor, failure))
+                raise Unavailable(_unverified(actor, failure), code=IDENTITY_UNVERIFIED)
             # No identity, no grant; should one appear by the grant, binding compares it.
             return
         own, failure = await _own_identity(strategy, actor.id)
         if failure is not None:
-            raise Unavailable(_unverified(actor, failure))
+            raise Unavailable(_unverified(actor, failure), code=IDENTITY_UNVERIFIED)
         if own is not None and own.casefold() == granted.casefold():
             raise Forbidden(
                 f"this request's access would be granted to {actor.id}'s own identity in"

@@ -68,5 +68,5 @@ def from_exception(error: Exception) -> ApiError | None:
     if isinstance(error, Conflict):
         return ApiError(409, "wrong_state", str(error))
     if isinstance(error, Unavailable):
-        return ApiError(503, "audit_outbox_full", str(error))
+        return ApiError(503, error.code, str(error))
     return None

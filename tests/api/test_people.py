@@ -122,6 +122,7 @@ async def test_self_approval_is_refused_while_the_grant_identity_is_unknown(
             unverified = await h.approve(run_id, as_="alice@example.com")
             assert unverified.status_code == 503, unverified.text
             assert "cannot verify identity" in unverified.json()["message"]
+            assert unverified.json()["code"] == "identity_unverified"
             assert (await h.run(run_id))["status"] == "requested"
             assert okta.members("00g-admins") == set()
             # Once Okta answers, the approval is seen for what it is.
