@@ -20,6 +20,7 @@ from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, Unavailable
 from symbox.flow_forms import FlowForms, filled_inputs
 from symbox.flow_hooks import FlowHooks
+from symbox.grant_identities import GrantIdentities
 from symbox.ledger import RunLedger
 from symbox.locks import KeyedLocks
 from symbox.metrics import LATENESS_BUCKETS, Metrics
@@ -27,14 +28,10 @@ from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
-from symbox.strategies.base import AccessStrategy, IdentityResolver, StrategyError
+from symbox.strategies.base import AccessStrategy, IdentityResolver
 from symbox.strategy_calls import StrategyCalls
 
 log = logging.getLogger(__name__)
-
-
-# The API's error code when an approval waits for the target system to name identities.
-IDENTITY_UNVERIFIED = "identity_unverified"
 
 
 class RunService:
@@ -89,6 +86,7 @@ class RunService:
             on_change=on_change,
         )
         self._strategy_calls = StrategyCalls(strategies, self.target, clock, metrics)
+        self._identities = GrantIdentities(config, reader, strategies, self._hooks)
 
     @property
     def config(self) -> Config:
@@ -205,38 +203,10 @@ class RunService:
             )
         return await self._hook_failed(run, "on_request", outcome)
 
-    async def _identity_of(self, run: Run) -> tuple[str | None, StrategyError | None]:
-        """The requester's identity at the run's target system: (identity, error).
-
-        Resolved once, just before the grant, and kept on the grant so the revoke removes
-        exactly what was granted even if the mapping changes meanwhile.
-        """
-        strategy = self._strategies.get(run.strategy or "")
-        if not isinstance(strategy, IdentityResolver):
-            return None, None
-        name: str | None = None
-        flow = self._config.flow_by_name(run.flow)
-        if self._hooks is not None and flow is not None:
-            # The flow's get_identity reducer, if it has one, names the requester there.
-            name, failure = await self._hooks.identity(run, flow)
-            if failure is not None:
-                # Permanent for the self-approval check: the grant fails on it too, and
-                # should the reducer name someone by then, binding compares that identity.
-                error = StrategyError(
-                    f"get_identity: {failure}", permanent=True, reached_target=False
-                )
-                return None, error
-        try:
-            if name is None:
-                return await strategy.remote_identity(run.requester), None
-            return await strategy.remote_identity(run.requester, name), None
-        except StrategyError as error:
-            return None, error
-
     async def _check_identity(self, run: Run, flow: Flow) -> None:
         # Refusing here means a requester unknown to the target system never gets a run
         # that would only fail at escalation, after someone approved it.
-        _, error = await self._identity_of(run)
+        _, error = await self._identities.of(run)
         if error is not None:
             raise BadRequest(f"{run.requester} cannot use flow {flow.name}: {error}")
 
@@ -273,7 +243,7 @@ class RunService:
             approve, hook_reason, rule = redirected
             reason = hook_reason or reason
         if approve:
-            await self._refuse_own_grant(run_id, actor, rule)
+            await self._identities.refuse_own_grant(run_id, actor, rule)
 
         def step(current: Run) -> engine.Transition:
             flow = self.flow(current.flow)
@@ -405,10 +375,10 @@ class RunService:
                 return run
             if grant.identity is not None or self._config.flow_by_name(run.flow) is None:
                 return run
-            identity, failure = await self._identity_of(run)
+            identity, failure = await self._identities.of(run)
             if identity is None:
                 return await self._bind_failed(run, f"identity lookup: {failure}")
-            refusal = await self._approvers_own(run, strategy, identity, rule)
+            refusal = await self._identities.approvers_own(run, strategy, identity, rule)
             if refusal is not None:
                 return await self._bind_failed(run, refusal)
             # The caller escalates right away, so the timer keeps only its late safety net.
@@ -425,34 +395,6 @@ class RunService:
             run.id,
             lambda current: engine.escalation_failed(current, message, now, reached_target=False),
         )
-
-    async def _approvers_own(
-        self, run: Run, strategy: IdentityResolver, identity: str, rule: DecisionRule | None
-    ) -> str | None:
-        """Why ``identity`` may not be granted for ``run``'s approval, or None.
-
-        The approval was checked against the identity looked up then; this is the one
-        actually granted, so a lookup that failed then, or a re-mapping since, cannot
-        hand the approver their own access.
-        """
-        decision = run.decision
-        flow = self._config.flow_by_name(run.flow)
-        if decision is None or flow is None or decision.actor.kind != "user":
-            return None
-        # Without the approval's own rule (the timer finishing a crashed approval), the
-        # flow's vars say; a get_permissions hook allowing self-approval is not asked again.
-        if (rule or DecisionRule.from_vars(flow.vars)).allow_self_approval:
-            return None
-        approver = decision.actor.id
-        own, failure = await _own_identity(strategy, approver)
-        if failure is not None:
-            return f"cannot verify that the grant is not {approver}'s own identity: {failure}"
-        if own is not None and own.casefold() == identity.casefold():
-            return (
-                f"the grant would go to {approver}'s own identity in the target system;"
-                " requesters may not decide their own request in this flow"
-            )
-        return None
 
     async def deescalate(self, run_id: str, known: Run | None = None) -> Run:
         """Take a run's access away if that is due, honouring overlapping grants."""
@@ -572,38 +514,6 @@ class RunService:
             return approve, None, rule
         return outcome.action == "approve", outcome.message, rule
 
-    async def _refuse_own_grant(self, run_id: str, actor: Actor, rule: DecisionRule | None) -> None:
-        """Refuse an approval whose grant would go to the approver's own identity.
-
-        The strategy grants to the requester's identity in its system (``symbox users``, a
-        ``get_identity`` hook): an approver who is that identity there is approving their
-        own access, whatever the request's email says.
-        """
-        run = await self._reader.get_run(run_id)
-        flow = None if run is None else self._config.flow_by_name(run.flow)
-        if run is None or flow is None or actor.kind != "user":
-            return
-        strategy = self._strategies.get(run.strategy or "")
-        rule = rule or DecisionRule.from_vars(flow.vars)
-        if not isinstance(strategy, IdentityResolver) or rule.allow_self_approval:
-            return
-        if run.status is not RunStatus.REQUESTED or may_decide(rule, run, actor) is not None:
-            return  # the engine step refuses it, without asking the target system
-        granted, failure = await self._identity_of(run)
-        if granted is None:
-            if failure is not None and not failure.permanent:
-                raise Unavailable(_unverified(actor, failure), code=IDENTITY_UNVERIFIED)
-            # No identity, no grant; should one appear by the grant, binding compares it.
-            return
-        own, failure = await _own_identity(strategy, actor.id)
-        if failure is not None:
-            raise Unavailable(_unverified(actor, failure), code=IDENTITY_UNVERIFIED)
-        if own is not None and own.casefold() == granted.casefold():
-            raise Forbidden(
-                f"this request's access would be granted to {actor.id}'s own identity in"
-                " the target system; requesters may not decide their own request in this flow"
-            )
-
     async def _on_request(self, run: Run, flow: Flow, actor: Actor) -> HookOutcome | str:
         if self._hooks is None:
             return HookOutcome.CONTINUE
@@ -625,25 +535,6 @@ class RunService:
         return await self._ledger.step(
             run.id, lambda current: engine.hook_failed(current, hook, outcome, now)
         )
-
-
-async def _own_identity(
-    strategy: IdentityResolver, approver: str
-) -> tuple[str | None, StrategyError | None]:
-    """The approver's identity in the strategy's system, or None, or why it is unknown now."""
-    try:
-        return await strategy.remote_identity(approver), None
-    except StrategyError as error:
-        if error.permanent:
-            return None, None  # no identity there, so no grant can be theirs
-        return None, error
-
-
-def _unverified(actor: Actor, failure: StrategyError) -> str:
-    return (
-        f"cannot verify identity: whether this grant would go to {actor.id}'s own identity"
-        f" in the target system is unknown for now ({failure}); approve again shortly"
-    )
 
 
 def _person(email: str) -> str:
