@@ -1,40 +1,78 @@
-"""Read ``config.hcl`` (or a folder of ``*.hcl``) into the validated, frozen Config model."""
+"""Read a config file (or a folder of ``*.tf`` and ``*.hcl``) into the frozen Config model."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
 from symbox.config.durations import format_duration, parse_duration
+from symbox.config.expressions import Evaluator
 from symbox.config.hcl import Block as _Block
 from symbox.config.hcl import ConfigError, Problem, parse_file, sorted_problems
-from symbox.config.model import Config
+from symbox.config.model import Config, Location
+from symbox.config.schema import is_invalid, resource_args
 from symbox.config.validate import Builder
+from symbox.config.variables import (
+    VAR,
+    Layer,
+    Supplied,
+    VarOption,
+    auto_var_files,
+    command_line_layer,
+    environment_layers,
+    file_layer,
+)
 
-__all__ = ["ConfigError", "Problem", "format_duration", "load_config", "parse_duration"]
+__all__ = [
+    "ConfigError",
+    "Problem",
+    "VarOption",
+    "format_duration",
+    "load_config",
+    "missing_flows",
+    "parse_duration",
+]
+
+CONFIG_SUFFIXES = (".tf", ".hcl")
+TFVARS_VALUES = "values in tfvars files"
 
 
-def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
-    """Read ``config.hcl`` (or every ``*.hcl`` of a folder) and validate it; raise ConfigError."""
-    files = _discover(os.fspath(path))
+def load_config(
+    path: str | os.PathLike[str],
+    environ: Mapping[str, str] | None = None,
+    variables: Sequence[VarOption] = (),
+) -> Config:
+    """Read a config file or folder, with its variables' values, and validate it."""
+    environ = os.environ if environ is None else environ
+    source = os.fspath(path)
+    files = _discover(source)
     roots: list[_Block] = []
     problems: list[Problem] = []
     for name in files:
-        try:
-            with open(name, encoding="utf-8-sig") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-            problems.append(Problem(None, f"{name}: cannot read: {reason}"))
+        text = _read(name, problems)
+        if text is None:
             continue
         root, found = parse_file(text, name)
         problems.extend(found)
         if root is not None:
             roots.append(root)
+    layers = [*environment_layers(environ), *_file_layers(source, variables, problems)]
     if problems:
         raise ConfigError(sorted_problems(problems, files))
-    builder = Builder(files, roots, os.environ if environ is None else environ)
+    builder = Builder(files, roots, environ, layers)
     return builder.build()
+
+
+def missing_flows(config: Config) -> str | None:
+    """Why a config that defines no sym_flow cannot be served (None when it defines one)."""
+    if config.flows:
+        return None
+    return (
+        f"no sym_flow: read {', '.join(config.files)}, and none of them defines a "
+        'resource "sym_flow"; symbox serves flows, so there is nothing to run'
+    )
 
 
 def _discover(path: str) -> tuple[str, ...]:
@@ -42,11 +80,108 @@ def _discover(path: str) -> tuple[str, ...]:
         names = sorted(
             name
             for name in os.listdir(path)
-            if name.endswith(".hcl") and os.path.isfile(os.path.join(path, name))
+            if name.endswith(CONFIG_SUFFIXES)
+            and not _ignored_name(name)
+            and os.path.isfile(os.path.join(path, name))
         )
         if not names:
-            raise ConfigError([Problem(None, f"{path}: no *.hcl files in this folder")])
+            raise ConfigError([Problem(None, f"{path}: no *.tf or *.hcl files in this folder")])
         return tuple(os.path.join(path, name) for name in names)
     if os.path.isfile(path):
         return (path,)
     raise ConfigError([Problem(None, f"{path}: no such file or folder")])
+
+
+def _ignored_name(name: str) -> bool:
+    # Terraform's rule: dot-files (.terraform.lock.hcl) and editors' backup files.
+    return (
+        name.startswith(".") or name.endswith("~") or (name.startswith("#") and name.endswith("#"))
+    )
+
+
+def _read(name: str, problems: list[Problem]) -> str | None:
+    try:
+        with open(name, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        problems.append(Problem(None, f"{name}: cannot read: {reason}"))
+        return None
+
+
+def _file_layers(source: str, options: Sequence[VarOption], problems: list[Problem]) -> list[Layer]:
+    """The folder's own tfvars files, then --var and --var-file in the order given."""
+    layers: list[Layer] = []
+    # Terraform loads these from the root module's folder; a single file has no folder of its own.
+    if os.path.isdir(source):
+        names = [name for name in os.listdir(source) if os.path.isfile(os.path.join(source, name))]
+        for name in auto_var_files(names):
+            layers.append(file_layer(_var_file(os.path.join(source, name), problems)))
+    for option in options:
+        if option.kind == VAR:
+            try:
+                layers.append(command_line_layer(option.text))
+            except ValueError as error:
+                problems.append(Problem(None, str(error)))
+        elif not os.path.isfile(option.text):
+            problems.append(Problem(None, f"--var-file {option.text}: no such file"))
+        else:
+            layers.append(file_layer(_var_file(option.text, problems)))
+    return layers
+
+
+def _var_file(name: str, problems: list[Problem]) -> dict[str, Supplied]:
+    text = _read(name, problems)
+    if text is None:
+        return {}
+    if name.endswith(".json"):
+        return _json_var_file(name, text, problems)
+    root, found = parse_file(text, name)
+    problems.extend(found)
+    if root is None:
+        return {}
+    for block in root.blocks:
+        problems.append(
+            Problem(block.location, f"{block.type} block: a tfvars file holds only NAME = value")
+        )
+    evaluator = Evaluator(
+        variables={},
+        locals_={},
+        resources={},
+        resource_args=resource_args,
+        environ={},
+        problems=problems,
+    )
+    values: dict[str, Supplied] = {}
+    for attribute in root.attributes:
+        name_, at = attribute.name, attribute.location
+        if name_ in values:
+            first = values[name_].location
+            problems.append(Problem(at, f"{name_} is set twice in this file (first at {first})"))
+            continue
+        value = evaluator.constant(attribute.expr, at.file, at.line, TFVARS_VALUES)
+        if not is_invalid(value):
+            values[name_] = Supplied(f"variable {name_}", at, value=value)
+    return values
+
+
+def _json_var_file(name: str, text: str, problems: list[Problem]) -> dict[str, Supplied]:
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        line = getattr(error, "lineno", 1)
+        problems.append(Problem(Location(name, line), f"invalid JSON: {error}"))
+        return {}
+    if not isinstance(data, dict):
+        problems.append(Problem(Location(name, 1), "expected a JSON object of NAME: value"))
+        return {}
+    return {
+        key: Supplied(f"variable {key}", Location(name, _json_line(text, key)), value=value)
+        for key, value in data.items()
+    }
+
+
+def _json_line(text: str, key: str) -> int:
+    # The json module keeps no positions; the key's first appearance is close enough to point at.
+    found = re.search(re.escape(json.dumps(key)) + r"\s*:", text)
+    return 1 if found is None else text.count("\n", 0, found.start()) + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import operator
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType
 from typing import Any
@@ -32,12 +32,12 @@ from symbox.config.model import Location, Secret
 from symbox.config.schema import (
     INVALID,
     FileContent,
-    convert_override,
     is_invalid,
     is_number,
     number,
     to_text,
 )
+from symbox.config.variables import Supplied, unset_message
 
 SECRET_IN_STRING = "is a secret: use it as a whole value, not inside a string"
 _UNSUPPORTED: Mapping[str, str] = MappingProxyType(
@@ -77,6 +77,8 @@ class Evaluator:
         resource_args: Callable[[str], frozenset[str] | None],
         environ: Mapping[str, str],
         problems: list[Problem],
+        supplied: Mapping[str, Supplied] | None = None,
+        unknown_reference: Callable[[str, Sequence[str | None]], str | None] | None = None,
     ) -> None:
         self._variables = variables
         self._locals = locals_
@@ -84,10 +86,15 @@ class Evaluator:
         self._resource_args = resource_args
         self._environ = environ
         self._problems = problems
+        # Values from tfvars files, --var and the environment, already ordered by precedence.
+        self._supplied = supplied or {}
+        # Explains a reference to a block symbox ignores (data, module, non-sym resources).
+        self._unknown_reference = unknown_reference
         self._values: dict[str, Any] = {}
         self._active: list[str] = []
-        # Variable defaults are constants, as in Terraform: references there are refused.
-        self._constant_only = False
+        # Variable defaults and tfvars values are constants, as in Terraform: while one is
+        # evaluated this names it, and references are refused.
+        self._constant_only: str | None = None
 
     # -- entry points ---------------------------------------------------------------
 
@@ -96,8 +103,16 @@ class Evaluator:
         return self._eval(expr, file, node_line(expr, 1))
 
     def variable(self, name: str) -> Any:
-        """The value of ``var.NAME``: SYMBOX_VAR_NAME if set, else its default."""
+        """The value of ``var.NAME``: the supplied value that wins, else its default."""
         return self._memo(f"var.{name}", None, lambda: self._variable(name))
+
+    def constant(self, expr: Any, file: str, line: int, what: str) -> Any:
+        """Evaluate ``expr``, one of ``what`` (say, tfvars values), refusing references."""
+        self._constant_only = what
+        try:
+            return self._eval(expr, file, line)
+        finally:
+            self._constant_only = None
 
     def local(self, name: str) -> Any:
         """The value of ``local.NAME``."""
@@ -148,22 +163,18 @@ class Evaluator:
         file, line = block.location.file, block.location.line
         declared = {attribute.name: attribute for attribute in block.attributes}
         kind = type_name(declared["type"].expr) if "type" in declared else None
-        override = self._environ.get(f"SYMBOX_VAR_{name}")
-        if override is not None:
+        supplied = self._supplied.get(name)
+        if supplied is not None:
             try:
-                return convert_override(override, kind)
+                return supplied.typed(kind)
             except ValueError as error:
-                return self._problem(file, line, f"SYMBOX_VAR_{name}: {error}")
+                at = supplied.location or block.location
+                return self._problem(at.file, at.line, f"{supplied.source}: {error}")
         if "default" not in declared:
-            return self._problem(
-                file, line, f"variable {name} has no default and SYMBOX_VAR_{name} is not set"
-            )
+            return self._problem(file, line, unset_message(name))
         default = declared["default"]
-        self._constant_only = True
-        try:
-            return self._eval(default.expr, default.location.file, default.location.line)
-        finally:
-            self._constant_only = False
+        where = default.location
+        return self.constant(default.expr, where.file, where.line, "variable defaults")
 
     # -- the walk -------------------------------------------------------------------
 
@@ -304,14 +315,15 @@ class Evaluator:
         names = [step_name(step) for step in steps]
         shown = ".".join([root, *[name for name in names[:2] if name is not None]])
         if self._constant_only:
-            return self._problem(file, line, f"variable defaults cannot refer to {shown}")
+            return self._problem(file, line, f"{self._constant_only} cannot refer to {shown}")
         if root in ("var", "local", "path"):
             if not names or names[0] is None:
                 return self._problem(file, line, f"{root} must be followed by .NAME")
             return self._namespace(root, names[0], steps[1:], file, line)
         if root.startswith("sym_") or any(kind == root for kind, _ in self._resources):
             return self._resource_ref(root, names, steps, file, line)
-        return self._problem(file, line, f"unknown reference {shown}")
+        explained = self._unknown_reference(root, names) if self._unknown_reference else None
+        return self._problem(file, line, explained or f"unknown reference {shown}")
 
     def _namespace(self, root: str, name: str, rest: list[Any], file: str, line: int) -> Any:
         shown = f"{root}.{name}"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from symbox.config import model, schema
@@ -21,36 +22,52 @@ from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sort
 from symbox.config.model import Config, Location, Secret
 from symbox.config.prompt_fields import read_prompt_field
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
+from symbox.config.variables import Layer, resolve
 from symbox.engine.people import InvalidEmail
 from symbox.engine.permissions import APPROVERS_VAR, approver_entry
 
 # Added when a strategy schedules de-escalation and the flow declares no duration field.
 DEFAULT_DURATIONS = (30, 600, 3600)
-IGNORED_NOTICE = "{kind} block ignored: symbox reads config.hcl directly"
-NO_TERRAFORM = "symbox does not run Terraform: data/module blocks are not supported"
+# Terraform's own blocks: read past with one notice each, since symbox does not run Terraform.
+TERRAFORM_BLOCKS = frozenset(
+    {"provider", "terraform", "output", "data", "module", "moved", "import", "check", "removed"}
+)
+NOT_RUN = "symbox does not run Terraform"
+# Meta-arguments of sym_* resources that only order or protect Terraform's own work.
+IGNORED_ARGUMENTS = frozenset({"depends_on"})
+IGNORED_BLOCKS = frozenset({"lifecycle"})
+SUPPLY_VALUE = (
+    "give the value as a variable (declare it, then set it with --var or in a tfvars file), "
+    "or bring it in with symbox import from `terraform show -json`"
+)
 
 
 class Builder(Reader):
     """One validation run: top-level blocks, then resources, then cross-resource checks."""
 
-    def __init__(self, files: tuple[str, ...], roots: list[Block], environ: Mapping[str, str]):
+    def __init__(
+        self,
+        files: tuple[str, ...],
+        roots: list[Block],
+        environ: Mapping[str, str],
+        layers: Sequence[Layer] = (),
+    ):
         self.files = files
         self.roots = roots
+        self.environ = environ
+        # Sources of variables' values, lowest precedence first.
+        self.layers = layers
         self.problems: list[Problem] = []
         self.notices: list[str] = []
         self.variables: dict[str, Block] = {}
         self.locals: dict[str, Attribute] = {}
         self.resources: dict[tuple[str, str], Block] = {}
+        # Blocks read past, by how a reference names them: ("data", TYPE, NAME), (TYPE, NAME).
+        self.ignored: dict[tuple[str, ...], Block] = {}
+        # Explanations given while checking locals no sym_* resource uses (see build).
+        self._unused_local_refs: set[str] | None = None
         super().__init__(self.resources, self.problems)
         self.args: dict[tuple[str, str], Args] = {}
-        self.evaluator = Evaluator(
-            variables=self.variables,
-            locals_=self.locals,
-            resources=self.resources,
-            resource_args=schema.resource_args,
-            environ=environ,
-            problems=self.problems,
-        )
 
     def build(self) -> Config:
         """Validate everything and return the model; raise ConfigError listing every problem."""
@@ -61,12 +78,24 @@ class Builder(Reader):
                 )
             for block in root.blocks:
                 self._top(block)
+        supplied = resolve(self.layers, self.variables)
+        self.notices.extend(supplied.notices)
+        self.problems.extend(supplied.problems)
+        self.evaluator = Evaluator(
+            variables=self.variables,
+            locals_=self.locals,
+            resources=self.resources,
+            resource_args=schema.resource_args,
+            environ=self.environ,
+            problems=self.problems,
+            supplied=supplied.values,
+            unknown_reference=self._ignored_reference,
+        )
         for name in self.variables:
             self._variable(name)
-        for name in self.locals:
-            self.evaluator.local(name)
         for resource_type, key in self.resources:
             self.args[(resource_type, key)] = self._resource_args(resource_type, key)
+        self._unused_locals()
         self._check_names()
         config = Config(
             files=self.files,
@@ -91,10 +120,12 @@ class Builder(Reader):
 
     def _top(self, block: Block) -> None:
         kind, where = block.type, block.location
-        if kind in ("provider", "terraform"):
-            self.notices.append(f"{where}: {IGNORED_NOTICE.format(kind=kind)}")
-        elif kind in ("data", "module"):
-            self.problem(where, NO_TERRAFORM)
+        if kind in TERRAFORM_BLOCKS:
+            self.notices.append(f"{where}: {_describe(block)} block ignored: {NOT_RUN}")
+            if kind == "data" and len(block.labels) == 2:
+                self.ignored.setdefault(("data", *block.labels), block)
+            elif kind in ("module", "output") and len(block.labels) == 1:
+                self.ignored.setdefault((kind, block.labels[0]), block)
         elif kind == "resource":
             self._resource(block)
         elif kind == "variable":
@@ -134,14 +165,67 @@ class Builder(Reader):
                 types = known(frozenset(schema.RESOURCES))
                 self.problem(block.location, f"unknown resource type {kind} (known: {types})")
             else:
-                self.problem(
-                    block.location,
-                    f"unknown resource type {kind}: symbox reads only sym_* resources",
+                self.notices.append(
+                    f"{block.location}: {_describe(block)} block ignored: "
+                    "symbox reads only sym_* resources"
                 )
+                self.ignored.setdefault((kind, key), block)
             return
+        block = self._without_meta_arguments(block, f"{kind}.{key}")
         self._declare(self.resources, (kind, key), block, f"resource {kind}.{key}")
         if kind in IMPLEMENTED.unimplemented_resources:
             self.problem(block.location, f"{kind}.{key}: {kind} is not implemented yet in symbox")
+
+    def _without_meta_arguments(self, block: Block, where: str) -> Block:
+        """``block`` without ``depends_on`` and ``lifecycle``, each noted once."""
+        for attribute in block.attributes:
+            if attribute.name in IGNORED_ARGUMENTS:
+                self.notices.append(
+                    f"{attribute.location}: {where}: {attribute.name} ignored: "
+                    "symbox orders resources by their references"
+                )
+        for nested in block.blocks:
+            if nested.type in IGNORED_BLOCKS:
+                self.notices.append(f"{nested.location}: {where}: {nested.type} ignored: {NOT_RUN}")
+        return replace(
+            block,
+            attributes=tuple(a for a in block.attributes if a.name not in IGNORED_ARGUMENTS),
+            blocks=tuple(b for b in block.blocks if b.type not in IGNORED_BLOCKS),
+        )
+
+    def _ignored_reference(self, root: str, names: Sequence[str | None]) -> str | None:
+        """Explain a reference to a block symbox read past, naming where that block is."""
+        steps = list(names[: names.index(None)] if None in names else names)
+        size = 2 if root == "data" else 1
+        if len(steps) < size:
+            return None
+        block = self.ignored.get((root, *[str(step) for step in steps[:size]]))
+        if block is None:
+            return None
+        shown = ".".join([root, *[str(step) for step in steps]])
+        message = (
+            f"{shown} needs the {_describe(block)} block at {block.location}, which symbox "
+            f"ignores: "
+            f"{SUPPLY_VALUE}"
+        )
+        if self._unused_local_refs is not None:
+            self._unused_local_refs.add(message)
+        return message
+
+    def _unused_locals(self) -> None:
+        """Check the locals no sym_* resource used; their references to ignored blocks are fine.
+
+        A Terraform project's locals often read data sources and modules for its other
+        resources; only a value a sym_* resource needs must exist for symbox.
+        """
+        start = len(self.problems)
+        self._unused_local_refs = set()
+        try:
+            for name in self.locals:
+                self.evaluator.local(name)
+        finally:
+            fine, self._unused_local_refs = self._unused_local_refs, None
+        self.problems[start:] = [p for p in self.problems[start:] if p.message not in fine]
 
     def _variable(self, name: str) -> None:
         block = self.variables[name]
@@ -520,3 +604,8 @@ class Builder(Reader):
             f"(available: {available})",
         )
         args.ok = False
+
+
+def _describe(block: Block) -> str:
+    """A block as it was written: ``data "aws_caller_identity" "current"``, ``terraform``."""
+    return " ".join([block.type, *(show(label) for label in block.labels)])

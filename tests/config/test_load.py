@@ -175,7 +175,7 @@ def test_a_realistic_config_loads_into_the_model(in_tmp: Path) -> None:
 
     assert config.files == ("config.hcl",)
     assert config.notices == (
-        "config.hcl:1: provider block ignored: symbox reads config.hcl directly",
+        'config.hcl:1: provider "sym" block ignored: symbox does not run Terraform',
     )
     slack = config.integrations["slack"]
     assert (slack.name, slack.type, slack.external_id) == ("slack-prod", "slack", "T0123456")
@@ -336,7 +336,7 @@ def test_a_folder_of_files_with_references_across_files(in_tmp: Path) -> None:
     assert (flow.environment, flow.implementation) == ("main", "HOOKS = 1\n")
     assert flow.implementation_path == "conf/hooks/f.py"
     assert config.notices == (
-        "conf/b.hcl:1: terraform block ignored: symbox reads config.hcl directly",
+        "conf/b.hcl:1: terraform block ignored: symbox does not run Terraform",
     )
 
     absolute = load_config(str(folder), {})
@@ -380,7 +380,7 @@ def test_missing_paths_and_empty_folders(in_tmp: Path) -> None:
     with pytest.raises(ConfigError, match=r"^nowhere.hcl: no such file or folder$"):
         load_config("nowhere.hcl", {})
     (in_tmp / "empty").mkdir()
-    with pytest.raises(ConfigError, match=r"^empty: no \*\.hcl files in this folder$"):
+    with pytest.raises(ConfigError, match=r"^empty: no \*\.tf or \*\.hcl files in this folder$"):
         load_config("empty", {})
 
 

@@ -46,14 +46,12 @@ def test_the_base_is_valid() -> None:
     assert config.strategies["s"].targets == ("t",)
 
 
-def test_terraform_only_blocks() -> None:
+def test_terraform_only_blocks_are_notices_and_unknown_blocks_problems() -> None:
     check(
         'data "aws_caller_identity" "me" {}\nmodule "sym" {\n  source = "x"\n}\n'
-        'output "x" {\n  value = 1\n}\nfoo = 1\n',
-        "config.hcl:14: symbox does not run Terraform: data/module blocks are not supported",
-        "config.hcl:15: symbox does not run Terraform: data/module blocks are not supported",
-        "config.hcl:18: unknown block type output (symbox reads resource, variable and locals)",
+        'output "x" {\n  value = 1\n}\nfoo = 1\nwidget "w" {}\n',
         "config.hcl:21: unexpected argument foo outside a block",
+        "config.hcl:22: unknown block type widget (symbox reads resource, variable and locals)",
     )
 
 
@@ -61,7 +59,6 @@ def test_unknown_resource_types_and_labels() -> None:
     check(
         'resource "aws_instance" "web" {}\nresource "sym_foo" "x" {}\nresource "sym_flow" {}\n'
         'variable {}\nlocals "x" {}\n',
-        "config.hcl:14: unknown resource type aws_instance: symbox reads only sym_* resources",
         "config.hcl:15: unknown resource type sym_foo (known: sym_environment, sym_error_logger, "
         "sym_flow, sym_flows_filter, sym_integration, sym_log_destination, sym_runtime, "
         "sym_secret, sym_secrets, sym_strategy, sym_target)",
@@ -326,7 +323,9 @@ def test_variable_problems() -> None:
         "config.hcl:16: variable v: unknown argument colour (expected one of: default, "
         "description, nullable, sensitive, type)",
         "config.hcl:17: variable v: validation blocks are not supported",
-        "config.hcl:19: variable w has no default and SYMBOX_VAR_w is not set",
+        "config.hcl:19: variable w has no default and no value was given: set it with "
+        "--var w=VALUE, in a --var-file, terraform.tfvars(.json) or *.auto.tfvars(.json) file "
+        "(w = ...), or with the environment variable TF_VAR_w or SYMBOX_VAR_w",
     )
 
 
@@ -348,7 +347,6 @@ def test_every_problem_is_reported_at_once() -> None:
         ENV,
     )
     assert found == [
-        "config.hcl:15: symbox does not run Terraform: data/module blocks are not supported",
         'config.hcl:18: file("gone.py"): no such file gone.py',
         "config.hcl:19: reference to undefined resource sym_environment.nope",
         "config.hcl:20: undefined variable var.missing",

@@ -1,0 +1,177 @@
+"""Where variables' values come from and which one wins: Terraform's order, plus SYMBOX_VAR_.
+
+Lowest to highest (a later source wins): the variable's ``default``; ``TF_VAR_name``;
+``SYMBOX_VAR_name``; ``terraform.tfvars``; ``terraform.tfvars.json``; ``*.auto.tfvars`` and
+``*.auto.tfvars.json`` in lexical order; then ``--var`` and ``--var-file`` in command-line
+order. This module only orders and types values; reading the files is the loader's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from symbox.config.hcl import Problem, show
+from symbox.config.model import Location
+from symbox.config.schema import convert_override, is_number, to_text
+
+VAR = "var"
+VAR_FILE = "var_file"
+# Environment prefixes in rising precedence: symbox's own wins over Terraform's.
+ENV_PREFIXES = ("TF_VAR_", "SYMBOX_VAR_")
+TFVARS = "terraform.tfvars"
+TFVARS_JSON = "terraform.tfvars.json"
+AUTO_SUFFIXES = (".auto.tfvars", ".auto.tfvars.json")
+# What an undeclared name in a source means, as in Terraform: the environment holds
+# unrelated names, a file may serve several configs, a --var is a typo worth stopping.
+IGNORE = "ignore"
+NOTICE = "notice"
+ERROR = "error"
+_COLLECTIONS = ("list", "set", "tuple", "map", "object")
+
+
+@dataclass(frozen=True)
+class VarOption:
+    """One ``--var NAME=VALUE`` (kind ``var``) or ``--var-file FILE`` (kind ``var_file``)."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Supplied:
+    """A value given to a variable from outside its block, and where it was given."""
+
+    # Shown before a problem with the value: "SYMBOX_VAR_n", "--var n", "variable n".
+    source: str
+    # Where a file's value was written; None for the command line and the environment.
+    location: Location | None = None
+    # Text from the command line or the environment, typed per the declared ``type``.
+    text: str | None = None
+    # A value parsed from a file, already typed.
+    value: Any = None
+
+    def typed(self, kind: str | None) -> Any:
+        """The value as a variable of ``type = kind`` holds it; raise ValueError to explain."""
+        if self.text is not None:
+            return convert_override(self.text, kind)
+        return conform(self.value, kind)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The values of one source, and what an undeclared name in it means."""
+
+    values: Mapping[str, Supplied]
+    undeclared: str = IGNORE
+
+
+@dataclass
+class Resolution:
+    """Each declared variable's winning value, plus notices and problems about the sources."""
+
+    values: dict[str, Supplied] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def environment_layers(environ: Mapping[str, str]) -> list[Layer]:
+    """``TF_VAR_name`` then ``SYMBOX_VAR_name`` values, lowest first."""
+    layers = []
+    for prefix in ENV_PREFIXES:
+        values = {
+            key[len(prefix) :]: Supplied(key, text=text)
+            for key, text in environ.items()
+            if key.startswith(prefix) and len(key) > len(prefix)
+        }
+        layers.append(Layer(values))
+    return layers
+
+
+def auto_var_files(names: Iterable[str]) -> list[str]:
+    """The names among a folder's files that Terraform loads by itself, in its order."""
+    present = set(names)
+    fixed = [name for name in (TFVARS, TFVARS_JSON) if name in present]
+    auto = sorted(
+        name for name in present if name.endswith(AUTO_SUFFIXES) and not name.startswith(".")
+    )
+    return fixed + auto
+
+
+def parse_var(text: str) -> tuple[str, str]:
+    """Split ``--var NAME=VALUE``; raise ValueError when it has no ``=`` or no name."""
+    name, equals, value = text.partition("=")
+    name = name.strip()
+    if not equals or not name:
+        raise ValueError(f"--var {show(text)}: expected NAME=VALUE")
+    return name, value
+
+
+def command_line_layer(text: str) -> Layer:
+    """One ``--var NAME=VALUE`` as a layer of its own (options apply in the order given)."""
+    name, value = parse_var(text)
+    return Layer({name: Supplied(f"--var {name}", text=value)}, undeclared=ERROR)
+
+
+def file_layer(values: Mapping[str, Supplied]) -> Layer:
+    """The values of one tfvars file."""
+    return Layer(values, undeclared=NOTICE)
+
+
+def resolve(layers: Sequence[Layer], declared: Collection[str]) -> Resolution:
+    """Merge ``layers`` (lowest precedence first) for the ``declared`` variables."""
+    result = Resolution()
+    for layer in layers:
+        for name, supplied in layer.values.items():
+            if name in declared:
+                result.values[name] = supplied
+            elif layer.undeclared == NOTICE:
+                where = f"{supplied.location}: " if supplied.location else ""
+                result.notices.append(
+                    f"{where}value for undeclared variable {name} ignored "
+                    f'(no variable "{name}" block declares it)'
+                )
+            elif layer.undeclared == ERROR:
+                result.problems.append(
+                    Problem(
+                        None,
+                        f'{supplied.source}: no variable "{name}" is declared in the config',
+                    )
+                )
+    return result
+
+
+def unset_message(name: str) -> str:
+    """Why a variable has no value, and every way to give it one."""
+    return (
+        f"variable {name} has no default and no value was given: set it with "
+        f"--var {name}=VALUE, in a --var-file, terraform.tfvars(.json) or *.auto.tfvars(.json) "
+        f"file ({name} = ...), or with the environment variable TF_VAR_{name} or SYMBOX_VAR_{name}"
+    )
+
+
+def conform(value: Any, kind: str | None) -> Any:
+    """A file's value converted to a declared ``type`` the way Terraform converts it."""
+    if value is None or kind in (None, "any"):
+        return value
+    if kind == "string":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool) or is_number(value):
+            return to_text(value)
+        raise ValueError(f"expected a string, got {show(value)}")
+    if kind in ("number", "bool"):
+        if isinstance(value, str):
+            return convert_override(value, kind)
+        if kind == "number" and is_number(value):
+            return value
+        if kind == "bool" and isinstance(value, bool):
+            return value
+        expected = "a number" if kind == "number" else "true or false"
+        raise ValueError(f"expected {expected}, got {show(value)}")
+    if kind in _COLLECTIONS[:3] and not isinstance(value, list):
+        raise ValueError(f"expected a {kind}, got {show(value)}")
+    if kind in _COLLECTIONS[3:] and not isinstance(value, dict):
+        raise ValueError(f"expected a {kind}, got {show(value)}")
+    return value

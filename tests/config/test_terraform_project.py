@@ -1,0 +1,244 @@
+"""A Sym customer's Terraform folder as it is: *.tf files, Terraform's own blocks, lock files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from symbox.config import ConfigError, load_config, missing_flows
+from tests.config.helpers import write
+
+FLOW = """\
+resource "sym_environment" "prod" {
+  name = "prod"
+}
+
+resource "sym_flow" "access" {
+  name           = "access"
+  implementation = "# no hooks"
+  environment_id = sym_environment.prod.id
+}
+"""
+
+# What `terraform init` leaves next to a project, and what symbox must not read.
+LOCK_FILE = """\
+provider "registry.terraform.io/symopsio/sym" {
+  version     = "3.0.0"
+  constraints = "~> 3.0"
+  hashes = ["h1:abc="]
+}
+"""
+
+
+def _problems(folder: str = "conf") -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder, {})
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_a_folder_reads_tf_and_hcl_files_but_not_dot_files_or_the_terraform_folder(
+    in_tmp: Path,
+) -> None:
+    folder = in_tmp / "conf"
+    write(folder, FLOW, "main.tf")
+    write(folder, 'variable "unused" { default = 1 }\n', "extra.hcl")
+    write(folder, LOCK_FILE, ".terraform.lock.hcl")
+    write(folder, "this is { not hcl", ".terraform/modules/x/main.tf")
+    write(folder, "broken {", "main.tf~")
+    write(folder, "broken {", "#main.tf#")
+    write(folder, "not a config", "README.md")
+
+    config = load_config("conf", {})
+    assert config.files == ("conf/extra.hcl", "conf/main.tf")
+    assert config.flows["access"].location.file == "conf/main.tf"
+    assert config.notices == ()
+
+
+def test_a_folder_with_only_a_lock_file_has_no_config(in_tmp: Path) -> None:
+    write(in_tmp / "conf", LOCK_FILE, ".terraform.lock.hcl")
+    assert _problems() == ["conf: no *.tf or *.hcl files in this folder"]
+
+
+def test_a_config_without_a_flow_says_what_was_read(in_tmp: Path) -> None:
+    write(in_tmp / "conf", 'resource "sym_environment" "e" { name = "e" }\n', "a.tf")
+    write(in_tmp / "conf", 'provider "sym" { org = "acme" }\n', "b.hcl")
+    config = load_config("conf", {})
+    assert missing_flows(config) == (
+        "no sym_flow: read conf/a.tf, conf/b.hcl, and none of them defines a "
+        'resource "sym_flow"; symbox serves flows, so there is nothing to run'
+    )
+    write(in_tmp / "conf", FLOW.replace("prod", "other"), "c.tf")
+    assert missing_flows(load_config("conf", {})) is None
+
+
+TERRAFORM_PROJECT = """\
+terraform {
+  required_providers {
+    sym = {
+      source  = "symopsio/sym"
+      version = "~> 3.0"
+    }
+  }
+}
+
+provider "sym" {
+  org = "acme"
+}
+
+provider "aws" {
+  region = "us-east-1"
+}
+
+data "aws_caller_identity" "current" {}
+
+module "runtime_connector" {
+  source      = "symopsio/runtime-connector/aws"
+  environment = "prod"
+}
+
+resource "aws_iam_role" "grants" {
+  name = "sym-grants"
+}
+
+output "role_arn" {
+  value = aws_iam_role.grants.arn
+}
+
+moved {
+  from = sym_flow.old
+  to   = sym_flow.access
+}
+
+import {
+  to = sym_environment.prod
+  id = "abc"
+}
+
+check "health" {
+  assert {
+    condition     = true
+    error_message = "never"
+  }
+}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  role       = "arn:aws:iam::${local.account_id}:role/x"
+}
+
+resource "sym_environment" "prod" {
+  name       = "prod"
+  depends_on = [module.runtime_connector]
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "sym_flow" "access" {
+  name           = "access"
+  implementation = "# no hooks"
+  environment_id = sym_environment.prod.id
+}
+"""
+
+
+def _line(text: str, fragment: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+def test_terraform_blocks_are_read_and_ignored_with_one_notice_each(in_tmp: Path) -> None:
+    write(in_tmp / "conf", TERRAFORM_PROJECT, "main.tf")
+    config = load_config("conf", {})
+    assert set(config.flows) == {"access"}
+    tf = "symbox does not run Terraform"
+    lines = [
+        _line(TERRAFORM_PROJECT, fragment)
+        for fragment in (
+            "terraform {", 'provider "sym"', 'provider "aws"', "data ", "module ",
+            "aws_iam_role", "output ", "moved ", "import ", "check ", "depends_on", "lifecycle",
+        )
+    ]  # fmt: skip
+    what = [
+        f"terraform block ignored: {tf}",
+        f'provider "sym" block ignored: {tf}',
+        f'provider "aws" block ignored: {tf}',
+        f'data "aws_caller_identity" "current" block ignored: {tf}',
+        f'module "runtime_connector" block ignored: {tf}',
+        'resource "aws_iam_role" "grants" block ignored: symbox reads only sym_* resources',
+        f'output "role_arn" block ignored: {tf}',
+        f"moved block ignored: {tf}",
+        f"import block ignored: {tf}",
+        f'check "health" block ignored: {tf}',
+        "sym_environment.prod: depends_on ignored: symbox orders resources by their references",
+        f"sym_environment.prod: lifecycle ignored: {tf}",
+    ]
+    assert config.notices == tuple(
+        f"conf/main.tf:{line}: {text}" for line, text in zip(lines, what, strict=True)
+    )
+
+
+SUPPLY = (
+    "which symbox ignores: give the value as a variable (declare it, then set it with --var or "
+    "in a tfvars file), or bring it in with symbox import from `terraform show -json`"
+)
+
+
+@pytest.mark.parametrize(
+    ("expression", "shown", "block", "fragment"),
+    [
+        ("aws_iam_role.grants.arn", "aws_iam_role.grants.arn", 'resource "aws_iam_role" "grants"',
+         "aws_iam_role"),
+        ("data.aws_caller_identity.current.account_id",
+         "data.aws_caller_identity.current.account_id",
+         'data "aws_caller_identity" "current"', "data "),
+        ('module.runtime_connector.settings["role_arn"]', "module.runtime_connector.settings",
+         'module "runtime_connector"', "module "),
+        ("output.role_arn", "output.role_arn", 'output "role_arn"', "output "),
+    ],
+)  # fmt: skip
+def test_a_sym_resource_needing_an_ignored_blocks_value_names_both_places(
+    in_tmp: Path, expression: str, shown: str, block: str, fragment: str
+) -> None:
+    text = (
+        TERRAFORM_PROJECT
+        + '\nresource "sym_target" "t" {\n  type = "custom"\n'
+        + (f'  name = "t"\n  settings = {{ role = {expression} }}\n}}\n')
+    )
+    write(in_tmp / "conf", text, "main.tf")
+    settings_line = _line(text, "settings = { role")
+    assert _problems() == [
+        f"conf/main.tf:{settings_line}: {shown} needs the {block} block at "
+        f"conf/main.tf:{_line(text, fragment)}, {SUPPLY}"
+    ]
+
+
+def test_a_local_a_sym_resource_uses_is_held_to_its_ignored_references(in_tmp: Path) -> None:
+    text = TERRAFORM_PROJECT.replace(
+        'implementation = "# no hooks"', 'implementation = "# ${local.role}"'
+    )
+    write(in_tmp / "conf", text, "main.tf")
+    assert _problems() == [
+        f"conf/main.tf:{_line(text, 'account_id = data')}: "
+        "data.aws_caller_identity.current.account_id needs the "
+        f'data "aws_caller_identity" "current" block at conf/main.tf:{_line(text, "data ")}, '
+        f"{SUPPLY}"
+    ]
+
+
+def test_unused_locals_are_still_checked_for_other_problems(in_tmp: Path) -> None:
+    text = TERRAFORM_PROJECT.replace("locals {", "locals {\n  broken = var.nope")
+    write(in_tmp / "conf", text, "main.tf")
+    assert _problems() == [
+        f"conf/main.tf:{_line(text, 'broken = var.nope')}: undefined variable var.nope"
+    ]
+
+
+def test_a_reference_to_a_block_that_is_not_there_stays_unknown(in_tmp: Path) -> None:
+    text = FLOW.replace('"# no hooks"', "data.aws_caller_identity.nope.id")
+    write(in_tmp / "conf", text, "main.tf")
+    assert _problems() == [
+        f"conf/main.tf:{_line(text, 'implementation')}: unknown reference "
+        "data.aws_caller_identity.nope"
+    ]
