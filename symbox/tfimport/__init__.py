@@ -1,0 +1,8 @@
+"""``symbox import``: a symbox folder from Terraform's JSON view of a Sym project."""
+
+from __future__ import annotations
+
+from symbox.tfimport.convert import ImportResult, import_document
+from symbox.tfimport.state import StateError
+
+__all__ = ["ImportResult", "StateError", "import_document"]
