@@ -25,17 +25,14 @@ from symbox.audit.entry import iso
 from symbox.audit.outbox import OutboxLimits
 from symbox.audit.verify import verify_file, verify_files
 from symbox.buildinfo import build_info, is_frozen
-from symbox.config import ConfigError, load_config, parse_duration
-from symbox.config.model import Config
+from symbox.config import parse_duration
+from symbox.config.variables import VAR, VAR_FILE, VarOption, parse_var
 from symbox.engine.model import Actor
 from symbox.engine.people import InvalidEmail, canonical_email
 from symbox.errors import StartupError
-from symbox.flow_hooks import check_implementations
 from symbox.report import add_report_command, cmd_report
-from symbox.runner import Runner, startup_error
+from symbox.runner import ConfigRefused, Runner, load_checked, log_notices, startup_error
 from symbox.store.handle import open_store
-from symbox.strategies.custom_source import check_custom_strategies
-from symbox.tfimport.command import add_import_command, cmd_import
 from symbox.users_cli import add_users_command, cmd_users
 
 DEFAULT_CONFIG = "config.hcl"
@@ -57,8 +54,44 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         default=DEFAULT_CONFIG,
-        help=f"config file or folder of *.hcl files (default: {DEFAULT_CONFIG})",
+        help=f"config file, or folder of *.tf and *.hcl files (default: {DEFAULT_CONFIG})",
     )
+
+
+class _VarOptionAction(argparse.Action):
+    """Collects --var and --var-file in command-line order: a later one wins, as in Terraform."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        option = VarOption(str(self.const), str(values))
+        if option.kind == VAR:
+            try:
+                parse_var(option.text)
+            except ValueError as error:
+                parser.error(str(error))
+        given = getattr(namespace, self.dest, None) or []
+        setattr(namespace, self.dest, [*given, option])
+
+
+def _add_variables(parser: argparse.ArgumentParser) -> None:
+    for flag, kind, metavar, what in (
+        ("--var", VAR, "NAME=VALUE", "set a variable (repeatable)"),
+        ("--var-file", VAR_FILE, "FILE", "read variables from a tfvars file (repeatable)"),
+    ):
+        parser.add_argument(
+            flag,
+            dest="variables",
+            action=_VarOptionAction,
+            const=kind,
+            default=[],
+            metavar=metavar,
+            help=f"{what}; later ones win over earlier ones and over tfvars files in the folder",
+        )
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the server (API, timers, audit)")
     _add_config(run)
+    _add_variables(run)
     _add_data_dir(run)
     run.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (default: %(default)s)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -98,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check the config and summarise it")
     _add_config(validate)
+    _add_variables(validate)
 
     tokens = commands.add_parser("tokens", help="issue, list and revoke API tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
@@ -142,8 +177,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_command(commands, _add_data_dir)
 
-    add_import_command(commands)
-
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -151,10 +184,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _fail(message: str) -> int:
     print(f"symbox: {message}", file=sys.stderr)
     return 1
-
-
-def _load(path: str) -> Config:
-    return load_config(path)
 
 
 def _report_problems(problems: list[str]) -> int:
@@ -168,12 +197,9 @@ def _report_problems(problems: list[str]) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Print a summary of a valid config, or every problem."""
     try:
-        config = _load(args.config)
-    except ConfigError as error:
-        return _report_problems([str(problem) for problem in error.problems])
-    hook_problems = check_implementations(config) + check_custom_strategies(config)
-    if hook_problems:
-        return _report_problems(hook_problems)
+        config = load_checked(args.config, args.variables)
+    except ConfigRefused as error:
+        return _report_problems(error.problems)
     for notice in config.notices:
         print(notice)
     print(f"config ok: {', '.join(config.files)}")
@@ -209,12 +235,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs.configure(args.log_level)
     try:
         host, port = parse_listen(args.listen)
-        config = _load(args.config)
-    except (ValueError, ConfigError) as error:
+    except ValueError as error:
         return _fail(str(error))
-    hook_problems = check_implementations(config) + check_custom_strategies(config)
-    if hook_problems:
-        return _report_problems(hook_problems)
+    try:
+        config = load_checked(args.config, args.variables)
+    except ConfigRefused as error:
+        return _report_problems(error.problems)
+    log_notices(config)
     limits = OutboxLimits(limit=max(1, args.audit_outbox_limit))
     options = Options(
         data_dir=args.data_dir,
@@ -223,7 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         audit_limits=limits,
         hook_timeout=args.hook_timeout,
     )
-    runner = Runner(args.config, config, options)
+    runner = Runner(args.config, config, options, args.variables)
     try:
         anyio.run(runner.run)
     except (StartupError, BaseExceptionGroup) as error:
@@ -413,7 +440,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": cmd_audit,
         "users": lambda args: cmd_users(args, _operator(), _table),
         "report": cmd_report,
-        "import": cmd_import,
         "version": cmd_version,
     }
     return handlers[args.command](args)

@@ -16,13 +16,15 @@ import logging
 import math
 import signal
 import socket
+from collections.abc import Sequence
+from functools import partial
 
 import anyio
 from anyio.abc import TaskStatus
 
 from symbox.app import App, Options, bind_listener
 from symbox.audit.entry import system_entry
-from symbox.config import ConfigError, load_config
+from symbox.config import ConfigError, VarOption, load_config, missing_flows
 from symbox.config.model import Config
 from symbox.engine.model import Actor
 from symbox.errors import StartupError
@@ -51,16 +53,25 @@ class ConfigRefused(Exception):
         self.problems = problems
 
 
-def load_checked(source: str) -> Config:
+def load_checked(source: str, variables: Sequence[VarOption] = ()) -> Config:
     """Load the config and compile its hooks and custom strategies; raise ConfigRefused."""
     try:
-        config = load_config(source)
+        config = load_config(source, variables=variables)
     except ConfigError as error:
         raise ConfigRefused([str(problem) for problem in error.problems]) from None
+    empty = missing_flows(config)
+    if empty is not None:
+        raise ConfigRefused([empty])
     problems = check_implementations(config) + check_custom_strategies(config)
     if problems:
         raise ConfigRefused(problems)
     return config
+
+
+def log_notices(config: Config) -> None:
+    """Log what the config's files hold that symbox read past (Terraform's own blocks)."""
+    for notice in config.notices:
+        log.info("config notice", extra={"notice": notice})
 
 
 def _unwrap(error: BaseException) -> BaseException:
@@ -84,8 +95,16 @@ def describe(error: BaseException) -> str:
 class Runner:
     """Serves the config at ``source`` until SIGTERM or SIGINT, reloading it on SIGHUP."""
 
-    def __init__(self, source: str, config: Config, options: Options) -> None:
+    def __init__(
+        self,
+        source: str,
+        config: Config,
+        options: Options,
+        variables: Sequence[VarOption] = (),
+    ) -> None:
         self._source = source
+        # Kept for every reload: --var and --var-file apply to each reading of the config.
+        self._variables = tuple(variables)
         self._config = config
         self._options = options
         self._app: App | None = None
@@ -195,7 +214,9 @@ class Runner:
         """Read and check the config and build its App; on any problem refuse it (None)."""
         log.info("reloading the config", extra={"config": self._source})
         try:
-            config = await anyio.to_thread.run_sync(load_checked, self._source)
+            load = partial(load_checked, self._source, self._variables)
+            config = await anyio.to_thread.run_sync(load)
+            log_notices(config)
             return self._build(config)
         except ConfigRefused as error:
             problems = error.problems

@@ -153,12 +153,14 @@ def _var_file(name: str, problems: list[Problem]) -> dict[str, Supplied]:
         problems=problems,
     )
     values: dict[str, Supplied] = {}
+    seen: dict[str, Location] = {}
     for attribute in root.attributes:
         name_, at = attribute.name, attribute.location
-        if name_ in values:
-            first = values[name_].location
+        if name_ in seen:
+            first = seen[name_]
             problems.append(Problem(at, f"{name_} is set twice in this file (first at {first})"))
             continue
+        seen[name_] = at
         value = evaluator.constant(attribute.expr, at.file, at.line, TFVARS_VALUES)
         if not is_invalid(value):
             values[name_] = Supplied(f"variable {name_}", at, value=value)
