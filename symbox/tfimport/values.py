@@ -13,7 +13,9 @@ from symbox.tfimport.state import is_sensitive
 
 # Setting names that hold a credential; their values never reach a written file.
 _SECRET_KEY = re.compile(
-    r"secret$|^secret|token|passw|api_?key|private_?key|credential|authorization", re.I
+    r"secret$|^secret|token|passw|credential|authorization|^key$"
+    r"|(api|private|write|access|signing|secret|client|license)_?key",
+    re.I,
 )
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
