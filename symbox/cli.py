@@ -33,6 +33,7 @@ from symbox.errors import StartupError
 from symbox.report import add_report_command, cmd_report
 from symbox.runner import ConfigRefused, Runner, load_checked, log_notices, startup_error
 from symbox.store.handle import open_store
+from symbox.tfimport.command import add_import_command, cmd_import
 from symbox.users_cli import add_users_command, cmd_users
 
 DEFAULT_CONFIG = "config.hcl"
@@ -176,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_users_command(commands, _add_data_dir)
 
     add_report_command(commands, _add_data_dir)
+
+    add_import_command(commands)
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -440,6 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": cmd_audit,
         "users": lambda args: cmd_users(args, _operator(), _table),
         "report": cmd_report,
+        "import": cmd_import,
         "version": cmd_version,
     }
     return handlers[args.command](args)
