@@ -1,23 +1,23 @@
-"""Evaluate HCL expressions by walking python-hcl2's lark tree; user text is never eval()'d."""
+"""Evaluate HCL expressions by walking python-hcl2's lark tree; user text is never eval()'d.
+
+Operators live in operators.py, functions in functions.py, templates in templates.py.
+"""
 
 from __future__ import annotations
 
-import json
-import operator
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import partial
-from types import MappingProxyType
 from typing import Any
 
 from lark import Token
 
+from symbox.config import functions, iteration, operators, templates
 from symbox.config.hcl import (
     Attribute,
     Block,
     Problem,
-    display_path,
-    heredoc_parts,
+    heredoc_body,
     literal_string,
     module_dir,
     node_line,
@@ -25,44 +25,11 @@ from symbox.config.hcl import (
     step_name,
     trees,
     type_name,
-    unescape,
     unwrap,
 )
 from symbox.config.model import Location, Secret
-from symbox.config.schema import (
-    INVALID,
-    FileContent,
-    is_invalid,
-    is_number,
-    number,
-    to_text,
-)
+from symbox.config.schema import INVALID, is_invalid, is_number, number, to_text
 from symbox.config.variables import Supplied, unset_message
-
-SECRET_IN_STRING = "is a secret: use it as a whole value, not inside a string"
-_UNSUPPORTED: Mapping[str, str] = MappingProxyType(
-    {
-        "for_tuple_expr": "for expressions are not supported",
-        "for_object_expr": "for expressions are not supported",
-        "attr_splat_expr_term": "splat expressions are not supported",
-        "full_splat_expr_term": "splat expressions are not supported",
-        "template_string": "template directives (%{...}) are not supported",
-    }
-)
-_OPERATORS: Mapping[str, Callable[[Any, Any], Any]] = MappingProxyType(
-    {
-        "+": operator.add,
-        "-": operator.sub,
-        "*": operator.mul,
-        "/": operator.truediv,
-        "%": operator.mod,
-        "<": operator.lt,
-        ">": operator.gt,
-        "<=": operator.le,
-        ">=": operator.ge,
-    }
-)
-_FUNCTIONS = ("env", "file", "jsonencode")
 
 
 class Evaluator:
@@ -86,6 +53,8 @@ class Evaluator:
         self._resource_args = resource_args
         self._environ = environ
         self._problems = problems
+        # Problems go here, except inside try() and can(), which collect their own.
+        self._all_problems = problems
         # Values from tfvars files, --var and the environment, already ordered by precedence.
         self._supplied = supplied or {}
         # Explains a reference to a block symbox ignores (data, module, non-sym resources).
@@ -95,6 +64,10 @@ class Evaluator:
         # Variable defaults and tfvars values are constants, as in Terraform: while one is
         # evaluated this names it, and references are refused.
         self._constant_only: str | None = None
+        # Names bound by enclosing for expressions and template loops, innermost last.
+        self._scopes: list[Mapping[str, Any]] = []
+        # Set while a templatefile() renders: only its vars may be referred to.
+        self._template: str | None = None
 
     # -- entry points ---------------------------------------------------------------
 
@@ -142,6 +115,12 @@ class Evaluator:
         self._problems.append(Problem(Location(file, line), message))
         return INVALID
 
+    def _static(self, file: str, line: int, message: str) -> Any:
+        # Mistakes Terraform finds before evaluating (undeclared names, unknown functions)
+        # are reported even inside try() and can(), so a typo is never silently skipped.
+        self._all_problems.append(Problem(Location(file, line), message))
+        return INVALID
+
     def _memo(self, key: str, at: tuple[str, int] | None, compute: Callable[[], Any]) -> Any:
         if key in self._values:
             return self._values[key]
@@ -151,10 +130,15 @@ class Evaluator:
                 return self._problem(at[0], at[1], f"cycle in references: {cycle}")
             return INVALID
         self._active.append(key)
+        # A local or argument is evaluated on its own: no loop variables, and its problems
+        # are its own even when first reached inside try().
+        saved = self._scopes, self._template, self._problems
+        self._scopes, self._template, self._problems = [], None, self._all_problems
         try:
             value = compute()
         finally:
             self._active.pop()
+            self._scopes, self._template, self._problems = saved
         self._values[key] = value
         return value
 
@@ -190,9 +174,11 @@ class Evaluator:
         if data == "literal_value":
             return {"true": True, "false": False, "null": None}[str(node.children[0])]
         if data == "string":
-            return self._template(node, file, line)
+            return self._template_value(templates.from_string(node, file, line), file)
         if data in ("heredoc_template", "heredoc_template_trim"):
-            return self._heredoc(node.children[0], data.endswith("_trim"), file, line)
+            body = heredoc_body(node.children[0], data.endswith("_trim"))
+            parsed = templates.from_text(body, file, line + 1, "heredoc")
+            return self._template_value(parsed, file)
         if data == "tuple":
             items = [self._eval(child, file, line) for child in trees(node)]
             return INVALID if any(is_invalid(item) for item in items) else items
@@ -200,6 +186,11 @@ class Evaluator:
             return self._object(node, file, line)
         if data in ("identifier", "get_attr_expr_term", "index_expr_term"):
             return self._traversal(node, file, line)
+        if data in iteration.SPLATS:
+            return iteration.splat(node, self._in_scope(file, line), self._applier(file, line))
+        if data in ("for_tuple_expr", "for_object_expr"):
+            report = partial(self._problem, file, line)
+            return iteration.for_expression(node, self._in_scope(file, line), report)
         if data == "function_call":
             return self._call(node, file, line)
         if data == "binary_op":
@@ -208,61 +199,35 @@ class Evaluator:
             return self._unary(node, file, line)
         if data == "conditional":
             return self._conditional(node, file, line)
-        return self._problem(file, line, _UNSUPPORTED.get(str(data), f"unsupported {data}"))
+        return self._problem(file, line, f"unsupported expression {data}")
 
-    def _template(self, node: Any, file: str, line: int) -> Any:
-        parts: list[tuple[Any, int] | str] = []
-        for part in trees(node):
-            child = part.children[0]
-            if isinstance(child, Token):
-                if child.type == "STRING_CHARS":
-                    parts.append(unescape(str(child)))
-                else:
-                    parts.append(str(child)[1:])
-            elif child.data == "interpolation":
-                inner = trees(child)[0]
-                parts.append((self._eval(inner, file, line), node_line(child, line)))
-            else:
-                msg = "template directives (%{...}) are not supported"
-                return self._problem(file, node_line(child, line), msg)
-        return self._render(parts, file)
-
-    def _render(self, parts: list[tuple[Any, int] | str], file: str) -> Any:
-        if len(parts) == 1 and isinstance(parts[0], tuple):
-            return parts[0][0]
-        pieces: list[str] = []
-        invalid = False
-        for part in parts:
-            if isinstance(part, str):
-                pieces.append(part)
-                continue
-            value, at = part
-            if is_invalid(value):
-                invalid = True
-            elif isinstance(value, Secret):
-                invalid = True
-                self._problem(file, at, f"{value.source} {SECRET_IN_STRING}")
-            elif value is None:
-                invalid = True
-                self._problem(file, at, "cannot interpolate null into a string")
-            elif isinstance(value, list | dict):
-                invalid = True
-                kind = "list" if isinstance(value, list) else "map"
-                self._problem(file, at, f"cannot interpolate a {kind} into a string")
-            else:
-                pieces.append(to_text(value))
-        return INVALID if invalid else "".join(pieces)
-
-    def _heredoc(self, token: Any, trim: bool, file: str, line: int) -> Any:
-        parts = heredoc_parts(token, trim, file, line)
-        if isinstance(parts, Problem):
-            self._problems.append(parts)
+    def _template_value(self, parsed: tuple[templates.Node, ...] | Problem, file: str) -> Any:
+        if isinstance(parsed, Problem):
+            self._problems.append(parsed)
             return INVALID
-        evaluated: list[tuple[Any, int] | str] = [
-            part if isinstance(part, str) else (self._eval(part[0], file, part[1]), part[1])
-            for part in parts
-        ]
-        return self._render(evaluated, file)
+
+        def evaluate(expr: Any, line: int, bindings: Mapping[str, Any]) -> Any:
+            return self._in_scope(file, line)(expr, bindings)
+
+        return templates.render(parsed, evaluate, partial(self._problem, file))
+
+    def _in_scope(self, file: str, line: int) -> iteration.Evaluate:
+        def evaluate(node: Any, bindings: Mapping[str, Any]) -> Any:
+            with self._bound(bindings):
+                return self._eval(node, file, line)
+
+        return evaluate
+
+    def _applier(self, file: str, line: int) -> iteration.Apply:
+        return lambda value, steps, shown: self._apply(value, steps, shown, file, line)
+
+    @contextmanager
+    def _bound(self, names: Mapping[str, Any]) -> Iterator[None]:
+        self._scopes.append(names)
+        try:
+            yield
+        finally:
+            self._scopes.pop()
 
     def _object(self, node: Any, file: str, line: int) -> Any:
         result: dict[str, Any] = {}
@@ -294,11 +259,10 @@ class Evaluator:
         if text is not None:
             return text
         key = self._eval(node, file, line)
-        if is_invalid(key) or isinstance(key, str):
-            return key
-        if isinstance(key, int | float) and not isinstance(key, bool):
-            return to_text(key)
-        return self._problem(file, line, "map keys must be strings")
+        try:
+            return key if is_invalid(key) else operators.map_key(key)
+        except ValueError as error:
+            return self._problem(file, line, str(error))
 
     # -- references -------------------------------------------------------------------
 
@@ -310,34 +274,41 @@ class Evaluator:
             node = unwrap(inner)
         steps.reverse()
         if node.data != "identifier":
-            return self._apply(self._eval(node, file, line), steps, "value", file, line)
+            value = self._eval(node, file, line)
+            return self._apply(value, steps, iteration.describe(node), file, line)
         root = str(node.children[0])
+        for scope in reversed(self._scopes):
+            if root in scope:
+                return self._apply(scope[root], steps, root, file, line)
         names = [step_name(step) for step in steps]
         shown = ".".join([root, *[name for name in names[:2] if name is not None]])
+        if self._template is not None:
+            msg = f"{shown}: a template can only use the vars given to templatefile()"
+            return self._static(file, line, msg)
         if self._constant_only:
             return self._problem(file, line, f"{self._constant_only} cannot refer to {shown}")
         if root in ("var", "local", "path"):
             if not names or names[0] is None:
-                return self._problem(file, line, f"{root} must be followed by .NAME")
+                return self._static(file, line, f"{root} must be followed by .NAME")
             return self._namespace(root, names[0], steps[1:], file, line)
         if root.startswith("sym_") or any(kind == root for kind, _ in self._resources):
             return self._resource_ref(root, names, steps, file, line)
         explained = self._unknown_reference(root, names) if self._unknown_reference else None
-        return self._problem(file, line, explained or f"unknown reference {shown}")
+        return self._static(file, line, explained or f"unknown reference {shown}")
 
     def _namespace(self, root: str, name: str, rest: list[Any], file: str, line: int) -> Any:
         shown = f"{root}.{name}"
         if root == "path":
             if name not in ("module", "root"):
-                return self._problem(file, line, f"unknown reference {shown}")
+                return self._static(file, line, f"unknown reference {shown}")
             value: Any = module_dir(file)
         elif root == "var":
             if name not in self._variables:
-                return self._problem(file, line, f"undefined variable {shown}")
+                return self._static(file, line, f"undefined variable {shown}")
             value = self._memo(shown, (file, line), lambda: self._variable(name))
         else:
             if name not in self._locals:
-                return self._problem(file, line, f"undefined local value {shown}")
+                return self._static(file, line, f"undefined local value {shown}")
             local = partial(self._attribute_value, self._locals[name])
             value = self._memo(shown, (file, line), local)
         return self._apply(value, rest, shown, file, line)
@@ -346,24 +317,24 @@ class Evaluator:
         self, kind: str, names: list[str | None], steps: list[Any], file: str, line: int
     ) -> Any:
         if not names or names[0] is None:
-            return self._problem(file, line, f"{kind} must be followed by .NAME.id")
+            return self._static(file, line, f"{kind} must be followed by .NAME.id")
         key = names[0]
         shown = f"{kind}.{key}"
         if (kind, key) not in self._resources:
-            return self._problem(file, line, f"reference to undefined resource {shown}")
+            return self._static(file, line, f"reference to undefined resource {shown}")
         if len(names) < 2 or names[1] is None:
-            return self._problem(file, line, f"{shown}: use {shown}.id to refer to it")
+            return self._static(file, line, f"{shown}: use {shown}.id to refer to it")
         attribute = names[1]
         if attribute == "id":
             value: Any = shown
         else:
             known = self._resource_args(kind)
             if known is None or attribute not in known:
-                return self._problem(file, line, f"{shown} has no attribute {attribute}")
+                return self._static(file, line, f"{shown} has no attribute {attribute}")
             value = self._resource_attribute(kind, key, attribute, (file, line))
         return self._apply(value, steps[2:], f"{shown}.{attribute}", file, line)
 
-    def _apply(self, value: Any, steps: list[Any], shown: str, file: str, line: int) -> Any:
+    def _apply(self, value: Any, steps: Sequence[Any], shown: str, file: str, line: int) -> Any:
         for step in steps:
             if is_invalid(value):
                 return value
@@ -372,88 +343,98 @@ class Evaluator:
                 index: Any = name
             elif step.data == "short_index":
                 index = int(str(step.children[1]))
-            elif step.data == "braces_index":
+            else:
                 index = self._eval(trees(step)[0], file, line)
                 if is_invalid(index):
                     return index
-            else:
-                return self._problem(file, line, "splat expressions are not supported")
-            if isinstance(value, dict) and isinstance(index, str):
-                if index not in value:
-                    return self._problem(file, line, f"{shown} has no key {show(index)}")
-                value = value[index]
-            elif isinstance(value, list) and isinstance(index, int) and not isinstance(index, bool):
-                if not 0 <= index < len(value):
-                    return self._problem(file, line, f"{shown}: index {index} out of range")
-                value = value[index]
-            else:
-                return self._problem(file, line, f"{shown} cannot be indexed with {show(index)}")
-            shown = f"{shown}[{show(index)}]"
+            value = self._index(value, index, shown, file, line)
+            shown = f"{shown}.{name}" if name is not None else f"{shown}[{show(index)}]"
         return value
 
-    # -- functions and operators ------------------------------------------------------
+    def _index(self, value: Any, index: Any, shown: str, file: str, line: int) -> Any:
+        if isinstance(value, dict) and (isinstance(index, str) or is_number(index)):
+            key = index if isinstance(index, str) else to_text(index)
+            if key not in value:
+                return self._problem(file, line, f"{shown} has no key {show(key)}")
+            return value[key]
+        position = operators.to_number(index) if isinstance(value, list) else None
+        if isinstance(position, int):
+            if not 0 <= position < len(value):
+                return self._problem(file, line, f"{shown}: index {position} out of range")
+            return value[position]
+        if value is None:
+            return self._problem(file, line, f"{shown} is null, so it has no {show(index)}")
+        return self._problem(file, line, f"{shown} cannot be indexed with {show(index)}")
+
+    # -- functions --------------------------------------------------------------------
 
     def _call(self, node: Any, file: str, line: int) -> Any:
         parts = trees(node)
         name = str(parts[0].children[0])
-        if len(parts) > 1 and parts[-1].data == "arguments":
-            arguments = parts[-1]
-            if any(isinstance(c, Token) and c.type == "ELLIPSIS" for c in arguments.children):
+        arguments = parts[-1] if len(parts) > 1 and parts[-1].data == "arguments" else None
+        nodes = trees(arguments) if arguments is not None else []
+        expand = arguments is not None and any(
+            isinstance(child, Token) and child.type == "ELLIPSIS" for child in arguments.children
+        )
+        known = name in functions.FUNCTIONS or name in functions.LAZY
+        if not known or len(parts) > 2:
+            supported = ", ".join(functions.supported())
+            return self._static(
+                file, line, f"unknown function {name}() (symbox supports {supported})"
+            )
+        if name in functions.LAZY:
+            if expand:
                 return self._problem(
                     file, line, f"{name}(): expanding arguments (...) is not supported"
                 )
-            args = [self._eval(child, file, line) for child in trees(arguments)]
-        else:
-            args = []
-        if name not in _FUNCTIONS or len(parts) > 2:
-            supported = ", ".join(f"{known}()" for known in _FUNCTIONS)
-            return self._problem(
-                file, line, f"unknown function {name}() (symbox supports {supported})"
-            )
-        if len(args) != 1:
-            return self._problem(file, line, f"{name}() takes exactly one argument")
-        arg = args[0]
-        if is_invalid(arg):
-            return arg
-        if name == "jsonencode":
-            return self._jsonencode(arg, file, line)
-        if not isinstance(arg, str):
-            return self._problem(file, line, f"{name}() expects a string")
-        if name == "env":
-            value = self._environ.get(arg)
-            if value is None:
-                return self._problem(file, line, f"environment variable {arg} is not set")
-            if value == "":
-                return self._problem(file, line, f"environment variable {arg} is empty")
-            return Secret(value, f"env({arg})")
-        return self._file(arg, file, line)
-
-    def _file(self, path: str, file: str, line: int) -> Any:
-        base = module_dir(file)
-        full = os.path.normpath(os.path.join(base, path))
-        shown = display_path(full, file)
+            return self._try(name, nodes, file, line)
+        args = [self._eval(child, file, line) for child in nodes]
+        if any(is_invalid(arg) for arg in args):
+            return INVALID
+        if expand:
+            if not isinstance(args[-1], list):
+                return self._problem(file, line, f"{name}(): only a list can be expanded with ...")
+            args = [*args[:-1], *args[-1]]
+        context = functions.Context(
+            file, self._environ, self._render_file, self._template is not None
+        )
         try:
-            with open(full, encoding="utf-8") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            return self._problem(file, line, f"file({show(path)}): no such file {shown}")
-        except IsADirectoryError:
-            return self._problem(file, line, f"file({show(path)}): {shown} is a folder")
-        except UnicodeDecodeError:
-            return self._problem(file, line, f"file({show(path)}): {shown} is not UTF-8 text")
-        except OSError as error:
-            return self._problem(
-                file, line, f"file({show(path)}): cannot read {shown}: {error.strerror}"
-            )
-        content = FileContent(text)
-        content.path = shown
-        return content
+            return functions.call(name, args, context)
+        except functions.FunctionError as error:
+            message = error.message if error.bare else f"{name}(): {error.message}"
+            return self._problem(file, line, message)
 
-    def _jsonencode(self, value: Any, file: str, line: int) -> Any:
-        secret = _find_secret(value)
-        if secret is not None:
-            return self._problem(file, line, f"jsonencode(): {secret.source} {SECRET_IN_STRING}")
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    def _try(self, name: str, nodes: list[Any], file: str, line: int) -> Any:
+        if name == "can" and len(nodes) != 1:
+            return self._problem(file, line, "can() takes exactly one argument")
+        if not nodes:
+            return self._problem(file, line, "try() takes at least one argument")
+        failures: list[Problem] = []
+        outer = self._problems
+        for node in nodes:
+            self._problems = []
+            try:
+                value = self._eval(node, file, line)
+            finally:
+                caught, self._problems = self._problems, outer
+            if not caught and not is_invalid(value):
+                return True if name == "can" else value
+            failures.extend(caught)
+        if name == "can":
+            return False
+        last = f": the last failed with: {failures[-1].message}" if failures else ""
+        return self._problem(file, line, f"try(): no argument could be evaluated{last}")
+
+    def _render_file(self, text: str, shown: str, variables: Mapping[str, Any]) -> Any:
+        parsed = templates.from_text(text, shown, 1, "template")
+        saved = self._scopes, self._template
+        self._scopes, self._template = [variables], shown
+        try:
+            return self._template_value(parsed, shown)
+        finally:
+            self._scopes, self._template = saved
+
+    # -- operators --------------------------------------------------------------------
 
     def _binary(self, node: Any, file: str, line: int) -> Any:
         left_node, term = trees(node)
@@ -461,57 +442,31 @@ class Evaluator:
         symbol = str(operator_node.children[0]).strip()
         left = self._eval(left_node, file, line)
         right = self._eval(right_node, file, line)
-        if is_invalid(left) or is_invalid(right):
-            return INVALID
-        if isinstance(left, Secret) or isinstance(right, Secret):
-            return self._problem(file, line, "secrets from env() cannot be used with operators")
-        if symbol in ("==", "!="):
-            return (left == right) == (symbol == "==")
-        if symbol in ("&&", "||"):
-            if not isinstance(left, bool) or not isinstance(right, bool):
-                return self._problem(file, line, f"{symbol} needs true or false on both sides")
-            return (left and right) if symbol == "&&" else (left or right)
-        if not is_number(left) or not is_number(right):
-            return self._problem(file, line, f"{symbol} needs numbers on both sides")
-        return self._arithmetic(symbol, left, right, file, line)
-
-    def _arithmetic(self, symbol: str, left: Any, right: Any, file: str, line: int) -> Any:
-        if symbol in ("/", "%") and right == 0:
-            return self._problem(file, line, "division by zero")
-        result = _OPERATORS[symbol](left, right)
-        return result if isinstance(result, bool) else number(result)
+        return self._operate(symbol, (left, right), file, line)
 
     def _unary(self, node: Any, file: str, line: int) -> Any:
         symbol = str(node.children[0])
-        value = self._eval(trees(node)[0], file, line)
-        if is_invalid(value):
-            return value
-        if symbol == "!":
-            if not isinstance(value, bool):
-                return self._problem(file, line, "! needs true or false")
-            return not value
-        if not is_number(value):
-            return self._problem(file, line, "- needs a number")
-        return -value
+        return self._operate(symbol, (self._eval(trees(node)[0], file, line),), file, line)
+
+    def _operate(self, symbol: str, values: tuple[Any, ...], file: str, line: int) -> Any:
+        if any(is_invalid(value) for value in values):
+            return INVALID
+        if any(isinstance(value, Secret) for value in values):
+            return self._problem(file, line, "secrets from env() cannot be used with operators")
+        try:
+            if len(values) == 1:
+                return operators.unary(symbol, values[0])
+            return operators.binary(symbol, values[0], values[1])
+        except ValueError as error:
+            return self._problem(file, line, str(error))
 
     def _conditional(self, node: Any, file: str, line: int) -> Any:
         condition_node, yes, no = trees(node)
         condition = self._eval(condition_node, file, line)
         if is_invalid(condition):
             return condition
-        if not isinstance(condition, bool):
+        flag = operators.to_bool(condition)
+        if flag is None:
             return self._problem(file, line, "the condition before ? must be true or false")
-        return self._eval(yes if condition else no, file, line)
-
-
-def _find_secret(value: Any) -> Secret | None:
-    if isinstance(value, Secret):
-        return value
-    children = (
-        value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    )
-    for child in children:
-        found = _find_secret(child)
-        if found is not None:
-            return found
-    return None
+        # Only the chosen side is evaluated, so a guard such as x != null ? x.y : z works.
+        return self._eval(yes if flag else no, file, line)

@@ -279,47 +279,13 @@ def _block(node: Any, location: Location, problems: list[Problem]) -> Block:
     return _block_body(block_type, tuple(labels), body, location, problems)
 
 
-# A heredoc is one token: its ``${...}`` parts are split here and parsed one by one.
-TemplatePart = str | tuple[Any, int]
-
-
-def heredoc_parts(token: Any, trim: bool, file: str, line: int) -> list[TemplatePart] | Problem:
-    """Split a heredoc into literal text and (expression tree, line) parts."""
+def heredoc_body(token: Any, trim: bool) -> str:
+    """The template text of a heredoc token: its lines between the markers, dedented if ``<<-``."""
     text = str(token).replace("\r\n", "\n")
     body = text.split("\n", 1)[1] if "\n" in text else ""
     body = body.rstrip("\n")
     body = body.rsplit("\n", 1)[0] + "\n" if "\n" in body else ""
-    if trim:
-        body = _dedent(body)
-    parts: list[TemplatePart] = []
-    literal: list[str] = []
-    index = 0
-    while index < len(body):
-        if body.startswith(("$${", "%%{"), index):
-            literal.append(body[index + 1 : index + 3])
-            index += 3
-            continue
-        at = line + 1 + body.count("\n", 0, index)
-        if body.startswith("%{", index):
-            return Problem(Location(file, at), "template directives (%{...}) are not supported")
-        if not body.startswith("${", index):
-            literal.append(body[index])
-            index += 1
-            continue
-        end = _closing_brace(body, index + 2)
-        if end < 0:
-            return Problem(Location(file, at), "unterminated ${ in heredoc")
-        expr, problem = parse_expression(body[index + 2 : end], file, at)
-        if problem is not None:
-            return problem
-        if literal:
-            parts.append("".join(literal))
-            literal = []
-        parts.append((expr, at))
-        index = end + 1
-    if literal or not parts:
-        parts.append("".join(literal))
-    return parts
+    return _dedent(body) if trim else body
 
 
 def module_dir(file: str) -> str:
@@ -334,29 +300,6 @@ def display_path(full: str, file: str) -> str:
     if relative == os.pardir or relative.startswith(os.pardir + os.sep):
         return full
     return os.path.join(shown_dir, relative) if shown_dir else relative
-
-
-def _closing_brace(text: str, start: int) -> int:
-    depth = 0
-    index = start
-    quoted = False
-    while index < len(text):
-        char = text[index]
-        if quoted:
-            if char == "\\":
-                index += 1
-            elif char == '"':
-                quoted = False
-        elif char == '"':
-            quoted = True
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            if depth == 0:
-                return index
-            depth -= 1
-        index += 1
-    return -1
 
 
 def _dedent(body: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from symbox.config.functions import supported
 from symbox.config.model import Secret
 from tests.config.helpers import SETTING, problems, setting, write
 
@@ -40,6 +41,8 @@ from tests.config.helpers import SETTING, problems, setting, write
         ("[10, 20, 30][1]", 20),
         ('{ k = "v" }["k"]', "v"),
         ("{ k = { n = 3 } }.k.n", 3),
+        ("[for x in [1] : x]", (1,)),
+        ('"%{ if true }x%{ endif }"', "x"),
     ],
 )
 def test_literals_and_operators(expression: str, value: Any) -> None:
@@ -142,6 +145,9 @@ def test_path_module_is_the_folder_of_the_file(in_tmp: Path) -> None:
     assert setting("path.module") == str(in_tmp)
 
 
+SUPPORTED = ", ".join(supported()) + ")"
+
+
 def _problems(
     expression: str, prefix: str = "", environ: Mapping[str, str] | None = None
 ) -> list[str]:
@@ -172,21 +178,15 @@ def _problems(
             "not inside a string",
         ),
         ('file("missing.txt")', 'config.hcl:4: file("missing.txt"): no such file missing.txt'),
-        (
-            'upper("x")',
-            "config.hcl:4: unknown function upper() (symbox supports env(), file(), jsonencode())",
-        ),
+        ('nosuch("x")', "config.hcl:4: unknown function nosuch() (symbox supports " + SUPPORTED),
         ("file()", "config.hcl:4: file() takes exactly one argument"),
         ("env(1)", "config.hcl:4: env() expects a string"),
         ('"a" + 1', "config.hcl:4: + needs numbers on both sides"),
         ("1 / 0", "config.hcl:4: division by zero"),
         ('"${null}x"', "config.hcl:4: cannot interpolate null into a string"),
         ('"${[1]}x"', "config.hcl:4: cannot interpolate a list into a string"),
-        ("[for x in [1] : x]", "config.hcl:4: for expressions are not supported"),
-        (
-            '"%{ if true }x%{ endif }"',
-            "config.hcl:4: template directives (%{...}) are not supported",
-        ),
+        ("[for x in 1 : x]", "config.hcl:4: for needs a list or map, not a number"),
+        ('"%{ if 1 }x%{ endif }"', "config.hcl:4: the %{if} condition must be true or false"),
         ("{ a = 1, a = 2 }", 'config.hcl:4: duplicate key "a" in map'),
         ("[1, 2][5]", "config.hcl:4: value: index 5 out of range"),
         ('1 ? "a" : "b"', "config.hcl:4: the condition before ? must be true or false"),
