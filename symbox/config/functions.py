@@ -100,8 +100,9 @@ def _check_count(name: str, function: Function, count: int) -> None:
     if function.variadic is not None:
         if count < least:
             raise FunctionError(f"{name}() takes at least {_count(least)}", bare=True)
-    elif function.optional and not least <= count <= most:
-        raise FunctionError(f"{name}() takes {least} or {most} arguments", bare=True)
+    elif function.optional:
+        if not least <= count <= most:
+            raise FunctionError(f"{name}() takes {least} or {most} arguments", bare=True)
     elif count != most:
         raise FunctionError(f"{name}() takes exactly {_count(most)}", bare=True)
 
@@ -289,7 +290,7 @@ def _merge(*maps: Any) -> dict[str, Any]:
         if mapping is None:
             continue
         if not isinstance(mapping, dict):
-            raise FunctionError(f"argument {index + 1} is {_kind(mapping)}, not a map")
+            raise FunctionError(f"argument {index + 1} is not a map")
         result.update(mapping)
     return result
 
@@ -366,7 +367,7 @@ def _distinct(items: list[Any]) -> list[Any]:
 
 def _element(items: list[Any], index: int) -> Any:
     if not items:
-        raise FunctionError("cannot use element() with an empty list")
+        raise FunctionError("the list is empty")
     if index < 0:
         raise FunctionError("the index must not be negative")
     return items[index % len(items)]

@@ -170,6 +170,8 @@ def _text_directive(
         rest = rest[2:]
     expr: Any = None
     if keyword in ("if", "for"):
+        if not rest.strip():
+            return Problem(Location(file, line), f"%{{{keyword}}} needs an expression")
         expr, problem = parse_expression(rest, file, line)
         if problem is not None:
             return problem
