@@ -19,22 +19,8 @@ def check_custom_strategy(
     integration_type: Callable[[str], str | None],
 ) -> None:
     """A custom strategy needs an implementation file and a ``custom`` integration."""
-    implementation = args.values.get("implementation")
     if "implementation" not in args.lines:
         reader.problem(at, f'{where}: custom strategies need implementation = file("strategy.py")')
-        args.ok = False
-    elif (
-        isinstance(implementation, str)
-        and "implementation" not in args.paths
-        and "\n" not in implementation.strip()
-        and implementation.strip().endswith(".py")
-    ):
-        # Sym's provider takes a path here; symbox reads files only through file().
-        reader.problem(
-            args.lines["implementation"],
-            f"{where}: implementation: {show(implementation)} is a path; "
-            f"write file({show(implementation)}) to use the file",
-        )
         args.ok = False
     integration = args.values.get("integration_id")
     if integration is None:

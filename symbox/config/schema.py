@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from symbox.config.durations import parse_duration
-from symbox.config.hcl import Attribute, Block, Problem, show
+from symbox.config.hcl import Attribute, Block, Problem, display_path, module_dir, show
 from symbox.config.model import Location, Secret
 
 # Kinds of argument values, checked by ``coerce`` (references are resolved by the validator).
@@ -41,6 +42,18 @@ class FileContent(str):
     """Text read by ``file()``; remembers the path it came from for error messages."""
 
     path: str
+
+
+# The argument that holds hook or strategy code, or (Sym's other spelling) a path to it.
+IMPLEMENTATION = "implementation"
+
+
+def is_path(value: Any) -> bool:
+    """Tell whether an ``implementation`` value is a path to a Python file, not the code."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    return "\n" not in text and text.endswith(".py") and " " not in text
 
 
 def is_invalid(value: Any) -> bool:
@@ -476,9 +489,31 @@ class Reader:
             self.problem(at, f"{where}: {name}: {error}")
             args.ok = False
             return
+        if name == IMPLEMENTATION and not isinstance(raw, FileContent) and is_path(value):
+            # Sym's provider takes a path here as well as the code (file("...")).
+            content = self._read_implementation(value, at, where)
+            if content is None:
+                args.ok = False
+                return
+            raw = value = content
         if isinstance(raw, FileContent):
             args.paths[name] = raw.path
         args.values[name] = value
+
+    def _read_implementation(self, value: str, at: Location, where: str) -> FileContent | None:
+        """The file a bare ``implementation`` path names, relative to the file that names it."""
+        relative = value.strip()
+        full = os.path.normpath(os.path.join(module_dir(at.file), relative))
+        shown = display_path(full, at.file)
+        try:
+            with open(full, encoding="utf-8-sig") as handle:
+                content = FileContent(handle.read())
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            self.problem(at, f"{where}: implementation: cannot read {shown}: {reason}")
+            return None
+        content.path = shown
+        return content
 
     def _coerce(self, arg: Arg, raw: Any) -> Any:
         if arg.kind == REF:

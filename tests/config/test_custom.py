@@ -48,6 +48,18 @@ def text(
     return BASE % (hosts, secrets, strategy)
 
 
+def test_a_bare_implementation_path_is_read_as_sym_reads_it(tmp_path: Path) -> None:
+    as_path = '  implementation = "strategy.py"\n' + STRATEGY_ARGS.split("\n")[1] + "\n"
+    strategy = load(text(strategy=as_path), ENV).strategies["s"]
+    assert strategy.implementation == "# the implementation\n"
+    assert strategy.implementation_path == "strategy.py"
+    module_path = '  implementation = "${path.module}/strategy.py"\n'
+    module_path += STRATEGY_ARGS.split("\n")[1] + "\n"
+    assert load(text(strategy=module_path), ENV).strategies["s"].implementation_path == (
+        "strategy.py"
+    )
+
+
 def test_a_custom_strategy_reads_its_file_and_integration(tmp_path: Path) -> None:
     config = load(text(), ENV)
     strategy = config.strategies["s"]
@@ -114,10 +126,11 @@ def test_custom_strategies_need_an_implementation_file_and_a_custom_integration(
         "config.hcl:19: sym_strategy.s: custom strategies need integration_id "
         "(a custom sym_integration)"
     ]
-    as_path = '  implementation = "strategy.py"\n' + STRATEGY_ARGS.split("\n")[1]
-    assert problems(text(strategy=as_path + "\n"), ENV) == [
-        'config.hcl:23: sym_strategy.s: implementation: "strategy.py" is a path; '
-        'write file("strategy.py") to use the file'
+    # Sym's provider also takes a path: symbox reads the file it names.
+    missing = '  implementation = "missing.py"\n' + STRATEGY_ARGS.split("\n")[1]
+    assert problems(text(strategy=missing + "\n"), ENV) == [
+        "config.hcl:23: sym_strategy.s: implementation: cannot read missing.py: "
+        "No such file or directory"
     ]
     okta = text().replace('type        = "custom"', 'type        = "okta"')
     assert problems(okta, ENV) == [

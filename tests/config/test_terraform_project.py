@@ -242,3 +242,18 @@ def test_a_reference_to_a_block_that_is_not_there_stays_unknown(in_tmp: Path) ->
         f"conf/main.tf:{_line(text, 'implementation')}: unknown reference "
         "data.aws_caller_identity.nope"
     ]
+
+
+def test_a_flow_implementation_may_be_a_path_as_sym_allows(in_tmp: Path) -> None:
+    folder = in_tmp / "conf"
+    as_path = FLOW.replace('"# no hooks"', '"${path.module}/impl.py"')
+    write(folder, as_path, "main.tf")
+    write(folder, "def on_request(event):\n    return None\n", "impl.py")
+    flow = load_config("conf", {}).flows["access"]
+    assert flow.implementation == "def on_request(event):\n    return None\n"
+    assert flow.implementation_path == "conf/impl.py"
+    write(folder, as_path.replace("impl.py", "gone.py"), "main.tf")
+    assert _problems() == [
+        "conf/main.tf:7: sym_flow.access: implementation: cannot read conf/gone.py: "
+        "No such file or directory"
+    ]
