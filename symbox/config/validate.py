@@ -304,12 +304,30 @@ class Builder(Reader):
             check_permission_context(self, where, args, at)
         elif typed and args.values["type"] in API_STRATEGY_TYPES:
             check_api_integration(self, where, args, at)
+        elif typed and args.values["type"] == "slack":
+            self._slack_tokens(where, args, at)
         if not args.ok:
             return None
         v = args.values
         return model.Integration(
             key, v["name"], v["type"], v["external_id"], v.get("label"), v.get("settings", {}), at
         )
+
+    def _slack_tokens(self, where: str, args: Args, at: Location) -> None:
+        """Sym's Slack integration has no tokens (Sym's app holds them); symbox needs its own."""
+        settings = args.values.get("settings", {})
+        line = args.lines.get("settings", at)
+        for name in ("bot_token", "app_token"):
+            token = settings.get(name)
+            if token is not None and not isinstance(token, Secret):
+                self.problem(line, f'{where}: settings.{name}: must be read with env("NAME")')
+                args.ok = False
+        if settings.get("bot_token") is None:
+            self.notices.append(
+                f"{at}: {where}: Slack stays off until symbox has its own Slack app's tokens: "
+                'add settings.bot_token = env("SLACK_BOT_TOKEN") and '
+                'settings.app_token = env("SLACK_APP_TOKEN") (see docs/slack.md)'
+            )
 
     def _runtime(self, key: str, args: Args, at: Location) -> model.Runtime | None:
         self._integration_type(args, f"sym_runtime.{key}", "context_id", "permission_context")
