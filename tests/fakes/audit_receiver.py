@@ -44,6 +44,10 @@ def _decode(handler: BaseHTTPRequestHandler, raw: bytes) -> list[Any]:
     if isinstance(document, dict) and "records" in document:
         # Firehose's HTTP endpoint delivery: base64 data, here one JSON line per record.
         return [json.loads(base64.b64decode(item["data"])) for item in document["records"]]
+    batch = document.get("batch") if isinstance(document, dict) else None
+    if isinstance(batch, list):
+        # Segment's batch API: its events.
+        return batch
     assert isinstance(document, list), "the body must be a JSON array"
     return document
 
@@ -58,8 +62,13 @@ class AuditReceiver:
         self._port = 0
         self._listen()
 
+    def judge(self, headers: dict[str, str], raw: bytes, items: list[Any]) -> int:
+        """The status for a well-formed request that no queued failure answers."""
+        return 202
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         state = self.state
+        judge = self.judge
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -87,6 +96,10 @@ class AuditReceiver:
                         items = _decode(self, raw)
                     except (ValueError, OSError):
                         status = 400
+                    else:
+                        status = judge(dict(self.headers), raw, items)
+                        if status >= 300:
+                            items = []
                 with state.lock:
                     state.requests.append(Intake(self.path, dict(self.headers), status, items))
                 body = b"{}"
