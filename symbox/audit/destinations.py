@@ -12,6 +12,7 @@ from symbox.audit.delivery import RetryTiming
 from symbox.audit.http_sink import DatadogSink, HttpSink, datadog_url
 from symbox.audit.jsonl import JsonLinesFile
 from symbox.audit.kinesis import DataStreamSink, FirehoseSink
+from symbox.audit.segment import SEGMENT_BASE_URL, SegmentSink, batch_url
 from symbox.audit.shipper import AuditSink, FileSink, Route
 from symbox.aws.session import AwsConnections, ConnectionSettings
 from symbox.config.model import Config, LogDestination, Secret
@@ -120,6 +121,20 @@ def _remote(
             source=_text(settings.get("source")) or "symbox",
             service=_text(settings.get("service")) or "symbox",
             tags=",".join(tags) if isinstance(tags, list | tuple) else _text(tags),
+            timeout=timeout,
+            timing=timing,
+        )
+    if destination.type == "segment":
+        integration = config.integrations.get(destination.integration or "")
+        write_key = _text(integration.settings.get("write_key")) if integration else None
+        assert write_key is not None, "validated by config"
+        return SegmentSink(
+            name,
+            batch_url(_text(settings.get("base_url")) or SEGMENT_BASE_URL),
+            write_key,
+            client,
+            metrics,
+            stream_name=_text(settings.get("stream_name")),
             timeout=timeout,
             timing=timing,
         )

@@ -15,6 +15,7 @@ SETTINGS: Mapping[str, frozenset[str]] = {
     "kinesis_data_stream": frozenset({"stream_name", "region", "endpoint_url"}),
     "http": frozenset({"url", "headers", "batch_size", "timeout"}),
     "datadog": frozenset({"api_key", "site", "url", "service", "source", "tags", "timeout"}),
+    "segment": frozenset({"stream_name", "base_url", "timeout"}),
 }
 REQUIRED: Mapping[str, tuple[str, ...]] = {
     "kinesis_firehose": ("stream_name",),
@@ -24,6 +25,17 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
 }
 # Datadog takes 1,000 logs a request; other receivers get at most that many too.
 MAX_BATCH = 1000
+# The integration type each destination type names in integration_id; None: it takes none.
+INTEGRATIONS: Mapping[str, str] = {
+    "kinesis_firehose": "permission_context",
+    "kinesis_data_stream": "permission_context",
+    "segment": "segment",
+}
+_WANTED = {
+    "permission_context": '"permission_context" (the AWS role to assume)',
+    "segment": '"segment" (the integration holding the write key)',
+}
+WRITE_KEY_HINT = 'write_key = env("SEGMENT_WRITE_KEY")'
 
 
 def _text(value: Any) -> bool:
@@ -51,7 +63,7 @@ def _problems(kind: str, settings: Mapping[str, Any]) -> list[str]:
     for name in ("stream_name", "region", "site", "service", "source"):
         if name in settings and not _text(settings[name]):
             problems.append(f"settings.{name}: expected a non-empty string")
-    for name in ("endpoint_url", "url"):
+    for name in ("endpoint_url", "url", "base_url"):
         if name in settings and not _url(settings[name]):
             problems.append(f"settings.{name}: expected an http:// or https:// URL")
     if "api_key" in settings and not isinstance(settings["api_key"], Secret):
@@ -83,7 +95,7 @@ def check_log_destination(
     at: Location,
     integration_type: Callable[[str], str | None],
 ) -> None:
-    """Known settings with sensible values; Kinesis may name a ``permission_context``."""
+    """Known settings with sensible values, and the integration each type may or must name."""
     kind = args.values["type"]
     if kind not in SETTINGS:
         return
@@ -93,13 +105,20 @@ def check_log_destination(
     for problem in problems:
         reader.problem(line, f"{where}: {problem}")
     integration = args.values.get("integration_id")
+    expected = INTEGRATIONS.get(kind)
+    if integration is None and expected == "segment":
+        problems.append("integration")
+        reader.problem(
+            args.lines.get("type", at),
+            f"{where}: integration_id is required for segment destinations: a "
+            f'sym_integration of type "segment" with settings.{WRITE_KEY_HINT}',
+        )
     if integration is not None:
         context = integration_type(integration)
-        expected = "permission_context" if kind.startswith("kinesis_") else None
         if context is not None and context != expected:
             problems.append("integration")
             wanted = (
-                'expected "permission_context" (the AWS role to assume)'
+                f"expected {_WANTED[expected]}"
                 if expected
                 else f"{kind} destinations take no integration"
             )
@@ -108,5 +127,32 @@ def check_log_destination(
                 f"{where}: integration_id: sym_integration.{integration} has type "
                 f"{show(context)}, {wanted}",
             )
+    if problems:
+        args.ok = False
+
+
+def check_segment_integration(reader: Reader, where: str, args: Args, at: Location) -> None:
+    """A ``segment`` integration holds the write key, read with ``env()``."""
+    settings = args.values.get("settings", {})
+    line = args.lines.get("settings", at)
+    problems: list[str] = []
+    if "write_key_secret" in settings:
+        # Sym read the key through a sym_secret; symbox reads it from its environment.
+        problems.append(
+            f"settings.write_key_secret: symbox reads Segment's write key itself: "
+            f"use settings.{WRITE_KEY_HINT} instead"
+        )
+    elif "write_key" not in settings:
+        problems.append(
+            f"settings.write_key is required for segment integrations: {WRITE_KEY_HINT}"
+        )
+    key = settings.get("write_key")
+    if key is not None and not isinstance(key, Secret):
+        problems.append(
+            f'settings.write_key: read it with env("NAME"), not written in the config '
+            f"({WRITE_KEY_HINT})"
+        )
+    for problem in problems:
+        reader.problem(line, f"{where}: {problem}")
     if problems:
         args.ok = False

@@ -131,7 +131,7 @@ IMPLEMENTED = Implemented(
         {"http", "custom", "aws_sso", "aws_iam", "aws_lambda", "okta", "github"}
     ),
     log_destination_types=frozenset(
-        {"file", "kinesis_firehose", "kinesis_data_stream", "http", "datadog"}
+        {"file", "kinesis_firehose", "kinesis_data_stream", "http", "datadog", "segment"}
     ),
     unimplemented_resources=frozenset({"sym_flows_filter"}),
 )

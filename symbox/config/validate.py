@@ -15,7 +15,7 @@ from symbox.config.apis import (
 )
 from symbox.config.aws import check_aws_strategy, check_aws_target, check_permission_context
 from symbox.config.custom import check_custom_integration, check_custom_strategy
-from symbox.config.destinations import check_log_destination
+from symbox.config.destinations import check_log_destination, check_segment_integration
 from symbox.config.durations import parse_duration
 from symbox.config.expressions import Evaluator
 from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sorted_problems
@@ -306,6 +306,8 @@ class Builder(Reader):
             check_api_integration(self, where, args, at)
         elif typed and args.values["type"] == "slack":
             self._slack_tokens(where, args, at)
+        elif typed and args.values["type"] == "segment":
+            check_segment_integration(self, where, args, at)
         if not args.ok:
             return None
         v = args.values

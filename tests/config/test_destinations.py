@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from symbox.audit.destinations import aws_settings, build_destinations, route
 from symbox.audit.http_sink import DatadogSink, HttpSink
 from symbox.audit.kinesis import DataStreamSink, FirehoseSink
+from symbox.audit.segment import SegmentSink
 from symbox.aws.session import AwsConnections
 from symbox.metrics import Metrics
 from tests.config.helpers import load, problems
@@ -160,4 +162,100 @@ resource "sym_log_destination" "d" {
         "not written in the config",
         'config.hcl:21: sym_log_destination.d: settings.tags: expected "key:value,..." or a '
         "list of such strings",
+    ]
+
+
+SEGMENT = """\
+resource "sym_integration" "segment" {
+  type        = "segment"
+  name        = "segment"
+  external_id = "my-workspace"
+  settings    = { write_key = env("SEGMENT_WRITE_KEY") }
+}
+resource "sym_log_destination" "segment" {
+  type           = "segment"
+  integration_id = sym_integration.segment.id
+  settings       = { stream_name = "symbox-audit" }
+}
+resource "sym_log_destination" "segment_eu" {
+  type           = "segment"
+  integration_id = sym_integration.segment.id
+  settings       = { base_url = "https://events.eu1.segmentapis.com", timeout = 3 }
+}
+"""
+
+
+def test_a_segment_destination_reads_its_write_key_from_its_integration() -> None:
+    config = load(SEGMENT, {"SEGMENT_WRITE_KEY": "wk-1"})
+    built = build_destinations(
+        config,
+        {},
+        client=None,  # type: ignore[arg-type]
+        aws=AwsConnections(),
+        metrics=Metrics(),
+    )
+    sinks = {sink.name: sink for sink, _, _ in built}
+    assert list(sinks) == ["segment:segment", "segment:segment_eu"]
+    default, eu = sinks["segment:segment"], sinks["segment:segment_eu"]
+    assert isinstance(default, SegmentSink) and isinstance(eu, SegmentSink)
+    assert default._url == "https://api.segment.io/v1/batch"
+    assert default._headers["Authorization"] == "Basic " + base64.b64encode(b"wk-1:").decode()
+    assert default._context["stream_name"] == "symbox-audit"
+    assert eu._url == "https://events.eu1.segmentapis.com/v1/batch"
+    assert eu._timeout == 3
+
+
+def test_segment_problems_name_the_setting_at_its_line() -> None:
+    found = problems(
+        """\
+resource "sym_integration" "no_key" {
+  type        = "segment"
+  name        = "no-key"
+  external_id = "w"
+}
+resource "sym_integration" "written" {
+  type        = "segment"
+  name        = "written"
+  external_id = "w"
+  settings    = { write_key = "wk-in-the-file" }
+}
+resource "sym_integration" "sym_style" {
+  type        = "segment"
+  name        = "sym-style"
+  external_id = "w"
+  settings    = { write_key_secret = "0b0c6a6e-7f58-4a5c-9d3e-1f2a3b4c5d6e" }
+}
+resource "sym_integration" "aws" {
+  type        = "permission_context"
+  name        = "aws"
+  external_id = "111122223333"
+  settings    = { cloud = "aws", region = "eu-west-1", role_arn = "arn:aws:iam::111122223333:role/r" }
+}
+resource "sym_log_destination" "wrong" {
+  type           = "segment"
+  integration_id = sym_integration.aws.id
+  settings       = { base_url = "api.segment.io", write_key = env("K") }
+}
+resource "sym_log_destination" "none" {
+  type = "segment"
+}
+""",
+        {"K": "wk"},
+    )
+    assert found == [
+        "config.hcl:1: sym_integration.no_key: settings.write_key is required for segment "
+        'integrations: write_key = env("SEGMENT_WRITE_KEY")',
+        'config.hcl:10: sym_integration.written: settings.write_key: read it with env("NAME"), '
+        'not written in the config (write_key = env("SEGMENT_WRITE_KEY"))',
+        "config.hcl:16: sym_integration.sym_style: settings.write_key_secret: symbox reads "
+        'Segment\'s write key itself: use settings.write_key = env("SEGMENT_WRITE_KEY") instead',
+        "config.hcl:26: sym_log_destination.wrong: integration_id: sym_integration.aws has type "
+        '"permission_context", expected "segment" (the integration holding the write key)',
+        "config.hcl:27: sym_log_destination.wrong: settings.write_key: unknown setting for "
+        "segment (known: base_url, stream_name, timeout)",
+        "config.hcl:27: sym_log_destination.wrong: settings.base_url: expected an http:// or "
+        "https:// URL",
+        "config.hcl:30: sym_log_destination.none: integration_id is required for segment "
+        'destinations: a sym_integration of type "segment" with settings.write_key = '
+        'env("SEGMENT_WRITE_KEY")',
     ]

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
+from symbox.config import validate
+from symbox.config.schema import IMPLEMENTED
 from tests.config.helpers import load, problems
 
 # A valid environment, targets and an http strategy that the snippets below can refer to.
@@ -211,18 +217,31 @@ def test_resources_not_implemented_yet() -> None:
         'resource "sym_flow" "f" {\n  name = "f"\n  implementation = ""\n'
         "  environment_id = sym_environment.e.id\n  params {\n"
         "    strategy_id = sym_strategy.gg.id\n  }\n}\n"
-        'resource "sym_log_destination" "k" {\n  type = "segment"\n'
-        '  settings = { write_key = "s" }\n}\n'
-        # sym_secrets and sym_secret are implemented: these two raise no problem.
+        # Every log destination type is implemented (see the test below); sym_secrets and
+        # sym_secret are too: these three raise no problem.
+        'resource "sym_log_destination" "k" {\n  type = "http"\n'
+        '  settings = { url = "https://siem.example.com/in" }\n}\n'
         'resource "sym_secrets" "aws" {\n  type = "aws_secrets_manager"\n  name = "aws"\n}\n'
         'resource "sym_secret" "one" {\n  path = "p"\n  source_id = sym_secrets.aws.id\n}\n'
         'resource "sym_flows_filter" "ff" {\n  implementation = ""\n}\n',
         "config.hcl:28: sym_flow.f: strategy type google_group is not implemented yet in "
         "symbox (available: aws_iam, aws_lambda, aws_sso, custom, github, http, okta)",
-        "config.hcl:32: sym_log_destination.k: type: log destination type segment is "
-        "not implemented yet in symbox (available: datadog, file, http, kinesis_data_stream, "
-        "kinesis_firehose)",
         "config.hcl:43: sym_flows_filter.ff: sym_flows_filter is not implemented yet in symbox",
+    )
+
+
+def test_a_log_destination_type_not_implemented_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every type Sym has is implemented now: take one away to see the refusal.
+    fewer = IMPLEMENTED.log_destination_types - {"http"}
+    monkeypatch.setattr(validate, "IMPLEMENTED", replace(IMPLEMENTED, log_destination_types=fewer))
+    check(
+        'resource "sym_log_destination" "k" {\n  type = "http"\n'
+        '  settings = { url = "https://siem.example.com/in" }\n}\n',
+        "config.hcl:15: sym_log_destination.k: type: log destination type http is "
+        "not implemented yet in symbox (available: datadog, file, kinesis_data_stream, "
+        "kinesis_firehose, segment)",
     )
 
 
