@@ -23,6 +23,7 @@ from tests.fakes.audit_receiver import AuditReceiver
 from tests.fakes.clock import FakeClock
 from tests.fakes.configs import GRANT_SECRET, access_config, write_config
 from tests.fakes.receiver import GrantReceiver
+from tests.fakes.segment import SegmentReceiver
 
 pytestmark = pytest.mark.anyio
 
@@ -240,3 +241,60 @@ async def test_at_the_bound_new_access_is_refused_but_revocation_goes_on(
         await wait_until(drained, "the outbox to drain")
         await signoff(app)
     assert any(r.getMessage().startswith("audit outbox is below") for r in caplog.records)
+
+
+SEGMENT_DESTINATION = """
+resource "sym_integration" "segment" {{
+  type        = "segment"
+  name        = "segment"
+  external_id = "my-workspace"
+  settings    = {{ write_key = env("SEGMENT_WRITE_KEY") }}
+}}
+
+resource "sym_log_destination" "segment" {{
+  type           = "segment"
+  integration_id = sym_integration.segment.id
+  settings       = {{ stream_name = "symbox-audit", base_url = "{url}" }}
+}}
+"""
+
+
+async def test_a_segment_destination_gets_every_record_once_as_a_track_event(
+    tmp_path: Path,
+) -> None:
+    segment = SegmentReceiver("wk-segment")
+    grants = GrantReceiver(GRANT_SECRET).start()
+    try:
+        segment.fail(503)
+        text = access_config(grants.url, extra=SEGMENT_DESTINATION.format(url=segment.url))
+        config = load_config(
+            write_config(tmp_path, text),
+            environ={"SYMBOX_GRANT_SECRET": GRANT_SECRET, "SEGMENT_WRITE_KEY": "wk-segment"},
+        )
+        options = Options(data_dir=tmp_path / "data", port=0, audit_retry=FAST)
+        async with running(config, options, FakeClock()) as app:
+            _, remote = app.shippers
+            assert remote.name == "segment:segment"
+            await signoff(app)
+            tip = await app.reader.audit_tip()
+
+            async def done() -> bool:
+                return remote.cursor == tip
+
+            await wait_until(done, "segment to have every record")
+    finally:
+        grants.stop()
+        segment.stop()
+    everything = file_records(tmp_path)
+    # Every record once, in order, after the 503 was retried; the messageId is the record id.
+    assert segment.message_ids() == [record["id"] for record in everything]
+    events = segment.items()
+    assert [event["event"] for event in events] == [
+        record["event"]["type"] for record in everything
+    ]
+    approve = next(event for event in events if event["event"] == "approve")
+    assert approve["userId"] == "alice@example.com"
+    assert events[0]["anonymousId"] == "symbox"  # the config load: symbox itself
+    assert approve["properties"]["hash"] == next(
+        record["hash"] for record in everything if record["id"] == approve["messageId"]
+    )
