@@ -91,19 +91,22 @@ class RestCaller:
         action: str,
         json: Any = None,
         params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send until an answer that is not worth retrying; raise StrategyError otherwise.
 
-        The error's ``reached_target`` is true for a write that may have been applied.
+        ``headers`` add to the caller's own (a precondition such as ``If-Match``). The
+        error's ``reached_target`` is true for a write that may have been applied.
         """
         url = f"{self._base_url}{path}"
+        sent = {**self._headers, **headers} if headers else self._headers
         writes = method not in ("GET", "HEAD")
         last = ""
         for attempt in range(self._timing.attempts):
             response: httpx.Response | None = None
             try:
                 response = await self._client.request(
-                    method, url, json=json, params=params, headers=self._headers
+                    method, url, json=json, params=params, headers=sent
                 )
             except httpx.HTTPError as error:
                 last = type(error).__name__

@@ -67,7 +67,10 @@ def test_bad_input_is_refused_with_the_reason(tmp_path: Path) -> None:
     open_database(data / "symbox.db").close()
     cases = [
         (("set", "not-an-email", "--github", "x"), "'not-an-email': expected an email address"),
-        (("unset", "a@example.com"), "say which identity to remove: --okta or --github"),
+        (
+            ("unset", "a@example.com"),
+            "say which identity to remove: --okta or --github or --tailscale",
+        ),
         (
             ("set", "a@example.com", "--github", "bad_name"),
             "'bad_name' is not a valid GitHub username (e.g. octocat)",
