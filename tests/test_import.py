@@ -13,6 +13,7 @@ import pytest
 
 from symbox.cli import main
 from symbox.config import load_config
+from symbox.config.model import Secret
 from symbox.tfimport import StateError, import_document
 from symbox.tfimport.convert import resource_key
 from symbox.tfimport.state import TfResource
@@ -559,6 +560,80 @@ def test_unsupported_log_destination_is_left_out_of_its_environment(tmp_path: Pa
         "log_destination_ids: references to resources not imported removed"
         in (result.files["IMPORT.md"])
     )
+
+
+def test_a_segment_destination_is_imported_with_its_write_key_from_env(tmp_path: Path) -> None:
+    document = state()
+    resources = document["values"]["root_module"]["resources"]
+    resources += [
+        resource(
+            "sym_secret.segment_write_key",
+            {
+                "id": "seg-secret-1",
+                "path": "sym/segment-write-key",
+                "source_id": IDS["secrets"],
+                "settings": None,
+            },
+        ),
+        resource(
+            "sym_integration.segment",
+            {
+                "id": "seg-integration-1",
+                "type": "segment",
+                "name": "segment",
+                "external_id": "my-workspace",
+                "settings": {"write_key_secret": "seg-secret-1"},
+            },
+        ),
+        resource(
+            "sym_log_destination.segment",
+            {
+                "id": "seg-1",
+                "type": "segment",
+                "integration_id": "seg-integration-1",
+                "settings": {"stream_name": "sym-audit", "colour": "red"},
+            },
+        ),
+    ]
+    for item in resources:
+        if item["address"] == "sym_environment.prod":
+            item["values"]["log_destination_ids"].append("seg-1")
+    result = import_document(document)
+    config_hcl = result.files["config.hcl"]
+    assert '# resource "sym_log_destination" "segment"' not in config_hcl
+    assert 'write_key = env("' in config_hcl
+    names = [variable.name for variable in result.env if "WRITE_KEY" in variable.name]
+    assert len(names) == 1
+    assert names[0] in result.files[".env.example"]
+    assert "dropped settings.colour" in result.files["IMPORT.md"]
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert config.environments["prod"].log_destinations == ("firehose", "segment")
+    destination = config.log_destinations["segment"]
+    assert (destination.type, destination.integration) == ("segment", "segment")
+    assert destination.settings == {"stream_name": "sym-audit"}
+    write_key = config.integrations["segment"].settings["write_key"]
+    assert isinstance(write_key, Secret)
+    assert write_key.reveal() == f"set-{names[0].lower()}"
+
+
+def test_a_segment_integration_without_a_write_key_asks_for_one(tmp_path: Path) -> None:
+    document = state()
+    document["values"]["root_module"]["resources"] += [
+        resource(
+            "sym_integration.segment",
+            {"id": "seg-integration-1", "type": "segment", "name": "s", "external_id": "w"},
+        ),
+        resource(
+            "sym_log_destination.segment",
+            {"id": "seg-1", "type": "segment", "integration_id": "seg-integration-1"},
+        ),
+    ]
+    result = import_document(document)
+    assert any("write key" in variable.origin for variable in result.env)
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert config.log_destinations["segment"].integration == "segment"
 
 
 def test_resource_keys_come_from_the_address() -> None:

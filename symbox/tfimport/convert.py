@@ -250,6 +250,12 @@ def _unsupported(item: Draft, document: TfDocument) -> str | None:
         allowed, message = checks[item.type]
         if kind not in allowed:
             return message.format(kind)
+    if (
+        item.type == "sym_log_destination"
+        and kind == "segment"
+        and item.block.get("integration_id") is None
+    ):
+        return "integration_id is missing: symbox reads the write key from the segment integration"
     for name, arg in schema.RESOURCES[item.type].items():
         if arg.required and item.block.get(name) is None:
             unknown = name in document.unknown.get(item.source.address, ())

@@ -201,6 +201,14 @@ def _adjust(item: Draft, values: Values) -> None:
                 )
                 settings[name] = values.secret(item.key, (name,), origin)
         item.block.set("settings", settings)
+    elif item.type == "sym_integration" and kind == "segment":
+        # Sym's write_key_secret is already write_key = env() here; without one the operator
+        # still has to supply the key, as symbox sends to Segment itself.
+        settings = dict(settings or {})
+        if "write_key" not in settings:
+            origin = f"{item.source.address}: the Segment source's write key"
+            settings["write_key"] = values.secret(item.key, ("write_key",), origin)
+        item.block.set("settings", settings)
     elif item.type == "sym_strategy" and isinstance(settings, dict):
         allowed: frozenset[str] | None = None
         if kind in AWS_STRATEGY_SETTINGS:
