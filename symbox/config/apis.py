@@ -1,4 +1,4 @@
-"""Checks for the ``okta`` and ``github`` strategies, their targets and integrations."""
+"""Checks for the API strategies (okta, github, tailscale), their targets and integrations."""
 
 from __future__ import annotations
 
@@ -10,15 +10,19 @@ from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
 
-API_STRATEGY_TYPES = frozenset({"okta", "github"})
+API_STRATEGY_TYPES = frozenset({"okta", "github", "tailscale"})
 GITHUB_PERMISSIONS = ("pull", "triage", "push", "maintain", "admin")
 # Settings each target type needs (unless a prompt field fills them).
-TARGET_SETTINGS = {"okta_group": ("group_id",), "github_repo": ("repo_name",)}
+TARGET_SETTINGS = {
+    "okta_group": ("group_id",),
+    "github_repo": ("repo_name",),
+    "tailscale_group": ("group_name",),
+}
 _REPO = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9-]*/)?[A-Za-z0-9._-]+$")
 
 
 def check_api_integration(reader: Reader, where: str, args: Args, at: Location) -> None:
-    """An okta or github integration's token must come from ``env()``; base_url is a URL."""
+    """An API strategy's integration: its token comes from ``env()``; base_url is a URL."""
     settings = args.values.get("settings", {})
     line = args.lines.get("settings", at)
     token = settings.get("api_token")
@@ -42,7 +46,7 @@ def check_api_strategy(
     at: Location,
     integration: Callable[[str], Args],
 ) -> None:
-    """An okta or github strategy needs an integration of its own type with an API token."""
+    """An API strategy needs an integration of its own type with an API token."""
     kind = args.values["type"]
     settings = args.values.get("settings", {})
     for name in sorted(settings):
@@ -79,7 +83,7 @@ def check_api_strategy(
 
 
 def check_api_target(reader: Reader, where: str, args: Args, at: Location) -> None:
-    """The settings an okta_group or github_repo target needs, in the shape the API takes."""
+    """The settings an API strategy's target needs, in the shape the API takes."""
     kind = args.values.get("type") or ""
     needed = TARGET_SETTINGS.get(kind)
     if needed is None:
@@ -103,6 +107,8 @@ def _target_value(kind: str, name: str, value: Any) -> str | None:
         return "expected a non-empty string"
     if name == "repo_name" and not _REPO.match(value):
         return f"{show(value)} is not a repository name (OWNER/REPO, or REPO in the org)"
+    if kind == "tailscale_group" and name == "group_name" and not value.startswith("group:"):
+        return f'{show(value)}: a Tailscale group name starts with "group:"'
     if kind == "github_repo" and name == "permission" and value not in GITHUB_PERMISSIONS:
         return f"{show(value)}: expected one of {', '.join(GITHUB_PERMISSIONS)}"
     return None

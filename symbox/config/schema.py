@@ -128,7 +128,7 @@ class Implemented:
 # Extend this as strategies, log destinations and resources get implemented.
 IMPLEMENTED = Implemented(
     strategy_types=frozenset(
-        {"http", "custom", "aws_sso", "aws_iam", "aws_lambda", "okta", "github"}
+        {"http", "custom", "aws_sso", "aws_iam", "aws_lambda", "okta", "github", "tailscale"}
     ),
     log_destination_types=frozenset(
         {"file", "kinesis_firehose", "kinesis_data_stream", "http", "datadog", "segment"}
@@ -274,6 +274,7 @@ STRATEGY_TARGET_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
         "aws_iam": frozenset({"aws_iam_group"}),
         "okta": frozenset({"okta_group"}),
         "github": frozenset({"github_repo"}),
+        "tailscale": frozenset({"tailscale_group"}),
         "google_group": frozenset({"google_group"}),
         "aws_lambda": frozenset({"aws_lambda_function"}),
         "custom": frozenset({"custom"}),

@@ -1,4 +1,4 @@
-"""``okta`` and ``github`` strategies built from their ``sym_integration`` blocks."""
+"""``okta``, ``github`` and ``tailscale`` strategies built from their ``sym_integration`` blocks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from symbox.strategies import github_api, okta
 from symbox.strategies.github import GithubStrategy
 from symbox.strategies.okta import OktaStrategy
 from symbox.strategies.rest import RestCaller, RetryTiming
+from symbox.strategies.tailscale import TailscaleStrategy
+
+TAILSCALE_API = "https://api.tailscale.com"
 
 __all__ = ["API_STRATEGY_TYPES", "NoIdentities", "build_api_strategy"]
 
@@ -29,12 +32,12 @@ def build_api_strategy(
     client: httpx.AsyncClient,
     identities: IdentityMap,
     timing: RetryTiming | None = None,
-) -> OktaStrategy | GithubStrategy:
-    """The strategy object for an ``okta`` or ``github`` sym_strategy.
+) -> OktaStrategy | GithubStrategy | TailscaleStrategy:
+    """The strategy object for an ``okta``, ``github`` or ``tailscale`` sym_strategy.
 
     Its integration gives the API token (``settings.api_token``, an ``env()`` secret) and
-    the address: ``settings.base_url``, else ``https://<external_id>`` for Okta and
-    GitHub's public API.
+    the address: ``settings.base_url``, else ``https://<external_id>`` for Okta and the
+    public API for GitHub and Tailscale (whose ``external_id`` is the tailnet).
     """
     assert strategy.integration is not None, "validated by config"
     integration = config.integrations[strategy.integration]
@@ -48,6 +51,11 @@ def build_api_strategy(
             "Okta", url, headers, client, timing=timing, reset_headers=okta.RESET_HEADERS
         )
         return OktaStrategy(rest, identities)
+    if strategy.type == "tailscale":
+        url = base_url if isinstance(base_url, str) else TAILSCALE_API
+        headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+        rest = RestCaller("Tailscale", url, headers, client, timing=timing)
+        return TailscaleStrategy(rest, identities, integration.external_id)
     address = base_url if isinstance(base_url, str) else None
     rest = github_api.rest_caller(address, token.reveal(), client, timing)
     return GithubStrategy(rest, identities, integration.external_id or None)

@@ -1,4 +1,4 @@
-"""Problems with okta, github and aws_lambda strategies and targets, as file:line messages."""
+"""Problems with API (okta, github, tailscale) and aws_lambda strategies, as file:line messages."""
 
 from __future__ import annotations
 
@@ -66,3 +66,47 @@ def test_a_valid_config_of_each_kind_loads() -> None:
     )
     assert config.strategies["okta"].integration == "okta"
     assert config.targets["f"].settings["arn"].endswith(":grant:live")
+
+
+TAILSCALE = (
+    'resource "sym_integration" "ts" {\n  type = "tailscale"\n  name = "ts"\n'
+    '  external_id = "acme.example"\n  settings = { api_token = env("S") }\n}\n'
+)
+
+
+def test_tailscale_strategies_need_a_key_from_env_and_group_names() -> None:
+    check(
+        TAILSCALE + 'resource "sym_integration" "plain" {\n  type = "tailscale"\n'
+        '  name = "plain"\n  external_id = "acme.example"\n'
+        '  settings = { api_token = "tskey-api-x" }\n}\n'
+        'resource "sym_integration" "bare" {\n  type = "tailscale"\n  name = "bare"\n'
+        '  external_id = "acme.example"\n}\n'
+        'resource "sym_target" "none" {\n  type = "tailscale_group"\n  name = "none"\n}\n'
+        'resource "sym_target" "bad" {\n  type = "tailscale_group"\n  name = "bad"\n'
+        '  settings = { group_name = "prod-db" }\n}\n'
+        'resource "sym_strategy" "a" {\n  type = "tailscale"\n  name = "a"\n  targets = []\n}\n'
+        'resource "sym_strategy" "b" {\n  type = "tailscale"\n  name = "b"\n  targets = []\n'
+        "  integration_id = sym_integration.bare.id\n}\n",
+        'config.hcl:24: sym_integration.plain: settings.api_token: must be read with env("NAME"), '
+        "not written in the config",
+        "config.hcl:31: sym_target.none: settings.group_name is required for tailscale_group "
+        "targets",
+        'config.hcl:38: sym_target.bad: settings.group_name: "prod-db": a Tailscale group name '
+        'starts with "group:"',
+        "config.hcl:40: sym_strategy.a: tailscale strategies need integration_id (the "
+        "tailscale sym_integration with the API token)",
+        "config.hcl:49: sym_strategy.b: integration_id: sym_integration.bare needs "
+        'settings.api_token (api_token = env("NAME")) for the tailscale strategy',
+    )
+
+
+def test_a_valid_tailscale_config_loads() -> None:
+    config = load(
+        BASE + TAILSCALE + 'resource "sym_target" "db" {\n  type = "tailscale_group"\n'
+        '  name = "db"\n  settings = { group_name = "group:prod-db" }\n}\n'
+        'resource "sym_strategy" "ts" {\n  type = "tailscale"\n  name = "ts"\n'
+        "  targets = [sym_target.db.id]\n  integration_id = sym_integration.ts.id\n}\n",
+        ENV,
+    )
+    assert config.strategies["ts"].integration == "ts"
+    assert config.targets["db"].settings["group_name"] == "group:prod-db"

@@ -1,4 +1,4 @@
-"""HCL configs whose strategies grant through the fake Okta, the fake GitHub or Lambda."""
+"""HCL configs whose strategies grant through the fake Okta, GitHub, Tailscale or Lambda."""
 
 from __future__ import annotations
 
@@ -118,3 +118,32 @@ resource "sym_strategy" "lambda" {{
   settings = {{ endpoint_url = "{endpoint}" }}
 }}
 ''' + access_flow("lambda")
+
+
+def tailscale_config(url: str, tailnet: str = "acme.example") -> str:
+    """An ``access`` flow over a tailscale strategy with one group target, ``prod-db``."""
+    return f'''
+resource "sym_integration" "tailscale" {{
+  type        = "tailscale"
+  name        = "tailscale"
+  external_id = "{tailnet}"
+  settings = {{
+    api_token = env("TAILSCALE_API_KEY")
+    base_url  = "{url}"
+  }}
+}}
+
+resource "sym_target" "prod_db" {{
+  type     = "tailscale_group"
+  name     = "prod-db"
+  label    = "Production database"
+  settings = {{ group_name = "group:prod-db" }}
+}}
+
+resource "sym_strategy" "tailscale" {{
+  type           = "tailscale"
+  name           = "tailscale"
+  integration_id = sym_integration.tailscale.id
+  targets        = [sym_target.prod_db.id]
+}}
+''' + access_flow("tailscale")
