@@ -691,3 +691,74 @@ def test_cli_through_python_m_symbox(tmp_path: Path) -> None:
     assert "not JSON" in done.stderr
     missing = subprocess.run(command[:4], capture_output=True, text=True, env=env, timeout=120)
     assert missing.returncode == 2
+
+
+def test_a_tailscale_flow_is_imported_with_its_api_key_from_env(tmp_path: Path) -> None:
+    document = state()
+    document["values"]["root_module"]["resources"] += [
+        resource(
+            "sym_secret.tailscale",
+            {"id": "ts-secret", "path": "sym/tailscale", "source_id": IDS["secrets"]},
+        ),
+        resource(
+            "sym_integration.tailscale",
+            {
+                "id": "ts-integration",
+                "type": "tailscale",
+                "name": "tailscale",
+                "external_id": "acme.example",
+                "settings": {"api_token_secret": "ts-secret"},
+            },
+        ),
+        resource(
+            "sym_target.prod_db",
+            {
+                "id": "ts-target",
+                "type": "tailscale_group",
+                "name": "prod-db",
+                "settings": {"group_name": "group:prod-db"},
+            },
+        ),
+        resource(
+            "sym_strategy.tailscale",
+            {
+                "id": "ts-strategy",
+                "type": "tailscale",
+                "name": "tailscale",
+                "integration_id": "ts-integration",
+                "targets": ["ts-target"],
+                "settings": {},
+            },
+        ),
+        resource(
+            "sym_flow.tailscale_access",
+            {
+                "id": "ts-flow",
+                "name": "tailscale-access",
+                "implementation": IMPL,
+                "environment_id": IDS["env"],
+                "vars": {},
+                "params": [
+                    {
+                        "strategy_id": "ts-strategy",
+                        "prompt_field": [{"name": "reason", "type": "string"}],
+                    }
+                ],
+            },
+        ),
+    ]
+    result = import_document(document)
+    config_hcl = result.files["config.hcl"]
+    assert '# resource "sym_strategy" "tailscale"' not in config_hcl
+    assert "tailscale strategies are not implemented" not in result.files["IMPORT.md"]
+    assert not any("disabled sym_flow.tailscale_access" in line for line in result.summary())
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert config.flows["tailscale_access"].params.strategy == "tailscale"
+    assert config.flows["tailscale_access"].params.allowed_sources != ()
+    strategy = config.strategies["tailscale"]
+    assert (strategy.type, strategy.integration) == ("tailscale", "tailscale")
+    assert config.targets["prod_db"].settings == {"group_name": "group:prod-db"}
+    integration = config.integrations["tailscale"]
+    assert integration.external_id == "acme.example"
+    assert isinstance(integration.settings["api_token"], Secret)
