@@ -229,7 +229,7 @@ resource "sym_integration" "aws" {
   type        = "permission_context"
   name        = "aws"
   external_id = "111122223333"
-  settings    = { cloud = "aws", region = "eu-west-1", role_arn = "arn:aws:iam::111122223333:role/r" }
+  settings    = { cloud = "aws", role_arn = "arn:aws:iam::111122223333:role/r" }
 }
 resource "sym_log_destination" "wrong" {
   type           = "segment"
