@@ -21,7 +21,7 @@ from symbox.config.expressions import Evaluator
 from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sorted_problems
 from symbox.config.model import Config, Location, Secret
 from symbox.config.prompt_fields import read_prompt_field
-from symbox.config.schema import IMPLEMENTED, Args, Reader, known
+from symbox.config.schema import IMPLEMENTED, Args, Reader, is_invalid, known, to_text
 from symbox.config.variables import Layer, resolve
 from symbox.engine.people import InvalidEmail
 from symbox.engine.permissions import APPROVERS_VAR, approver_entry
@@ -232,8 +232,42 @@ class Builder(Reader):
         where = f"variable {name}"
         self.read(block, schema.VARIABLE, where, lambda a: None, evaluate=False)
         for nested in block.blocks:
-            self.problem(nested.location, f"{where}: {nested.type} blocks are not supported")
-        self.evaluator.variable(name)
+            if nested.type != "validation":
+                self.problem(nested.location, f"{where}: {nested.type} blocks are not supported")
+        value = self.evaluator.variable(name)
+        if is_invalid(value):
+            return
+        for nested in block.blocks:
+            if nested.type == "validation":
+                self._validation(where, nested)
+
+    def _validation(self, where: str, block: Block) -> None:
+        """Check a variable's ``validation`` block as Terraform does: condition, error_message."""
+        found = {attribute.name: attribute for attribute in block.attributes}
+        for name in sorted(set(found) - {"condition", "error_message"}):
+            self.problem(found[name].location, f"{where}: validation: unknown argument {name}")
+        missing = [name for name in ("condition", "error_message") if name not in found]
+        for name in missing:
+            self.problem(block.location, f"{where}: validation: missing required argument {name}")
+        if missing:
+            return
+        condition = found["condition"]
+        holds = self.evaluator.evaluate(condition.expr, condition.location.file)
+        if is_invalid(holds):
+            return
+        if not isinstance(holds, bool):
+            self.problem(
+                condition.location,
+                f"{where}: validation: condition must be true or false, got {show(holds)}",
+            )
+            return
+        if holds:
+            return
+        message = found["error_message"]
+        text = self.evaluator.evaluate(message.expr, message.location.file)
+        if is_invalid(text):
+            return
+        self.problem(condition.location, f"{where}: invalid value: {to_text(text)}")
 
     def _resource_args(self, kind: str, key: str) -> Args:
         block = self.resources[(kind, key)]

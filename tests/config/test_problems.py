@@ -337,12 +337,42 @@ def test_a_duration_field_must_have_the_duration_type_when_deescalating() -> Non
     )
 
 
+VALIDATED = """\
+variable "team" {
+  default = "%s"
+  validation {
+    condition     = contains(["prod", "staging"], var.team)
+    error_message = "team must be prod or staging, not ${var.team}."
+  }
+}
+variable "size" {
+  default = 3
+  validation {
+    condition     = var.size
+    error_message = "never shown"
+  }
+}
+"""
+
+
+def test_variable_validation_blocks_are_checked_as_terraform_does() -> None:
+    check(
+        VALIDATED % "dev",
+        "config.hcl:17: variable team: invalid value: team must be prod or staging, not dev.",
+        "config.hcl:24: variable size: validation: condition must be true or false, got 3",
+    )
+    valid = (VALIDATED % "prod").replace("condition     = var.size", "condition = var.size > 0")
+    # Conditions that hold: the config loads.
+    assert load(BASE + valid, ENV).files == ("config.hcl",)
+
+
 def test_variable_problems() -> None:
     check(
         'variable "v" {\n  default = 1\n  colour = "red"\n  validation {}\n}\nvariable "w" {}\n',
         "config.hcl:16: variable v: unknown argument colour (expected one of: default, "
         "description, nullable, sensitive, type)",
-        "config.hcl:17: variable v: validation blocks are not supported",
+        "config.hcl:17: variable v: validation: missing required argument condition",
+        "config.hcl:17: variable v: validation: missing required argument error_message",
         "config.hcl:19: variable w has no default and no value was given: set it with "
         "--var w=VALUE, in a --var-file, terraform.tfvars(.json) or *.auto.tfvars(.json) file "
         "(w = ...), or with the environment variable TF_VAR_w or SYMBOX_VAR_w",
