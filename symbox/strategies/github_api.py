@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from symbox.strategies.base import StrategyError
-from symbox.strategies.rest import RestCaller, RetryTiming, refusal
+from symbox.strategies.rest import RestCaller, RetryTiming, TokenSource, authorization, refusal
 
 SERVICE = "GitHub"
 GITHUB_API = "https://api.github.com"
@@ -28,31 +28,33 @@ def throttled(response: httpx.Response) -> bool:
     )
 
 
-def headers(token: str) -> dict[str, str]:
-    """The headers of every GitHub API call."""
-    return {
-        "Authorization": f"Bearer {token}",
+def headers(token: str | None) -> dict[str, str]:
+    """The headers of every GitHub API call (without Authorization when ``token`` is None)."""
+    sent = {
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": API_VERSION,
         "User-Agent": "symbox",
     }
+    return sent if token is None else {"Authorization": f"Bearer {token}", **sent}
 
 
 def rest_caller(
     base_url: str | None,
-    token: str,
+    token: str | TokenSource,
     client: httpx.AsyncClient,
     timing: RetryTiming | None = None,
 ) -> RestCaller:
     """A caller for GitHub's API at ``base_url`` (GitHub's public API when None)."""
+    static = token if isinstance(token, str) else None
     return RestCaller(
         SERVICE,
         base_url or GITHUB_API,
-        headers(token),
+        headers(static),
         client,
         timing=timing,
         reset_headers=RESET_HEADERS,
         throttled=throttled,
+        auth=None if isinstance(token, str) else authorization("Bearer", token),
     )
 
 

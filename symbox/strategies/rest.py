@@ -17,6 +17,29 @@ from symbox.strategies.base import StrategyError
 # Enough of a server's message to name the cause, never a whole page.
 MESSAGE_LIMIT = 200
 
+# Headers read when a call is made (a token kept in a secret store); raises StrategyError.
+HeaderSource = Callable[[], Awaitable[Mapping[str, str]]]
+# A token read when a call is made; raises StrategyError.
+TokenSource = Callable[[], Awaitable[str]]
+
+
+def authorization(scheme: str, token: TokenSource) -> HeaderSource:
+    """``Authorization: <scheme> <token>``, with the token read at each call."""
+
+    async def read() -> Mapping[str, str]:
+        return {"Authorization": f"{scheme} {await token()}"}
+
+    return read
+
+
+def auth_headers(
+    scheme: str, token: str | TokenSource
+) -> tuple[dict[str, str], HeaderSource | None]:
+    """Static headers for a known token (as fast as ever); else a source read per call."""
+    if isinstance(token, str):
+        return {"Authorization": f"{scheme} {token}"}, None
+    return {}, authorization(scheme, token)
+
 
 @dataclass(frozen=True)
 class RetryTiming:
@@ -72,8 +95,10 @@ class RestCaller:
         throttled: Callable[[httpx.Response], bool] | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         wall: Callable[[], float] = time.time,
+        auth: HeaderSource | None = None,
     ) -> None:
         self.service = service
+        self._auth = auth
         self._base_url = base_url.rstrip("/")
         self._headers = dict(headers)
         self._client = client
@@ -100,6 +125,8 @@ class RestCaller:
         """
         url = f"{self._base_url}{path}"
         sent = {**self._headers, **headers} if headers else self._headers
+        if self._auth is not None:
+            sent = {**sent, **await self._read_auth(action)}
         writes = method not in ("GET", "HEAD")
         last = ""
         for attempt in range(self._timing.attempts):
@@ -145,6 +172,18 @@ class RestCaller:
         if prefix and not path.startswith(f"{prefix}/"):
             return None
         return path[len(prefix) :]
+
+    async def _read_auth(self, action: str) -> Mapping[str, str]:
+        assert self._auth is not None
+        try:
+            return await self._auth()
+        except StrategyError as error:
+            # Nothing was sent, so the target is unchanged whatever the error says.
+            raise StrategyError(
+                f"{action}: {self.service}: {error}",
+                permanent=error.permanent,
+                reached_target=False,
+            ) from None
 
     def _retryable(self, response: httpx.Response) -> bool:
         status = response.status_code

@@ -7,6 +7,8 @@ from typing import Any, Protocol
 import httpx
 
 from symbox.sandbox.sdk.exceptions import SymException
+from symbox.strategies.base import StrategyError
+from symbox.strategies.rest import HeaderSource
 
 # Okta and PagerDuty paginate; a bound keeps a misbehaving server from looping the host.
 MAX_PAGES = 50
@@ -30,9 +32,11 @@ class RestClient:
         client: httpx.AsyncClient,
         error: type[SymException],
         service: str,
+        auth: HeaderSource | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._headers = headers
+        self._auth = auth
         self._client = client
         self._error = error
         self._service = service
@@ -45,8 +49,14 @@ class RestClient:
         """GET `url` (absolute); raise the service's SDK error on failure or a non-2xx status."""
         # Messages name the method and path only: never the headers, which carry the token.
         where = httpx.URL(url).path
+        headers = self._headers
+        if self._auth is not None:
+            try:
+                headers = {**headers, **await self._auth()}
+            except StrategyError as error:
+                raise self._error(f"{self._service}: {error}") from None
         try:
-            response = await self._client.get(url, params=params, headers=self._headers)
+            response = await self._client.get(url, params=params, headers=headers)
         except httpx.HTTPError as exc:
             raise self._error(
                 f"{self._service} request GET {where} failed: {type(exc).__name__}"

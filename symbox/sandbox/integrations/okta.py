@@ -9,6 +9,7 @@ import httpx
 
 from symbox.sandbox.integrations.base import MAX_PAGES, RestClient
 from symbox.sandbox.sdk.exceptions import OktaError
+from symbox.strategies.rest import TokenSource, auth_headers
 
 PAGE_SIZE = 200
 
@@ -16,9 +17,10 @@ PAGE_SIZE = 200
 class OktaClient:
     """`is_user_in_group` and `users_in_group` via /api/v1/users and /api/v1/groups."""
 
-    def __init__(self, base_url: str, token: str, client: httpx.AsyncClient) -> None:
-        headers = {"Authorization": f"SSWS {token}", "Accept": "application/json"}
-        self._rest = RestClient(base_url, headers, client, OktaError, "Okta")
+    def __init__(self, base_url: str, token: str | TokenSource, client: httpx.AsyncClient) -> None:
+        headers, auth = auth_headers("SSWS", token)
+        headers["Accept"] = "application/json"
+        self._rest = RestClient(base_url, headers, client, OktaError, "Okta", auth)
 
     async def is_user_in_group(self, email: str, group_name: str) -> bool:
         """Whether the Okta user whose login is `email` belongs to the group `group_name`."""

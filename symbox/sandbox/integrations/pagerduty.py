@@ -8,6 +8,7 @@ import httpx
 
 from symbox.sandbox.integrations.base import MAX_PAGES, RestClient
 from symbox.sandbox.sdk.exceptions import PagerDutyError
+from symbox.strategies.rest import TokenSource, auth_headers
 
 PAGE_SIZE = 100
 
@@ -15,12 +16,10 @@ PAGE_SIZE = 100
 class PagerDutyClient:
     """`is_on_call` and `users_on_call` via GET /users, /schedules and /oncalls."""
 
-    def __init__(self, base_url: str, token: str, client: httpx.AsyncClient) -> None:
-        headers = {
-            "Authorization": f"Token token={token}",
-            "Accept": "application/vnd.pagerduty+json;version=2",
-        }
-        self._rest = RestClient(base_url, headers, client, PagerDutyError, "PagerDuty")
+    def __init__(self, base_url: str, token: str | TokenSource, client: httpx.AsyncClient) -> None:
+        headers, auth = auth_headers("Token", _token_param(token))
+        headers["Accept"] = "application/vnd.pagerduty+json;version=2"
+        self._rest = RestClient(base_url, headers, client, PagerDutyError, "PagerDuty", auth)
 
     async def is_on_call(self, email: str, schedule_name: str | None = None) -> bool:
         """Whether the PagerDuty user with `email` is on call (in `schedule_name` if given)."""
@@ -83,3 +82,14 @@ class PagerDutyClient:
 def _items(body: Any, key: str) -> list[dict[str, Any]]:
     items = body.get(key) if isinstance(body, dict) else None
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _token_param(token: str | TokenSource) -> str | TokenSource:
+    """PagerDuty's scheme is ``Token token=<key>``: the key goes after ``token=``."""
+    if isinstance(token, str):
+        return f"token={token}"
+
+    async def read() -> str:
+        return f"token={await token()}"
+
+    return read
