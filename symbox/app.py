@@ -168,8 +168,18 @@ class App:
             if integration is not None:
                 self.slack = SlackApp(integration, config, self.writer, self.reader, self.clock)
                 slack_calls = SlackHookCalls(self.slack.web, self.slack.directory)
+        # sym_secret values (Secrets Manager): custom integrations' secret_ids_json and the
+        # API tokens of integrations with api_token_secret, read when first used.
+        secrets = (
+            SecretsManagerSecrets(config, self.aws, time.monotonic) if config.secrets else None
+        )
         integrations = build_integrations(
-            config, self._http_client, self.aws, identities=self.reader, slack=slack_calls
+            config,
+            self._http_client,
+            self.aws,
+            identities=self.reader,
+            slack=slack_calls,
+            secrets=secrets,
         )
         # Each environment's hooks reach its own integrations and HTTP allow-list; the
         # pool's default (custom strategies' own calls) has no allow-list.
@@ -182,6 +192,7 @@ class App:
                     identities=self.reader,
                     slack=slack_calls,
                     environment=key,
+                    secrets=secrets,
                 ),
                 http=HttpGateway(self._egress_client, hook_allow_list(config, key)),
                 name=environment_scope(key),
@@ -199,12 +210,7 @@ class App:
             if defines_hooks(config) or uses_custom_strategies(config)
             else None
         )
-        # sym_secret values (Secrets Manager) for custom integrations' secret_ids_json.
-        stored = (
-            SecretsManagerSecrets(config, self.aws, time.monotonic).secret
-            if config.secrets
-            else None
-        )
+        stored = secrets.secret if secrets is not None else None
         custom = (
             None
             if self.hook_pool is None
@@ -238,7 +244,7 @@ class App:
             report=self._report_to_error_channels,
         )
         built = (
-            build_strategies(config, self._http_client, custom, self.aws, self.reader)
+            build_strategies(config, self._http_client, custom, self.aws, self.reader, secrets)
             if strategies is None
             else strategies
         )

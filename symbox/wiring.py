@@ -20,6 +20,7 @@ from symbox.aws.build import (
     hook_lambda,
 )
 from symbox.aws.session import AwsConnections, AwsSetupError
+from symbox.config.apis import api_token
 from symbox.config.model import Config, Integration, Secret
 from symbox.engine.forms import shapes_form
 from symbox.errors import StartupError
@@ -27,13 +28,14 @@ from symbox.identities import IdentityDirectory, IdentityMap
 from symbox.sandbox.integrations import GithubClient, Integrations, OktaClient, PagerDutyClient
 from symbox.sandbox.integrations.aws import AwsIamHooks, AwsLambdaHooks, AwsSsoHooks
 from symbox.sandbox.integrations.github import HOOK_RETRIES
-from symbox.strategies.apis import API_STRATEGY_TYPES, NoIdentities, build_api_strategy
+from symbox.strategies.apis import API_STRATEGY_TYPES, NoIdentities, build_api_strategy, token_of
 from symbox.strategies.base import AccessStrategy
 from symbox.strategies.custom import CustomStrategies
 from symbox.strategies.github_api import rest_caller
 from symbox.strategies.http import HttpStrategy
 
 if TYPE_CHECKING:
+    from symbox.aws.secrets import SecretsManagerSecrets
     from symbox.slack.hook_calls import SlackHookCalls
 
 AUDIT_FILE_NAME = "audit.jsonl"
@@ -66,16 +68,18 @@ def build_strategies(
     custom: CustomStrategies | None = None,
     aws: AwsConnections | None = None,
     identities: IdentityMap | None = None,
+    secrets: SecretsManagerSecrets | None = None,
 ) -> dict[str, AccessStrategy]:
     """One strategy object per ``sym_strategy`` that symbox implements.
 
-    ``identities`` are the users' identities set with ``symbox users`` (the store).
+    ``identities`` are the users' identities set with ``symbox users`` (the store);
+    ``secrets`` reads the API tokens integrations keep in a ``sym_secret``.
     """
     strategies: dict[str, AccessStrategy] = {}
     for key, strategy in config.strategies.items():
         if strategy.type in API_STRATEGY_TYPES:
             strategies[key] = build_api_strategy(
-                config, strategy, client, identities or NoIdentities()
+                config, strategy, client, identities or NoIdentities(), secrets=secrets
             )
         if strategy.type in AWS_STRATEGY_TYPES and aws is not None:
             try:
@@ -100,10 +104,12 @@ def build_integrations(
     identities: IdentityDirectory,
     slack: SlackHookCalls | None = None,
     environment: str | None = None,
+    secrets: SecretsManagerSecrets | None = None,
 ) -> Integrations:
     """Host-side clients for the integrations hooks may call, from ``sym_integration`` blocks.
 
-    Each needs ``settings.api_token`` (an ``env()`` secret); ``settings.base_url`` overrides
+    Each needs ``settings.api_token`` (an ``env()`` secret) or ``settings.api_token_secret``
+    (a ``sym_secret``, read through ``secrets`` when first used); ``settings.base_url`` overrides
     the service's address (PagerDuty's API, ``https://<external_id>`` for Okta, GitHub's
     public API). GitHub's ``external_id`` is the organization that owns the repositories
     hooks name, and ``identities`` (the store) tells which symbox user a GitHub login is.
@@ -116,19 +122,19 @@ def build_integrations(
     okta: OktaClient | None = None
     github: GithubClient | None = None
     for integration in chosen:
-        token = integration.settings.get("api_token")
+        token = token_of(integration, secrets)
         base_url = integration.settings.get("base_url")
-        if not isinstance(token, Secret):
-            continue  # _hook_integrations keeps only these
+        if token is None:
+            continue  # a stored token without a secrets reader cannot be used
         if integration.type == "pagerduty":
             url = base_url if isinstance(base_url, str) else PAGERDUTY_API
-            pagerduty = PagerDutyClient(url, token.reveal(), client)
+            pagerduty = PagerDutyClient(url, token, client)
         elif integration.type == "okta":
             url = base_url if isinstance(base_url, str) else f"https://{integration.external_id}"
-            okta = OktaClient(url, token.reveal(), client)
+            okta = OktaClient(url, token, client)
         elif integration.type == "github":
             address = base_url if isinstance(base_url, str) else None
-            rest = rest_caller(address, token.reveal(), client, HOOK_RETRIES)
+            rest = rest_caller(address, token, client, HOOK_RETRIES)
             github = GithubClient(rest, integration.external_id or None, identities)
     try:
         iam, center = hook_directories(config, aws) if aws is not None else (None, None)
@@ -155,8 +161,7 @@ def _hook_integrations(config: Config, environment: str | None) -> list[Integrat
         usable = [
             integration
             for _, integration in sorted(config.integrations.items())
-            if integration.type == kind
-            and isinstance(integration.settings.get("api_token"), Secret)
+            if integration.type == kind and api_token(integration.settings) is not None
         ]
         mine = [integration for integration in usable if integration.key in listed]
         # Several of a kind and none listed: which one is meant is not for symbox to guess.

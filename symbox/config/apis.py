@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from symbox.config.hcl import show
@@ -11,6 +11,13 @@ from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
 
 API_STRATEGY_TYPES = frozenset({"okta", "github", "tailscale"})
+# Integrations whose API token symbox uses: the strategies' and PagerDuty (for hooks).
+TOKEN_INTEGRATION_TYPES = API_STRATEGY_TYPES | {"pagerduty"}
+SECRET_PREFIX = "sym_secret."
+TOKEN_OPTIONS = (
+    'settings.api_token (api_token = env("NAME")) or settings.api_token_secret '
+    "(api_token_secret = sym_secret.NAME.id)"
+)
 GITHUB_PERMISSIONS = ("pull", "triage", "push", "maintain", "admin")
 # Settings each target type needs (unless a prompt field fills them).
 TARGET_SETTINGS = {
@@ -21,8 +28,21 @@ TARGET_SETTINGS = {
 _REPO = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9-]*/)?[A-Za-z0-9._-]+$")
 
 
-def check_api_integration(reader: Reader, where: str, args: Args, at: Location) -> None:
-    """An API strategy's integration: its token comes from ``env()``; base_url is a URL."""
+def api_token(settings: Mapping[str, Any]) -> Secret | str | None:
+    """An integration's API token: an ``env()`` Secret, a ``sym_secret`` key, or None."""
+    token = settings.get("api_token")
+    if isinstance(token, Secret):
+        return token
+    stored = settings.get("api_token_secret")
+    if isinstance(stored, str) and stored.startswith(SECRET_PREFIX):
+        return stored[len(SECRET_PREFIX) :]
+    return None
+
+
+def check_api_integration(
+    reader: Reader, where: str, args: Args, at: Location, known_secret: Callable[[str], bool]
+) -> None:
+    """An API integration's token comes from ``env()`` or a ``sym_secret``; base_url is a URL."""
     settings = args.values.get("settings", {})
     line = args.lines.get("settings", at)
     token = settings.get("api_token")
@@ -33,6 +53,28 @@ def check_api_integration(reader: Reader, where: str, args: Args, at: Location) 
             "config",
         )
         args.ok = False
+    stored = settings.get("api_token_secret")
+    if stored is not None:
+        if token is not None:
+            reader.problem(line, f"{where}: settings: use api_token or api_token_secret, not both")
+            args.ok = False
+        key = (
+            stored[len(SECRET_PREFIX) :]
+            if isinstance(stored, str) and stored.startswith(SECRET_PREFIX)
+            else None
+        )
+        if key is None:
+            reader.problem(
+                line,
+                f"{where}: settings.api_token_secret: expected a reference to a sym_secret "
+                "(sym_secret.NAME.id)",
+            )
+            args.ok = False
+        elif not known_secret(key):
+            reader.problem(
+                line, f"{where}: settings.api_token_secret: no resource sym_secret.{key}"
+            )
+            args.ok = False
     url = settings.get("base_url")
     if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
         reader.problem(line, f"{where}: settings.base_url: expected an http:// or https:// URL")
@@ -73,11 +115,13 @@ def check_api_strategy(
             f"expected {show(kind)}",
         )
         args.ok = False
-    elif found is not None and "api_token" not in values.get("settings", {}):
+    elif found is not None and not {"api_token", "api_token_secret"} & set(
+        values.get("settings", {})
+    ):
         reader.problem(
             args.lines["integration_id"],
-            f"{where}: integration_id: sym_integration.{key} needs settings.api_token "
-            f'(api_token = env("NAME")) for the {kind} strategy',
+            f"{where}: integration_id: sym_integration.{key} needs {TOKEN_OPTIONS} "
+            f"for the {kind} strategy",
         )
         args.ok = False
 

@@ -9,6 +9,7 @@ from typing import Any
 from symbox.config import model, schema
 from symbox.config.apis import (
     API_STRATEGY_TYPES,
+    TOKEN_INTEGRATION_TYPES,
     check_api_integration,
     check_api_strategy,
     check_api_target,
@@ -336,8 +337,10 @@ class Builder(Reader):
             )
         elif typed and args.values["type"] == "permission_context":
             check_permission_context(self, where, args, at)
-        elif typed and args.values["type"] in API_STRATEGY_TYPES:
-            check_api_integration(self, where, args, at)
+        elif typed and args.values["type"] in TOKEN_INTEGRATION_TYPES:
+            check_api_integration(
+                self, where, args, at, lambda name: ("sym_secret", name) in self.resources
+            )
         elif typed and args.values["type"] == "slack":
             self._slack_tokens(where, args, at)
         elif typed and args.values["type"] == "segment":

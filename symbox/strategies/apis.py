@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 
-from symbox.config.apis import API_STRATEGY_TYPES
-from symbox.config.model import Config, Secret, Strategy
+from symbox.config.apis import API_STRATEGY_TYPES, api_token
+from symbox.config.model import Config, Integration, Secret, Strategy
 from symbox.identities import IdentityMap
+from symbox.sandbox.sdk.exceptions import AccessStrategyError
 from symbox.strategies import github_api, okta
+from symbox.strategies.base import StrategyError
 from symbox.strategies.github import GithubStrategy
 from symbox.strategies.okta import OktaStrategy
-from symbox.strategies.rest import RestCaller, RetryTiming
+from symbox.strategies.rest import RestCaller, RetryTiming, TokenSource, auth_headers
 from symbox.strategies.tailscale import TailscaleStrategy
+
+if TYPE_CHECKING:
+    from symbox.aws.secrets import SecretsManagerSecrets
 
 TAILSCALE_API = "https://api.tailscale.com"
 
-__all__ = ["API_STRATEGY_TYPES", "NoIdentities", "build_api_strategy"]
+__all__ = ["API_STRATEGY_TYPES", "NoIdentities", "build_api_strategy", "token_of"]
 
 
 class NoIdentities:
@@ -26,36 +33,80 @@ class NoIdentities:
         return None
 
 
+def token_of(
+    integration: Integration, secrets: SecretsManagerSecrets | None
+) -> str | TokenSource | None:
+    """The integration's API token: the ``env()`` value, or a reader of its ``sym_secret``.
+
+    A stored token is read from Secrets Manager when a call first needs it (and again as
+    its cache expires), never at start-up; a failure to read it is a StrategyError worth
+    retrying, naming the secret's path and never its value. None: the integration has no
+    token symbox can use.
+    """
+    token = api_token(integration.settings)
+    if isinstance(token, Secret):
+        return token.reveal()
+    if token is None or secrets is None:
+        return None
+    stored = secrets.secret(token)
+
+    async def read() -> str:
+        try:
+            return await stored.value()
+        except AccessStrategyError as error:
+            # Secrets Manager may be briefly unreachable; the service retries later.
+            raise StrategyError(
+                f"reading the API token: {error}", permanent=False, reached_target=False
+            ) from None
+
+    return read
+
+
 def build_api_strategy(
     config: Config,
     strategy: Strategy,
     client: httpx.AsyncClient,
     identities: IdentityMap,
     timing: RetryTiming | None = None,
+    secrets: SecretsManagerSecrets | None = None,
 ) -> OktaStrategy | GithubStrategy | TailscaleStrategy:
     """The strategy object for an ``okta``, ``github`` or ``tailscale`` sym_strategy.
 
-    Its integration gives the API token (``settings.api_token``, an ``env()`` secret) and
-    the address: ``settings.base_url``, else ``https://<external_id>`` for Okta and the
+    Its integration gives the API token (``settings.api_token``, an ``env()`` secret, or
+    ``settings.api_token_secret``, a ``sym_secret`` read through ``secrets``) and the
+    address: ``settings.base_url``, else ``https://<external_id>`` for Okta and the
     public API for GitHub and Tailscale (whose ``external_id`` is the tailnet).
     """
     assert strategy.integration is not None, "validated by config"
     integration = config.integrations[strategy.integration]
-    token = integration.settings.get("api_token")
+    token = token_of(integration, secrets)
     base_url = integration.settings.get("base_url")
-    assert isinstance(token, Secret), "validated by config"
+    assert token is not None, "validated by config"
     if strategy.type == "okta":
         url = base_url if isinstance(base_url, str) else f"https://{integration.external_id}"
-        headers = {"Authorization": f"SSWS {token.reveal()}", "Accept": "application/json"}
+        headers, auth = auth_headers("SSWS", token)
         rest = RestCaller(
-            "Okta", url, headers, client, timing=timing, reset_headers=okta.RESET_HEADERS
+            "Okta",
+            url,
+            {**headers, "Accept": "application/json"},
+            client,
+            timing=timing,
+            reset_headers=okta.RESET_HEADERS,
+            auth=auth,
         )
         return OktaStrategy(rest, identities)
     if strategy.type == "tailscale":
         url = base_url if isinstance(base_url, str) else TAILSCALE_API
-        headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
-        rest = RestCaller("Tailscale", url, headers, client, timing=timing)
+        headers, auth = auth_headers("Bearer", token)
+        rest = RestCaller(
+            "Tailscale",
+            url,
+            {**headers, "Accept": "application/json"},
+            client,
+            timing=timing,
+            auth=auth,
+        )
         return TailscaleStrategy(rest, identities, integration.external_id)
     address = base_url if isinstance(base_url, str) else None
-    rest = github_api.rest_caller(address, token.reveal(), client, timing)
+    rest = github_api.rest_caller(address, token, client, timing)
     return GithubStrategy(rest, identities, integration.external_id or None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from symbox.config.apis import api_token
 from tests.config.helpers import load
 from tests.config.test_problems import BASE, ENV, check
 
@@ -47,7 +48,8 @@ def test_strategies_need_an_integration_of_their_type_with_a_token_from_env() ->
         'config.hcl:40: sym_strategy.b: integration_id: sym_integration.okta has type "okta", '
         'expected "github"',
         "config.hcl:46: sym_strategy.c: integration_id: sym_integration.bare needs "
-        'settings.api_token (api_token = env("NAME")) for the github strategy',
+        'settings.api_token (api_token = env("NAME")) or settings.api_token_secret '
+        "(api_token_secret = sym_secret.NAME.id) for the github strategy",
         "config.hcl:47: sym_strategy.c: settings.org: unknown setting for github",
     )
 
@@ -96,7 +98,8 @@ def test_tailscale_strategies_need_a_key_from_env_and_group_names() -> None:
         "config.hcl:40: sym_strategy.a: tailscale strategies need integration_id (the "
         "tailscale sym_integration with the API token)",
         "config.hcl:49: sym_strategy.b: integration_id: sym_integration.bare needs "
-        'settings.api_token (api_token = env("NAME")) for the tailscale strategy',
+        'settings.api_token (api_token = env("NAME")) or settings.api_token_secret '
+        "(api_token_secret = sym_secret.NAME.id) for the tailscale strategy",
     )
 
 
@@ -110,3 +113,42 @@ def test_a_valid_tailscale_config_loads() -> None:
     )
     assert config.strategies["ts"].integration == "ts"
     assert config.targets["db"].settings["group_name"] == "group:prod-db"
+
+
+SECRETS = (
+    'resource "sym_secrets" "aws" {\n  type = "aws_secrets_manager"\n  name = "aws"\n}\n'
+    'resource "sym_secret" "tok" {\n  path = "symbox/okta"\n  source_id = sym_secrets.aws.id\n}\n'
+)
+
+
+def test_a_token_may_come_from_a_sym_secret_but_not_from_both_places() -> None:
+    check(
+        SECRETS + 'resource "sym_integration" "both" {\n  type = "okta"\n  name = "both"\n'
+        '  external_id = "acme.okta.com"\n'
+        '  settings = { api_token = env("S"), api_token_secret = sym_secret.tok.id }\n}\n'
+        'resource "sym_integration" "text" {\n  type = "pagerduty"\n  name = "text"\n'
+        '  external_id = "acme"\n  settings = { api_token_secret = "symbox/okta" }\n}\n'
+        'resource "sym_integration" "gone" {\n  type = "github"\n  name = "gone"\n'
+        '  external_id = "acme"\n  settings = { api_token_secret = "sym_secret.gone" }\n}\n',
+        "config.hcl:26: sym_integration.both: settings: use api_token or api_token_secret, "
+        "not both",
+        "config.hcl:32: sym_integration.text: settings.api_token_secret: expected a reference "
+        "to a sym_secret (sym_secret.NAME.id)",
+        "config.hcl:38: sym_integration.gone: settings.api_token_secret: no resource "
+        "sym_secret.gone",
+    )
+
+
+def test_a_strategy_loads_with_its_token_in_a_sym_secret() -> None:
+    config = load(
+        BASE + SECRETS + 'resource "sym_integration" "okta" {\n  type = "okta"\n'
+        '  name = "okta"\n  external_id = "acme.okta.com"\n'
+        "  settings = { api_token_secret = sym_secret.tok.id }\n}\n"
+        'resource "sym_target" "o" {\n  type = "okta_group"\n  name = "o"\n'
+        '  settings = { group_id = "00g1" }\n}\n'
+        'resource "sym_strategy" "okta" {\n  type = "okta"\n  name = "okta"\n'
+        "  targets = [sym_target.o.id]\n  integration_id = sym_integration.okta.id\n}\n",
+        ENV,
+    )
+    assert api_token(config.integrations["okta"].settings) == "tok"
+    assert config.strategies["okta"].integration == "okta"
