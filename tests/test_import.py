@@ -672,6 +672,9 @@ def test_cli_writes_the_folder_and_refuses_a_non_empty_one(
     assert main(argv) == 1
     assert "is not empty" in capsys.readouterr().err
     assert main([*argv, "--force"]) == 0
+    assert "api_token_secret" not in (out / "config.hcl").read_text()
+    assert main([*argv, "--force", "--keep-secrets"]) == 0
+    assert "api_token_secret = sym_secret.pagerduty.id" in (out / "config.hcl").read_text()
 
 
 def test_cli_through_python_m_symbox(tmp_path: Path) -> None:
@@ -762,3 +765,16 @@ def test_a_tailscale_flow_is_imported_with_its_api_key_from_env(tmp_path: Path) 
     integration = config.integrations["tailscale"]
     assert integration.external_id == "acme.example"
     assert isinstance(integration.settings["api_token"], Secret)
+
+
+def test_keep_secrets_keeps_api_token_secret_and_its_sym_secret(tmp_path: Path) -> None:
+    result = import_document(state(), keep_secrets=True)
+    config_text = result.files["config.hcl"]
+    assert "api_token_secret = sym_secret.pagerduty.id" in config_text
+    assert "SYMBOX_PAGERDUTY_API_TOKEN" not in everything(result.files)
+    for secret in SECRETS:
+        assert secret not in everything(result.files)
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert config.integrations["pagerduty"].settings["api_token_secret"] == "sym_secret.pagerduty"
+    assert config.secrets["pagerduty"].path == "sym/pagerduty"

@@ -37,6 +37,12 @@ def add_import_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     parser.add_argument("--out", required=True, type=Path, help="the folder to write")
     parser.add_argument("--force", action="store_true", help="write into a non-empty --out")
+    parser.add_argument(
+        "--keep-secrets",
+        action="store_true",
+        help="keep api_token_secret = sym_secret.NAME.id (read from Secrets Manager) "
+        "instead of api_token = env()",
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -53,7 +59,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
         return _fail(f"{out} is not empty: choose an empty folder, or add --force to write into it")
     try:
-        result = import_document(document, _project(args.project), args.source.name)
+        result = import_document(
+            document, _project(args.project), args.source.name, keep_secrets=args.keep_secrets
+        )
     except StateError as error:
         return _fail(f"{args.source}: {error}")
     try:

@@ -78,10 +78,17 @@ class ImportResult:
 
 
 def import_document(
-    document: Any, project: Mapping[str, str] | None = None, source: str = "state.json"
+    document: Any,
+    project: Mapping[str, str] | None = None,
+    source: str = "state.json",
+    *,
+    keep_secrets: bool = False,
 ) -> ImportResult:
-    """Convert parsed ``terraform show -json`` output; ``project`` maps paths to file text."""
-    return _Importer(read_document(document), project or {}).run(source)
+    """Convert parsed ``terraform show -json`` output; ``project`` maps paths to file text.
+
+    ``keep_secrets`` keeps ``api_token_secret = sym_secret.NAME.id`` instead of ``env()``.
+    """
+    return _Importer(read_document(document), project or {}, keep_secrets).run(source)
 
 
 def resource_key(resource: TfResource) -> str:
@@ -94,9 +101,10 @@ def resource_key(resource: TfResource) -> str:
 
 
 class _Importer:
-    def __init__(self, document: TfDocument, project: Mapping[str, str]):
+    def __init__(self, document: TfDocument, project: Mapping[str, str], keep_secrets: bool):
         self.document = document
         self.project = project
+        self.keep_secrets = keep_secrets
         self.dropped: list[Dropped] = []
         self.notes: list[str] = []
         self.files: dict[str, str] = {}
@@ -120,7 +128,7 @@ class _Importer:
             for resource in chosen
             if resource.values.get("id")
         }
-        values = Values(ids, self._secret_origins(chosen, keys, ids))
+        values = Values(ids, self._secret_origins(chosen, keys, ids), self.keep_secrets)
         drafts = []
         for resource in chosen:
             self._missing_code = None

@@ -39,6 +39,10 @@ def env_name(*parts: str) -> str:
     return "_".join(word for word in words if word)
 
 
+# The one Sym X_secret setting symbox can read from the sym_secret itself.
+KEPT_SECRET = "api_token_secret"
+
+
 @dataclass(frozen=True)
 class EnvVar:
     """A secret the operator must set, and where its value came from in Sym."""
@@ -54,6 +58,8 @@ class Values:
     ids: Mapping[str, Ref]
     # What each sym_secret held in Sym, to say where a secret's value now has to come from.
     secret_origins: Mapping[str, str]
+    # Write api_token_secret = sym_secret.NAME.id as it was, not an env() token.
+    keep_secrets: bool = False
     env: dict[str, EnvVar] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -98,6 +104,17 @@ class Values:
             here = (*path, key)
             shown = f"{address} {'.'.join(str(step) for step in here)}"
             sym_secret = self._sym_secret(key, item)
+            stored = self.ref(item)
+            if (
+                self.keep_secrets
+                and key == KEPT_SECRET
+                and path == ("settings",)
+                and stored is not None
+                and stored.type == "sym_secret"
+            ):
+                # symbox reads this one from Secrets Manager itself, as Sym did.
+                out[key] = stored
+                continue
             if sym_secret is not None:
                 # Sym's X_secret names a sym_secret; symbox reads the credential X itself.
                 name = key.removesuffix("_secret")
