@@ -27,6 +27,7 @@ from symbox.config.hcl import (
     type_name,
     unwrap,
 )
+from symbox.config.instances import Group, instance_key
 from symbox.config.model import Location, Secret
 from symbox.config.schema import INVALID, is_invalid, is_number, number, to_text
 from symbox.config.variables import Supplied, unset_message
@@ -46,6 +47,8 @@ class Evaluator:
         problems: list[Problem],
         supplied: Mapping[str, Supplied] | None = None,
         unknown_reference: Callable[[str, Sequence[str | None]], str | None] | None = None,
+        groups: Callable[[str, str], Group | None] | None = None,
+        bindings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
     ) -> None:
         self._variables = variables
         self._locals = locals_
@@ -59,6 +62,9 @@ class Evaluator:
         self._supplied = supplied or {}
         # Explains a reference to a block symbox ignores (data, module, non-sym resources).
         self._unknown_reference = unknown_reference
+        # Resources with for_each or count, and the each/count names their instances see.
+        self._groups = groups
+        self._bindings = bindings if bindings is not None else {}
         self._values: dict[str, Any] = {}
         self._active: list[str] = []
         # Variable defaults and tfvars values are constants, as in Terraform: while one is
@@ -71,9 +77,10 @@ class Evaluator:
 
     # -- entry points ---------------------------------------------------------------
 
-    def evaluate(self, expr: Any, file: str) -> Any:
-        """Evaluate ``expr`` written in ``file``; problems are recorded, INVALID returned."""
-        return self._eval(expr, file, node_line(expr, 1))
+    def evaluate(self, expr: Any, file: str, instance: tuple[str, str] | None = None) -> Any:
+        """Evaluate ``expr`` written in ``file``, inside resource ``instance`` if given."""
+        with self._bound(self._bindings.get(instance, {}) if instance else {}):
+            return self._eval(expr, file, node_line(expr, 1))
 
     def variable(self, name: str) -> Any:
         """The value of ``var.NAME``: the supplied value that wins, else its default."""
@@ -101,15 +108,18 @@ class Evaluator:
         block = self._resources[(resource_type, key)]
         for attribute in block.attributes:
             if attribute.name == name:
-                return self._memo(
-                    f"{resource_type}.{key}.{name}", at, partial(self._attribute_value, attribute)
-                )
+                bindings = self._bindings.get((resource_type, key), {})
+                compute = partial(self._attribute_value, attribute, bindings)
+                return self._memo(f"{resource_type}.{key}.{name}", at, compute)
         return None
 
     # -- helpers --------------------------------------------------------------------
 
-    def _attribute_value(self, attribute: Attribute) -> Any:
-        return self._eval(attribute.expr, attribute.location.file, attribute.location.line)
+    def _attribute_value(
+        self, attribute: Attribute, bindings: Mapping[str, Any] | None = None
+    ) -> Any:
+        with self._bound(bindings or {}):
+            return self._eval(attribute.expr, attribute.location.file, attribute.location.line)
 
     def _problem(self, file: str, line: int, message: str) -> Any:
         self._problems.append(Problem(Location(file, line), message))
@@ -287,6 +297,13 @@ class Evaluator:
             return self._static(file, line, msg)
         if self._constant_only:
             return self._problem(file, line, f"{self._constant_only} cannot refer to {shown}")
+        if root in ("each", "count"):
+            only = (
+                "each.key and each.value are only set in a resource with for_each"
+                if root == "each"
+                else "count.index is only set in a resource with count"
+            )
+            return self._static(file, line, f"unknown reference {shown}: {only}")
         if root in ("var", "local", "path"):
             if not names or names[0] is None:
                 return self._static(file, line, f"{root} must be followed by .NAME")
@@ -319,12 +336,55 @@ class Evaluator:
         if not names or names[0] is None:
             return self._static(file, line, f"{kind} must be followed by .NAME.id")
         key = names[0]
-        shown = f"{kind}.{key}"
+        group = self._groups(kind, key) if self._groups else None
+        if group is not None:
+            return self._instance_ref(group, steps[1:], file, line)
         if (kind, key) not in self._resources:
-            return self._static(file, line, f"reference to undefined resource {shown}")
-        if len(names) < 2 or names[1] is None:
+            return self._static(file, line, f"reference to undefined resource {kind}.{key}")
+        return self._member(kind, key, names[1:], steps[1:], file, line)
+
+    def _instance_ref(self, group: Group, steps: list[Any], file: str, line: int) -> Any:
+        """``TYPE.NAME[KEY]...`` picks one instance; ``TYPE.NAME`` alone is all of them."""
+        if group.failed:
+            return INVALID
+        shown = f"{group.kind}.{group.name}"
+        if not steps or step_name(steps[0]) is not None:
+            objects = {
+                index: {"id": f"{group.kind}.{instance_key(group.name, index)}"}
+                for index in group.keys
+            }
+            value: Any = list(objects.values()) if group.counted else objects
+            return self._apply(value, steps, shown, file, line)
+        step = steps[0]
+        if step.data == "short_index":
+            index: Any = int(str(step.children[1]))
+        else:
+            index = self._eval(trees(step)[0], file, line)
+            if is_invalid(index):
+                return index
+        found = group.instance(index)
+        if found is None:
+            return self._problem(
+                file, line, f"{shown}: no instance {show(index)}; instances: {group.shown_keys()}"
+            )
+        key = instance_key(group.name, found)
+        rest = steps[1:]
+        return self._member(group.kind, key, [step_name(s) for s in rest], rest, file, line)
+
+    def _member(
+        self,
+        kind: str,
+        key: str,
+        names: list[str | None],
+        steps: list[Any],
+        file: str,
+        line: int,
+    ) -> Any:
+        """``.id`` or another argument of resource ``kind.key``, then any further steps."""
+        shown = f"{kind}.{key}"
+        if not names or names[0] is None:
             return self._static(file, line, f"{shown}: use {shown}.id to refer to it")
-        attribute = names[1]
+        attribute = names[0]
         if attribute == "id":
             value: Any = shown
         else:
@@ -332,7 +392,7 @@ class Evaluator:
             if known is None or attribute not in known:
                 return self._static(file, line, f"{shown} has no attribute {attribute}")
             value = self._resource_attribute(kind, key, attribute, (file, line))
-        return self._apply(value, steps[2:], f"{shown}.{attribute}", file, line)
+        return self._apply(value, steps[1:], f"{shown}.{attribute}", file, line)
 
     def _apply(self, value: Any, steps: Sequence[Any], shown: str, file: str, line: int) -> Any:
         for step in steps:

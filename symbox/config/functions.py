@@ -317,13 +317,17 @@ def _tolist(items: list[Any]) -> list[Any]:
     return _unify(items, "list elements")
 
 
+class SetValue(list[Any]):
+    """A list made by toset(): for_each accepts it where it refuses a plain list, as Terraform."""
+
+
 def _toset(items: list[Any]) -> list[Any]:
     unique = _distinct(_unify(items, "set elements"))
     kinds = {_kind(item) for item in unique}
     # Terraform orders sets of strings, numbers and bools; other sets keep their order here.
     if len(kinds) == 1 and kinds <= {"string", "number", "bool"}:
-        return sorted(unique)
-    return unique
+        return SetValue(sorted(unique))
+    return SetValue(unique)
 
 
 def _tomap(mapping: dict[str, Any]) -> dict[str, Any]:

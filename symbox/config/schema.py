@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -46,6 +47,16 @@ class FileContent(str):
 
 # The argument that holds hook or strategy code, or (Sym's other spelling) a path to it.
 IMPLEMENTATION = "implementation"
+
+
+# TYPE.NAME or TYPE.NAME[INDEX] / TYPE.NAME["KEY"]; a quoted key may hold dots and brackets.
+_ADDRESS = re.compile(r'([^.\[\]"]+)\.([^.\[\]"]+(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])?)')
+
+
+def split_address(value: str) -> tuple[str, str] | None:
+    """``(TYPE, KEY)`` of a reference such as ``sym_target.db["a.b"]``, or None."""
+    match = _ADDRESS.fullmatch(value)
+    return (match.group(1), match.group(2)) if match else None
 
 
 def is_path(value: Any) -> bool:
@@ -533,10 +544,12 @@ class Reader:
     def resolve(self, value: Any, kind: str) -> str:
         """The key of the ``kind`` resource that ``value`` (``kind.KEY``) refers to."""
         expected = f"expected a reference to a {kind} ({kind}.NAME.id)"
-        if not isinstance(value, str) or value.count(".") != 1:
+        # Instance keys (db["a.b"]) may hold dots, so the address is parsed, not split.
+        address = split_address(value) if isinstance(value, str) else None
+        if address is None:
             shown = show(value)
             raise ValueError(f"{expected}, got {shown}")
-        ref_type, key = value.split(".")
+        ref_type, key = address
         if (ref_type, key) not in self._resources:
             raise ValueError(f"reference to undefined resource {value}")
         if ref_type != kind:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from symbox.config import model, schema
@@ -20,6 +21,7 @@ from symbox.config.destinations import check_log_destination, check_segment_inte
 from symbox.config.durations import parse_duration
 from symbox.config.expressions import Evaluator
 from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sorted_problems
+from symbox.config.instances import Expander, split_meta
 from symbox.config.model import Config, Location, Secret
 from symbox.config.prompt_fields import read_prompt_field
 from symbox.config.schema import IMPLEMENTED, Args, Reader, is_invalid, known, to_text
@@ -68,6 +70,11 @@ class Builder(Reader):
         # Explanations given while checking locals no sym_* resource uses (see build).
         self._unused_local_refs: set[str] | None = None
         super().__init__(self.resources, self.problems)
+        self.expander = Expander(
+            self.resources,
+            lambda a: self.evaluator.evaluate(a.expr, a.location.file),
+            self.problem,
+        )
         self.args: dict[tuple[str, str], Args] = {}
 
     def build(self) -> Config:
@@ -91,9 +98,12 @@ class Builder(Reader):
             problems=self.problems,
             supplied=supplied.values,
             unknown_reference=self._ignored_reference,
+            groups=self.expander.group,
+            bindings=self.expander.bindings,
         )
         for name in self.variables:
             self._variable(name)
+        self.expander.expand()
         for resource_type, key in self.resources:
             self.args[(resource_type, key)] = self._resource_args(resource_type, key)
         self._unused_locals()
@@ -172,7 +182,9 @@ class Builder(Reader):
                 )
                 self.ignored.setdefault((kind, key), block)
             return
-        block = self._without_meta_arguments(block, f"{kind}.{key}")
+        block, meta = split_meta(self._without_meta_arguments(block, f"{kind}.{key}"))
+        if (kind, key) not in self.resources:
+            self.expander.declare(kind, key, meta)
         self._declare(self.resources, (kind, key), block, f"resource {kind}.{key}")
         if kind in IMPLEMENTED.unimplemented_resources:
             self.problem(block.location, f"{kind}.{key}: {kind} is not implemented yet in symbox")
@@ -527,7 +539,7 @@ class Builder(Reader):
         where = f"sym_flow.{key}"
         block = self.resources[("sym_flow", key)]
         params_block = next((b for b in block.blocks if b.type == "params"), None)
-        params = self._params(where, params_block)
+        params = self._params(where, params_block, partial(self._nested, key))
         if not args.ok or params is None:
             return None
         v = args.values
@@ -579,12 +591,14 @@ class Builder(Reader):
 
     # -- flow params ----------------------------------------------------------------
 
-    def _nested(self, attribute: Attribute) -> Any:
-        return self.evaluator.evaluate(attribute.expr, attribute.location.file)
+    def _nested(self, key: str, attribute: Attribute) -> Any:
+        return self.evaluator.evaluate(attribute.expr, attribute.location.file, ("sym_flow", key))
 
-    def _params(self, flow: str, block: Block | None) -> model.FlowParams | None:
+    def _params(
+        self, flow: str, block: Block | None, nested: Callable[[Attribute], Any]
+    ) -> model.FlowParams | None:
         where = f"{flow}: params"
-        args = Args() if block is None else self.read(block, schema.PARAMS, where, self._nested)
+        args = Args() if block is None else self.read(block, schema.PARAMS, where, nested)
         v = args.values
         revoke, deescalate = v.get("allow_revoke", True), v.get("schedule_deescalation", True)
         if block is not None and not revoke and not deescalate:
@@ -603,16 +617,16 @@ class Builder(Reader):
                 args.ok = False
         fields: list[model.PromptField] = []
         names: set[str | None] = set()
-        for nested in block.blocks if block is not None else ():
-            if nested.type != "prompt_field":
-                self.problem(nested.location, f"{where}: unexpected block {nested.type}")
+        for prompt in block.blocks if block is not None else ():
+            if prompt.type != "prompt_field":
+                self.problem(prompt.location, f"{where}: unexpected block {prompt.type}")
                 args.ok = False
                 continue
-            prompt_field = read_prompt_field(self, flow, nested, self._nested)
-            name = prompt_field.name if prompt_field else next(iter(nested.labels), None)
+            prompt_field = read_prompt_field(self, flow, prompt, nested)
+            name = prompt_field.name if prompt_field else next(iter(prompt.labels), None)
             twice = name in names
             if twice:
-                self.problem(nested.location, f"{flow}: prompt field {show(name)} is set twice")
+                self.problem(prompt.location, f"{flow}: prompt field {show(name)} is set twice")
             names.add(name)
             if prompt_field is None or twice:
                 args.ok = False

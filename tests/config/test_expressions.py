@@ -163,7 +163,11 @@ def _problems(
         ("sym_flow.nope.id", "config.hcl:4: reference to undefined resource sym_flow.nope"),
         ("sym_target.t", "config.hcl:4: sym_target.t: use sym_target.t.id to refer to it"),
         ("aws_instance.web.id", "config.hcl:4: unknown reference aws_instance.web.id"),
-        ("each.key", "config.hcl:4: unknown reference each.key"),
+        (
+            "each.key",
+            "config.hcl:4: unknown reference each.key: "
+            "each.key and each.value are only set in a resource with for_each",
+        ),
         ("path.cwd", "config.hcl:4: unknown reference path.cwd"),
         ("sym_target.t.bogus", "config.hcl:4: sym_target.t has no attribute bogus"),
         ('env("MISSING")', "config.hcl:4: environment variable MISSING is not set"),
