@@ -12,6 +12,8 @@ from symbox.config.expressions import Evaluator
 from symbox.config.hcl import Block as _Block
 from symbox.config.hcl import ConfigError, Problem, parse_file, sorted_problems
 from symbox.config.model import Config, Location
+from symbox.config.modules import discover as _discover
+from symbox.config.modules import read_text as _read
 from symbox.config.schema import is_invalid, resource_args
 from symbox.config.validate import Builder
 from symbox.config.variables import (
@@ -35,7 +37,6 @@ __all__ = [
     "parse_duration",
 ]
 
-CONFIG_SUFFIXES = (".tf", ".hcl")
 TFVARS_VALUES = "values in tfvars files"
 
 
@@ -73,40 +74,6 @@ def missing_flows(config: Config) -> str | None:
         f"no sym_flow: read {', '.join(config.files)}, and none of them defines a "
         'resource "sym_flow"; symbox serves flows, so there is nothing to run'
     )
-
-
-def _discover(path: str) -> tuple[str, ...]:
-    if os.path.isdir(path):
-        names = sorted(
-            name
-            for name in os.listdir(path)
-            if name.endswith(CONFIG_SUFFIXES)
-            and not _ignored_name(name)
-            and os.path.isfile(os.path.join(path, name))
-        )
-        if not names:
-            raise ConfigError([Problem(None, f"{path}: no *.tf or *.hcl files in this folder")])
-        return tuple(os.path.join(path, name) for name in names)
-    if os.path.isfile(path):
-        return (path,)
-    raise ConfigError([Problem(None, f"{path}: no such file or folder")])
-
-
-def _ignored_name(name: str) -> bool:
-    # Terraform's rule: dot-files (.terraform.lock.hcl) and editors' backup files.
-    return (
-        name.startswith(".") or name.endswith("~") or (name.startswith("#") and name.endswith("#"))
-    )
-
-
-def _read(name: str, problems: list[Problem]) -> str | None:
-    try:
-        with open(name, encoding="utf-8-sig") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        problems.append(Problem(None, f"{name}: cannot read: {reason}"))
-        return None
 
 
 def _file_layers(source: str, options: Sequence[VarOption], problems: list[Problem]) -> list[Layer]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -33,6 +34,14 @@ from symbox.config.schema import INVALID, is_invalid, is_number, number, to_text
 from symbox.config.variables import Supplied, unset_message
 
 
+@dataclass(frozen=True)
+class ModuleOutputs:
+    """A local module call as its caller sees it: where it is called, and its outputs."""
+
+    location: Location
+    values: Mapping[str, Callable[[], Any]]
+
+
 class Evaluator:
     """Evaluates expressions against variables, locals, resources and the environment."""
 
@@ -49,6 +58,8 @@ class Evaluator:
         unknown_reference: Callable[[str, Sequence[str | None]], str | None] | None = None,
         groups: Callable[[str, str], Group | None] | None = None,
         bindings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+        prefix: str = "",
+        module_outputs: Callable[[str], ModuleOutputs | None] | None = None,
     ) -> None:
         self._variables = variables
         self._locals = locals_
@@ -65,6 +76,10 @@ class Evaluator:
         # Resources with for_each or count, and the each/count names their instances see.
         self._groups = groups
         self._bindings = bindings if bindings is not None else {}
+        # Inside a module call, its resources' keys start with the call's address prefix.
+        self._prefix = prefix
+        # A local module call's location and outputs, by the call's name.
+        self._module_outputs = module_outputs
         self._values: dict[str, Any] = {}
         self._active: list[str] = []
         # Variable defaults and tfvars values are constants, as in Terraform: while one is
@@ -93,6 +108,10 @@ class Evaluator:
             return self._eval(expr, file, line)
         finally:
             self._constant_only = None
+
+    def output(self, name: str, attribute: Attribute) -> Any:
+        """The value of this module's ``output "NAME"``."""
+        return self._memo(f"output.{name}", None, partial(self._attribute_value, attribute))
 
     def local(self, name: str) -> Any:
         """The value of ``local.NAME``."""
@@ -310,6 +329,10 @@ class Evaluator:
             return self._namespace(root, names[0], steps[1:], file, line)
         if root.startswith("sym_") or any(kind == root for kind, _ in self._resources):
             return self._resource_ref(root, names, steps, file, line)
+        if root == "module" and names and names[0] is not None and self._module_outputs:
+            outputs = self._module_outputs(names[0])
+            if outputs is not None:
+                return self._module_ref(names[0], outputs, names[1:], steps[1:], file, line)
         explained = self._unknown_reference(root, names) if self._unknown_reference else None
         return self._static(file, line, explained or f"unknown reference {shown}")
 
@@ -330,12 +353,39 @@ class Evaluator:
             value = self._memo(shown, (file, line), local)
         return self._apply(value, rest, shown, file, line)
 
+    def _module_ref(
+        self,
+        call: str,
+        outputs: ModuleOutputs,
+        names: list[str | None],
+        steps: list[Any],
+        file: str,
+        line: int,
+    ) -> Any:
+        """``module.CALL.OUTPUT`` or, alone, ``module.CALL`` as an object of its outputs."""
+        shown = f"module.{call}"
+        if not names or names[0] is None:
+            value: Any = {name: compute() for name, compute in outputs.values.items()}
+            if any(is_invalid(item) for item in value.values()):
+                return INVALID
+            return self._apply(value, steps, shown, file, line)
+        name = names[0]
+        if name not in outputs.values:
+            declared = ", ".join(sorted(outputs.values)) or "(none)"
+            return self._static(
+                file,
+                line,
+                f"{shown} has no output {name}: the module called at {outputs.location} "
+                f"declares outputs: {declared}",
+            )
+        return self._apply(outputs.values[name](), steps[1:], f"{shown}.{name}", file, line)
+
     def _resource_ref(
         self, kind: str, names: list[str | None], steps: list[Any], file: str, line: int
     ) -> Any:
         if not names or names[0] is None:
             return self._static(file, line, f"{kind} must be followed by .NAME.id")
-        key = names[0]
+        key = self._prefix + names[0]
         group = self._groups(kind, key) if self._groups else None
         if group is not None:
             return self._instance_ref(group, steps[1:], file, line)

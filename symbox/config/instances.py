@@ -64,7 +64,7 @@ class Expander:
     def __init__(
         self,
         resources: dict[tuple[str, str], Block],
-        evaluate: Callable[[Attribute], Any],
+        evaluate: Callable[[str, str, Attribute], Any],
         problem: Callable[[Location, str], None],
     ) -> None:
         self._resources = resources
@@ -99,7 +99,7 @@ class Expander:
             return Group(kind, name, (), counted, failed=True)
         self._active.add((kind, name))
         try:
-            value = self._evaluate(attribute)
+            value = self._evaluate(kind, name, attribute)
         finally:
             self._active.discard((kind, name))
         where = f"{kind}.{name}: {attribute.name}"

@@ -50,7 +50,10 @@ IMPLEMENTATION = "implementation"
 
 
 # TYPE.NAME or TYPE.NAME[INDEX] / TYPE.NAME["KEY"]; a quoted key may hold dots and brackets.
-_ADDRESS = re.compile(r'([^.\[\]"]+)\.([^.\[\]"]+(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])?)')
+# Resources inside modules carry the calls' prefix in their key: module.a.db["x"].
+_ADDRESS = re.compile(
+    r'([^.\[\]"]+)\.((?:module\.[^.\[\]"]+\.)*[^.\[\]"]+(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])?)'
+)
 
 
 def split_address(value: str) -> tuple[str, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
@@ -20,9 +21,26 @@ from symbox.config.custom import check_custom_integration, check_custom_strategy
 from symbox.config.destinations import check_log_destination, check_segment_integration
 from symbox.config.durations import parse_duration
 from symbox.config.expressions import Evaluator
-from symbox.config.hcl import Attribute, Block, ConfigError, Problem, show, sorted_problems
+from symbox.config.hcl import (
+    Attribute,
+    Block,
+    ConfigError,
+    Problem,
+    module_dir,
+    show,
+    sorted_problems,
+)
 from symbox.config.instances import Expander, split_meta
 from symbox.config.model import Config, Location, Secret
+from symbox.config.modules import (
+    Scope,
+    add_output,
+    call_inputs,
+    local_source,
+    outputs_of,
+    prefix_of,
+    read_folder,
+)
 from symbox.config.prompt_fields import read_prompt_field
 from symbox.config.schema import IMPLEMENTED, Args, Reader, is_invalid, known, to_text
 from symbox.config.variables import Layer, resolve
@@ -67,12 +85,16 @@ class Builder(Reader):
         self.resources: dict[tuple[str, str], Block] = {}
         # Blocks read past, by how a reference names them: ("data", TYPE, NAME), (TYPE, NAME).
         self.ignored: dict[tuple[str, ...], Block] = {}
+        # The root folder's names, then each local module call's, by address prefix.
+        root = Scope("", module_dir(files[0]) if files else ".")
+        root.variables, root.locals, root.ignored = self.variables, self.locals, self.ignored
+        self.scopes: dict[str, Scope] = {"": root}
         # Explanations given while checking locals no sym_* resource uses (see build).
         self._unused_local_refs: set[str] | None = None
         super().__init__(self.resources, self.problems)
         self.expander = Expander(
             self.resources,
-            lambda a: self.evaluator.evaluate(a.expr, a.location.file),
+            lambda kind, name, a: self._evaluator_of(name).evaluate(a.expr, a.location.file),
             self.problem,
         )
         self.args: dict[tuple[str, str], Args] = {}
@@ -85,7 +107,7 @@ class Builder(Reader):
                     attribute.location, f"unexpected argument {attribute.name} outside a block"
                 )
             for block in root.blocks:
-                self._top(block)
+                self._top(block, self.scopes[""])
         supplied = resolve(self.layers, self.variables)
         self.notices.extend(supplied.notices)
         self.problems.extend(supplied.problems)
@@ -97,12 +119,18 @@ class Builder(Reader):
             environ=self.environ,
             problems=self.problems,
             supplied=supplied.values,
-            unknown_reference=self._ignored_reference,
+            unknown_reference=partial(self._ignored_reference, self.scopes[""]),
             groups=self.expander.group,
             bindings=self.expander.bindings,
+            module_outputs=partial(outputs_of, self.scopes[""]),
         )
-        for name in self.variables:
-            self._variable(name)
+        self.scopes[""].evaluator = self.evaluator
+        for scope in list(self.scopes.values()):
+            if scope.call is not None:
+                scope.evaluator = self._module_evaluator(scope)
+        for scope in self.scopes.values():
+            for name in scope.variables:
+                self._variable(name, scope)
         self.expander.expand()
         for resource_type, key in self.resources:
             self.args[(resource_type, key)] = self._resource_args(resource_type, key)
@@ -129,24 +157,30 @@ class Builder(Reader):
 
     # -- top-level blocks -----------------------------------------------------------
 
-    def _top(self, block: Block) -> None:
+    def _top(self, block: Block, scope: Scope) -> None:
         kind, where = block.type, block.location
-        if kind in TERRAFORM_BLOCKS:
+        if kind == "module" and local_source(block) is not None:
+            self._module_call(block, scope)
+        elif kind == "output" and scope.call is not None:
+            if self._labels(block, 1, 'output "NAME"'):
+                add_output(block, scope, self.problem)
+        elif kind in TERRAFORM_BLOCKS:
             self.notices.append(f"{where}: {_describe(block)} block ignored: {NOT_RUN}")
             if kind == "data" and len(block.labels) == 2:
-                self.ignored.setdefault(("data", *block.labels), block)
+                scope.ignored.setdefault(("data", *block.labels), block)
             elif kind in ("module", "output") and len(block.labels) == 1:
-                self.ignored.setdefault((kind, block.labels[0]), block)
+                scope.ignored.setdefault((kind, block.labels[0]), block)
         elif kind == "resource":
-            self._resource(block)
+            self._resource(block, scope.prefix)
         elif kind == "variable":
             if self._labels(block, 1, 'variable "NAME"'):
-                self._declare(self.variables, block.labels[0], block, f"variable {block.labels[0]}")
+                name = block.labels[0]
+                self._declare(scope.variables, name, block, f"variable {name}")
         elif kind == "locals":
             if self._labels(block, 0, "locals"):
                 for attribute in block.attributes:
                     name = attribute.name
-                    self._declare(self.locals, name, attribute, f"local value {name}")
+                    self._declare(scope.locals, name, attribute, f"local value {name}")
                 for nested in block.blocks:
                     self.problem(nested.location, f"locals: unexpected block {nested.type}")
         else:
@@ -167,10 +201,10 @@ class Builder(Reader):
         else:
             table[name] = item
 
-    def _resource(self, block: Block) -> None:
+    def _resource(self, block: Block, prefix: str = "") -> None:
         if not self._labels(block, 2, 'resource "TYPE" "NAME"'):
             return
-        kind, key = block.labels
+        kind, key = block.labels[0], prefix + block.labels[1]
         if kind not in schema.RESOURCES:
             if kind.startswith("sym_"):
                 types = known(frozenset(schema.RESOURCES))
@@ -206,13 +240,66 @@ class Builder(Reader):
             blocks=tuple(b for b in block.blocks if b.type not in IGNORED_BLOCKS),
         )
 
-    def _ignored_reference(self, root: str, names: Sequence[str | None]) -> str | None:
+    def _module_call(self, block: Block, parent: Scope) -> None:
+        """Read a local module's folder into a new scope under ``parent``."""
+        if not self._labels(block, 1, 'module "NAME"'):
+            return
+        name, folder = block.labels[0], local_source(block) or "."
+        where = f"module.{name}"
+        if name in parent.calls:
+            first = parent.calls[name].call
+            self.problem(
+                block.location, f"{where} is defined twice (first at {first and first.location})"
+            )
+            return
+        if os.path.abspath(folder) in parent.folders():
+            self.problem(block.location, f"{where}: the module at {folder} calls itself")
+            return
+        try:
+            files, blocks = read_folder(folder, self.problems)
+        except ConfigError as error:
+            reason = "; ".join(problem.message for problem in error.problems)
+            self.problem(block.location, f"{where}: source: {reason}")
+            return
+        scope = Scope(f"{parent.prefix}module.{name}.", folder, block, parent)
+        parent.calls[name] = scope
+        self.scopes[scope.prefix] = scope
+        self.files = (*self.files, *files)
+        for nested in blocks:
+            self._top(nested, scope)
+
+    def _module_evaluator(self, scope: Scope) -> Evaluator:
+        """An evaluator for a module call's files: its inputs come from the caller's arguments."""
+        return Evaluator(
+            variables=scope.variables,
+            locals_=scope.locals,
+            resources=self.resources,
+            resource_args=schema.resource_args,
+            environ=self.environ,
+            problems=self.problems,
+            supplied=call_inputs(scope, self.problem),
+            unknown_reference=partial(self._ignored_reference, scope),
+            groups=self.expander.group,
+            bindings=self.expander.bindings,
+            prefix=scope.prefix,
+            module_outputs=partial(outputs_of, scope),
+        )
+
+    def _evaluator_of(self, key: str) -> Evaluator:
+        """The evaluator of the scope a resource key (``module.a.db["x"]``) belongs to."""
+        evaluator = self.scopes[prefix_of(key)].evaluator
+        assert evaluator is not None
+        return evaluator
+
+    def _ignored_reference(
+        self, scope: Scope, root: str, names: Sequence[str | None]
+    ) -> str | None:
         """Explain a reference to a block symbox read past, naming where that block is."""
         steps = list(names[: names.index(None)] if None in names else names)
         size = 2 if root == "data" else 1
         if len(steps) < size:
             return None
-        block = self.ignored.get((root, *[str(step) for step in steps[:size]]))
+        block = scope.ignored.get((root, *[str(step) for step in steps[:size]]))
         if block is None:
             return None
         shown = ".".join([root, *[str(step) for step in steps]])
@@ -240,21 +327,22 @@ class Builder(Reader):
             fine, self._unused_local_refs = self._unused_local_refs, None
         self.problems[start:] = [p for p in self.problems[start:] if p.message not in fine]
 
-    def _variable(self, name: str) -> None:
-        block = self.variables[name]
+    def _variable(self, name: str, scope: Scope) -> None:
+        block = scope.variables[name]
         where = f"variable {name}"
         self.read(block, schema.VARIABLE, where, lambda a: None, evaluate=False)
         for nested in block.blocks:
             if nested.type != "validation":
                 self.problem(nested.location, f"{where}: {nested.type} blocks are not supported")
-        value = self.evaluator.variable(name)
+        assert scope.evaluator is not None
+        value = scope.evaluator.variable(name)
         if is_invalid(value):
             return
         for nested in block.blocks:
             if nested.type == "validation":
-                self._validation(where, nested)
+                self._validation(where, nested, scope.evaluator)
 
-    def _validation(self, where: str, block: Block) -> None:
+    def _validation(self, where: str, block: Block, evaluator: Evaluator) -> None:
         """Check a variable's ``validation`` block as Terraform does: condition, error_message."""
         found = {attribute.name: attribute for attribute in block.attributes}
         for name in sorted(set(found) - {"condition", "error_message"}):
@@ -265,7 +353,7 @@ class Builder(Reader):
         if missing:
             return
         condition = found["condition"]
-        holds = self.evaluator.evaluate(condition.expr, condition.location.file)
+        holds = evaluator.evaluate(condition.expr, condition.location.file)
         if is_invalid(holds):
             return
         if not isinstance(holds, bool):
@@ -277,7 +365,7 @@ class Builder(Reader):
         if holds:
             return
         message = found["error_message"]
-        text = self.evaluator.evaluate(message.expr, message.location.file)
+        text = evaluator.evaluate(message.expr, message.location.file)
         if is_invalid(text):
             return
         self.problem(condition.location, f"{where}: invalid value: {to_text(text)}")
@@ -289,7 +377,7 @@ class Builder(Reader):
             block,
             schema.RESOURCES[kind],
             where,
-            lambda attribute: self.evaluator.attribute(kind, key, attribute.name),
+            lambda attribute: self._evaluator_of(key).attribute(kind, key, attribute.name),
         )
         allowed = schema.RESOURCE_BLOCKS.get(kind, frozenset())
         seen: set[str] = set()
@@ -592,7 +680,8 @@ class Builder(Reader):
     # -- flow params ----------------------------------------------------------------
 
     def _nested(self, key: str, attribute: Attribute) -> Any:
-        return self.evaluator.evaluate(attribute.expr, attribute.location.file, ("sym_flow", key))
+        evaluator = self._evaluator_of(key)
+        return evaluator.evaluate(attribute.expr, attribute.location.file, ("sym_flow", key))
 
     def _params(
         self, flow: str, block: Block | None, nested: Callable[[Attribute], Any]
