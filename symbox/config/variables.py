@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from symbox.config.hcl import Problem, show
+from symbox.config import schema
+from symbox.config.hcl import Block, Problem, show
 from symbox.config.model import Location
-from symbox.config.schema import convert_override, is_number, to_text
+from symbox.config.schema import Reader, convert_override, is_invalid, is_number, to_text
+
+if TYPE_CHECKING:
+    # Only for annotations: expressions imports this module to learn variables' values.
+    from symbox.config.expressions import Evaluator
 
 VAR = "var"
 VAR_FILE = "var_file"
@@ -175,3 +180,47 @@ def conform(value: Any, kind: str | None) -> Any:
     if kind in _COLLECTIONS[3:] and not isinstance(value, dict):
         raise ValueError(f"expected a {kind}, got {show(value)}")
     return value
+
+
+def check_variable(reader: Reader, name: str, block: Block, evaluator: Evaluator) -> None:
+    """Check a ``variable`` block's arguments, then its ``validation`` blocks against its value."""
+    where = f"variable {name}"
+    reader.read(block, schema.VARIABLE, where, lambda a: None, evaluate=False)
+    for nested in block.blocks:
+        if nested.type != "validation":
+            reader.problem(nested.location, f"{where}: {nested.type} blocks are not supported")
+    value = evaluator.variable(name)
+    if is_invalid(value):
+        return
+    for nested in block.blocks:
+        if nested.type == "validation":
+            _validation(reader, where, nested, evaluator)
+
+
+def _validation(reader: Reader, where: str, block: Block, evaluator: Evaluator) -> None:
+    """Check a variable's ``validation`` block as Terraform does: condition, error_message."""
+    found = {attribute.name: attribute for attribute in block.attributes}
+    for name in sorted(set(found) - {"condition", "error_message"}):
+        reader.problem(found[name].location, f"{where}: validation: unknown argument {name}")
+    missing = [name for name in ("condition", "error_message") if name not in found]
+    for name in missing:
+        reader.problem(block.location, f"{where}: validation: missing required argument {name}")
+    if missing:
+        return
+    condition = found["condition"]
+    holds = evaluator.evaluate(condition.expr, condition.location.file)
+    if is_invalid(holds):
+        return
+    if not isinstance(holds, bool):
+        reader.problem(
+            condition.location,
+            f"{where}: validation: condition must be true or false, got {show(holds)}",
+        )
+        return
+    if holds:
+        return
+    message = found["error_message"]
+    text = evaluator.evaluate(message.expr, message.location.file)
+    if is_invalid(text):
+        return
+    reader.problem(condition.location, f"{where}: invalid value: {to_text(text)}")

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from symbox.config import validate
+from symbox.config import resources
 from symbox.config.schema import IMPLEMENTED
 from tests.config.helpers import load, problems
 
@@ -236,7 +236,7 @@ def test_a_log_destination_type_not_implemented_is_refused(
 ) -> None:
     # Every type Sym has is implemented now: take one away to see the refusal.
     fewer = IMPLEMENTED.log_destination_types - {"http"}
-    monkeypatch.setattr(validate, "IMPLEMENTED", replace(IMPLEMENTED, log_destination_types=fewer))
+    monkeypatch.setattr(resources, "IMPLEMENTED", replace(IMPLEMENTED, log_destination_types=fewer))
     check(
         'resource "sym_log_destination" "k" {\n  type = "http"\n'
         '  settings = { url = "https://siem.example.com/in" }\n}\n',

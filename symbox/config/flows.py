@@ -1,0 +1,149 @@
+"""Build ``sym_flow`` models: the flow, its ``params`` block and the prompt fields in it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from symbox.config import model, schema
+from symbox.config.durations import parse_duration
+from symbox.config.hcl import Attribute, Block, show
+from symbox.config.model import Location
+from symbox.config.prompt_fields import read_prompt_field
+from symbox.config.resources import Checked
+from symbox.config.schema import IMPLEMENTED, Args, Reader, known
+from symbox.engine.people import InvalidEmail
+from symbox.engine.permissions import APPROVERS_VAR, approver_entry
+
+# Added when a strategy schedules de-escalation and the flow declares no duration field.
+DEFAULT_DURATIONS = (30, 600, 3600)
+
+
+def build_flow(
+    reader: Reader,
+    checked: Checked,
+    block: Block,
+    nested: Callable[[Attribute], Any],
+    key: str,
+    args: Args,
+    at: Location,
+) -> model.Flow | None:
+    """A ``sym_flow`` from its block; ``nested`` evaluates attributes inside its params."""
+    where = f"sym_flow.{key}"
+    params_block = next((b for b in block.blocks if b.type == "params"), None)
+    params = _params(reader, checked, where, params_block, nested)
+    if not args.ok or params is None:
+        return None
+    v = args.values
+    _approvers(reader, where, v.get("vars", {}), args.lines.get("vars", at))
+    return model.Flow(
+        key,
+        v["name"],
+        v.get("label"),
+        v["implementation"],
+        args.paths.get("implementation"),
+        v["environment_id"],
+        v.get("vars", {}),
+        params,
+        at,
+    )
+
+
+def _approvers(reader: Reader, where: str, flow_vars: Mapping[str, str], line: Location) -> None:
+    """Refuse approver entries that no sign-in could ever match, saying why."""
+    for item in flow_vars.get(APPROVERS_VAR, "").split(","):
+        if not item.strip():
+            continue
+        try:
+            approver_entry(item)
+        except InvalidEmail as error:
+            reader.problem(line, f'{where}: vars["{APPROVERS_VAR}"]: {error}')
+
+
+def _params(
+    reader: Reader,
+    checked: Checked,
+    flow: str,
+    block: Block | None,
+    nested: Callable[[Attribute], Any],
+) -> model.FlowParams | None:
+    where = f"{flow}: params"
+    args = Args() if block is None else reader.read(block, schema.PARAMS, where, nested)
+    v = args.values
+    revoke, deescalate = v.get("allow_revoke", True), v.get("schedule_deescalation", True)
+    if block is not None and not revoke and not deescalate:
+        reader.problem(
+            block.location,
+            f"{where}: allow_revoke and schedule_deescalation cannot both be false",
+        )
+        args.ok = False
+    sources = v.get("allowed_sources", schema.ALLOWED_SOURCES)
+    for source in sources:
+        if source not in schema.ALLOWED_SOURCES:
+            reader.problem(
+                args.lines["allowed_sources"],
+                f"{where}: allowed_sources: unknown source {show(source)} (known: api, slack)",
+            )
+            args.ok = False
+    fields: list[model.PromptField] = []
+    names: set[str | None] = set()
+    for prompt in block.blocks if block is not None else ():
+        if prompt.type != "prompt_field":
+            reader.problem(prompt.location, f"{where}: unexpected block {prompt.type}")
+            args.ok = False
+            continue
+        prompt_field = read_prompt_field(reader, flow, prompt, nested)
+        name = prompt_field.name if prompt_field else next(iter(prompt.labels), None)
+        twice = name in names
+        if twice:
+            reader.problem(prompt.location, f"{flow}: prompt field {show(name)} is set twice")
+        names.add(name)
+        if prompt_field is None or twice:
+            args.ok = False
+        else:
+            fields.append(prompt_field)
+    strategy = v.get("strategy_id")
+    _strategy_implemented(reader, checked, flow, strategy, args)
+    duration = next((f for f in fields if f.name == "duration"), None)
+    if block is not None and strategy is not None and deescalate:
+        if duration is None:
+            fields.append(
+                model.PromptField(
+                    *("duration", "duration", "Duration", True, True, None),
+                    *(DEFAULT_DURATIONS, False, None, block.location),
+                )
+            )
+        elif duration.type != "duration":
+            reader.problem(
+                duration.location,
+                f'{flow}: prompt field "duration" must have type duration: '
+                "the strategy schedules de-escalation",
+            )
+            args.ok = False
+    if not args.ok:
+        return None
+    return model.FlowParams(
+        strategy=strategy,
+        allow_revoke=revoke,
+        schedule_deescalation=deescalate,
+        allowed_sources=tuple(sources),
+        include_decision_message=v.get("include_decision_message", False),
+        additional_header_text=v.get("additional_header_text"),
+        allow_guest_interaction=v.get("allow_guest_interaction", False),
+        prompt_fields=tuple(fields),
+        request_ttl=v.get("request_ttl", parse_duration(schema.DEFAULT_REQUEST_TTL)),
+    )
+
+
+def _strategy_implemented(
+    reader: Reader, checked: Checked, flow: str, strategy: str | None, args: Args
+) -> None:
+    kind = checked[("sym_strategy", strategy)].values.get("type") if strategy else None
+    if kind is None or kind in IMPLEMENTED.strategy_types:
+        return
+    available = known(IMPLEMENTED.strategy_types)
+    reader.problem(
+        args.lines["strategy_id"],
+        f"{flow}: strategy type {kind} is not implemented yet in symbox (available: {available})",
+    )
+    args.ok = False
