@@ -127,15 +127,15 @@ def handle(
     if channel is not None:
         channel.begin(int(request.get("max_integration_calls", DEFAULT_MAX_CALLS)), call_id)
     try:
-        reply = _reply(policy, request, max_reply, channel)
+        # Pickled here, once: the reply is plain data, which runs no hook code.
+        data = _reply(policy, request, max_reply, channel, call_id)
         request.clear()
         forget_caches()
         gc.collect()
     finally:
         if channel is not None:
             channel.end()
-    reply[CALL_ID_KEY] = call_id
-    return pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
 
 
 def forget_caches() -> None:
@@ -155,7 +155,8 @@ def _reply(
     request: dict[str, Any],
     max_reply: int,
     channel: IntegrationChannel | None,
-) -> dict[str, Any]:
+    call_id: Any,
+) -> bytes:
     filename = str(request.get("filename", "<hook>"))
     try:
         args = list(request.get("args", []))
@@ -182,26 +183,31 @@ def _reply(
         else:
             value = policy.call(request["source"], filename, request["function"], args)
         try:
-            reply: dict[str, Any] = {"ok": True, "value": plain(value)}
+            reply: dict[str, Any] = {"ok": True, "value": plain(value), CALL_ID_KEY: call_id}
         except TypeError as exc:
             raise HookError(str(exc), file=filename, type_name="TypeError") from None
         except RecursionError:
             raise HookError("the return value is too deeply nested", file=filename) from None
-        size = len(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        size = len(data)
         if size > max_reply:
             raise HookError(
                 f"the return value is {size} bytes serialized; the limit is {max_reply}",
                 file=filename,
                 type_name="ValueError",
             )
-        return reply
+        return data
     except HookCompileError as failure:
-        return error_reply(failure, "compile")
+        return _failed(failure, "compile", call_id)
     except HookError as failure:
-        return error_reply(failure, "runtime")
+        return _failed(failure, "runtime", call_id)
     except MemoryError:
         oom = HookError("out of memory", file=filename, type_name="MemoryError")
-        return error_reply(oom, "runtime")
+        return _failed(oom, "runtime", call_id)
+
+
+def _failed(failure: HookFailure, kind: str, call_id: Any) -> bytes:
+    return pickle.dumps({**error_reply(failure, kind), CALL_ID_KEY: call_id})
 
 
 def worker_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
