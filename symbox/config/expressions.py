@@ -28,7 +28,7 @@ from symbox.config.hcl import (
     type_name,
     unwrap,
 )
-from symbox.config.instances import Group, instance_key
+from symbox.config.instances import Group, Index, instance_key
 from symbox.config.model import Location, Secret
 from symbox.config.schema import INVALID, is_invalid, is_number, number, to_text
 from symbox.config.variables import Supplied, unset_message
@@ -40,6 +40,17 @@ class ModuleOutputs:
 
     location: Location
     values: Mapping[str, Callable[[], Any]]
+
+
+@dataclass(frozen=True)
+class ModuleGroup:
+    """A local module call with for_each or count: its instances' outputs by key."""
+
+    location: Location
+    counted: bool
+    # None while the call's for_each or count is not evaluated yet.
+    instances: Mapping[Index, ModuleOutputs] | None
+    failed: bool = False
 
 
 class Evaluator:
@@ -59,7 +70,7 @@ class Evaluator:
         groups: Callable[[str, str], Group | None] | None = None,
         bindings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
         prefix: str = "",
-        module_outputs: Callable[[str], ModuleOutputs | None] | None = None,
+        module_outputs: Callable[[str], ModuleOutputs | ModuleGroup | None] | None = None,
     ) -> None:
         self._variables = variables
         self._locals = locals_
@@ -92,9 +103,19 @@ class Evaluator:
 
     # -- entry points ---------------------------------------------------------------
 
-    def evaluate(self, expr: Any, file: str, instance: tuple[str, str] | None = None) -> Any:
-        """Evaluate ``expr`` written in ``file``, inside resource ``instance`` if given."""
-        with self._bound(self._bindings.get(instance, {}) if instance else {}):
+    def evaluate(
+        self,
+        expr: Any,
+        file: str,
+        instance: tuple[str, str] | None = None,
+        names: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Evaluate ``expr`` written in ``file``, inside resource ``instance`` if given.
+
+        ``names`` binds ``each`` or ``count`` for one instance of a module call's arguments.
+        """
+        bound = names or (self._bindings.get(instance, {}) if instance else {})
+        with self._bound(bound):
             return self._eval(expr, file, node_line(expr, 1))
 
     def variable(self, name: str) -> Any:
@@ -196,6 +217,10 @@ class Evaluator:
         data = node.data
         if data == "expr_term":
             return self._eval(trees(node)[0], file, line)
+        if data == "bound_expr":
+            # From a dynamic block's content: its iterators are bound around it.
+            with self._bound(node.names):
+                return self._eval(node.expr, file, line)
         if data == "int_lit":
             return int(str(node.children[0]))
         if data == "float_lit":
@@ -331,6 +356,8 @@ class Evaluator:
             return self._resource_ref(root, names, steps, file, line)
         if root == "module" and names and names[0] is not None and self._module_outputs:
             outputs = self._module_outputs(names[0])
+            if isinstance(outputs, ModuleGroup):
+                return self._module_instance(names[0], outputs, steps[1:], file, line)
             if outputs is not None:
                 return self._module_ref(names[0], outputs, names[1:], steps[1:], file, line)
         explained = self._unknown_reference(root, names) if self._unknown_reference else None
@@ -361,9 +388,13 @@ class Evaluator:
         steps: list[Any],
         file: str,
         line: int,
+        named: bool = False,
     ) -> Any:
-        """``module.CALL.OUTPUT`` or, alone, ``module.CALL`` as an object of its outputs."""
-        shown = f"module.{call}"
+        """``module.CALL.OUTPUT`` or, alone, ``module.CALL`` as an object of its outputs.
+
+        ``named``: ``call`` is already the shown address (``module.a["k"]``).
+        """
+        shown = call if named else f"module.{call}"
         if not names or names[0] is None:
             value: Any = {name: compute() for name, compute in outputs.values.items()}
             if any(is_invalid(item) for item in value.values()):
@@ -379,6 +410,48 @@ class Evaluator:
                 f"declares outputs: {declared}",
             )
         return self._apply(outputs.values[name](), steps[1:], f"{shown}.{name}", file, line)
+
+    def _module_instance(
+        self, call: str, group: ModuleGroup, steps: list[Any], file: str, line: int
+    ) -> Any:
+        """``module.CALL[KEY].OUTPUT`` picks one instance; ``module.CALL`` alone is all."""
+        shown = f"module.{call}"
+        if group.instances is None:
+            return self._problem(
+                file,
+                line,
+                f"{shown}: its instances are not known yet here: another module call's "
+                "for_each or count cannot depend on a module call with for_each or count",
+            )
+        if group.failed:
+            return INVALID
+        if not steps or step_name(steps[0]) is not None:
+            objects = {
+                index: {name: compute() for name, compute in outputs.values.items()}
+                for index, outputs in group.instances.items()
+            }
+            if any(is_invalid(v) for o in objects.values() for v in o.values()):
+                return INVALID
+            value: Any = list(objects.values()) if group.counted else objects
+            return self._apply(value, steps, shown, file, line)
+        index = self._step_index(steps[0], file, line)
+        if is_invalid(index):
+            return index
+        keys = Group("module", call, tuple(group.instances), group.counted)
+        found = keys.instance(index)
+        if found is None:
+            return self._problem(
+                file, line, f"{shown}: no instance {show(index)}; instances: {keys.shown_keys()}"
+            )
+        rest = steps[1:]
+        names = [step_name(step) for step in rest]
+        where = f"module.{instance_key(call, found)}"
+        return self._module_ref(where, group.instances[found], names, rest, file, line, named=True)
+
+    def _step_index(self, step: Any, file: str, line: int) -> Any:
+        if step.data == "short_index":
+            return int(str(step.children[1]))
+        return self._eval(trees(step)[0], file, line)
 
     def _resource_ref(
         self, kind: str, names: list[str | None], steps: list[Any], file: str, line: int
@@ -405,13 +478,9 @@ class Evaluator:
             }
             value: Any = list(objects.values()) if group.counted else objects
             return self._apply(value, steps, shown, file, line)
-        step = steps[0]
-        if step.data == "short_index":
-            index: Any = int(str(step.children[1]))
-        else:
-            index = self._eval(trees(step)[0], file, line)
-            if is_invalid(index):
-                return index
+        index = self._step_index(steps[0], file, line)
+        if is_invalid(index):
+            return index
         found = group.instance(index)
         if found is None:
             return self._problem(

@@ -19,6 +19,8 @@ from symbox.config.schema import is_invalid, is_number
 META_ARGUMENTS = ("for_each", "count")
 
 Index = str | int
+# Each instance's key and the names its arguments see: {"each": {...}} or {"count": {...}}.
+Instances = dict[Index, Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class Expander:
         finally:
             self._active.discard((kind, name))
         where = f"{kind}.{name}: {attribute.name}"
-        items = self._count(value) if counted else self._for_each(value)
+        items = instances_of(attribute.name, value)
         if isinstance(items, str):
             self._problem(attribute.location, f"{where}: {items}")
         failed = items is None or isinstance(items, str)
@@ -135,27 +137,34 @@ class Expander:
         group = self._groups.get((kind, name))
         return group is not None and group.failed
 
-    @staticmethod
-    def _count(value: Any) -> dict[Index, Mapping[str, Any]] | str | None:
-        if is_invalid(value):
-            return None
-        if isinstance(value, bool) or not is_number(value) or value != int(value) or value < 0:
-            return f"expected a whole number of at least 0, got {show(value)}"
-        return {i: {"count": {"index": i}} for i in range(int(value))}
 
-    @staticmethod
-    def _for_each(value: Any) -> dict[Index, Mapping[str, Any]] | str | None:
-        if is_invalid(value):
-            return None
-        if isinstance(value, dict):
-            # Terraform orders a map's instances by key, as for expressions over it.
-            return {key: {"each": {"key": key, "value": value[key]}} for key in sorted(value)}
-        if isinstance(value, SetValue):
-            if not all(isinstance(item, str) for item in value):
-                return "a set must hold only strings"
-            return {key: {"each": {"key": key, "value": key}} for key in value}
-        if isinstance(value, list):
-            return "expected a map or a set of strings, got a list: use toset() to make it a set"
-        if value is None:
-            return "expected a map or a set of strings, got null"
-        return f"expected a map or a set of strings, got {show(value)}"
+def count_instances(value: Any) -> Instances | str | None:
+    """``count``'s instances with their ``count.index``; a message, or None if INVALID."""
+    if is_invalid(value):
+        return None
+    if isinstance(value, bool) or not is_number(value) or value != int(value) or value < 0:
+        return f"expected a whole number of at least 0, got {show(value)}"
+    return {i: {"count": {"index": i}} for i in range(int(value))}
+
+
+def for_each_instances(value: Any) -> Instances | str | None:
+    """``for_each``'s instances with ``each``; a message, or None if INVALID."""
+    if is_invalid(value):
+        return None
+    if isinstance(value, dict):
+        # Terraform orders a map's instances by key, as for expressions over it.
+        return {key: {"each": {"key": key, "value": value[key]}} for key in sorted(value)}
+    if isinstance(value, SetValue):
+        if not all(isinstance(item, str) for item in value):
+            return "a set must hold only strings"
+        return {key: {"each": {"key": key, "value": key}} for key in value}
+    if isinstance(value, list):
+        return "expected a map or a set of strings, got a list: use toset() to make it a set"
+    if value is None:
+        return "expected a map or a set of strings, got null"
+    return f"expected a map or a set of strings, got {show(value)}"
+
+
+def instances_of(meta: str, value: Any) -> Instances | str | None:
+    """The instances a ``for_each`` or ``count`` (``meta``) value makes."""
+    return count_instances(value) if meta == "count" else for_each_instances(value)

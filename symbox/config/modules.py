@@ -7,20 +7,21 @@ A module's resources join the config under the call's address prefix
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from symbox.config.expressions import Evaluator, ModuleOutputs
+from symbox.config.expressions import Evaluator, ModuleGroup, ModuleOutputs
 from symbox.config.hcl import Attribute, Block, ConfigError, Problem, literal_string, parse_file
+from symbox.config.instances import Index, instance_key
 from symbox.config.model import Location
-from symbox.config.schema import INVALID, is_invalid
+from symbox.config.schema import INVALID, is_invalid, module_prefix
 from symbox.config.variables import Supplied, conform
 
 CONFIG_SUFFIXES = (".tf", ".hcl")
 # Module block arguments that Terraform itself reads, not the module's variables.
-CALL_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on"})
+CALL_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "for_each", "count"})
 LOCAL_PREFIXES = ("./", "../", ".\\", "..\\")
 
 
@@ -40,6 +41,12 @@ class Scope:
     # Blocks read past, by how a reference names them, as Builder.ignored.
     ignored: dict[tuple[str, ...], Block] = field(default_factory=dict)
     evaluator: Evaluator | None = None
+    # Calls with for_each or count made here, by name.
+    groups: dict[str, CallGroup] = field(default_factory=dict)
+    # For one instance of such a call: its address (module.a["k"]) and the each or count
+    # its arguments see.
+    address: str = ""
+    names: Mapping[str, Any] = field(default_factory=dict)
 
     def folders(self) -> list[str]:
         """This call's folder and every enclosing call's, innermost first."""
@@ -49,6 +56,26 @@ class Scope:
             chain.append(os.path.abspath(scope.folder))
             scope = scope.parent
         return chain
+
+
+@dataclass
+class CallGroup:
+    """A module call with for_each or count: read once, made into scopes once evaluated."""
+
+    call: Block
+    meta: Attribute
+    folder: str
+    blocks: list[Block]
+    parent: Scope
+    # Each instance's scope by key, once the for_each or count has been evaluated.
+    instances: dict[Index, Scope] | None = None
+    failed: bool = False
+
+    def instance_scope(self, index: Index, names: Mapping[str, Any]) -> Scope:
+        """A new scope for one instance of the call, under its address."""
+        address = f"module.{instance_key(self.call.labels[0], index)}"
+        prefix = f"{self.parent.prefix}{address}."
+        return Scope(prefix, self.folder, self.call, self.parent, address=address, names=names)
 
 
 @dataclass(frozen=True)
@@ -76,9 +103,8 @@ def local_source(block: Block) -> str | None:
 
 
 def prefix_of(key: str) -> str:
-    """The module prefix of a model key: ``module.a.`` for ``module.a.db["x.y"]``."""
-    head = key.split("[", 1)[0].rpartition(".")[0]
-    return f"{head}." if head else ""
+    """The module prefix of a model key: ``module.a["k"].`` for ``module.a["k"].db["x.y"]``."""
+    return module_prefix(key)
 
 
 def read_folder(folder: str, problems: list[Problem]) -> tuple[tuple[str, ...], list[Block]]:
@@ -112,11 +138,23 @@ def add_output(block: Block, scope: Scope, report: Report) -> None:
         scope.outputs[name] = value
 
 
-def outputs_of(scope: Scope, name: str) -> ModuleOutputs | None:
+def outputs_of(scope: Scope, name: str) -> ModuleOutputs | ModuleGroup | None:
     """How ``scope``'s expressions see its local module call ``name``, if there is one."""
+    group = scope.groups.get(name)
+    if group is not None:
+        instances = group.instances
+        return ModuleGroup(
+            group.call.location,
+            group.meta.name == "count",
+            None if instances is None else {k: _outputs(s) for k, s in instances.items()},
+            group.failed,
+        )
     call = scope.calls.get(name)
-    if call is None or call.call is None:
-        return None
+    return _outputs(call) if call is not None else None
+
+
+def _outputs(call: Scope) -> ModuleOutputs:
+    assert call.call is not None
     values = {
         output: partial(_output_value, call, output, attribute)
         for output, attribute in call.outputs.items()
@@ -128,17 +166,13 @@ def call_inputs(scope: Scope, report: Report) -> dict[str, Supplied]:
     """A module call's arguments as its variables' values, each evaluated by the caller."""
     assert scope.call is not None and scope.parent is not None
     call, parent = scope.call, scope.parent
+    # Problems with the call itself read the same for every instance (and are kept once).
     where = f"module.{call.labels[0]}"
     inputs: dict[str, Supplied] = {}
     for attribute in call.attributes:
         if attribute.name in CALL_ARGUMENTS:
             continue
-        if attribute.name in ("for_each", "count"):
-            report(
-                attribute.location,
-                f"{where}: {attribute.name} on module blocks is not supported yet",
-            )
-        elif attribute.name not in scope.variables:
+        if attribute.name not in scope.variables:
             declared = ", ".join(sorted(scope.variables)) or "(none)"
             report(
                 attribute.location,
@@ -149,7 +183,7 @@ def call_inputs(scope: Scope, report: Report) -> dict[str, Supplied]:
             inputs[attribute.name] = Input(
                 f"{where}: {attribute.name}",
                 attribute.location,
-                compute=partial(_input, parent, attribute),
+                compute=partial(_input, parent, attribute, scope.names),
             )
     for name, variable in scope.variables.items():
         if name in inputs or any(a.name == "default" for a in variable.attributes):
@@ -170,9 +204,9 @@ def _output_value(scope: Scope, name: str, attribute: Attribute) -> Any:
     return scope.evaluator.output(name, attribute)
 
 
-def _input(parent: Scope, attribute: Attribute) -> Any:
+def _input(parent: Scope, attribute: Attribute, names: Mapping[str, Any]) -> Any:
     assert parent.evaluator is not None
-    return parent.evaluator.evaluate(attribute.expr, attribute.location.file)
+    return parent.evaluator.evaluate(attribute.expr, attribute.location.file, names=names)
 
 
 def discover(path: str) -> tuple[str, ...]:

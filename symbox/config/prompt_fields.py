@@ -30,7 +30,9 @@ def read_prompt_field(
         reader.problem(args.lines["name"], f"{where}: name {show(name)} differs from the label")
         args.ok = False
     if name is None:
-        reader.problem(block.location, f"{where}: missing required argument name")
+        # A name whose expression failed has been reported already (args.lines holds it).
+        if "name" not in args.lines:
+            reader.problem(block.location, f"{where}: missing required argument name")
         return None
     field_type = v.get("type")
     if field_type is not None and field_type not in schema.PROMPT_FIELD_TYPES:

@@ -50,10 +50,18 @@ IMPLEMENTATION = "implementation"
 
 
 # TYPE.NAME or TYPE.NAME[INDEX] / TYPE.NAME["KEY"]; a quoted key may hold dots and brackets.
-# Resources inside modules carry the calls' prefix in their key: module.a.db["x"].
-_ADDRESS = re.compile(
-    r'([^.\[\]"]+)\.((?:module\.[^.\[\]"]+\.)*[^.\[\]"]+(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])?)'
-)
+# Resources inside modules carry the calls' prefix in their key: module.a.db["x"], and
+# module.a["k"].db for a call with for_each.
+_INDEX = r'(?:\[(?:\d+|"(?:[^"\\]|\\.)*")\])'
+_MODULE_PREFIX = rf'(?:module\.[^.\[\]"]+{_INDEX}?\.)*'
+_ADDRESS = re.compile(rf'([^.\[\]"]+)\.({_MODULE_PREFIX}[^.\[\]"]+{_INDEX}?)')
+_PREFIX = re.compile(_MODULE_PREFIX)
+
+
+def module_prefix(key: str) -> str:
+    """The module calls' prefix of a resource key: ``module.a["k"].`` of ``module.a["k"].db``."""
+    match = _PREFIX.match(key)
+    return match.group(0) if match else ""
 
 
 def split_address(value: str) -> tuple[str, str] | None:

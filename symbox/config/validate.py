@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from symbox.config import schema
+from symbox.config import dynamic, schema
 from symbox.config.expressions import Evaluator
 from symbox.config.flows import build_flow
 from symbox.config.hcl import (
@@ -19,9 +19,10 @@ from symbox.config.hcl import (
     show,
     sorted_problems,
 )
-from symbox.config.instances import Expander, split_meta
+from symbox.config.instances import Expander, instances_of, split_meta
 from symbox.config.model import Config, Flow, Location
 from symbox.config.modules import (
+    CallGroup,
     Scope,
     add_output,
     call_inputs,
@@ -115,14 +116,14 @@ class Builder(Reader):
             module_outputs=partial(outputs_of, self.scopes[""]),
         )
         self.scopes[""].evaluator = self.evaluator
-        for scope in list(self.scopes.values()):
-            if scope.call is not None:
-                scope.evaluator = self._module_evaluator(scope)
+        self._add_evaluators()
+        self._instantiate_modules()
         for scope in self.scopes.values():
             for name, block in scope.variables.items():
                 assert scope.evaluator is not None
                 check_variable(self, name, block, scope.evaluator)
         self.expander.expand()
+        self._expand_dynamic_blocks()
         for resource_type, key in self.resources:
             self.args[(resource_type, key)] = self._resource_args(resource_type, key)
         self._unused_locals()
@@ -150,7 +151,9 @@ class Builder(Reader):
             notices=tuple(self.notices),
         )
         if self.problems:
-            raise ConfigError(sorted_problems(self.problems, self.files))
+            # A module's own mistakes read the same in each instance of its call: kept once.
+            unique = list(dict.fromkeys(self.problems))
+            raise ConfigError(sorted_problems(unique, self.files))
         return config
 
     # -- top-level blocks -----------------------------------------------------------
@@ -233,6 +236,10 @@ class Builder(Reader):
                 block.location, f"{where} is defined twice (first at {first and first.location})"
             )
             return
+        if name in parent.groups:
+            first = parent.groups[name].call
+            self.problem(block.location, f"{where} is defined twice (first at {first.location})")
+            return
         if os.path.abspath(folder) in parent.folders():
             self.problem(block.location, f"{where}: the module at {folder} calls itself")
             return
@@ -242,12 +249,65 @@ class Builder(Reader):
             reason = "; ".join(problem.message for problem in error.problems)
             self.problem(block.location, f"{where}: source: {reason}")
             return
+        self.files = (*self.files, *files)
+        _, meta = split_meta(block)
+        if meta:
+            if len(meta) > 1:
+                later = max(meta.values(), key=lambda a: a.location.line)
+                self.problem(later.location, f"{where}: for_each and count cannot both be set")
+            # Its instances are known only once expressions can be evaluated (see build).
+            chosen = meta.get("for_each") or meta["count"]
+            parent.groups[name] = CallGroup(block, chosen, folder, blocks, parent)
+            return
         scope = Scope(f"{parent.prefix}module.{name}.", folder, block, parent)
         parent.calls[name] = scope
+        self._read_scope(scope, blocks)
+
+    def _read_scope(self, scope: Scope, blocks: list[Block]) -> None:
         self.scopes[scope.prefix] = scope
-        self.files = (*self.files, *files)
         for nested in blocks:
             self._top(nested, scope)
+
+    def _add_evaluators(self) -> None:
+        for scope in list(self.scopes.values()):
+            if scope.call is not None and scope.evaluator is None:
+                scope.evaluator = self._module_evaluator(scope)
+
+    def _instantiate_modules(self) -> None:
+        """Make each module call with for_each or count into one scope per instance.
+
+        Instances may hold calls with for_each or count of their own, made in turn.
+        """
+        done: set[int] = set()
+        while True:
+            pending = [
+                group
+                for scope in list(self.scopes.values())
+                for group in scope.groups.values()
+                if id(group) not in done
+            ]
+            if not pending:
+                return
+            for group in pending:
+                done.add(id(group))
+                self._instantiate(group)
+            self._add_evaluators()
+
+    def _instantiate(self, group: CallGroup) -> None:
+        assert group.parent.evaluator is not None
+        meta = group.meta
+        value = group.parent.evaluator.evaluate(meta.expr, meta.location.file)
+        items = instances_of(meta.name, value)
+        if isinstance(items, str):
+            self.problem(meta.location, f"module.{group.call.labels[0]}: {meta.name}: {items}")
+        if not isinstance(items, dict):
+            group.failed, group.instances = True, {}
+            return
+        group.instances = {}
+        for index, names in items.items():
+            scope = group.instance_scope(index, names)
+            group.instances[index] = scope
+            self._read_scope(scope, group.blocks)
 
     def _module_evaluator(self, scope: Scope) -> Evaluator:
         """An evaluator for a module call's files: its inputs come from the caller's arguments."""
@@ -350,6 +410,13 @@ class Builder(Reader):
         block = self.resources[("sym_flow", key)]
         return build_flow(self, self.args, block, partial(self._nested, key), key, args, at)
 
-    def _nested(self, key: str, attribute: Attribute) -> Any:
+    def _nested(self, key: str, attribute: Attribute, kind: str = "sym_flow") -> Any:
         evaluator = self._evaluator_of(key)
-        return evaluator.evaluate(attribute.expr, attribute.location.file, ("sym_flow", key))
+        return evaluator.evaluate(attribute.expr, attribute.location.file, (kind, key))
+
+    def _expand_dynamic_blocks(self) -> None:
+        for (kind, key), block in list(self.resources.items()):
+            if dynamic.has_dynamic(block):
+                evaluate = partial(self._nested, key, kind=kind)
+                where = f"{kind}.{key}"
+                self.resources[(kind, key)] = dynamic.expand(block, evaluate, self.problem, where)
