@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,9 @@ def resource(
 ) -> dict[str, Any]:
     """One resource as terraform show -json lists it."""
     mode = "managed"
-    parts = address.split("[")[0].split(".")
+    # Without the module calls' prefix (module.a["k"].), whose keys may hold brackets.
+    own = re.sub(r'^(?:module\.[^.\[]+(?:\["[^"]*"\]|\[\d+\])?\.)+', "", address)
+    parts = own.split("[")[0].split(".")
     if "data" in parts:
         mode = "data"
         parts.remove("data")

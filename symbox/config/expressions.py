@@ -67,6 +67,8 @@ class Evaluator:
         problems: list[Problem],
         supplied: Mapping[str, Supplied] | None = None,
         unknown_reference: Callable[[str, Sequence[str | None]], str | None] | None = None,
+        written_argument: Callable[[str, Sequence[str | None]], tuple[int, Attribute] | None]
+        | None = None,
         groups: Callable[[str, str], Group | None] | None = None,
         bindings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
         prefix: str = "",
@@ -84,6 +86,8 @@ class Evaluator:
         self._supplied = supplied or {}
         # Explains a reference to a block symbox ignores (data, module, non-sym resources).
         self._unknown_reference = unknown_reference
+        # Arguments written in those ignored resource and data blocks, which are known.
+        self._written_argument = written_argument
         # Resources with for_each or count, and the each/count names their instances see.
         self._groups = groups
         self._bindings = bindings if bindings is not None else {}
@@ -360,6 +364,12 @@ class Evaluator:
                 return self._module_instance(names[0], outputs, steps[1:], file, line)
             if outputs is not None:
                 return self._module_ref(names[0], outputs, names[1:], steps[1:], file, line)
+        written = self._written_argument(root, names) if self._written_argument else None
+        if written is not None:
+            used, argument = written
+            shown = ".".join([root, *(str(name) for name in names[:used])])
+            value = self._memo(shown, (file, line), partial(self._attribute_value, argument))
+            return self._apply(value, steps[used:], shown, file, line)
         explained = self._unknown_reference(root, names) if self._unknown_reference else None
         return self._static(file, line, explained or f"unknown reference {shown}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from symbox.config.hcl import Block, show
+from symbox.config.hcl import Attribute, Block, show
 
 # Terraform's own blocks: read past with one notice each, since symbox does not run Terraform.
 TERRAFORM_BLOCKS = frozenset(
@@ -44,20 +44,50 @@ def without_meta_arguments(block: Block, where: str, notices: list[str]) -> Bloc
     )
 
 
+def written_argument(
+    ignored: Mapping[tuple[str, ...], Block], root: str, names: Sequence[str | None]
+) -> tuple[int, Attribute] | None:
+    """The argument written in an ignored resource or data block that a reference reads.
+
+    ``aws_secretsmanager_secret.x.name`` is the ``name = ...`` written in that block, a
+    value Terraform would store as written; attributes only the provider computes
+    (``.arn``, ``.id``) are not in the block, so None. Also None for blocks with
+    for_each or count. Returns how many names the reference used, and the argument.
+    """
+    steps = _leading(names)
+    size = 2 if root == "data" else 1
+    if len(steps) <= size:
+        return None
+    block = ignored.get((root, *steps[:size]))
+    if block is None or block.type not in ("resource", "data"):
+        return None
+    if any(a.name in ("for_each", "count") for a in block.attributes):
+        return None
+    attribute = next((a for a in block.attributes if a.name == steps[size]), None)
+    return None if attribute is None else (size + 1, attribute)
+
+
 def ignored_reference(
     ignored: Mapping[tuple[str, ...], Block], root: str, names: Sequence[str | None]
 ) -> str | None:
     """Explain a reference to a block symbox read past, naming where that block is."""
-    steps = list(names[: names.index(None)] if None in names else names)
+    steps = _leading(names)
     size = 2 if root == "data" else 1
     if len(steps) < size:
         return None
-    block = ignored.get((root, *[str(step) for step in steps[:size]]))
+    block = ignored.get((root, *steps[:size]))
     if block is None:
         return None
-    shown = ".".join([root, *[str(step) for step in steps]])
+    shown = ".".join([root, *steps])
+    why = ""
+    if block.type in ("resource", "data") and len(steps) > size:
+        why = f" ({steps[size]} is not written in that block: only Terraform knows it)"
     return (
         f"{shown} needs the {describe(block)} block at {block.location}, which symbox "
-        f"ignores: "
-        f"{SUPPLY_VALUE}"
+        f"ignores{why}: {SUPPLY_VALUE}"
     )
+
+
+def _leading(names: Sequence[str | None]) -> list[str]:
+    # The names before the first index step: TYPE, NAME, ATTRIBUTE...
+    return [str(name) for name in (names[: names.index(None)] if None in names else names)]

@@ -50,6 +50,7 @@ from symbox.config.terraform import (
     describe,
     ignored_reference,
     without_meta_arguments,
+    written_argument,
 )
 from symbox.config.variables import Layer, check_variable, resolve
 
@@ -111,6 +112,7 @@ class Builder(Reader):
             problems=self.problems,
             supplied=supplied.values,
             unknown_reference=partial(self._ignored_reference, self.scopes[""]),
+            written_argument=partial(written_argument, self.scopes[""].ignored),
             groups=self.expander.group,
             bindings=self.expander.bindings,
             module_outputs=partial(outputs_of, self.scopes[""]),
@@ -172,7 +174,7 @@ class Builder(Reader):
             elif kind in ("module", "output") and len(block.labels) == 1:
                 scope.ignored.setdefault((kind, block.labels[0]), block)
         elif kind == "resource":
-            self._resource(block, scope.prefix)
+            self._resource(block, scope)
         elif kind == "variable":
             if self._labels(block, 1, 'variable "NAME"'):
                 name = block.labels[0]
@@ -202,10 +204,10 @@ class Builder(Reader):
         else:
             table[name] = item
 
-    def _resource(self, block: Block, prefix: str = "") -> None:
+    def _resource(self, block: Block, scope: Scope) -> None:
         if not self._labels(block, 2, 'resource "TYPE" "NAME"'):
             return
-        kind, key = block.labels[0], prefix + block.labels[1]
+        kind, key = block.labels[0], scope.prefix + block.labels[1]
         if kind not in schema.RESOURCES:
             if kind.startswith("sym_"):
                 types = known(frozenset(schema.RESOURCES))
@@ -215,7 +217,8 @@ class Builder(Reader):
                     f"{block.location}: {describe(block)} block ignored: "
                     "symbox reads only sym_* resources"
                 )
-                self.ignored.setdefault((kind, key), block)
+                # Named as the module's own files refer to it.
+                scope.ignored.setdefault((kind, block.labels[1]), block)
             return
         block, meta = split_meta(without_meta_arguments(block, f"{kind}.{key}", self.notices))
         if (kind, key) not in self.resources:
@@ -320,6 +323,7 @@ class Builder(Reader):
             problems=self.problems,
             supplied=call_inputs(scope, self.problem),
             unknown_reference=partial(self._ignored_reference, scope),
+            written_argument=partial(written_argument, scope.ignored),
             groups=self.expander.group,
             bindings=self.expander.bindings,
             prefix=scope.prefix,

@@ -208,9 +208,16 @@ def test_a_sym_resource_needing_an_ignored_blocks_value_names_both_places(
     )
     write(in_tmp / "conf", text, "main.tf")
     settings_line = _line(text, "settings = { role")
+    computed = shown.rsplit(".", 1)[1]
+    supply = SUPPLY
+    if block.startswith(("resource", "data")):
+        supply = SUPPLY.replace(
+            "ignores:",
+            f"ignores ({computed} is not written in that block: only Terraform knows it):",
+        )
     assert _problems() == [
         f"conf/main.tf:{settings_line}: {shown} needs the {block} block at "
-        f"conf/main.tf:{_line(text, fragment)}, {SUPPLY}"
+        f"conf/main.tf:{_line(text, fragment)}, {supply}"
     ]
 
 
@@ -223,7 +230,10 @@ def test_a_local_a_sym_resource_uses_is_held_to_its_ignored_references(in_tmp: P
         f"conf/main.tf:{_line(text, 'account_id = data')}: "
         "data.aws_caller_identity.current.account_id needs the "
         f'data "aws_caller_identity" "current" block at conf/main.tf:{_line(text, "data ")}, '
-        f"{SUPPLY}"
+        + SUPPLY.replace(
+            "ignores:",
+            "ignores (account_id is not written in that block: only Terraform knows it):",
+        )
     ]
 
 
@@ -257,3 +267,72 @@ def test_a_flow_implementation_may_be_a_path_as_sym_allows(in_tmp: Path) -> None
         "conf/main.tf:7: sym_flow.access: implementation: cannot read conf/gone.py: "
         "No such file or directory"
     ]
+
+
+def test_arguments_written_in_ignored_resource_and_data_blocks_are_read(in_tmp: Path) -> None:
+    text = FLOW + (
+        'resource "aws_secretsmanager_secret" "okta" {\n'
+        '  name = "${var.env}/okta"\n'
+        "  tags = { SymEnv = var.env }\n"
+        "}\n"
+        'data "aws_secretsmanager_secret" "existing" {\n'
+        '  name = "shared/pagerduty"\n'
+        "}\n"
+        'variable "env" { default = "prod" }\n'
+        'resource "sym_target" "t" {\n'
+        '  type     = "custom"\n'
+        "  name     = aws_secretsmanager_secret.okta.tags.SymEnv\n"
+        "  settings = {\n"
+        "    path  = aws_secretsmanager_secret.okta.name\n"
+        "    other = data.aws_secretsmanager_secret.existing.name\n"
+        '    tag   = aws_secretsmanager_secret.okta.tags["SymEnv"]\n'
+        "  }\n"
+        "}\n"
+    )
+    write(in_tmp / "conf", text, "main.tf")
+    target = load_config("conf", {}).targets["t"]
+    assert target.name == "prod"
+    assert target.settings == {"path": "prod/okta", "other": "shared/pagerduty", "tag": "prod"}
+
+
+def test_an_ignored_resource_with_for_each_or_a_computed_attribute_stays_unknown(
+    in_tmp: Path,
+) -> None:
+    text = FLOW + (
+        'resource "aws_secretsmanager_secret" "many" {\n'
+        '  for_each = toset(["a"])\n'
+        "  name     = each.key\n"
+        "}\n"
+        'resource "sym_target" "t" {\n'
+        '  type     = "custom"\n'
+        '  name     = "t"\n'
+        '  settings = { a = aws_secretsmanager_secret.many["a"].name }\n'
+        "}\n"
+    )
+    write(in_tmp / "conf", text, "main.tf")
+    assert _problems() == [
+        f"conf/main.tf:{_line(text, 'settings = { a')}: aws_secretsmanager_secret.many needs the "
+        'resource "aws_secretsmanager_secret" "many" block at '
+        f"conf/main.tf:{_line(text, 'aws_secretsmanager_secret')}, {SUPPLY}"
+    ]
+
+
+def test_a_module_s_own_ignored_resources_are_read_by_its_own_names(in_tmp: Path) -> None:
+    write(
+        in_tmp / "conf",
+        """\
+        resource "aws_secretsmanager_secret" "key" {
+          name = "team/key"
+        }
+
+        resource "sym_target" "t" {
+          type     = "custom"
+          name     = "t"
+          settings = { path = aws_secretsmanager_secret.key.name }
+        }
+        """,
+        "modules/m/main.tf",
+    )
+    write(in_tmp / "conf", FLOW + 'module "m" {\n  source = "./modules/m"\n}\n', "main.tf")
+    config = load_config("conf", {})
+    assert config.targets["module.m.t"].settings == {"path": "team/key"}
