@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 
 from symbox.config.durations import format_duration, parse_duration
 from symbox.config.expressions import Evaluator
-from symbox.config.hcl import Block as _Block
 from symbox.config.hcl import ConfigError, Problem, parse_file, sorted_problems
 from symbox.config.model import Config, Location
 from symbox.config.modules import discover as _discover
+from symbox.config.modules import parse_files as _parse_files
 from symbox.config.modules import read_text as _read
 from symbox.config.schema import is_invalid, resource_args
 from symbox.config.validate import Builder
@@ -49,16 +49,8 @@ def load_config(
     environ = os.environ if environ is None else environ
     source = os.fspath(path)
     files = _discover(source)
-    roots: list[_Block] = []
     problems: list[Problem] = []
-    for name in files:
-        text = _read(name, problems)
-        if text is None:
-            continue
-        root, found = parse_file(text, name)
-        problems.extend(found)
-        if root is not None:
-            roots.append(root)
+    roots = _parse_files(files, problems)
     layers = [*environment_layers(environ), *_file_layers(source, variables, problems)]
     if problems:
         raise ConfigError(sorted_problems(problems, files))

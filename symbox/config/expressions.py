@@ -31,7 +31,7 @@ from symbox.config.hcl import (
 from symbox.config.instances import Group, Index, instance_key
 from symbox.config.model import Location, Secret
 from symbox.config.schema import INVALID, is_invalid, is_number, number, to_text
-from symbox.config.variables import Supplied, unset_message
+from symbox.config.variables import Supplied, conform, unset_message
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,14 @@ class Evaluator:
             return self._problem(file, line, unset_message(name))
         default = declared["default"]
         where = default.location
-        return self.constant(default.expr, where.file, where.line, "variable defaults")
+        value = self.constant(default.expr, where.file, where.line, "variable defaults")
+        if is_invalid(value):
+            return value
+        # The default takes the declared type too, as Terraform converts it.
+        try:
+            return conform(value, kind)
+        except ValueError as error:
+            return self._problem(where.file, where.line, f"variable {name}: default: {error}")
 
     # -- the walk -------------------------------------------------------------------
 

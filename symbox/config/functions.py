@@ -321,7 +321,15 @@ class SetValue(list[Any]):
     """A list made by toset(): for_each accepts it where it refuses a plain list, as Terraform."""
 
 
-def _toset(items: list[Any]) -> list[Any]:
+def to_set(items: list[Any]) -> SetValue:
+    """``items`` as Terraform's set: duplicates removed, strings, numbers and bools sorted."""
+    try:
+        return _toset(items)
+    except FunctionError as error:
+        raise ValueError(str(error)) from None
+
+
+def _toset(items: list[Any]) -> SetValue:
     unique = _distinct(_unify(items, "set elements"))
     kinds = {_kind(item) for item in unique}
     # Terraform orders sets of strings, numbers and bools; other sets keep their order here.

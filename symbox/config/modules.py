@@ -7,7 +7,7 @@ A module's resources join the config under the call's address prefix
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -16,10 +16,13 @@ from symbox.config.expressions import Evaluator, ModuleGroup, ModuleOutputs
 from symbox.config.hcl import Attribute, Block, ConfigError, Problem, literal_string, parse_file
 from symbox.config.instances import Index, instance_key
 from symbox.config.model import Location
+from symbox.config.overrides import Parsed, merge_overrides
 from symbox.config.schema import INVALID, is_invalid, module_prefix
 from symbox.config.variables import Supplied, conform
 
 CONFIG_SUFFIXES = (".tf", ".hcl")
+# Terraform's JSON syntax: found and refused by name, never read past silently.
+JSON_SUFFIX = ".tf.json"
 # Module block arguments that Terraform itself reads, not the module's variables.
 CALL_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "for_each", "count"})
 LOCAL_PREFIXES = ("./", "../", ".\\", "..\\")
@@ -111,18 +114,34 @@ def read_folder(folder: str, problems: list[Problem]) -> tuple[tuple[str, ...], 
     """A module folder's files and their parsed blocks; unreadable files become problems."""
     files = discover(folder)
     blocks: list[Block] = []
-    for file in files:
-        text = read_text(file, problems)
-        root, found = parse_file(text, file) if text is not None else (None, [])
-        problems.extend(found)
-        if root is None:
-            continue
+    for root in parse_files(files, problems):
         for attribute in root.attributes:
             problems.append(
                 Problem(attribute.location, f"unexpected argument {attribute.name} outside a block")
             )
         blocks.extend(root.blocks)
     return files, blocks
+
+
+def parse_files(files: Sequence[str], problems: list[Problem]) -> list[Block]:
+    """Each file's root block, with the override files merged into the others."""
+    parsed: list[Parsed] = []
+    for file in files:
+        if file.endswith(JSON_SUFFIX):
+            problems.append(
+                Problem(
+                    Location(file, 1),
+                    "symbox does not read Terraform's JSON syntax: write this file as .tf, or "
+                    "bring the project in with symbox import from `terraform show -json`",
+                )
+            )
+            continue
+        text = read_text(file, problems)
+        root, found = parse_file(text, file) if text is not None else (None, [])
+        problems.extend(found)
+        if root is not None:
+            parsed.append(Parsed(file, root))
+    return merge_overrides(parsed, problems)
 
 
 def add_output(block: Block, scope: Scope, report: Report) -> None:
@@ -215,7 +234,7 @@ def discover(path: str) -> tuple[str, ...]:
         names = sorted(
             name
             for name in os.listdir(path)
-            if name.endswith(CONFIG_SUFFIXES)
+            if name.endswith((*CONFIG_SUFFIXES, JSON_SUFFIX))
             and not _ignored_name(name)
             and os.path.isfile(os.path.join(path, name))
         )

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from symbox.config import schema
-from symbox.config.hcl import Block, Problem, show
+from symbox.config.functions import to_set
+from symbox.config.hcl import Block, Problem, parse_file, show
 from symbox.config.model import Location
 from symbox.config.schema import Reader, convert_override, is_invalid, is_number, to_text
 
@@ -60,8 +61,41 @@ class Supplied:
     def typed(self, kind: str | None) -> Any:
         """The value as a variable of ``type = kind`` holds it; raise ValueError to explain."""
         if self.text is not None:
+            if kind in COMPLEX_KINDS:
+                # As Terraform reads -var and TF_VAR_ values of complex types: HCL (or JSON).
+                return conform(constant_value(self.text), kind)
             return convert_override(self.text, kind)
         return conform(self.value, kind)
+
+
+COMPLEX_KINDS = frozenset({"list", "set", "tuple", "map", "object"})
+
+
+def constant_value(text: str) -> Any:
+    """An HCL value written on the command line (``["a", "b"]``, ``{ a = 1 }``, JSON)."""
+    # Imported here: the evaluator itself reads variables through this module.
+    from symbox.config.expressions import Evaluator
+    from symbox.config.schema import resource_args
+
+    problems: list[Problem] = []
+    root, found = parse_file(f"value = {text}\n", "<value>")
+    if root is None or found or len(root.attributes) != 1 or root.blocks:
+        raise ValueError('expected an HCL value, such as ["a", "b"] or { a = 1 }')
+    evaluator = Evaluator(
+        variables={},
+        locals_={},
+        resources={},
+        resource_args=resource_args,
+        environ={},
+        problems=problems,
+    )
+    value = evaluator.constant(
+        root.attributes[0].expr, "<value>", 1, "a value given on the command line"
+    )
+    if problems or is_invalid(value):
+        reason = problems[0].message if problems else "not a value"
+        raise ValueError(reason)
+    return value
 
 
 @dataclass(frozen=True)
@@ -179,7 +213,8 @@ def conform(value: Any, kind: str | None) -> Any:
         raise ValueError(f"expected a {kind}, got {show(value)}")
     if kind in _COLLECTIONS[3:] and not isinstance(value, dict):
         raise ValueError(f"expected a {kind}, got {show(value)}")
-    return value
+    # A set-typed variable is a set, as toset() makes: for_each takes it as it is.
+    return to_set(value) if kind == "set" else value
 
 
 def check_variable(reader: Reader, name: str, block: Block, evaluator: Evaluator) -> None:

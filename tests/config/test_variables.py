@@ -290,3 +290,48 @@ def test_conform_converts_as_terraform_does(value: object, kind: str, expected: 
 def test_conform_refuses_what_cannot_convert(value: object, kind: str) -> None:
     with pytest.raises(ValueError, match="expected"):
         conform(value, kind)
+
+
+def test_complex_values_on_the_command_line_are_hcl_as_in_terraform(in_tmp: Path) -> None:
+    folder = in_tmp / "conf"
+    write(
+        folder,
+        'variable "teams" { type = map(list(string)) }\n'
+        'variable "names" { type = set(string) }\n'
+        'variable "json" { type = object({ a = number }) }\n'
+        + _target("[var.teams, var.names, var.json]"),
+        "main.tf",
+    )
+    config = _load(
+        "conf",
+        {"TF_VAR_names": '["b", "a", "b"]', "SYMBOX_VAR_json": '{"a": 1}'},
+        var('teams={ payments = ["ann@acme.com"], "search-team" = [] }'),
+    )
+    assert _setting(config) == (
+        {"payments": ("ann@acme.com",), "search-team": ()},
+        ("a", "b"),
+        {"a": 1},
+    )
+
+
+def test_a_complex_value_that_is_not_a_constant_is_refused(in_tmp: Path) -> None:
+    folder = in_tmp / "conf"
+    write(folder, 'variable "l" { type = list(string) }\n' + _target("var.l"), "main.tf")
+    assert _problems("conf", {}, var("l=[1,")) == [
+        'conf/main.tf:1: --var l: expected an HCL value, such as ["a", "b"] or { a = 1 }'
+    ]
+    assert _problems("conf", {}, var("l=[var.other]")) == [
+        "conf/main.tf:1: --var l: a value given on the command line cannot refer to var.other"
+    ]
+
+
+def test_a_set_typed_variable_is_a_set_for_for_each(in_tmp: Path) -> None:
+    folder = in_tmp / "conf"
+    write(
+        folder,
+        'variable "names" {\n  type    = set(string)\n  default = ["b", "a", "b"]\n}\n'
+        'resource "sym_target" "t" {\n  for_each = var.names\n  type     = "custom"\n'
+        "  name     = each.key\n}\n",
+        "main.tf",
+    )
+    assert list(_load("conf").targets) == ['t["a"]', 't["b"]']
