@@ -100,7 +100,8 @@ def test_the_project_loads_through_config_dir_with_only_the_documented_notices(
     assert sorted(config.notices) == sorted(
         [
             f'{at("flows.tf", "output")}: output "flows" block ignored: {TERRAFORM}',
-            f'{at("runtime.tf", "module")}: module "runtime_connector" block ignored: {TERRAFORM}',
+            f'{at("runtime.tf", "module")}: module "runtime_connector" block ignored: {TERRAFORM}, '
+            'and reads only local modules (source = "./..."), not "symopsio/runtime-connector/aws"',
             f'{at("runtime.tf", "data ")}: data "aws_caller_identity" "current" block ignored: '
             f"{TERRAFORM}",
             f'{at("runtime.tf", "output")}: output "runtime_settings" block ignored: {TERRAFORM}',

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from symbox.config.hcl import Attribute, Block, show
+from symbox.config.hcl import Attribute, Block, literal_string, show, unwrap
 
 # Terraform's own blocks: read past with one notice each, since symbox does not run Terraform.
 TERRAFORM_BLOCKS = frozenset(
@@ -19,6 +19,19 @@ SUPPLY_VALUE = (
     "give the value as a variable (declare it, then set it with --var or in a tfvars file), "
     "or bring it in with symbox import from `terraform show -json`"
 )
+
+
+def ignored_notice(block: Block) -> str:
+    """Why one of Terraform's own blocks is read past; a registry module says its source."""
+    reason = NOT_RUN
+    if block.type == "module":
+        source = next((a for a in block.attributes if a.name == "source"), None)
+        text = literal_string(unwrap(source.expr)) if source is not None else None
+        reason = (
+            f"{NOT_RUN}, and reads only local modules (source = \"./...\"), not "
+            f"{show(text) if text is not None else 'this source'}"
+        )
+    return f"{block.location}: {describe(block)} block ignored: {reason}"
 
 
 def describe(block: Block) -> str:

@@ -45,9 +45,9 @@ from symbox.config.resources import (
 )
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
 from symbox.config.terraform import (
-    NOT_RUN,
     TERRAFORM_BLOCKS,
     describe,
+    ignored_notice,
     ignored_reference,
     without_meta_arguments,
     written_argument,
@@ -168,7 +168,7 @@ class Builder(Reader):
             if self._labels(block, 1, 'output "NAME"'):
                 add_output(block, scope, self.problem)
         elif kind in TERRAFORM_BLOCKS:
-            self.notices.append(f"{where}: {describe(block)} block ignored: {NOT_RUN}")
+            self.notices.append(ignored_notice(block))
             if kind == "data" and len(block.labels) == 2:
                 scope.ignored.setdefault(("data", *block.labels), block)
             elif kind in ("module", "output") and len(block.labels) == 1:
@@ -354,8 +354,10 @@ class Builder(Reader):
         start = len(self.problems)
         self._unused_local_refs = set()
         try:
-            for name in self.locals:
-                self.evaluator.local(name)
+            for scope in self.scopes.values():
+                assert scope.evaluator is not None
+                for name in scope.locals:
+                    scope.evaluator.local(name)
         finally:
             fine, self._unused_local_refs = self._unused_local_refs, None
         self.problems[start:] = [p for p in self.problems[start:] if p.message not in fine]

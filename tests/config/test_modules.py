@@ -167,7 +167,8 @@ def test_a_registry_module_is_still_ignored(in_tmp: Path) -> None:
     )
     config = load_config(".", {})
     assert config.notices == (
-        './main.tf:1: module "connector" block ignored: symbox does not run Terraform',
+        './main.tf:1: module "connector" block ignored: symbox does not run Terraform, and reads '
+        'only local modules (source = "./..."), not "symopsio/runtime-connector/aws"',
     )
     write(
         in_tmp,
@@ -203,3 +204,20 @@ async def test_a_module_target_is_granted_through_the_app(tmp_path: Path) -> Non
         await h.approve(run_id)
         await h.wait_status(run_id, "escalated")
         assert h.receiver.state.granted == {("prod-db", "carol@example.com")}
+
+
+def test_unused_locals_of_a_module_are_checked_but_may_read_ignored_blocks(in_tmp: Path) -> None:
+    write(
+        in_tmp,
+        """\
+        data "aws_caller_identity" "me" {}
+
+        locals {
+          broken = var.nope
+          fine   = data.aws_caller_identity.me.account_id
+        }
+        """,
+        "modules/m/main.tf",
+    )
+    write(in_tmp, 'module "m" {\n  source = "./modules/m"\n}\n', "main.tf")
+    assert _problems(in_tmp) == ["modules/m/main.tf:4: undefined variable var.nope"]

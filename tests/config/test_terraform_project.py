@@ -165,7 +165,8 @@ def test_terraform_blocks_are_read_and_ignored_with_one_notice_each(in_tmp: Path
         f'provider "sym" block ignored: {tf}',
         f'provider "aws" block ignored: {tf}',
         f'data "aws_caller_identity" "current" block ignored: {tf}',
-        f'module "runtime_connector" block ignored: {tf}',
+        f'module "runtime_connector" block ignored: {tf}, and reads only local modules '
+        '(source = "./..."), not "symopsio/runtime-connector/aws"',
         'resource "aws_iam_role" "grants" block ignored: symbox reads only sym_* resources',
         f'output "role_arn" block ignored: {tf}',
         f"moved block ignored: {tf}",
