@@ -3,7 +3,8 @@
 An operator sets a user's identity per system with ``symbox users``; a strategy reads it
 through ``IdentityMap`` and falls back on its system's rule (Okta: the email is the login;
 GitHub: no rule, so a username must be set; Tailscale: the email is the login; OneLogin:
-the user with that email, or an operator sets another email or a username).
+the user with that email, or an operator sets another email or a username; Aptible: the
+user with that email in the organization, or another email an operator sets).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _OKTA_LOGIN = re.compile(r"^\S{1,100}$")
 _TAILSCALE_LOGIN = re.compile(r"^[^\s@]{1,100}@[^\s@]{1,200}$")
 # OneLogin users are found by email or by username, which may be any text without spaces.
 _ONELOGIN_USER = re.compile(r"^\S{1,255}$")
+_APTIBLE_EMAIL = re.compile(r"^[^\s@]{1,100}@[^\s@]{1,200}$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ OKTA = "okta"
 GITHUB = "github"
 TAILSCALE = "tailscale"
 ONELOGIN = "onelogin"
+APTIBLE = "aptible"
 SYSTEMS: Mapping[str, System] = {
     OKTA: System(OKTA, "Okta login", "the email address", _OKTA_LOGIN, "ann@corp.example"),
     GITHUB: System(GITHUB, "GitHub username", None, _GITHUB_LOGIN, "octocat"),
@@ -50,6 +53,9 @@ SYSTEMS: Mapping[str, System] = {
         TAILSCALE, "Tailscale login", "the email address", _TAILSCALE_LOGIN, "ann@github"
     ),
     ONELOGIN: System(ONELOGIN, "OneLogin login", "the email address", _ONELOGIN_USER, "ann.lee"),
+    APTIBLE: System(
+        APTIBLE, "Aptible email", "the email address", _APTIBLE_EMAIL, "ann@corp.example"
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""Checks for the API strategies (okta, github, tailscale, onelogin), targets, integrations."""
+"""Checks for the API strategies (okta, github, tailscale, onelogin, aptible) and their parts."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
 
-API_STRATEGY_TYPES = frozenset({"okta", "github", "tailscale", "onelogin"})
+API_STRATEGY_TYPES = frozenset({"okta", "github", "tailscale", "onelogin", "aptible"})
 # Integrations that sign in with a name and a secret instead of an API token: the
 # settings holding each, which the integration must have.
-CREDENTIALS: Mapping[str, tuple[str, str]] = {"onelogin": ("client_id", "client_secret")}
+CREDENTIALS: Mapping[str, tuple[str, str]] = {
+    "onelogin": ("client_id", "client_secret"),
+    "aptible": ("username", "password"),
+}
 # Integrations whose credentials symbox uses: the strategies' and PagerDuty (for hooks).
 TOKEN_INTEGRATION_TYPES = API_STRATEGY_TYPES | {"pagerduty"}
 SECRET_PREFIX = "sym_secret."
@@ -28,6 +31,7 @@ TARGET_SETTINGS = {
     "github_repo": ("repo_name",),
     "tailscale_group": ("group_name",),
     "onelogin_role": ("role_id",),
+    "aptible_role": ("role_id",),
 }
 _REPO = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9-]*/)?[A-Za-z0-9._-]+$")
 

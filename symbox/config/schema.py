@@ -152,6 +152,7 @@ IMPLEMENTED = Implemented(
             "github",
             "tailscale",
             "onelogin",
+            "aptible",
         }
     ),
     log_destination_types=frozenset(
@@ -300,6 +301,7 @@ STRATEGY_TARGET_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
         "github": frozenset({"github_repo"}),
         "tailscale": frozenset({"tailscale_group"}),
         "onelogin": frozenset({"onelogin_role"}),
+        "aptible": frozenset({"aptible_role"}),
         "google_group": frozenset({"google_group"}),
         "aws_lambda": frozenset({"aws_lambda_function"}),
         "custom": frozenset({"custom"}),

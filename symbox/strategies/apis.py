@@ -1,4 +1,4 @@
-"""API strategies (okta, github, tailscale, onelogin) built from their ``sym_integration``."""
+"""API strategies (okta, github, tailscale, onelogin, aptible) built from their integrations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from symbox.config.apis import API_STRATEGY_TYPES, stored_secret
 from symbox.config.model import Config, Integration, Secret, Strategy
 from symbox.identities import IdentityMap
 from symbox.sandbox.sdk.exceptions import AccessStrategyError
-from symbox.strategies import github_api, okta, onelogin
+from symbox.strategies import aptible, github_api, okta, onelogin
+from symbox.strategies.aptible import AptibleStrategy
 from symbox.strategies.base import StrategyError
 from symbox.strategies.github import GithubStrategy
 from symbox.strategies.okta import OktaStrategy
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from symbox.aws.secrets import SecretsManagerSecrets
 
 TAILSCALE_API = "https://api.tailscale.com"
+APTIBLE_AUTH_API = "https://auth.aptible.com"
 
 __all__ = ["API_STRATEGY_TYPES", "NoIdentities", "build_api_strategy", "token_of"]
 
@@ -78,20 +80,23 @@ def build_api_strategy(
     identities: IdentityMap,
     timing: RetryTiming | None = None,
     secrets: SecretsManagerSecrets | None = None,
-) -> OktaStrategy | GithubStrategy | TailscaleStrategy | OneLoginStrategy:
+) -> OktaStrategy | GithubStrategy | TailscaleStrategy | OneLoginStrategy | AptibleStrategy:
     """The strategy object for an API sym_strategy (one of ``API_STRATEGY_TYPES``).
 
     Its integration gives the API token (``settings.api_token``, an ``env()`` secret, or
     ``settings.api_token_secret``, a ``sym_secret`` read through ``secrets``) or, for
-    OneLogin, ``client_id`` and the client secret read the same way; and the address:
-    ``settings.base_url``, else ``https://<external_id>`` for Okta and OneLogin and the
-    public API for GitHub and Tailscale (whose ``external_id`` is the tailnet).
+    OneLogin, ``client_id`` and the client secret read the same way (Aptible: ``username``
+    and the password); and the address: ``settings.base_url``, else ``https://<external_id>``
+    for Okta and OneLogin, and the public API for GitHub, Tailscale (whose ``external_id``
+    is the tailnet) and Aptible (whose ``external_id`` is the organization id).
     """
     assert strategy.integration is not None, "validated by config"
     integration = config.integrations[strategy.integration]
     base_url = integration.settings.get("base_url")
     if strategy.type == "onelogin":
         return _onelogin(integration, client, identities, timing, secrets)
+    if strategy.type == "aptible":
+        return _aptible(integration, client, identities, timing, secrets)
     token = token_of(integration, secrets)
     assert token is not None, "validated by config"
     if strategy.type == "okta":
@@ -150,3 +155,30 @@ def _onelogin(
 
     token = CachedToken(onelogin.token_fetch(caller(None), client_id, secret))
     return OneLoginStrategy(caller(token), token, identities)
+
+
+def _aptible(
+    integration: Integration,
+    client: httpx.AsyncClient,
+    identities: IdentityMap,
+    timing: RetryTiming | None,
+    secrets: SecretsManagerSecrets | None,
+) -> AptibleStrategy:
+    base_url = integration.settings.get("base_url")
+    url = base_url if isinstance(base_url, str) else APTIBLE_AUTH_API
+    username = integration.settings.get("username")
+    password = secret_of(integration, "password", "the Aptible password", secrets)
+    assert isinstance(username, str) and password is not None, "validated by config"
+
+    def caller(auth: CachedToken | None) -> RestCaller:
+        return RestCaller(
+            aptible.SERVICE,
+            url,
+            {"Accept": "application/hal+json"},
+            client,
+            timing=timing,
+            auth=auth.headers if auth is not None else None,
+        )
+
+    token = CachedToken(aptible.token_fetch(caller(None), username, password))
+    return AptibleStrategy(caller(token), token, identities, integration.external_id, url)

@@ -1,4 +1,4 @@
-"""Problems with API (okta, github, tailscale, onelogin) and aws_lambda strategies."""
+"""Problems with API (okta, github, tailscale, onelogin, aptible) and aws_lambda strategies."""
 
 from __future__ import annotations
 
@@ -232,3 +232,53 @@ def test_a_valid_onelogin_config_loads_with_its_secret_in_env_or_a_sym_secret() 
         ENV,
     )
     assert stored_secret(stored.integrations["ol"].settings, "client_secret") == "tok"
+
+
+APTIBLE = (
+    'resource "sym_integration" "apt" {\n  type = "aptible"\n  name = "apt"\n'
+    '  external_id = "org-5a1e"\n'
+    '  settings = { username = "robot@acme.example", password = env("S") }\n}\n'
+)
+
+
+def test_aptible_integrations_need_a_username_and_a_password_kept_out_of_the_config() -> None:
+    check(
+        SECRETS + 'resource "sym_integration" "bare" {\n  type = "aptible"\n  name = "bare"\n'
+        '  external_id = "org-5a1e"\n  settings = { password = env("S") }\n}\n'
+        'resource "sym_integration" "plain" {\n  type = "aptible"\n  name = "plain"\n'
+        '  external_id = "org-5a1e"\n'
+        '  settings = { username = "robot@acme.example", password = "hunter2" }\n}\n'
+        'resource "sym_integration" "text" {\n  type = "aptible"\n  name = "text"\n'
+        '  external_id = "org-5a1e"\n'
+        '  settings = { username = "robot@acme.example", password_secret = "symbox/apt" }\n}\n'
+        'resource "sym_target" "none" {\n  type = "aptible_role"\n  name = "none"\n}\n'
+        'resource "sym_strategy" "a" {\n  type = "aptible"\n  name = "a"\n  targets = []\n}\n',
+        "config.hcl:26: sym_integration.bare: settings.username is required for aptible "
+        "integrations",
+        "config.hcl:32: sym_integration.plain: settings.password: must be read with "
+        'env("NAME"), not written in the config',
+        "config.hcl:38: sym_integration.text: settings.password_secret: expected a reference "
+        "to a sym_secret (sym_secret.NAME.id)",
+        "config.hcl:40: sym_target.none: settings.role_id is required for aptible_role targets",
+        "config.hcl:44: sym_strategy.a: aptible strategies need integration_id (the aptible "
+        "sym_integration with the API credentials)",
+    )
+
+
+def test_a_valid_aptible_config_loads_with_its_password_in_env_or_a_sym_secret() -> None:
+    target = (
+        'resource "sym_target" "db" {\n  type = "aptible_role"\n  name = "db"\n'
+        '  settings = { role_id = "role-db-admins" }\n}\n'
+        'resource "sym_strategy" "apt" {\n  type = "aptible"\n  name = "apt"\n'
+        "  targets = [sym_target.db.id]\n  integration_id = sym_integration.apt.id\n}\n"
+    )
+    config = load(BASE + APTIBLE + target, ENV)
+    assert config.strategies["apt"].integration == "apt"
+    assert config.targets["db"].settings == {"role_id": "role-db-admins"}
+    stored = load(
+        BASE + SECRETS + target + 'resource "sym_integration" "apt" {\n  type = "aptible"\n'
+        '  name = "apt"\n  external_id = "org-5a1e"\n  settings = {\n'
+        '    username = "robot@acme.example", password_secret = sym_secret.tok.id\n  }\n}\n',
+        ENV,
+    )
+    assert stored_secret(stored.integrations["apt"].settings, "password") == "tok"

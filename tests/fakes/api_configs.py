@@ -1,4 +1,4 @@
-"""HCL configs whose strategies grant through fake Okta, GitHub, Tailscale, OneLogin, Lambda."""
+"""HCL configs whose strategies grant through the fake services (Okta, OneLogin, ...)."""
 
 from __future__ import annotations
 
@@ -177,3 +177,33 @@ resource "sym_strategy" "onelogin" {{
   targets        = [sym_target.ol_admins.id]
 }}
 ''' + access_flow("onelogin")
+
+
+def aptible_config(url: str, organization: str, role_id: str = "role-db-admins") -> str:
+    """An ``access`` flow over an aptible strategy with one role target, ``db-admins``."""
+    return f'''
+resource "sym_integration" "aptible" {{
+  type        = "aptible"
+  name        = "aptible"
+  external_id = "{organization}"
+  settings = {{
+    username = "symbox-robot@acme.example"
+    password = env("APTIBLE_PASSWORD")
+    base_url = "{url}"
+  }}
+}}
+
+resource "sym_target" "db_admins" {{
+  type     = "aptible_role"
+  name     = "db-admins"
+  label    = "Database admins"
+  settings = {{ role_id = "{role_id}" }}
+}}
+
+resource "sym_strategy" "aptible" {{
+  type           = "aptible"
+  name           = "aptible"
+  integration_id = sym_integration.aptible.id
+  targets        = [sym_target.db_admins.id]
+}}
+''' + access_flow("aptible")
