@@ -40,7 +40,7 @@ def env_name(*parts: str) -> str:
 
 
 # The Sym X_secret settings symbox can read from the sym_secret itself.
-KEPT_SECRETS = frozenset({"api_token_secret", "client_secret_secret"})
+KEPT_SECRETS = frozenset({"api_token_secret", "client_secret_secret", "password_secret"})
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ class Values:
     ids: Mapping[str, Ref]
     # What each sym_secret held in Sym, to say where a secret's value now has to come from.
     secret_origins: Mapping[str, str]
-    # Write api_token_secret (or client_secret_secret) = sym_secret.NAME.id as it was,
-    # not an env() secret.
+    # Write api_token_secret (client_secret_secret, password_secret) = sym_secret.NAME.id
+    # as it was, not an env() secret.
     keep_secrets: bool = False
     env: dict[str, EnvVar] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
