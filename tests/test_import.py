@@ -781,3 +781,165 @@ def test_keep_secrets_keeps_api_token_secret_and_its_sym_secret(tmp_path: Path) 
     config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
     assert config.integrations["pagerduty"].settings["api_token_secret"] == "sym_secret.pagerduty"
     assert config.secrets["pagerduty"].path == "sym/pagerduty"
+
+
+def onelogin_state() -> dict[str, Any]:
+    """The base state plus a Sym onelogin flow whose client secret is in a sym_secret."""
+    document = state()
+    document["values"]["root_module"]["resources"] += [
+        resource(
+            "sym_secret.onelogin",
+            {"id": "ol-secret", "path": "sym/onelogin", "source_id": IDS["secrets"]},
+        ),
+        resource(
+            "sym_integration.onelogin",
+            {
+                "id": "ol-integration",
+                "type": "onelogin",
+                "name": "onelogin",
+                "external_id": "acme.onelogin.com",
+                "settings": {"client_id": "ol-client-4d2e", "client_secret_secret": "ol-secret"},
+            },
+        ),
+        resource(
+            "sym_target.ol_admins",
+            {
+                "id": "ol-target",
+                "type": "onelogin_role",
+                "name": "ol-admins",
+                "settings": {"role_id": "254213"},
+            },
+        ),
+        resource(
+            "sym_strategy.onelogin",
+            {
+                "id": "ol-strategy",
+                "type": "onelogin",
+                "name": "onelogin",
+                "integration_id": "ol-integration",
+                "targets": ["ol-target"],
+                "settings": {},
+            },
+        ),
+        resource(
+            "sym_flow.onelogin_access",
+            {
+                "id": "ol-flow",
+                "name": "onelogin-access",
+                "implementation": IMPL,
+                "environment_id": IDS["env"],
+                "vars": {},
+                "params": [
+                    {
+                        "strategy_id": "ol-strategy",
+                        "prompt_field": [{"name": "reason", "type": "string"}],
+                    }
+                ],
+            },
+        ),
+    ]
+    return document
+
+
+def test_a_onelogin_flow_is_imported_with_its_client_secret_from_env(tmp_path: Path) -> None:
+    result = import_document(onelogin_state())
+    config_hcl = result.files["config.hcl"]
+    assert '# resource "sym_strategy" "onelogin"' not in config_hcl
+    assert "onelogin strategies are not implemented" not in result.files["IMPORT.md"]
+    assert not any("disabled sym_flow.onelogin_access" in line for line in result.summary())
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert config.flows["onelogin_access"].params.strategy == "onelogin"
+    assert config.flows["onelogin_access"].params.allowed_sources != ()
+    strategy = config.strategies["onelogin"]
+    assert (strategy.type, strategy.integration) == ("onelogin", "onelogin")
+    assert config.targets["ol_admins"].settings == {"role_id": "254213"}
+    integration = config.integrations["onelogin"]
+    assert integration.external_id == "acme.onelogin.com"
+    assert integration.settings["client_id"] == "ol-client-4d2e"
+    assert isinstance(integration.settings["client_secret"], Secret)
+    assert "client_secret_secret" not in integration.settings
+
+
+def test_keep_secrets_keeps_a_onelogin_client_secret_in_its_sym_secret(tmp_path: Path) -> None:
+    result = import_document(onelogin_state(), keep_secrets=True)
+    assert "client_secret_secret = sym_secret.onelogin.id" in result.files["config.hcl"]
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    settings = config.integrations["onelogin"].settings
+    assert settings["client_secret_secret"] == "sym_secret.onelogin"
+    assert config.secrets["onelogin"].path == "sym/onelogin"
+
+
+def test_an_aptible_flow_is_imported_with_its_password_from_env_or_kept(tmp_path: Path) -> None:
+    document = state()
+    document["values"]["root_module"]["resources"] += [
+        resource(
+            "sym_secret.aptible",
+            {"id": "apt-secret", "path": "sym/aptible", "source_id": IDS["secrets"]},
+        ),
+        resource(
+            "sym_integration.aptible",
+            {
+                "id": "apt-integration",
+                "type": "aptible",
+                "name": "aptible",
+                "external_id": "org-5a1e",
+                "settings": {"username": "robot@acme.example", "password_secret": "apt-secret"},
+            },
+        ),
+        resource(
+            "sym_target.db_admins",
+            {
+                "id": "apt-target",
+                "type": "aptible_role",
+                "name": "db-admins",
+                "settings": {"role_id": "role-db-admins"},
+            },
+        ),
+        resource(
+            "sym_strategy.aptible",
+            {
+                "id": "apt-strategy",
+                "type": "aptible",
+                "name": "aptible",
+                "integration_id": "apt-integration",
+                "targets": ["apt-target"],
+                "settings": {},
+            },
+        ),
+        resource(
+            "sym_flow.aptible_access",
+            {
+                "id": "apt-flow",
+                "name": "aptible-access",
+                "implementation": IMPL,
+                "environment_id": IDS["env"],
+                "vars": {},
+                "params": [
+                    {
+                        "strategy_id": "apt-strategy",
+                        "prompt_field": [{"name": "reason", "type": "string"}],
+                    }
+                ],
+            },
+        ),
+    ]
+    result = import_document(document)
+    assert '# resource "sym_strategy" "aptible"' not in result.files["config.hcl"]
+    assert not any("disabled sym_flow.aptible_access" in line for line in result.summary())
+    write(result.files, tmp_path / "env")
+    config = load_config(tmp_path / "env" / "config.hcl", environ=environ_for(result.env))
+    assert config.flows["aptible_access"].params.strategy == "aptible"
+    assert config.flows["aptible_access"].params.allowed_sources != ()
+    assert config.targets["db_admins"].settings == {"role_id": "role-db-admins"}
+    integration = config.integrations["aptible"]
+    assert (integration.type, integration.external_id) == ("aptible", "org-5a1e")
+    assert integration.settings["username"] == "robot@acme.example"
+    assert isinstance(integration.settings["password"], Secret)
+
+    kept = import_document(document, keep_secrets=True)
+    assert "password_secret = sym_secret.aptible.id" in kept.files["config.hcl"]
+    write(kept.files, tmp_path / "kept")
+    config = load_config(tmp_path / "kept" / "config.hcl", environ=environ_for(kept.env))
+    assert config.integrations["aptible"].settings["password_secret"] == "sym_secret.aptible"

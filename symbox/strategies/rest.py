@@ -78,9 +78,10 @@ class RestCaller:
     """Sends requests to one service with its auth headers; retries what may pass soon.
 
     429 and 5xx answers and network errors are retried up to ``timing.attempts`` times,
-    waiting as ``Retry-After`` or a rate-limit reset header says (epoch seconds), else
-    with jittered backoff. Every other answer is returned for the strategy to judge.
-    Messages name the method and path, never the headers that carry the token.
+    waiting as ``Retry-After`` or a rate-limit reset header says (``reset_headers`` in
+    epoch seconds, ``wait_headers`` in seconds from now), else with jittered backoff.
+    Every other answer is returned for the strategy to judge. Messages name the method
+    and path, never the headers that carry the token.
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class RestCaller:
         *,
         timing: RetryTiming | None = None,
         reset_headers: tuple[str, ...] = (),
+        wait_headers: tuple[str, ...] = (),
         throttled: Callable[[httpx.Response], bool] | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         wall: Callable[[], float] = time.time,
@@ -104,6 +106,7 @@ class RestCaller:
         self._client = client
         self._timing = timing or RetryTiming()
         self._reset_headers = reset_headers
+        self._wait_headers = wait_headers
         self._throttled = throttled or (lambda response: False)
         self._sleep = sleep
         self._wall = wall
@@ -199,6 +202,11 @@ class RestCaller:
                     value = response.headers.get(name)
                     if value:
                         hinted = _reset_at(value, now)
+                        break
+                for name in self._wait_headers if hinted is None else ():
+                    value = response.headers.get(name)
+                    if value:
+                        hinted = _reset_at(value, 0.0)
                         break
             if hinted is not None:
                 return max(hinted, 0.0)

@@ -147,14 +147,15 @@ def test_unknown_type_names() -> None:
         'resource "sym_strategy" "y" {\n  type = "magic"\n  name = "y"\n'
         "  targets = [sym_target.t.id]\n}\n"
         'resource "sym_log_destination" "l" {\n  type = "pigeon"\n}\n',
-        'config.hcl:15: sym_target.x: type: unknown target type "vm" (known: aws_iam_group, '
-        "aws_lambda_function, aws_sso_group, aws_sso_permission_set, custom, github_repo, "
-        "google_group, okta_group, tailscale_group)",
+        'config.hcl:15: sym_target.x: type: unknown target type "vm" (known: aptible_role, '
+        "aws_iam_group, aws_lambda_function, aws_sso_group, aws_sso_permission_set, custom, "
+        "github_repo, google_group, okta_group, onelogin_role, tailscale_group)",
         'config.hcl:19: sym_integration.i: type: unknown integration type "fax" (known: '
         "aptible, aws_lambda, boundary, custom, datadog, github, google, okta, onelogin, "
         "pagerduty, permission_context, segment, slack, tailscale)",
-        'config.hcl:24: sym_strategy.y: type: unknown strategy type "magic" (known: aws_iam, '
-        "aws_lambda, aws_sso, custom, github, google_group, http, okta, tailscale)",
+        'config.hcl:24: sym_strategy.y: type: unknown strategy type "magic" (known: aptible, '
+        "aws_iam, aws_lambda, aws_sso, custom, github, google_group, http, okta, onelogin, "
+        "tailscale)",
         'config.hcl:29: sym_log_destination.l: type: unknown log destination type "pigeon" '
         "(known: datadog, file, http, kinesis_data_stream, kinesis_firehose, segment)",
     )
@@ -225,8 +226,8 @@ def test_resources_not_implemented_yet() -> None:
         'resource "sym_secret" "one" {\n  path = "p"\n  source_id = sym_secrets.aws.id\n}\n'
         'resource "sym_flows_filter" "ff" {\n  implementation = ""\n}\n',
         "config.hcl:28: sym_flow.f: strategy type google_group is not implemented yet in "
-        "symbox (available: aws_iam, aws_lambda, aws_sso, custom, github, http, okta, "
-        "tailscale)",
+        "symbox (available: aptible, aws_iam, aws_lambda, aws_sso, custom, github, http, okta, "
+        "onelogin, tailscale)",
         "config.hcl:43: sym_flows_filter.ff: sym_flows_filter is not implemented yet in symbox",
     )
 
