@@ -41,7 +41,8 @@ def stored_secret(settings: Mapping[str, Any], name: str) -> Secret | str | None
     value = settings.get(name)
     if isinstance(value, Secret):
         return value
-    stored = settings.get(f"{name}_secret")
+    # Sym also spells a secret setting as the sym_secret's id itself (client_secret = ...).
+    stored = value if _is_reference(value) else settings.get(f"{name}_secret")
     if isinstance(stored, str) and stored.startswith(SECRET_PREFIX):
         return stored[len(SECRET_PREFIX) :]
     return None
@@ -85,6 +86,10 @@ def check_api_integration(
         args.ok = False
 
 
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(SECRET_PREFIX)
+
+
 def _check_secret(
     reader: Reader,
     where: str,
@@ -96,6 +101,15 @@ def _check_secret(
     """``name`` is read with ``env()``, or ``name_secret`` names a sym_secret; not both."""
     ok = True
     value = settings.get(name)
+    if _is_reference(value):
+        if f"{name}_secret" in settings:
+            reader.problem(line, f"{where}: settings: use {name} or {name}_secret, not both")
+            return False
+        key = value[len(SECRET_PREFIX) :]
+        if not known_secret(key):
+            reader.problem(line, f"{where}: settings.{name}: no resource sym_secret.{key}")
+            return False
+        return ok
     if value is not None and not isinstance(value, Secret):
         reader.problem(
             line,

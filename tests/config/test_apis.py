@@ -232,6 +232,16 @@ def test_a_valid_onelogin_config_loads_with_its_secret_in_env_or_a_sym_secret() 
         ENV,
     )
     assert stored_secret(stored.integrations["ol"].settings, "client_secret") == "tok"
+    # Sym's own spelling: the secret setting holds the sym_secret's id.
+    as_in_sym = load(
+        BASE + SECRETS + target + 'resource "sym_integration" "ol" {\n  type = "onelogin"\n'
+        '  name = "ol"\n  external_id = "acme.onelogin.com"\n'
+        '  settings = { client_id = "c1", client_secret = sym_secret.tok.id }\n}\n'
+        'resource "sym_strategy" "ol" {\n  type = "onelogin"\n  name = "ol"\n'
+        "  targets = [sym_target.admins.id]\n  integration_id = sym_integration.ol.id\n}\n",
+        ENV,
+    )
+    assert stored_secret(as_in_sym.integrations["ol"].settings, "client_secret") == "tok"
 
 
 APTIBLE = (
