@@ -101,7 +101,7 @@ def _check_secret(
     """``name`` is read with ``env()``, or ``name_secret`` names a sym_secret; not both."""
     ok = True
     value = settings.get(name)
-    if _is_reference(value):
+    if isinstance(value, str) and _is_reference(value):
         if f"{name}_secret" in settings:
             reader.problem(line, f"{where}: settings: use {name} or {name}_secret, not both")
             return False
