@@ -105,9 +105,9 @@ def _check_secret(
         if f"{name}_secret" in settings:
             reader.problem(line, f"{where}: settings: use {name} or {name}_secret, not both")
             return False
-        key = value[len(SECRET_PREFIX) :]
-        if not known_secret(key):
-            reader.problem(line, f"{where}: settings.{name}: no resource sym_secret.{key}")
+        named = value[len(SECRET_PREFIX) :]
+        if not known_secret(named):
+            reader.problem(line, f"{where}: settings.{name}: no resource sym_secret.{named}")
             return False
         return ok
     if value is not None and not isinstance(value, Secret):
