@@ -55,7 +55,8 @@ def hook_event(
         "payload": {"fields": fields, "timestamp": iso(clock.now())},
         "flow": flow_view(flow, config),
         "run": {"id": run.id, "actors": actors},
-        "context": {},
+        # Sym's event.get_context("request"): what the request was sent with.
+        "context": {"request": dict(run.context)} if run.context else {},
     }
 
 

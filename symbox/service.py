@@ -155,8 +155,12 @@ class RunService:
         requester: str | None,
         inputs: Mapping[str, Any],
         channel: str,
+        context: Mapping[str, Any] | None = None,
     ) -> Run:
-        """Open a run for ``requester`` (a bot must name one; a user requests for themself)."""
+        """Open a run for ``requester`` (a bot must name one; a user requests for themself).
+
+        ``context`` is kept with the run for hooks (``event.get_context("request")``).
+        """
         try:
             flow = self.flow(flow_name)
         except NotFound as error:
@@ -179,6 +183,7 @@ class RunService:
             channel=channel,
             fields=fields,
             now=self._clock.now(),
+            context=context,
         )
         transition = opened()
         await self._check_identity(transition.run, flow)

@@ -28,6 +28,8 @@ MAX_BODY = 64 * 1024
 MAX_DRAIN = 1024 * 1024
 MAX_PAGE = 500
 CHANNEL = "api"
+# A request's context is kept with its run and shown to hooks: bounded like a field.
+MAX_CONTEXT = 16 * 1024
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -123,12 +125,15 @@ class EventsApi:
         context = data.get("context", {})
         if not isinstance(context, dict):
             raise ApiError(400, "invalid_field", "context: expected an object")
+        if len(json.dumps(context, separators=(",", ":"))) > MAX_CONTEXT:
+            raise ApiError(400, "invalid_field", f"context: at most {MAX_CONTEXT} bytes of JSON")
         run = await self._service.request(
             actor=actor,
             flow_name=flow_name(data),
             requester=_string(data, "user_email", required=False),
             inputs=inputs,
             channel=CHANNEL,
+            context=context,
         )
         body = {"run_id": run.id, "event_id": f"{run.id}.1", "status": run.status.value}
         return JSONResponse(body, status_code=201)

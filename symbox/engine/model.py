@@ -129,6 +129,9 @@ class Run:
     # it was created); a timed-out notification is forwarded to the next one.
     notified: int = 0
     notified_at: float | None = None
+    # The ``context`` object sent with the request (API), which hooks read with
+    # ``event.get_context("request")``.
+    context: Mapping[str, Any] = field(default_factory=dict)
     version: int = 1
 
     def evolve(self, **changes: Any) -> Run:
