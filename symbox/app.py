@@ -35,6 +35,7 @@ from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import StartupError
 from symbox.expiry import ExpiryTimer
+from symbox.hook_integrations import environment_integrations
 from symbox.hook_reports import HookReports
 from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
@@ -267,6 +268,7 @@ class App:
             else HookRunner(self.hook_pool, metrics=self.metrics),
             hook_scopes=self._hook_scopes,
             admission=self.outbox.refusal,
+            hook_integrations=environment_integrations(config, stored),
         )
         self.refusals = RefusalRecorder(
             clock=self.clock,

@@ -40,6 +40,7 @@ def flow_view(flow: Flow, config: Config) -> dict[str, Any]:
         "vars": dict(flow.vars),
         "environment": {
             "name": environment.name if environment else flow.environment,
-            "integrations": dict(environment.integrations) if environment else {},
+            # Filled in per call, secrets as this call's handles (symbox.hook_integrations).
+            "integrations": {},
         },
     }

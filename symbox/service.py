@@ -21,6 +21,7 @@ from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, 
 from symbox.flow_forms import FlowForms, filled_inputs
 from symbox.flow_hooks import FlowHooks
 from symbox.grant_identities import GrantIdentities
+from symbox.hook_integrations import EnvironmentIntegrations
 from symbox.ledger import RunLedger
 from symbox.locks import KeyedLocks
 from symbox.metrics import LATENESS_BUCKETS, Metrics
@@ -55,6 +56,7 @@ class RunService:
         hooks: HookRunner | None = None,
         hook_scopes: Mapping[str, IntegrationProvider] | None = None,
         admission: Callable[[], str | None] = lambda: None,
+        hook_integrations: Mapping[str, EnvironmentIntegrations] | None = None,
     ) -> None:
         self._config = config
         self._reader = reader
@@ -71,10 +73,21 @@ class RunService:
         self._hooks = (
             None
             if hooks is None
-            else FlowHooks(hooks, config, clock, self.target, scopes=hook_scopes)
+            else FlowHooks(
+                hooks,
+                config,
+                clock,
+                self.target,
+                scopes=hook_scopes,
+                environments=hook_integrations,
+            )
         )
         # The hooks shaping request forms; Slack asks them while a form is open.
-        self.forms = None if hooks is None else FlowForms(hooks, config, clock, hook_scopes)
+        self.forms = (
+            None
+            if hooks is None
+            else FlowForms(hooks, config, clock, hook_scopes, hook_integrations)
+        )
         self._ledger = RunLedger(
             writer=writer,
             config=config,
