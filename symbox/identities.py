@@ -2,7 +2,7 @@
 
 An operator sets a user's identity per system with ``symbox users``; a strategy reads it
 through ``IdentityMap`` and falls back on its system's rule (Okta: the email is the login;
-GitHub: no rule, so a username must be set; Tailscale: the email is the login).
+GitHub: no rule, so a username must be set; Tailscale and Google: the email is the login).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ _GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$
 _OKTA_LOGIN = re.compile(r"^\S{1,100}$")
 # Tailscale login names: an email, or a provider's form such as ``alice@github``.
 _TAILSCALE_LOGIN = re.compile(r"^[^\s@]{1,100}@[^\s@]{1,200}$")
+# Google group members are email addresses (a Workspace account, or one outside it).
+_GOOGLE_EMAIL = re.compile(r"^[^\s@]{1,64}@[^\s@]+\.[^\s@]{1,200}$")
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,15 @@ class System:
 OKTA = "okta"
 GITHUB = "github"
 TAILSCALE = "tailscale"
+GOOGLE = "google"
 SYSTEMS: Mapping[str, System] = {
     OKTA: System(OKTA, "Okta login", "the email address", _OKTA_LOGIN, "ann@corp.example"),
     GITHUB: System(GITHUB, "GitHub username", None, _GITHUB_LOGIN, "octocat"),
     TAILSCALE: System(
         TAILSCALE, "Tailscale login", "the email address", _TAILSCALE_LOGIN, "ann@github"
+    ),
+    GOOGLE: System(
+        GOOGLE, "Google account email", "the email address", _GOOGLE_EMAIL, "ann@corp.example"
     ),
 }
 
