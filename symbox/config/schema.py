@@ -142,7 +142,17 @@ class Implemented:
 # Extend this as strategies, log destinations and resources get implemented.
 IMPLEMENTED = Implemented(
     strategy_types=frozenset(
-        {"http", "custom", "aws_sso", "aws_iam", "aws_lambda", "okta", "github", "tailscale"}
+        {
+            "http",
+            "custom",
+            "aws_sso",
+            "aws_iam",
+            "aws_lambda",
+            "okta",
+            "github",
+            "tailscale",
+            "google_group",
+        }
     ),
     log_destination_types=frozenset(
         {"file", "kinesis_firehose", "kinesis_data_stream", "http", "datadog", "segment"}

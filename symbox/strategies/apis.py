@@ -1,4 +1,5 @@
-"""``okta``, ``github`` and ``tailscale`` strategies built from their ``sym_integration`` blocks."""
+"""``okta``, ``github``, ``tailscale`` and ``google_group`` strategies built from their
+``sym_integration`` blocks."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from typing import TYPE_CHECKING
 import httpx
 
 from symbox.config.apis import API_STRATEGY_TYPES, api_token
+from symbox.config.google import stored_key
 from symbox.config.model import Config, Integration, Secret, Strategy
 from symbox.identities import IdentityMap
 from symbox.sandbox.sdk.exceptions import AccessStrategyError
 from symbox.strategies import github_api, okta
 from symbox.strategies.base import StrategyError
 from symbox.strategies.github import GithubStrategy
+from symbox.strategies.google_auth import GoogleTokens, KeySource
+from symbox.strategies.google_group import GoogleGroupStrategy
 from symbox.strategies.okta import OktaStrategy
 from symbox.strategies.rest import RestCaller, RetryTiming, TokenSource, auth_headers
 from symbox.strategies.tailscale import TailscaleStrategy
@@ -21,8 +25,15 @@ if TYPE_CHECKING:
     from symbox.aws.secrets import SecretsManagerSecrets
 
 TAILSCALE_API = "https://api.tailscale.com"
+GOOGLE_ADMIN_API = "https://admin.googleapis.com"
 
-__all__ = ["API_STRATEGY_TYPES", "NoIdentities", "build_api_strategy", "token_of"]
+__all__ = [
+    "API_STRATEGY_TYPES",
+    "NoIdentities",
+    "build_api_strategy",
+    "build_google_group",
+    "token_of",
+]
 
 
 class NoIdentities:
@@ -48,7 +59,11 @@ def token_of(
         return token.reveal()
     if token is None or secrets is None:
         return None
-    stored = secrets.secret(token)
+    return _stored(secrets, token, "the API token")
+
+
+def _stored(secrets: SecretsManagerSecrets, key: str, what: str) -> TokenSource:
+    stored = secrets.secret(key)
 
     async def read() -> str:
         try:
@@ -56,10 +71,54 @@ def token_of(
         except AccessStrategyError as error:
             # Secrets Manager may be briefly unreachable; the service retries later.
             raise StrategyError(
-                f"reading the API token: {error}", permanent=False, reached_target=False
+                f"reading {what}: {error}", permanent=False, reached_target=False
             ) from None
 
     return read
+
+
+def service_account_key(
+    integration: Integration, secrets: SecretsManagerSecrets | None
+) -> KeySource:
+    """A reader of a google integration's service account key: its ``env()`` value, or
+    its ``sym_secret`` read from Secrets Manager when a token is needed."""
+    key = integration.settings.get("service_account_key")
+    if isinstance(key, Secret):
+        text = key.reveal()
+
+        async def known() -> str:
+            return text
+
+        return known
+    stored = stored_key(integration.settings)
+    assert stored is not None and secrets is not None, "validated by config"
+    return _stored(secrets, stored, "the service account key")
+
+
+def build_google_group(
+    integration: Integration,
+    client: httpx.AsyncClient,
+    identities: IdentityMap,
+    timing: RetryTiming | None = None,
+    secrets: SecretsManagerSecrets | None = None,
+) -> GoogleGroupStrategy:
+    """A ``google_group`` strategy acting as the integration's ``admin_email``."""
+    admin = integration.settings.get("admin_email")
+    subject = admin.reveal() if isinstance(admin, Secret) else admin
+    assert isinstance(subject, str), "validated by config"
+    tokens = GoogleTokens(
+        service_account_key(integration, secrets), subject.strip(), client, timing=timing
+    )
+    base_url = integration.settings.get("base_url")
+    rest = RestCaller(
+        "Google",
+        base_url if isinstance(base_url, str) else GOOGLE_ADMIN_API,
+        {"Accept": "application/json"},
+        client,
+        timing=timing,
+        auth=tokens.headers,
+    )
+    return GoogleGroupStrategy(rest, tokens, identities)
 
 
 def build_api_strategy(
@@ -69,16 +128,20 @@ def build_api_strategy(
     identities: IdentityMap,
     timing: RetryTiming | None = None,
     secrets: SecretsManagerSecrets | None = None,
-) -> OktaStrategy | GithubStrategy | TailscaleStrategy:
-    """The strategy object for an ``okta``, ``github`` or ``tailscale`` sym_strategy.
+) -> OktaStrategy | GithubStrategy | TailscaleStrategy | GoogleGroupStrategy:
+    """The strategy object for an ``okta``, ``github``, ``tailscale`` or ``google_group``
+    sym_strategy.
 
     Its integration gives the API token (``settings.api_token``, an ``env()`` secret, or
     ``settings.api_token_secret``, a ``sym_secret`` read through ``secrets``) and the
     address: ``settings.base_url``, else ``https://<external_id>`` for Okta and the
-    public API for GitHub and Tailscale (whose ``external_id`` is the tailnet).
+    public API for GitHub and Tailscale (whose ``external_id`` is the tailnet). A
+    google_group's integration holds a service account key instead (``build_google_group``).
     """
     assert strategy.integration is not None, "validated by config"
     integration = config.integrations[strategy.integration]
+    if strategy.type == "google_group":
+        return build_google_group(integration, client, identities, timing, secrets)
     token = token_of(integration, secrets)
     base_url = integration.settings.get("base_url")
     assert token is not None, "validated by config"

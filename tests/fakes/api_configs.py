@@ -1,4 +1,5 @@
-"""HCL configs whose strategies grant through the fake Okta, GitHub, Tailscale or Lambda."""
+"""HCL configs whose strategies grant through the fake Okta, GitHub, Tailscale, Google or
+Lambda."""
 
 from __future__ import annotations
 
@@ -147,3 +148,36 @@ resource "sym_strategy" "tailscale" {{
   targets        = [sym_target.prod_db.id]
 }}
 ''' + access_flow("tailscale")
+
+
+def google_config(url: str, admin: str = "admin@acme.example", role: str = "MANAGER") -> str:
+    """An ``access`` flow over a google_group strategy with one group target, ``prod-db``.
+
+    The service account key comes from ``env("GOOGLE_SERVICE_ACCOUNT_KEY")``.
+    """
+    return f'''
+resource "sym_integration" "google" {{
+  type        = "google"
+  name        = "google"
+  external_id = "acme.example"
+  settings = {{
+    service_account_key = env("GOOGLE_SERVICE_ACCOUNT_KEY")
+    admin_email         = "{admin}"
+    base_url            = "{url}"
+  }}
+}}
+
+resource "sym_target" "prod_db" {{
+  type     = "google_group"
+  name     = "prod-db"
+  label    = "Production database"
+  settings = {{ group_email = "prod-db@acme.example", role = "{role}" }}
+}}
+
+resource "sym_strategy" "google" {{
+  type           = "google_group"
+  name           = "google"
+  integration_id = sym_integration.google.id
+  targets        = [sym_target.prod_db.id]
+}}
+''' + access_flow("google")
