@@ -786,3 +786,37 @@ def test_keep_secrets_keeps_api_token_secret_and_its_sym_secret(tmp_path: Path) 
     config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
     assert config.integrations["pagerduty"].settings["api_token_secret"] == "sym_secret.pagerduty"
     assert config.secrets["pagerduty"].path == "sym/pagerduty"
+
+
+def test_a_google_group_flow_is_imported_enabled_with_a_key_to_set(tmp_path: Path) -> None:
+    result = import_document(state())
+    config_hcl = result.files["config.hcl"]
+    assert '# resource "sym_strategy" "google"' not in config_hcl
+    assert "google_group strategies are not implemented" not in result.files["IMPORT.md"]
+    assert not any("disabled sym_flow.google_access" in line for line in result.summary())
+    assert 'service_account_key = env("SYMBOX_GOOGLE_SERVICE_ACCOUNT_KEY")' in config_hcl
+    assert "\nSYMBOX_GOOGLE_SERVICE_ACCOUNT_KEY=\n" in result.files[".env.example"]
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert config.flows["google_access"].params.strategy == "google"
+    assert config.flows["google_access"].params.allowed_sources != ()
+    strategy = config.strategies["google"]
+    assert (strategy.type, strategy.integration) == ("google_group", "google")
+    assert config.targets["google"].settings == {"group_email": "eng@example.com", "role": "MEMBER"}
+    integration = config.integrations["google"]
+    assert integration.external_id == "example.com"
+    # Sym's admin_email is kept as it was; only the key is new.
+    assert integration.settings["admin_email"] == "admin@example.com"
+    assert isinstance(integration.settings["service_account_key"], Secret)
+
+
+def test_a_google_integration_without_an_admin_asks_for_one(tmp_path: Path) -> None:
+    document = state()
+    for item in document["values"]["root_module"]["resources"]:
+        if item["address"] == "sym_integration.google":
+            item["values"]["settings"] = {}
+    result = import_document(document)
+    assert 'admin_email         = env("SYMBOX_GOOGLE_ADMIN_EMAIL")' in result.files["config.hcl"]
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert isinstance(config.integrations["google"].settings["admin_email"], Secret)
