@@ -80,8 +80,7 @@ def _stored(secrets: SecretsManagerSecrets, key: str, what: str) -> TokenSource:
 def service_account_key(
     integration: Integration, secrets: SecretsManagerSecrets | None
 ) -> KeySource:
-    """A reader of a google integration's service account key: its ``env()`` value, or
-    its ``sym_secret`` read from Secrets Manager when a token is needed."""
+    """A google integration's service account key: ``env()``, or its ``sym_secret`` when needed."""
     key = integration.settings.get("service_account_key")
     if isinstance(key, Secret):
         text = key.reveal()
@@ -129,8 +128,7 @@ def build_api_strategy(
     timing: RetryTiming | None = None,
     secrets: SecretsManagerSecrets | None = None,
 ) -> OktaStrategy | GithubStrategy | TailscaleStrategy | GoogleGroupStrategy:
-    """The strategy object for an ``okta``, ``github``, ``tailscale`` or ``google_group``
-    sym_strategy.
+    """The strategy object for an okta, github, tailscale or google_group sym_strategy.
 
     Its integration gives the API token (``settings.api_token``, an ``env()`` secret, or
     ``settings.api_token_secret``, a ``sym_secret`` read through ``secrets``) and the

@@ -42,8 +42,7 @@ KEY_FIELDS = ("client_email", "private_key", "token_uri")
 
 
 def key_fields(text: str) -> dict[str, str]:
-    """The fields symbox needs from a service account's JSON key, or ValueError saying what
-    is missing (never a value from the key)."""
+    """The fields symbox uses from a service account's JSON key; ValueError says what is wrong."""
     try:
         key = json.loads(text)
     except ValueError:

@@ -59,8 +59,7 @@ class GoogleGroupStrategy:
         self._identities = identities
 
     async def remote_identity(self, requester: str, name: str | None = None) -> str:
-        """The requester's Google email: ``name``, the one set with ``symbox users``, else
-        their email."""
+        """The requester's Google email: ``name``, the one set with ``symbox users``, or theirs."""
         return name or await self._identities.identity_of(requester, GOOGLE) or requester
 
     async def escalate(self, request: GrantRequest) -> None:
