@@ -79,17 +79,27 @@ class ServiceAccount:
 def load_account(text: str) -> ServiceAccount:
     """The service account in a JSON key, or a permanent StrategyError saying what is wrong."""
     # Imported here: cryptography is only needed once a Google strategy asks for a token,
-    # and importing it costs start-up time every other configuration would pay.
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-
+    # and importing it costs start-up time every other configuration would pay. Anything
+    # but a StrategyError escaping a strategy would stop the service, hence the wrapping.
+    try:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    except ImportError:
+        raise _bad_key("signing needs the cryptography package, which is not installed") from None
     try:
         fields = key_fields(text)
     except ValueError as error:
         raise _bad_key(f"the service account key {error}") from None
     try:
+        host = httpx.URL(fields["token_uri"]).host
+    except httpx.InvalidURL:
+        host = ""
+    if not host:
+        raise _bad_key("the service account key's token_uri is not a URL with a host")
+    try:
         private = serialization.load_pem_private_key(fields["private_key"].encode(), None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         private = None
     if not isinstance(private, RSAPrivateKey):
         raise _bad_key("the service account key's private_key is not an RSA private key (PEM)")

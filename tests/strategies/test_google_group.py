@@ -326,11 +326,17 @@ async def test_permanent_failures_name_their_cause(google: FakeGoogle) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("not json", "is not JSON (a service account's key file)"),
-        ('{"type": "authorized_user"}', 'is not a service account key ("type" is not'),
+        ("not json", " is not JSON (a service account's key file)"),
+        ('{"type": "authorized_user"}', ' is not a service account key ("type" is not'),
         (
             '{"type": "service_account", "client_email": "a@b.example"}',
-            "lacks private_key, token_uri (a service account's key file has them)",
+            " lacks private_key, token_uri (a service account's key file has them)",
+        ),
+        (
+            json.dumps(
+                {"client_email": "a@b.example", "private_key": "x", "token_uri": "https://"}
+            ),
+            "'s token_uri is not a URL with a host",
         ),
     ],
 )
@@ -338,7 +344,7 @@ async def test_a_key_file_that_is_not_one_says_what_it_lacks(text: str, problem:
     with pytest.raises(StrategyError) as caught:
         load_account(text)
     assert caught.value.permanent
-    assert str(caught.value).startswith(f"the service account key {problem}")
+    assert str(caught.value).startswith(f"the service account key{problem}")
 
 
 async def test_a_key_signed_by_another_account_is_refused(google: FakeGoogle) -> None:
