@@ -1,4 +1,5 @@
-"""Checks for the API strategies (okta, github, tailscale, onelogin, aptible) and their parts."""
+"""Checks for the API strategies (okta, github, tailscale, onelogin, aptible, google_group)
+and their parts (google_group's integration: ``symbox.config.google``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
 
-API_STRATEGY_TYPES = frozenset({"okta", "github", "tailscale", "onelogin", "aptible"})
+API_STRATEGY_TYPES = frozenset(
+    {"okta", "github", "tailscale", "onelogin", "aptible", "google_group"}
+)
 # Integrations that sign in with a name and a secret instead of an API token: the
 # settings holding each, which the integration must have.
 CREDENTIALS: Mapping[str, tuple[str, str]] = {
@@ -18,13 +21,15 @@ CREDENTIALS: Mapping[str, tuple[str, str]] = {
     "aptible": ("username", "password"),
 }
 # Integrations whose credentials symbox uses: the strategies' and PagerDuty (for hooks).
-TOKEN_INTEGRATION_TYPES = API_STRATEGY_TYPES | {"pagerduty"}
+# google_group's integration (type google) holds a service account key instead.
+TOKEN_INTEGRATION_TYPES = (API_STRATEGY_TYPES - {"google_group"}) | {"pagerduty"}
 SECRET_PREFIX = "sym_secret."
 TOKEN_OPTIONS = (
     'settings.api_token (api_token = env("NAME")) or settings.api_token_secret '
     "(api_token_secret = sym_secret.NAME.id)"
 )
 GITHUB_PERMISSIONS = ("pull", "triage", "push", "maintain", "admin")
+GOOGLE_ROLES = ("MEMBER", "MANAGER", "OWNER")
 # Settings each target type needs (unless a prompt field fills them).
 TARGET_SETTINGS = {
     "okta_group": ("group_id",),
@@ -32,6 +37,7 @@ TARGET_SETTINGS = {
     "tailscale_group": ("group_name",),
     "onelogin_role": ("role_id",),
     "aptible_role": ("role_id",),
+    "google_group": ("group_email",),
 }
 _REPO = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9-]*/)?[A-Za-z0-9._-]+$")
 
@@ -215,6 +221,10 @@ def _target_value(kind: str, name: str, value: Any) -> str | None:
         return f"{show(value)} is not a repository name (OWNER/REPO, or REPO in the org)"
     if kind == "tailscale_group" and name == "group_name" and not value.startswith("group:"):
         return f'{show(value)}: a Tailscale group name starts with "group:"'
+    if kind == "google_group" and name == "group_email" and "@" not in value.strip("@"):
+        return f"{show(value)} is not a group's email address"
+    if kind == "google_group" and name == "role" and value not in GOOGLE_ROLES:
+        return f"{show(value)}: expected one of {', '.join(GOOGLE_ROLES)}"
     if kind == "github_repo" and name == "permission" and value not in GITHUB_PERMISSIONS:
         return f"{show(value)}: expected one of {', '.join(GITHUB_PERMISSIONS)}"
     return None

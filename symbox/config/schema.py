@@ -161,6 +161,7 @@ IMPLEMENTED = Implemented(
             "tailscale",
             "onelogin",
             "aptible",
+            "google_group",
         }
     ),
     log_destination_types=frozenset(

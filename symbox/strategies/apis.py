@@ -1,4 +1,5 @@
-"""API strategies (okta, github, tailscale, onelogin, aptible) built from their integrations."""
+"""API strategies (okta, github, tailscale, onelogin, aptible, google_group) built from their
+integrations."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from symbox.config.apis import API_STRATEGY_TYPES, stored_secret
+from symbox.config.google import stored_key
 from symbox.config.model import Config, Integration, Secret, Strategy
 from symbox.identities import IdentityMap
 from symbox.sandbox.sdk.exceptions import AccessStrategyError
@@ -14,6 +16,8 @@ from symbox.strategies import aptible, github_api, okta, onelogin
 from symbox.strategies.aptible import AptibleStrategy
 from symbox.strategies.base import StrategyError
 from symbox.strategies.github import GithubStrategy
+from symbox.strategies.google_auth import GoogleTokens, KeySource
+from symbox.strategies.google_group import GoogleGroupStrategy
 from symbox.strategies.okta import OktaStrategy
 from symbox.strategies.onelogin import OneLoginStrategy
 from symbox.strategies.rest import RestCaller, RetryTiming, TokenSource, auth_headers
@@ -25,8 +29,15 @@ if TYPE_CHECKING:
 
 TAILSCALE_API = "https://api.tailscale.com"
 APTIBLE_AUTH_API = "https://auth.aptible.com"
+GOOGLE_ADMIN_API = "https://admin.googleapis.com"
 
-__all__ = ["API_STRATEGY_TYPES", "NoIdentities", "build_api_strategy", "token_of"]
+__all__ = [
+    "API_STRATEGY_TYPES",
+    "NoIdentities",
+    "build_api_strategy",
+    "build_google_group",
+    "token_of",
+]
 
 
 class NoIdentities:
@@ -59,7 +70,11 @@ def secret_of(
         return value.reveal()
     if value is None or secrets is None:
         return None
-    stored = secrets.secret(value)
+    return _stored(secrets, value, what)
+
+
+def _stored(secrets: SecretsManagerSecrets, key: str, what: str) -> TokenSource:
+    stored = secrets.secret(key)
 
     async def read() -> str:
         try:
@@ -73,6 +88,49 @@ def secret_of(
     return read
 
 
+def service_account_key(
+    integration: Integration, secrets: SecretsManagerSecrets | None
+) -> KeySource:
+    """A google integration's service account key: ``env()``, or its ``sym_secret`` when needed."""
+    key = integration.settings.get("service_account_key")
+    if isinstance(key, Secret):
+        text = key.reveal()
+
+        async def known() -> str:
+            return text
+
+        return known
+    stored = stored_key(integration.settings)
+    assert stored is not None and secrets is not None, "validated by config"
+    return _stored(secrets, stored, "the service account key")
+
+
+def build_google_group(
+    integration: Integration,
+    client: httpx.AsyncClient,
+    identities: IdentityMap,
+    timing: RetryTiming | None = None,
+    secrets: SecretsManagerSecrets | None = None,
+) -> GoogleGroupStrategy:
+    """A ``google_group`` strategy acting as the integration's ``admin_email``."""
+    admin = integration.settings.get("admin_email")
+    subject = admin.reveal() if isinstance(admin, Secret) else admin
+    assert isinstance(subject, str), "validated by config"
+    tokens = GoogleTokens(
+        service_account_key(integration, secrets), subject.strip(), client, timing=timing
+    )
+    base_url = integration.settings.get("base_url")
+    rest = RestCaller(
+        "Google",
+        base_url if isinstance(base_url, str) else GOOGLE_ADMIN_API,
+        {"Accept": "application/json"},
+        client,
+        timing=timing,
+        auth=tokens.headers,
+    )
+    return GoogleGroupStrategy(rest, tokens, identities)
+
+
 def build_api_strategy(
     config: Config,
     strategy: Strategy,
@@ -80,7 +138,14 @@ def build_api_strategy(
     identities: IdentityMap,
     timing: RetryTiming | None = None,
     secrets: SecretsManagerSecrets | None = None,
-) -> OktaStrategy | GithubStrategy | TailscaleStrategy | OneLoginStrategy | AptibleStrategy:
+) -> (
+    OktaStrategy
+    | GithubStrategy
+    | TailscaleStrategy
+    | OneLoginStrategy
+    | AptibleStrategy
+    | GoogleGroupStrategy
+):
     """The strategy object for an API sym_strategy (one of ``API_STRATEGY_TYPES``).
 
     Its integration gives the API token (``settings.api_token``, an ``env()`` secret, or
@@ -88,10 +153,13 @@ def build_api_strategy(
     OneLogin, ``client_id`` and the client secret read the same way (Aptible: ``username``
     and the password); and the address: ``settings.base_url``, else ``https://<external_id>``
     for Okta and OneLogin, and the public API for GitHub, Tailscale (whose ``external_id``
-    is the tailnet) and Aptible (whose ``external_id`` is the organization id).
+    is the tailnet) and Aptible (whose ``external_id`` is the organization id). A
+    google_group's integration holds a service account key instead (``build_google_group``).
     """
     assert strategy.integration is not None, "validated by config"
     integration = config.integrations[strategy.integration]
+    if strategy.type == "google_group":
+        return build_google_group(integration, client, identities, timing, secrets)
     base_url = integration.settings.get("base_url")
     if strategy.type == "onelogin":
         return _onelogin(integration, client, identities, timing, secrets)

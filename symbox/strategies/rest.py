@@ -120,11 +120,13 @@ class RestCaller:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send until an answer that is not worth retrying; raise StrategyError otherwise.
 
-        ``headers`` add to the caller's own (a precondition such as ``If-Match``). The
-        error's ``reached_target`` is true for a write that may have been applied.
+        ``headers`` add to the caller's own (a precondition such as ``If-Match``); ``data``
+        is sent as a form instead of ``json``. The error's ``reached_target`` is true for a
+        write that may have been applied.
         """
         url = f"{self._base_url}{path}"
         sent = {**self._headers, **headers} if headers else self._headers
@@ -136,7 +138,7 @@ class RestCaller:
             response: httpx.Response | None = None
             try:
                 response = await self._client.request(
-                    method, url, json=json, params=params, headers=sent
+                    method, url, json=json, params=params, headers=sent, data=data
                 )
             except httpx.HTTPError as error:
                 last = type(error).__name__
@@ -215,7 +217,8 @@ class RestCaller:
 
 
 def detail(response: httpx.Response) -> str:
-    """``": <message>"`` from a JSON error body (Okta's errorSummary, GitHub's message)."""
+    """``": <message>"`` from a JSON error body (Okta's errorSummary, GitHub's message,
+    Google's ``error.message`` or OAuth's ``error: error_description``)."""
     try:
         body = response.json()
     except ValueError:
@@ -223,6 +226,12 @@ def detail(response: httpx.Response) -> str:
     if not isinstance(body, dict):
         return ""
     message = body.get("errorSummary") or body.get("message")
+    error = body.get("error")
+    if not message and isinstance(error, dict):
+        message = error.get("message")
+    elif not message and isinstance(error, str):
+        described = body.get("error_description")
+        message = f"{error}: {described}" if isinstance(described, str) and described else error
     if not isinstance(message, str) or not message:
         return ""
     return ": " + " ".join(message.split())[:MESSAGE_LIMIT]

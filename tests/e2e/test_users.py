@@ -70,7 +70,7 @@ def test_bad_input_is_refused_with_the_reason(tmp_path: Path) -> None:
         (
             ("unset", "a@example.com"),
             "say which identity to remove: --okta or --github or --tailscale or --onelogin or "
-            "--aptible",
+            "--aptible or --google",
         ),
         (
             ("set", "a@example.com", "--github", "bad_name"),

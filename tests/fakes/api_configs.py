@@ -1,4 +1,4 @@
-"""HCL configs whose strategies grant through the fake services (Okta, OneLogin, ...)."""
+"""HCL configs whose strategies grant through the fake services (Okta, OneLogin, Google, ...)."""
 
 from __future__ import annotations
 
@@ -207,3 +207,36 @@ resource "sym_strategy" "aptible" {{
   targets        = [sym_target.db_admins.id]
 }}
 ''' + access_flow("aptible")
+
+
+def google_config(url: str, admin: str = "admin@acme.example", role: str = "MANAGER") -> str:
+    """An ``access`` flow over a google_group strategy with one group target, ``prod-db``.
+
+    The service account key comes from ``env("GOOGLE_SERVICE_ACCOUNT_KEY")``.
+    """
+    return f'''
+resource "sym_integration" "google" {{
+  type        = "google"
+  name        = "google"
+  external_id = "acme.example"
+  settings = {{
+    service_account_key = env("GOOGLE_SERVICE_ACCOUNT_KEY")
+    admin_email         = "{admin}"
+    base_url            = "{url}"
+  }}
+}}
+
+resource "sym_target" "prod_db" {{
+  type     = "google_group"
+  name     = "prod-db"
+  label    = "Production database"
+  settings = {{ group_email = "prod-db@acme.example", role = "{role}" }}
+}}
+
+resource "sym_strategy" "google" {{
+  type           = "google_group"
+  name           = "google"
+  integration_id = sym_integration.google.id
+  targets        = [sym_target.prod_db.id]
+}}
+''' + access_flow("google")
