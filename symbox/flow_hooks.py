@@ -11,7 +11,7 @@ from symbox.audit.entry import iso, redact
 from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine.model import Actor, Run
-from symbox.engine.permissions import DecisionRule
+from symbox.engine.permissions import DecisionRule, destinations_rule
 from symbox.flow_forms import check_forms, implementation_file
 from symbox.hook_integrations import EnvironmentIntegrations, HookCall, environment_integrations
 from symbox.hook_views import actor_view, flow_view, user_view
@@ -206,13 +206,20 @@ class FlowHooks:
                     integrations=call.integrations,
                 )
                 if permission is None:
-                    return DecisionRule.from_vars(flow.vars)
+                    return self._default_rule(run, flow)
                 return DecisionRule.from_permission(
                     permission.approve_deny, permission.allow_self_approval, flow.vars
                 )
             except (HookFailure, ValueError) as error:
                 log.warning("get_permissions failed", extra={"run_id": run.id, "error": str(error)})
                 return call.scrub(str(error))
+
+    def _default_rule(self, run: Run, flow: Flow) -> DecisionRule:
+        """Without ``get_permissions``: Sym's older ``get_approvers`` names who may decide."""
+        names = self._runner.defined(flow.implementation, implementation_file(flow))
+        if "get_approvers" in names and "get_request_notifications" not in names:
+            return destinations_rule(run.notifications, flow.vars)
+        return DecisionRule.from_vars(flow.vars)
 
 
 def _plain(value: Any) -> Any:
