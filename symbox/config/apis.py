@@ -72,7 +72,10 @@ def check_api_integration(
     else:
         plain, secret = credentials
         value = settings.get(plain)
-        if value is None:
+        if f"{plain}_secret" in settings or isinstance(value, Secret) or _is_reference(value):
+            # Sym keeps even the user name in a sym_secret (aptible's username_secret).
+            args.ok &= _check_secret(reader, where, settings, line, plain, known_secret)
+        elif value is None:
             reader.problem(line, f"{where}: settings.{plain} is required for {kind} integrations")
             args.ok = False
         elif not isinstance(value, str) or not value:

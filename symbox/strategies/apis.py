@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from symbox.config.apis import API_STRATEGY_TYPES, stored_secret
+from symbox.config.apis import API_STRATEGY_TYPES, SECRET_PREFIX, stored_secret
 from symbox.config.google import stored_key
 from symbox.config.model import Config, Integration, Secret, Strategy
 from symbox.identities import IdentityMap
@@ -234,9 +234,14 @@ def _aptible(
 ) -> AptibleStrategy:
     base_url = integration.settings.get("base_url")
     url = base_url if isinstance(base_url, str) else APTIBLE_AUTH_API
-    username = integration.settings.get("username")
+    plain = integration.settings.get("username")
+    username = (
+        plain
+        if isinstance(plain, str) and not plain.startswith(SECRET_PREFIX)
+        else secret_of(integration, "username", "the Aptible user name", secrets)
+    )
     password = secret_of(integration, "password", "the Aptible password", secrets)
-    assert isinstance(username, str) and password is not None, "validated by config"
+    assert username is not None and password is not None, "validated by config"
 
     def caller(auth: CachedToken | None) -> RestCaller:
         return RestCaller(

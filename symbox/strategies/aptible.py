@@ -45,18 +45,26 @@ def role_id(target: Target) -> str:
     return value
 
 
-def token_fetch(rest: RestCaller, username: str, password: str | TokenSource) -> Fetch:
-    """Fetches an access token with the user's password (``rest`` has no auth of its own)."""
+def token_fetch(
+    rest: RestCaller, username: str | TokenSource, password: str | TokenSource
+) -> Fetch:
+    """Fetches an access token with the user's password (``rest`` has no auth of its own).
+
+    The user name may be kept in a secret too (Sym's ``username_secret``); it is then read
+    when the token is fetched and left out of messages.
+    """
 
     async def fetch() -> tuple[str, float]:
         secret = password if isinstance(password, str) else await password()
+        name = username if isinstance(username, str) else await username()
+        shown = f"Aptible user {username}" if isinstance(username, str) else "the Aptible user"
         response = await rest.send(
             "POST",
             TOKEN_PATH,
             action="getting an access token",
             json={
                 "grant_type": "password",
-                "username": username,
+                "username": name,
                 "password": secret,
                 "scope": "manage",
                 "expires_in": TOKEN_LIFETIME,
@@ -65,7 +73,7 @@ def token_fetch(rest: RestCaller, username: str, password: str | TokenSource) ->
         if response.status_code in (400, 401, 403):
             # The password stays out: only the user name and Aptible's own message.
             raise StrategyError(
-                f"the credentials of Aptible user {username} were refused "
+                f"the credentials of {shown} were refused "
                 f"(HTTP {response.status_code}{detail(response)})",
                 permanent=True,
                 reached_target=False,

@@ -40,7 +40,9 @@ def env_name(*parts: str) -> str:
 
 
 # The Sym X_secret settings symbox can read from the sym_secret itself.
-KEPT_SECRETS = frozenset({"api_token_secret", "client_secret_secret", "password_secret"})
+KEPT_SECRETS = frozenset(
+    {"api_token_secret", "client_secret_secret", "password_secret", "username_secret"}
+)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def test_the_rule_from_stored_destinations() -> None:
         {"destinations": [{"type": "slack_fallback", "destinations": ["cy@x.com"]}]},
     )
     rule = destinations_rule(stored, {"approvers": "dee@x.com"})
-    assert rule.approvers == {"ann@example.com", "bo@x.com", "cy@x.com", "dee@x.com"}
+    assert rule.approvers == frozenset({"ann@example.com", "bo@x.com", "cy@x.com", "dee@x.com"})
     assert not rule.allow_self_approval
     channel = destinations_rule(({"destinations": ["#ops"]},), {})
     assert channel.approvers is None

@@ -292,3 +292,18 @@ def test_a_valid_aptible_config_loads_with_its_password_in_env_or_a_sym_secret()
         ENV,
     )
     assert stored_secret(stored.integrations["apt"].settings, "password") == "tok"
+
+
+def test_an_aptible_integration_in_sym_s_shape_keeps_both_credentials_in_sym_secrets() -> None:
+    config = load(
+        BASE + SECRETS + 'resource "sym_secret" "user" {\n  path = "p"\n'
+        "  source_id = sym_secrets.aws.id\n}\n"
+        'resource "sym_integration" "apt" {\n  type = "aptible"\n  name = "apt"\n'
+        '  external_id = "org-5a1e"\n'
+        "  settings = { username_secret = sym_secret.user.id, password_secret = sym_secret.tok.id }"
+        "\n}\n",
+        ENV,
+    )
+    settings = config.integrations["apt"].settings
+    assert stored_secret(settings, "username") == "user"
+    assert stored_secret(settings, "password") == "tok"

@@ -337,3 +337,44 @@ resource "sym_secret" "aptible" {{
         assert carol in aptible.members(ROLE)
     assert aptible.issued == ["apt-access-1"]
     assert PASSWORD not in (tmp_path / "data" / "audit.jsonl").read_text()
+
+
+async def test_sym_s_shape_username_and_password_from_one_json_secret(
+    tmp_path: Path, aptible: FakeAptible, aws: MotoAws
+) -> None:
+    """As Sym's example writes it: username_secret and password_secret, json_key each."""
+    carol = user_of(aptible, CAROL)
+    await aws.connection.secretsmanager().create_secret(
+        Name="main/aptible-bot-credentials",
+        SecretString=f'{{"username": "{USERNAME}", "password": "{PASSWORD}"}}',
+    )
+    text = aptible_config(aptible.url, ORGANIZATION, ROLE).replace(
+        'username = "symbox-robot@acme.example"\n    password = env("APTIBLE_PASSWORD")',
+        "username_secret = sym_secret.aptible_bot_username.id\n"
+        "    password_secret = sym_secret.aptible_bot_password.id",
+    )
+    assert "username_secret" in text
+    text += f"""
+resource "sym_secrets" "aws" {{
+  type     = "aws_secrets_manager"
+  name     = "aws"
+  settings = {{ region = "{REGION}", endpoint_url = "{aws.server.url}" }}
+}}
+
+resource "sym_secret" "aptible_bot_username" {{
+  path      = "main/aptible-bot-credentials"
+  source_id = sym_secrets.aws.id
+  settings  = {{ json_key = "username" }}
+}}
+
+resource "sym_secret" "aptible_bot_password" {{
+  path      = "main/aptible-bot-credentials"
+  source_id = sym_secrets.aws.id
+  settings  = {{ json_key = "password" }}
+}}
+"""
+    async with harness(tmp_path, config_text=lambda _: text) as h:
+        run_id = await h.request(target="db-admins", duration="10m")
+        assert (await h.approve(run_id)).json()["status"] == "escalated"
+        assert carol in aptible.members(ROLE)
+    assert PASSWORD not in (tmp_path / "data" / "audit.jsonl").read_text()
