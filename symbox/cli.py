@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (default: %(default)s)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.add_argument(
+        "--log-format",
+        default=os.environ.get("SYMBOX_LOG_FORMAT", "json"),
+        choices=logs.FORMATS,
+        help="json lines (default, or $SYMBOX_LOG_FORMAT) or text for people (coloured on a "
+        "terminal)",
+    )
+    run.add_argument(
         "--audit-outbox-limit",
         type=int,
         default=os.environ.get("SYMBOX_AUDIT_OUTBOX_LIMIT", "1000000"),
@@ -235,7 +242,7 @@ def _seconds(text: str) -> float:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM or SIGINT; SIGHUP reloads the config."""
-    logs.configure(args.log_level)
+    logs.configure(args.log_level, args.log_format)
     try:
         host, port = parse_listen(args.listen)
     except ValueError as error:

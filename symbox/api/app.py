@@ -9,10 +9,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from symbox.api.access_log import AccessLog
 from symbox.api.auth import TokenAuth
 from symbox.api.errors import ApiError, error_response, from_exception
 from symbox.api.openapi import openapi_document
@@ -274,4 +276,5 @@ def build_api(
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_exception, Exception: _server_error},
+        middleware=[Middleware(AccessLog)],
     )

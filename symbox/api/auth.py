@@ -6,6 +6,7 @@ import math
 
 from starlette.requests import Request
 
+from symbox import logs
 from symbox.api.errors import ApiError
 from symbox.clock import Clock
 from symbox.engine.model import Actor
@@ -66,6 +67,8 @@ class TokenAuth:
         # Read back by ``forbidden`` if the call is refused later on.
         request.state.token_id = token.id
         request.state.actor = token.actor
+        # The token's id, never its secret, names the caller in the log.
+        logs.note(actor=str(token.actor), token_id=token.id)
         return token.actor
 
     async def forbidden(self, request: Request, message: str) -> None:
