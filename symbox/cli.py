@@ -31,6 +31,7 @@ from symbox.engine.model import Actor
 from symbox.engine.people import InvalidEmail, canonical_email
 from symbox.errors import StartupError
 from symbox.flowtest.command import add_test_command, cmd_test
+from symbox.flowtest.hook_call import add_hooks_command, cmd_hooks
 from symbox.report import add_report_command, cmd_report
 from symbox.runner import ConfigRefused, Runner, load_checked, log_notices, startup_error
 from symbox.store.handle import open_store
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_command(commands)
 
     add_test_command(commands, _add_config, _add_variables)
+    add_hooks_command(commands, _add_config, _add_variables)
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -448,6 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": cmd_report,
         "import": cmd_import,
         "test": cmd_test,
+        "hooks": cmd_hooks,
         "version": cmd_version,
     }
     return handlers[args.command](args)
