@@ -295,7 +295,7 @@ def _observe(run: Run, events: Sequence[Mapping[str, Any]], grants: list[Grant])
     hook_errors = []
     for event in events:
         if event.get("name") == "hook_error":
-            details = event.get("details") or event.get("data") or {}
+            details = event.get("details") or {}
             hook_errors.append(str(details.get("hook")) if isinstance(details, Mapping) else "?")
     return {
         "outcome": STATUS_OUTCOMES[run.status],

@@ -130,7 +130,6 @@ class StatedIntegrations:
         self._answers = answers
         self._reachable = reachable
         self._trace = trace
-        self.sent: list[str] = []
 
     async def call(self, integration: str, method: str, args: dict[str, Any]) -> Any:
         """Answer one call, noting it in the trace."""
@@ -185,7 +184,7 @@ class StatedIntegrations:
 
     def _slack(self, method: str, args: dict[str, Any], who: str) -> Any:
         if method == "send_message":
-            self.sent.append(f"{shown(args.get('destination'))}: {args.get('text')}")
+            # Nothing is posted; the trace shows the message with the call.
             return None
         if method == "get_user_info":
             stated = self._answers.slack_users.get(who)

@@ -79,6 +79,20 @@ resource "sym_flow" "admin" {
   }
 }
 
+resource "sym_flow" "ops" {
+  name           = "ops"
+  implementation = file("${path.module}/ops.py")
+  environment_id = sym_environment.main.id
+  vars           = { approvers = "alice@example.com,bot:ci" }
+
+  params {
+    strategy_id = sym_strategy.okta.id
+    prompt_field "reason" {
+      type = "string"
+    }
+  }
+}
+
 resource "sym_flow" "lab" {
   name           = "lab"
   implementation = file("${path.module}/lab.py")
@@ -133,6 +147,18 @@ def get_identity(event):
     return event.user.username
 """
 
+OPS = """
+from sym.sdk.annotations import hook
+from sym.sdk.templates import ApprovalTemplate
+
+
+@hook
+def on_request(event):
+    if 9 <= event.payload.timestamp.hour < 17:
+        return ApprovalTemplate.approve(reason="office hours, asked by " + event.user.email)
+    return None
+"""
+
 LAB = """
 from sym.sdk.annotations import hook
 from sym.sdk.integrations import pagerduty
@@ -149,6 +175,7 @@ def write_project(folder: Path, tests: dict[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "hooks.py").write_text(HOOKS)
     (folder / "lab.py").write_text(LAB)
+    (folder / "ops.py").write_text(OPS)
     for name, text in tests.items():
         (folder / name).write_text(text)
     config = folder / "config.hcl"

@@ -225,7 +225,7 @@ case "lab_on_call" {
         (
             'case "x" {\n  flow = "nope"\n  requester = "a@example.com"\n'
             '  expect {\n    outcome = "pending"\n  }\n}\n',
-            'x.symtest.hcl:2: no flow named "nope" (flows: admin, lab)',
+            'x.symtest.hcl:2: no flow named "nope" (flows: admin, lab, ops)',
         ),
         (
             'case "x" {\n  flow = "admin"\n  requester = "a@example.com"\n}\n',

@@ -93,7 +93,7 @@ def test_what_cannot_be_called_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
         " get_request_notifications, on_request)\n",
     )
     code, _, err = run(["hooks", "run", "nope", "on_request", *common], capsys)
-    assert (code, err) == (2, "no flow named nope (flows: admin, lab)\n")
+    assert (code, err) == (2, "no flow named nope (flows: admin, lab, ops)\n")
     (tmp_path / "bad.json").write_text("{")
     code, _, err = run(
         ["hooks", "run", "admin", "on_request", "--event", str(tmp_path / "bad.json"), *on(config)],
