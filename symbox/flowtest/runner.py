@@ -193,44 +193,20 @@ class FlowTester:
         except REFUSALS as error:
             trace.add("step", f"the request is refused: {error}")
             got: dict[str, Any] = {"outcome": "refused", "granted": False, "errors": [str(error)]}
-            return _judge(case, got, [])
+            untried = "not tried: the request was refused"
+            return _judge(case, got, [(attempt, untried, None) for attempt in case.attempts])
         self._note_run(run, "request")
         results: list[tuple[Attempt, str, str | None]] = []
         for attempt in case.attempts:
-            decider = (
-                Actor.bot(attempt.by[4:])
-                if attempt.by.startswith("bot:")
-                else Actor.user(attempt.by)
-            )
-            try:
-                run = await service.decide(
-                    actor=decider,
-                    run_id=run.id,
-                    approve=attempt.action == "approve",
-                    reason=attempt.reason,
-                    channel=case.channel,
-                )
-            except HiddenRun:
-                # The service answers as if the run did not exist, so the message says why.
-                why = (
-                    f"the run is hidden from {decider} (the API answers 404): neither its"
-                    f" requester nor in vars.approvers of flow {flow.name}"
-                )
-                trace.add("step", f"{attempt.action} by {attempt.by} is refused: {why}")
-                results.append((attempt, "refused", why))
-                continue
-            except REFUSALS as error:
-                trace.add("step", f"{attempt.action} by {attempt.by} is refused: {error}")
-                results.append((attempt, "refused", str(error)))
-                continue
-            results.append((attempt, "allowed", None))
-            self._note_run(run, f"{attempt.action} by {attempt.by}")
+            self._note_rule(flow, hooks)
+            run, outcome, message = await self._decide(service, run, flow, attempt, case.channel)
+            results.append((attempt, outcome, message))
         final = await reader.get_run(run.id)
         assert final is not None, "the run was just committed"
         events = await reader.run_events(run.id)
         got = _observe(final, events, grants)
         if "approvers" in case.expect or "self_approval" in case.expect:
-            rule = await self._rule(final, flow, hooks, scopes)
+            rule = await self._rule(final, flow, hooks, scopes, service)
             if isinstance(rule, str):
                 got["errors"] = [*got["errors"], f"get_permissions: {rule}"]
                 got["hook_errors"] = [*got["hook_errors"], "get_permissions"]
@@ -239,25 +215,60 @@ class FlowTester:
                 got["self_approval"] = rule.allow_self_approval
         return _judge(case, got, results)
 
+    async def _decide(
+        self, service: RunService, run: Run, flow: Flow, attempt: Attempt, channel: str
+    ) -> tuple[Run, str, str | None]:
+        """Try ``attempt``'s decision: the run after it, "allowed" or "refused", and why."""
+        by = attempt.by
+        decider = Actor.bot(by.removeprefix("bot:")) if by.startswith("bot:") else Actor.user(by)
+        try:
+            decided = await service.decide(
+                actor=decider,
+                run_id=run.id,
+                approve=attempt.action == "approve",
+                reason=attempt.reason,
+                channel=channel,
+            )
+        except HiddenRun:
+            # The service answers as if the run did not exist, so the message says why.
+            why = (
+                f"the run is hidden from {decider} (the API answers 404): neither its"
+                f" requester nor in vars.approvers of flow {flow.name}"
+            )
+        except REFUSALS as error:
+            why = str(error)
+        else:
+            self._note_run(decided, f"{attempt.action} by {by}")
+            return decided, "allowed", None
+        self._trace.add("step", f"{attempt.action} by {by} is refused: {why}")
+        return run, "refused", why
+
     async def _rule(
         self,
         run: Run,
         flow: Flow,
         hooks: HookRunner | None,
         scopes: Mapping[str, IntegrationProvider],
+        service: RunService,
     ) -> DecisionRule | str:
         """Who may decide, asked as when the request is made: event.user is the requester."""
-        if hooks is None or "get_permissions" not in hooks.defined(
-            flow.implementation, implementation_file(flow)
-        ):
+        if hooks is None or not _asks_permissions(hooks, flow):
             rule = DecisionRule.from_vars(flow.vars)
             self._trace.add("rule", f"who may decide: vars.approvers {_who(rule)}")
             return rule
-        asker = FlowHooks(hooks, self._config, StillClock(run.created_at), lambda _: None, scopes)
+        clock = StillClock(run.created_at)
+        asker = FlowHooks(hooks, self._config, clock, service.target, scopes)
         answer = await asker.decision_rule(run, flow, Actor.user(run.requester))
         if not isinstance(answer, str):
             self._trace.add("rule", f"who may decide: get_permissions {_who(answer)}")
         return answer
+
+    def _note_rule(self, flow: Flow, hooks: HookRunner | None) -> None:
+        """Say what a decision is checked against when no hook call will show it."""
+        if hooks is not None and _asks_permissions(hooks, flow):
+            return  # the get_permissions call and its answer are in the trace
+        rule = DecisionRule.from_vars(flow.vars)
+        self._trace.add("rule", f"who may decide: vars.approvers {_who(rule)}")
 
     def _note_run(self, run: Run, after: str) -> None:
         decision = run.decision
@@ -269,6 +280,10 @@ class FlowTester:
         if run.errors:
             text += f"; errors: {'; '.join(run.errors)}"
         self._trace.add("step", text)
+
+
+def _asks_permissions(hooks: HookRunner, flow: Flow) -> bool:
+    return "get_permissions" in hooks.defined(flow.implementation, implementation_file(flow))
 
 
 def _who(rule: DecisionRule) -> str:

@@ -243,6 +243,13 @@ case "lab_on_call" {
             "  }\n}\n",
             "x.symtest.hcl:5: integrations: unknown argument okta_group",
         ),
+        (
+            'case "x" {\n  flow = "admin"\n  requester = "a@example.com"\n'
+            '  integrations {\n    fail = { http = "down" }\n  }\n  expect {\n'
+            "    granted = true\n  }\n}\n",
+            "x.symtest.hcl:5: integrations: fail: http is not one of pagerduty, okta, aws_iam,"
+            " aws_sso, slack, github, aws_lambda or strategy",
+        ),
     ],
 )
 def test_an_unusable_test_file_exits_2_naming_file_and_line(
@@ -371,3 +378,48 @@ def test_a_config_folder_does_not_read_its_test_files_as_config(tmp_path: Path) 
         tmp_path, environ={"FLOWTEST_PAGERDUTY_TOKEN": "t", "FLOWTEST_OKTA_TOKEN": "t"}
     )
     assert config.files == (f"{tmp_path}/config.hcl",)
+
+
+def test_a_refused_config_an_unreadable_file_or_an_unknown_case_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_project(tmp_path, {"admin.symtest.hcl": PASSING})
+    code, _, err = run(["test", "--config", str(config), "--explain", "nope"], capsys)
+    assert (code, err) == (2, "no case named nope\n")
+    (tmp_path / "latin1.symtest.hcl").write_bytes(b'case "caf\xe9" {}\n')
+    code, _, err = run(["test", "--config", str(config)], capsys)
+    assert (code, err) == (2, f"{tmp_path}/latin1.symtest.hcl: cannot read: not UTF-8 text\n")
+    config.write_text('resource "sym_flow" "broken" {\n')
+    code, _, err = run(
+        ["test", "--config", str(config), str(tmp_path / "admin.symtest.hcl")], capsys
+    )
+    assert code == 2
+    assert err.endswith(f"the config {config} cannot be used\n")
+
+
+def test_decisions_after_a_refused_request_fail_as_not_tried(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = """
+case "no_duration" {
+  flow      = "admin"
+  requester = "carol@example.com"
+  fields    = { reason = "deploy" }
+  approve {
+    by     = "alice@example.com"
+    expect = "allowed"
+  }
+  expect {
+    outcome = "refused"
+  }
+}
+"""
+    config = write_project(tmp_path, {"admin.symtest.hcl": case})
+    code, out, _ = run(["test", "--config", str(config)], capsys)
+    assert "- approve by alice@example.com (line 6) = allowed" in out.splitlines()
+    assert (
+        "+ approve by alice@example.com (line 6) = not tried: the request was refused"
+        in out.splitlines()
+    )
+    assert "  (error: duration: required)" in out.splitlines()
+    assert code == 1
