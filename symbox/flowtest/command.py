@@ -51,7 +51,10 @@ def add_test_command(
     )
     test.add_argument("--junit-xml", type=Path, metavar="FILE", help="also write JUnit XML here")
     test.add_argument(
-        "--log-level", default="ERROR", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+        "--log-level",
+        default="ERROR",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="log records at least this severe go to stderr as JSON (default: %(default)s)",
     )
 
 

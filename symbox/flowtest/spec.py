@@ -213,7 +213,11 @@ def _case(block: Block, reader: _Reader, config: Config) -> Case | None:
     answers = Answers.none()
     attempts: list[Attempt] = []
     expect: dict[str, Any] | None = None
+    seen: set[str] = set()
     for inner in block.blocks:
+        if inner.type in seen and inner.type in ("integrations", "expect"):
+            reader.problem(inner.location, f"a case has one {inner.type} block")
+        seen.add(inner.type)
         if inner.type == "integrations":
             answers = read_answers(_plain_values(inner, reader), inner.location, reader.problem)
         elif inner.type in ("approve", "deny"):
@@ -228,8 +232,11 @@ def _case(block: Block, reader: _Reader, config: Config) -> Case | None:
                 f"unknown block {inner.type} (a case has integrations, approve, deny, expect)",
             )
     stated_attempts = any(item.expect is not None for item in attempts)
-    if expect is None or (not expect and not stated_attempts):
-        reader.problem(block.location, f"case {name} expects nothing: add an expect block")
+    if not expect and not stated_attempts:
+        reader.problem(
+            block.location,
+            f"case {name} expects nothing: add an expect block (or expect in approve or deny)",
+        )
     if len(reader.problems) > before or flow is None or requester is None:
         return None
     return Case(

@@ -229,7 +229,8 @@ case "lab_on_call" {
         ),
         (
             'case "x" {\n  flow = "admin"\n  requester = "a@example.com"\n}\n',
-            "x.symtest.hcl:1: case x expects nothing: add an expect block",
+            "x.symtest.hcl:1: case x expects nothing: add an expect block (or expect in approve or"
+            " deny)",
         ),
         (
             'case "x" {\n  flow = "admin"\n  requester = "a@example.com"\n'
@@ -242,6 +243,11 @@ case "lab_on_call" {
             "  integrations {\n    okta_group = {}\n  }\n  expect {\n    granted = true\n"
             "  }\n}\n",
             "x.symtest.hcl:5: integrations: unknown argument okta_group",
+        ),
+        (
+            'case "x" {\n  flow = "admin"\n  requester = "a@example.com"\n'
+            "  expect {\n    granted = true\n  }\n  expect {\n    granted = false\n  }\n}\n",
+            "x.symtest.hcl:7: a case has one expect block",
         ),
         (
             'case "x" {\n  flow = "admin"\n  requester = "a@example.com"\n'

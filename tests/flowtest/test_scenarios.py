@@ -55,6 +55,17 @@ case "a_bot_asks_for_a_person_and_another_bot_approves" {
   }
 }
 
+case "only_a_decision_is_expected" {
+  flow      = "ops"
+  requester = "carol@example.com"
+  fields    = { reason = "maintenance", duration = "1h" }
+  at        = "2026-01-05T22:00:00Z"
+  deny {
+    by     = "alice@example.com"
+    expect = "allowed"
+  }
+}
+
 case "a_failing_grant_errors_the_run" {
   flow      = "ops"
   requester = "carol@example.com"
@@ -95,6 +106,7 @@ def test_time_bots_identities_and_failures_are_stated_and_checked(
         "office_hours_are_pre_approved PASSED",
         "nights_wait_for_an_approver PASSED",
         "a_bot_asks_for_a_person_and_another_bot_approves PASSED",
+        "only_a_decision_is_expected PASSED",
         "a_failing_grant_errors_the_run PASSED",
         "a_failing_integration_reaches_the_hook PASSED",
     ], out
