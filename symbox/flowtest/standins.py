@@ -7,7 +7,7 @@ grant, and the clock stands still; hooks themselves run for real in the sandbox.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -330,7 +330,7 @@ class PlaceholderEnviron(Mapping[str, str]):
         value = self._environ.get(name)
         return self._placeholder(name) if value is None else value
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[str]:
         return iter(self._environ)
 
     def __len__(self) -> int:

@@ -157,6 +157,12 @@ def on_request(event):
     if 9 <= event.payload.timestamp.hour < 17:
         return ApprovalTemplate.approve(reason="office hours, asked by " + event.user.email)
     return None
+
+
+@hook
+def after_deny(event):
+    if event.payload.fields["reason"] == "after-hook":
+        raise RuntimeError("could not post the denial")
 """
 
 LAB = """

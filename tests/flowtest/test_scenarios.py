@@ -66,6 +66,21 @@ case "only_a_decision_is_expected" {
   }
 }
 
+case "an_after_hook_error_leaves_the_decision" {
+  flow      = "ops"
+  requester = "carol@example.com"
+  fields    = { reason = "after-hook", duration = "1h" }
+  at        = "2026-01-05T22:00:00Z"
+  deny {
+    by = "alice@example.com"
+  }
+  expect {
+    outcome        = "denied"
+    hook_errors    = ["after_deny"]
+    error_contains = "RuntimeError: could not post the denial"
+  }
+}
+
 case "a_failing_grant_errors_the_run" {
   flow      = "ops"
   requester = "carol@example.com"
@@ -107,6 +122,7 @@ def test_time_bots_identities_and_failures_are_stated_and_checked(
         "nights_wait_for_an_approver PASSED",
         "a_bot_asks_for_a_person_and_another_bot_approves PASSED",
         "only_a_decision_is_expected PASSED",
+        "an_after_hook_error_leaves_the_decision PASSED",
         "a_failing_grant_errors_the_run PASSED",
         "a_failing_integration_reaches_the_hook PASSED",
     ], out
