@@ -144,7 +144,7 @@ def get_request_notifications(event):
 
 @reducer
 def get_identity(event):
-    return event.user.username
+    return event.user.email.split("@")[0]
 """
 
 OPS = """
