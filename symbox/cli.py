@@ -30,6 +30,8 @@ from symbox.config.variables import VAR, VAR_FILE, VarOption, parse_var
 from symbox.engine.model import Actor
 from symbox.engine.people import InvalidEmail, canonical_email
 from symbox.errors import StartupError
+from symbox.flowtest.command import add_test_command, cmd_test
+from symbox.flowtest.hook_call import add_hooks_command, cmd_hooks
 from symbox.report import add_report_command, cmd_report
 from symbox.runner import ConfigRefused, Runner, load_checked, log_notices, startup_error
 from symbox.store.handle import open_store
@@ -186,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_command(commands, _add_data_dir)
 
     add_import_command(commands)
+
+    add_test_command(commands, _add_config, _add_variables)
+    add_hooks_command(commands, _add_config, _add_variables)
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -451,6 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "users": lambda args: cmd_users(args, _operator(), _table),
         "report": cmd_report,
         "import": cmd_import,
+        "test": cmd_test,
+        "hooks": cmd_hooks,
         "version": cmd_version,
     }
     return handlers[args.command](args)
