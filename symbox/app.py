@@ -105,6 +105,8 @@ class Options:
     hook_timeout: float = 2.0
     # How refused calls are audited and failing addresses slowed.
     refusal_limits: RefusalLimits = field(default_factory=RefusalLimits)
+    # Seconds after its creation a token stops working, whatever its own expiry (None: no bound).
+    token_max_ttl: float | None = None
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -297,7 +299,7 @@ class App:
         self.api = build_api(
             self.service,
             self.reader,
-            TokenAuth(self.reader, self.clock, self.refusals),
+            TokenAuth(self.reader, self.clock, self.refusals, options.token_max_ttl),
             self.metrics_text,
         )
         self.port: int | None = None

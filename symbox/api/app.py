@@ -30,6 +30,8 @@ MAX_BODY = 64 * 1024
 MAX_DRAIN = 1024 * 1024
 MAX_PAGE = 500
 CHANNEL = "api"
+# The event actions, POST /api/v1/events/ACTION.
+ACTIONS = frozenset({"request", "approve", "deny", "deescalate"})
 # A request's context is kept with its run and shown to hooks: bounded like a field.
 MAX_CONTEXT = 16 * 1024
 
@@ -211,8 +213,16 @@ class EventsApi:
 
     async def get_event(self, request: Request) -> Response:
         """GET /api/v1/events/{event_id}."""
-        actor = await self._auth.actor(request)
         event_id = request.path_params["event_id"]
+        if event_id in ACTIONS:
+            # GET /api/v1/events/approve is a wrong method, not an unknown event.
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"/api/v1/events/{event_id} takes POST",
+                headers={"Allow": "POST"},
+            )
+        actor = await self._auth.actor(request)
         event = await self._reader.get_event(event_id)
         if event is None:
             raise ApiError(404, "not_found", f"no event {event_id!r}")
