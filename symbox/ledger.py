@@ -8,7 +8,10 @@ told, and the ``after_*`` hooks of the completed steps run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
 from functools import partial
 
 from symbox import logs
@@ -26,6 +29,20 @@ from symbox.store.writer import Writer
 log = logging.getLogger(__name__)
 
 Step = Callable[[Run], engine.Transition]
+# Set while the timer does a run's due work: symbox's own events then say channel "timer"
+# (the expiry, a forwarded or expired request, a retried grant), not the request's channel.
+TIMER_CHANNEL = "timer"
+_working_for: ContextVar[str | None] = ContextVar("symbox_work_channel", default=None)
+
+
+@contextmanager
+def timer_work() -> Iterator[None]:
+    """Mark the work done in this context as the timer's."""
+    token = _working_for.set(TIMER_CHANNEL)
+    try:
+        yield
+    finally:
+        _working_for.reset(token)
 # Events that record something going wrong, logged as warnings.
 _FAILURES = frozenset({"escalate_failed", "deescalate_failed", "hook_error", "error"})
 
@@ -36,6 +53,17 @@ ESCALATION_SAFETY_NET = 30.0
 AFTER_HOOK_STEPS = frozenset(
     {"request", "approve", "deny", "escalate", "deescalate", "request_forward", "request_expire"}
 )
+
+
+def _via(transition: engine.Transition, channel: str | None) -> engine.Transition:
+    """``transition`` with symbox's own events on ``channel`` (the timer's), if given."""
+    if channel is None:
+        return transition
+    events = tuple(
+        replace(event, channel=channel) if event.actor.kind == "system" else event
+        for event in transition.events
+    )
+    return replace(transition, events=events)
 
 
 class RunLedger:
@@ -83,11 +111,14 @@ class RunLedger:
         timer only keeps a late safety net for it instead of racing the caller.
         """
 
+        # Read here: the writer runs jobs on its own thread, outside this context.
+        channel = _working_for.get()
+
         def job(txn: WriteTxn) -> engine.Transition:
             current = txn.get_run(run_id)
             if current is None:
                 raise NotFound(f"no run {run_id!r}")
-            transition = step(current)
+            transition = _via(step(current), channel)
             self._save(txn, transition)
             return transition
 

@@ -24,7 +24,7 @@ from symbox.flow_forms import FlowForms, filled_inputs
 from symbox.flow_hooks import FlowHooks
 from symbox.grant_identities import GrantIdentities
 from symbox.hook_integrations import EnvironmentIntegrations
-from symbox.ledger import RunLedger
+from symbox.ledger import RunLedger, timer_work
 from symbox.locks import KeyedLocks
 from symbox.metrics import LATENESS_BUCKETS, Metrics
 from symbox.sandbox.hooks import HookOutcome, HookRunner
@@ -518,12 +518,13 @@ class RunService:
         run = await self._reader.get_run(run_id)
         if run is None:
             return
-        if run.status.value == "requested":
-            await self.advance_request(run_id, known=run)
-        elif run.grant is not None and run.grant.state is GrantState.ESCALATING:
-            await self.escalate(run_id, known=run)
-        else:
-            await self.deescalate(run_id, known=run)
+        with timer_work():
+            if run.status.value == "requested":
+                await self.advance_request(run_id, known=run)
+            elif run.grant is not None and run.grant.state is GrantState.ESCALATING:
+                await self.escalate(run_id, known=run)
+            else:
+                await self.deescalate(run_id, known=run)
 
     # Hooks
 

@@ -99,3 +99,17 @@ async def test_a_runs_whole_life_can_be_read_by_its_run_id(
     assert story == ["request", "approve", "escalate", "deescalate"]
     for line in lines:
         assert not any(secret in json.dumps(line) for secret in secrets)
+
+
+@pytest.mark.anyio
+async def test_the_timers_events_say_channel_timer(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        run_id = await h.request()
+        await h.approve(run_id)
+        await h.advance(600)
+        run = await h.wait_status(run_id, "deescalated")
+    channels = {event["name"]: event["channel"] for event in run["events"]}
+    assert channels["request"] == "api" and channels["approve"] == "api"
+    # Escalated inline by the approval; revoked at expiry by the timer.
+    assert channels["escalate"] == "api"
+    assert channels["deescalate"] == "timer"
