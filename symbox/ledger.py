@@ -43,6 +43,8 @@ def timer_work() -> Iterator[None]:
         yield
     finally:
         _working_for.reset(token)
+
+
 # Events that record something going wrong, logged as warnings.
 _FAILURES = frozenset({"escalate_failed", "deescalate_failed", "hook_error", "error"})
 
