@@ -23,7 +23,9 @@ from symbox.config.textfuncs import (
     format_values,
     json_text,
     plain_text,
+    regex,
     regex_replace,
+    regexall,
     title,
 )
 
@@ -511,5 +513,7 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType(
         "upper": Function(_upper, ("string",)),
         "trimspace": Function(_trimspace, ("string",)),
         "replace": Function(_replace, ("string", "string", "string")),
+        "regex": Function(regex, ("string", "string")),
+        "regexall": Function(regexall, ("string", "string")),
     }
 )

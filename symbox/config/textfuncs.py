@@ -382,3 +382,26 @@ def compile_re2(pattern: str) -> re.Pattern[str]:
 
 def _lacks(pattern: str, what: str) -> ValueError:
     return ValueError(f"{pattern!r}: Terraform's regular expressions (RE2) have no {what}")
+
+
+def regex(pattern: str, text: str) -> Any:
+    """Terraform's ``regex``: the first match, its groups as a list, or named groups as a map."""
+    compiled = compile_re2(pattern)
+    match = compiled.search(text)
+    if match is None:
+        raise ValueError("pattern did not match any part of the given string")
+    return _match_value(compiled, match)
+
+
+def regexall(pattern: str, text: str) -> list[Any]:
+    """Terraform's ``regexall``: every match, each as ``regex`` gives it; empty when none."""
+    compiled = compile_re2(pattern)
+    return [_match_value(compiled, match) for match in compiled.finditer(text)]
+
+
+def _match_value(compiled: re.Pattern[str], match: re.Match[str]) -> Any:
+    if compiled.groupindex:
+        return {name: match.group(name) for name in compiled.groupindex}
+    if compiled.groups:
+        return list(match.groups())
+    return match.group(0)

@@ -73,6 +73,12 @@ LINE = 11
         ('upper("алло!")', "АЛЛО!"),
         ('upper("straße")', "STRAßE"),
         ('replace("1 + 2 + 3", "+", "-")', "1 - 2 - 3"),
+        ('regex("^#.+", "#sym-errors")', "#sym-errors"),
+        ('regex("^#(.+)-(.+)$", "#sym-errors")', ("sym", "errors")),
+        ('regex("(?P<team>[a-z]+)-(?P<kind>[a-z]+)", "ops-db")', {"team": "ops", "kind": "db"}),
+        ('regexall("[0-9]", "a1b22")', ("1", "2", "2")),
+        ('regexall("x", "abc")', ()),
+        ('can(regex("^#", "sym-errors"))', False),
         ('replace("hello world", "/w.*d/", "everybody")', "hello everybody"),
         ('replace("John Doe", "/(\\\\w+) (\\\\w+)/", "$2, $1")', "Doe, John"),
         ('replace("a-b", "/(?P<first>\\\\w)-/", "$${first}+$$")', "a+$b"),
@@ -242,6 +248,10 @@ def _problems(expression: str) -> list[str]:
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
+        (
+            'regex("^#", "sym-errors")',
+            "regex(): pattern did not match any part of the given string",
+        ),
         ('one(["a", "b"])', "one(): needs a list of zero or one elements, got 2"),
         ("element([], 0)", "element(): the list is empty"),
         ('element(["a"], -1)', "element(): the index must not be negative"),
@@ -333,6 +343,8 @@ def _problems(expression: str) -> list[str]:
                     "lower",
                     "merge",
                     "one",
+                    "regex",
+                    "regexall",
                     "replace",
                     "split",
                     "templatefile",
