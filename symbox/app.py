@@ -237,6 +237,7 @@ class App:
                 aws=self.aws,
                 metrics=self.metrics,
                 timing=options.audit_retry,
+                secrets=secrets,
             )
         ]
         self.outbox = OutboxMonitor(

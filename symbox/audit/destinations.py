@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,8 +14,10 @@ from symbox.audit.jsonl import JsonLinesFile
 from symbox.audit.kinesis import DataStreamSink, FirehoseSink
 from symbox.audit.segment import SEGMENT_BASE_URL, SegmentSink, batch_url
 from symbox.audit.shipper import AuditSink, FileSink, Route
+from symbox.aws.secrets import SecretsManagerSecrets
 from symbox.aws.session import AwsConnections, ConnectionSettings
-from symbox.config.model import Config, LogDestination, Secret
+from symbox.config.apis import stored_secret
+from symbox.config.model import Config, Integration, LogDestination, Secret
 from symbox.metrics import Metrics
 
 DATADOG_SITE = "datadoghq.com"
@@ -88,6 +90,17 @@ def aws_settings(config: Config, destination: LogDestination) -> ConnectionSetti
     )
 
 
+def _write_key(
+    integration: Integration, secrets: SecretsManagerSecrets | None
+) -> str | Callable[[], Awaitable[str]]:
+    """A segment integration's write key: its ``env()`` value, or a reader of its sym_secret."""
+    value = stored_secret(integration.settings, "write_key")
+    if isinstance(value, Secret):
+        return value.reveal()
+    assert value is not None and secrets is not None, "validated by config"
+    return secrets.secret(value).value
+
+
 def _remote(
     config: Config,
     destination: LogDestination,
@@ -96,6 +109,7 @@ def _remote(
     aws: AwsConnections,
     metrics: Metrics,
     timing: RetryTiming | None,
+    secrets: SecretsManagerSecrets | None = None,
 ) -> AuditSink:
     settings = destination.settings
     name = f"{destination.type}:{destination.key}"
@@ -126,8 +140,8 @@ def _remote(
         )
     if destination.type == "segment":
         integration = config.integrations.get(destination.integration or "")
-        write_key = _text(integration.settings.get("write_key")) if integration else None
-        assert write_key is not None, "validated by config"
+        assert integration is not None, "validated by config"
+        write_key = _write_key(integration, secrets)
         return SegmentSink(
             name,
             batch_url(_text(settings.get("base_url")) or SEGMENT_BASE_URL),
@@ -166,6 +180,7 @@ def build_destinations(
     aws: AwsConnections,
     metrics: Metrics,
     timing: RetryTiming | None = None,
+    secrets: SecretsManagerSecrets | None = None,
 ) -> list[Destination]:
     """Every audit destination with its route: the ``files`` first, then the remote ones."""
     built = [
@@ -176,6 +191,14 @@ def build_destinations(
         destination = config.log_destinations[key]
         if destination.type == "file":
             continue
-        sink = _remote(config, destination, client=client, aws=aws, metrics=metrics, timing=timing)
+        sink = _remote(
+            config,
+            destination,
+            client=client,
+            aws=aws,
+            metrics=metrics,
+            timing=timing,
+            secrets=secrets,
+        )
         built.append(Destination(sink, route(config, destination), REMOTE_COALESCE))
     return built

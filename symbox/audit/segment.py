@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -34,6 +35,11 @@ def _encode(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _basic(write_key: str) -> str:
+    # Segment takes the write key as a Basic user name with no password.
+    return "Basic " + base64.b64encode(f"{write_key}:".encode()).decode("ascii")
+
+
 class SegmentSink(HttpSink):
     """Segment's HTTP Tracking API: one ``track`` event per record, the write key as Basic auth.
 
@@ -45,7 +51,7 @@ class SegmentSink(HttpSink):
         self,
         name: str,
         url: str,
-        write_key: str,
+        write_key: str | Callable[[], Awaitable[str]],
         client: httpx.AsyncClient,
         metrics: Metrics,
         *,
@@ -54,13 +60,20 @@ class SegmentSink(HttpSink):
         timing: RetryTiming | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        credentials = base64.b64encode(f"{write_key}:".encode()).decode("ascii")
+        known = write_key if isinstance(write_key, str) else None
+
+        async def authorization() -> Mapping[str, str]:
+            # Sym's write_key_secret: read from Secrets Manager (its reader caches it).
+            assert not isinstance(write_key, str)
+            return {"Authorization": _basic(await write_key())}
+
         super().__init__(
             name,
             url,
             client,
             metrics,
-            headers={"Authorization": f"Basic {credentials}"},
+            headers={"Authorization": _basic(known)} if known is not None else None,
+            auth=None if known is not None else authorization,
             max_records=SEGMENT_MAX_RECORDS,
             max_bytes=SEGMENT_MAX_BYTES,
             timeout=timeout,

@@ -68,20 +68,20 @@ def check_api_integration(
     kind = args.values.get("type")
     credentials = CREDENTIALS.get(kind) if isinstance(kind, str) else None
     if credentials is None:
-        args.ok &= _check_secret(reader, where, settings, line, "api_token", known_secret)
+        args.ok &= check_secret_setting(reader, where, settings, line, "api_token", known_secret)
     else:
         plain, secret = credentials
         value = settings.get(plain)
         if f"{plain}_secret" in settings or isinstance(value, Secret) or _is_reference(value):
             # Sym keeps even the user name in a sym_secret (aptible's username_secret).
-            args.ok &= _check_secret(reader, where, settings, line, plain, known_secret)
+            args.ok &= check_secret_setting(reader, where, settings, line, plain, known_secret)
         elif value is None:
             reader.problem(line, f"{where}: settings.{plain} is required for {kind} integrations")
             args.ok = False
         elif not isinstance(value, str) or not value:
             reader.problem(line, f"{where}: settings.{plain}: expected a non-empty string")
             args.ok = False
-        args.ok &= _check_secret(reader, where, settings, line, secret, known_secret)
+        args.ok &= check_secret_setting(reader, where, settings, line, secret, known_secret)
         if secret not in settings and f"{secret}_secret" not in settings:
             reader.problem(
                 line,
@@ -99,7 +99,7 @@ def _is_reference(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(SECRET_PREFIX)
 
 
-def _check_secret(
+def check_secret_setting(
     reader: Reader,
     where: str,
     settings: Mapping[str, Any],

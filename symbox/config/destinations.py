@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from symbox.config.apis import check_secret_setting
 from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
@@ -131,28 +132,18 @@ def check_log_destination(
         args.ok = False
 
 
-def check_segment_integration(reader: Reader, where: str, args: Args, at: Location) -> None:
-    """A ``segment`` integration holds the write key, read with ``env()``."""
+def check_segment_integration(
+    reader: Reader, where: str, args: Args, at: Location, known_secret: Callable[[str], bool]
+) -> None:
+    """A ``segment`` integration's write key: ``env()``, or Sym's ``write_key_secret``."""
     settings = args.values.get("settings", {})
     line = args.lines.get("settings", at)
-    problems: list[str] = []
-    if "write_key_secret" in settings:
-        # Sym read the key through a sym_secret; symbox reads it from its environment.
-        problems.append(
-            f"settings.write_key_secret: symbox reads Segment's write key itself: "
-            f"use settings.{WRITE_KEY_HINT} instead"
+    if "write_key" not in settings and "write_key_secret" not in settings:
+        reader.problem(
+            line,
+            f"{where}: settings.write_key is required for segment integrations: "
+            f"{WRITE_KEY_HINT} (or write_key_secret = sym_secret.NAME.id)",
         )
-    elif "write_key" not in settings:
-        problems.append(
-            f"settings.write_key is required for segment integrations: {WRITE_KEY_HINT}"
-        )
-    key = settings.get("write_key")
-    if key is not None and not isinstance(key, Secret):
-        problems.append(
-            f'settings.write_key: read it with env("NAME"), not written in the config '
-            f"({WRITE_KEY_HINT})"
-        )
-    for problem in problems:
-        reader.problem(line, f"{where}: {problem}")
-    if problems:
         args.ok = False
+        return
+    args.ok &= check_secret_setting(reader, where, settings, line, "write_key", known_secret)

@@ -69,7 +69,7 @@ def build_integration(
     elif typed and args.values["type"] == "slack":
         _slack_tokens(reader, notices, where, args, at)
     elif typed and args.values["type"] == "segment":
-        check_segment_integration(reader, where, args, at)
+        check_segment_integration(reader, where, args, at, has_secret)
     if not args.ok:
         return None
     v = args.values

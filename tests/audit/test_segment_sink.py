@@ -182,3 +182,25 @@ async def test_requests_stay_under_segments_batch_size(
     assert len(requests) > 1
     assert all(len(request.items) <= 24 for request in requests)
     assert segment.message_ids() == [f"id-{seq}" for seq in range(1, 61)]
+
+
+async def test_a_write_key_kept_in_a_secret_is_read_when_sending(
+    segment: SegmentReceiver, client: httpx.AsyncClient
+) -> None:
+    reads: list[str] = []
+
+    async def key() -> str:
+        reads.append("read")
+        if len(reads) == 1:
+            # Secrets Manager briefly unreachable: the batch waits and is sent again.
+            raise RuntimeError("reading secret sym/segment: unreachable")
+        return WRITE_KEY
+
+    delivered = SegmentSink(
+        "segment:seg", batch_url(segment.url), key, client, Metrics(), timing=FAST
+    )
+    await delivered.deliver(outbox(3))
+    assert segment.message_ids() == ["id-1", "id-2", "id-3"]
+    credentials = base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
+    assert segment.accepted()[0].headers["Authorization"] == f"Basic {credentials}"
+    assert len(reads) == 2

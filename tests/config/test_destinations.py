@@ -244,11 +244,13 @@ resource "sym_log_destination" "none" {
     )
     assert found == [
         "config.hcl:1: sym_integration.no_key: settings.write_key is required for segment "
-        'integrations: write_key = env("SEGMENT_WRITE_KEY")',
-        'config.hcl:10: sym_integration.written: settings.write_key: read it with env("NAME"), '
-        'not written in the config (write_key = env("SEGMENT_WRITE_KEY"))',
-        "config.hcl:16: sym_integration.sym_style: settings.write_key_secret: symbox reads "
-        'Segment\'s write key itself: use settings.write_key = env("SEGMENT_WRITE_KEY") instead',
+        'integrations: write_key = env("SEGMENT_WRITE_KEY") (or write_key_secret = '
+        "sym_secret.NAME.id)",
+        'config.hcl:10: sym_integration.written: settings.write_key: must be read with env("NAME"),'
+        " not written in the config",
+        # Sym's spelling is read, but it must name a sym_secret, not hold Sym's own id.
+        "config.hcl:16: sym_integration.sym_style: settings.write_key_secret: expected a "
+        "reference to a sym_secret (sym_secret.NAME.id)",
         "config.hcl:26: sym_log_destination.wrong: integration_id: sym_integration.aws has type "
         '"permission_context", expected "segment" (the integration holding the write key)',
         "config.hcl:27: sym_log_destination.wrong: settings.write_key: unknown setting for "
