@@ -39,6 +39,8 @@ TARGET_SETTINGS = {
     "aptible_role": ("role_id",),
     "google_group": ("group_email",),
 }
+# Sym's examples write a bare name ("prod"), the policy file "group:prod": both are read.
+_GROUP = re.compile(r"^(?:group:)?[A-Za-z0-9][A-Za-z0-9._@-]*$")
 _REPO = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9-]*/)?[A-Za-z0-9._-]+$")
 
 
@@ -222,8 +224,8 @@ def _target_value(kind: str, name: str, value: Any) -> str | None:
         return "expected a non-empty string"
     if name == "repo_name" and not _REPO.match(value):
         return f"{show(value)} is not a repository name (OWNER/REPO, or REPO in the org)"
-    if kind == "tailscale_group" and name == "group_name" and not value.startswith("group:"):
-        return f'{show(value)}: a Tailscale group name starts with "group:"'
+    if kind == "tailscale_group" and name == "group_name" and not _GROUP.match(value):
+        return f'{show(value)}: expected a Tailscale group name ("prod" or "group:prod")'
     if kind == "google_group" and name == "group_email" and "@" not in value.strip("@"):
         return f"{show(value)} is not a group's email address"
     if kind == "google_group" and name == "role" and value not in GOOGLE_ROLES:

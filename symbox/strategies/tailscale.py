@@ -30,6 +30,9 @@ Edit = Callable[[list[str]], list[str]]
 def group_name(target: Target) -> str:
     """The target's ``group:...`` name, or a permanent error."""
     value = target.settings.get("group_name")
+    if isinstance(value, str) and value and not value.startswith("group:"):
+        # Sym's spelling: the bare name of the policy file's group:NAME.
+        value = f"group:{value}"
     if target.type != GROUP or not isinstance(value, str) or not value.startswith("group:"):
         raise StrategyError(
             f"target {target.name}: a tailscale strategy needs a {GROUP} target with "

@@ -85,7 +85,7 @@ def test_tailscale_strategies_need_a_key_from_env_and_group_names() -> None:
         '  external_id = "acme.example"\n}\n'
         'resource "sym_target" "none" {\n  type = "tailscale_group"\n  name = "none"\n}\n'
         'resource "sym_target" "bad" {\n  type = "tailscale_group"\n  name = "bad"\n'
-        '  settings = { group_name = "prod-db" }\n}\n'
+        '  settings = { group_name = "prod db" }\n}\n'
         'resource "sym_strategy" "a" {\n  type = "tailscale"\n  name = "a"\n  targets = []\n}\n'
         'resource "sym_strategy" "b" {\n  type = "tailscale"\n  name = "b"\n  targets = []\n'
         "  integration_id = sym_integration.bare.id\n}\n",
@@ -93,8 +93,8 @@ def test_tailscale_strategies_need_a_key_from_env_and_group_names() -> None:
         "not written in the config",
         "config.hcl:31: sym_target.none: settings.group_name is required for tailscale_group "
         "targets",
-        'config.hcl:38: sym_target.bad: settings.group_name: "prod-db": a Tailscale group name '
-        'starts with "group:"',
+        'config.hcl:38: sym_target.bad: settings.group_name: "prod db": expected a Tailscale '
+        'group name ("prod" or "group:prod")',
         "config.hcl:40: sym_strategy.a: tailscale strategies need integration_id (the "
         "tailscale sym_integration with the API token)",
         "config.hcl:49: sym_strategy.b: integration_id: sym_integration.bare needs "

@@ -223,7 +223,7 @@ async def test_permanent_failures_name_their_cause(tailscale: FakeTailscale) -> 
         assert not caught.value.permanent
         assert f"Tailscale GET {tailscale.path} failed: HTTP 503" in str(caught.value)
         with pytest.raises(StrategyError) as caught:
-            await ts.escalate(grant("tailscale_group", group_name="prod-db"))
+            await ts.escalate(grant("okta_group", group_id="00g-admins"))
         assert caught.value.permanent and 'settings.group_name ("group:NAME")' in str(caught.value)
     assert tailscale.policy == POLICY
 
@@ -243,3 +243,14 @@ async def test_reconciliation_removes_a_left_behind_member(
         assert findings == [Finding("tailscale", "prod-db", CAROL, "stale_removed", CAROL)]
         assert tailscale.policy == POLICY
         assert await h.app.reconciler.reconcile() == []
+
+
+async def test_a_bare_group_name_as_sym_writes_it_is_the_policy_files_group(
+    tmp_path: Path, tailscale: FakeTailscale
+) -> None:
+    text = tailscale_config(tailscale.url).replace('"group:prod-db"', '"prod-db"')
+    env = {"TAILSCALE_API_KEY": TAILSCALE_TOKEN}
+    async with harness(tmp_path, config_text=lambda _: text, monkeypatch_env=env) as h:
+        run_id = await h.request(target="prod-db", duration="10m")
+        assert (await h.approve(run_id)).json()["status"] == "escalated"
+        assert tailscale.members(GROUP) == ["dana@example.com", CAROL]
