@@ -29,10 +29,12 @@ Checked = Mapping[tuple[str, str], Args]
 
 
 def check_type(reader: Reader, args: Args, where: str, what: str, choices: frozenset[str]) -> bool:
-    """Whether ``type`` is set and one of ``choices``; report it when it is not."""
+    """Whether the type's own checks should run: ``type`` is one of ``choices``, and no
+    argument failed already (a setting only Terraform knows would otherwise be reported
+    again as missing). A type not in ``choices`` is reported."""
     value = args.values.get("type")
     if value is None or value in choices:
-        return value is not None
+        return value is not None and not args.failed
     shown = known(choices)
     reader.problem(
         args.lines["type"], f"{where}: type: unknown {what} type {show(value)} (known: {shown})"

@@ -465,6 +465,8 @@ class Args:
     lines: dict[str, Location] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
     ok: bool = True
+    # Arguments whose value failed (already reported): checks of what they hold are skipped.
+    failed: set[str] = field(default_factory=set)
 
 
 class Reader:
@@ -514,6 +516,7 @@ class Reader:
         name, at = attribute.name, attribute.location
         if is_invalid(raw):
             args.ok = False
+            args.failed.add(name)
             return
         if raw is None:
             if arg.required:
@@ -525,6 +528,7 @@ class Reader:
         except ValueError as error:
             self.problem(at, f"{where}: {name}: {error}")
             args.ok = False
+            args.failed.add(name)
             return
         if name == IMPLEMENTATION and not isinstance(raw, FileContent) and is_path(value):
             # Sym's provider takes a path here as well as the code (file("...")).

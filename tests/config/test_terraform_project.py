@@ -337,3 +337,17 @@ def test_a_module_s_own_ignored_resources_are_read_by_its_own_names(in_tmp: Path
     write(in_tmp / "conf", FLOW + 'module "m" {\n  source = "./modules/m"\n}\n', "main.tf")
     config = load_config("conf", {})
     assert config.targets["module.m.t"].settings == {"path": "team/key"}
+
+
+def test_a_setting_only_terraform_knows_is_reported_once_not_also_as_missing(
+    in_tmp: Path,
+) -> None:
+    text = FLOW + (
+        'module "lambda_function" {\n  source = "terraform-aws-modules/lambda/aws"\n}\n'
+        'resource "sym_target" "t" {\n  type = "aws_lambda_function"\n  name = "t"\n'
+        "  settings = { arn = module.lambda_function.lambda_function_arn }\n}\n"
+    )
+    write(in_tmp / "conf", text, "main.tf")
+    problems = _problems()
+    assert len(problems) == 1, problems
+    assert "module.lambda_function.lambda_function_arn needs the module" in problems[0]
