@@ -73,6 +73,7 @@ class Evaluator:
         bindings: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
         prefix: str = "",
         module_outputs: Callable[[str], ModuleOutputs | ModuleGroup | None] | None = None,
+        lookups: Mapping[tuple[str, str], Block] | None = None,
     ) -> None:
         self._variables = variables
         self._locals = locals_
@@ -95,6 +96,8 @@ class Evaluator:
         self._prefix = prefix
         # A local module call's location and outputs, by the call's name.
         self._module_outputs = module_outputs
+        # Sym's own data sources (data "sym_runtime" "x" { name = ... }), by type and label.
+        self._lookups = lookups or {}
         self._values: dict[str, Any] = {}
         self._active: list[str] = []
         # Variable defaults and tfvars values are constants, as in Terraform: while one is
@@ -371,6 +374,13 @@ class Evaluator:
                 return self._module_instance(names[0], outputs, steps[1:], file, line)
             if outputs is not None:
                 return self._module_ref(names[0], outputs, names[1:], steps[1:], file, line)
+        if root == "data" and len(names) > 1 and (names[0], names[1]) in self._lookups:
+            kind, label = str(names[0]), str(names[1])
+            shown = f"data.{kind}.{label}"
+            key = self._memo(shown, (file, line), partial(self._lookup, kind, label))
+            if is_invalid(key):
+                return key
+            return self._apply({"id": f"{kind}.{key}"}, steps[2:], shown, file, line)
         written = self._written_argument(root, names) if self._written_argument else None
         if written is not None:
             used, argument = written
@@ -427,6 +437,33 @@ class Evaluator:
                 f"declares outputs: {declared}",
             )
         return self._apply(outputs.values[name](), steps[1:], f"{shown}.{name}", file, line)
+
+    def _lookup(self, kind: str, label: str) -> Any:
+        """The key of the one ``kind`` resource a Sym data source names (by name and type)."""
+        block = self._lookups[(kind, label)]
+        wanted: dict[str, Any] = {}
+        for attribute in block.attributes:
+            if attribute.name in ("name", "type"):
+                wanted[attribute.name] = self._attribute_value(attribute)
+        if any(is_invalid(value) for value in wanted.values()):
+            return INVALID
+        found = [
+            key
+            for resource, key in self._resources
+            if resource == kind
+            and all(self.attribute(kind, key, name) == value for name, value in wanted.items())
+        ]
+        if len(found) == 1:
+            return found[0]
+        at = block.location
+        asked = ", ".join(f"{name} = {show(value)}" for name, value in wanted.items())
+        why = "none" if not found else f"{len(found)} ({', '.join(sorted(found))})"
+        return self._problem(
+            at.file,
+            at.line,
+            f"data.{kind}.{label}: Sym looks up the {kind} with {asked or 'no filter'} in your "
+            f"Sym organization; symbox looks in this config and found {why}",
+        )
 
     def _module_instance(
         self, call: str, group: ModuleGroup, steps: list[Any], file: str, line: int

@@ -46,6 +46,8 @@ class Scope:
     # Blocks read past, by how a reference names them, as Builder.ignored.
     ignored: dict[tuple[str, ...], Block] = field(default_factory=dict)
     evaluator: Evaluator | None = None
+    # Sym's own data sources (data "sym_runtime" "x"), looked up in this config.
+    lookups: dict[tuple[str, str], Block] = field(default_factory=dict)
     # Calls with for_each or count made here, by name.
     groups: dict[str, CallGroup] = field(default_factory=dict)
     # For one instance of such a call: its address (module.a["k"]) and the each or count

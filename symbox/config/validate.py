@@ -113,6 +113,7 @@ class Builder(Reader):
             supplied=supplied.values,
             unknown_reference=partial(self._ignored_reference, self.scopes[""]),
             written_argument=partial(written_argument, self.scopes[""].ignored),
+            lookups=self.scopes[""].lookups,
             groups=self.expander.group,
             bindings=self.expander.bindings,
             module_outputs=partial(outputs_of, self.scopes[""]),
@@ -167,6 +168,9 @@ class Builder(Reader):
         elif kind == "output" and scope.call is not None:
             if self._labels(block, 1, 'output "NAME"'):
                 add_output(block, scope, self.problem)
+        elif kind == "data" and len(block.labels) == 2 and block.labels[0] in schema.RESOURCES:
+            # Sym's data sources look up a sym_* object by name: here, in this config.
+            scope.lookups[(block.labels[0], block.labels[1])] = block
         elif kind in TERRAFORM_BLOCKS:
             self.notices.append(ignored_notice(block))
             if kind == "data" and len(block.labels) == 2:
@@ -324,6 +328,7 @@ class Builder(Reader):
             supplied=call_inputs(scope, self.problem),
             unknown_reference=partial(self._ignored_reference, scope),
             written_argument=partial(written_argument, scope.ignored),
+            lookups=scope.lookups,
             groups=self.expander.group,
             bindings=self.expander.bindings,
             prefix=scope.prefix,

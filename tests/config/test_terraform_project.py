@@ -351,3 +351,56 @@ def test_a_setting_only_terraform_knows_is_reported_once_not_also_as_missing(
     problems = _problems()
     assert len(problems) == 1, problems
     assert "module.lambda_function.lambda_function_arn needs the module" in problems[0]
+
+
+SYM_LOOKUPS = """\
+data "sym_runtime" "this" {
+  name = "prod"
+}
+
+data "sym_integration" "slack" {
+  type = "slack"
+  name = "main-slack"
+}
+
+resource "sym_runtime" "rt" {
+  name = "prod"
+}
+
+resource "sym_integration" "slack" {
+  type        = "slack"
+  name        = "main-slack"
+  external_id = "T1"
+}
+
+resource "sym_environment" "prod" {
+  name         = "prod"
+  runtime_id   = data.sym_runtime.this.id
+  integrations = { slack_id = data.sym_integration.slack.id }
+}
+
+resource "sym_flow" "access" {
+  name           = "access"
+  implementation = "# no hooks"
+  environment_id = sym_environment.prod.id
+}
+"""
+
+
+def test_sym_data_sources_look_up_the_config_s_own_objects_by_name(in_tmp: Path) -> None:
+    write(in_tmp / "conf", SYM_LOOKUPS, "main.tf")
+    config = load_config("conf", {})
+    environment = config.environments["prod"]
+    assert environment.runtime == "rt"
+    assert environment.integrations == {"slack_id": "slack"}
+    missing = SYM_LOOKUPS.replace(
+        'name = "main-slack"\n}\n\nresource "sym_runtime"',
+        'name = "other"\n}\n\nresource "sym_runtime"',
+        1,
+    )
+    write(in_tmp / "conf", missing, "main.tf")
+    assert _problems() == [
+        "conf/main.tf:5: data.sym_integration.slack: Sym looks up the sym_integration with "
+        'type = "slack", name = "other" in your Sym organization; symbox looks in this config '
+        "and found none"
+    ]
