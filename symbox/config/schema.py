@@ -476,6 +476,13 @@ class Reader:
         self._resources = resources
         self._problems = problems
 
+    def named(self, kind: str, text: str) -> str | None:
+        """The key of the ``kind`` resource whose key, or name, is ``text`` (None if none).
+
+        The Reader knows keys only; a Builder that can evaluate names overrides this.
+        """
+        return text if (kind, text) in self._resources else None
+
     def problem(self, location: Location | None, message: str) -> None:
         """Record a problem."""
         self._problems.append(Problem(location, message))
@@ -575,9 +582,19 @@ class Reader:
         expected = f"expected a reference to a {kind} ({kind}.NAME.id)"
         # Instance keys (db["a.b"]) may hold dots, so the address is parsed, not split.
         address = split_address(value) if isinstance(value, str) else None
+        if address is None and isinstance(value, str):
+            # A value from a variable or tfvars file (Sym kept ids there): the resource's
+            # key or its name in this config.
+            found = self.named(kind, value)
+            if found is not None:
+                return found
         if address is None:
             shown = show(value)
-            raise ValueError(f"{expected}, got {shown}")
+            raise ValueError(
+                f"{expected}, got {shown}, which is neither the key nor the name of a {kind}"
+                if isinstance(value, str)
+                else f"{expected}, got {shown}"
+            )
         ref_type, key = address
         if (ref_type, key) not in self._resources:
             raise ValueError(f"reference to undefined resource {value}")

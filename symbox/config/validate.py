@@ -335,6 +335,17 @@ class Builder(Reader):
             module_outputs=partial(outputs_of, scope),
         )
 
+    def named(self, kind: str, text: str) -> str | None:
+        """The key of the ``kind`` resource keyed or named ``text``, if exactly one is."""
+        if (kind, text) in self.resources:
+            return text
+        found = [
+            key
+            for resource, key in self.resources
+            if resource == kind and self._evaluator_of(key).attribute(kind, key, "name") == text
+        ]
+        return found[0] if len(found) == 1 else None
+
     def _evaluator_of(self, key: str) -> Evaluator:
         """The evaluator of the scope a resource key (``module.a.db["x"]``) belongs to."""
         evaluator = self.scopes[prefix_of(key)].evaluator

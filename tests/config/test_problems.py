@@ -136,7 +136,8 @@ def test_references_to_resources_must_exist_and_fit() -> None:
         "config.hcl:17: sym_environment.x: log_destination_ids: expected a reference to a "
         "sym_log_destination (sym_log_destination.NAME.id), got sym_target.t",
         "config.hcl:18: sym_environment.x: integrations: expected a reference to a "
-        'sym_integration (sym_integration.NAME.id), got "slack"',
+        'sym_integration (sym_integration.NAME.id), got "slack", which is neither the key nor '
+        "the name of a sym_integration",
     )
 
 

@@ -404,3 +404,24 @@ def test_sym_data_sources_look_up_the_config_s_own_objects_by_name(in_tmp: Path)
         'type = "slack", name = "other" in your Sym organization; symbox looks in this config '
         "and found none"
     ]
+
+
+def test_a_reference_argument_may_be_given_by_a_variable_as_a_key_or_a_name(
+    in_tmp: Path,
+) -> None:
+    text = (
+        'variable "runtime" {}\n'
+        'variable "slack" {}\n'
+        'resource "sym_runtime" "rt" {\n  name = "prod-runtime"\n}\n'
+        'resource "sym_integration" "slack" {\n  type = "slack"\n  name = "main-slack"\n'
+        '  external_id = "T1"\n}\n'
+        'resource "sym_environment" "prod" {\n  name = "prod"\n  runtime_id = var.runtime\n'
+        "  integrations = { slack_id = var.slack }\n}\n"
+        'resource "sym_flow" "access" {\n  name = "access"\n  implementation = "# no hooks"\n'
+        "  environment_id = sym_environment.prod.id\n}\n"
+    )
+    write(in_tmp / "conf", text, "main.tf")
+    environ = {"TF_VAR_runtime": "prod-runtime", "TF_VAR_slack": "slack"}
+    environment = load_config("conf", environ).environments["prod"]
+    assert environment.runtime == "rt"
+    assert environment.integrations == {"slack_id": "slack"}
