@@ -555,7 +555,11 @@ class Evaluator:
     ) -> Any:
         """``.id`` or another argument of resource ``kind.key``, then any further steps."""
         shown = f"{kind}.{key}"
-        if not names or names[0] is None:
+        if not names:
+            # The resource as an object (passed whole to a module, say): its id and the
+            # arguments that name it.
+            return self._resource_object(kind, key, file, line)
+        if names[0] is None:
             return self._static(file, line, f"{shown}: use {shown}.id to refer to it")
         attribute = names[0]
         if attribute == "id":
@@ -566,6 +570,14 @@ class Evaluator:
                 return self._static(file, line, f"{shown} has no attribute {attribute}")
             value = self._resource_attribute(kind, key, attribute, (file, line))
         return self._apply(value, steps[1:], f"{shown}.{attribute}", file, line)
+
+    def _resource_object(self, kind: str, key: str, file: str, line: int) -> Any:
+        value: dict[str, Any] = {"id": f"{kind}.{key}"}
+        written = {a.name for a in self._resources[(kind, key)].attributes}
+        for name in ("name", "label", "type"):
+            if name in written:
+                value[name] = self._resource_attribute(kind, key, name, (file, line))
+        return INVALID if any(is_invalid(item) for item in value.values()) else value
 
     def _apply(self, value: Any, steps: Sequence[Any], shown: str, file: str, line: int) -> Any:
         for step in steps:

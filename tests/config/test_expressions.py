@@ -161,7 +161,7 @@ def _problems(
         ("local.nope", "config.hcl:4: undefined local value local.nope"),
         ("sym_target.nope.id", "config.hcl:4: reference to undefined resource sym_target.nope"),
         ("sym_flow.nope.id", "config.hcl:4: reference to undefined resource sym_flow.nope"),
-        ("sym_target.t", "config.hcl:4: sym_target.t: use sym_target.t.id to refer to it"),
+        ("sym_target.t[0]", "config.hcl:4: sym_target.t: use sym_target.t.id to refer to it"),
         ("aws_instance.web.id", "config.hcl:4: unknown reference aws_instance.web.id"),
         (
             "each.key",

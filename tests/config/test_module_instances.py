@@ -287,3 +287,37 @@ def test_a_problem_in_the_module_is_reported_once_for_all_instances(in_tmp: Path
     problems = [p for p in _problems() if "undefined_function" in p]
     assert len(problems) == 1
     assert problems[0].startswith("modules/t/main.tf:6: ")
+
+
+def test_a_resource_passed_whole_to_a_module_is_an_object_with_its_id_and_name(
+    in_tmp: Path,
+) -> None:
+    write(
+        in_tmp,
+        """\
+        variable "sym_environment" {}
+
+        resource "sym_flow" "f" {
+          name           = "${var.sym_environment.name}-access"
+          implementation = "# no hooks"
+          environment_id = var.sym_environment.id
+          params {}
+        }
+        """,
+        "modules/flow/main.tf",
+    )
+    write(
+        in_tmp,
+        """\
+        resource "sym_environment" "this" { name = "prod" }
+
+        module "flow" {
+          source          = "./modules/flow"
+          sym_environment = sym_environment.this
+        }
+        """,
+        "main.tf",
+    )
+    flow = load_config(".", ENV).flows["module.flow.f"]
+    assert flow.name == "prod-access"
+    assert flow.environment == "this"
