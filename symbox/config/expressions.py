@@ -231,6 +231,9 @@ class Evaluator:
         data = node.data
         if data == "expr_term":
             return self._eval(trees(node)[0], file, line)
+        if data == "constant":
+            # A value already known, such as a field of Sym's 1.x prompt_fields_json.
+            return node.value
         if data == "bound_expr":
             # From a dynamic block's content: its iterators are bound around it.
             with self._bound(node.names):

@@ -20,6 +20,7 @@ from symbox.config.hcl import (
     sorted_problems,
 )
 from symbox.config.instances import Expander, instances_of, split_meta
+from symbox.config.legacy import legacy_flow
 from symbox.config.model import Config, Flow, Location
 from symbox.config.modules import (
     CallGroup,
@@ -126,7 +127,7 @@ class Builder(Reader):
                 assert scope.evaluator is not None
                 check_variable(self, name, block, scope.evaluator)
         self.expander.expand()
-        self._expand_dynamic_blocks()
+        self._rewrite_blocks()
         for resource_type, key in self.resources:
             self.args[(resource_type, key)] = self._resource_args(resource_type, key)
         self._unused_locals()
@@ -436,8 +437,13 @@ class Builder(Reader):
         evaluator = self._evaluator_of(key)
         return evaluator.evaluate(attribute.expr, attribute.location.file, (kind, key))
 
-    def _expand_dynamic_blocks(self) -> None:
+    def _rewrite_blocks(self) -> None:
+        """Blocks Terraform generates (dynamic) or Sym's provider 1.x wrote another way."""
         for (kind, key), block in list(self.resources.items()):
+            if kind == "sym_flow":
+                evaluate = partial(self._nested, key, kind=kind)
+                block = legacy_flow(block, f"{kind}.{key}", evaluate, self.problem, self.notices)
+                self.resources[(kind, key)] = block
             if dynamic.has_dynamic(block):
                 evaluate = partial(self._nested, key, kind=kind)
                 where = f"{kind}.{key}"
