@@ -30,7 +30,7 @@ from symbox.config.hcl import (
 )
 from symbox.config.instances import Group, Index, instance_key
 from symbox.config.model import Location, Secret
-from symbox.config.schema import INVALID, is_invalid, is_number, number, to_text
+from symbox.config.schema import INVALID, address, is_invalid, is_number, number, to_text
 from symbox.config.variables import Supplied, conform, unset_message
 
 
@@ -391,6 +391,11 @@ class Evaluator:
             value = self._memo(shown, (file, line), partial(self._attribute_value, argument))
             return self._apply(value, steps[used:], shown, file, line)
         explained = self._unknown_reference(root, names) if self._unknown_reference else None
+        if explained is None and root == "module" and names and names[0] is not None:
+            explained = (
+                f'reference to undeclared module module.{names[0]}: no module "{names[0]}" '
+                "block here"
+            )
         return self._static(file, line, explained or f"unknown reference {shown}")
 
     def _namespace(self, root: str, name: str, rest: list[Any], file: str, line: int) -> Any:
@@ -557,7 +562,7 @@ class Evaluator:
         line: int,
     ) -> Any:
         """``.id`` or another argument of resource ``kind.key``, then any further steps."""
-        shown = f"{kind}.{key}"
+        shown = address(kind, key)
         if not names:
             # The resource as an object (passed whole to a module, say): its id and the
             # arguments that name it.
@@ -566,7 +571,8 @@ class Evaluator:
             return self._static(file, line, f"{shown}: use {shown}.id to refer to it")
         attribute = names[0]
         if attribute == "id":
-            value: Any = shown
+            # The model's reference (TYPE.KEY), not the address shown in messages.
+            value: Any = f"{kind}.{key}"
         else:
             known = self._resource_args(kind)
             if known is None or attribute not in known:

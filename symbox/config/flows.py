@@ -30,7 +30,7 @@ def build_flow(
     at: Location,
 ) -> model.Flow | None:
     """A ``sym_flow`` from its block; ``nested`` evaluates attributes inside its params."""
-    where = f"sym_flow.{key}"
+    where = schema.address("sym_flow", key)
     params_block = next((b for b in block.blocks if b.type == "params"), None)
     params = _params(reader, checked, where, params_block, nested)
     if not args.ok or params is None:

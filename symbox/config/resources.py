@@ -58,7 +58,7 @@ def build_integration(
     at: Location,
 ) -> model.Integration | None:
     """A ``sym_integration``, with its type's own checks."""
-    where = f"sym_integration.{key}"
+    where = schema.address("sym_integration", key)
     typed = check_type(reader, args, where, "integration", schema.INTEGRATION_TYPES)
     if typed and args.values["type"] == "custom":
         check_custom_integration(reader, where, args, at, has_secret)
@@ -102,7 +102,12 @@ def build_runtime(
 ) -> model.Runtime | None:
     """A ``sym_runtime``; its context_id must name a permission_context integration."""
     _integration_type(
-        reader, checked, args, f"sym_runtime.{key}", "context_id", "permission_context"
+        reader,
+        checked,
+        args,
+        schema.address("sym_runtime", key),
+        "context_id",
+        "permission_context",
     )
     v = args.values
     return (
@@ -114,7 +119,9 @@ def build_error_logger(
     reader: Reader, checked: Checked, key: str, args: Args, at: Location
 ) -> model.ErrorLogger | None:
     """A ``sym_error_logger``; its integration_id must name a slack integration."""
-    _integration_type(reader, checked, args, f"sym_error_logger.{key}", "integration_id", "slack")
+    _integration_type(
+        reader, checked, args, schema.address("sym_error_logger", key), "integration_id", "slack"
+    )
     v = args.values
     return model.ErrorLogger(key, v["integration_id"], v["destination"], at) if args.ok else None
 
@@ -139,7 +146,7 @@ def build_log_destination(
     reader: Reader, checked: Checked, key: str, args: Args, at: Location
 ) -> model.LogDestination | None:
     """A ``sym_log_destination``, with its type's own checks."""
-    where = f"sym_log_destination.{key}"
+    where = schema.address("sym_log_destination", key)
     if check_type(reader, args, where, "log destination", schema.LOG_DESTINATION_TYPES):
         kind = args.values["type"]
         if kind not in IMPLEMENTED.log_destination_types:
@@ -181,9 +188,9 @@ def build_environment(key: str, args: Args, at: Location) -> model.Environment |
 
 def build_target(reader: Reader, key: str, args: Args, at: Location) -> model.Target | None:
     """A ``sym_target``, with its type's own checks."""
-    if check_type(reader, args, f"sym_target.{key}", "target", schema.TARGET_TYPES):
-        check_aws_target(reader, f"sym_target.{key}", args, at)
-        check_api_target(reader, f"sym_target.{key}", args, at)
+    if check_type(reader, args, schema.address("sym_target", key), "target", schema.TARGET_TYPES):
+        check_aws_target(reader, schema.address("sym_target", key), args, at)
+        check_api_target(reader, schema.address("sym_target", key), args, at)
     if not args.ok:
         return None
     v = args.values
@@ -202,7 +209,7 @@ def build_strategy(
     reader: Reader, checked: Checked, key: str, args: Args, at: Location
 ) -> model.Strategy | None:
     """A ``sym_strategy``: its targets must fit its type, then its type's own checks."""
-    where = f"sym_strategy.{key}"
+    where = schema.address("sym_strategy", key)
     kind_of = partial(integration_kind, checked)
     if check_type(reader, args, where, "strategy", frozenset(schema.STRATEGY_TARGET_TYPES)):
         _strategy_targets(reader, checked, where, args)
@@ -278,7 +285,9 @@ def build_secret_source(
     reader: Reader, key: str, args: Args, at: Location
 ) -> model.SecretSource | None:
     """A ``sym_secrets`` source."""
-    check_type(reader, args, f"sym_secrets.{key}", "secrets", schema.SECRET_SOURCE_TYPES)
+    check_type(
+        reader, args, schema.address("sym_secrets", key), "secrets", schema.SECRET_SOURCE_TYPES
+    )
     v = args.values
     if not args.ok:
         return None

@@ -58,6 +58,12 @@ _ADDRESS = re.compile(rf'([^.\[\]"]+)\.({_MODULE_PREFIX}[^.\[\]"]+{_INDEX}?)')
 _PREFIX = re.compile(_MODULE_PREFIX)
 
 
+def address(kind: str, key: str) -> str:
+    """How Terraform shows a resource: ``module.a["k"].sym_target.db["x"]``."""
+    prefix = module_prefix(key)
+    return f"{prefix}{kind}.{key[len(prefix) :]}"
+
+
 def module_prefix(key: str) -> str:
     """The module calls' prefix of a resource key: ``module.a["k"].`` of ``module.a["k"].db``."""
     match = _PREFIX.match(key)

@@ -225,7 +225,9 @@ class Builder(Reader):
                 # Named as the module's own files refer to it.
                 scope.ignored.setdefault((kind, block.labels[1]), block)
             return
-        block, meta = split_meta(without_meta_arguments(block, f"{kind}.{key}", self.notices))
+        block, meta = split_meta(
+            without_meta_arguments(block, schema.address(kind, key), self.notices)
+        )
         if (kind, key) not in self.resources:
             self.expander.declare(kind, key, meta)
         self._declare(self.resources, (kind, key), block, f"resource {kind}.{key}")
@@ -381,7 +383,7 @@ class Builder(Reader):
 
     def _resource_args(self, kind: str, key: str) -> Args:
         block = self.resources[(kind, key)]
-        where = f"{kind}.{key}"
+        where = schema.address(kind, key)
         args = self.read(
             block,
             schema.RESOURCES[kind],
@@ -442,9 +444,11 @@ class Builder(Reader):
         for (kind, key), block in list(self.resources.items()):
             if kind == "sym_flow":
                 evaluate = partial(self._nested, key, kind=kind)
-                block = legacy_flow(block, f"{kind}.{key}", evaluate, self.problem, self.notices)
+                block = legacy_flow(
+                    block, schema.address(kind, key), evaluate, self.problem, self.notices
+                )
                 self.resources[(kind, key)] = block
             if dynamic.has_dynamic(block):
                 evaluate = partial(self._nested, key, kind=kind)
-                where = f"{kind}.{key}"
+                where = schema.address(kind, key)
                 self.resources[(kind, key)] = dynamic.expand(block, evaluate, self.problem, where)

@@ -221,3 +221,16 @@ def test_unused_locals_of_a_module_are_checked_but_may_read_ignored_blocks(in_tm
     )
     write(in_tmp, 'module "m" {\n  source = "./modules/m"\n}\n', "main.tf")
     assert _problems(in_tmp) == ["modules/m/main.tf:4: undefined variable var.nope"]
+
+
+def test_problems_show_a_module_resource_by_its_terraform_address(in_tmp: Path) -> None:
+    write(
+        in_tmp,
+        'resource "sym_target" "t" {\n  type = "nope"\n  name = "t"\n}\n',
+        "modules/m/main.tf",
+    )
+    write(in_tmp, 'module "m" {\n  source = "./modules/m"\n}\n', "main.tf")
+    problems = _problems(in_tmp)
+    assert problems[0].startswith(
+        'modules/m/main.tf:2: module.m.sym_target.t: type: unknown target type "nope"'
+    ), problems
