@@ -34,3 +34,16 @@ class ApprovalTemplate:
     def ignore(message: str | None = None) -> dict[str, Any]:
         """Ignore this event (for example an approval by someone not allowed to approve)."""
         return _template("ignore", message)
+
+
+class ApprovalTemplateStep:
+    """The steps of Sym's approval template, by name (plain str values, as Sym's str enum)."""
+
+    PROMPT = "prompt"
+    REQUEST = "request"
+    REQUEST_FORWARD = "request_forward"
+    REQUEST_EXPIRE = "request_expire"
+    APPROVE = "approve"
+    DENY = "deny"
+    ESCALATE = "escalate"
+    DEESCALATE = "deescalate"
