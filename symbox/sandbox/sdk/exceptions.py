@@ -88,6 +88,10 @@ class HTTPTimeoutError(HTTPError):
     """The server did not answer in time (`requests.Timeout` in hooks)."""
 
 
+class HTTPJSONDecodeError(HTTPError, ValueError):
+    """`Response.json()` on a body that is not JSON (`requests.JSONDecodeError` in hooks)."""
+
+
 EXCEPTIONS: tuple[type[SymException], ...] = (
     SymException,
     IdentityError,
@@ -109,4 +113,5 @@ EXCEPTIONS: tuple[type[SymException], ...] = (
     HTTPStatusError,
     HTTPConnectionError,
     HTTPTimeoutError,
+    HTTPJSONDecodeError,
 )
