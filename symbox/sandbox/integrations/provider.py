@@ -84,11 +84,12 @@ class Integrations:
         if integration == "aws_lambda":
             if self._lambda is None:
                 raise AWSLambdaError("no aws_lambda strategy is configured")
-            if method != "invoke":
-                raise AWSLambdaError(f"aws_lambda has no method {method!r}")
-            return await self._lambda.invoke(
-                _text(args, "arn", AWSLambdaError), args.get("payload")
-            )
+            arn = _text(args, "arn", AWSLambdaError)
+            if method == "invoke":
+                return await self._lambda.invoke(arn, args.get("payload"))
+            if method == "invoke_async":
+                return await self._lambda.invoke_async(arn, args.get("payload"))
+            raise AWSLambdaError(f"aws_lambda has no method {method!r}")
         if integration == "github":
             if self._github is None:
                 raise GitHubError("no github integration is configured")
@@ -118,12 +119,19 @@ class Integrations:
         client = self._okta
         if client is None:
             raise OktaError("no okta integration is configured")
-        group = _text(args, "group_name", OktaError)
+        if method == "get_user_info":
+            return await client.get_user_info(_text(args, "email", OktaError))
+        if method not in ("is_user_in_group", "users_in_group"):
+            raise OktaError(f"okta has no method {method!r}")
+        # Sym names groups by id; symbox's older form by name.
+        by_id = "group_id" in args
+        group = _text(args, "group_id" if by_id else "group_name", OktaError)
         if method == "is_user_in_group":
-            return await client.is_user_in_group(_text(args, "email", OktaError), group)
-        if method == "users_in_group":
-            return await client.users_in_group(group)
-        raise OktaError(f"okta has no method {method!r}")
+            email = _text(args, "email", OktaError)
+            if by_id:
+                return await client.is_user_in_group_id(email, group)
+            return await client.is_user_in_group(email, group)
+        return await (client.users_in_group_id(group) if by_id else client.users_in_group(group))
 
     async def _call_aws(self, integration: str, method: str, args: dict[str, Any]) -> Any:
         error = AWSIAMError if integration == "aws_iam" else AWSSSOError

@@ -167,27 +167,43 @@ class PagerDuty(_Integration):
 
 
 class Okta(_Integration):
-    """`sym.sdk.integrations.okta`: group membership."""
+    """`sym.sdk.integrations.okta`: group membership (by id as in Sym, or name), user info."""
 
     __slots__ = ()
 
-    def is_user_in_group(self, user: object, group_name: str) -> bool:
-        """Whether `user` (a user or an email) belongs to the Okta group `group_name`."""
-        group = _optional_name(group_name, "group_name")
-        if not group:
-            raise SymException("group_name is required")
-        args = {"email": _email(user), "group_name": group}
+    def is_user_in_group(
+        self, user: object, group_name: str | None = None, *, group_id: str | None = None
+    ) -> bool:
+        """Whether `user` (a user or an email) belongs to the Okta group `group_id` (or named
+        `group_name`); OktaError if the group does not exist.
+        """
+        args = {"email": _email(user), **_okta_group(group_name, group_id)}
         return self._channel.call("okta", "is_user_in_group", args) is True
 
-    def users_in_group(self, group_name: str) -> list[User]:
-        """The members of the Okta group `group_name`."""
-        group = _optional_name(group_name, "group_name")
-        if not group:
-            raise SymException("group_name is required")
-        return _users(self._channel.call("okta", "users_in_group", {"group_name": group}))
+    def users_in_group(
+        self, group_name: str | None = None, *, group_id: str | None = None
+    ) -> list[User]:
+        """The members of the Okta group `group_id` (or named `group_name`)."""
+        return _users(
+            self._channel.call("okta", "users_in_group", _okta_group(group_name, group_id))
+        )
+
+    def get_user_info(self, user: object) -> dict[str, Any]:
+        """What Okta's Users API answers for `user` (a user or an email): id, status, profile."""
+        value = self._channel.call("okta", "get_user_info", {"email": _email(user)})
+        return dict(value) if isinstance(value, dict) else {}
 
     def __repr__(self) -> str:
         return "<sym.sdk.integrations.okta>"
+
+
+def _okta_group(group_name: object, group_id: object) -> dict[str, str]:
+    """Exactly one of Sym's ``group_id=`` and symbox's older ``group_name``, as call args."""
+    name = _optional_name(group_name, "group_name")
+    ident = _optional_name(group_id, "group_id")
+    if bool(name) == bool(ident):
+        raise SymException("give the Okta group as group_id=... (or by group_name), not both")
+    return {"group_id": ident} if ident else {"group_name": name or ""}
 
 
 class _AwsGroups(_Integration):
@@ -315,6 +331,13 @@ class AwsLambda(_Integration):
         if type(arn) is not str or not arn:
             raise SymException("aws_lambda.invoke needs the function's ARN")
         return self._channel.call("aws_lambda", "invoke", {"arn": arn, "payload": payload})
+
+    def invoke_async(self, arn: str, payload: object = None) -> bool:
+        """Queue an invocation of ``arn`` with ``payload``; True once Lambda accepted it."""
+        if type(arn) is not str or not arn:
+            raise SymException("aws_lambda.invoke_async needs the function's ARN")
+        args = {"arn": arn, "payload": payload}
+        return self._channel.call("aws_lambda", "invoke_async", args) is True
 
     def __repr__(self) -> str:
         return "<sym.sdk.integrations.aws_lambda>"
