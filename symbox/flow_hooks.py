@@ -16,6 +16,7 @@ from symbox.hook_views import actor_view, flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.sandbox.integrations.scope import CallScope, StepOutputs
 from symbox.sandbox.policy import HookPolicy
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,13 @@ class FlowHooks:
     def _scope(self, flow: Flow) -> IntegrationProvider | None:
         return self._scopes.get(flow.environment)
 
+    def _step_scope(self, run: Run, flow: Flow, step: str) -> IntegrationProvider | None:
+        """The flow's scope for a hook of ``step``, which may read the run's step outputs."""
+        scope = self._scope(flow)
+        if isinstance(scope, CallScope):
+            return scope.with_outputs(StepOutputs(run.step_outputs, step))
+        return scope
+
     def _event(self, run: Run, flow: Flow, step: str, actor: Actor) -> dict[str, Any]:
         target = self._target_of(run)
         return hook_event(run, flow, self._config, target, step, actor, self._clock)
@@ -96,7 +104,7 @@ class FlowHooks:
                 step,
                 "on",
                 event,
-                integrations=self._scope(flow),
+                integrations=self._step_scope(run, flow, step),
             )
         except HookFailure as error:
             log.warning("hook failed", extra={"run_id": run.id, "error": str(error)})
@@ -172,7 +180,7 @@ class FlowHooks:
                 step,
                 "after",
                 event,
-                integrations=self._scope(flow),
+                integrations=self._step_scope(run, flow, step),
             )
         except HookFailure as error:
             log.warning("after hook failed", extra={"run_id": run.id, "error": str(error)})

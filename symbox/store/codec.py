@@ -54,6 +54,7 @@ def run_to_json(run: Run) -> str:
         "notifications": [dict(item) for item in run.notifications],
         "notified": run.notified,
         "notified_at": run.notified_at,
+        "step_outputs": dict(run.step_outputs),
         "version": run.version,
     }
     return json.dumps(body, separators=(",", ":"))
@@ -106,6 +107,8 @@ def run_from_json(text: str) -> Run:
         notifications=tuple(data.get("notifications", ())),
         notified=data.get("notified", 0),
         notified_at=data.get("notified_at"),
+        # Runs stored before step outputs were kept have none.
+        step_outputs=data.get("step_outputs") or {},
         version=data["version"],
     )
 

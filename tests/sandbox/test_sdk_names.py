@@ -31,7 +31,7 @@ def run(body: str) -> Any:
 @pytest.mark.parametrize(
     "body",
     [
-        "from sym.sdk.templates import get_step_output\nreturn 1",
+        "from sym.sdk.templates import get_step_output, Template\nreturn 1",
         "from sym.sdk.user import User, UserIdentity, persist_user_identity, user_ids\nreturn 1",
         "from sym.sdk.utils.user import persist_user_identity\nreturn 1",
         "from sym.sdk.integrations import knowbe4, okta\nreturn 1",
@@ -48,13 +48,12 @@ def test_missing_names_and_modules_import(body: str) -> None:
     ("body", "name"),
     [
         (
-            "from sym.sdk.templates import get_step_output\nreturn get_step_output()",
-            "sym.sdk.templates.get_step_output",
+            "from sym.sdk.templates import Template\nreturn Template()",
+            "sym.sdk.templates.Template",
         ),
         (
-            "from sym.sdk.templates import get_step_output, ApprovalTemplateStep\n"
-            "return get_step_output(ApprovalTemplateStep.ESCALATE)['body']",
-            "sym.sdk.templates.get_step_output",
+            "from sym.sdk.user import User\nreturn event.user.email == User.email",
+            "sym.sdk.user.User.email",
         ),
         (
             "from sym.sdk.user import persist_user_identity\n"
@@ -144,13 +143,13 @@ async def pool() -> AsyncIterator[HookPool]:
         yield running
 
 
-# A Lambda-backed database flow as Sym's examples write it: every hook of the file imports
-# get_step_output, though only after_escalate uses it.
+# A flow that saves identities as Sym's examples do: every hook of the file imports
+# persist_user_identity, though only after_escalate uses it.
 LAMBDA_FLOW = """\
 from sym.sdk.annotations import hook, reducer
 from sym.sdk.integrations import slack
 from sym.sdk.notifications import Notification
-from sym.sdk.templates import ApprovalTemplate, get_step_output
+from sym.sdk.templates import ApprovalTemplate
 from sym.sdk.user import persist_user_identity
 
 
@@ -167,12 +166,13 @@ def on_request(event):
 
 @hook
 def after_escalate(event):
-    output = get_step_output()
-    slack.send_message(event.user, output["body"]["message"])
+    persist_user_identity(
+        email=event.user.email, service="okta", service_id="acme", user_id="00u1"
+    )
 
 
 def returns_placeholder(event):
-    return get_step_output
+    return persist_user_identity
 """
 
 
@@ -187,7 +187,7 @@ async def test_the_rest_of_the_file_runs_in_a_real_worker(pool: HookPool) -> Non
     with pytest.raises(HookError) as caught:
         await runner.run_hook(LAMBDA_FLOW, FILE, "escalate", "after", event)
     assert str(caught.value) == (
-        "hooks/impl.py:21: UnsupportedError: sym.sdk.templates.get_step_output is not "
+        "hooks/impl.py:21: UnsupportedError: sym.sdk.user.persist_user_identity is not "
         "supported by symbox yet"
     )
     # A placeholder is not data a hook can hand back to the host.
@@ -216,5 +216,5 @@ async def test_a_flow_using_a_missing_name_records_a_hook_error_naming_it(
         assert run["events"][-1]["details"]["hook"] == "after_escalate"
         [error] = run["errors"]
         assert "impl.py:21:" in error
-        assert "sym.sdk.templates.get_step_output is not supported by symbox yet" in error
+        assert "sym.sdk.user.persist_user_identity is not supported by symbox yet" in error
         assert h.receiver.state.granted == {("prod-db", "carol@example.com")}

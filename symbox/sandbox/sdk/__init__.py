@@ -17,7 +17,7 @@ from symbox.sandbox.sdk.integrations import (
 )
 from symbox.sandbox.sdk.placeholders import SDK_PACKAGE, ExceptionsModule, sdk_module
 from symbox.sandbox.sdk.strategies import AccessStrategy, Integration
-from symbox.sandbox.sdk.templates import ApprovalTemplate, ApprovalTemplateStep
+from symbox.sandbox.sdk.templates import ApprovalTemplate, ApprovalTemplateStep, GetStepOutput
 
 
 def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
@@ -33,7 +33,11 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
         ),
         "sym.sdk.templates": sdk_module(
             "sym.sdk.templates",
-            {"ApprovalTemplate": ApprovalTemplate, "ApprovalTemplateStep": ApprovalTemplateStep},
+            {
+                "ApprovalTemplate": ApprovalTemplate,
+                "ApprovalTemplateStep": ApprovalTemplateStep,
+                "get_step_output": GetStepOutput(bridge),
+            },
         ),
         "sym.sdk.exceptions": ExceptionsModule(
             "sym.sdk.exceptions", {kind.__name__: kind for kind in exceptions.EXCEPTIONS}

@@ -26,6 +26,7 @@ ERROR_TYPES = {
     "github": "GitHubError",
     "http": "HTTPError",
     "secrets": "AccessStrategyError",
+    "templates": "TemplateError",
 }
 
 # Sends one call frame to the host and returns its (trusted) reply frame.
