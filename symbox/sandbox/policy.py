@@ -145,7 +145,16 @@ class HookPolicy:
 
     def _open_submodule(self, name: str) -> object | None:
         """A stand-in for a missing submodule of an open package (`sym.sdk`), else None."""
-        parent = name.rpartition(".")[0]
+        parent, _, child = name.rpartition(".")
+        known = self._modules.get(parent)
+        if isinstance(known, SafeModule) and not child.startswith("_"):
+            # A module-like object the package holds (`sym.sdk.integrations.okta`) is what
+            # `from sym.sdk.integrations.okta import ...` imports from. Only one that says
+            # so: `from` imports read attributes without the guards, so importing from any
+            # other object (a str's `join`, a class's `mro`) would step around them.
+            member: object = vars(known).get(child)
+            if getattr(type(member), "_sandbox_module_", False):
+                return member
         while parent:
             ancestor = self._modules.get(parent)
             if ancestor is not None:

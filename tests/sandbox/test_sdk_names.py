@@ -73,6 +73,16 @@ def test_missing_names_and_modules_import(body: str) -> None:
             "sym.sdk.integrations.knowbe4.is_user_in_group",
         ),
         ("from sym.sdk.flow import Flow\nreturn Flow.name", "sym.sdk.flow.Flow.name"),
+        # Functions of implemented integrations that symbox lacks, too.
+        (
+            "from sym.sdk.integrations import okta\nreturn okta.list_groups(name_filter='a')",
+            "sym.sdk.integrations.okta.list_groups",
+        ),
+        (
+            "import sym.sdk.integrations.aws_iam\n"
+            "return sym.sdk.integrations.aws_iam.users_in_group(group_name='a')",
+            "sym.sdk.integrations.aws_iam.users_in_group",
+        ),
         ("from sym.sdk.user import User\nreturn User['x']", "sym.sdk.user.User"),
         (
             "from sym.sdk.user import User\nreturn [u for u in User]",
@@ -100,6 +110,15 @@ def test_using_a_missing_name_fails_naming_it(body: str, name: str) -> None:
     assert caught.value.line is not None
 
 
+def test_an_integration_imports_as_a_module_too() -> None:
+    got = run(
+        "from sym.sdk.integrations.slack import channel\n"
+        "import sym.sdk.integrations.slack\n"
+        "return [channel('#ops'), sym.sdk.integrations.slack.channel('#dev')['channel']]"
+    )
+    assert got == [{"type": "slack_channel", "channel": "#ops", "allow_self": False}, "#dev"]
+
+
 def test_a_missing_error_class_is_a_sym_exception_that_except_can_name() -> None:
     # `except` clauses are evaluated only when something is raised: a placeholder there
     # would replace the hook's real error with a TypeError.
@@ -125,6 +144,12 @@ def test_a_missing_error_class_is_a_sym_exception_that_except_can_name() -> None
     [
         ("import sym.other\nreturn 1", "import of 'sym.other' is not allowed in hooks"),
         ("import symbox.sandbox\nreturn 1", "import of 'symbox.sandbox' is not allowed"),
+        # `from` imports read attributes without the guards: only modules are importable.
+        ("from string.ascii_letters import join\nreturn 1", "import of 'string.ascii_letters'"),
+        (
+            "from sym.sdk.exceptions.SymException import mro\nreturn mro()",
+            "sym.sdk.exceptions.SymException.mro is not supported",
+        ),
         ("from requests import nothing\nreturn 1", "cannot import name 'nothing'"),
         (
             "import sym.sdk.user\nreturn getattr(sym.sdk.user, '_' + 'sandbox_name_')",

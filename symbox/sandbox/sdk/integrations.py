@@ -9,6 +9,7 @@ from typing import Any, NoReturn, cast
 from symbox.sandbox.guards import default_iter_check
 from symbox.sandbox.sdk.event import User
 from symbox.sandbox.sdk.exceptions import EXCEPTIONS, GitHubError, SymException
+from symbox.sandbox.sdk.placeholders import unsupported
 
 # The key marking a worker frame as an integration call rather than a final reply.
 CALL_KEY = "integration_call"
@@ -135,9 +136,20 @@ class _Integration:
     __slots__ = ("_channel",)
 
     _channel: IntegrationChannel
+    # The module's name under sym.sdk.integrations, for what symbox lacks of it.
+    _sdk_name = ""
+    # Importable as the module it stands for: `from sym.sdk.integrations.okta import ...`.
+    _sandbox_module_ = True
 
     def __init__(self, channel: IntegrationChannel) -> None:
         object.__setattr__(self, "_channel", channel)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        # A function of Sym's module that symbox lacks fails naming itself, as the rest of
+        # sym.sdk does (okta.list_groups, say).
+        unsupported(f"sym.sdk.integrations.{self._sdk_name}.{name}")
 
     def _read_only(self, *args: object) -> NoReturn:
         raise TypeError("integrations are read-only in hooks")
@@ -152,6 +164,7 @@ class PagerDuty(_Integration):
     """`sym.sdk.integrations.pagerduty`: on-call lookups."""
 
     __slots__ = ()
+    _sdk_name = "pagerduty"
 
     def is_on_call(self, user: object, schedule_name: str | None = None) -> bool:
         """Whether `user` (a user or an email) is on call, optionally in `schedule_name`."""
@@ -171,6 +184,7 @@ class Okta(_Integration):
     """`sym.sdk.integrations.okta`: group membership (by id as in Sym, or name), user info."""
 
     __slots__ = ()
+    _sdk_name = "okta"
 
     def is_user_in_group(
         self, user: object, group_name: str | None = None, *, group_id: str | None = None
@@ -230,6 +244,7 @@ class AwsIam(_AwsGroups):
 
     __slots__ = ()
     _name = "aws_iam"
+    _sdk_name = "aws_iam"
 
 
 class AwsSso(_AwsGroups):
@@ -237,6 +252,7 @@ class AwsSso(_AwsGroups):
 
     __slots__ = ()
     _name = "aws_sso"
+    _sdk_name = "aws_sso"
 
 
 def _destination(value: object) -> object:
@@ -259,6 +275,7 @@ class Slack(_Integration):
     """`sym.sdk.integrations.slack`: destinations to post to, messages and user lookups."""
 
     __slots__ = ()
+    _sdk_name = "slack"
 
     def channel(self, name: str, allow_self: bool = False) -> dict[str, object]:
         """A channel by name (``#access``) or id."""
@@ -326,6 +343,7 @@ class AwsLambda(_Integration):
     """`sym.sdk.integrations.aws_lambda`: invoke a function and get its answer."""
 
     __slots__ = ()
+    _sdk_name = "aws_lambda"
 
     def invoke(self, arn: str, payload: object = None) -> object:
         """Invoke the function ``arn`` synchronously with ``payload`` (JSON data)."""
@@ -378,6 +396,7 @@ class GitHub(_Integration):
     """`sym.sdk.integrations.github`: a repository's collaborators by role."""
 
     __slots__ = ()
+    _sdk_name = "github"
 
     def get_repo_collaborators(
         self, *positional: object, repo_name: object = None, roles: object = None
