@@ -311,6 +311,7 @@ INTEGRATION_TYPES = frozenset(
         "okta",
         "github",
         "pagerduty",
+        "knowbe4",
         "custom",
         "aws_lambda",
         "google",

@@ -151,8 +151,8 @@ def test_unknown_type_names() -> None:
         "aws_lambda_function, aws_sso_group, aws_sso_permission_set, custom, github_repo, "
         "google_group, okta_group, tailscale_group)",
         'config.hcl:19: sym_integration.i: type: unknown integration type "fax" (known: '
-        "aptible, aws_lambda, boundary, custom, datadog, github, google, okta, onelogin, "
-        "pagerduty, permission_context, segment, slack, tailscale)",
+        "aptible, aws_lambda, boundary, custom, datadog, github, google, knowbe4, okta, "
+        "onelogin, pagerduty, permission_context, segment, slack, tailscale)",
         'config.hcl:24: sym_strategy.y: type: unknown strategy type "magic" (known: aws_iam, '
         "aws_lambda, aws_sso, custom, github, google_group, http, okta, tailscale)",
         'config.hcl:29: sym_log_destination.l: type: unknown log destination type "pigeon" '

@@ -63,14 +63,14 @@ def test_missing_names_and_modules_import(body: str) -> None:
         ),
         ("from sym.sdk.user import user_ids\nreturn user_ids([])", "sym.sdk.user.user_ids"),
         (
-            "from sym.sdk.integrations import knowbe4\n"
-            "return knowbe4.get_training_enrollments_for_user(event.user)",
-            "sym.sdk.integrations.knowbe4.get_training_enrollments_for_user",
+            "from sym.sdk.integrations import onelogin\n"
+            "return onelogin.is_user_in_group(event.user, group_id='1')",
+            "sym.sdk.integrations.onelogin.is_user_in_group",
         ),
         (
-            "import sym.sdk.integrations.knowbe4\n"
-            "return sym.sdk.integrations.knowbe4.is_user_in_group(event.user, 1)",
-            "sym.sdk.integrations.knowbe4.is_user_in_group",
+            "import sym.sdk.integrations.boundary\n"
+            "return sym.sdk.integrations.boundary.list_accounts()",
+            "sym.sdk.integrations.boundary.list_accounts",
         ),
         ("from sym.sdk.flow import Flow\nreturn Flow.name", "sym.sdk.flow.Flow.name"),
         # Functions of implemented integrations that symbox lacks, too.
@@ -123,20 +123,20 @@ def test_a_missing_error_class_is_a_sym_exception_that_except_can_name() -> None
     # `except` clauses are evaluated only when something is raised: a placeholder there
     # would replace the hook's real error with a TypeError.
     got = run(
-        "from sym.sdk.exceptions import KnowBe4Error, SymException\n"
-        "from sym.sdk.integrations import knowbe4\n"
+        "from sym.sdk.exceptions import OneLoginError, SymException\n"
+        "from sym.sdk.integrations import onelogin\n"
         "try:\n"
-        "    raise KnowBe4Error('training overdue')\n"
-        "except KnowBe4Error as error:\n"
+        "    raise OneLoginError('no such group')\n"
+        "except OneLoginError as error:\n"
         "    caught = [str(error), isinstance(error, SymException)]\n"
         "try:\n"
-        "    knowbe4.get_training_enrollments_for_user(event.user)\n"
-        "except KnowBe4Error:\n"
+        "    onelogin.is_user_in_group(event.user, group_id='1')\n"
+        "except OneLoginError:\n"
         "    return 'wrongly caught'\n"
         "except SymException as error:\n"
         "    return caught + [error.error_type]"
     )
-    assert got == ["training overdue", True, "UnsupportedError"]
+    assert got == ["no such group", True, "UnsupportedError"]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from symbox.sandbox.sdk.integrations import (
     AwsSso,
     GitHub,
     IntegrationChannel,
+    KnowBe4,
     Okta,
     PagerDuty,
     Slack,
@@ -78,6 +79,7 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
                 "slack": Slack(bridge),
                 "aws_lambda": AwsLambda(bridge),
                 "github": GitHub(bridge),
+                "knowbe4": KnowBe4(bridge),
             },
         ),
         # Sym's custom strategies `import requests`; here its calls go through the host.

@@ -48,6 +48,10 @@ class GitHubError(SymException):
     """A GitHub call failed."""
 
 
+class KnowBe4Error(SymException):
+    """A KnowBe4 call failed."""
+
+
 class BoundaryError(SymException):
     """A Boundary call failed."""
 
@@ -103,6 +107,7 @@ EXCEPTIONS: tuple[type[SymException], ...] = (
     AWSIAMError,
     AWSSSOError,
     GitHubError,
+    KnowBe4Error,
     BoundaryError,
     CouldNotSaveError,
     TemplateError,

@@ -8,7 +8,7 @@ from typing import Any, NoReturn, cast
 
 from symbox.sandbox.guards import default_iter_check
 from symbox.sandbox.sdk.event import User
-from symbox.sandbox.sdk.exceptions import EXCEPTIONS, GitHubError, SymException
+from symbox.sandbox.sdk.exceptions import EXCEPTIONS, GitHubError, KnowBe4Error, SymException
 from symbox.sandbox.sdk.placeholders import unsupported
 
 # The key marking a worker frame as an integration call rather than a final reply.
@@ -25,6 +25,7 @@ ERROR_TYPES = {
     "aws_lambda": "AWSLambdaError",
     "slack": "SlackError",
     "github": "GitHubError",
+    "knowbe4": "KnowBe4Error",
     "http": "HTTPError",
     "secrets": "AccessStrategyError",
     "templates": "TemplateError",
@@ -417,3 +418,44 @@ class GitHub(_Integration):
 
     def __repr__(self) -> str:
         return "<sym.sdk.integrations.github>"
+
+
+def _optional_id(value: object, what: str) -> int | None:
+    """A KnowBe4 id: an int (not a bool), or None."""
+    if value is None or type(value) is int:
+        return value
+    raise KnowBe4Error(f"{what} must be an int, got {type(value).__name__}")
+
+
+class KnowBe4(_Integration):
+    """`sym.sdk.integrations.knowbe4`: training enrollments and group membership."""
+
+    __slots__ = ()
+    _sdk_name = "knowbe4"
+
+    def get_training_enrollments_for_user(
+        self, user: object, store_purchase_id: int | None = None, campaign_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The user's training enrollments, optionally only of a store purchase or campaign."""
+        args = {
+            "email": _email(user),
+            "store_purchase_id": _optional_id(store_purchase_id, "store_purchase_id"),
+            "campaign_id": _optional_id(campaign_id, "campaign_id"),
+        }
+        value = self._channel.call("knowbe4", "get_training_enrollments_for_user", args)
+        return (
+            [dict(item) for item in value if isinstance(item, dict)]
+            if isinstance(value, list)
+            else []
+        )
+
+    def is_user_in_group(self, user: object, group_id: int) -> bool:
+        """Whether the user is a member of the KnowBe4 group ``group_id``."""
+        group = _optional_id(group_id, "group_id")
+        if group is None:
+            raise KnowBe4Error("group_id is required")
+        args = {"email": _email(user), "group_id": group}
+        return self._channel.call("knowbe4", "is_user_in_group", args) is True
+
+    def __repr__(self) -> str:
+        return "<sym.sdk.integrations.knowbe4>"
