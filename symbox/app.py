@@ -35,6 +35,7 @@ from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import StartupError
 from symbox.expiry import ExpiryTimer
+from symbox.hook_integrations import environment_integrations
 from symbox.hook_reports import HookReports
 from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
@@ -104,6 +105,8 @@ class Options:
     hook_timeout: float = 2.0
     # How refused calls are audited and failing addresses slowed.
     refusal_limits: RefusalLimits = field(default_factory=RefusalLimits)
+    # Seconds after its creation a token stops working, whatever its own expiry (None: no bound).
+    token_max_ttl: float | None = None
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -267,6 +270,7 @@ class App:
             else HookRunner(self.hook_pool, metrics=self.metrics),
             hook_scopes=self._hook_scopes,
             admission=self.outbox.refusal,
+            hook_integrations=environment_integrations(config, stored),
         )
         self.refusals = RefusalRecorder(
             clock=self.clock,
@@ -295,7 +299,7 @@ class App:
         self.api = build_api(
             self.service,
             self.reader,
-            TokenAuth(self.reader, self.clock, self.refusals),
+            TokenAuth(self.reader, self.clock, self.refusals, options.token_max_ttl),
             self.metrics_text,
         )
         self.port: int | None = None

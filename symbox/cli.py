@@ -27,19 +27,31 @@ from symbox.audit.verify import verify_file, verify_files
 from symbox.buildinfo import build_info, is_frozen
 from symbox.config import parse_duration
 from symbox.config.variables import VAR, VAR_FILE, VarOption, parse_var
-from symbox.engine.model import Actor
+from symbox.engine.model import Actor, RunStatus
 from symbox.engine.people import InvalidEmail, canonical_email
 from symbox.errors import StartupError
+from symbox.flowtest.command import add_test_command, cmd_test
+from symbox.flowtest.hook_call import add_hooks_command, cmd_hooks
 from symbox.report import add_report_command, cmd_report
-from symbox.runner import ConfigRefused, Runner, load_checked, log_notices, startup_error
+from symbox.runner import (
+    AnyEnvironment,
+    ConfigRefused,
+    Runner,
+    load_checked,
+    log_notices,
+    startup_error,
+)
 from symbox.store.handle import open_store
 from symbox.tfimport.command import add_import_command, cmd_import
 from symbox.users_cli import add_users_command, cmd_users
+from symbox.wiring import AUDIT_FILE_NAME
 
 DEFAULT_CONFIG = "config.hcl"
 DEFAULT_DATA_DIR = "symbox-data"
 # Bounds of --hook-timeout: long enough for a slow lookup, short enough for Slack.
 MIN_HOOK_TIMEOUT = 0.1
+# The most runs one `runs list` prints, as the API's page limit.
+MAX_LIST = 500
 MAX_HOOK_TIMEOUT = 60.0
 
 
@@ -107,6 +119,7 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every command."""
     parser = argparse.ArgumentParser(prog="symbox", description="Self-hosted just-in-time access.")
+    parser.add_argument("--version", action="version", version=f"symbox {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the server (API, timers, audit)")
@@ -116,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (default: %(default)s)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.add_argument(
+        "--log-format",
+        default=os.environ.get("SYMBOX_LOG_FORMAT", "json"),
+        choices=logs.FORMATS,
+        help="json lines (default, or $SYMBOX_LOG_FORMAT) or text for people (coloured on a "
+        "terminal)",
+    )
+    run.add_argument(
         "--audit-outbox-limit",
         type=int,
         default=os.environ.get("SYMBOX_AUDIT_OUTBOX_LIMIT", "1000000"),
@@ -123,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $SYMBOX_AUDIT_OUTBOX_LIMIT or 1000000; the alarm goes off at 80%%)",
     )
 
+    run.add_argument(
+        "--token-max-ttl",
+        default=os.environ.get("SYMBOX_TOKEN_MAX_TTL"),
+        help="refuse API tokens older than this (e.g. 30d), whatever expiry they were issued "
+        "with (default: $SYMBOX_TOKEN_MAX_TTL, or no bound)",
+    )
     run.add_argument(
         "--hook-timeout",
         type=_seconds,
@@ -134,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check the config and summarise it")
     _add_config(validate)
     _add_variables(validate)
+    validate.add_argument(
+        "--no-env",
+        action="store_true",
+        help="check without the secrets: every env(NAME) is taken as set (for CI)",
+    )
 
     tokens = commands.add_parser("tokens", help="issue, list and revoke API tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
@@ -154,9 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list and show runs")
     run_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="ACTION")
     runs_list = run_commands.add_parser("list", help="list runs, newest first")
-    runs_list.add_argument("--status")
+    runs_list.add_argument("--status", choices=[status.value for status in RunStatus])
     runs_list.add_argument("--flow")
-    runs_list.add_argument("--limit", type=int, default=50)
+    runs_list.add_argument(
+        "--limit", type=_limit, default=50, help=f"1 to {MAX_LIST} runs (default: %(default)s)"
+    )
     runs_list.add_argument("--json", action="store_true", help="print JSON")
     _add_data_dir(runs_list)
     show = run_commands.add_parser("show", help="show one run with its events")
@@ -170,9 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "path",
         type=Path,
-        nargs="+",
-        help="the audit file; rotated files too, oldest first, to check them as one chain",
+        nargs="*",
+        help="the audit file; rotated files too, oldest first, to check them as one chain "
+        "(default: the data folder's audit.jsonl)",
     )
+    _add_data_dir(verify)
 
     add_users_command(commands, _add_data_dir)
 
@@ -180,8 +215,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import_command(commands)
 
+    add_test_command(commands, _add_config, _add_variables)
+    add_hooks_command(commands, _add_config, _add_variables)
+
     commands.add_parser("version", help="print the version")
     return parser
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_LIST:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1 to {MAX_LIST}")
+    return value
 
 
 def _fail(message: str) -> int:
@@ -200,7 +248,8 @@ def _report_problems(problems: list[str]) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Print a summary of a valid config, or every problem."""
     try:
-        config = load_checked(args.config, args.variables)
+        environ = AnyEnvironment(os.environ) if args.no_env else None
+        config = load_checked(args.config, args.variables, environ)
     except ConfigRefused as error:
         return _report_problems(error.problems)
     for notice in config.notices:
@@ -235,7 +284,7 @@ def _seconds(text: str) -> float:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM or SIGINT; SIGHUP reloads the config."""
-    logs.configure(args.log_level)
+    logs.configure(args.log_level, args.log_format)
     try:
         host, port = parse_listen(args.listen)
     except ValueError as error:
@@ -246,12 +295,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _report_problems(error.problems)
     log_notices(config)
     limits = OutboxLimits(limit=max(1, args.audit_outbox_limit))
+    try:
+        max_ttl = None if not args.token_max_ttl else float(parse_duration(args.token_max_ttl))
+    except ValueError as error:
+        return _fail(f"--token-max-ttl: {error}")
     options = Options(
         data_dir=args.data_dir,
         host=host,
         port=port,
         audit_limits=limits,
         hook_timeout=args.hook_timeout,
+        token_max_ttl=max_ttl,
     )
     runner = Runner(args.config, config, options, args.variables)
     try:
@@ -303,9 +357,11 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     async def listing() -> int:
         async with open_store(database) as store:
             tokens = await store.reader.list_tokens()
+        now = time.time()
         rows = [
             {
                 "id": token.id,
+                "state": _token_state(token.revoked_at, token.expires_at, now),
                 "kind": token.kind,
                 "subject": token.subject,
                 "label": token.label,
@@ -318,7 +374,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
-            _table(rows, ["id", "kind", "subject", "label", "expires_at", "revoked_at"])
+            _table(rows, ["id", "state", "kind", "subject", "label", "expires_at", "revoked_at"])
         return 0
 
     async def revoke() -> int:
@@ -336,6 +392,12 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         return anyio.run(actions[args.tokens_command])
     except (ValueError, sqlite3.Error) as error:
         return _fail(str(error))
+
+
+def _token_state(revoked_at: float | None, expires_at: float | None, now: float) -> str:
+    if revoked_at is not None:
+        return "revoked"
+    return "expired" if expires_at is not None and expires_at <= now else "active"
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -372,8 +434,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(json.dumps(view, indent=2))
             return 0
         for key, value in view.items():
-            if key != "events":
-                print(f"{key:18} {json.dumps(value) if isinstance(value, dict | list) else value}")
+            if key == "events" or value is None or value in ([], {}):
+                continue
+            print(f"{key:18} {json.dumps(value) if isinstance(value, dict | list) else value}")
         print("events:")
         for event in view["events"]:
             error = f"  error: {event['error']}" if event.get("error") else ""
@@ -396,7 +459,7 @@ def _table(rows: Sequence[dict[str, Any]], columns: list[str]) -> None:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Verify an audit file's hash chain (several rotated files as one chain)."""
-    paths: list[Path] = args.path
+    paths: list[Path] = args.path or [args.data_dir / AUDIT_FILE_NAME]
     for path in paths:
         if not path.is_file():
             return _fail(f"no such file: {path}")
@@ -444,6 +507,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "users": lambda args: cmd_users(args, _operator(), _table),
         "report": cmd_report,
         "import": cmd_import,
+        "test": cmd_test,
+        "hooks": cmd_hooks,
         "version": cmd_version,
     }
-    return handlers[args.command](args)
+    try:
+        code = handlers[args.command](args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader went away (`symbox report --format json | head`): nothing to say.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

@@ -32,6 +32,7 @@ from symbox.engine.forms import (
     with_values,
 )
 from symbox.engine.inputs import form_value, form_values
+from symbox.hook_integrations import EnvironmentIntegrations, HookCall, environment_integrations
 from symbox.hook_views import flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookRunner, prefetch_functions
@@ -93,17 +94,24 @@ class FlowForms:
         config: Config,
         clock: Clock,
         scopes: Mapping[str, IntegrationProvider] | None = None,
+        environments: Mapping[str, EnvironmentIntegrations] | None = None,
     ) -> None:
         self._runner = runner
         self._config = config
         self._clock = clock
         self._scopes = dict(scopes or {})
+        self._environments = (
+            dict(environments) if environments is not None else environment_integrations(config)
+        )
 
     async def options(
         self, flow: Flow, requester: str, field: PromptField
     ) -> tuple[Option, ...] | str:
         """The options ``field``'s prefetch reducer gives ``requester``; the error text."""
-        event = prompt_event(flow, self._config, requester, self._clock)
+        call = HookCall(
+            self._scopes.get(flow.environment), self._environments.get(flow.environment)
+        )
+        event = call.bind(prompt_event(flow, self._config, requester, self._clock))
         filename = implementation_file(flow)
         try:
             reply = await self._runner.prefetch(
@@ -111,12 +119,14 @@ class FlowForms:
                 filename,
                 field.name,
                 event,
-                integrations=self._scopes.get(flow.environment),
+                integrations=call.integrations,
             )
             return read_options(reply, f"{filename}: prefetch reducer of {field.name}", field.type)
         except (HookFailure, FormError) as error:
             log.warning("prefetch failed", extra={"flow": flow.name, "error": str(error)})
-            return str(error)
+            return call.scrub(str(error))
+        finally:
+            call.close()
 
     async def changed(
         self, flow: Flow, requester: str, state: FormState, field: PromptField

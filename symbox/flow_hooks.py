@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from symbox.audit.entry import iso, redact
 from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine.model import Actor, Run
-from symbox.engine.permissions import DecisionRule
+from symbox.engine.permissions import DecisionRule, destinations_rule
 from symbox.flow_forms import check_forms, implementation_file
+from symbox.hook_integrations import EnvironmentIntegrations, HookCall, environment_integrations
 from symbox.hook_views import actor_view, flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
-from symbox.sandbox.integrations.scope import CallScope, StepOutputs
+from symbox.sandbox.integrations.scope import StepOutputs
 from symbox.sandbox.policy import HookPolicy
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,8 @@ def hook_event(
         "payload": {"fields": fields, "timestamp": iso(clock.now())},
         "flow": flow_view(flow, config),
         "run": {"id": run.id, "actors": actors},
-        "context": {},
+        # Sym's event.get_context("request"): what the request was sent with.
+        "context": {"request": dict(run.context)} if run.context else {},
     }
 
 
@@ -70,6 +73,7 @@ class FlowHooks:
         clock: Clock,
         target_of: Callable[[Run], Target | None],
         scopes: Mapping[str, IntegrationProvider] | None = None,
+        environments: Mapping[str, EnvironmentIntegrations] | None = None,
     ) -> None:
         self._runner = runner
         self._config = config
@@ -77,38 +81,46 @@ class FlowHooks:
         self._target_of = target_of
         # What each environment's hooks may reach (its own HTTP allow-list), by environment.
         self._scopes = dict(scopes or {})
+        # What each environment's hooks see as event.flow.environment.integrations.
+        self._environments = (
+            dict(environments) if environments is not None else environment_integrations(config)
+        )
 
-    def _scope(self, flow: Flow) -> IntegrationProvider | None:
-        return self._scopes.get(flow.environment)
-
-    def _step_scope(self, run: Run, flow: Flow, step: str) -> IntegrationProvider | None:
-        """The flow's scope for a hook of ``step``, which may read the run's step outputs."""
-        scope = self._scope(flow)
-        if isinstance(scope, CallScope):
-            return scope.with_outputs(StepOutputs(run.step_outputs, step))
-        return scope
-
-    def _event(self, run: Run, flow: Flow, step: str, actor: Actor) -> dict[str, Any]:
-        target = self._target_of(run)
-        return hook_event(run, flow, self._config, target, step, actor, self._clock)
+    @contextmanager
+    def _call(
+        self, run: Run, flow: Flow, step: str, actor: Actor
+    ) -> Iterator[tuple[HookCall, dict[str, Any]]]:
+        """One hook call's integrations and event; its secret handles end with it."""
+        call = HookCall(
+            self._scopes.get(flow.environment),
+            self._environments.get(flow.environment),
+            # Any of the run's hooks may read what its steps' strategy answered.
+            outputs=StepOutputs(run.step_outputs, step),
+        )
+        try:
+            target = self._target_of(run)
+            event = hook_event(run, flow, self._config, target, step, actor, self._clock)
+            yield call, call.bind(event)
+        finally:
+            call.close()
 
     async def on(self, run: Run, flow: Flow, step: str, actor: Actor) -> HookOutcome | str:
         """Run the flow's ``on_<step>`` hook, unless a hook is the one acting."""
         if actor.kind == "hook":
             return HookOutcome.CONTINUE
-        event = self._event(run, flow, step, actor)
-        try:
-            return await self._runner.run_hook(
-                flow.implementation,
-                implementation_file(flow),
-                step,
-                "on",
-                event,
-                integrations=self._step_scope(run, flow, step),
-            )
-        except HookFailure as error:
-            log.warning("hook failed", extra={"run_id": run.id, "error": str(error)})
-            return str(error)
+        with self._call(run, flow, step, actor) as (call, event):
+            try:
+                return await self._runner.run_hook(
+                    flow.implementation,
+                    implementation_file(flow),
+                    step,
+                    "on",
+                    event,
+                    integrations=call.integrations,
+                )
+            except HookFailure as error:
+                log.warning("hook failed", extra={"run_id": run.id, "error": str(error)})
+                return call.scrub(str(error))
 
     async def before(self, run: Run, flow: Flow, step: str, actor: Actor) -> str | None:
         """Run ``on_<step>`` for a step a hook cannot redirect; the error text if any.
@@ -134,19 +146,19 @@ class FlowHooks:
         Returns plain data to store on the run, empty when neither reducer is defined, or
         the error text.
         """
-        event = self._event(run, flow, "request", actor)
-        try:
-            specs = await self._runner.reduce_notifications(
-                flow.implementation,
-                implementation_file(flow),
-                event,
-                integrations=self._scope(flow),
-            )
-        except HookFailure as error:
-            log.warning(
-                "notification reducer failed", extra={"run_id": run.id, "error": str(error)}
-            )
-            return str(error)
+        with self._call(run, flow, "request", actor) as (call, event):
+            try:
+                specs = await self._runner.reduce_notifications(
+                    flow.implementation,
+                    implementation_file(flow),
+                    event,
+                    integrations=call.integrations,
+                )
+            except HookFailure as error:
+                log.warning(
+                    "notification reducer failed", extra={"run_id": run.id, "error": str(error)}
+                )
+                return call.scrub(str(error))
         return tuple(
             {
                 "destinations": [_plain(destination) for destination in spec.destinations],
@@ -157,54 +169,61 @@ class FlowHooks:
 
     async def identity(self, run: Run, flow: Flow) -> tuple[str | None, str | None]:
         """The flow's ``get_identity`` answer: (the name it gives or None, error text)."""
-        event = self._event(run, flow, "request", Actor.user(run.requester))
-        try:
-            name = await self._runner.reduce_identity(
-                flow.implementation,
-                implementation_file(flow),
-                event,
-                integrations=self._scope(flow),
-            )
-        except HookFailure as error:
-            log.warning("get_identity failed", extra={"run_id": run.id, "error": str(error)})
-            return None, str(error)
+        with self._call(run, flow, "request", Actor.user(run.requester)) as (call, event):
+            try:
+                name = await self._runner.reduce_identity(
+                    flow.implementation,
+                    implementation_file(flow),
+                    event,
+                    integrations=call.integrations,
+                )
+            except HookFailure as error:
+                log.warning("get_identity failed", extra={"run_id": run.id, "error": str(error)})
+                return None, call.scrub(str(error))
         return name, None
 
     async def after(self, run: Run, flow: Flow, step: str, actor: Actor) -> str | None:
         """Run the flow's ``after_<step>`` hook for its side effects; the error text if any."""
-        event = self._event(run, flow, step, actor)
-        try:
-            await self._runner.run_hook(
-                flow.implementation,
-                implementation_file(flow),
-                step,
-                "after",
-                event,
-                integrations=self._step_scope(run, flow, step),
-            )
-        except HookFailure as error:
-            log.warning("after hook failed", extra={"run_id": run.id, "error": str(error)})
-            return str(error)
+        with self._call(run, flow, step, actor) as (call, event):
+            try:
+                await self._runner.run_hook(
+                    flow.implementation,
+                    implementation_file(flow),
+                    step,
+                    "after",
+                    event,
+                    integrations=call.integrations,
+                )
+            except HookFailure as error:
+                log.warning("after hook failed", extra={"run_id": run.id, "error": str(error)})
+                return call.scrub(str(error))
         return None
 
     async def decision_rule(self, run: Run, flow: Flow, actor: Actor) -> DecisionRule | str:
         """Who may decide: the flow's ``get_permissions`` answer, else its vars."""
-        event = self._event(run, flow, "approve", actor)
-        try:
-            permission = await self._runner.reduce_permissions(
-                flow.implementation,
-                implementation_file(flow),
-                event,
-                integrations=self._scope(flow),
-            )
-            if permission is None:
-                return DecisionRule.from_vars(flow.vars)
-            return DecisionRule.from_permission(
-                permission.approve_deny, permission.allow_self_approval, flow.vars
-            )
-        except (HookFailure, ValueError) as error:
-            log.warning("get_permissions failed", extra={"run_id": run.id, "error": str(error)})
-            return str(error)
+        with self._call(run, flow, "approve", actor) as (call, event):
+            try:
+                permission = await self._runner.reduce_permissions(
+                    flow.implementation,
+                    implementation_file(flow),
+                    event,
+                    integrations=call.integrations,
+                )
+                if permission is None:
+                    return self._default_rule(run, flow)
+                return DecisionRule.from_permission(
+                    permission.approve_deny, permission.allow_self_approval, flow.vars
+                )
+            except (HookFailure, ValueError) as error:
+                log.warning("get_permissions failed", extra={"run_id": run.id, "error": str(error)})
+                return call.scrub(str(error))
+
+    def _default_rule(self, run: Run, flow: Flow) -> DecisionRule:
+        """Without ``get_permissions``: Sym's older ``get_approvers`` names who may decide."""
+        names = self._runner.defined(flow.implementation, implementation_file(flow))
+        if "get_approvers" in names and "get_request_notifications" not in names:
+            return destinations_rule(run.notifications, flow.vars)
+        return DecisionRule.from_vars(flow.vars)
 
 
 def _plain(value: Any) -> Any:

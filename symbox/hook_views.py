@@ -15,8 +15,9 @@ SYSTEM_ROLE = "system"
 
 def user_view(email: str) -> dict[str, str]:
     """A person as hooks see one (``event.user``, actors, a strategy's ``user``)."""
-    # symbox knows people by email only; Sym's username is the email's local part.
-    return {"email": email, "username": email.split("@", 1)[0], "role": "member"}
+    # As in Sym, where a normal user's username is their email: hooks compare approver
+    # lists written as emails against it.
+    return {"email": email, "username": email, "role": "member"}
 
 
 def actor_view(actor: Actor) -> dict[str, str | None]:
@@ -39,6 +40,7 @@ def flow_view(flow: Flow, config: Config) -> dict[str, Any]:
         "vars": dict(flow.vars),
         "environment": {
             "name": environment.name if environment else flow.environment,
-            "integrations": dict(environment.integrations) if environment else {},
+            # Filled in per call, secrets as this call's handles (symbox.hook_integrations).
+            "integrations": {},
         },
     }

@@ -2,7 +2,9 @@
 
 An operator sets a user's identity per system with ``symbox users``; a strategy reads it
 through ``IdentityMap`` and falls back on its system's rule (Okta: the email is the login;
-GitHub: no rule, so a username must be set; Tailscale: the email is the login).
+GitHub: no rule, so a username must be set; Tailscale and Google: the email is the login;
+OneLogin: the user with that email, or an operator sets another email or a username;
+Aptible: the user with that email in the organization, or another email an operator sets).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ _GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$
 _OKTA_LOGIN = re.compile(r"^\S{1,100}$")
 # Tailscale login names: an email, or a provider's form such as ``alice@github``.
 _TAILSCALE_LOGIN = re.compile(r"^[^\s@]{1,100}@[^\s@]{1,200}$")
+# OneLogin users are found by email or by username, which may be any text without spaces.
+_ONELOGIN_USER = re.compile(r"^\S{1,255}$")
+_APTIBLE_EMAIL = re.compile(r"^[^\s@]{1,100}@[^\s@]{1,200}$")
+# Google group members are email addresses (a Workspace account, or one outside it).
+_GOOGLE_EMAIL = re.compile(r"^[^\s@]{1,64}@[^\s@]+\.[^\s@]{1,200}$")
 
 
 @dataclass(frozen=True)
@@ -39,11 +46,21 @@ class System:
 OKTA = "okta"
 GITHUB = "github"
 TAILSCALE = "tailscale"
+ONELOGIN = "onelogin"
+APTIBLE = "aptible"
+GOOGLE = "google"
 SYSTEMS: Mapping[str, System] = {
     OKTA: System(OKTA, "Okta login", "the email address", _OKTA_LOGIN, "ann@corp.example"),
     GITHUB: System(GITHUB, "GitHub username", None, _GITHUB_LOGIN, "octocat"),
     TAILSCALE: System(
         TAILSCALE, "Tailscale login", "the email address", _TAILSCALE_LOGIN, "ann@github"
+    ),
+    ONELOGIN: System(ONELOGIN, "OneLogin login", "the email address", _ONELOGIN_USER, "ann.lee"),
+    APTIBLE: System(
+        APTIBLE, "Aptible email", "the email address", _APTIBLE_EMAIL, "ann@corp.example"
+    ),
+    GOOGLE: System(
+        GOOGLE, "Google account email", "the email address", _GOOGLE_EMAIL, "ann@corp.example"
     ),
 }
 

@@ -7,9 +7,11 @@ told, and the ``after_*`` hooks of the completed steps run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from symbox import logs
 from symbox.audit.entry import run_entry
 from symbox.clock import Clock
 from symbox.config.model import Config, Target
@@ -21,7 +23,11 @@ from symbox.flow_hooks import FlowHooks
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
 
+log = logging.getLogger(__name__)
+
 Step = Callable[[Run], engine.Transition]
+# Events that record something going wrong, logged as warnings.
+_FAILURES = frozenset({"escalate_failed", "deescalate_failed", "hook_error", "error"})
 
 # An approval escalates inline; the timer looks again this much later in case it could
 # not (the stored due time stays the approval's, so a restart escalates at once).
@@ -65,6 +71,7 @@ class RunLedger:
             return transition
 
         committed = await self._writer.submit(job)
+        self._log(committed)
         self._after_commit(committed.run)
         self._on_change(committed.run, committed.events)
         return await self._after_hooks(committed)
@@ -85,6 +92,7 @@ class RunLedger:
             return transition
 
         committed = await self._writer.submit(job)
+        self._log(committed)
         self._after_commit(committed.run, escalating_inline)
         self._on_change(committed.run, committed.events)
         return await self._after_hooks(committed)
@@ -116,6 +124,26 @@ class RunLedger:
         for event in transition.events:
             txn.add_event(event)
             txn.append_audit(run_entry(event, run, target))
+
+    def _log(self, committed: engine.Transition) -> None:
+        """One line per committed event: the story of a run, found by its run_id."""
+        run = committed.run
+        logs.note(run_id=run.id, flow=run.flow)
+        for event in committed.events:
+            level = logging.WARNING if event.name in _FAILURES or event.errors else logging.INFO
+            log.log(
+                level,
+                f"run {event.name}",
+                extra={
+                    "run_id": run.id,
+                    "flow": run.flow,
+                    "event": event.name,
+                    "status": run.status.value,
+                    "actor": str(event.actor),
+                    "channel": event.channel,
+                    **({"errors": list(event.errors)} if event.errors else {}),
+                },
+            )
 
     def _after_commit(self, run: Run, escalating_inline: bool = False) -> None:
         due = engine.due_at(run)

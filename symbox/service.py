@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from symbox import logs
 from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine import runs as engine
@@ -21,6 +23,7 @@ from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, 
 from symbox.flow_forms import FlowForms, filled_inputs
 from symbox.flow_hooks import FlowHooks
 from symbox.grant_identities import GrantIdentities
+from symbox.hook_integrations import EnvironmentIntegrations
 from symbox.ledger import RunLedger
 from symbox.locks import KeyedLocks
 from symbox.metrics import LATENESS_BUCKETS, Metrics
@@ -32,6 +35,24 @@ from symbox.strategies.base import AccessStrategy, IdentityResolver
 from symbox.strategy_calls import StrategyCalls
 
 log = logging.getLogger(__name__)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _run_logged(
+    method: Callable[Concatenate[RunService, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[RunService, P], Coroutine[Any, Any, R]]:
+    """Bind the run's id to every log line written while ``method`` runs (hooks included)."""
+
+    @functools.wraps(method)
+    async def logged(self: RunService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        run_id = kwargs.get("run_id", args[0] if args else None)
+        with logs.bound(run_id=run_id):
+            return await method(self, *args, **kwargs)
+
+    return logged
 
 
 class RunService:
@@ -55,6 +76,7 @@ class RunService:
         hooks: HookRunner | None = None,
         hook_scopes: Mapping[str, IntegrationProvider] | None = None,
         admission: Callable[[], str | None] = lambda: None,
+        hook_integrations: Mapping[str, EnvironmentIntegrations] | None = None,
     ) -> None:
         self._config = config
         self._reader = reader
@@ -71,10 +93,21 @@ class RunService:
         self._hooks = (
             None
             if hooks is None
-            else FlowHooks(hooks, config, clock, self.target, scopes=hook_scopes)
+            else FlowHooks(
+                hooks,
+                config,
+                clock,
+                self.target,
+                scopes=hook_scopes,
+                environments=hook_integrations,
+            )
         )
         # The hooks shaping request forms; Slack asks them while a form is open.
-        self.forms = None if hooks is None else FlowForms(hooks, config, clock, hook_scopes)
+        self.forms = (
+            None
+            if hooks is None
+            else FlowForms(hooks, config, clock, hook_scopes, hook_integrations)
+        )
         self._ledger = RunLedger(
             writer=writer,
             config=config,
@@ -155,8 +188,12 @@ class RunService:
         requester: str | None,
         inputs: Mapping[str, Any],
         channel: str,
+        context: Mapping[str, Any] | None = None,
     ) -> Run:
-        """Open a run for ``requester`` (a bot must name one; a user requests for themself)."""
+        """Open a run for ``requester`` (a bot must name one; a user requests for themself).
+
+        ``context`` is kept with the run for hooks (``event.get_context("request")``).
+        """
         try:
             flow = self.flow(flow_name)
         except NotFound as error:
@@ -179,6 +216,7 @@ class RunService:
             channel=channel,
             fields=fields,
             now=self._clock.now(),
+            context=context,
         )
         transition = opened()
         await self._check_identity(transition.run, flow)
@@ -225,6 +263,7 @@ class RunService:
             raise BadRequest("user_email: a bot must name the requesting user's email")
         return _person(requester)
 
+    @_run_logged
     async def decide(
         self, *, actor: Actor, run_id: str, approve: bool, reason: str | None, channel: str
     ) -> Run:
@@ -280,6 +319,7 @@ class RunService:
             run = await self.escalate(run_id, known=run, rule=rule)
         return run
 
+    @_run_logged
     async def revoke(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
         """End an escalated run's access now; runs ``actor`` may not read are NotFound."""
         # Everyone who may revoke may read the run, so nobody else learns it exists.
@@ -299,6 +339,7 @@ class RunService:
 
     # Work symbox does by itself (also called inline after a decision or revoke)
 
+    @_run_logged
     async def escalate(
         self, run_id: str, known: Run | None = None, rule: DecisionRule | None = None
     ) -> Run:
@@ -397,6 +438,7 @@ class RunService:
             lambda current: engine.escalation_failed(current, message, now, reached_target=False),
         )
 
+    @_run_logged
     async def deescalate(self, run_id: str, known: Run | None = None) -> Run:
         """Take a run's access away if that is due, honouring overlapping grants."""
         run = known or await self.get_run(run_id)
@@ -449,6 +491,7 @@ class RunService:
                 )
             return run
 
+    @_run_logged
     async def advance_request(self, run_id: str, known: Run | None = None) -> Run:
         """Move a request nobody decided on: forward it to its next destinations, or expire it."""
         run = known or await self.get_run(run_id)
@@ -472,6 +515,7 @@ class RunService:
                 # Decided while the hook ran: the decision stands.
                 return await self.get_run(run_id)
 
+    @_run_logged
     async def process_due(self, run_id: str) -> None:
         """Do whatever a run's due time calls for (the timer's entry point)."""
         run = await self._reader.get_run(run_id)

@@ -177,6 +177,11 @@ def _hook_integrations(config: Config, environment: str | None) -> list[Integrat
     return chosen
 
 
+def hook_integration_types(config: Config, environment: str) -> frozenset[str]:
+    """The types of the pagerduty, okta and github integrations ``environment``'s hooks reach."""
+    return frozenset(integration.type for integration in _hook_integrations(config, environment))
+
+
 def defines_hooks(config: Config) -> bool:
     """Tell whether any flow's implementation defines a hook or reducer function."""
     for flow in config.flows.values():

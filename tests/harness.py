@@ -126,6 +126,7 @@ async def harness(
     strategies: Mapping[str, AccessStrategy] | None = None,
     hook_timeout: float = 2.0,
     refusal_limits: RefusalLimits | None = None,
+    token_max_ttl: float | None = None,
 ) -> AsyncIterator[Harness]:
     """Start the receiver and symbox; stop both after the body."""
     own_receiver = receiver is None
@@ -143,6 +144,7 @@ async def harness(
             shutdown_grace=2.0,
             hook_timeout=hook_timeout,
             refusal_limits=refusal_limits or RefusalLimits(),
+            token_max_ttl=token_max_ttl,
         )
         async with (
             running(config, options, clock, strategies) as app,

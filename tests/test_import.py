@@ -7,15 +7,17 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from symbox.cli import main
-from symbox.config import load_config
+from symbox.config import flows, load_config
 from symbox.config.model import Secret
-from symbox.tfimport import StateError, import_document
+from symbox.config.schema import IMPLEMENTED
+from symbox.tfimport import StateError, convert, import_document
 from symbox.tfimport.convert import resource_key
 from symbox.tfimport.state import TfResource
 
@@ -442,7 +444,13 @@ def test_references_are_rebuilt_and_no_secret_is_written() -> None:
     assert "'sym/pagerduty', JSON key 'token'" in example
 
 
-def test_unsupported_strategy_disables_its_flow_and_says_so(tmp_path: Path) -> None:
+def test_unsupported_strategy_disables_its_flow_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every strategy type Sym has is implemented now: take one away to see the refusal.
+    fewer = replace(IMPLEMENTED, strategy_types=IMPLEMENTED.strategy_types - {"google_group"})
+    monkeypatch.setattr(convert, "IMPLEMENTED", fewer)
+    monkeypatch.setattr(flows, "IMPLEMENTED", fewer)
     result = import_document(state())
     config_text = result.files["config.hcl"]
     assert '# resource "sym_strategy" "google" {' in config_text
@@ -669,7 +677,7 @@ def test_cli_writes_the_folder_and_refuses_a_non_empty_one(
     argv = ["import", "--from", str(source), "--project", str(project), "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "disabled sym_flow.google_access" in printed
+    assert "disabled" not in printed
     assert "config.hcl loads" in printed
     assert {p.name for p in out.iterdir()} == {"config.hcl", ".env.example", "IMPORT.md", "impl.py"}
     assert main(argv) == 1
@@ -781,3 +789,199 @@ def test_keep_secrets_keeps_api_token_secret_and_its_sym_secret(tmp_path: Path) 
     config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
     assert config.integrations["pagerduty"].settings["api_token_secret"] == "sym_secret.pagerduty"
     assert config.secrets["pagerduty"].path == "sym/pagerduty"
+
+
+def onelogin_state() -> dict[str, Any]:
+    """The base state plus a Sym onelogin flow whose client secret is in a sym_secret."""
+    document = state()
+    document["values"]["root_module"]["resources"] += [
+        resource(
+            "sym_secret.onelogin",
+            {"id": "ol-secret", "path": "sym/onelogin", "source_id": IDS["secrets"]},
+        ),
+        resource(
+            "sym_integration.onelogin",
+            {
+                "id": "ol-integration",
+                "type": "onelogin",
+                "name": "onelogin",
+                "external_id": "acme.onelogin.com",
+                "settings": {"client_id": "ol-client-4d2e", "client_secret_secret": "ol-secret"},
+            },
+        ),
+        resource(
+            "sym_target.ol_admins",
+            {
+                "id": "ol-target",
+                "type": "onelogin_role",
+                "name": "ol-admins",
+                "settings": {"role_id": "254213"},
+            },
+        ),
+        resource(
+            "sym_strategy.onelogin",
+            {
+                "id": "ol-strategy",
+                "type": "onelogin",
+                "name": "onelogin",
+                "integration_id": "ol-integration",
+                "targets": ["ol-target"],
+                "settings": {},
+            },
+        ),
+        resource(
+            "sym_flow.onelogin_access",
+            {
+                "id": "ol-flow",
+                "name": "onelogin-access",
+                "implementation": IMPL,
+                "environment_id": IDS["env"],
+                "vars": {},
+                "params": [
+                    {
+                        "strategy_id": "ol-strategy",
+                        "prompt_field": [{"name": "reason", "type": "string"}],
+                    }
+                ],
+            },
+        ),
+    ]
+    return document
+
+
+def test_a_onelogin_flow_is_imported_with_its_client_secret_from_env(tmp_path: Path) -> None:
+    result = import_document(onelogin_state())
+    config_hcl = result.files["config.hcl"]
+    assert '# resource "sym_strategy" "onelogin"' not in config_hcl
+    assert "onelogin strategies are not implemented" not in result.files["IMPORT.md"]
+    assert not any("disabled sym_flow.onelogin_access" in line for line in result.summary())
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert config.flows["onelogin_access"].params.strategy == "onelogin"
+    assert config.flows["onelogin_access"].params.allowed_sources != ()
+    strategy = config.strategies["onelogin"]
+    assert (strategy.type, strategy.integration) == ("onelogin", "onelogin")
+    assert config.targets["ol_admins"].settings == {"role_id": "254213"}
+    integration = config.integrations["onelogin"]
+    assert integration.external_id == "acme.onelogin.com"
+    assert integration.settings["client_id"] == "ol-client-4d2e"
+    assert isinstance(integration.settings["client_secret"], Secret)
+    assert "client_secret_secret" not in integration.settings
+
+
+def test_keep_secrets_keeps_a_onelogin_client_secret_in_its_sym_secret(tmp_path: Path) -> None:
+    result = import_document(onelogin_state(), keep_secrets=True)
+    assert "client_secret_secret = sym_secret.onelogin.id" in result.files["config.hcl"]
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    settings = config.integrations["onelogin"].settings
+    assert settings["client_secret_secret"] == "sym_secret.onelogin"
+    assert config.secrets["onelogin"].path == "sym/onelogin"
+
+
+def test_an_aptible_flow_is_imported_with_its_password_from_env_or_kept(tmp_path: Path) -> None:
+    document = state()
+    document["values"]["root_module"]["resources"] += [
+        resource(
+            "sym_secret.aptible",
+            {"id": "apt-secret", "path": "sym/aptible", "source_id": IDS["secrets"]},
+        ),
+        resource(
+            "sym_integration.aptible",
+            {
+                "id": "apt-integration",
+                "type": "aptible",
+                "name": "aptible",
+                "external_id": "org-5a1e",
+                "settings": {"username": "robot@acme.example", "password_secret": "apt-secret"},
+            },
+        ),
+        resource(
+            "sym_target.db_admins",
+            {
+                "id": "apt-target",
+                "type": "aptible_role",
+                "name": "db-admins",
+                "settings": {"role_id": "role-db-admins"},
+            },
+        ),
+        resource(
+            "sym_strategy.aptible",
+            {
+                "id": "apt-strategy",
+                "type": "aptible",
+                "name": "aptible",
+                "integration_id": "apt-integration",
+                "targets": ["apt-target"],
+                "settings": {},
+            },
+        ),
+        resource(
+            "sym_flow.aptible_access",
+            {
+                "id": "apt-flow",
+                "name": "aptible-access",
+                "implementation": IMPL,
+                "environment_id": IDS["env"],
+                "vars": {},
+                "params": [
+                    {
+                        "strategy_id": "apt-strategy",
+                        "prompt_field": [{"name": "reason", "type": "string"}],
+                    }
+                ],
+            },
+        ),
+    ]
+    result = import_document(document)
+    assert '# resource "sym_strategy" "aptible"' not in result.files["config.hcl"]
+    assert not any("disabled sym_flow.aptible_access" in line for line in result.summary())
+    write(result.files, tmp_path / "env")
+    config = load_config(tmp_path / "env" / "config.hcl", environ=environ_for(result.env))
+    assert config.flows["aptible_access"].params.strategy == "aptible"
+    assert config.flows["aptible_access"].params.allowed_sources != ()
+    assert config.targets["db_admins"].settings == {"role_id": "role-db-admins"}
+    integration = config.integrations["aptible"]
+    assert (integration.type, integration.external_id) == ("aptible", "org-5a1e")
+    assert integration.settings["username"] == "robot@acme.example"
+    assert isinstance(integration.settings["password"], Secret)
+
+    kept = import_document(document, keep_secrets=True)
+    assert "password_secret = sym_secret.aptible.id" in kept.files["config.hcl"]
+    write(kept.files, tmp_path / "kept")
+    config = load_config(tmp_path / "kept" / "config.hcl", environ=environ_for(kept.env))
+    assert config.integrations["aptible"].settings["password_secret"] == "sym_secret.aptible"
+
+
+def test_a_google_group_flow_is_imported_enabled_with_a_key_to_set(tmp_path: Path) -> None:
+    result = import_document(state())
+    config_hcl = result.files["config.hcl"]
+    assert '# resource "sym_strategy" "google"' not in config_hcl
+    assert "google_group strategies are not implemented" not in result.files["IMPORT.md"]
+    assert not any("disabled sym_flow.google_access" in line for line in result.summary())
+    assert 'service_account_key = env("SYMBOX_GOOGLE_SERVICE_ACCOUNT_KEY")' in config_hcl
+    assert "\nSYMBOX_GOOGLE_SERVICE_ACCOUNT_KEY=\n" in result.files[".env.example"]
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert config.flows["google_access"].params.strategy == "google"
+    assert config.flows["google_access"].params.allowed_sources != ()
+    strategy = config.strategies["google"]
+    assert (strategy.type, strategy.integration) == ("google_group", "google")
+    assert config.targets["google"].settings == {"group_email": "eng@example.com", "role": "MEMBER"}
+    integration = config.integrations["google"]
+    assert integration.external_id == "example.com"
+    # Sym's admin_email is kept as it was; only the key is new.
+    assert integration.settings["admin_email"] == "admin@example.com"
+    assert isinstance(integration.settings["service_account_key"], Secret)
+
+
+def test_a_google_integration_without_an_admin_asks_for_one(tmp_path: Path) -> None:
+    document = state()
+    for item in document["values"]["root_module"]["resources"]:
+        if item["address"] == "sym_integration.google":
+            item["values"]["settings"] = {}
+    result = import_document(document)
+    assert 'admin_email         = env("SYMBOX_GOOGLE_ADMIN_EMAIL")' in result.files["config.hcl"]
+    write(result.files, tmp_path)
+    config = load_config(tmp_path / "config.hcl", environ=environ_for(result.env))
+    assert isinstance(config.integrations["google"].settings["admin_email"], Secret)

@@ -9,10 +9,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from symbox.api.access_log import AccessLog
 from symbox.api.auth import TokenAuth
 from symbox.api.errors import ApiError, error_response, from_exception
 from symbox.api.openapi import openapi_document
@@ -28,6 +30,10 @@ MAX_BODY = 64 * 1024
 MAX_DRAIN = 1024 * 1024
 MAX_PAGE = 500
 CHANNEL = "api"
+# The event actions, POST /api/v1/events/ACTION.
+ACTIONS = frozenset({"request", "approve", "deny", "deescalate"})
+# A request's context is kept with its run and shown to hooks: bounded like a field.
+MAX_CONTEXT = 16 * 1024
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -123,12 +129,15 @@ class EventsApi:
         context = data.get("context", {})
         if not isinstance(context, dict):
             raise ApiError(400, "invalid_field", "context: expected an object")
+        if len(json.dumps(context, separators=(",", ":"))) > MAX_CONTEXT:
+            raise ApiError(400, "invalid_field", f"context: at most {MAX_CONTEXT} bytes of JSON")
         run = await self._service.request(
             actor=actor,
             flow_name=flow_name(data),
             requester=_string(data, "user_email", required=False),
             inputs=inputs,
             channel=CHANNEL,
+            context=context,
         )
         body = {"run_id": run.id, "event_id": f"{run.id}.1", "status": run.status.value}
         return JSONResponse(body, status_code=201)
@@ -204,8 +213,16 @@ class EventsApi:
 
     async def get_event(self, request: Request) -> Response:
         """GET /api/v1/events/{event_id}."""
-        actor = await self._auth.actor(request)
         event_id = request.path_params["event_id"]
+        if event_id in ACTIONS:
+            # GET /api/v1/events/approve is a wrong method, not an unknown event.
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"/api/v1/events/{event_id} takes POST",
+                headers={"Allow": "POST"},
+            )
+        actor = await self._auth.actor(request)
         event = await self._reader.get_event(event_id)
         if event is None:
             raise ApiError(404, "not_found", f"no event {event_id!r}")
@@ -269,4 +286,5 @@ def build_api(
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_exception, Exception: _server_error},
+        middleware=[Middleware(AccessLog)],
     )

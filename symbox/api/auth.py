@@ -6,6 +6,7 @@ import math
 
 from starlette.requests import Request
 
+from symbox import logs
 from symbox.api.errors import ApiError
 from symbox.clock import Clock
 from symbox.engine.model import Actor
@@ -31,10 +32,14 @@ SURFACE = "api"
 class TokenAuth:
     """Turns an ``Authorization: Bearer`` header into the actor it stands for."""
 
-    def __init__(self, reader: Reader, clock: Clock, refusals: Refusals) -> None:
+    def __init__(
+        self, reader: Reader, clock: Clock, refusals: Refusals, max_ttl: float | None = None
+    ) -> None:
         self._reader = reader
         self._clock = clock
         self._refusals = refusals
+        # The operator's bound on any token's age (--token-max-ttl), whatever its own expiry.
+        self._max_ttl = max_ttl
 
     async def actor(self, request: Request) -> Actor:
         """Return the token's actor, or raise a 401 (or 429) ApiError."""
@@ -55,7 +60,13 @@ class TokenAuth:
             await self._refuse(request, MISSING_TOKEN, "no token", None, failed=True)
             raise ApiError(401, "missing_token", "send Authorization: Bearer <token>")
         token = await self._reader.token_by_hash(hash_secret(secret.strip()))
-        if token is None or not token.usable_at(self._clock.now()):
+        now = self._clock.now()
+        too_old = (
+            token is not None
+            and self._max_ttl is not None
+            and now >= token.created_at + self._max_ttl
+        )
+        if token is None or not token.usable_at(now) or too_old:
             if token is None:
                 await self._refuse(request, UNKNOWN_TOKEN, UNKNOWN_TOKEN_WHO, None, failed=True)
             else:
@@ -66,6 +77,8 @@ class TokenAuth:
         # Read back by ``forbidden`` if the call is refused later on.
         request.state.token_id = token.id
         request.state.actor = token.actor
+        # The token's id, never its secret, names the caller in the log.
+        logs.note(actor=str(token.actor), token_id=token.id)
         return token.actor
 
     async def forbidden(self, request: Request, message: str) -> None:

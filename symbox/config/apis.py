@@ -1,4 +1,5 @@
-"""Checks for the API strategies (okta, github, tailscale), their targets and integrations."""
+"""Checks for the API strategies (okta, github, tailscale, onelogin, aptible, google_group)
+and their parts (google_group's integration: ``symbox.config.google``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
 
-API_STRATEGY_TYPES = frozenset({"okta", "github", "tailscale"})
-# Integrations whose API token symbox uses: the strategies', PagerDuty and KnowBe4 (hooks).
-TOKEN_INTEGRATION_TYPES = API_STRATEGY_TYPES | {"pagerduty", "knowbe4"}
+API_STRATEGY_TYPES = frozenset(
+    {"okta", "github", "tailscale", "onelogin", "aptible", "google_group"}
+)
+# Integrations that sign in with a name and a secret instead of an API token: the
+# settings holding each, which the integration must have.
+CREDENTIALS: Mapping[str, tuple[str, str]] = {
+    "onelogin": ("client_id", "client_secret"),
+    "aptible": ("username", "password"),
+}
+# Integrations whose credentials symbox uses: the strategies', PagerDuty and KnowBe4 (for
+# hooks). google_group's integration (type google) holds a service account key instead.
+TOKEN_INTEGRATION_TYPES = (API_STRATEGY_TYPES - {"google_group"}) | {"pagerduty", "knowbe4"}
 # KnowBe4's API regions, as Sym's knowbe4 integration names them in settings.region.
 KNOWBE4_REGIONS = ("us", "eu", "ca", "uk", "de")
 SECRET_PREFIX = "sym_secret."
@@ -21,60 +31,64 @@ TOKEN_OPTIONS = (
     "(api_token_secret = sym_secret.NAME.id)"
 )
 GITHUB_PERMISSIONS = ("pull", "triage", "push", "maintain", "admin")
+GOOGLE_ROLES = ("MEMBER", "MANAGER", "OWNER")
 # Settings each target type needs (unless a prompt field fills them).
 TARGET_SETTINGS = {
     "okta_group": ("group_id",),
     "github_repo": ("repo_name",),
     "tailscale_group": ("group_name",),
+    "onelogin_role": ("role_id",),
+    "aptible_role": ("role_id",),
+    "google_group": ("group_email",),
 }
 _REPO = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9-]*/)?[A-Za-z0-9._-]+$")
 
 
-def api_token(settings: Mapping[str, Any]) -> Secret | str | None:
-    """An integration's API token: an ``env()`` Secret, a ``sym_secret`` key, or None."""
-    token = settings.get("api_token")
-    if isinstance(token, Secret):
-        return token
-    stored = settings.get("api_token_secret")
+def stored_secret(settings: Mapping[str, Any], name: str) -> Secret | str | None:
+    """A secret setting: ``name`` from ``env()``, the sym_secret key of ``name_secret``, or None."""
+    value = settings.get(name)
+    if isinstance(value, Secret):
+        return value
+    # Sym also spells a secret setting as the sym_secret's id itself (client_secret = ...).
+    stored = value if _is_reference(value) else settings.get(f"{name}_secret")
     if isinstance(stored, str) and stored.startswith(SECRET_PREFIX):
         return stored[len(SECRET_PREFIX) :]
     return None
 
 
+def api_token(settings: Mapping[str, Any]) -> Secret | str | None:
+    """An integration's API token: an ``env()`` Secret, a ``sym_secret`` key, or None."""
+    return stored_secret(settings, "api_token")
+
+
 def check_api_integration(
     reader: Reader, where: str, args: Args, at: Location, known_secret: Callable[[str], bool]
 ) -> None:
-    """An API integration's token comes from ``env()`` or a ``sym_secret``; base_url is a URL."""
+    """An API integration's secrets come from ``env()`` or a ``sym_secret``; base_url is a URL."""
     settings = args.values.get("settings", {})
     line = args.lines.get("settings", at)
-    token = settings.get("api_token")
-    if token is not None and not isinstance(token, Secret):
-        reader.problem(
-            line,
-            f'{where}: settings.api_token: must be read with env("NAME"), not written in the '
-            "config",
-        )
-        args.ok = False
-    stored = settings.get("api_token_secret")
-    if stored is not None:
-        if token is not None:
-            reader.problem(line, f"{where}: settings: use api_token or api_token_secret, not both")
+    kind = args.values.get("type")
+    credentials = CREDENTIALS.get(kind) if isinstance(kind, str) else None
+    if credentials is None:
+        args.ok &= _check_secret(reader, where, settings, line, "api_token", known_secret)
+    else:
+        plain, secret = credentials
+        value = settings.get(plain)
+        if f"{plain}_secret" in settings or isinstance(value, Secret) or _is_reference(value):
+            # Sym keeps even the user name in a sym_secret (aptible's username_secret).
+            args.ok &= _check_secret(reader, where, settings, line, plain, known_secret)
+        elif value is None:
+            reader.problem(line, f"{where}: settings.{plain} is required for {kind} integrations")
             args.ok = False
-        key = (
-            stored[len(SECRET_PREFIX) :]
-            if isinstance(stored, str) and stored.startswith(SECRET_PREFIX)
-            else None
-        )
-        if key is None:
+        elif not isinstance(value, str) or not value:
+            reader.problem(line, f"{where}: settings.{plain}: expected a non-empty string")
+            args.ok = False
+        args.ok &= _check_secret(reader, where, settings, line, secret, known_secret)
+        if secret not in settings and f"{secret}_secret" not in settings:
             reader.problem(
                 line,
-                f"{where}: settings.api_token_secret: expected a reference to a sym_secret "
-                "(sym_secret.NAME.id)",
-            )
-            args.ok = False
-        elif not known_secret(key):
-            reader.problem(
-                line, f"{where}: settings.api_token_secret: no resource sym_secret.{key}"
+                f'{where}: settings.{secret} ({secret} = env("NAME")) or settings.{secret}_secret '
+                f"({secret}_secret = sym_secret.NAME.id) is required for {kind} integrations",
             )
             args.ok = False
     url = settings.get("base_url")
@@ -89,6 +103,60 @@ def check_api_integration(
         args.ok = False
 
 
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(SECRET_PREFIX)
+
+
+def _check_secret(
+    reader: Reader,
+    where: str,
+    settings: Mapping[str, Any],
+    line: Location,
+    name: str,
+    known_secret: Callable[[str], bool],
+) -> bool:
+    """``name`` is read with ``env()``, or ``name_secret`` names a sym_secret; not both."""
+    ok = True
+    value = settings.get(name)
+    if isinstance(value, str) and _is_reference(value):
+        if f"{name}_secret" in settings:
+            reader.problem(line, f"{where}: settings: use {name} or {name}_secret, not both")
+            return False
+        named = value[len(SECRET_PREFIX) :]
+        if not known_secret(named):
+            reader.problem(line, f"{where}: settings.{name}: no resource sym_secret.{named}")
+            return False
+        return ok
+    if value is not None and not isinstance(value, Secret):
+        reader.problem(
+            line,
+            f'{where}: settings.{name}: must be read with env("NAME"), not written in the config',
+        )
+        ok = False
+    stored = settings.get(f"{name}_secret")
+    if stored is None:
+        return ok
+    if value is not None:
+        reader.problem(line, f"{where}: settings: use {name} or {name}_secret, not both")
+        ok = False
+    key = (
+        stored[len(SECRET_PREFIX) :]
+        if isinstance(stored, str) and stored.startswith(SECRET_PREFIX)
+        else None
+    )
+    if key is None:
+        reader.problem(
+            line,
+            f"{where}: settings.{name}_secret: expected a reference to a sym_secret "
+            "(sym_secret.NAME.id)",
+        )
+        ok = False
+    elif not known_secret(key):
+        reader.problem(line, f"{where}: settings.{name}_secret: no resource sym_secret.{key}")
+        ok = False
+    return ok
+
+
 def check_api_strategy(
     reader: Reader,
     where: str,
@@ -96,8 +164,9 @@ def check_api_strategy(
     at: Location,
     integration: Callable[[str], Args],
 ) -> None:
-    """An API strategy needs an integration of its own type with an API token."""
+    """An API strategy needs an integration of its own type with an API token (or credentials)."""
     kind = args.values["type"]
+    what = "the API credentials" if kind in CREDENTIALS else "the API token"
     settings = args.values.get("settings", {})
     for name in sorted(settings):
         reader.problem(
@@ -110,7 +179,7 @@ def check_api_strategy(
             reader.problem(
                 at,
                 f"{where}: {kind} strategies need integration_id (the {kind} sym_integration "
-                "with the API token)",
+                f"with {what})",
             )
             args.ok = False
         return
@@ -123,8 +192,10 @@ def check_api_strategy(
             f"expected {show(kind)}",
         )
         args.ok = False
-    elif found is not None and not {"api_token", "api_token_secret"} & set(
-        values.get("settings", {})
+    elif (
+        found is not None
+        and kind not in CREDENTIALS
+        and not {"api_token", "api_token_secret"} & set(values.get("settings", {}))
     ):
         reader.problem(
             args.lines["integration_id"],
@@ -161,6 +232,10 @@ def _target_value(kind: str, name: str, value: Any) -> str | None:
         return f"{show(value)} is not a repository name (OWNER/REPO, or REPO in the org)"
     if kind == "tailscale_group" and name == "group_name" and not value.startswith("group:"):
         return f'{show(value)}: a Tailscale group name starts with "group:"'
+    if kind == "google_group" and name == "group_email" and "@" not in value.strip("@"):
+        return f"{show(value)} is not a group's email address"
+    if kind == "google_group" and name == "role" and value not in GOOGLE_ROLES:
+        return f"{show(value)}: expected one of {', '.join(GOOGLE_ROLES)}"
     if kind == "github_repo" and name == "permission" and value not in GITHUB_PERMISSIONS:
         return f"{show(value)}: expected one of {', '.join(GITHUB_PERMISSIONS)}"
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,7 +36,8 @@ def build_flow(
     if not args.ok or params is None:
         return None
     v = args.values
-    _approvers(reader, where, v.get("vars", {}), args.lines.get("vars", at))
+    flow_vars = _target_ids(v.get("vars", {}), checked)
+    _approvers(reader, where, flow_vars, args.lines.get("vars", at))
     return model.Flow(
         key,
         v["name"],
@@ -43,10 +45,49 @@ def build_flow(
         v["implementation"],
         args.paths.get("implementation"),
         v["environment_id"],
-        v.get("vars", {}),
+        flow_vars,
         params,
         at,
     )
+
+
+def _target_ids(
+    flow_vars: Mapping[str, str], checked: Mapping[tuple[str, str], Args]
+) -> dict[str, str]:
+    """``vars`` with each ``sym_target.X.id`` as hooks see that target: by its name.
+
+    In Sym a var holding a target's id equals the target field's value, and hooks compare
+    the two; symbox's target field holds the target's name, so the var does too. A value
+    that is JSON (``jsonencode([sym_target.a.id, ...])``) is changed inside.
+    """
+    names = {
+        f"sym_target.{key}": args.values["name"]
+        for (kind, key), args in checked.items()
+        if kind == "sym_target" and isinstance(args.values.get("name"), str)
+    }
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, str):
+            return names.get(value, value)
+        if isinstance(value, list):
+            return [rename(item) for item in value]
+        if isinstance(value, dict):
+            return {key: rename(item) for key, item in value.items()}
+        return value
+
+    result: dict[str, str] = {}
+    for name, value in flow_vars.items():
+        if value in names:
+            result[name] = names[value]
+            continue
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            result[name] = value
+            continue
+        renamed = rename(parsed)
+        result[name] = value if renamed == parsed else json.dumps(renamed, separators=(",", ":"))
+    return result
 
 
 def _approvers(reader: Reader, where: str, flow_vars: Mapping[str, str], line: Location) -> None:

@@ -23,6 +23,8 @@ from symbox.config.variables import Supplied, conform
 CONFIG_SUFFIXES = (".tf", ".hcl")
 # Terraform's JSON syntax: found and refused by name, never read past silently.
 JSON_SUFFIX = ".tf.json"
+# Test files for `symbox test` (symbox.flowtest), never part of the config.
+TEST_SUFFIX = ".symtest.hcl"
 # Module block arguments that Terraform itself reads, not the module's variables.
 CALL_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "for_each", "count"})
 LOCAL_PREFIXES = ("./", "../", ".\\", "..\\")
@@ -258,9 +260,12 @@ def read_text(name: str, problems: list[Problem]) -> str | None:
 
 
 def _ignored_name(name: str) -> bool:
-    # Terraform's rule: dot-files (.terraform.lock.hcl) and editors' backup files.
+    # Terraform's rule: dot-files (.terraform.lock.hcl) and editors' backup files; and
+    # `symbox test`'s files, which live next to the config as *.tftest.hcl files do.
     return (
-        name.startswith(".") or name.endswith("~") or (name.startswith("#") and name.endswith("#"))
+        name.startswith(".")
+        or name.endswith(("~", TEST_SUFFIX))
+        or (name.startswith("#") and name.endswith("#"))
     )
 
 

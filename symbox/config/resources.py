@@ -20,6 +20,7 @@ from symbox.config.apis import (
 from symbox.config.aws import check_aws_strategy, check_aws_target, check_permission_context
 from symbox.config.custom import check_custom_integration, check_custom_strategy
 from symbox.config.destinations import check_log_destination, check_segment_integration
+from symbox.config.google import check_google_integration, check_google_strategy
 from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
@@ -63,6 +64,8 @@ def build_integration(
         check_permission_context(reader, where, args, at)
     elif typed and args.values["type"] in TOKEN_INTEGRATION_TYPES:
         check_api_integration(reader, where, args, at, has_secret)
+    elif typed and args.values["type"] == "google":
+        check_google_integration(reader, where, args, at, has_secret)
     elif typed and args.values["type"] == "slack":
         _slack_tokens(reader, notices, where, args, at)
     elif typed and args.values["type"] == "segment":
@@ -207,6 +210,10 @@ def build_strategy(
             check_custom_strategy(reader, where, args, at, kind_of)
         elif args.values["type"] in ("aws_sso", "aws_iam", "aws_lambda") and args.ok:
             check_aws_strategy(reader, where, args, at, kind_of)
+        elif args.values["type"] == "google_group" and args.ok:
+            check_google_strategy(
+                reader, where, args, at, lambda ref: checked[("sym_integration", ref)]
+            )
         elif args.values["type"] in API_STRATEGY_TYPES and args.ok:
             check_api_strategy(
                 reader, where, args, at, lambda ref: checked[("sym_integration", ref)]

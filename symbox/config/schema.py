@@ -150,7 +150,19 @@ class Implemented:
 # Extend this as strategies, log destinations and resources get implemented.
 IMPLEMENTED = Implemented(
     strategy_types=frozenset(
-        {"http", "custom", "aws_sso", "aws_iam", "aws_lambda", "okta", "github", "tailscale"}
+        {
+            "http",
+            "custom",
+            "aws_sso",
+            "aws_iam",
+            "aws_lambda",
+            "okta",
+            "github",
+            "tailscale",
+            "onelogin",
+            "aptible",
+            "google_group",
+        }
     ),
     log_destination_types=frozenset(
         {"file", "kinesis_firehose", "kinesis_data_stream", "http", "datadog", "segment"}
@@ -297,6 +309,8 @@ STRATEGY_TARGET_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
         "okta": frozenset({"okta_group"}),
         "github": frozenset({"github_repo"}),
         "tailscale": frozenset({"tailscale_group"}),
+        "onelogin": frozenset({"onelogin_role"}),
+        "aptible": frozenset({"aptible_role"}),
         "google_group": frozenset({"google_group"}),
         "aws_lambda": frozenset({"aws_lambda_function"}),
         "custom": frozenset({"custom"}),

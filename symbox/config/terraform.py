@@ -28,7 +28,7 @@ def ignored_notice(block: Block) -> str:
         source = next((a for a in block.attributes if a.name == "source"), None)
         text = literal_string(unwrap(source.expr)) if source is not None else None
         reason = (
-            f"{NOT_RUN}, and reads only local modules (source = \"./...\"), not "
+            f'{NOT_RUN}, and reads only local modules (source = "./..."), not '
             f"{show(text) if text is not None else 'this source'}"
         )
     return f"{block.location}: {describe(block)} block ignored: {reason}"

@@ -129,6 +129,9 @@ class Run:
     # it was created); a timed-out notification is forwarded to the next one.
     notified: int = 0
     notified_at: float | None = None
+    # The ``context`` object sent with the request (API), which hooks read with
+    # ``event.get_context("request")``.
+    context: Mapping[str, Any] = field(default_factory=dict)
     # What the strategy answered at each step (``escalate``, ``deescalate``), for hooks'
     # ``get_step_output``; it may hold what is meant only for the requester, so neither the
     # API nor the audit log shows it.

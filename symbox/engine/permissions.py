@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from symbox.engine.model import Actor, Run
 from symbox.engine.people import InvalidEmail, canonical_email, same_person
@@ -73,6 +74,39 @@ class DecisionRule:
                 return cls(approvers(flow_vars), allow_self)
             raise ValueError(f"get_permissions: unknown permission level {approve_deny!r}")
         return cls(_entries(approve_deny), allow_self)
+
+
+def destinations_rule(
+    notifications: Iterable[Mapping[str, Any]], flow_vars: Mapping[str, str]
+) -> DecisionRule:
+    """Who may decide a request posted where Sym's older ``get_approvers`` said.
+
+    As in Sym, the destinations it returns are the approvers: people by email (a user or a
+    group DM), anyone signed in for a channel (symbox cannot see a channel's members from
+    the API); ``allow_self=True`` on any of them allows self-approval. The flow's own
+    ``vars`` still count.
+    """
+    people: set[str] = set(approvers(flow_vars))
+    anyone = False
+    self_allowed = DecisionRule.from_vars(flow_vars).allow_self_approval
+    pending: list[Any] = [item.get("destinations") for item in notifications]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list | tuple):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if item.startswith("#") or "@" not in item:
+                # A channel by name or id (a bare Slack id cannot be told from a user's).
+                anyone = anyone or item.startswith("#") or item[:1] in ("C", "G")
+            else:
+                people |= _entries([item])
+        elif isinstance(item, Mapping):
+            self_allowed = self_allowed or item.get("allow_self") is True
+            kind = item.get("type")
+            if kind == "slack_channel":
+                anyone = True
+            pending.extend(item.get(key) for key in ("user", "users", "destinations"))
+    return DecisionRule(None if anyone else frozenset(people), self_allowed)
 
 
 def may_decide(rule: DecisionRule, run: Run, actor: Actor) -> str | None:

@@ -77,6 +77,7 @@ def open_request(
     fields: Mapping[str, Any],
     now: float,
     notifications: tuple[Mapping[str, Any], ...] = (),
+    context: Mapping[str, Any] | None = None,
 ) -> Transition:
     """Create a run in ``requested`` for validated ``fields``, posted to ``notifications``."""
     target = fields.get("target")
@@ -93,8 +94,13 @@ def open_request(
         created_at=now,
         request_expires_at=now + flow.params.request_ttl,
         notifications=notifications,
+        context=dict(context or {}),
     )
-    details = {"notifications": [dict(item) for item in notifications]} if notifications else {}
+    details: dict[str, Any] = {}
+    if notifications:
+        details["notifications"] = [dict(item) for item in notifications]
+    if context:
+        details["context"] = dict(context)
     return Transition(run, (_event(run, "request", submitted_by, now, channel, details),))
 
 

@@ -20,7 +20,11 @@ from symbox.sandbox.sdk.event import make_event
 from symbox.sandbox.sdk.exceptions import SymException
 from symbox.sandbox.sdk.forms import PLAIN_CONVERTERS, SymPromptForm
 from symbox.sandbox.sdk.integrations import CALL_ID_KEY, DEFAULT_MAX_CALLS, IntegrationChannel
-from symbox.sandbox.sdk.strategies import STRATEGY_KEY, run_strategy
+from symbox.sandbox.sdk.strategies import (
+    STRATEGY_KEY,
+    bind_environment_integrations,
+    run_strategy,
+)
 
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 DEFAULT_MAX_REPLY = 1024 * 1024
@@ -163,6 +167,8 @@ def _reply(
         if request.get("event") and args:
             # The host sends plain data; hooks read it through read-only `event.x.y` facades.
             try:
+                bridge = channel if channel is not None else IntegrationChannel(None)
+                bind_environment_integrations(args[0], bridge)
                 args[0] = make_event(args[0])
             except TypeError as exc:
                 raise HookError(str(exc), file=filename, type_name="TypeError") from None

@@ -54,6 +54,7 @@ def run_to_json(run: Run) -> str:
         "notifications": [dict(item) for item in run.notifications],
         "notified": run.notified,
         "notified_at": run.notified_at,
+        "context": dict(run.context),
         "step_outputs": dict(run.step_outputs),
         "version": run.version,
     }
@@ -107,6 +108,8 @@ def run_from_json(text: str) -> Run:
         notifications=tuple(data.get("notifications", ())),
         notified=data.get("notified", 0),
         notified_at=data.get("notified_at"),
+        # Runs stored before contexts were kept have none.
+        context=data.get("context") or {},
         # Runs stored before step outputs were kept have none.
         step_outputs=data.get("step_outputs") or {},
         version=data["version"],

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from symbox.audit.entry import iso, redact
-from symbox.config.custom import secret_keys
 from symbox.config.hosts import AllowList
-from symbox.config.model import Config, Integration, Secret, Strategy
+from symbox.config.model import Config, Integration, Strategy
 from symbox.hook_views import user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.integrations.base import IntegrationProvider
@@ -22,53 +21,13 @@ from symbox.sandbox.integrations.scope import (
     StoredSecret,
     integration_scope,
 )
+from symbox.sandbox.integrations.views import integration_view
 from symbox.sandbox.pool import HookPool
-from symbox.sandbox.sdk.strategies import SECRET_KEY
 from symbox.strategies.base import GrantRequest, StrategyError
 from symbox.strategies.custom_source import StrategySource, implementation_file, read_strategy
 
 # How much of a bad return value an error message quotes.
 _QUOTE_LIMIT = 80
-
-
-def integration_view(
-    integration: Integration, stored: Callable[[str], StoredSecret] | None = None
-) -> tuple[dict[str, Any], dict[str, Secret | StoredSecret]]:
-    """The integration as the worker sees it, secrets as handles; and the secrets by handle id.
-
-    ``secret_ids_json`` (Sym's spelling) becomes ``settings["secrets"]``: handles to the
-    listed ``sym_secret`` resources, which ``stored`` resolves by key.
-    """
-    secrets: dict[str, Secret | StoredSecret] = {}
-
-    def convert(value: Any, path: str) -> Any:
-        if isinstance(value, Secret):
-            secrets[path] = value
-            return {SECRET_KEY: {"id": path, "label": value.source}}
-        if isinstance(value, Mapping):
-            return {str(key): convert(item, f"{path}.{key}") for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [convert(item, f"{path}[{index}]") for index, item in enumerate(value)]
-        return value
-
-    settings = convert(integration.settings, "settings")
-    ids = integration.settings.get("secret_ids_json")
-    if isinstance(ids, str) and stored is not None:
-        handles = []
-        for index, key in enumerate(secret_keys(ids)):
-            handle = f"settings.secrets[{index}]"
-            secret = stored(key)
-            secrets[handle] = secret
-            handles.append({SECRET_KEY: {"id": handle, "label": secret.label}})
-        settings["secrets"] = handles
-    view = {
-        "name": integration.name,
-        "type": integration.type,
-        "external_id": integration.external_id,
-        "label": integration.label,
-        "settings": settings,
-    }
-    return view, secrets
 
 
 def grant_event(step: str, request: GrantRequest, config: Config) -> dict[str, Any]:

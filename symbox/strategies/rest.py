@@ -78,9 +78,10 @@ class RestCaller:
     """Sends requests to one service with its auth headers; retries what may pass soon.
 
     429 and 5xx answers and network errors are retried up to ``timing.attempts`` times,
-    waiting as ``Retry-After`` or a rate-limit reset header says (epoch seconds), else
-    with jittered backoff. Every other answer is returned for the strategy to judge.
-    Messages name the method and path, never the headers that carry the token.
+    waiting as ``Retry-After`` or a rate-limit reset header says (``reset_headers`` in
+    epoch seconds, ``wait_headers`` in seconds from now), else with jittered backoff.
+    Every other answer is returned for the strategy to judge. Messages name the method
+    and path, never the headers that carry the token.
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class RestCaller:
         *,
         timing: RetryTiming | None = None,
         reset_headers: tuple[str, ...] = (),
+        wait_headers: tuple[str, ...] = (),
         throttled: Callable[[httpx.Response], bool] | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         wall: Callable[[], float] = time.time,
@@ -104,6 +106,7 @@ class RestCaller:
         self._client = client
         self._timing = timing or RetryTiming()
         self._reset_headers = reset_headers
+        self._wait_headers = wait_headers
         self._throttled = throttled or (lambda response: False)
         self._sleep = sleep
         self._wall = wall
@@ -117,11 +120,13 @@ class RestCaller:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send until an answer that is not worth retrying; raise StrategyError otherwise.
 
-        ``headers`` add to the caller's own (a precondition such as ``If-Match``). The
-        error's ``reached_target`` is true for a write that may have been applied.
+        ``headers`` add to the caller's own (a precondition such as ``If-Match``); ``data``
+        is sent as a form instead of ``json``. The error's ``reached_target`` is true for a
+        write that may have been applied.
         """
         url = f"{self._base_url}{path}"
         sent = {**self._headers, **headers} if headers else self._headers
@@ -133,7 +138,7 @@ class RestCaller:
             response: httpx.Response | None = None
             try:
                 response = await self._client.request(
-                    method, url, json=json, params=params, headers=sent
+                    method, url, json=json, params=params, headers=sent, data=data
                 )
             except httpx.HTTPError as error:
                 last = type(error).__name__
@@ -200,6 +205,11 @@ class RestCaller:
                     if value:
                         hinted = _reset_at(value, now)
                         break
+                for name in self._wait_headers if hinted is None else ():
+                    value = response.headers.get(name)
+                    if value:
+                        hinted = _reset_at(value, 0.0)
+                        break
             if hinted is not None:
                 return max(hinted, 0.0)
         backoff: float = self._timing.base * 2.0**attempt
@@ -207,7 +217,8 @@ class RestCaller:
 
 
 def detail(response: httpx.Response) -> str:
-    """``": <message>"`` from a JSON error body (Okta's errorSummary, GitHub's message)."""
+    """``": <message>"`` from a JSON error body (Okta's errorSummary, GitHub's message,
+    Google's ``error.message`` or OAuth's ``error: error_description``)."""
     try:
         body = response.json()
     except ValueError:
@@ -215,6 +226,12 @@ def detail(response: httpx.Response) -> str:
     if not isinstance(body, dict):
         return ""
     message = body.get("errorSummary") or body.get("message")
+    error = body.get("error")
+    if not message and isinstance(error, dict):
+        message = error.get("message")
+    elif not message and isinstance(error, str):
+        described = body.get("error_description")
+        message = f"{error}: {described}" if isinstance(described, str) and described else error
     if not isinstance(message, str) or not message:
         return ""
     return ": " + " ".join(message.split())[:MESSAGE_LIMIT]

@@ -40,8 +40,8 @@ def add_import_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "--keep-secrets",
         action="store_true",
-        help="keep api_token_secret = sym_secret.NAME.id (read from Secrets Manager) "
-        "instead of api_token = env()",
+        help="keep api_token_secret, client_secret_secret and password_secret = "
+        "sym_secret.NAME.id (read from Secrets Manager) instead of env()",
     )
 
 

@@ -86,7 +86,8 @@ def import_document(
 ) -> ImportResult:
     """Convert parsed ``terraform show -json`` output; ``project`` maps paths to file text.
 
-    ``keep_secrets`` keeps ``api_token_secret = sym_secret.NAME.id`` instead of ``env()``.
+    ``keep_secrets`` keeps ``api_token_secret``, ``client_secret_secret`` and
+    ``password_secret`` as ``sym_secret.NAME.id`` instead of ``env()``.
     """
     return _Importer(read_document(document), project or {}, keep_secrets).run(source)
 

@@ -209,6 +209,21 @@ def _adjust(item: Draft, values: Values) -> None:
             origin = f"{item.source.address}: the Segment source's write key"
             settings["write_key"] = values.secret(item.key, ("write_key",), origin)
         item.block.set("settings", settings)
+    elif item.type == "sym_integration" and kind == "google":
+        # Sym acted through its own service account; symbox acts through one of yours.
+        settings = dict(settings or {})
+        if "service_account_key" not in settings and "service_account_key_secret" not in settings:
+            origin = (
+                f"{item.source.address}: new in symbox, your service account's JSON key "
+                "(domain-wide delegation); see docs/configuration.md"
+            )
+            settings["service_account_key"] = values.secret(
+                item.key, ("service_account_key",), origin
+            )
+        if "admin_email" not in settings:
+            origin = f"{item.source.address}: the Workspace admin the service account acts as"
+            settings["admin_email"] = values.secret(item.key, ("admin_email",), origin)
+        item.block.set("settings", settings)
     elif item.type == "sym_strategy" and isinstance(settings, dict):
         allowed: frozenset[str] | None = None
         if kind in AWS_STRATEGY_SETTINGS:

@@ -39,8 +39,10 @@ def env_name(*parts: str) -> str:
     return "_".join(word for word in words if word)
 
 
-# The one Sym X_secret setting symbox can read from the sym_secret itself.
-KEPT_SECRET = "api_token_secret"
+# The Sym X_secret settings symbox can read from the sym_secret itself.
+KEPT_SECRETS = frozenset(
+    {"api_token_secret", "client_secret_secret", "password_secret", "username_secret"}
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ class Values:
     ids: Mapping[str, Ref]
     # What each sym_secret held in Sym, to say where a secret's value now has to come from.
     secret_origins: Mapping[str, str]
-    # Write api_token_secret = sym_secret.NAME.id as it was, not an env() token.
+    # Write api_token_secret (client_secret_secret, password_secret) = sym_secret.NAME.id
+    # as it was, not an env() secret.
     keep_secrets: bool = False
     env: dict[str, EnvVar] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -107,7 +110,7 @@ class Values:
             stored = self.ref(item)
             if (
                 self.keep_secrets
-                and key == KEPT_SECRET
+                and key in KEPT_SECRETS
                 and path == ("settings",)
                 and stored is not None
                 and stored.type == "sym_secret"

@@ -43,7 +43,7 @@ def on_deescalate(event):
     raise SymException(str(["on_deescalate", who(event.user)]))
 """
 
-CAROL = ["carol@example.com", "carol", "member"]
+CAROL = ["carol@example.com", "carol@example.com", "member"]
 BOT = [None, "bot:ci", "bot"]
 SYSTEM = [None, "symbox", "system"]
 
@@ -101,7 +101,7 @@ async def test_a_bot_submitting_a_request_leaves_the_requester_as_event_user(
         )
         run_id = response.json()["run_id"]
         refused = await h.approve(run_id, as_="alice@example.com")
-        alice = ["alice@example.com", "alice", "member"]
+        alice = ["alice@example.com", "alice@example.com", "member"]
         assert refused.json()["message"] == str([alice, CAROL])
 
 

@@ -76,7 +76,7 @@ def test_a_config_without_a_flow_is_an_error_in_validate_and_run(
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [expected, "1 problem found"]
     assert "config ok" not in captured.out
-    monkeypatch.setattr(logs, "configure", lambda level: None)
+    monkeypatch.setattr(logs, "configure", lambda level, fmt="json": None)
     assert cli.main(["run", "--config", "conf", "--data-dir", str(in_tmp / "data")]) == 1
     assert capsys.readouterr().err.splitlines() == [expected, "1 problem found"]
     assert not (in_tmp / "data").exists()
@@ -102,7 +102,7 @@ def test_run_hands_its_variables_to_the_runner(
         async def run(self) -> None:
             return None
 
-    monkeypatch.setattr(logs, "configure", lambda level: None)
+    monkeypatch.setattr(logs, "configure", lambda level, fmt="json": None)
     monkeypatch.setattr(cli, "Runner", FakeRunner)
     monkeypatch.setattr(anyio, "run", lambda function: None)
     assert cli.main(["run", "--config", "conf", "--var", "environment=x"]) == 0

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from symbox.config import resources
+from symbox.config import flows, resources
 from symbox.config.schema import IMPLEMENTED
 from tests.config.helpers import load, problems
 
@@ -147,14 +147,15 @@ def test_unknown_type_names() -> None:
         'resource "sym_strategy" "y" {\n  type = "magic"\n  name = "y"\n'
         "  targets = [sym_target.t.id]\n}\n"
         'resource "sym_log_destination" "l" {\n  type = "pigeon"\n}\n',
-        'config.hcl:15: sym_target.x: type: unknown target type "vm" (known: aws_iam_group, '
-        "aws_lambda_function, aws_sso_group, aws_sso_permission_set, custom, github_repo, "
-        "google_group, okta_group, tailscale_group)",
+        'config.hcl:15: sym_target.x: type: unknown target type "vm" (known: aptible_role, '
+        "aws_iam_group, aws_lambda_function, aws_sso_group, aws_sso_permission_set, custom, "
+        "github_repo, google_group, okta_group, onelogin_role, tailscale_group)",
         'config.hcl:19: sym_integration.i: type: unknown integration type "fax" (known: '
         "aptible, aws_lambda, boundary, custom, datadog, github, google, knowbe4, okta, "
         "onelogin, pagerduty, permission_context, segment, slack, tailscale)",
-        'config.hcl:24: sym_strategy.y: type: unknown strategy type "magic" (known: aws_iam, '
-        "aws_lambda, aws_sso, custom, github, google_group, http, okta, tailscale)",
+        'config.hcl:24: sym_strategy.y: type: unknown strategy type "magic" (known: aptible, '
+        "aws_iam, aws_lambda, aws_sso, custom, github, google_group, http, okta, onelogin, "
+        "tailscale)",
         'config.hcl:29: sym_log_destination.l: type: unknown log destination type "pigeon" '
         "(known: datadog, file, http, kinesis_data_stream, kinesis_firehose, segment)",
     )
@@ -211,12 +212,6 @@ def test_integration_kinds_for_runtimes_and_error_loggers() -> None:
 
 def test_resources_not_implemented_yet() -> None:
     check(
-        'resource "sym_target" "g" {\n  type = "google_group"\n  name = "g"\n}\n'
-        'resource "sym_strategy" "gg" {\n  type    = "google_group"\n  name    = "gg"\n'
-        "  targets = [sym_target.g.id]\n}\n"
-        'resource "sym_flow" "f" {\n  name = "f"\n  implementation = ""\n'
-        "  environment_id = sym_environment.e.id\n  params {\n"
-        "    strategy_id = sym_strategy.gg.id\n  }\n}\n"
         # Every log destination type is implemented (see the test below); sym_secrets and
         # sym_secret are too: these three raise no problem.
         'resource "sym_log_destination" "k" {\n  type = "http"\n'
@@ -224,10 +219,21 @@ def test_resources_not_implemented_yet() -> None:
         'resource "sym_secrets" "aws" {\n  type = "aws_secrets_manager"\n  name = "aws"\n}\n'
         'resource "sym_secret" "one" {\n  path = "p"\n  source_id = sym_secrets.aws.id\n}\n'
         'resource "sym_flows_filter" "ff" {\n  implementation = ""\n}\n',
-        "config.hcl:28: sym_flow.f: strategy type google_group is not implemented yet in "
-        "symbox (available: aws_iam, aws_lambda, aws_sso, custom, github, http, okta, "
-        "tailscale)",
-        "config.hcl:43: sym_flows_filter.ff: sym_flows_filter is not implemented yet in symbox",
+        "config.hcl:26: sym_flows_filter.ff: sym_flows_filter is not implemented yet in symbox",
+    )
+
+
+def test_a_strategy_type_not_implemented_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every strategy type Sym has is implemented now: take one away to see the refusal.
+    fewer = IMPLEMENTED.strategy_types - {"http"}
+    monkeypatch.setattr(flows, "IMPLEMENTED", replace(IMPLEMENTED, strategy_types=fewer))
+    check(
+        'resource "sym_flow" "f" {\n  name = "f"\n  implementation = ""\n'
+        "  environment_id = sym_environment.e.id\n  params {\n"
+        "    strategy_id = sym_strategy.s.id\n  }\n}\n",
+        "config.hcl:19: sym_flow.f: strategy type http is not implemented yet in symbox "
+        "(available: aptible, aws_iam, aws_lambda, aws_sso, custom, github, google_group, "
+        "okta, onelogin, tailscale)",
     )
 
 

@@ -2,8 +2,9 @@
 
 The example config and hooks, a request that a person approves and one that a hook
 approves, revocation on time through the http strategy, the audit log verified by the
-executable itself, and hook workers that are the executable started as `__worker__`,
-as isolated as from source.
+executable itself, hook workers that are the executable started as `__worker__`,
+as isolated as from source, and a google_group grant whose JWT the bundled
+cryptography signs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from symbox.sandbox.errors import HookError, HookTimeout
 from symbox.sandbox.pool import HookPool
 from symbox.sandbox.worker import DEFAULT_MEMORY_LIMIT, WORKER_ARGUMENT
 from tests.e2e.process import SymboxProcess, cli
+from tests.fakes.api_configs import google_config
 from tests.fakes.configs import GRANT_SECRET
+from tests.fakes.google import FakeGoogle
 from tests.fakes.receiver import GrantReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,3 +162,39 @@ async def test_frozen_workers_keep_their_limits() -> None:
             await pool.call(source, "impl.py", "allocate")
         with pytest.raises(HookError, match="os"):
             await pool.call(source, "impl.py", "imports")
+
+
+def test_a_google_group_grant_is_signed_by_the_bundled_cryptography(tmp_path: Path) -> None:
+    group = "prod-db@acme.example"
+    with FakeGoogle() as google:
+        google.add_group(group)
+        config = tmp_path / "config.hcl"
+        config.write_text(google_config(google.url))
+        data = tmp_path / "data"
+        server = SymboxProcess(config, data, {"GOOGLE_SERVICE_ACCOUNT_KEY": google.key()})
+        server.start()
+        try:
+
+            def token(user: str) -> dict[str, str]:
+                issued = cli("tokens", "issue", "--user", user, "--data-dir", str(data))
+                return {"Authorization": f"Bearer {issued.stdout.strip()}"}
+
+            with server.client() as http:
+                inputs = {"reason": "smoke test", "duration": "10m", "target": "prod-db"}
+                asked = http.post(
+                    "/api/v1/events/request",
+                    headers=token("carol@example.com"),
+                    json={"flow": "access", "flow_inputs": inputs},
+                )
+                assert asked.status_code == 201, asked.text
+                approved = http.post(
+                    "/api/v1/events/approve",
+                    headers=token("alice@example.com"),
+                    json={"run_id": asked.json()["run_id"]},
+                )
+                assert approved.json()["status"] == "escalated", approved.text
+        finally:
+            assert server.terminate() == 0
+        # The fake verified the assertion's RS256 signature before it issued the token.
+        assert google.assertions
+        assert google.members(group) == {"carol@example.com": "MANAGER"}

@@ -69,7 +69,8 @@ def test_bad_input_is_refused_with_the_reason(tmp_path: Path) -> None:
         (("set", "not-an-email", "--github", "x"), "'not-an-email': expected an email address"),
         (
             ("unset", "a@example.com"),
-            "say which identity to remove: --okta or --github or --tailscale",
+            "say which identity to remove: --okta or --github or --tailscale or --onelogin or "
+            "--aptible or --google",
         ),
         (
             ("set", "a@example.com", "--github", "bad_name"),

@@ -1,4 +1,4 @@
-"""HCL configs whose strategies grant through the fake Okta, GitHub, Tailscale or Lambda."""
+"""HCL configs whose strategies grant through the fake services (Okta, OneLogin, Google, ...)."""
 
 from __future__ import annotations
 
@@ -147,3 +147,96 @@ resource "sym_strategy" "tailscale" {{
   targets        = [sym_target.prod_db.id]
 }}
 ''' + access_flow("tailscale")
+
+
+def onelogin_config(url: str, role_id: str = "254213") -> str:
+    """An ``access`` flow over a onelogin strategy with one role target, ``ol-admins``."""
+    return f'''
+resource "sym_integration" "onelogin" {{
+  type        = "onelogin"
+  name        = "onelogin"
+  external_id = "acme.onelogin.com"
+  settings = {{
+    client_id     = "ol-client-4d2e"
+    client_secret = env("ONELOGIN_CLIENT_SECRET")
+    base_url      = "{url}"
+  }}
+}}
+
+resource "sym_target" "ol_admins" {{
+  type     = "onelogin_role"
+  name     = "ol-admins"
+  label    = "OneLogin admins"
+  settings = {{ role_id = "{role_id}" }}
+}}
+
+resource "sym_strategy" "onelogin" {{
+  type           = "onelogin"
+  name           = "onelogin"
+  integration_id = sym_integration.onelogin.id
+  targets        = [sym_target.ol_admins.id]
+}}
+''' + access_flow("onelogin")
+
+
+def aptible_config(url: str, organization: str, role_id: str = "role-db-admins") -> str:
+    """An ``access`` flow over an aptible strategy with one role target, ``db-admins``."""
+    return f'''
+resource "sym_integration" "aptible" {{
+  type        = "aptible"
+  name        = "aptible"
+  external_id = "{organization}"
+  settings = {{
+    username = "symbox-robot@acme.example"
+    password = env("APTIBLE_PASSWORD")
+    base_url = "{url}"
+  }}
+}}
+
+resource "sym_target" "db_admins" {{
+  type     = "aptible_role"
+  name     = "db-admins"
+  label    = "Database admins"
+  settings = {{ role_id = "{role_id}" }}
+}}
+
+resource "sym_strategy" "aptible" {{
+  type           = "aptible"
+  name           = "aptible"
+  integration_id = sym_integration.aptible.id
+  targets        = [sym_target.db_admins.id]
+}}
+''' + access_flow("aptible")
+
+
+def google_config(url: str, admin: str = "admin@acme.example", role: str = "MANAGER") -> str:
+    """An ``access`` flow over a google_group strategy with one group target, ``prod-db``.
+
+    The service account key comes from ``env("GOOGLE_SERVICE_ACCOUNT_KEY")``.
+    """
+    return f'''
+resource "sym_integration" "google" {{
+  type        = "google"
+  name        = "google"
+  external_id = "acme.example"
+  settings = {{
+    service_account_key = env("GOOGLE_SERVICE_ACCOUNT_KEY")
+    admin_email         = "{admin}"
+    base_url            = "{url}"
+  }}
+}}
+
+resource "sym_target" "prod_db" {{
+  type     = "google_group"
+  name     = "prod-db"
+  label    = "Production database"
+  settings = {{ group_email = "prod-db@acme.example", role = "{role}" }}
+}}
+
+resource "sym_strategy" "google" {{
+  type           = "google_group"
+  name           = "google"
+  integration_id = sym_integration.google.id
+  targets        = [sym_target.prod_db.id]
+}}
+''' + access_flow("google")

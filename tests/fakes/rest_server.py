@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from tests.fakes.loopback import LoopbackHttp
 
@@ -126,12 +126,19 @@ class FakeRestServer(LoopbackHttp):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
+                form = self.headers.get("Content-Type", "").startswith(
+                    "application/x-www-form-urlencoded"
+                )
+                body: Any = None
+                if raw:
+                    # OAuth token endpoints take forms; everything else here takes JSON.
+                    body = dict(parse_qsl(raw.decode())) if form else json.loads(raw)
                 call = Call(
                     self.command,
                     unquote(parts.path),
                     parse_qs(parts.query),
                     {key.lower(): value for key, value in self.headers.items()},
-                    json.loads(raw) if raw else None,
+                    body,
                 )
                 answer = fake._answer(call)
                 body = b"" if answer.body is None else json.dumps(answer.body).encode()

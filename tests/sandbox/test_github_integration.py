@@ -125,12 +125,16 @@ async def hooks(tmp_path: Path, gh: FakeGithub) -> AsyncIterator[GithubHooks]:
 async def test_only_collaborators_with_one_of_the_roles_are_returned(hooks: GithubHooks) -> None:
     # GitHub gives each collaborator one role: an admin is not a "write" collaborator.
     writers = await hooks.call("collaborators", event_for(roles="write"))
-    assert writers == [["bob@x.com", "bob"], ["octo@x.com", "octo"]]
+    assert writers == [["bob@x.com", "bob@x.com"], ["octo@x.com", "octo@x.com"]]
     admins = await hooks.call("collaborators", event_for(roles="admin,maintain"))
     # Team-Lead holds admin through a team: affiliation=all lists them too.
-    assert admins == [["alice@x.com", "alice"], ["carol@x.com", "carol"], ["lead@x.com", "lead"]]
+    assert admins == [
+        ["alice@x.com", "alice@x.com"],
+        ["carol@x.com", "carol@x.com"],
+        ["lead@x.com", "lead@x.com"],
+    ]
     readers = await hooks.call("collaborators", event_for(roles="read,triage"))
-    assert readers == [["dave@x.com", "dave"]]
+    assert readers == [["dave@x.com", "dave@x.com"]]
     assert await hooks.call("collaborators", event_for(roles="Admin")) == admins[:1] + admins[2:]
     listed = hooks.gh.seen("GET", f"/repos/{API}/collaborators")
     assert {call.query["affiliation"][0] for call in listed} == {"all"}
@@ -209,7 +213,7 @@ async def test_api_failures_are_github_errors_that_never_show_the_token(
     # One 502 is ridden out by a retry.
     hooks.gh.fail("GET", f"/repos/{API}/collaborators", 502)
     admins = await hooks.call("collaborators", event_for())
-    assert admins == [["alice@x.com", "alice"], ["lead@x.com", "lead"]]
+    assert admins == [["alice@x.com", "alice@x.com"], ["lead@x.com", "lead@x.com"]]
     dead = hooks.provider(url="http://127.0.0.1:9")
     messages.append(await hooks.call("caught", event_for(), integrations=dead))
     assert messages[-1] == (

@@ -37,7 +37,10 @@ def make_event(**overrides: Any) -> dict[str, Any]:
         "flow": {
             "name": "sso_access",
             "vars": {"approvers": "alice@x.com,bob@x.com", "channel": "#access"},
-            "environment": {"name": "prod", "integrations": {"slack": {"team": "T1"}}},
+            "environment": {
+                "name": "prod",
+                "integrations": {"slack": {"name": "main", "type": "slack", "external_id": "T1"}},
+            },
         },
         "run": {
             "id": "run-1",
@@ -255,7 +258,7 @@ def on_request(event):
         event.flow.name,
         event.flow.vars["approvers"],
         event.flow.environment.name,
-        event.flow.environment.integrations["slack"]["team"],
+        event.flow.environment.integrations["slack"].external_id,
         sorted(event.run.actors),
         event.run.actors["request"].email,
         event.run.id,

@@ -12,9 +12,10 @@ import pytest
 from symbox.config import load_config
 from symbox.config.model import Config, Secret
 from symbox.sandbox.integrations.egress import egress_client
+from symbox.sandbox.integrations.views import integration_view
 from symbox.sandbox.pool import HookPool
 from symbox.strategies.base import GrantRequest, IdentityResolver, StrategyError
-from symbox.strategies.custom import CustomStrategies, CustomStrategy, integration_view
+from symbox.strategies.custom import CustomStrategies, CustomStrategy
 from symbox.strategies.custom_source import check_custom_strategies
 from tests.fakes.access_api import API_KEY, FakeAccessApi
 from tests.fakes.configs import GRANT_SECRET, write_config

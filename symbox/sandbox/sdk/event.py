@@ -179,9 +179,14 @@ def _user(value: Any) -> User | None:
 
 
 class Target(Facade):
-    """`event.payload.fields["target"]`: `.name`, `.label`, `.type`, `.settings`."""
+    """`event.payload.fields["target"]`: `.id`, `.name`, `.label`, `.type`, `.settings`."""
 
     __slots__ = ()
+
+    @property
+    def id(self) -> str | None:
+        """The target's id: its name, as a flow var set to `sym_target.X.id` holds it."""
+        return _mapping(self._data).get("name")
 
     @property
     def name(self) -> str | None:

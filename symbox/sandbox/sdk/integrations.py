@@ -126,9 +126,8 @@ def _users(value: Any) -> list[User]:
 
 
 def _user(email: object) -> User:
-    # As event users are: symbox knows people by email; the username is its local part.
-    username = email.split("@", 1)[0] if isinstance(email, str) else None
-    return User({"email": email, "username": username})
+    # As event users are: a person's username is their email, as in Sym.
+    return User({"email": email, "username": email if isinstance(email, str) else None})
 
 
 class _Integration:

@@ -102,6 +102,25 @@ class Integration(Facade):
         return f"Integration({self.name!r})"
 
 
+def bind_environment_integrations(event: Any, channel: IntegrationChannel) -> None:
+    """Make the plain integration views of ``event.flow.environment`` Integration objects.
+
+    Sym hands hooks these objects by name; their secret settings are handles this call's
+    ``retrieve_value()`` resolves through the host.
+    """
+    flow = event.get("flow") if isinstance(event, dict) else None
+    environment = flow.get("environment") if isinstance(flow, dict) else None
+    if not isinstance(environment, dict):
+        return
+    views = environment.get("integrations")
+    if isinstance(views, dict):
+        environment["integrations"] = {
+            str(name): Integration(view, channel)
+            for name, view in views.items()
+            if isinstance(view, dict)
+        }
+
+
 def _not_implemented(strategy: object, method: str) -> NoReturn:
     raise AccessStrategyError(f"{type(strategy).__name__} does not implement {method}")
 

@@ -1,0 +1,1 @@
+"""``symbox test``: policy tests for flows, run through the real service and sandbox."""
