@@ -60,6 +60,17 @@ def grant_event(step: str, request: GrantRequest, config: Config) -> dict[str, A
     }
 
 
+def _scrubbed(value: Any, vault: SecretVault) -> Any:
+    """``value`` with every secret the call held replaced in its strings (keys too)."""
+    if isinstance(value, str):
+        return vault.scrub(value)
+    if isinstance(value, dict):
+        return {_scrubbed(key, vault): _scrubbed(item, vault) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item, vault) for item in value]
+    return value
+
+
 class CustomStrategy:
     """Runs the implementation's ``escalate``, ``deescalate`` and ``fetch_remote_identity``.
 
@@ -136,7 +147,8 @@ class CustomStrategy:
         # with get_step_output(ApprovalTemplateStep.ESCALATE).
         if value is not None and not isinstance(value, dict):
             raise self._bad_return(step, value, "None or a dict", scope)
-        return value
+        # The output is kept with the run: a secret the strategy read must not be kept in it.
+        return _scrubbed(value, scope.secrets) if scope.secrets is not None else value
 
     async def _call(
         self, spec: dict[str, Any], outputs: StepOutputs | None = None

@@ -132,6 +132,21 @@ async def test_deescalate_reads_what_escalate_returned(
         await strategy.deescalate(grant(config))
 
 
+async def test_a_secret_the_strategy_returns_is_not_kept_in_its_output(
+    build: tuple[Config, Factory], api: FakeAccessApi
+) -> None:
+    config, factory = build
+    leaky = STRATEGY.replace(
+        "        response.raise_for_status()\n\n    def deescalate",
+        "        response.raise_for_status()\n"
+        "        return {'header': self.headers()['Authorization'], 'id': requester}\n\n"
+        "    def deescalate",
+    )
+    output = await factory(leaky).escalate(grant(config))
+    assert output == {"header": "Bearer <redacted>", "id": "u-carol"}
+    assert API_KEY not in str(output)
+
+
 async def test_remote_identity_refuses_users_the_api_does_not_know(
     build: tuple[Config, Factory], tmp_path: Path
 ) -> None:
