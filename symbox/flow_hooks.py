@@ -18,6 +18,7 @@ from symbox.hook_views import actor_view, flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.sandbox.integrations.scope import StepOutputs
 from symbox.sandbox.policy import HookPolicy
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,10 @@ class FlowHooks:
     ) -> Iterator[tuple[HookCall, dict[str, Any]]]:
         """One hook call's integrations and event; its secret handles end with it."""
         call = HookCall(
-            self._scopes.get(flow.environment), self._environments.get(flow.environment)
+            self._scopes.get(flow.environment),
+            self._environments.get(flow.environment),
+            # Any of the run's hooks may read what its steps' strategy answered.
+            outputs=StepOutputs(run.step_outputs, step),
         )
         try:
             target = self._target_of(run)

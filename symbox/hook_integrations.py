@@ -18,7 +18,13 @@ from typing import Any
 from symbox.audit.entry import redact
 from symbox.config.model import Config, Secret
 from symbox.sandbox.integrations.base import IntegrationProvider
-from symbox.sandbox.integrations.scope import CallScope, SecretVault, StoredSecret, scope_name
+from symbox.sandbox.integrations.scope import (
+    CallScope,
+    SecretVault,
+    StepOutputs,
+    StoredSecret,
+    scope_name,
+)
 from symbox.sandbox.integrations.views import integration_view
 
 
@@ -68,7 +74,10 @@ class HookCall:
     """One hook call's integrations: the environment's, plus secret handles for this call only."""
 
     def __init__(
-        self, base: IntegrationProvider | None, environment: EnvironmentIntegrations | None
+        self,
+        base: IntegrationProvider | None,
+        environment: EnvironmentIntegrations | None,
+        outputs: StepOutputs | None = None,
     ) -> None:
         self._environment = environment or EnvironmentIntegrations()
         secrets = self._environment.secrets
@@ -79,6 +88,9 @@ class HookCall:
             self.integrations = CallScope(
                 base, http=http, secrets=self._vault, name=scope_name(base)
             )
+        if outputs is not None and isinstance(self.integrations, CallScope):
+            # The run's step outputs, for get_step_output (a scope-less call has none).
+            self.integrations = self.integrations.with_outputs(outputs)
 
     def bind(self, event: dict[str, Any]) -> dict[str, Any]:
         """``event`` with its environment's integrations, handles bound to this call."""

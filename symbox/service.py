@@ -366,14 +366,15 @@ class RunService:
             else:
                 message = await self._before(run, flow, "escalate")
                 if message is None:
-                    error = await self._strategy_calls.call("escalate", run)
+                    error, output = await self._strategy_calls.call_for_output("escalate", run)
                     message = None if error is None else str(error)
                     reached_target = error is None or error.reached_target
             now = self._clock.now()
             if flow is not None and message is None:
                 try:
                     run = await self._ledger.step(
-                        run_id, lambda current: engine.escalated(current, flow, now)
+                        run_id,
+                        lambda current: engine.escalated(current, flow, now, output=output),
                     )
                 except Exception as error:
                     # The grant exists at the target but could not be recorded: it must
@@ -461,7 +462,9 @@ class RunService:
                 # A failing hook never keeps access in place: it is recorded, not obeyed.
                 hook_error = await self._before(run, flow, "deescalate")
                 run = await self._ledger.record_hook_error(run, "on_deescalate", hook_error)
-            error = None if covering else await self._strategy_calls.call("deescalate", run)
+            error, output = None, None
+            if not covering:
+                error, output = await self._strategy_calls.call_for_output("deescalate", run)
             now = self._clock.now()
             if error is None:
                 if due_since is not None:
@@ -472,7 +475,7 @@ class RunService:
                         LATENESS_BUCKETS,
                     )
                 return await self._ledger.step(
-                    run_id, lambda current: engine.deescalated(current, now, covering)
+                    run_id, lambda current: engine.deescalated(current, now, covering, output)
                 )
             sample = self._rng.random()
             run = await self._ledger.step(

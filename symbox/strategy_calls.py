@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from symbox.clock import Clock
 from symbox.config.model import Target
@@ -13,6 +15,9 @@ from symbox.metrics import STRATEGY_BUCKETS, Metrics
 from symbox.strategies.base import AccessStrategy, GrantRequest, StrategyError
 
 log = logging.getLogger(__name__)
+
+# The most of a step's output a run keeps (as JSON), for hooks' get_step_output.
+MAX_STEP_OUTPUT = 64 * 1024
 
 
 class StrategyCalls:
@@ -38,14 +43,22 @@ class StrategyCalls:
         ``identity`` is the requester's identity in the target system; without it, the one
         the grant was made to (if recorded) is used.
         """
+        error, _ = await self.call_for_output(action, run, identity)
+        return error
+
+    async def call_for_output(
+        self, action: str, run: Run, identity: str | None = None
+    ) -> tuple[StrategyError | None, Any]:
+        """As ``call``, with what the strategy answered (None if nothing, or too large)."""
         strategy = self._strategies.get(run.strategy or "")
         target = self._target_of(run)
         if strategy is None or target is None:
-            return StrategyError(
+            missing = StrategyError(
                 f"strategy {run.strategy} or target {run.target} is no longer configured",
                 permanent=True,
                 reached_target=False,
             )
+            return missing, None
         request = GrantRequest(
             run_id=run.id,
             flow=run.flow,
@@ -54,11 +67,13 @@ class StrategyCalls:
             fields={key: value for key, value in run.fields.items() if key != "target"},
             at=self._clock.now(),
             identity=identity or (run.grant.identity if run.grant else None),
+            outputs=run.step_outputs,
         )
         call = strategy.escalate if action == "escalate" else strategy.deescalate
         started = time.monotonic()
+        output: Any = None
         try:
-            await call(request)
+            output = _kept(action, run, await call(request))
         except StrategyError as error:
             outcome = "failed"
             result: StrategyError | None = error
@@ -79,4 +94,21 @@ class StrategyCalls:
             action=action,
             strategy=run.strategy or "",
         )
-        return result
+        return result, output
+
+
+def _kept(action: str, run: Run, output: object) -> Any:
+    """``output`` if a run can keep it: JSON data of a bounded size, else None."""
+    if output is None:
+        return None
+    try:
+        size = len(json.dumps(output))
+    except (TypeError, ValueError):
+        log.warning("strategy %s answered non-JSON data", action, extra={"run_id": run.id})
+        return None
+    if size > MAX_STEP_OUTPUT:
+        log.warning(
+            "strategy %s answered %d bytes; not kept", action, size, extra={"run_id": run.id}
+        )
+        return None
+    return output

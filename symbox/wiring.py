@@ -28,6 +28,7 @@ from symbox.identities import IdentityDirectory, IdentityMap
 from symbox.sandbox.integrations import GithubClient, Integrations, OktaClient, PagerDutyClient
 from symbox.sandbox.integrations.aws import AwsIamHooks, AwsLambdaHooks, AwsSsoHooks
 from symbox.sandbox.integrations.github import HOOK_RETRIES
+from symbox.sandbox.integrations.knowbe4 import KnowBe4Client, region_url
 from symbox.strategies.apis import API_STRATEGY_TYPES, NoIdentities, build_api_strategy, token_of
 from symbox.strategies.base import AccessStrategy
 from symbox.strategies.custom import CustomStrategies
@@ -43,7 +44,7 @@ DEFAULT_AUDIT_DESTINATION = "file"
 HOOK_PREFIXES = ("on_", "after_", "get_")
 PAGERDUTY_API = "https://api.pagerduty.com"
 # The integration types hooks call through symbox (AWS and Slack come from elsewhere).
-HOOK_INTEGRATION_TYPES = ("pagerduty", "okta", "github")
+HOOK_INTEGRATION_TYPES = ("pagerduty", "okta", "github", "knowbe4")
 
 
 def audit_paths(config: Config, data_dir: Path) -> dict[str, Path]:
@@ -111,7 +112,8 @@ def build_integrations(
     Each needs ``settings.api_token`` (an ``env()`` secret) or ``settings.api_token_secret``
     (a ``sym_secret``, read through ``secrets`` when first used); ``settings.base_url`` overrides
     the service's address (PagerDuty's API, ``https://<external_id>`` for Okta, GitHub's
-    public API). GitHub's ``external_id`` is the organization that owns the repositories
+    public API, ``https://<region>.api.knowbe4.com`` for KnowBe4's ``settings.region``).
+    GitHub's ``external_id`` is the organization that owns the repositories
     hooks name, and ``identities`` (the store) tells which symbox user a GitHub login is.
     For ``environment``'s hooks, an integration the environment lists in ``integrations``
     is the one of its type; else the only one of its type, if there is only one.
@@ -121,6 +123,7 @@ def build_integrations(
     pagerduty: PagerDutyClient | None = None
     okta: OktaClient | None = None
     github: GithubClient | None = None
+    knowbe4: KnowBe4Client | None = None
     for integration in chosen:
         token = token_of(integration, secrets)
         base_url = integration.settings.get("base_url")
@@ -136,6 +139,10 @@ def build_integrations(
             address = base_url if isinstance(base_url, str) else None
             rest = rest_caller(address, token, client, HOOK_RETRIES)
             github = GithubClient(rest, integration.external_id or None, identities)
+        elif integration.type == "knowbe4":
+            region = str(integration.settings.get("region", ""))
+            url = base_url if isinstance(base_url, str) else region_url(region)
+            knowbe4 = KnowBe4Client(url, token, client)
     try:
         iam, center = hook_directories(config, aws) if aws is not None else (None, None)
         functions = hook_lambda(config, aws) if aws is not None else None
@@ -149,6 +156,7 @@ def build_integrations(
         aws_lambda=AwsLambdaHooks(functions) if functions is not None else None,
         slack=slack,
         github=github,
+        knowbe4=knowbe4,
     )
 
 

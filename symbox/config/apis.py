@@ -20,9 +20,11 @@ CREDENTIALS: Mapping[str, tuple[str, str]] = {
     "onelogin": ("client_id", "client_secret"),
     "aptible": ("username", "password"),
 }
-# Integrations whose credentials symbox uses: the strategies' and PagerDuty (for hooks).
-# google_group's integration (type google) holds a service account key instead.
-TOKEN_INTEGRATION_TYPES = (API_STRATEGY_TYPES - {"google_group"}) | {"pagerduty"}
+# Integrations whose credentials symbox uses: the strategies', PagerDuty and KnowBe4 (for
+# hooks). google_group's integration (type google) holds a service account key instead.
+TOKEN_INTEGRATION_TYPES = (API_STRATEGY_TYPES - {"google_group"}) | {"pagerduty", "knowbe4"}
+# KnowBe4's API regions, as Sym's knowbe4 integration names them in settings.region.
+KNOWBE4_REGIONS = ("us", "eu", "ca", "uk", "de")
 SECRET_PREFIX = "sym_secret."
 TOKEN_OPTIONS = (
     'settings.api_token (api_token = env("NAME")) or settings.api_token_secret '
@@ -94,6 +96,12 @@ def check_api_integration(
     url = settings.get("base_url")
     if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
         reader.problem(line, f"{where}: settings.base_url: expected an http:// or https:// URL")
+        args.ok = False
+    region = settings.get("region")
+    if args.values.get("type") == "knowbe4" and url is None and region not in KNOWBE4_REGIONS:
+        reader.problem(
+            line, f"{where}: settings.region: expected one of {', '.join(KNOWBE4_REGIONS)}"
+        )
         args.ok = False
 
 

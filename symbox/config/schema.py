@@ -331,6 +331,7 @@ INTEGRATION_TYPES = frozenset(
         "okta",
         "github",
         "pagerduty",
+        "knowbe4",
         "custom",
         "aws_lambda",
         "google",

@@ -132,6 +132,10 @@ class Run:
     # The ``context`` object sent with the request (API), which hooks read with
     # ``event.get_context("request")``.
     context: Mapping[str, Any] = field(default_factory=dict)
+    # What the strategy answered at each step (``escalate``, ``deescalate``), for hooks'
+    # ``get_step_output``; it may hold what is meant only for the requester, so neither the
+    # API nor the audit log shows it.
+    step_outputs: Mapping[str, Any] = field(default_factory=dict)
     version: int = 1
 
     def evolve(self, **changes: Any) -> Run:

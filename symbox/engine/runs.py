@@ -184,8 +184,13 @@ def bind_identity(run: Run, target_key: str, identity: str) -> Transition:
     return Transition(run.evolve(grant=replace(grant, key=key, identity=identity)), ())
 
 
-def escalated(run: Run, flow: Flow, now: float, identity: str | None = None) -> Transition:
-    """Record that the strategy granted access (to the bound identity); the clock starts now."""
+def escalated(
+    run: Run, flow: Flow, now: float, identity: str | None = None, output: object = None
+) -> Transition:
+    """Record that the strategy granted access (to the bound identity); the clock starts now.
+
+    ``output`` is what the strategy answered, kept for hooks' ``get_step_output``.
+    """
     grant = _require_grant(run, GrantState.ESCALATING)
     expires_at = None
     if flow.params.schedule_deescalation and run.duration is not None:
@@ -195,6 +200,7 @@ def escalated(run: Run, flow: Flow, now: float, identity: str | None = None) -> 
         status=RunStatus.ESCALATED,
         escalated_at=now,
         grant=replace(grant, state=GrantState.ACTIVE, expires_at=expires_at, identity=granted_to),
+        step_outputs=_with_output(run, "escalate", output),
     )
     details = {"expires_at": expires_at}
     return Transition(new, (_event(new, "escalate", Actor.system(), now, run.channel, details),))
@@ -265,7 +271,9 @@ def revoke_due(run: Run, now: float) -> bool:
     return False
 
 
-def deescalated(run: Run, now: float, covered_by: str | None = None) -> Transition:
+def deescalated(
+    run: Run, now: float, covered_by: str | None = None, output: object = None
+) -> Transition:
     """Record that access ended (or was left to an overlapping run that still covers it)."""
     grant = run.grant
     if grant is None or grant.state in (GrantState.REVOKED, GrantState.ESCALATING):
@@ -277,11 +285,19 @@ def deescalated(run: Run, now: float, covered_by: str | None = None) -> Transiti
         ended_at=run.ended_at if status is RunStatus.ERRORED else now,
         ended_by=ended_by,
         grant=replace(grant, state=GrantState.REVOKED, next_attempt_at=None, last_error=None),
+        step_outputs=_with_output(run, "deescalate", output),
     )
     details: dict[str, Any] = {"reason": _end_reason(run)}
     if covered_by is not None:
         details["covered_by"] = covered_by
     return Transition(new, (_event(new, "deescalate", ended_by, now, run.channel, details),))
+
+
+def _with_output(run: Run, step: str, output: object) -> Mapping[str, Any]:
+    """The run's step outputs with ``step``'s (a step that answered nothing keeps none)."""
+    if output is None:
+        return run.step_outputs
+    return {**run.step_outputs, step: output}
 
 
 def _end_reason(run: Run) -> str:

@@ -136,11 +136,36 @@ class HookPolicy:
     ) -> object:
         if level != 0:
             raise ImportError("relative imports are not allowed in hooks")
-        if name not in self._modules:
+        module = self._modules.get(name) or self._open_submodule(name)
+        if module is None:
             raise ImportError(f"import of {name!r} is not allowed in hooks")
         if fromlist:
-            return self._modules[name]
+            return module
         return self._modules[name.partition(".")[0]]
+
+    def _open_submodule(self, name: str) -> object | None:
+        """A stand-in for a missing submodule of an open package (`sym.sdk`), else None."""
+        parent, _, child = name.rpartition(".")
+        known = self._modules.get(parent)
+        if isinstance(known, SafeModule) and not child.startswith("_"):
+            # A module-like object the package holds (`sym.sdk.integrations.okta`) is what
+            # `from sym.sdk.integrations.okta import ...` imports from. Only one that says
+            # so: `from` imports read attributes without the guards, so importing from any
+            # other object (a str's `join`, a class's `mro`) would step around them.
+            member: object = vars(known).get(child)
+            if getattr(type(member), "_sandbox_module_", False):
+                return member
+        while parent:
+            ancestor = self._modules.get(parent)
+            if ancestor is not None:
+                # Only a package that declares itself open (its missing names are placeholders).
+                if isinstance(ancestor, SafeModule) and getattr(
+                    type(ancestor), "_sandbox_open_", False
+                ):
+                    return type(ancestor)(name, {})
+                return None
+            parent = parent.rpartition(".")[0]
+        return None
 
 
 def _with_packages(modules: Mapping[str, object]) -> dict[str, object]:
@@ -155,7 +180,9 @@ def _with_packages(modules: Mapping[str, object]) -> dict[str, object]:
             children.pop("_sandbox_name_", None)
             # Always the latest stand-in: an earlier pass may have stored a stale one here.
             children[child] = result[".".join(parts[: depth + 1])]
-            result[parent] = SafeModule(parent, children)
+            # Of the same kind as the given stand-in, so an open package stays open.
+            kind = type(existing) if isinstance(existing, SafeModule) else SafeModule
+            result[parent] = kind(parent, children)
     return result
 
 

@@ -55,6 +55,7 @@ def run_to_json(run: Run) -> str:
         "notified": run.notified,
         "notified_at": run.notified_at,
         "context": dict(run.context),
+        "step_outputs": dict(run.step_outputs),
         "version": run.version,
     }
     return json.dumps(body, separators=(",", ":"))
@@ -109,6 +110,8 @@ def run_from_json(text: str) -> Run:
         notified_at=data.get("notified_at"),
         # Runs stored before contexts were kept have none.
         context=data.get("context") or {},
+        # Runs stored before step outputs were kept have none.
+        step_outputs=data.get("step_outputs") or {},
         version=data["version"],
     )
 

@@ -90,26 +90,35 @@ def _reported_errors(raw: bytes) -> str | None:
     return _shorten("; ".join(str(item) for item in items))
 
 
+def _answer(raw: bytes) -> Any:
+    """The function's JSON answer; None when it returned nothing or something else."""
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except ValueError:
+        return None
+
+
 class AwsLambdaStrategy:
     """Invokes the target's function synchronously with an escalate or deescalate event.
 
     The function succeeds by returning (``{"body": {...}, "errors": []}`` in Sym's
     templates); an ``errors`` list that is not empty, or an error the function raised
-    (Lambda's ``FunctionError``), fails the call with the function's message.
+    (Lambda's ``FunctionError``), fails the call with the function's message. What it
+    returns is the step's output, which hooks read with ``get_step_output()``.
     """
 
     def __init__(self, connection: AwsConnection) -> None:
         self._connection = connection
 
-    async def escalate(self, request: GrantRequest) -> None:
-        """Ask the function to grant access."""
-        await self._invoke("escalate", request)
+    async def escalate(self, request: GrantRequest) -> Any:
+        """Ask the function to grant access; its JSON answer."""
+        return await self._invoke("escalate", request)
 
-    async def deescalate(self, request: GrantRequest) -> None:
-        """Ask the function to revoke access."""
-        await self._invoke("deescalate", request)
+    async def deescalate(self, request: GrantRequest) -> Any:
+        """Ask the function to revoke access; its JSON answer."""
+        return await self._invoke("deescalate", request)
 
-    async def _invoke(self, action: str, request: GrantRequest) -> None:
+    async def _invoke(self, action: str, request: GrantRequest) -> Any:
         arn = _arn(request.target)
         body = json.dumps(payload(action, request), separators=(",", ":")).encode()
         client = self._connection.lambda_()
@@ -127,3 +136,4 @@ class AwsLambdaStrategy:
         reported = _reported_errors(raw)
         if reported is not None:
             raise StrategyError(f"{action}: {arn} returned errors: {reported}")
+        return _answer(raw)

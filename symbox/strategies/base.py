@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from symbox.config.model import Target
@@ -22,6 +22,8 @@ class GrantRequest:
     # The requester's identity in the target system when symbox already knows it (the one
     # granted to): strategies use it rather than looking the requester up again.
     identity: str | None = None
+    # What the run's earlier steps answered (``escalate``: ...), for Sym's get_step_output.
+    outputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 class StrategyError(Exception):
@@ -39,13 +41,17 @@ class StrategyError(Exception):
 
 
 class AccessStrategy(Protocol):
-    """Grants and revokes access; both calls are idempotent."""
+    """Grants and revokes access; both calls are idempotent.
 
-    async def escalate(self, request: GrantRequest) -> None:
+    What a call returns (None for most strategies) is the step's output, which hooks read
+    with ``get_step_output``: a Lambda function's answer, a custom strategy's dict.
+    """
+
+    async def escalate(self, request: GrantRequest) -> object:
         """Give the requester access to the target (succeeds if it already exists)."""
         ...
 
-    async def deescalate(self, request: GrantRequest) -> None:
+    async def deescalate(self, request: GrantRequest) -> object:
         """Take the access away (succeeds if it is already gone)."""
         ...
 

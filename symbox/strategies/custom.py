@@ -17,6 +17,7 @@ from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import (
     CallScope,
     SecretVault,
+    StepOutputs,
     StoredSecret,
     integration_scope,
 )
@@ -59,6 +60,17 @@ def grant_event(step: str, request: GrantRequest, config: Config) -> dict[str, A
     }
 
 
+def _scrubbed(value: Any, vault: SecretVault) -> Any:
+    """``value`` with every secret the call held replaced in its strings (keys too)."""
+    if isinstance(value, str):
+        return vault.scrub(value)
+    if isinstance(value, dict):
+        return {_scrubbed(key, vault): _scrubbed(item, vault) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item, vault) for item in value]
+    return value
+
+
 class CustomStrategy:
     """Runs the implementation's ``escalate``, ``deescalate`` and ``fetch_remote_identity``.
 
@@ -94,13 +106,13 @@ class CustomStrategy:
         hosts = integration.settings.get("allowed_hosts") or ()
         self._allowed = AllowList.parse(str(host) for host in hosts)
 
-    async def escalate(self, request: GrantRequest) -> None:
-        """Run the implementation's ``escalate(target_id, event)``."""
-        await self._grant("escalate", request)
+    async def escalate(self, request: GrantRequest) -> Any:
+        """Run the implementation's ``escalate(target_id, event)``; the dict it returns."""
+        return await self._grant("escalate", request)
 
-    async def deescalate(self, request: GrantRequest) -> None:
-        """Run the implementation's ``deescalate(target_id, event)``."""
-        await self._grant("deescalate", request)
+    async def deescalate(self, request: GrantRequest) -> Any:
+        """Run the implementation's ``deescalate(target_id, event)``; the dict it returns."""
+        return await self._grant("deescalate", request)
 
     async def remote_identity(self, requester: str, name: str | None = None) -> str:
         """``fetch_remote_identity(user)``; None is refused only if the strategy needs one.
@@ -124,22 +136,29 @@ class CustomStrategy:
             raise self._bad_return("fetch_remote_identity", value, "a str or None", scope)
         return value
 
-    async def _grant(self, step: str, request: GrantRequest) -> None:
+    async def _grant(self, step: str, request: GrantRequest) -> Any:
         spec = {
             "method": step,
             "target_id": request.target.name,
             "event": grant_event(step, request, self._config),
         }
-        value, scope = await self._call(spec)
-        # Sym lets these return state for later steps; symbox does not keep it yet.
+        value, scope = await self._call(spec, StepOutputs(request.outputs, step))
+        # As in Sym, what escalate returns is its step's output, which deescalate can read
+        # with get_step_output(ApprovalTemplateStep.ESCALATE).
         if value is not None and not isinstance(value, dict):
             raise self._bad_return(step, value, "None or a dict", scope)
+        # The output is kept with the run: a secret the strategy read must not be kept in it.
+        return _scrubbed(value, scope.secrets) if scope.secrets is not None else value
 
-    async def _call(self, spec: dict[str, Any]) -> tuple[Any, CallScope]:
+    async def _call(
+        self, spec: dict[str, Any], outputs: StepOutputs | None = None
+    ) -> tuple[Any, CallScope]:
         method = str(spec["method"])
         vault = SecretVault(self._secrets)
         gateway = HttpGateway(self._client, self._allowed, max_timeout=self._timeout)
-        scope = CallScope(self._base, http=gateway, secrets=vault, name=self._scope)
+        scope = CallScope(
+            self._base, http=gateway, secrets=vault, name=self._scope, outputs=outputs
+        )
         try:
             value = await self._pool.call_strategy(
                 self._implementation,

@@ -154,6 +154,22 @@ def test_a_strategy_loads_with_its_token_in_a_sym_secret() -> None:
     assert config.strategies["okta"].integration == "okta"
 
 
+def test_knowbe4_integrations_need_a_token_and_a_region() -> None:
+    check(
+        'resource "sym_integration" "k" {\n  type = "knowbe4"\n  name = "k"\n'
+        '  external_id = "x.com"\n  settings = { api_token = "plain", region = "mars" }\n}\n',
+        'config.hcl:18: sym_integration.k: settings.api_token: must be read with env("NAME"), '
+        "not written in the config",
+        "config.hcl:18: sym_integration.k: settings.region: expected one of us, eu, ca, uk, de",
+    )
+    config = load(
+        BASE + 'resource "sym_integration" "k" {\n  type = "knowbe4"\n  name = "k"\n'
+        '  external_id = "x.com"\n  settings = { api_token = env("S"), region = "eu" }\n}\n',
+        ENV,
+    )
+    assert config.integrations["k"].settings["region"] == "eu"
+
+
 ONELOGIN = (
     'resource "sym_integration" "ol" {\n  type = "onelogin"\n  name = "ol"\n'
     '  external_id = "acme.onelogin.com"\n'

@@ -152,8 +152,8 @@ def test_unknown_type_names() -> None:
         "aws_iam_group, aws_lambda_function, aws_sso_group, aws_sso_permission_set, custom, "
         "github_repo, google_group, okta_group, onelogin_role, tailscale_group)",
         'config.hcl:19: sym_integration.i: type: unknown integration type "fax" (known: '
-        "aptible, aws_lambda, boundary, custom, datadog, github, google, okta, onelogin, "
-        "pagerduty, permission_context, segment, slack, tailscale)",
+        "aptible, aws_lambda, boundary, custom, datadog, github, google, knowbe4, okta, "
+        "onelogin, pagerduty, permission_context, segment, slack, tailscale)",
         'config.hcl:24: sym_strategy.y: type: unknown strategy type "magic" (known: aptible, '
         "aws_iam, aws_lambda, aws_sso, custom, github, google_group, http, okta, onelogin, "
         "tailscale)",

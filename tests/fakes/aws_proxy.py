@@ -92,6 +92,8 @@ class FaultProxy(LoopbackHttp):
         self.calls: Counter[str] = Counter()
         # The last request body of each operation, to check what symbox sent.
         self.bodies: dict[str, bytes] = {}
+        # Lambda's invocation type of each Invoke, in order (RequestResponse unless asked).
+        self.invocation_types: list[str] = []
         super().__init__(self._handler())
 
     def add(self, operation: str, kind: str, times: int = 1) -> None:
@@ -135,7 +137,12 @@ class FaultProxy(LoopbackHttp):
 
             def _proxy(self, body: bytes) -> None:
                 json_protocol = _json_protocol(self.headers) or bool(_INVOKE.match(self.path))
-                kind = proxy._take(operation_of(self.headers, body, self.path), body)
+                operation = operation_of(self.headers, body, self.path)
+                if operation == "Invoke":
+                    asked = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+                    with proxy._lock:
+                        proxy.invocation_types.append(asked)
+                kind = proxy._take(operation, body)
                 if kind == THROTTLE:
                     code = "ThrottlingException" if json_protocol else "Throttling"
                     self._reply(400, *_error_body(json_protocol, code, "Rate exceeded"))

@@ -136,7 +136,7 @@ class FakePagerDuty(FakeServer):
 
 
 class FakeOkta(FakeServer):
-    """Okta v1: users by login, a user's groups, groups by q, and paginated group members."""
+    """Okta v1: users by login, a user's groups, groups by id or q, paginated group members."""
 
     USERS: ClassVar[dict[str, str]] = {"alice@x.com": "00u1", "bob@x.com": "00u2"}
     GROUPS: ClassVar[dict[str, str]] = {"00g1": "Admins", "00g2": "Everyone"}
@@ -150,7 +150,8 @@ class FakeOkta(FakeServer):
 
     def _user(self, user_id: str) -> dict[str, Any]:
         login = next(login for login, uid in self.USERS.items() if uid == user_id)
-        return {"id": user_id, "profile": {"login": login, "email": login}}
+        profile = {"login": login, "email": login, "department": "Engineering"}
+        return {"id": user_id, "status": "ACTIVE", "profile": profile}
 
     def route(self, path: str, query: dict[str, list[str]]) -> Response:
         """Serve the endpoints; group members come one per page with `Link: rel="next"`."""
@@ -163,6 +164,10 @@ class FakeOkta(FakeServer):
             if user_id is None:
                 return 404, {"errorCode": "E0000007"}, {}
             return 200, self._user(user_id), {}
+        if len(rest) == 2 and rest[0] == "groups":
+            if rest[1] not in self.GROUPS:
+                return 404, {"errorCode": "E0000007"}, {}
+            return 200, self._group(rest[1]), {}
         if len(rest) == 3 and rest[0] == "users" and rest[2] == "groups":
             groups = [g for g, members in self.MEMBERS.items() if rest[1] in members]
             return 200, [self._group(g) for g in groups], {}

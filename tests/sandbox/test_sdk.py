@@ -214,10 +214,14 @@ def test_sdk_values(body: str, expected: Any) -> None:
             "return ApprovalTemplate.ignore(message=3)",
             "ApprovalTemplate.ignore takes a str",
         ),
-        ("from sym.sdk.exceptions import os\nreturn os", "cannot import name 'os'"),
+        # A missing name imports as a placeholder, never as what the module itself imports.
         (
-            "from sym.sdk.integrations import jira\nreturn jira",
-            "sym.sdk.integrations.jira is not supported by symbox yet",
+            "from sym.sdk.exceptions import os\nreturn os.getcwd()",
+            "sym.sdk.exceptions.os.getcwd is not supported by symbox yet",
+        ),
+        (
+            "from sym.sdk.integrations import jira\nreturn jira.create_issue()",
+            "sym.sdk.integrations.jira.create_issue is not supported by symbox yet",
         ),
         (
             "from sym.sdk.integrations import github\n"

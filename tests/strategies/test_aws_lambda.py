@@ -185,3 +185,63 @@ async def test_hooks_invoke_functions_through_the_host(
         assert run["decisions"][0]["reason"] == "the function said so"
         other = await h.request(target="fn", duration="10m", reason="something else")
         assert (await h.run(other))["status"] == "requested"
+
+
+# Sym's Lambda flows read the function's answer in after_escalate; the hooks here report
+# what they read in their error, which the run keeps.
+STEP_OUTPUT_HOOKS = """
+from sym.sdk.exceptions import SymException
+from sym.sdk.templates import ApprovalTemplateStep, get_step_output
+
+
+def after_escalate(event):
+    raise SymException("escalate said " + get_step_output()["body"]["message"])
+
+
+def on_deescalate(event):
+    earlier = get_step_output(ApprovalTemplateStep.ESCALATE)["body"]["message"]
+    raise SymException("before revoking: " + earlier + "; now " + str(get_step_output()))
+
+
+def after_deescalate(event):
+    raise SymException("deescalate said " + get_step_output()["body"]["message"])
+"""
+
+
+async def test_hooks_read_the_functions_answers_with_get_step_output(
+    tmp_path: Path, fault_proxy: FaultProxy, aws_env: MotoServer, function: str
+) -> None:
+    answers = [
+        {"body": {"message": "connect as carol_tmp"}, "errors": []},
+        {"body": {"message": "carol_tmp dropped"}, "errors": []},
+    ]
+    moto_api(
+        aws_env,
+        "static/lambda-simple/response",
+        {"results": [json.dumps(answer) for answer in answers]},
+    )
+    (tmp_path / "impl.py").write_text(STEP_OUTPUT_HOOKS)
+    text = lambda_config(fault_proxy.url, function).replace(
+        'implementation = "# no hooks"', 'implementation = file("impl.py")'
+    )
+    async with harness(tmp_path, config_text=lambda _: text) as h:
+        run_id = await h.request(target="fn", duration="10m")
+        assert (await h.approve(run_id)).json()["status"] == "escalated"
+        await h.advance(600)
+        await h.wait_status(run_id, "deescalated")
+
+        async def all_recorded() -> bool:
+            return len((await h.run(run_id))["errors"]) == 3
+
+        await h.wait_for(all_recorded, "the three hooks' reports")
+        run = await h.run(run_id)
+        said = [error.split("SymException: ", 1)[1] for error in run["errors"]]
+        assert said == [
+            "escalate said connect as carol_tmp",
+            # Before the revocation, the deescalate step has no output yet.
+            "before revoking: connect as carol_tmp; now {}",
+            "deescalate said carol_tmp dropped",
+        ]
+        # The answers are for hooks only: neither the run nor its steps' events show them.
+        steps = [event for event in run["events"] if event["name"] != "hook_error"]
+        assert "step_outputs" not in run and "carol_tmp" not in json.dumps(steps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,56 @@ async def test_escalate_and_deescalate_call_the_api(
     assert api.state.granted == set()
     deletes = api.state.seen("DELETE", "/grants/prod/u-carol")
     assert len(deletes) == 2 and deletes[0].authorization == f"Bearer {API_KEY}"
+
+
+# Sym's pattern: escalate returns what deescalate needs, read with get_step_output.
+REMEMBERING = (
+    STRATEGY.replace(
+        "import requests\n",
+        "import requests\nfrom sym.sdk.templates import ApprovalTemplateStep, get_step_output\n",
+    )
+    .replace(
+        "        response.raise_for_status()\n\n    def deescalate",
+        "        response.raise_for_status()\n"
+        "        return {'grant': [target_identifier, requester]}\n\n    def deescalate",
+    )
+    .replace(
+        '        url = f"{self.base_url()}/grants/{target_identifier}/{requester}"\n',
+        "        resource, user = get_step_output(ApprovalTemplateStep.ESCALATE)['grant']\n"
+        '        url = f"{self.base_url()}/grants/{resource}/{user}"\n',
+    )
+)
+
+
+async def test_deescalate_reads_what_escalate_returned(
+    build: tuple[Config, Factory], api: FakeAccessApi
+) -> None:
+    config, factory = build
+    strategy = factory(REMEMBERING)
+    output = await strategy.escalate(grant(config))
+    assert output == {"grant": ["prod", "u-carol"]}
+    assert api.state.granted == {("prod", "u-carol")}
+    await strategy.deescalate(replace(grant(config), outputs={"escalate": output}))
+    assert api.state.granted == set()
+    assert len(api.state.seen("DELETE", "/grants/prod/u-carol")) == 1
+    # Without the escalation's output (a run granted before outputs were kept) it is {}.
+    with pytest.raises(StrategyError, match="KeyError: 'grant'"):
+        await strategy.deescalate(grant(config))
+
+
+async def test_a_secret_the_strategy_returns_is_not_kept_in_its_output(
+    build: tuple[Config, Factory], api: FakeAccessApi
+) -> None:
+    config, factory = build
+    leaky = STRATEGY.replace(
+        "        response.raise_for_status()\n\n    def deescalate",
+        "        response.raise_for_status()\n"
+        "        return {'header': self.headers()['Authorization'], 'id': requester}\n\n"
+        "    def deescalate",
+    )
+    output = await factory(leaky).escalate(grant(config))
+    assert output == {"header": "Bearer <redacted>", "id": "u-carol"}
+    assert API_KEY not in str(output)
 
 
 async def test_remote_identity_refuses_users_the_api_does_not_know(

@@ -57,12 +57,24 @@ class AwsLambdaHooks:
     def __init__(self, connection: AwsConnection) -> None:
         self._connection = connection
 
+    async def invoke_async(self, arn: str, payload: Any) -> bool:
+        """Queue an invocation (Lambda's ``Event`` type); True once Lambda accepted it."""
+        body = _body("invoke_async", payload)
+        try:
+            answer = await call(
+                "lambda:Invoke",
+                self._connection.lambda_().invoke(
+                    FunctionName=arn, InvocationType="Event", Payload=body
+                ),
+            )
+        except AwsCallError as error:
+            raise AWSLambdaError(str(error)) from None
+        # Lambda answers 202 Accepted to a queued invocation.
+        return answer.get("StatusCode") == 202
+
     async def invoke(self, arn: str, payload: Any) -> Any:
         """Invoke the function synchronously with ``payload``; return its JSON answer."""
-        try:
-            body = json.dumps(payload).encode()
-        except (TypeError, ValueError):
-            raise AWSLambdaError("aws_lambda.invoke: the payload must be JSON data") from None
+        body = _body("invoke", payload)
         try:
             answer = await call(
                 "lambda:Invoke",
@@ -83,3 +95,10 @@ class AwsLambdaHooks:
             return json.loads(raw)
         except ValueError:
             raise AWSLambdaError(f"{arn} did not answer JSON") from None
+
+
+def _body(method: str, payload: Any) -> bytes:
+    try:
+        return json.dumps(payload).encode()
+    except (TypeError, ValueError):
+        raise AWSLambdaError(f"aws_lambda.{method}: the payload must be JSON data") from None

@@ -15,7 +15,7 @@ PAGE_SIZE = 200
 
 
 class OktaClient:
-    """`is_user_in_group` and `users_in_group` via /api/v1/users and /api/v1/groups."""
+    """Group membership (by group id or name) and user info via /api/v1/users and /groups."""
 
     def __init__(self, base_url: str, token: str | TokenSource, client: httpx.AsyncClient) -> None:
         headers, auth = auth_headers("SSWS", token)
@@ -35,6 +35,42 @@ class OktaClient:
         groups = await self._all(f"/api/v1/users/{quote(user_id, safe='')}/groups", {})
         return any(_group_name(group) == group_name for group in groups)
 
+    async def get_user_info(self, email: str) -> dict[str, Any]:
+        """Okta's user object for the user whose login is `email` (OktaError if none)."""
+        response = await self._rest.get(self._rest.url(f"/api/v1/users/{quote(email, safe='@')}"))
+        if response.status_code == 404:
+            raise OktaError(f"no Okta user has the login {email}")
+        user = self._rest.json(response)
+        if not isinstance(user, dict):
+            raise OktaError("Okta returned a user that is not an object")
+        return user
+
+    async def is_user_in_group_id(self, email: str, group_id: str) -> bool:
+        """Whether the user whose login is `email` is in the group `group_id`, which must exist."""
+        await self._group(group_id)
+        response = await self._rest.get(self._rest.url(f"/api/v1/users/{quote(email, safe='@')}"))
+        if response.status_code == 404:
+            return False
+        user = self._rest.json(response)
+        user_id = user.get("id") if isinstance(user, dict) else None
+        if not isinstance(user_id, str) or not user_id:
+            raise OktaError("Okta returned a user without an id")
+        groups = await self._all(f"/api/v1/users/{quote(user_id, safe='')}/groups", {})
+        return any(group.get("id") == group_id for group in groups)
+
+    async def users_in_group_id(self, group_id: str) -> list[dict[str, Any]]:
+        """The members of the group `group_id`, which must exist, as `{"email": ...}` dicts."""
+        await self._group(group_id)
+        return await self._members(group_id)
+
+    async def _group(self, group_id: str) -> None:
+        """Check that the group exists (as Sym does), so a typo is an error, not "nobody"."""
+        response = await self._rest.get(
+            self._rest.url(f"/api/v1/groups/{quote(group_id, safe='')}")
+        )
+        if response.status_code == 404:
+            raise OktaError(f"no Okta group has the id {group_id!r}")
+
     async def users_in_group(self, group_name: str) -> list[dict[str, Any]]:
         """The members of the group `group_name`, as `{"email": ...}` dicts."""
         groups = await self._all("/api/v1/groups", {"q": group_name})
@@ -43,6 +79,9 @@ class OktaClient:
         )
         if not isinstance(group_id, str) or not group_id:
             raise OktaError(f"no Okta group is named {group_name!r}")
+        return await self._members(group_id)
+
+    async def _members(self, group_id: str) -> list[dict[str, Any]]:
         users = await self._all(f"/api/v1/groups/{quote(group_id, safe='')}/users", {})
         result = []
         for user in users:

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from symbox.sandbox.integrations.aws import AwsIamHooks, AwsLambdaHooks, AwsSsoHooks
 from symbox.sandbox.integrations.github import GithubClient
+from symbox.sandbox.integrations.knowbe4 import KnowBe4Client
 from symbox.sandbox.integrations.okta import OktaClient
 from symbox.sandbox.integrations.pagerduty import PagerDutyClient
 from symbox.sandbox.sdk.exceptions import (
@@ -13,6 +14,7 @@ from symbox.sandbox.sdk.exceptions import (
     AWSLambdaError,
     AWSSSOError,
     GitHubError,
+    KnowBe4Error,
     OktaError,
     PagerDutyError,
     SlackError,
@@ -50,7 +52,7 @@ def _names(args: dict[str, Any], name: str, error: type[SymException]) -> list[s
 
 
 class Integrations:
-    """Routes `(integration, method, args)` from hooks to PagerDuty, Okta, GitHub, AWS, Slack."""
+    """Routes hooks' integration calls to PagerDuty, Okta, GitHub, KnowBe4, AWS and Slack."""
 
     def __init__(
         self,
@@ -62,7 +64,9 @@ class Integrations:
         slack: SlackCalls | None = None,
         aws_lambda: AwsLambdaHooks | None = None,
         github: GithubClient | None = None,
+        knowbe4: KnowBe4Client | None = None,
     ) -> None:
+        self._knowbe4 = knowbe4
         self._lambda = aws_lambda
         self._github = github
         self._pagerduty = pagerduty
@@ -84,11 +88,12 @@ class Integrations:
         if integration == "aws_lambda":
             if self._lambda is None:
                 raise AWSLambdaError("no aws_lambda strategy is configured")
-            if method != "invoke":
-                raise AWSLambdaError(f"aws_lambda has no method {method!r}")
-            return await self._lambda.invoke(
-                _text(args, "arn", AWSLambdaError), args.get("payload")
-            )
+            arn = _text(args, "arn", AWSLambdaError)
+            if method == "invoke":
+                return await self._lambda.invoke(arn, args.get("payload"))
+            if method == "invoke_async":
+                return await self._lambda.invoke_async(arn, args.get("payload"))
+            raise AWSLambdaError(f"aws_lambda has no method {method!r}")
         if integration == "github":
             if self._github is None:
                 raise GitHubError("no github integration is configured")
@@ -97,6 +102,8 @@ class Integrations:
             return await self._github.get_repo_collaborators(
                 _text(args, "repo_name", GitHubError), _names(args, "roles", GitHubError)
             )
+        if integration == "knowbe4":
+            return await self._call_knowbe4(method, args)
         if integration == "slack":
             if self._slack is None:
                 raise SlackError("no slack integration is configured")
@@ -118,12 +125,19 @@ class Integrations:
         client = self._okta
         if client is None:
             raise OktaError("no okta integration is configured")
-        group = _text(args, "group_name", OktaError)
+        if method == "get_user_info":
+            return await client.get_user_info(_text(args, "email", OktaError))
+        if method not in ("is_user_in_group", "users_in_group"):
+            raise OktaError(f"okta has no method {method!r}")
+        # Sym names groups by id; symbox's older form by name.
+        by_id = "group_id" in args
+        group = _text(args, "group_id" if by_id else "group_name", OktaError)
         if method == "is_user_in_group":
-            return await client.is_user_in_group(_text(args, "email", OktaError), group)
-        if method == "users_in_group":
-            return await client.users_in_group(group)
-        raise OktaError(f"okta has no method {method!r}")
+            email = _text(args, "email", OktaError)
+            if by_id:
+                return await client.is_user_in_group_id(email, group)
+            return await client.is_user_in_group(email, group)
+        return await (client.users_in_group_id(group) if by_id else client.users_in_group(group))
 
     async def _call_aws(self, integration: str, method: str, args: dict[str, Any]) -> Any:
         error = AWSIAMError if integration == "aws_iam" else AWSSSOError
@@ -134,3 +148,26 @@ class Integrations:
             raise error(f"{integration} has no method {method!r}")
         email = _text(args, "email", error)
         return await client.is_user_in_group(email, _text(args, "group_name", error))
+
+    async def _call_knowbe4(self, method: str, args: dict[str, Any]) -> Any:
+        client = self._knowbe4
+        if client is None:
+            raise KnowBe4Error("no knowbe4 integration is configured")
+        email = _text(args, "email", KnowBe4Error)
+        if method == "get_training_enrollments_for_user":
+            purchase, campaign = args.get("store_purchase_id"), args.get("campaign_id")
+            return await client.training_enrollments(
+                email, _id(purchase, "store_purchase_id"), _id(campaign, "campaign_id")
+            )
+        if method == "is_user_in_group":
+            group = _id(args.get("group_id"), "group_id")
+            if group is None:
+                raise KnowBe4Error("group_id is required")
+            return await client.is_user_in_group(email, group)
+        raise KnowBe4Error(f"knowbe4 has no method {method!r}")
+
+
+def _id(value: object, name: str) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    raise KnowBe4Error(f"{name} must be an int")

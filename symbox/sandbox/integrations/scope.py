@@ -10,9 +10,15 @@ from symbox.config.model import Secret
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.pool import DEFAULT_SCOPE
-from symbox.sandbox.sdk.exceptions import AccessStrategyError, HTTPRefusedError, SymException
+from symbox.sandbox.sdk.exceptions import (
+    AccessStrategyError,
+    HTTPRefusedError,
+    SymException,
+    TemplateError,
+)
 from symbox.sandbox.sdk.http import HTTP_INTEGRATION
 from symbox.sandbox.sdk.strategies import SECRET_KEY, SECRETS_INTEGRATION
+from symbox.sandbox.sdk.templates import STEP_NAMES, TEMPLATES_INTEGRATION
 
 REDACTED = "<redacted>"
 # Handle ids are random per call: 24 bytes cannot be guessed from inside a worker.
@@ -100,6 +106,24 @@ class SecretVault:
         return text
 
 
+class StepOutputs:
+    """What a run's steps answered, for ``get_step_output``, and the step a call is for."""
+
+    def __init__(self, outputs: Mapping[str, Any], step: str) -> None:
+        self._outputs = outputs
+        self._step = step
+
+    def get(self, args: dict[str, Any]) -> Any:
+        """The output of ``args["step"]`` (this call's step if None); {} if it has none."""
+        step = args.get("step")
+        step = self._step if step is None else step
+        if step not in STEP_NAMES:
+            raise TemplateError(f"get_step_output: there is no step {step!r}")
+        value = self._outputs.get(step)
+        # As Sym's: a dict, empty while the step has not run or answered nothing.
+        return {} if value is None else value
+
+
 class CallScope:
     """An IntegrationProvider for one call: its own HTTP gateway and secrets, else ``base``.
 
@@ -114,11 +138,19 @@ class CallScope:
         http: HttpGateway | None = None,
         secrets: SecretVault | None = None,
         name: str = DEFAULT_SCOPE,
+        outputs: StepOutputs | None = None,
     ) -> None:
         self._base = base
         self.http = http
         self.secrets = secrets
         self.name = name
+        self.outputs = outputs
+
+    def with_outputs(self, outputs: StepOutputs) -> CallScope:
+        """This scope for one call of a run's step: the same reach, plus its step outputs."""
+        return CallScope(
+            self._base, http=self.http, secrets=self.secrets, name=self.name, outputs=outputs
+        )
 
     @property
     def reached_out(self) -> bool:
@@ -126,7 +158,7 @@ class CallScope:
         return self.http is not None and self.http.requests_made > 0
 
     async def call(self, integration: str, method: str, args: dict[str, Any]) -> Any:
-        """Route ``http`` and ``secrets`` here, every other integration to ``base``."""
+        """Route ``http``, ``secrets`` and step outputs here; other integrations to ``base``."""
         if integration == HTTP_INTEGRATION:
             if self.http is None:
                 raise HTTPRefusedError("outbound HTTP is not configured for this hook")
@@ -135,6 +167,10 @@ class CallScope:
             if self.secrets is None or method != "retrieve":
                 raise AccessStrategyError("no secrets are available here")
             return await self.secrets.retrieve(args)
+        if integration == TEMPLATES_INTEGRATION:
+            if self.outputs is None or method != "get_step_output":
+                raise TemplateError("get_step_output is only available in a run's hooks")
+            return self.outputs.get(args)
         if self._base is None:
             raise SymException(f"no {integration} integration is configured")
         return await self._base.call(integration, method, args)

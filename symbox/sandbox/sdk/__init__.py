@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from symbox.sandbox.guards import SafeModule
 from symbox.sandbox.sdk import exceptions, forms, notifications, request_permission
 from symbox.sandbox.sdk.annotations import hook, prefetch, reducer
 from symbox.sandbox.sdk.http import requests_modules
@@ -12,13 +11,14 @@ from symbox.sandbox.sdk.integrations import (
     AwsSso,
     GitHub,
     IntegrationChannel,
+    KnowBe4,
     Okta,
     PagerDuty,
     Slack,
 )
-from symbox.sandbox.sdk.placeholders import UnsupportedModule
+from symbox.sandbox.sdk.placeholders import SDK_PACKAGE, ExceptionsModule, sdk_module
 from symbox.sandbox.sdk.strategies import AccessStrategy, Integration
-from symbox.sandbox.sdk.templates import ApprovalTemplate
+from symbox.sandbox.sdk.templates import ApprovalTemplate, ApprovalTemplateStep, GetStepOutput
 
 
 def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
@@ -26,30 +26,37 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
     # Without a channel (host-side compiles, in-process tests) integration calls fail clearly.
     bridge = channel if channel is not None else IntegrationChannel(None)
     return {
-        "sym.sdk.annotations": SafeModule(
+        # Open: a `sym.sdk` name or module symbox lacks imports, and fails when used.
+        SDK_PACKAGE: sdk_module(SDK_PACKAGE),
+        "sym.sdk.annotations": sdk_module(
             "sym.sdk.annotations",
             {"hook": hook, "reducer": reducer, "prefetch": prefetch},
         ),
-        "sym.sdk.templates": SafeModule(
-            "sym.sdk.templates", {"ApprovalTemplate": ApprovalTemplate}
+        "sym.sdk.templates": sdk_module(
+            "sym.sdk.templates",
+            {
+                "ApprovalTemplate": ApprovalTemplate,
+                "ApprovalTemplateStep": ApprovalTemplateStep,
+                "get_step_output": GetStepOutput(bridge),
+            },
         ),
-        "sym.sdk.exceptions": SafeModule(
+        "sym.sdk.exceptions": ExceptionsModule(
             "sym.sdk.exceptions", {kind.__name__: kind for kind in exceptions.EXCEPTIONS}
         ),
-        "sym.sdk.request_permission": SafeModule(
+        "sym.sdk.request_permission": sdk_module(
             "sym.sdk.request_permission",
             {
                 "PermissionLevel": request_permission.PermissionLevel,
                 "RequestPermission": request_permission.RequestPermission,
             },
         ),
-        "sym.sdk.notifications": SafeModule(
+        "sym.sdk.notifications": sdk_module(
             "sym.sdk.notifications", {"Notification": notifications.Notification}
         ),
-        "sym.sdk.strategies": SafeModule(
+        "sym.sdk.strategies": sdk_module(
             "sym.sdk.strategies", {"AccessStrategy": AccessStrategy, "Integration": Integration}
         ),
-        "sym.sdk.forms": SafeModule(
+        "sym.sdk.forms": sdk_module(
             "sym.sdk.forms",
             {
                 "FieldOption": forms.FieldOption,
@@ -59,10 +66,10 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
             },
         ),
         # Older Sym hooks import FieldOption from here.
-        "sym.sdk.field_option": SafeModule(
+        "sym.sdk.field_option": sdk_module(
             "sym.sdk.field_option", {"FieldOption": forms.FieldOption}
         ),
-        "sym.sdk.integrations": UnsupportedModule(
+        "sym.sdk.integrations": sdk_module(
             "sym.sdk.integrations",
             {
                 "pagerduty": PagerDuty(bridge),
@@ -72,6 +79,7 @@ def sdk_modules(channel: IntegrationChannel | None = None) -> dict[str, object]:
                 "slack": Slack(bridge),
                 "aws_lambda": AwsLambda(bridge),
                 "github": GitHub(bridge),
+                "knowbe4": KnowBe4(bridge),
             },
         ),
         # Sym's custom strategies `import requests`; here its calls go through the host.

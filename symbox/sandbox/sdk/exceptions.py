@@ -48,6 +48,10 @@ class GitHubError(SymException):
     """A GitHub call failed."""
 
 
+class KnowBe4Error(SymException):
+    """A KnowBe4 call failed."""
+
+
 class BoundaryError(SymException):
     """A Boundary call failed."""
 
@@ -88,6 +92,10 @@ class HTTPTimeoutError(HTTPError):
     """The server did not answer in time (`requests.Timeout` in hooks)."""
 
 
+class HTTPJSONDecodeError(HTTPError, ValueError):
+    """`Response.json()` on a body that is not JSON (`requests.JSONDecodeError` in hooks)."""
+
+
 EXCEPTIONS: tuple[type[SymException], ...] = (
     SymException,
     IdentityError,
@@ -99,6 +107,7 @@ EXCEPTIONS: tuple[type[SymException], ...] = (
     AWSIAMError,
     AWSSSOError,
     GitHubError,
+    KnowBe4Error,
     BoundaryError,
     CouldNotSaveError,
     TemplateError,
@@ -109,4 +118,5 @@ EXCEPTIONS: tuple[type[SymException], ...] = (
     HTTPStatusError,
     HTTPConnectionError,
     HTTPTimeoutError,
+    HTTPJSONDecodeError,
 )

@@ -13,6 +13,7 @@ from symbox.sandbox.sdk.event import Facade
 from symbox.sandbox.sdk.exceptions import (
     HTTPConnectionError,
     HTTPError,
+    HTTPJSONDecodeError,
     HTTPRefusedError,
     HTTPStatusError,
     HTTPTimeoutError,
@@ -193,11 +194,12 @@ class Response(Facade):
             return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        """The body parsed as JSON; ValueError if it is not JSON."""
+        """The body parsed as JSON; `requests.JSONDecodeError` (a ValueError) if it is not."""
         try:
             return jsonlib.loads(self.text)
         except ValueError:
-            raise ValueError(f"the response from {self.url} is not JSON") from None
+            # A ValueError too, as requests' own is.
+            raise HTTPJSONDecodeError(f"the response from {self.url} is not JSON") from None
 
     def raise_for_status(self) -> None:
         """Raise `requests.HTTPError` for a 4xx or 5xx status."""
@@ -314,23 +316,149 @@ class Requests:
         return "<sandboxed module 'requests'>"
 
 
+# What a hook may set on a session; the rest of requests' Session attributes change how
+# calls are made (verify, proxies, adapters...), which only the host decides.
+_SESSION_ATTRIBUTES = frozenset({"headers", "auth", "params"})
+
+
+def _merged(base: object, extra: object, what: str) -> object:
+    """A session's dict (headers, params) under a call's own, the call's winning."""
+    if base is None or base == {}:
+        return extra
+    if type(base) is not dict:
+        _refuse(f"session.{what} must be a dict, got {type(base).__name__}")
+    if extra is None:
+        return dict(base)
+    if type(extra) is not dict:
+        _refuse(f"{what}= takes a dict, got {type(extra).__name__}")
+    # Header names compare without case, as in requests.
+    fold = (lambda name: name.lower() if type(name) is str else name) if what == "headers" else None
+    overridden = {fold(name) if fold else name for name in extra}
+    kept = {
+        name: value
+        for name, value in base.items()
+        if (fold(name) if fold else name) not in overridden
+    }
+    return {**kept, **extra}
+
+
+class Session:
+    """`requests.Session()`: headers, auth and params kept across calls; `with` closes it.
+
+    Every call still goes through the host, to allowed hosts only; no cookies are kept.
+    """
+
+    __slots__ = ("auth", "headers", "params")
+
+    # Set on the bound subclass `requests_modules` makes: the calls' way to the host.
+    _requests: Requests
+
+    auth: object
+    headers: object
+    params: object
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "headers", {})
+        object.__setattr__(self, "auth", None)
+        object.__setattr__(self, "params", {})
+
+    def __guarded_setattr__(self, name: str, value: object) -> None:
+        """`session.headers = {...}` and the like, from hook code."""
+        if name not in _SESSION_ATTRIBUTES:
+            _refuse(f"session.{name} cannot be set in symbox (only headers, auth, params)")
+        object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        self.__guarded_setattr__(name, value)
+
+    def request(self, method: str, url: str, **options: Any) -> Response:
+        """Send one request with the session's headers, auth and params under the call's."""
+        options["headers"] = _merged(self.headers, options.get("headers"), "headers")
+        options["params"] = _merged(self.params, options.get("params"), "params")
+        if options.get("auth") is None and self.auth is not None:
+            options["auth"] = self.auth
+        return self._requests.request(method, url, **options)
+
+    def get(self, url: str, **options: Any) -> Response:
+        """GET `url`."""
+        return self.request("GET", url, **options)
+
+    def head(self, url: str, **options: Any) -> Response:
+        """HEAD `url`."""
+        return self.request("HEAD", url, **options)
+
+    def post(self, url: str, data: Any = None, json: Any = None, **options: Any) -> Response:
+        """POST `url` with `data=` or `json=`."""
+        return self.request("POST", url, data=data, json=json, **options)
+
+    def put(self, url: str, data: Any = None, **options: Any) -> Response:
+        """PUT `url`."""
+        return self.request("PUT", url, data=data, **options)
+
+    def patch(self, url: str, data: Any = None, **options: Any) -> Response:
+        """PATCH `url`."""
+        return self.request("PATCH", url, data=data, **options)
+
+    def delete(self, url: str, **options: Any) -> Response:
+        """DELETE `url`."""
+        return self.request("DELETE", url, **options)
+
+    def close(self) -> None:
+        """Nothing to release: connections are the host's."""
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "<requests.Session>"
+
+
+def _session_type(client: Requests) -> type[Session]:
+    """`Session` bound to this worker's channel, so hooks construct it with no arguments."""
+    return type("Session", (Session,), {"__slots__": (), "_requests": client})
+
+
 def requests_modules(channel: IntegrationChannel) -> dict[str, object]:
     """`requests` and `requests.exceptions` stand-ins whose calls go through `channel`."""
     client = Requests(channel)
     errors = {
+        # As in requests: every error is a RequestException. symbox raises one class for
+        # several of requests' (a refusal for a bad URL, a redirect loop or a host not allowed).
         "RequestException": HTTPError,
         "HTTPError": HTTPStatusError,
         "ConnectionError": HTTPConnectionError,
+        "SSLError": HTTPConnectionError,
+        "ProxyError": HTTPConnectionError,
         "Timeout": HTTPTimeoutError,
         "ConnectTimeout": HTTPTimeoutError,
         "ReadTimeout": HTTPTimeoutError,
+        "JSONDecodeError": HTTPJSONDecodeError,
+        "TooManyRedirects": HTTPRefusedError,
+        "InvalidURL": HTTPRefusedError,
+        "MissingSchema": HTTPRefusedError,
+        "InvalidSchema": HTTPRefusedError,
+        "InvalidHeader": HTTPRefusedError,
+        "ChunkedEncodingError": HTTPError,
+        "ContentDecodingError": HTTPError,
     }
     exceptions = SafeModule("requests.exceptions", errors)
     functions = {
         name: getattr(client, name)
         for name in ("request", "get", "head", "post", "put", "patch", "delete")
     }
+    session = _session_type(client)
     requests = SafeModule(
-        "requests", {**functions, **errors, "Response": Response, "exceptions": exceptions}
+        "requests",
+        {
+            **functions,
+            **errors,
+            "Response": Response,
+            "Session": session,
+            "session": session,
+            "exceptions": exceptions,
+        },
     )
     return {"requests": requests, "requests.exceptions": exceptions}

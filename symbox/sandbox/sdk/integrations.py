@@ -8,7 +8,8 @@ from typing import Any, NoReturn, cast
 
 from symbox.sandbox.guards import default_iter_check
 from symbox.sandbox.sdk.event import User
-from symbox.sandbox.sdk.exceptions import EXCEPTIONS, GitHubError, SymException
+from symbox.sandbox.sdk.exceptions import EXCEPTIONS, GitHubError, KnowBe4Error, SymException
+from symbox.sandbox.sdk.placeholders import unsupported
 
 # The key marking a worker frame as an integration call rather than a final reply.
 CALL_KEY = "integration_call"
@@ -24,8 +25,10 @@ ERROR_TYPES = {
     "aws_lambda": "AWSLambdaError",
     "slack": "SlackError",
     "github": "GitHubError",
+    "knowbe4": "KnowBe4Error",
     "http": "HTTPError",
     "secrets": "AccessStrategyError",
+    "templates": "TemplateError",
 }
 
 # Sends one call frame to the host and returns its (trusted) reply frame.
@@ -133,9 +136,20 @@ class _Integration:
     __slots__ = ("_channel",)
 
     _channel: IntegrationChannel
+    # The module's name under sym.sdk.integrations, for what symbox lacks of it.
+    _sdk_name = ""
+    # Importable as the module it stands for: `from sym.sdk.integrations.okta import ...`.
+    _sandbox_module_ = True
 
     def __init__(self, channel: IntegrationChannel) -> None:
         object.__setattr__(self, "_channel", channel)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        # A function of Sym's module that symbox lacks fails naming itself, as the rest of
+        # sym.sdk does (okta.list_groups, say).
+        unsupported(f"sym.sdk.integrations.{self._sdk_name}.{name}")
 
     def _read_only(self, *args: object) -> NoReturn:
         raise TypeError("integrations are read-only in hooks")
@@ -150,6 +164,7 @@ class PagerDuty(_Integration):
     """`sym.sdk.integrations.pagerduty`: on-call lookups."""
 
     __slots__ = ()
+    _sdk_name = "pagerduty"
 
     def is_on_call(self, user: object, schedule_name: str | None = None) -> bool:
         """Whether `user` (a user or an email) is on call, optionally in `schedule_name`."""
@@ -166,27 +181,44 @@ class PagerDuty(_Integration):
 
 
 class Okta(_Integration):
-    """`sym.sdk.integrations.okta`: group membership."""
+    """`sym.sdk.integrations.okta`: group membership (by id as in Sym, or name), user info."""
 
     __slots__ = ()
+    _sdk_name = "okta"
 
-    def is_user_in_group(self, user: object, group_name: str) -> bool:
-        """Whether `user` (a user or an email) belongs to the Okta group `group_name`."""
-        group = _optional_name(group_name, "group_name")
-        if not group:
-            raise SymException("group_name is required")
-        args = {"email": _email(user), "group_name": group}
+    def is_user_in_group(
+        self, user: object, group_name: str | None = None, *, group_id: str | None = None
+    ) -> bool:
+        """Whether `user` (a user or an email) belongs to the Okta group `group_id` (or named
+        `group_name`); OktaError if the group does not exist.
+        """
+        args = {"email": _email(user), **_okta_group(group_name, group_id)}
         return self._channel.call("okta", "is_user_in_group", args) is True
 
-    def users_in_group(self, group_name: str) -> list[User]:
-        """The members of the Okta group `group_name`."""
-        group = _optional_name(group_name, "group_name")
-        if not group:
-            raise SymException("group_name is required")
-        return _users(self._channel.call("okta", "users_in_group", {"group_name": group}))
+    def users_in_group(
+        self, group_name: str | None = None, *, group_id: str | None = None
+    ) -> list[User]:
+        """The members of the Okta group `group_id` (or named `group_name`)."""
+        return _users(
+            self._channel.call("okta", "users_in_group", _okta_group(group_name, group_id))
+        )
+
+    def get_user_info(self, user: object) -> dict[str, Any]:
+        """What Okta's Users API answers for `user` (a user or an email): id, status, profile."""
+        value = self._channel.call("okta", "get_user_info", {"email": _email(user)})
+        return dict(value) if isinstance(value, dict) else {}
 
     def __repr__(self) -> str:
         return "<sym.sdk.integrations.okta>"
+
+
+def _okta_group(group_name: object, group_id: object) -> dict[str, str]:
+    """Exactly one of Sym's ``group_id=`` and symbox's older ``group_name``, as call args."""
+    name = _optional_name(group_name, "group_name")
+    ident = _optional_name(group_id, "group_id")
+    if bool(name) == bool(ident):
+        raise SymException("give the Okta group as group_id=... (or by group_name), not both")
+    return {"group_id": ident} if ident else {"group_name": name or ""}
 
 
 class _AwsGroups(_Integration):
@@ -212,6 +244,7 @@ class AwsIam(_AwsGroups):
 
     __slots__ = ()
     _name = "aws_iam"
+    _sdk_name = "aws_iam"
 
 
 class AwsSso(_AwsGroups):
@@ -219,6 +252,7 @@ class AwsSso(_AwsGroups):
 
     __slots__ = ()
     _name = "aws_sso"
+    _sdk_name = "aws_sso"
 
 
 def _destination(value: object) -> object:
@@ -241,6 +275,7 @@ class Slack(_Integration):
     """`sym.sdk.integrations.slack`: destinations to post to, messages and user lookups."""
 
     __slots__ = ()
+    _sdk_name = "slack"
 
     def channel(self, name: str, allow_self: bool = False) -> dict[str, object]:
         """A channel by name (``#access``) or id."""
@@ -308,12 +343,20 @@ class AwsLambda(_Integration):
     """`sym.sdk.integrations.aws_lambda`: invoke a function and get its answer."""
 
     __slots__ = ()
+    _sdk_name = "aws_lambda"
 
     def invoke(self, arn: str, payload: object = None) -> object:
         """Invoke the function ``arn`` synchronously with ``payload`` (JSON data)."""
         if type(arn) is not str or not arn:
             raise SymException("aws_lambda.invoke needs the function's ARN")
         return self._channel.call("aws_lambda", "invoke", {"arn": arn, "payload": payload})
+
+    def invoke_async(self, arn: str, payload: object = None) -> bool:
+        """Queue an invocation of ``arn`` with ``payload``; True once Lambda accepted it."""
+        if type(arn) is not str or not arn:
+            raise SymException("aws_lambda.invoke_async needs the function's ARN")
+        args = {"arn": arn, "payload": payload}
+        return self._channel.call("aws_lambda", "invoke_async", args) is True
 
     def __repr__(self) -> str:
         return "<sym.sdk.integrations.aws_lambda>"
@@ -353,6 +396,7 @@ class GitHub(_Integration):
     """`sym.sdk.integrations.github`: a repository's collaborators by role."""
 
     __slots__ = ()
+    _sdk_name = "github"
 
     def get_repo_collaborators(
         self, *positional: object, repo_name: object = None, roles: object = None
@@ -373,3 +417,44 @@ class GitHub(_Integration):
 
     def __repr__(self) -> str:
         return "<sym.sdk.integrations.github>"
+
+
+def _optional_id(value: object, what: str) -> int | None:
+    """A KnowBe4 id: an int (not a bool), or None."""
+    if value is None or type(value) is int:
+        return value
+    raise KnowBe4Error(f"{what} must be an int, got {type(value).__name__}")
+
+
+class KnowBe4(_Integration):
+    """`sym.sdk.integrations.knowbe4`: training enrollments and group membership."""
+
+    __slots__ = ()
+    _sdk_name = "knowbe4"
+
+    def get_training_enrollments_for_user(
+        self, user: object, store_purchase_id: int | None = None, campaign_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The user's training enrollments, optionally only of a store purchase or campaign."""
+        args = {
+            "email": _email(user),
+            "store_purchase_id": _optional_id(store_purchase_id, "store_purchase_id"),
+            "campaign_id": _optional_id(campaign_id, "campaign_id"),
+        }
+        value = self._channel.call("knowbe4", "get_training_enrollments_for_user", args)
+        return (
+            [dict(item) for item in value if isinstance(item, dict)]
+            if isinstance(value, list)
+            else []
+        )
+
+    def is_user_in_group(self, user: object, group_id: int) -> bool:
+        """Whether the user is a member of the KnowBe4 group ``group_id``."""
+        group = _optional_id(group_id, "group_id")
+        if group is None:
+            raise KnowBe4Error("group_id is required")
+        args = {"email": _email(user), "group_id": group}
+        return self._channel.call("knowbe4", "is_user_in_group", args) is True
+
+    def __repr__(self) -> str:
+        return "<sym.sdk.integrations.knowbe4>"
