@@ -243,3 +243,13 @@ async def test_a_flow_using_a_missing_name_records_a_hook_error_naming_it(
         assert "impl.py:21:" in error
         assert "sym.sdk.user.persist_user_identity is not supported by symbox yet" in error
         assert h.receiver.state.granted == {("prod-db", "carol@example.com")}
+
+
+def test_user_identity_fails_naming_itself() -> None:
+    from symbox.sandbox.sdk.event import make_event
+    from symbox.sandbox.sdk.exceptions import UnsupportedError
+
+    event = make_event({"user": {"email": "ann@example.com", "username": "ann@example.com"}})
+    assert event.user is not None
+    with pytest.raises(UnsupportedError, match=r"sym\.sdk User\.identity is not supported"):
+        event.user.identity("okta", "acme.okta.com")

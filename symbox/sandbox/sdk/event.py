@@ -159,6 +159,13 @@ class User(Facade):
         """The user's last name, when known."""
         return _mapping(self._data).get("last_name")
 
+    def identity(self, service_type: object = None, external_id: object = None) -> NoReturn:
+        """Sym's per-service identity of the user: not supported, so it fails naming itself."""
+        # Imported here: the placeholders module imports the exceptions, not the event.
+        from symbox.sandbox.sdk.placeholders import unsupported
+
+        unsupported("sym.sdk User.identity")
+
     def _key(self) -> tuple[str | None, str | None]:
         # People are known by email; bots and symbox itself have none, so by username.
         email = self.email
