@@ -55,6 +55,10 @@ def _run_logged(
     return logged
 
 
+# The channel API requests come through, as flows name it in allowed_sources.
+CHANNEL_API = "api"
+
+
 class RunService:
     """Requests, decisions, grants and revocations; the API, Slack and timers all call it."""
 
@@ -140,6 +144,17 @@ class RunService:
             known = ", ".join(sorted(f.name for f in self._config.flows.values()))
             raise NotFound(f"no flow named {name!r} (flows: {known or 'none'})")
         return flow
+
+    def requestable_flows(self) -> list[tuple[Flow, list[Target]]]:
+        """The flows the API may request (``allowed_sources`` has ``api``), with their targets."""
+        found = []
+        for flow in sorted(self._config.flows.values(), key=lambda item: item.name):
+            if CHANNEL_API not in flow.params.allowed_sources:
+                continue
+            strategy = self._config.strategies.get(flow.params.strategy or "")
+            targets = [self._config.targets[key] for key in strategy.targets] if strategy else []
+            found.append((flow, targets))
+        return found
 
     def target(self, run: Run) -> Target | None:
         """Return the config's target for ``run``, if it has one."""

@@ -18,7 +18,7 @@ from symbox.api.access_log import AccessLog
 from symbox.api.auth import TokenAuth
 from symbox.api.errors import ApiError, error_response, from_exception
 from symbox.api.openapi import openapi_document
-from symbox.api.views import event_view, run_view
+from symbox.api.views import event_view, flow_view, run_view
 from symbox.errors import HiddenRun, NotFound
 from symbox.service import RunService
 from symbox.store.reader import Reader
@@ -174,6 +174,12 @@ class EventsApi:
         )
         return JSONResponse(run_view(run))
 
+    async def list_flows(self, request: Request) -> Response:
+        """GET /api/v1/flows: the flows a token may request through the API."""
+        await self._auth.actor(request)
+        flows = [flow_view(flow, targets) for flow, targets in self._service.requestable_flows()]
+        return JSONResponse({"flows": flows})
+
     async def get_run(self, request: Request) -> Response:
         """GET /api/v1/runs/{run_id}."""
         actor = await self._auth.actor(request)
@@ -279,6 +285,7 @@ def build_api(
         route("/api/v1/events/approve", api.approve, "POST"),
         route("/api/v1/events/deny", api.deny, "POST"),
         route("/api/v1/events/deescalate", api.deescalate, "POST"),
+        route("/api/v1/flows", api.list_flows, "GET"),
         route("/api/v1/runs", api.list_runs, "GET"),
         route("/api/v1/runs/{run_id}", api.get_run, "GET"),
         route("/api/v1/events/{event_id}", api.get_event, "GET"),

@@ -130,6 +130,12 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/events/deescalate": _post(
                 "End an escalated run's access now", _DECISION_BODY, "200", _ref("Run")
             ),
+            "/api/v1/flows": {
+                "get": {
+                    "summary": "The flows this token may request, with their fields and targets",
+                    "responses": {"200": _json({"type": "object"}, "The flows"), **_ERRORS},
+                }
+            },
             "/api/v1/runs": {
                 "get": {
                     "summary": "List runs, newest first",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from symbox.audit.entry import iso
+from symbox.config import format_duration
+from symbox.config.model import Flow, Target
 from symbox.engine.model import Actor, GrantState, Run
 
 
@@ -72,3 +74,31 @@ def event_view(event: dict[str, Any]) -> dict[str, Any]:
     if event.get("errors"):
         view["error"] = event["errors"][-1]
     return view
+
+
+def flow_view(flow: Flow, targets: list[Target]) -> dict[str, Any]:
+    """A flow as a requester needs it: its fields (with allowed values) and targets."""
+
+    def shown(kind: str, value: Any) -> Any:
+        # Durations are kept as seconds; the API takes and shows them as 1h, 30m...
+        return format_duration(value) if kind == "duration" and isinstance(value, int) else value
+
+    return {
+        "name": flow.name,
+        "label": flow.label,
+        "targets": [{"name": target.name, "label": target.label} for target in targets],
+        "fields": [
+            {
+                "name": field.name,
+                "type": field.type,
+                "label": field.label,
+                "required": field.required,
+                "visible": field.visible,
+                "default": shown(field.type, field.default),
+                "allowed_values": None
+                if field.allowed_values is None
+                else [shown(field.type, value) for value in field.allowed_values],
+            }
+            for field in flow.params.prompt_fields
+        ],
+    }
