@@ -19,6 +19,7 @@ import anyio
 
 from symbox import __version__, logs
 from symbox.admin import issue_token, revoke_token
+from symbox.api.app import MAX_PAGE
 from symbox.api.views import run_view
 from symbox.app import DATABASE_NAME, Options, parse_listen
 from symbox.audit.entry import iso
@@ -50,8 +51,8 @@ DEFAULT_CONFIG = "config.hcl"
 DEFAULT_DATA_DIR = "symbox-data"
 # Bounds of --hook-timeout: long enough for a slow lookup, short enough for Slack.
 MIN_HOOK_TIMEOUT = 0.1
-# The most runs one `runs list` prints, as the API's page limit.
-MAX_LIST = 500
+# The most runs one `runs list` prints: the API's page limit.
+MAX_LIST = MAX_PAGE
 MAX_HOOK_TIMEOUT = 60.0
 
 

@@ -17,7 +17,7 @@ from symbox.config.hcl import Attribute, Block, ConfigError, Problem, literal_st
 from symbox.config.instances import Index, instance_key
 from symbox.config.model import Location
 from symbox.config.overrides import Parsed, merge_overrides
-from symbox.config.schema import INVALID, is_invalid, module_prefix
+from symbox.config.schema import INVALID, is_invalid
 from symbox.config.variables import Supplied, conform
 
 CONFIG_SUFFIXES = (".tf", ".hcl")
@@ -107,11 +107,6 @@ def local_source(block: Block) -> str | None:
     if text is None or not text.startswith(LOCAL_PREFIXES):
         return None
     return os.path.normpath(os.path.join(os.path.dirname(block.location.file), text))
-
-
-def prefix_of(key: str) -> str:
-    """The module prefix of a model key: ``module.a["k"].`` for ``module.a["k"].db["x.y"]``."""
-    return module_prefix(key)
 
 
 def read_folder(folder: str, problems: list[Problem]) -> tuple[tuple[str, ...], list[Block]]:

@@ -29,7 +29,6 @@ from symbox.config.modules import (
     call_inputs,
     local_source,
     outputs_of,
-    prefix_of,
     read_folder,
 )
 from symbox.config.resources import (
@@ -351,7 +350,7 @@ class Builder(Reader):
 
     def _evaluator_of(self, key: str) -> Evaluator:
         """The evaluator of the scope a resource key (``module.a.db["x"]``) belongs to."""
-        evaluator = self.scopes[prefix_of(key)].evaluator
+        evaluator = self.scopes[schema.module_prefix(key)].evaluator
         assert evaluator is not None
         return evaluator
 
