@@ -20,7 +20,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.typing import ASGIFramework
 
 from symbox.api.app import build_api
-from symbox.api.auth import TokenAuth
+from symbox.api.auth import RecordedTokenUses, TokenAuth
 from symbox.audit.delivery import RetryTiming
 from symbox.audit.destinations import build_destinations
 from symbox.audit.entry import system_entry
@@ -300,7 +300,13 @@ class App:
         self.api = build_api(
             self.service,
             self.reader,
-            TokenAuth(self.reader, self.clock, self.refusals, options.token_max_ttl),
+            TokenAuth(
+                self.reader,
+                self.clock,
+                self.refusals,
+                RecordedTokenUses(self.writer),
+                options.token_max_ttl,
+            ),
             self.metrics_text,
         )
         self.port: int | None = None

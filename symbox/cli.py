@@ -369,13 +369,15 @@ def cmd_tokens(args: argparse.Namespace) -> int:
                 "created_at": iso(token.created_at),
                 "expires_at": None if token.expires_at is None else iso(token.expires_at),
                 "revoked_at": None if token.revoked_at is None else iso(token.revoked_at),
+                "last_used_at": None if token.last_used_at is None else iso(token.last_used_at),
             }
             for token in tokens
         ]
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
-            _table(rows, ["id", "state", "kind", "subject", "label", "expires_at", "revoked_at"])
+            columns = ["id", "state", "kind", "subject", "label", "expires_at", "last_used_at"]
+            _table(rows, columns)
         return 0
 
     async def revoke() -> int:

@@ -24,6 +24,7 @@ class TokenRecord:
     created_at: float
     expires_at: float | None
     revoked_at: float | None
+    last_used_at: float | None = None
 
     @property
     def actor(self) -> Actor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import pytest
 from symbox import __version__
 from symbox.admin import issue_token, revoke_token
 from symbox.app import DATABASE_NAME
+from symbox.audit.entry import iso
 from symbox.cli import main
 from symbox.engine.model import Actor
 from symbox.store.handle import open_store
@@ -70,6 +72,23 @@ def test_tokens_list_marks_revoked_and_expired_tokens(
     assert main(["tokens", "list", "--data-dir", str(tmp_path)]) == 0
     rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]}
     assert rows == {ids[0]: "revoked", ids[1]: "expired", ids[2]: "active"}
+
+
+def test_tokens_list_shows_last_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def use_a_token() -> float:
+        async with harness(tmp_path) as h:
+            assert (await h.call("GET", "/api/v1/flows", "carol@example.com")).status_code == 200
+            await h.token("dave@example.com")
+            return h.clock.now()
+
+    used_at = anyio.run(use_a_token)
+    assert main(["tokens", "list", "--json", "--data-dir", str(tmp_path / "data")]) == 0
+    rows = {row["subject"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["carol@example.com"]["last_used_at"] == iso(used_at)
+    assert rows["dave@example.com"]["last_used_at"] is None
+    assert main(["tokens", "list", "--data-dir", str(tmp_path / "data")]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "LAST_USED_AT" in header
 
 
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:

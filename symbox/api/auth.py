@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from typing import Protocol
 
 from starlette.requests import Request
 
@@ -24,20 +26,60 @@ from symbox.refusals import (
     client_origin,
 )
 from symbox.store.reader import Reader
-from symbox.tokens import hash_secret
+from symbox.store.writer import Writer
+from symbox.tokens import TokenRecord, hash_secret
 
 SURFACE = "api"
+# A token's last use is kept to the minute: one write per token per minute at most.
+USE_GRANULARITY = 60.0
+
+log = logging.getLogger(__name__)
+
+
+class TokenUses(Protocol):
+    """Where a token's successful use is recorded."""
+
+    async def used(self, token: TokenRecord, now: float) -> None:
+        """Note that ``token`` authenticated a call at ``now``."""
+
+
+class RecordedTokenUses:
+    """Writes each token's last use to the store, at most once per ``granularity``."""
+
+    def __init__(self, writer: Writer, granularity: float = USE_GRANULARITY) -> None:
+        self._writer = writer
+        self._granularity = granularity
+        # Uses written by this process, newer than the token row read at the call's start.
+        self._written: dict[str, float] = {}
+
+    async def used(self, token: TokenRecord, now: float) -> None:
+        """Record the use unless one within ``granularity`` is already recorded."""
+        last = max(token.last_used_at or -math.inf, self._written.get(token.id, -math.inf))
+        if now - last < self._granularity:
+            return
+        self._written[token.id] = now
+        try:
+            await self._writer.submit(lambda txn: txn.token_used(token.id, now))
+        except Exception:
+            # Bookkeeping: the call is authenticated whether or not its use is written.
+            log.warning("token %s: last use not recorded", token.id, exc_info=True)
 
 
 class TokenAuth:
     """Turns an ``Authorization: Bearer`` header into the actor it stands for."""
 
     def __init__(
-        self, reader: Reader, clock: Clock, refusals: Refusals, max_ttl: float | None = None
+        self,
+        reader: Reader,
+        clock: Clock,
+        refusals: Refusals,
+        uses: TokenUses,
+        max_ttl: float | None = None,
     ) -> None:
         self._reader = reader
         self._clock = clock
         self._refusals = refusals
+        self._uses = uses
         # The operator's bound on any token's age (--token-max-ttl), whatever its own expiry.
         self._max_ttl = max_ttl
 
@@ -79,6 +121,7 @@ class TokenAuth:
         request.state.actor = token.actor
         # The token's id, never its secret, names the caller in the log.
         logs.note(actor=str(token.actor), token_id=token.id)
+        await self._uses.used(token, now)
         return token.actor
 
     async def forbidden(self, request: Request, message: str) -> None:

@@ -13,7 +13,9 @@ from symbox.engine.runs import COVERING_STATES
 from symbox.store.codec import run_from_json
 from symbox.tokens import TokenRecord
 
-_TOKEN_COLUMNS = "id, secret_hash, kind, subject, label, created_at, expires_at, revoked_at"
+_TOKEN_COLUMNS = (
+    "id, secret_hash, kind, subject, label, created_at, expires_at, revoked_at, last_used_at"
+)
 
 
 def _token(row: Any) -> TokenRecord:

@@ -107,6 +107,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     """,
     _key_grants_by_identity,
+    """
+    -- When each token last authenticated a call, to the minute (bookkeeping, not audited:
+    -- the access log has every call).
+    ALTER TABLE tokens ADD COLUMN last_used_at REAL;
+    """,
 )
 
 

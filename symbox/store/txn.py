@@ -185,6 +185,14 @@ class WriteTxn:
         )
         return cursor.rowcount == 1
 
+    def token_used(self, token_id: str, now: float) -> None:
+        """Record that a token authenticated a call at ``now`` (bookkeeping, not audited)."""
+        self._conn.execute(
+            "UPDATE tokens SET last_used_at = ? WHERE id = ?"
+            " AND (last_used_at IS NULL OR last_used_at < ?)",
+            (now, token_id, now),
+        )
+
     # Identities
 
     def identity_of(self, email: str, system: str) -> str | None:
