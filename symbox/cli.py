@@ -7,7 +7,6 @@ import getpass
 import json
 import os
 import platform
-import re
 import sqlite3
 import sys
 import time
@@ -30,6 +29,7 @@ from symbox.config import parse_duration
 from symbox.config.variables import VAR, VAR_FILE, VarOption, parse_var
 from symbox.engine.model import Actor, RunStatus
 from symbox.engine.people import InvalidEmail, canonical_email
+from symbox.engine.permissions import BOT_NAME
 from symbox.errors import StartupError
 from symbox.flowtest.command import add_test_command, cmd_test
 from symbox.flowtest.hook_call import add_hooks_command, cmd_hooks
@@ -317,9 +317,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise
         return _fail(str(startup))
     return 0
-
-
-BOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:

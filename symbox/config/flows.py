@@ -13,8 +13,7 @@ from symbox.config.model import Location
 from symbox.config.prompt_fields import read_prompt_field
 from symbox.config.resources import Checked
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
-from symbox.engine.people import InvalidEmail
-from symbox.engine.permissions import APPROVERS_VAR, approver_entry
+from symbox.engine.permissions import APPROVERS_VAR, InvalidApprover, approver_entry
 
 # Added when a strategy schedules de-escalation and the flow declares no duration field.
 DEFAULT_DURATIONS = (30, 600, 3600)
@@ -97,7 +96,7 @@ def _approvers(reader: Reader, where: str, flow_vars: Mapping[str, str], line: L
             continue
         try:
             approver_entry(item)
-        except InvalidEmail as error:
+        except InvalidApprover as error:
             reader.problem(line, f'{where}: vars["{APPROVERS_VAR}"]: {error}')
 
 
