@@ -1,0 +1,188 @@
+"""More time on an escalated run: the requester asks, hooks and approvers have their say.
+
+An extension within the flow's ``extend_without_approval_up_to`` (and its maximum
+duration) moves the grant's expiry at once; any other waits on the run for a permitted
+approver, while the grant keeps its current expiry. Every change is one ledger step: the
+run, its events and their audit records in one transaction, the timer re-armed after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from symbox import logs
+from symbox.clock import Clock
+from symbox.config.model import Config, Flow
+from symbox.engine import extensions as engine
+from symbox.engine.inputs import duration_seconds
+from symbox.engine.model import Actor, ExtensionStatus, Run, RunStatus
+from symbox.engine.permissions import DecisionRule, may_decide
+from symbox.engine.runs import Transition, after_hook_failed
+from symbox.errors import BadRequest, Conflict, Forbidden, NotFound
+from symbox.flow_hooks import FlowHooks
+from symbox.ledger import RunLedger
+from symbox.sandbox.hooks import HookOutcome
+
+# Who decides an extension when the flow's on_extend hook does.
+HOOK = Actor.hook("on_extend")
+
+
+def extension_seconds(raw: Any) -> int:
+    """An extension's length as the API or Slack gives it (``30m`` or seconds)."""
+    try:
+        return duration_seconds(raw)
+    except ValueError as error:
+        raise BadRequest(f"duration: {error}") from None
+
+
+def waiting(run: Run) -> bool:
+    """Tell whether ``run`` is escalated with an extension waiting for a decision."""
+    extension = run.extension
+    return (
+        run.status is RunStatus.ESCALATED
+        and extension is not None
+        and extension.status is ExtensionStatus.PENDING
+    )
+
+
+def _chain(*transitions: Transition) -> Transition:
+    """Steps taken one after another, committed as one."""
+    events = tuple(event for transition in transitions for event in transition.events)
+    return Transition(transitions[-1].run, events)
+
+
+class RunExtensions:
+    """Asks for, decides and applies extensions; the run service delegates to it."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        clock: Clock,
+        ledger: RunLedger,
+        hooks: FlowHooks | None,
+        get_run: Callable[[str], Awaitable[Run]],
+        view_run: Callable[[str, Actor], Awaitable[Run]],
+        admit: Callable[[], None],
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._ledger = ledger
+        self._hooks = hooks
+        self._get_run = get_run
+        self._view_run = view_run
+        self._admit = admit
+
+    def _flow(self, run: Run) -> Flow:
+        flow = self._config.flow_by_name(run.flow)
+        if flow is None:
+            raise Conflict(f"flow {run.flow} of run {run.id} is no longer configured")
+        return flow
+
+    async def extend(
+        self, *, actor: Actor, run_id: str, duration: int, reason: str | None, channel: str
+    ) -> Run:
+        """Ask for ``duration`` more seconds on ``run_id``'s grant, as its requester.
+
+        The flow's ``on_extend`` hook runs first: ``deny`` or ``approve`` decides the
+        extension as the hook, ``ignore`` refuses it (403); a hook that raises denies it,
+        with the error kept on the run.
+        """
+        with logs.bound(run_id=run_id):
+            return await self._extend(actor, run_id, duration, reason, channel)
+
+    async def _extend(
+        self, actor: Actor, run_id: str, duration: int, reason: str | None, channel: str
+    ) -> Run:
+        # Nobody who may not read the run learns it exists (404).
+        run = await self._view_run(run_id, actor)
+        flow = self._flow(run)
+        ask = partial(
+            engine.request_extension,
+            actor=actor,
+            duration=duration,
+            reason=reason,
+            channel=channel,
+        )
+        # Checked before any hook runs: a refused caller never reaches the flow's code.
+        tentative = ask(run, flow, now=self._clock.now(), automatic=False)
+        self._admit()
+        outcome: HookOutcome | str = HookOutcome.CONTINUE
+        if self._hooks is not None:
+            outcome = await self._hooks.on(tentative.run, flow, "extend", actor)
+        if isinstance(outcome, HookOutcome) and outcome.action == "ignore":
+            raise Forbidden(outcome.message or "the flow's on_extend hook ignored this extension")
+
+        def step(current: Run) -> Transition:
+            now = self._clock.now()
+            decide = partial(
+                engine.decide_extension, flow=flow, actor=HOOK, now=now, channel=channel
+            )
+            if isinstance(outcome, str):
+                failed = after_hook_failed(current, "on_extend", outcome, now)
+                asked = ask(failed.run, flow, now=now, automatic=False)
+                denied = decide(asked.run, approve=False, reason=f"on_extend: {outcome}")
+                return _chain(failed, asked, denied)
+            if outcome.action in ("approve", "deny"):
+                asked = ask(current, flow, now=now, automatic=False)
+                decided = decide(
+                    asked.run, approve=outcome.action == "approve", reason=outcome.message
+                )
+                return _chain(asked, decided)
+            automatic = engine.extends_without_approval(current, flow, duration)
+            return ask(current, flow, now=now, automatic=automatic)
+
+        return await self._ledger.step(run_id, step)
+
+    async def decide(
+        self, *, actor: Actor, run_id: str, approve: bool, reason: str | None, channel: str
+    ) -> Run:
+        """Approve or deny a run's pending extension, as the run's approvers may.
+
+        Who may decide is the same rule as for the request (the flow's ``get_permissions``,
+        else its ``vars``); an approval may take the grant past the flow's maximum duration.
+        """
+        with logs.bound(run_id=run_id):
+            return await self._decide(actor, run_id, approve, reason, channel)
+
+    async def _decide(
+        self, actor: Actor, run_id: str, approve: bool, reason: str | None, channel: str
+    ) -> Run:
+        if approve:
+            self._admit()
+        run = await self._get_run(run_id)
+        flow = self._flow(run)
+        rule: DecisionRule | None = None
+        if self._hooks is not None and actor.kind != "hook":
+            found = await self._hooks.decision_rule(run, flow, actor)
+            if not isinstance(found, DecisionRule):
+                await self._ledger.record_hook_error(run, "get_permissions", found)
+                await self._view_run(run_id, actor)
+                raise Forbidden(f"get_permissions failed: {found}")
+            rule = found
+            refusal = may_decide(rule, run, actor)
+            if refusal is not None:
+                await self._view_run(run_id, actor)
+                raise Forbidden(refusal)
+
+        def step(current: Run) -> Transition:
+            return engine.decide_extension(
+                current,
+                self._flow(current),
+                actor=actor,
+                approve=approve,
+                reason=reason,
+                now=self._clock.now(),
+                channel=channel,
+                rule=rule,
+            )
+
+        try:
+            return await self._ledger.step(run_id, step)
+        except (Conflict, Forbidden, NotFound):
+            if rule is None:
+                # As for requests: a refusal must not confirm a run the caller cannot read.
+                await self._view_run(run_id, actor)
+            raise
