@@ -19,7 +19,7 @@ from symbox.engine import extensions as engine
 from symbox.engine.inputs import duration_seconds
 from symbox.engine.model import Actor, ExtensionStatus, Run, RunStatus
 from symbox.engine.permissions import DecisionRule, may_decide
-from symbox.engine.runs import Transition, after_hook_failed
+from symbox.engine.runs import Transition
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound
 from symbox.flow_hooks import FlowHooks
 from symbox.ledger import RunLedger
@@ -45,12 +45,6 @@ def waiting(run: Run) -> bool:
         and extension is not None
         and extension.status is ExtensionStatus.PENDING
     )
-
-
-def _chain(*transitions: Transition) -> Transition:
-    """Steps taken one after another, committed as one."""
-    events = tuple(event for transition in transitions for event in transition.events)
-    return Transition(transitions[-1].run, events)
 
 
 class RunExtensions:
@@ -115,22 +109,29 @@ class RunExtensions:
         if isinstance(outcome, HookOutcome) and outcome.action == "ignore":
             raise Forbidden(outcome.message or "the flow's on_extend hook ignored this extension")
 
+        # The hook's verdict: (approve, its message, its error) or None to go on as usual.
+        verdict: tuple[bool, str | None, str | None] | None = None
+        if isinstance(outcome, str):
+            verdict = False, f"on_extend: {outcome}", f"on_extend: {outcome}"
+        elif outcome.action in ("approve", "deny"):
+            verdict = outcome.action == "approve", outcome.message, None
+
         def step(current: Run) -> Transition:
             now = self._clock.now()
-            decide = partial(
-                engine.decide_extension, flow=flow, actor=HOOK, now=now, channel=channel
-            )
-            if isinstance(outcome, str):
-                failed = after_hook_failed(current, "on_extend", outcome, now)
-                asked = ask(failed.run, flow, now=now, automatic=False)
-                denied = decide(asked.run, approve=False, reason=f"on_extend: {outcome}")
-                return _chain(failed, asked, denied)
-            if outcome.action in ("approve", "deny"):
-                asked = ask(current, flow, now=now, automatic=False)
-                decided = decide(
-                    asked.run, approve=outcome.action == "approve", reason=outcome.message
+            if verdict is not None:
+                approve, message, error = verdict
+                return engine.hook_decided_extension(
+                    current,
+                    actor=actor,
+                    hook=HOOK,
+                    duration=duration,
+                    reason=reason,
+                    now=now,
+                    channel=channel,
+                    approve=approve,
+                    message=message,
+                    error=error,
                 )
-                return _chain(asked, decided)
             automatic = engine.extends_without_approval(current, flow, duration)
             return ask(current, flow, now=now, automatic=automatic)
 

@@ -64,6 +64,17 @@ def extends_without_approval(run: Run, flow: Flow, duration: int) -> bool:
     return grant.expires_at + duration - started <= max_duration(flow)
 
 
+def _asked(run: Run, actor: Actor, duration: int, reason: str | None, now: float) -> Extension:
+    check_extendable(run, actor, now)
+    return Extension(
+        duration=duration,
+        requested_at=now,
+        requested_by=actor,
+        reason=reason,
+        status=ExtensionStatus.PENDING,
+    )
+
+
 def request_extension(
     run: Run,
     flow: Flow,
@@ -76,19 +87,39 @@ def request_extension(
     automatic: bool,
 ) -> Transition:
     """Ask for ``duration`` more seconds: applied at once when ``automatic``, else pending."""
-    check_extendable(run, actor, now)
-    extension = Extension(
-        duration=duration,
-        requested_at=now,
-        requested_by=actor,
-        reason=reason,
-        status=ExtensionStatus.PENDING,
-    )
+    extension = _asked(run, actor, duration, reason, now)
     if automatic:
         return _extended(run, extension, actor, now, channel, "automatic", None)
     new = run.evolve(extension=extension)
     details = {"duration": duration, **({"reason": reason} if reason else {})}
     return Transition(new, (event_for(new, "extend_request", actor, now, channel, details),))
+
+
+def hook_decided_extension(
+    run: Run,
+    *,
+    actor: Actor,
+    hook: Actor,
+    duration: int,
+    reason: str | None,
+    now: float,
+    channel: str,
+    approve: bool,
+    message: str | None,
+    error: str | None = None,
+) -> Transition:
+    """An extension the flow's ``on_extend`` decided as it was asked (or denied by failing).
+
+    One event, by the hook: ``extend`` when it approved (the flow's limits do not apply,
+    as for any approval), else ``extend_deny``, carrying the hook's error if it raised.
+    """
+    extension = _asked(run, actor, duration, reason, now)
+    if approve:
+        return _extended(run, extension, hook, now, channel, "hook", message)
+    errors = () if error is None else (error,)
+    # The hook's error is kept on the run, as for any hook that fails.
+    kept = replace(run, errors=(*run.errors, *errors))
+    return _denied(kept, extension, hook, now, channel, message, errors)
 
 
 def decide_extension(
@@ -118,6 +149,19 @@ def decide_extension(
         raise Forbidden(refusal)
     if approve:
         return _extended(run, extension, actor, now, channel, "approved", reason)
+    return _denied(run, extension, actor, now, channel, reason)
+
+
+def _denied(
+    run: Run,
+    extension: Extension,
+    actor: Actor,
+    now: float,
+    channel: str,
+    reason: str | None,
+    errors: tuple[str, ...] = (),
+) -> Transition:
+    """The extension refused; the grant keeps its expiry."""
     denied = replace(
         extension,
         status=ExtensionStatus.DENIED,
@@ -126,10 +170,15 @@ def decide_extension(
         decision_reason=reason,
     )
     new = run.evolve(extension=denied)
-    details: dict[str, Any] = {"duration": extension.duration}
+    details: dict[str, Any] = {"duration": extension.duration, "requested_by": _who(extension)}
     if reason:
         details["reason"] = reason
-    return Transition(new, (event_for(new, "extend_deny", actor, now, channel, details),))
+    event = event_for(new, "extend_deny", actor, now, channel, details, errors=errors)
+    return Transition(new, (event,))
+
+
+def _who(extension: Extension) -> dict[str, str]:
+    return extension.requested_by.as_dict()
 
 
 def _extended(
@@ -156,6 +205,7 @@ def _extended(
     new = run.evolve(grant=replace(grant, expires_at=new_expiry), extension=decided)
     details: dict[str, Any] = {
         "duration": extension.duration,
+        "requested_by": _who(extension),
         "old_expires_at": old,
         "new_expires_at": new_expiry,
         "approval": approval,
