@@ -142,6 +142,11 @@ class RunService:
         return self._config
 
     @property
+    def clock(self) -> Clock:
+        """The clock runs are timed by."""
+        return self._clock
+
+    @property
     def locks(self) -> KeyedLocks:
         """The per-grant-key locks every strategy call for a key holds."""
         return self._locks
