@@ -20,7 +20,7 @@ from symbox.engine.inputs import duration_seconds
 from symbox.engine.model import Actor, ExtensionStatus, Run, RunStatus
 from symbox.engine.permissions import DecisionRule, may_decide
 from symbox.engine.runs import Transition
-from symbox.errors import BadRequest, Conflict, Forbidden, NotFound
+from symbox.errors import BadRequest, Conflict, Forbidden
 from symbox.flow_hooks import FlowHooks
 from symbox.ledger import RunLedger
 from symbox.sandbox.hooks import HookOutcome
@@ -156,7 +156,11 @@ class RunExtensions:
         run = await self._get_run(run_id)
         flow = self._flow(run)
         rule: DecisionRule | None = None
-        if self._hooks is not None and actor.kind != "hook":
+        if self._hooks is None or actor.kind == "hook":
+            # Without hooks the flow's vars decide, and all they admit may read the run:
+            # anyone else learns nothing about it (404), as GET answers.
+            await self._view_run(run_id, actor)
+        else:
             found = await self._hooks.decision_rule(run, flow, actor)
             if not isinstance(found, DecisionRule):
                 await self._ledger.record_hook_error(run, "get_permissions", found)
@@ -180,10 +184,4 @@ class RunExtensions:
                 rule=rule,
             )
 
-        try:
-            return await self._ledger.step(run_id, step)
-        except (Conflict, Forbidden, NotFound):
-            if rule is None:
-                # As for requests: a refusal must not confirm a run the caller cannot read.
-                await self._view_run(run_id, actor)
-            raise
+        return await self._ledger.step(run_id, step)

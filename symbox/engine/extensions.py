@@ -162,19 +162,20 @@ def _denied(
     errors: tuple[str, ...] = (),
 ) -> Transition:
     """The extension refused; the grant keeps its expiry."""
-    denied = replace(
-        extension,
-        status=ExtensionStatus.DENIED,
-        decided_by=actor,
-        decided_at=now,
-        decision_reason=reason,
-    )
-    new = run.evolve(extension=denied)
+    new = run.evolve(extension=_decided(extension, ExtensionStatus.DENIED, actor, now, reason))
     details: dict[str, Any] = {"duration": extension.duration, "requested_by": _who(extension)}
     if reason:
         details["reason"] = reason
     event = event_for(new, "extend_deny", actor, now, channel, details, errors=errors)
     return Transition(new, (event,))
+
+
+def _decided(
+    extension: Extension, status: ExtensionStatus, actor: Actor, now: float, reason: str | None
+) -> Extension:
+    return replace(
+        extension, status=status, decided_by=actor, decided_at=now, decision_reason=reason
+    )
 
 
 def _who(extension: Extension) -> dict[str, str]:
@@ -195,13 +196,7 @@ def _extended(
     assert grant is not None and grant.expires_at is not None
     old = grant.expires_at
     new_expiry = old + extension.duration
-    decided = replace(
-        extension,
-        status=ExtensionStatus.APPROVED,
-        decided_by=actor,
-        decided_at=now,
-        decision_reason=reason,
-    )
+    decided = _decided(extension, ExtensionStatus.APPROVED, actor, now, reason)
     new = run.evolve(grant=replace(grant, expires_at=new_expiry), extension=decided)
     details: dict[str, Any] = {
         "duration": extension.duration,
