@@ -93,6 +93,9 @@ class RunExtensions:
         # Nobody who may not read the run learns it exists (404).
         run = await self._view_run(run_id, actor)
         flow = self._flow(run)
+        if channel not in flow.params.allowed_sources:
+            # More time is more access: it comes only from where the flow takes requests.
+            raise Forbidden(f"flow {flow.name} does not accept requests from {channel}")
         ask = partial(
             engine.request_extension,
             actor=actor,

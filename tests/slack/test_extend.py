@@ -145,3 +145,15 @@ async def test_refusals_and_a_denied_extension(tmp_path: Path) -> None:
         await rig.click("symbox_extend_approve", run_id, "UBOB")
         late = await rig.calls("chat.postEphemeral", 3)
         assert late[-1].args["text"].startswith("Nothing changed:")
+
+
+async def test_extensions_come_only_from_the_flows_sources(tmp_path: Path) -> None:
+    params = f'{LIMIT}\n    allowed_sources = ["slack"]'
+    async with slack_rig(tmp_path, params=params) as rig:
+        run_id = await _escalated(rig)
+        body = {"run_id": run_id, "duration": "1m"}
+        response = await rig.h.call("POST", "/api/v1/events/extend", "carol@example.com", body)
+        assert response.status_code == 403
+        assert "does not accept requests from api" in response.json()["message"]
+        await _submit_extension(rig, run_id, "1m")
+        await rig.calls("chat.postMessage", 1, lambda c: "extended by 1m" in c.args["text"])
