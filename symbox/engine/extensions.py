@@ -144,6 +144,9 @@ def decide_extension(
         or grant.state is not GrantState.ACTIVE
     ):
         raise Conflict(f"run {run.id}'s grant ended before its extension was decided")
+    if grant.expires_at is not None and now >= grant.expires_at:
+        # The timer may be revoking it right now: a late approval must not claim more time.
+        raise Conflict(f"run {run.id} has expired before its extension was decided")
     refusal = may_decide(rule or DecisionRule.from_vars(flow.vars), run, actor)
     if refusal is not None:
         raise Forbidden(refusal)

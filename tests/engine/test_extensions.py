@@ -76,6 +76,8 @@ def test_an_approval_may_pass_the_maximum_and_a_denial_keeps_the_expiry() -> Non
     assert denied.run.extension.status is ExtensionStatus.DENIED
     with pytest.raises(runs.Conflict):
         decide(denied.run, flow, actor=ALICE, approve=True, reason=None, now=T0, channel="api")
+    with pytest.raises(runs.Conflict, match="expired before"):
+        decide(run, flow, actor=ALICE, approve=True, reason=None, now=T0 + 610, channel="api")
 
 
 def test_who_may_extend() -> None:
