@@ -20,6 +20,7 @@ from symbox.engine.people import InvalidEmail, canonical_email, same_person
 from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, Unavailable
+from symbox.extensions import RunExtensions, waiting
 from symbox.flow_forms import FlowForms, filled_inputs
 from symbox.flow_hooks import FlowHooks
 from symbox.grant_identities import GrantIdentities
@@ -123,12 +124,27 @@ class RunService:
             on_change=on_change,
         )
         self._strategy_calls = StrategyCalls(strategies, self.target, clock, metrics)
+        # Extending escalated runs: the API and Slack call it directly.
+        self.extensions = RunExtensions(
+            config=config,
+            clock=clock,
+            ledger=self._ledger,
+            hooks=self._hooks,
+            get_run=self.get_run,
+            view_run=self.view_run,
+            admit=self._admit,
+        )
         self._identities = GrantIdentities(config, reader, strategies, self._hooks)
 
     @property
     def config(self) -> Config:
         """The configuration runs are checked against."""
         return self._config
+
+    @property
+    def clock(self) -> Clock:
+        """The clock runs are timed by."""
+        return self._clock
 
     @property
     def locks(self) -> KeyedLocks:
@@ -285,8 +301,14 @@ class RunService:
         """Approve or deny a requested run; an approval escalates at once.
 
         The flow's ``on_approve`` / ``on_deny`` hook runs first, once the actor is known
-        to be allowed; it may ignore the decision, or turn an approval into a denial.
+        to be allowed; it may ignore the decision, or turn an approval into a denial. On an
+        escalated run with an extension waiting, the decision is about the extension.
         """
+        known = await self._reader.get_run(run_id)
+        if known is not None and waiting(known):
+            return await self.extensions.decide(
+                actor=actor, run_id=run_id, approve=approve, reason=reason, channel=channel
+            )
         if approve:
             self._admit()
         rule: DecisionRule | None = None

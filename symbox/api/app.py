@@ -20,6 +20,7 @@ from symbox.api.errors import ApiError, error_response, from_exception
 from symbox.api.openapi import openapi_document
 from symbox.api.views import event_view, flow_view, run_view
 from symbox.errors import HiddenRun, NotFound
+from symbox.extensions import extension_seconds
 from symbox.service import RunService
 from symbox.store.reader import Reader
 
@@ -31,7 +32,7 @@ MAX_DRAIN = 1024 * 1024
 MAX_PAGE = 500
 CHANNEL = "api"
 # The event actions, POST /api/v1/events/ACTION.
-ACTIONS = frozenset({"request", "approve", "deny", "deescalate"})
+ACTIONS = frozenset({"request", "approve", "deny", "deescalate", "extend"})
 # A request's context is kept with its run and shown to hooks: bounded like a field.
 MAX_CONTEXT = 16 * 1024
 
@@ -174,6 +175,22 @@ class EventsApi:
         )
         return JSONResponse(run_view(run))
 
+    async def extend(self, request: Request) -> Response:
+        """POST /api/v1/events/extend: more time on an escalated run, as its requester."""
+        actor = await self._auth.actor(request)
+        data = await read_json(request)
+        run_id = _string(data, "run_id", required=True) or ""
+        if data.get("duration") is None:
+            raise ApiError(400, "missing_field", "duration: required")
+        run = await self._service.extensions.extend(
+            actor=actor,
+            run_id=run_id,
+            duration=extension_seconds(data["duration"]),
+            reason=_string(data, "reason", required=False),
+            channel=CHANNEL,
+        )
+        return JSONResponse(run_view(run))
+
     async def list_flows(self, request: Request) -> Response:
         """GET /api/v1/flows: the flows a token may request through the API."""
         await self._auth.actor(request)
@@ -285,6 +302,7 @@ def build_api(
         route("/api/v1/events/approve", api.approve, "POST"),
         route("/api/v1/events/deny", api.deny, "POST"),
         route("/api/v1/events/deescalate", api.deescalate, "POST"),
+        route("/api/v1/events/extend", api.extend, "POST"),
         route("/api/v1/flows", api.list_flows, "GET"),
         route("/api/v1/runs", api.list_runs, "GET"),
         route("/api/v1/runs/{run_id}", api.get_run, "GET"),

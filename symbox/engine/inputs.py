@@ -156,7 +156,7 @@ def _parse_type(field_type: str, raw: Any) -> Any:
             raise ValueError("expected true or false")
         return raw
     if field_type == "duration":
-        return _duration(raw)
+        return duration_seconds(raw)
     if field_type in ("str_list", "slack_user_list", "int_list"):
         if not isinstance(raw, list) or len(raw) > _MAX_LIST:
             raise ValueError(f"expected a list of at most {_MAX_LIST} items")
@@ -184,7 +184,8 @@ def _int(raw: Any) -> int:
     return raw
 
 
-def _duration(raw: Any) -> int:
+def duration_seconds(raw: Any) -> int:
+    """A duration as an API or form gives it (`30m` or seconds), in seconds; else ValueError."""
     if isinstance(raw, bool):
         raise ValueError("expected a duration such as 30s, 10m, 1h, 2d or a number of seconds")
     if isinstance(raw, int):
