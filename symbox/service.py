@@ -397,6 +397,7 @@ class RunService:
                 return run
             flow = self._config.flow_by_name(run.flow)
             reached_target = False
+            retryable = False
             if flow is None:
                 # Its flow was removed from the config: nothing says how long to grant for.
                 message: str | None = f"flow {run.flow} is no longer configured"
@@ -406,6 +407,7 @@ class RunService:
                     error, output = await self._strategy_calls.call_for_output("escalate", run)
                     message = None if error is None else str(error)
                     reached_target = error is None or error.reached_target
+                    retryable = error is not None and not error.permanent
             now = self._clock.now()
             if flow is not None and message is None:
                 try:
@@ -419,16 +421,39 @@ class RunService:
                     log.exception("recording an escalation failed", extra={"run_id": run_id})
                     message = f"recording the grant failed: {type(error).__name__}"
             if message is not None:
-                failure = message
-                run = await self._ledger.step(
-                    run_id,
-                    lambda current: engine.escalation_failed(
-                        current, failure, now, reached_target=reached_target
-                    ),
+                run = await self._escalation_failed(
+                    run_id, flow if retryable else None, message, now, reached_target
                 )
         if run.grant is not None and run.grant.state is GrantState.REVOKING:
             # Whatever part of the grant may have been made is taken back at once.
             run = await self.deescalate(run_id)
+        return run
+
+    async def _escalation_failed(
+        self, run_id: str, retry_in: Flow | None, error: str, now: float, reached_target: bool
+    ) -> Run:
+        """Record a failed grant: tried again within ``retry_in``'s escalate_timeout, if given."""
+        sample = self._rng.random()
+
+        def step(current: Run) -> engine.Transition:
+            at = None
+            if retry_in is not None:
+                at = engine.escalation_retry_at(current, retry_in, now, self._policy, sample)
+            if at is not None:
+                return engine.escalation_retried(current, error, now, at)
+            return engine.escalation_failed(current, error, now, reached_target=reached_target)
+
+        run = await self._ledger.step(run_id, step)
+        if run.grant is not None and run.grant.state is GrantState.ESCALATING:
+            log.warning(
+                "grant failed; trying again",
+                extra={
+                    "run_id": run_id,
+                    "attempt": run.grant.attempts,
+                    "next_attempt_at": run.grant.next_attempt_at,
+                    "error": error,
+                },
+            )
         return run
 
     async def _bind_identity(self, run: Run, rule: DecisionRule | None = None) -> Run:

@@ -89,6 +89,10 @@ def _target_ids(
     return result
 
 
+# A grant still failing a day after its approval needs a person, not another attempt.
+_MAX_ESCALATE_TIMEOUT = 86_400
+
+
 def _approvers(reader: Reader, where: str, flow_vars: Mapping[str, str], line: Location) -> None:
     """Refuse approver entries that no sign-in could ever match, saying why."""
     for item in flow_vars.get(APPROVERS_VAR, "").split(","):
@@ -173,6 +177,15 @@ def _params(
                 ' largest allowed value of its "duration" field)',
             )
             args.ok = False
+    escalate_timeout = v.get("escalate_timeout")
+    if escalate_timeout is not None and escalate_timeout > _MAX_ESCALATE_TIMEOUT:
+        reader.problem(
+            args.lines["escalate_timeout"],
+            f"{where}: escalate_timeout: {format_duration(escalate_timeout)} is longer than "
+            f"{format_duration(_MAX_ESCALATE_TIMEOUT)}: an approved request would wait that "
+            "long for its grant",
+        )
+        args.ok = False
     if not args.ok:
         return None
     return model.FlowParams(
@@ -186,6 +199,7 @@ def _params(
         prompt_fields=tuple(fields),
         request_ttl=v.get("request_ttl", parse_duration(schema.DEFAULT_REQUEST_TTL)),
         extend_without_approval_up_to=extend_up_to,
+        escalate_timeout=v.get("escalate_timeout", parse_duration(schema.DEFAULT_ESCALATE_TIMEOUT)),
     )
 
 

@@ -187,6 +187,8 @@ class FlowParams:
     # symbox extension: an escalated run may be extended by up to this many seconds at a
     # time without a new approval (within max_duration); None: every extension is approved.
     extend_without_approval_up_to: int | None = None
+    # symbox extension: seconds after the approval during which a failed grant is retried.
+    escalate_timeout: int = 300
 
 
 @dataclass(frozen=True)

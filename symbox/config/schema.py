@@ -274,6 +274,7 @@ PARAMS = _args(
     allow_guest_interaction=Arg(BOOL),
     request_ttl=Arg(DURATION),
     extend_without_approval_up_to=Arg(DURATION),
+    escalate_timeout=Arg(DURATION),
 )
 
 PROMPT_FIELD = _args(
@@ -298,6 +299,7 @@ VARIABLE = _args(
 
 ALLOWED_SOURCES = ("slack", "api")
 DEFAULT_REQUEST_TTL = "24h"
+DEFAULT_ESCALATE_TIMEOUT = "5m"
 PROMPT_FIELD_TYPES = (
     "string",
     "str_list",

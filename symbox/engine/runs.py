@@ -210,11 +210,52 @@ def escalated(
     new = run.evolve(
         status=RunStatus.ESCALATED,
         escalated_at=now,
-        grant=replace(grant, state=GrantState.ACTIVE, expires_at=expires_at, identity=granted_to),
+        # Failed attempts before this one are history: revoking counts its own.
+        grant=replace(
+            grant,
+            state=GrantState.ACTIVE,
+            expires_at=expires_at,
+            identity=granted_to,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+        ),
         step_outputs=_with_output(run, "escalate", output),
     )
     details = {"expires_at": expires_at}
+    if grant.attempts:
+        details["attempt"] = grant.attempts + 1
     return Transition(new, (event_for(new, "escalate", Actor.system(), now, run.channel, details),))
+
+
+def escalation_retry_at(
+    run: Run, flow: Flow, now: float, policy: RetryPolicy, jitter_sample: float
+) -> float | None:
+    """When to try a failed grant again, or None when it must fail now.
+
+    Attempts go on with the retry policy's backoff until the flow's ``escalate_timeout``
+    from the approval; the last one is made at that bound.
+    """
+    grant = _require_grant(run, GrantState.ESCALATING)
+    started = run.decision.at if run.decision is not None else run.created_at
+    deadline = started + flow.params.escalate_timeout
+    if now >= deadline:
+        return None
+    return min(now + policy.delay(grant.attempts + 1, jitter_sample), deadline)
+
+
+def escalation_retried(run: Run, error: str, now: float, next_attempt_at: float) -> Transition:
+    """Record a failed grant that is tried again at ``next_attempt_at``; the run waits."""
+    grant = _require_grant(run, GrantState.ESCALATING)
+    attempts = grant.attempts + 1
+    new = run.evolve(
+        grant=replace(grant, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error)
+    )
+    details = {"attempt": attempts, "next_attempt_at": next_attempt_at}
+    event = event_for(
+        new, "escalate_failed", Actor.system(), now, run.channel, details, errors=(error,)
+    )
+    return Transition(new, (event,))
 
 
 def escalation_failed(
@@ -411,6 +452,8 @@ def due_at(run: Run) -> float | None:
     if grant is None:
         return None
     if grant.state is GrantState.ESCALATING:
+        if grant.next_attempt_at is not None:
+            return grant.next_attempt_at
         return run.decision.at if run.decision is not None else run.created_at
     if grant.state is GrantState.ACTIVE:
         return grant.expires_at

@@ -500,7 +500,14 @@ def run_status_line(run: Run, slack_ids: Mapping[str, str]) -> str | None:
         parts.append(f"{verb} by {who} at {iso(decision.at)}")
         if decision.reason:
             parts.append(f"({escape(decision.reason)})")
-    if status == "escalated" and run.grant is not None:
+    if status == "approved" and run.grant is not None and run.grant.attempts:
+        grant = run.grant
+        retry = f", trying again at {iso(grant.next_attempt_at)}" if grant.next_attempt_at else ""
+        tries = "1 attempt" if grant.attempts == 1 else f"{grant.attempts} attempts"
+        parts.append(
+            f"granting access failed ({tries}{retry}): {escape(grant.last_error or 'unknown')}"
+        )
+    elif status == "escalated" and run.grant is not None:
         until = run.grant.expires_at
         parts.append("access granted" + (f" until {iso(until)}" if until else ""))
     elif status == "deescalated":

@@ -142,17 +142,47 @@ async def test_pending_requests_expire(tmp_path: Path) -> None:
         assert late.status_code == 409
 
 
-async def test_failed_escalation_errors_and_cleans_up(tmp_path: Path) -> None:
+async def test_a_failed_grant_is_tried_again_and_the_run_waits_meanwhile(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
-        h.receiver.state.fail_with = [500]
+        h.receiver.state.fail_with = [500, 503]
         run_id = await h.request()
-        response = await h.approve(run_id)
-        body = response.json()
-        assert body["status"] == "errored"
-        assert "HTTP 500" in body["error"]
-        # The possibly half-made grant is revoked at once.
-        assert len(h.receiver.state.calls("deescalate")) == 1
-        assert body["grant"]["state"] == "revoked"
+        body = (await h.approve(run_id)).json()
+        assert body["status"] == "approved"
+        grant = body["grant"]
+        assert grant["state"] == "escalating" and grant["attempts"] == 1
+        assert "HTTP 500" in grant["last_error"] and grant["next_attempt_at"] is not None
+        # Backoff: the second attempt within 1.5 s (FAST_RETRIES), the third within 3 s more.
+        await h.advance(1.5)
+        await h.wait_for(lambda: len(h.receiver.state.requests) == 2, "the second grant attempt")
+        await h.advance(3)
+        run = await h.wait_status(run_id, "escalated")
+        assert run["grant"]["attempts"] == 0 and run["grant"]["last_error"] is None
+        names = [event["name"] for event in run["events"]]
+        assert names == ["request", "approve", "escalate_failed", "escalate_failed", "escalate"]
+        assert h.receiver.state.calls("deescalate") == []
+
+
+async def test_a_grant_failing_past_escalate_timeout_errors_and_cleans_up(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path) as h:
+        h.receiver.state.refuse_escalations = 500
+        run_id = await h.request()
+        body = (await h.approve(run_id)).json()
+        assert body["status"] == "approved"
+        for _ in range(12):  # the default escalate_timeout is 5 minutes
+            await h.advance(30)
+            await anyio.sleep(0.05)
+        run = await h.wait_status(run_id, "errored")
+        assert "HTTP 500" in run["error"]
+        attempts = [event for event in run["events"] if event["name"] == "escalate_failed"]
+        assert len(attempts) >= 3
+        # The last attempt is made at the bound, not after it.
+        approved_at = next(e for e in run["events"] if e["name"] == "approve")["timestamp"]
+        assert approved_at < run["events"][-1]["timestamp"]
+        # The possibly half-made grant is revoked once the run errors.
+        await h.wait_for(lambda: len(h.receiver.state.calls("deescalate")) == 1, "the cleanup")
+        assert (await h.wait_status(run_id, "errored"))["grant"]["state"] == "revoked"
 
 
 async def test_failed_revocation_retries_with_backoff_then_is_flagged(tmp_path: Path) -> None:

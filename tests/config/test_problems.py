@@ -281,8 +281,8 @@ def test_params_problems() -> None:
         "positive whole number followed by s, m, h, d or mo (e.g. 30s, 10m, 1h, 2d, 1mo)",
         "config.hcl:23: sym_flow.f: params: unknown argument unknown (expected one of: "
         "additional_header_text, allow_guest_interaction, allow_revoke, allowed_sources, "
-        "extend_without_approval_up_to, include_decision_message, request_ttl, "
-        "schedule_deescalation, strategy_id)",
+        "escalate_timeout, extend_without_approval_up_to, include_decision_message, "
+        "request_ttl, schedule_deescalation, strategy_id)",
         "config.hcl:24: sym_flow.f: params: unexpected block prompt",
     )
 
@@ -303,6 +303,19 @@ def test_extend_without_approval_up_to_problems() -> None:
         "config.hcl:20: sym_flow.f: params: extend_without_approval_up_to: invalid duration "
         '"soon": expected a positive whole number followed by s, m, h, d or mo '
         "(e.g. 30s, 10m, 1h, 2d, 1mo)",
+    )
+
+
+def test_escalate_timeout_is_a_duration_of_at_most_a_day() -> None:
+    check(
+        flow('    strategy_id = sym_strategy.s.id\n    escalate_timeout = "2d"\n'),
+        "config.hcl:20: sym_flow.f: params: escalate_timeout: 2d is longer than 1d: an "
+        "approved request would wait that long for its grant",
+    )
+    check(
+        flow('    strategy_id = sym_strategy.s.id\n    escalate_timeout = 0\n'),
+        "config.hcl:20: sym_flow.f: params: escalate_timeout: invalid duration 0: expected "
+        "e.g. 30s, 10m, 1h, 2d or 1mo",
     )
 
 

@@ -201,6 +201,33 @@ def test_failed_escalation_errors_and_revokes_to_be_safe() -> None:
     assert cleaned.grant.state is GrantState.REVOKED
 
 
+def test_a_failed_grant_is_tried_again_with_backoff_until_escalate_timeout() -> None:
+    flow = flow_of()
+    policy = RetryPolicy(base=10.0, factor=2.0, jitter=0.0)
+    run = approved(flow)  # approved at T0 + 5; the default escalate_timeout is 300 s
+    assert flow.params.escalate_timeout == 300
+    at = runs.escalation_retry_at(run, flow, T0 + 6, policy, 0.5)
+    assert at == T0 + 16
+    transition = runs.escalation_retried(run, "HTTP 503", T0 + 6, T0 + 16)
+    waiting = transition.run
+    assert waiting.status is RunStatus.APPROVED and waiting.grant is not None
+    assert waiting.grant.state is GrantState.ESCALATING
+    assert (waiting.grant.attempts, waiting.grant.last_error) == (1, "HTTP 503")
+    assert runs.due_at(waiting) == T0 + 16
+    [event] = transition.events
+    assert (event.name, event.errors) == ("escalate_failed", ("HTTP 503",))
+    assert event.details == {"attempt": 1, "next_attempt_at": T0 + 16}
+    # The second wait is twice the first; the last attempt is made at the bound.
+    assert runs.escalation_retry_at(waiting, flow, T0 + 16, policy, 0.5) == T0 + 36
+    assert runs.escalation_retry_at(waiting, flow, T0 + 300, policy, 0.5) == T0 + 305
+    assert runs.escalation_retry_at(waiting, flow, T0 + 305, policy, 0.5) is None
+    # Success clears the failed attempts: revoking counts its own.
+    granted = runs.escalated(waiting, flow, T0 + 16).run
+    assert granted.grant is not None
+    assert (granted.grant.attempts, granted.grant.last_error) == (0, None)
+    assert granted.grant.next_attempt_at is None
+
+
 def test_a_grant_is_keyed_by_the_identity_it_is_made_to() -> None:
     flow = flow_of()
     run = approved(flow)

@@ -35,6 +35,8 @@ class ReceiverState:
     requests: list[Received] = field(default_factory=list)
     # Statuses to answer with, in order, before behaving normally again.
     fail_with: list[int] = field(default_factory=list)
+    # Answer every escalate with this status while it is set (revokes still work).
+    refuse_escalations: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def calls(self, action: str) -> list[Received]:
@@ -63,6 +65,8 @@ class GrantReceiver(LoopbackHttp):
                         status = 401
                     elif state.fail_with:
                         status = state.fail_with.pop(0)
+                    elif state.refuse_escalations and body["action"] == "escalate":
+                        status = state.refuse_escalations
                     else:
                         status = 200
                         if body["action"] == "escalate":

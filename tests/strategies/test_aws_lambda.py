@@ -111,7 +111,7 @@ async def test_the_function_is_invoked_to_grant_and_to_revoke(
     assert fault_proxy.calls["Invoke"] == 2
 
 
-async def test_errors_the_function_reports_or_raises_fail_the_grant(
+async def test_errors_the_function_reports_or_raises_fail_the_attempt_and_it_is_retried(
     tmp_path: Path, fault_proxy: FaultProxy, aws_env: MotoServer, function: str
 ) -> None:
     moto_api(
@@ -121,17 +121,21 @@ async def test_errors_the_function_reports_or_raises_fail_the_grant(
     )
     async with symbox_on(tmp_path, fault_proxy, function) as h:
         reported = await h.request(target="fn")
-        await h.approve(reported)
-        run = await h.wait_status(reported, "errored")
-        assert f"escalate: {function} returned errors: no such user; try later" in run["error"]
+        grant = (await h.approve(reported)).json()["grant"]
+        assert grant["state"] == "escalating" and grant["attempts"] == 1
+        expected = f"escalate: {function} returned errors: no such user; try later"
+        assert expected in grant["last_error"]
+        await h.advance(1.5)  # the next attempt gets the function's usual answer
+        await h.wait_status(reported, "escalated")
 
         fault_proxy.add("Invoke", aws_proxy.FUNCTION_ERROR)
         raised = await h.request(target="fn")
-        await h.approve(raised)
-        run = await h.wait_status(raised, "errored")
-        assert f"escalate: {function} raised RuntimeError: boom xxx" in run["error"]
+        grant = (await h.approve(raised)).json()["grant"]
+        assert f"escalate: {function} raised RuntimeError: boom xxx" in grant["last_error"]
         # The function's message is cut short: it is shown, not stored whole.
-        assert "x" * 300 not in run["error"]
+        assert "x" * 300 not in grant["last_error"]
+        await h.advance(1.5)
+        await h.wait_status(raised, "escalated")
 
 
 async def test_a_missing_function_is_a_permanent_error(
