@@ -352,6 +352,32 @@ class RunService:
         )
         return await self.deescalate(run_id, known=run)
 
+    @_run_logged
+    async def withdraw(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
+        """Take back a request nobody decided yet (its requester, or the bot that sent it)."""
+        # Only those who may read a run may learn why they cannot withdraw it.
+        await self.view_run(run_id, actor)
+        return await self._ledger.step(
+            run_id,
+            lambda current: engine.withdraw(
+                current, actor=actor, reason=reason, now=self._clock.now(), channel=channel
+            ),
+        )
+
+    async def may_decide_now(self, run: Run, actor: Actor) -> bool:
+        """Tell whether ``actor`` could approve or deny ``run`` now, as ``decide`` checks it."""
+        flow = self._config.flow_by_name(run.flow)
+        if flow is None or run.status is not RunStatus.REQUESTED:
+            return False
+        if self._clock.now() >= run.request_expires_at:
+            return False
+        if self._hooks is None:
+            rule: DecisionRule | str = DecisionRule.from_vars(flow.vars)
+        else:
+            rule = await self._hooks.decision_rule(run, flow, actor)
+        # A failing get_permissions hook admits nobody (a decision would error the run).
+        return isinstance(rule, DecisionRule) and may_decide(rule, run, actor) is None
+
     # Work symbox does by itself (also called inline after a decision or revoke)
 
     @_run_logged

@@ -115,7 +115,7 @@ class SlackNotifier:
             # message is updated together once someone does.
             await self._attempt(run, self._post_request(run, flow))
             return
-        if name in ("approve", "deny", "escalate", "deescalate", "request_expire"):
+        if name in ("approve", "deny", "escalate", "deescalate", "request_expire", "withdraw"):
             await self._attempt(run, self._update_messages(run, flow))
         if name in ("approve", "deny") and run.decision is not None:
             verb = "approved" if run.decision.approved else "denied"
