@@ -26,6 +26,7 @@ from symbox.audit.entry import iso
 from symbox.audit.outbox import OutboxLimits
 from symbox.audit.verify import verify_file, verify_files
 from symbox.buildinfo import build_info, is_frozen
+from symbox.client.parser import add_client_commands, run_client
 from symbox.config import parse_duration
 from symbox.config.variables import VAR, VAR_FILE, VarOption, parse_var
 from symbox.engine.model import Actor, RunStatus
@@ -218,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_test_command(commands, _add_config, _add_variables)
     add_hooks_command(commands, _add_config, _add_variables)
+    add_client_commands(commands)
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -515,7 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "version": cmd_version,
     }
     try:
-        code = handlers[args.command](args)
+        # Client commands talk to a server over HTTP; the others work on local files.
+        code = run_client(args) if "client" in args else handlers[args.command](args)
         sys.stdout.flush()
         return code
     except BrokenPipeError:
