@@ -9,7 +9,7 @@ import anyio.from_thread
 import pytest
 
 from tests.client.driver import client
-from tests.harness import harness
+from tests.harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
 
@@ -97,10 +97,7 @@ async def test_wait_follows_the_run_until_it_is_decided(tmp_path: Path) -> None:
         assert f"denied: by {ALICE}: no" in denied.out
 
 
-async def _pending(h: object) -> list[str]:
-    from tests.harness import Harness
-
-    assert isinstance(h, Harness)
+async def _pending(h: Harness) -> list[str]:
     response = await h.call("GET", "/api/v1/runs?decidable=true", ALICE)
     return [run["run_id"] for run in response.json()["runs"]]
 
