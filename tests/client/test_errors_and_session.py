@@ -87,10 +87,11 @@ async def test_login_checks_the_token_and_saves_it_for_the_owner_only(tmp_path: 
         args = build_parser().parse_args(["login", "--server", str(h.http.base_url)])
         code = await anyio.to_thread.run_sync(run_client, args, terminal, environ)
         assert code == 1 and not path.exists()
-        terminal = Terminal(out=io.StringIO(), err=io.StringIO(), stdin=io.StringIO(secret + "\n"))
+        stdout, stderr = io.StringIO(), io.StringIO()
+        terminal = Terminal(out=stdout, err=stderr, stdin=io.StringIO(secret + "\n"))
         code = await anyio.to_thread.run_sync(run_client, args, terminal, environ)
-        assert code == 0, terminal.err
-        out = terminal.out.getvalue()
+        assert code == 0, stderr.getvalue()
+        out = stdout.getvalue()
         assert f"as user {CAROL}" in out and secret not in out
         assert path.read_text().strip() == secret
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
