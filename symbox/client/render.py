@@ -26,13 +26,15 @@ def span(seconds: float) -> str:
     seconds = round(abs(seconds))
     if seconds < MINUTE:
         return f"{seconds} s"
-    if seconds < HOUR:
-        return f"{seconds // MINUTE} min"
-    if seconds < DAY:
-        hours, rest = divmod(seconds, HOUR)
-        return f"{hours} h" + (f" {rest // MINUTE} min" if rest >= MINUTE else "")
-    days, rest = divmod(seconds, DAY)
-    return f"{days} d" + (f" {rest // HOUR} h" if rest >= HOUR else "")
+    # Rounded to the nearest unit: a grant of 10 minutes shows 10 min, not 9, a moment in.
+    minutes = round(seconds / MINUTE)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h" + (f" {rest} min" if rest else "")
+    days, hours = divmod(round(seconds / HOUR), 24)
+    return f"{days} d" + (f" {hours} h" if hours else "")
 
 
 def relative(at: float, now: float) -> str:

@@ -22,7 +22,8 @@ def test_spans_and_relative_times() -> None:
     assert render.span(3600) == "1 h"
     assert render.span(3 * 86400 + 4 * 3600) == "3 d 4 h"
     assert render.relative(NOW + 720, NOW) == "in 12 min"
-    assert render.relative(NOW - 90, NOW) == "1 min ago"
+    assert render.relative(NOW - 80, NOW) == "1 min ago"
+    assert render.span(599.6) == "10 min"
     assert render.relative(NOW + 0.4, NOW) == "now"
 
 
