@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from symbox.client import render
-from symbox.client.commands import show_run
+from symbox.client.commands import RUNS, show_run
 from symbox.client.follow import granted, wait_for
 from symbox.client.http import Api, ClientError
 from symbox.client.terminal import Terminal
@@ -132,7 +132,8 @@ def cmd_request(args: argparse.Namespace, api: Api, term: Terminal) -> int:
         elif args.output == "json":
             term.say(render.as_json(created))
         else:
-            term.say(f"run {run_id} {created['status']}")
+            # The run as it is now (a hook may have approved it already), said in words.
+            show_run(args, term, api.get(f"{RUNS}/{run_id}"))
         return 0
     run = wait_for(api, term, run_id, args.interval)
     if args.quiet:

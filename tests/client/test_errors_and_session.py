@@ -55,7 +55,10 @@ def test_no_token_says_how_to_get_one(tmp_path: Path) -> None:
 
 async def test_withdraw_and_a_server_without_extend(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
-        run_id = (await client(h, CAROL, "request", "access", *ASK, "-q")).out.strip()
+        requested = (await client(h, CAROL, "request", "access", *ASK)).out
+        assert requested.startswith("run ") and "requested: waiting for a decision" in requested
+        assert requested.rstrip().endswith("(in 1 h)")
+        run_id = requested.split()[1]
         withdrawn = await client(h, CAROL, "withdraw", run_id, "--reason", "fixed")
         assert withdrawn.code == 0 and withdrawn.out.startswith(f"run {run_id} withdrawn")
         again = await client(h, CAROL, "withdraw", run_id)
