@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from symbox.argtypes import bounded
 from symbox.client import config
 from symbox.client.commands import cmd_decide, cmd_end, cmd_extend, cmd_grants, cmd_pending
 from symbox.client.follow import cmd_watch
@@ -59,14 +60,7 @@ def _duration(text: str) -> str:
     return text
 
 
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError("expected 0.1 to 3600 seconds")
-    return value
+_interval = bounded(float, 0.1, 3600.0, what="a number of seconds", unit=" s")
 
 
 def add_client_commands(commands: Any) -> None:
@@ -119,7 +113,9 @@ def add_client_commands(commands: Any) -> None:
     watch.add_argument("--interval", type=_interval, default=2.0, help="seconds between refreshes")
     watch.add_argument("--status", help="only runs in this status")
     watch.add_argument("--mine", action="store_true", help="only your own runs")
-    watch.add_argument("--limit", type=int, default=30, choices=range(1, 501), metavar="N")
+    watch.add_argument(
+        "--limit", type=bounded(int, 1, 500, what="a whole number"), default=30, metavar="N"
+    )
 
 
 def run_client(
