@@ -23,6 +23,8 @@ OK, FAILED, USAGE = 0, 1, 2
 # An interrupted command exits as a shell expects of SIGINT.
 INTERRUPTED = 130
 
+EPILOG = "exit status: 0 done, 1 refused or failed, 2 usage (see docs/client.md)"
+
 Command = Callable[[argparse.Namespace, Api, Terminal], int]
 
 
@@ -68,7 +70,9 @@ def add_client_commands(commands: Any) -> None:
     common = _common()
 
     def add(name: str, command: Any, text: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = commands.add_parser(name, parents=[common], help=text)
+        parser: argparse.ArgumentParser = commands.add_parser(
+            name, parents=[common], help=text, description=f"{text}.", epilog=EPILOG
+        )
         parser.set_defaults(client=command)
         return parser
 
@@ -90,7 +94,8 @@ def add_client_commands(commands: Any) -> None:
     request.add_argument("-q", "--quiet", action="store_true", help="print only the run's id")
 
     add("pending", cmd_pending, "the requests you may approve or deny now")
-    for name, text in (("approve", "approve a pending request"), ("deny", "deny one")):
+    for name in ("approve", "deny"):
+        text = f"{name} a pending request"
         decide = add(name, cmd_decide, text)
         decide.add_argument("run", metavar="RUN")
         decide.add_argument("--reason")
