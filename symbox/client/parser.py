@@ -146,7 +146,8 @@ def run_client(
         term.warn(str(error))
         return USAGE
     except Refused as error:
-        hint = "; log in again: symbox login" if error.status == 401 else ""
+        relogin = error.status == 401 and args.client != "login"
+        hint = "; log in again: symbox login" if relogin else ""
         term.warn(f"{error} (HTTP {error.status}){hint}")
         return FAILED
     except (ClientError, config.ConfigProblem) as error:

@@ -86,10 +86,12 @@ async def test_login_checks_the_token_and_saves_it_for_the_owner_only(tmp_path: 
         path = tmp_path / "conf" / "symbox" / "token"
         environ = {"XDG_CONFIG_HOME": str(tmp_path / "conf")}
         # The token comes from stdin when no terminal is there (a hidden prompt otherwise).
-        terminal = Terminal(out=io.StringIO(), err=io.StringIO(), stdin=io.StringIO("nope\n"))
+        refusal = io.StringIO()
+        terminal = Terminal(out=io.StringIO(), err=refusal, stdin=io.StringIO("nope\n"))
         args = build_parser().parse_args(["login", "--server", str(h.http.base_url)])
         code = await anyio.to_thread.run_sync(run_client, args, terminal, environ)
         assert code == 1 and not path.exists()
+        assert "(HTTP 401)" in refusal.getvalue() and "log in again" not in refusal.getvalue()
         stdout, stderr = io.StringIO(), io.StringIO()
         terminal = Terminal(out=stdout, err=stderr, stdin=io.StringIO(secret + "\n"))
         code = await anyio.to_thread.run_sync(run_client, args, terminal, environ)
