@@ -85,22 +85,43 @@ def _answer(term: Terminal, field: dict[str, Any]) -> Any:
 
 
 def _parse(field: dict[str, Any], text: str) -> Any:
+    """An answer typed at a prompt as the field's value, or None to ask again."""
     allowed = field.get("allowed_values")
     if not text:
         return None
     if allowed:
         if text.isdigit() and 1 <= int(text) <= len(allowed):
             return allowed[int(text) - 1]
-        return text if text in [str(value) for value in allowed] else None
-    if field.get("type") == "bool":
-        return {"y": True, "yes": True, "n": False, "no": False}.get(text.lower())
-    if field.get("type") == "int":
-        return int(text) if text.lstrip("-").isdigit() else None
+        return next((value for value in allowed if str(value) == text), None)
+    value = typed(field.get("type"), text)
+    return None if isinstance(value, str) and field.get("type") in ("int", "bool") else value
+
+
+BOOLEANS = {"true": True, "yes": True, "y": True, "false": False, "no": False, "n": False}
+
+
+def typed(kind: str | None, text: str) -> Any:
+    """``text`` as the JSON a field of type ``kind`` takes; left as text when it does not fit.
+
+    The server checks every value and names each problem, so text that is no integer or
+    boolean is sent as it is and refused there with the rest.
+    """
+    text = text.strip()
+    if kind == "int":
+        return int(text) if text.lstrip("-").isdigit() else text
+    if kind == "bool":
+        return BOOLEANS.get(text.lower(), text)
+    if kind in ("str_list", "slack_user_list", "int_list"):
+        item = "int" if kind == "int_list" else None
+        return [typed(item, part) for part in text.split(",") if part.strip()]
     return text
 
 
-def _inputs(args: argparse.Namespace) -> dict[str, Any]:
-    inputs: dict[str, Any] = dict(args.field or [])
+def _inputs(args: argparse.Namespace, flow: dict[str, Any]) -> dict[str, Any]:
+    kinds = {field["name"]: field.get("type") for field in flow["fields"]}
+    inputs: dict[str, Any] = {
+        name: typed(kinds.get(name), value) for name, value in args.field or []
+    }
     for name in ("reason", "duration", "target"):
         value = getattr(args, name)
         if value is not None:
@@ -111,7 +132,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_request(args: argparse.Namespace, api: Api, term: Terminal) -> int:
     """Ask for access; prompt for what is missing on a terminal; ``--wait`` follows the run."""
     flow = _flow(api, args.flow)
-    inputs = _inputs(args)
+    inputs = _inputs(args, flow)
     missing = _questions(flow, inputs)
     if missing and not term.interactive:
         names = ", ".join(field["name"] for field in missing)

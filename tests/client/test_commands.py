@@ -9,6 +9,7 @@ import anyio.from_thread
 import pytest
 
 from tests.client.driver import client
+from tests.fakes.configs import access_config
 from tests.harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
@@ -127,3 +128,51 @@ async def test_missing_fields_are_asked_on_a_terminal_and_refused_elsewhere(
         assert run["fields"]["reason"] == "because"
         assert run["fields"]["duration"] == 600
         assert run["target"] == "prod-db"
+
+
+TYPED_FLOW = """
+resource "sym_flow" "tuning" {
+  name           = "tuning"
+  implementation = "# no hooks"
+  environment_id = sym_environment.main.id
+  vars = {
+    approvers = "alice@example.com"
+  }
+  params {
+    prompt_field {
+      name = "replicas"
+      type = "int"
+    }
+    prompt_field {
+      name     = "urgent"
+      type     = "bool"
+      label    = "Is it urgent?"
+      required = true
+    }
+  }
+}
+"""
+
+
+async def test_fields_are_sent_as_their_types(tmp_path: Path) -> None:
+    def config(url: str) -> str:
+        return access_config(url, extra=TYPED_FLOW)
+
+    async with harness(tmp_path, config_text=config) as h:
+        given = await client(
+            h, CAROL, "request", "tuning", "--field", "replicas=3", "--field", "urgent=yes", "-q"
+        )
+        assert given.code == 0, given.err
+        run = await h.run(given.out.strip())
+        assert run["fields"]["replicas"] == 3 and run["fields"]["urgent"] is True
+        asked = await client(
+            h, CAROL, "request", "tuning", "-q", answers=["maybe", "2", "maybe", "n"]
+        )
+        assert asked.code == 0, asked.err
+        assert "Is it urgent? [y/n]: " in asked.err
+        run = await h.run(asked.out.strip())
+        assert run["fields"]["urgent"] is False and run["fields"]["replicas"] == 2
+        wrong = await client(
+            h, CAROL, "request", "tuning", "--field", "replicas=lots", "--field", "urgent=y"
+        )
+        assert wrong.code == 1 and "replicas" in wrong.err and "(HTTP 400)" in wrong.err

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from symbox.client import config, render
+from symbox.client.request import typed
 from symbox.client.terminal import describe
 
 NOW = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
@@ -81,3 +82,13 @@ def test_server_and_token_resolution(tmp_path: Path) -> None:
     os.chmod(path, 0o640)
     token, warning = config.token(path, {})
     assert token == "sbx_file" and warning is not None and "chmod 600" in warning
+
+
+def test_field_values_take_their_fields_json_types() -> None:
+    assert typed("int", " 42 ") == 42
+    assert typed("int", "many") == "many"  # the server names the problem
+    assert typed("bool", "Yes") is True and typed("bool", "false") is False
+    assert typed("str_list", "a, b,,c") == ["a", "b", "c"]
+    assert typed("int_list", "1,2") == [1, 2]
+    assert typed("string", " kept ") == "kept"
+    assert typed(None, "x") == "x"
