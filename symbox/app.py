@@ -21,6 +21,7 @@ from hypercorn.typing import ASGIFramework
 
 from symbox.api.app import build_api
 from symbox.api.auth import RecordedTokenUses, TokenAuth
+from symbox.audit.checkpoints import DEFAULT_CHECKPOINT_EVERY, AuditCheckpoints
 from symbox.audit.delivery import RetryTiming
 from symbox.audit.destinations import build_destinations
 from symbox.audit.entry import system_entry
@@ -107,6 +108,8 @@ class Options:
     refusal_limits: RefusalLimits = field(default_factory=RefusalLimits)
     # Seconds after its creation a token stops working, whatever its own expiry (None: no bound).
     token_max_ttl: float | None = None
+    # Seconds between checkpoint records of the audit chain's head.
+    audit_checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -228,7 +231,13 @@ class App:
         )
         self.shippers = [
             AuditShipper(
-                sink, self.reader, self.writer, self.metrics, route=route, coalesce=coalesce
+                sink,
+                self.reader,
+                self.writer,
+                self.metrics,
+                route=route,
+                clock=self.clock,
+                coalesce=coalesce,
             )
             for sink, route, coalesce in build_destinations(
                 config,
@@ -240,6 +249,9 @@ class App:
                 secrets=secrets,
             )
         ]
+        self.checkpoints = AuditCheckpoints(
+            self.writer, self.clock, every=options.audit_checkpoint_every
+        )
         self.outbox = OutboxMonitor(
             self.reader,
             self.writer,
@@ -457,6 +469,7 @@ class App:
                     for shipper in self.shippers:
                         shipping.start_soon(shipper.run)
                     shipping.start_soon(self.outbox.run)
+                    shipping.start_soon(self.checkpoints.run)
                     if self.slack is not None:
                         # Slack stops with the shippers: nothing new comes in after stop().
                         shipping.start_soon(self.slack.run)

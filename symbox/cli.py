@@ -7,7 +7,6 @@ import getpass
 import json
 import os
 import platform
-import re
 import sqlite3
 import sys
 import time
@@ -25,13 +24,14 @@ from symbox.app import DATABASE_NAME, Options, parse_listen
 from symbox.argtypes import bounded
 from symbox.audit.entry import iso
 from symbox.audit.outbox import OutboxLimits
-from symbox.audit.verify import verify_file, verify_files
+from symbox.audit_cli import add_audit_command, cmd_audit
 from symbox.buildinfo import build_info, is_frozen
 from symbox.client.parser import add_client_commands, run_client
 from symbox.config import parse_duration
 from symbox.config.variables import VAR, VAR_FILE, VarOption, parse_var
 from symbox.engine.model import Actor, RunStatus
 from symbox.engine.people import InvalidEmail, canonical_email
+from symbox.engine.permissions import BOT_NAME
 from symbox.errors import StartupError
 from symbox.flowtest.command import add_test_command, cmd_test
 from symbox.flowtest.hook_call import add_hooks_command, cmd_hooks
@@ -47,7 +47,6 @@ from symbox.runner import (
 from symbox.store.handle import open_store
 from symbox.tfimport.command import add_import_command, cmd_import
 from symbox.users_cli import add_users_command, cmd_users
-from symbox.wiring import AUDIT_FILE_NAME
 
 DEFAULT_CONFIG = "config.hcl"
 DEFAULT_DATA_DIR = "symbox-data"
@@ -153,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         "with (default: $SYMBOX_TOKEN_MAX_TTL, or no bound)",
     )
     run.add_argument(
+        "--audit-checkpoint-every",
+        default=os.environ.get("SYMBOX_AUDIT_CHECKPOINT_EVERY", "1h"),
+        help="how often a checkpoint record of the audit chain's head goes to every log "
+        "destination, when records were written since the last (default: "
+        "$SYMBOX_AUDIT_CHECKPOINT_EVERY or 1h)",
+    )
+    run.add_argument(
         "--hook-timeout",
         type=_seconds,
         default=os.environ.get("SYMBOX_HOOK_TIMEOUT", "2"),
@@ -200,17 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON")
     _add_data_dir(show)
 
-    audit = commands.add_parser("audit", help="audit log tools")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = audit_commands.add_parser("verify", help="check an audit file's hash chain")
-    verify.add_argument(
-        "path",
-        type=Path,
-        nargs="*",
-        help="the audit file; rotated files too, oldest first, to check them as one chain "
-        "(default: the data folder's audit.jsonl)",
-    )
-    _add_data_dir(verify)
+    add_audit_command(commands, _add_data_dir)
 
     add_users_command(commands, _add_data_dir)
 
@@ -287,6 +283,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_ttl = None if not args.token_max_ttl else float(parse_duration(args.token_max_ttl))
     except ValueError as error:
         return _fail(f"--token-max-ttl: {error}")
+    try:
+        checkpoint_every = float(parse_duration(args.audit_checkpoint_every))
+    except ValueError as error:
+        return _fail(f"--audit-checkpoint-every: {error}")
     options = Options(
         data_dir=args.data_dir,
         host=host,
@@ -294,6 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         audit_limits=limits,
         hook_timeout=args.hook_timeout,
         token_max_ttl=max_ttl,
+        audit_checkpoint_every=checkpoint_every,
     )
     runner = Runner(args.config, config, options, args.variables)
     try:
@@ -304,9 +305,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise
         return _fail(str(startup))
     return 0
-
-
-BOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
@@ -445,27 +443,6 @@ def _table(rows: Sequence[dict[str, Any]], columns: list[str]) -> None:
     print("  ".join(col.upper().ljust(width) for col, width in zip(columns, widths, strict=True)))
     for cell in cells:
         print("  ".join(value.ljust(width) for value, width in zip(cell, widths, strict=True)))
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    """Verify an audit file's hash chain (several rotated files as one chain)."""
-    paths: list[Path] = args.path or [args.data_dir / AUDIT_FILE_NAME]
-    for path in paths:
-        if not path.is_file():
-            return _fail(f"no such file: {path}")
-    if len(paths) == 1:
-        result = verify_file(paths[0])
-        problem = f"{paths[0]}: {result.problem}"
-    else:
-        result = verify_files(paths)
-        problem = str(result.problem)
-    named = str(paths[0]) if len(paths) == 1 else f"{len(paths)} files"
-    if not result.ok:
-        print(problem, file=sys.stderr)
-        return 1
-    span = "" if result.first_seq is None else f" (seq {result.first_seq} to {result.last_seq})"
-    print(f"{named}: {result.count} records verified{span}")
-    return 0
 
 
 def cmd_version(args: argparse.Namespace) -> int:

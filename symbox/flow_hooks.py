@@ -46,6 +46,10 @@ def hook_event(
             "type": target.type,
             "settings": redact(target.settings),
         }
+    if step == "extend" and run.extension is not None:
+        # What the extension asks for, next to the request's own duration and reason.
+        fields["extend_by"] = run.extension.duration
+        fields["extend_reason"] = run.extension.reason
     actors: dict[str, Any] = {"request": user_view(run.requester)}
     if run.decision is not None:
         actors["approve" if run.decision.approved else "deny"] = actor_view(run.decision.actor)

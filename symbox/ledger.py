@@ -53,7 +53,16 @@ _FAILURES = frozenset({"escalate_failed", "deescalate_failed", "hook_error", "er
 ESCALATION_SAFETY_NET = 30.0
 # Steps whose completion runs the flow's after_<step> hook (side effects only).
 AFTER_HOOK_STEPS = frozenset(
-    {"request", "approve", "deny", "escalate", "deescalate", "request_forward", "request_expire"}
+    {
+        "request",
+        "approve",
+        "deny",
+        "escalate",
+        "deescalate",
+        "request_forward",
+        "request_expire",
+        "extend",
+    }
 )
 
 

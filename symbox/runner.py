@@ -29,6 +29,7 @@ from symbox.config.model import Config
 from symbox.engine.model import Actor
 from symbox.errors import StartupError
 from symbox.flow_hooks import check_implementations
+from symbox.hook_checks import check_flow_hooks
 from symbox.strategies.custom_source import check_custom_strategies
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ def load_checked(
     empty = missing_flows(config)
     if empty is not None:
         raise ConfigRefused([empty])
-    problems = check_implementations(config) + check_custom_strategies(config)
+    problems = (
+        check_implementations(config) + check_flow_hooks(config) + check_custom_strategies(config)
+    )
     if problems:
         raise ConfigRefused(problems)
     return config

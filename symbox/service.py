@@ -20,6 +20,7 @@ from symbox.engine.people import InvalidEmail, canonical_email, same_person
 from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, Unavailable
+from symbox.extensions import RunExtensions, waiting
 from symbox.flow_forms import FlowForms, filled_inputs
 from symbox.flow_hooks import FlowHooks
 from symbox.grant_identities import GrantIdentities
@@ -123,12 +124,27 @@ class RunService:
             on_change=on_change,
         )
         self._strategy_calls = StrategyCalls(strategies, self.target, clock, metrics)
+        # Extending escalated runs: the API and Slack call it directly.
+        self.extensions = RunExtensions(
+            config=config,
+            clock=clock,
+            ledger=self._ledger,
+            hooks=self._hooks,
+            get_run=self.get_run,
+            view_run=self.view_run,
+            admit=self._admit,
+        )
         self._identities = GrantIdentities(config, reader, strategies, self._hooks)
 
     @property
     def config(self) -> Config:
         """The configuration runs are checked against."""
         return self._config
+
+    @property
+    def clock(self) -> Clock:
+        """The clock runs are timed by."""
+        return self._clock
 
     @property
     def locks(self) -> KeyedLocks:
@@ -285,8 +301,14 @@ class RunService:
         """Approve or deny a requested run; an approval escalates at once.
 
         The flow's ``on_approve`` / ``on_deny`` hook runs first, once the actor is known
-        to be allowed; it may ignore the decision, or turn an approval into a denial.
+        to be allowed; it may ignore the decision, or turn an approval into a denial. On an
+        escalated run with an extension waiting, the decision is about the extension.
         """
+        known = await self._reader.get_run(run_id)
+        if known is not None and waiting(known):
+            return await self.extensions.decide(
+                actor=actor, run_id=run_id, approve=approve, reason=reason, channel=channel
+            )
         if approve:
             self._admit()
         rule: DecisionRule | None = None
@@ -365,11 +387,21 @@ class RunService:
         )
 
     async def may_decide_now(self, run: Run, actor: Actor) -> bool:
-        """Tell whether ``actor`` could approve or deny ``run`` now, as ``decide`` checks it."""
+        """Tell whether ``actor`` could approve or deny ``run`` (or its extension) now.
+
+        Asked as ``decide`` asks it: the same rule, from the flow's vars or hooks.
+        """
         flow = self._config.flow_by_name(run.flow)
-        if flow is None or run.status is not RunStatus.REQUESTED:
+        now = self._clock.now()
+        if flow is None:
             return False
-        if self._clock.now() >= run.request_expires_at:
+        if run.status is RunStatus.REQUESTED:
+            if now >= run.request_expires_at:
+                return False
+        elif not waiting(run) or run.grant is None or run.grant.state is not GrantState.ACTIVE:
+            return False
+        elif run.grant.expires_at is not None and now >= run.grant.expires_at:
+            # An extension is decidable only while its grant still runs.
             return False
         if self._hooks is None:
             rule: DecisionRule | str = DecisionRule.from_vars(flow.vars)

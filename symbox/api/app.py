@@ -21,6 +21,7 @@ from symbox.api.openapi import openapi_document
 from symbox.api.views import event_view, flow_view, run_view
 from symbox.engine.model import Actor, Run, RunStatus
 from symbox.errors import HiddenRun, NotFound
+from symbox.extensions import extension_seconds, waiting
 from symbox.service import RunService
 from symbox.store.reader import Reader
 
@@ -32,7 +33,7 @@ MAX_DRAIN = 1024 * 1024
 MAX_PAGE = 500
 CHANNEL = "api"
 # The event actions, POST /api/v1/events/ACTION.
-ACTIONS = frozenset({"request", "approve", "deny", "deescalate", "withdraw"})
+ACTIONS = frozenset({"request", "approve", "deny", "deescalate", "extend", "withdraw"})
 # A request's context is kept with its run and shown to hooks: bounded like a field.
 MAX_CONTEXT = 16 * 1024
 
@@ -187,6 +188,22 @@ class EventsApi:
         actor = await self._auth.actor(request)
         return JSONResponse(actor.as_dict())
 
+    async def extend(self, request: Request) -> Response:
+        """POST /api/v1/events/extend: more time on an escalated run, as its requester."""
+        actor = await self._auth.actor(request)
+        data = await read_json(request)
+        run_id = _string(data, "run_id", required=True) or ""
+        if data.get("duration") is None:
+            raise ApiError(400, "missing_field", "duration: required")
+        run = await self._service.extensions.extend(
+            actor=actor,
+            run_id=run_id,
+            duration=extension_seconds(data["duration"]),
+            reason=_string(data, "reason", required=False),
+            channel=CHANNEL,
+        )
+        return JSONResponse(run_view(run))
+
     async def list_flows(self, request: Request) -> Response:
         """GET /api/v1/flows: the flows a token may request through the API."""
         await self._auth.actor(request)
@@ -232,10 +249,16 @@ class EventsApi:
         return JSONResponse({"runs": [run_view(run) for run in runs], "next_cursor": next_cursor})
 
     async def _decidable(self, actor: Actor, limit: int) -> list[dict[str, Any]]:
-        """The newest pending requests ``actor`` may approve or deny now, up to ``limit``."""
+        """The newest requests and extensions ``actor`` may approve or deny now, to ``limit``."""
         # Who may decide can depend on a get_permissions hook, so it is asked per run,
-        # over the newest page of pending requests rather than in SQL.
-        pending = await self._reader.list_runs(status=RunStatus.REQUESTED.value, limit=MAX_PAGE)
+        # over the newest page of each kind rather than in SQL.
+        requested = await self._reader.list_runs(status=RunStatus.REQUESTED.value, limit=MAX_PAGE)
+        escalated = await self._reader.list_runs(status=RunStatus.ESCALATED.value, limit=MAX_PAGE)
+        pending = sorted(
+            [*requested, *filter(waiting, escalated)],
+            key=lambda run: (run.created_at, run.id),
+            reverse=True,
+        )
         found = []
         for run in pending:
             if await self._service.may_decide_now(run, actor):
@@ -334,6 +357,7 @@ def build_api(
         route("/api/v1/events/deescalate", api.deescalate, "POST"),
         route("/api/v1/events/withdraw", api.withdraw, "POST"),
         route("/api/v1/whoami", api.whoami, "GET"),
+        route("/api/v1/events/extend", api.extend, "POST"),
         route("/api/v1/flows", api.list_flows, "GET"),
         route("/api/v1/runs", api.list_runs, "GET"),
         route("/api/v1/runs/{run_id}", api.get_run, "GET"),

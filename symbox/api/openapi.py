@@ -35,6 +35,20 @@ _DECISION_BODY = {
 }
 
 
+_EXTEND_BODY = {
+    "type": "object",
+    "required": ["run_id", "duration"],
+    "properties": {
+        "run_id": {"type": "string"},
+        "duration": {
+            "type": ["string", "integer"],
+            "description": "How much longer: 30m, 1h, 2d or a number of seconds",
+        },
+        "reason": {"type": "string"},
+    },
+}
+
+
 def _post(summary: str, body: dict[str, Any], ok: str, ok_schema: dict[str, Any]) -> Any:
     return {
         "post": {
@@ -107,6 +121,20 @@ def openapi_document() -> dict[str, Any]:
                         "errors": {"type": "array", "items": {"type": "string"}},
                         "notifications": {"type": "array", "items": {"type": "object"}},
                         "grant": {"type": ["object", "null"]},
+                        "extension": {
+                            "type": ["object", "null"],
+                            "description": "The latest request for more time",
+                            "properties": {
+                                "duration": {"type": "integer", "description": "Seconds"},
+                                "requested_at": {"type": "string"},
+                                "requested_by": {"type": "object"},
+                                "reason": {"type": ["string", "null"]},
+                                "status": {"enum": ["pending", "approved", "denied", "lapsed"]},
+                                "decided_by": {"type": ["object", "null"]},
+                                "decided_at": {"type": ["string", "null"]},
+                                "decision_reason": {"type": ["string", "null"]},
+                            },
+                        },
                         "events": {"type": "array", "items": _ref("Event")},
                     },
                 },
@@ -140,6 +168,12 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "kind and id"), **_ERRORS},
                 }
             },
+            "/api/v1/events/extend": _post(
+                "Extend an escalated run's access (at once, or once an approver approves)",
+                _EXTEND_BODY,
+                "200",
+                _ref("Run"),
+            ),
             "/api/v1/flows": {
                 "get": {
                     "summary": "The flows this token may request, with their fields and targets",

@@ -7,7 +7,7 @@ from typing import Any
 from symbox.audit.entry import iso
 from symbox.config import format_duration
 from symbox.config.model import Flow, Target
-from symbox.engine.model import Actor, GrantState, Run
+from symbox.engine.model import Actor, Extension, GrantState, Run
 
 
 def _when(at: float | None) -> str | None:
@@ -59,12 +59,28 @@ def run_view(run: Run, events: list[dict[str, Any]] | None = None) -> dict[str, 
             "last_error": grant.last_error,
             "identity": grant.identity,
         },
+        "extension": _extension(run.extension),
     }
     if run.errors:
         view["error"] = run.errors[-1]
     if events is not None:
         view["events"] = [event_view(event) for event in events]
     return view
+
+
+def _extension(extension: Extension | None) -> dict[str, Any] | None:
+    if extension is None:
+        return None
+    return {
+        "duration": extension.duration,
+        "requested_at": _when(extension.requested_at),
+        "requested_by": _actor(extension.requested_by),
+        "reason": extension.reason,
+        "status": extension.status.value,
+        "decided_by": _actor(extension.decided_by),
+        "decided_at": _when(extension.decided_at),
+        "decision_reason": extension.decision_reason,
+    }
 
 
 def event_view(event: dict[str, Any]) -> dict[str, Any]:

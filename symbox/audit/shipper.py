@@ -9,7 +9,10 @@ from typing import Protocol
 
 import anyio
 
+from symbox.audit.entry import system_entry
 from symbox.audit.jsonl import JsonLinesFile
+from symbox.clock import Clock, SystemClock
+from symbox.engine.model import Actor
 from symbox.metrics import Metrics
 from symbox.store.reader import OutboxRecord, Reader
 from symbox.store.writer import Writer
@@ -90,6 +93,7 @@ class AuditShipper:
         metrics: Metrics,
         *,
         route: Route | None = None,
+        clock: Clock | None = None,
         batch: int = 500,
         poll_interval: float = 1.0,
         retry_interval: float = 2.0,
@@ -100,6 +104,7 @@ class AuditShipper:
         self._writer = writer
         self._metrics = metrics
         self._route = route or Route()
+        self._clock = clock or SystemClock()
         self._batch = batch
         self._poll = poll_interval
         self._retry = retry_interval
@@ -142,7 +147,47 @@ class AuditShipper:
                 "audit destination is ahead of the database; records up to its seq are skipped",
                 extra={"destination": self._sink.name, "destination_seq": sink_has},
             )
+        if sink_has is not None and sink_has < stored:
+            await self._report_truncation(sink_has, stored)
+            # Deliver again what the outbox still holds: the chain continues unbroken where
+            # it can, and a gap that cannot be filled stays visible to `audit verify`.
+            self._cursor = sink_has
+            return
         self._cursor = max(stored, sink_has or 0)
+
+    async def _report_truncation(self, ends_at: int, delivered: int) -> None:
+        """Say loudly that records delivered to the destination are no longer at its end."""
+        missing = f"seq {ends_at + 1} to {delivered}"
+        log.error(
+            "audit destination ends before the records delivered to it",
+            extra={
+                "missing": missing,
+                "destination": self._sink.name,
+                "ends_at_seq": ends_at,
+                "delivered_seq": delivered,
+            },
+        )
+        self._metrics.count(
+            "symbox_audit_truncations_total",
+            "Times a destination was found to end before the records delivered to it.",
+            1,
+            destination=self._sink.name,
+        )
+        entry = system_entry(
+            "audit",
+            "destination_truncated",
+            actor=Actor.system(),
+            at=self._clock.now(),
+            channel="system",
+            fields={
+                "destination": self._sink.name,
+                "ends_at_seq": ends_at,
+                "delivered_seq": delivered,
+                "missing": missing,
+            },
+            errors=(f"{self._sink.name} ends at seq {ends_at}; {missing} missing",),
+        )
+        await self._writer.submit(lambda txn: txn.append_audit(entry))
 
     async def catch_up(self) -> int:
         """Deliver everything committed so far; return how many records were delivered."""

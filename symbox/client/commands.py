@@ -72,22 +72,34 @@ def cmd_pending(args: argparse.Namespace, api: Api, term: Terminal) -> int:
         term.say("nothing waits for your decision")
         return 0
     now = term.now()
-    rows = [
-        [
-            run["run_id"],
-            run["flow"],
-            run["requester"],
-            run.get("target") or "",
-            render.duration((run.get("fields") or {}).get("duration")),
-            render.reason(run),
-            render.relative(render.parse_time(run["created_at"]) or now, now),
-            render.when(run.get("request_expires_at"), now),
-        ]
-        for run in runs
-    ]
+    rows = [_pending_row(run, now) for run in runs]
     headers = ["run", "flow", "requester", "target", "for", "reason", "asked", "expires"]
     term.say(render.table(rows, headers))
     return 0
+
+
+def _pending_row(run: dict[str, Any], now: float) -> list[str]:
+    """A request, or an escalated run's extension, as a row of ``pending``."""
+    extension = run.get("extension") or {}
+    if run["status"] == "escalated" and extension.get("status") == "pending":
+        # An extension: how much more, why, when it was asked, until when it can be decided.
+        wanted = f"+{render.duration(extension.get('duration'))}"
+        why = render.reason({"fields": {"reason": extension.get("reason") or ""}})
+        asked, ends = extension.get("requested_at"), run.get("expires_at")
+    else:
+        wanted = render.duration((run.get("fields") or {}).get("duration"))
+        why = render.reason(run)
+        asked, ends = run.get("created_at"), run.get("request_expires_at")
+    return [
+        run["run_id"],
+        run["flow"],
+        run["requester"],
+        run.get("target") or "",
+        wanted,
+        why,
+        render.relative(render.parse_time(asked) or now, now),
+        render.when(ends, now),
+    ]
 
 
 def cmd_grants(args: argparse.Namespace, api: Api, term: Terminal) -> int:

@@ -7,14 +7,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from symbox.config import model, schema
-from symbox.config.durations import parse_duration
+from symbox.config.durations import format_duration, parse_duration
 from symbox.config.hcl import Attribute, Block, show
 from symbox.config.model import Location
 from symbox.config.prompt_fields import read_prompt_field
 from symbox.config.resources import Checked
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
-from symbox.engine.people import InvalidEmail
-from symbox.engine.permissions import APPROVERS_VAR, approver_entry
+from symbox.engine.permissions import APPROVERS_VAR, InvalidApprover, approver_entry
 
 # Added when a strategy schedules de-escalation and the flow declares no duration field.
 DEFAULT_DURATIONS = (30, 600, 3600)
@@ -97,7 +96,7 @@ def _approvers(reader: Reader, where: str, flow_vars: Mapping[str, str], line: L
             continue
         try:
             approver_entry(item)
-        except InvalidEmail as error:
+        except InvalidApprover as error:
             reader.problem(line, f'{where}: vars["{APPROVERS_VAR}"]: {error}')
 
 
@@ -161,6 +160,19 @@ def _params(
                 "the strategy schedules de-escalation",
             )
             args.ok = False
+    extend_up_to = v.get("extend_without_approval_up_to")
+    if extend_up_to is not None:
+        _check_extend_limit(reader, where, args, extend_up_to, strategy is not None and deescalate)
+        duration = next((f for f in fields if f.name == "duration"), None)
+        longest = model.longest_duration(duration)
+        if longest is not None and extend_up_to > longest:
+            reader.problem(
+                args.lines["extend_without_approval_up_to"],
+                f"{where}: extend_without_approval_up_to: {format_duration(extend_up_to)} is"
+                f" longer than the flow's maximum duration {format_duration(longest)} (the"
+                ' largest allowed value of its "duration" field)',
+            )
+            args.ok = False
     if not args.ok:
         return None
     return model.FlowParams(
@@ -173,7 +185,21 @@ def _params(
         allow_guest_interaction=v.get("allow_guest_interaction", False),
         prompt_fields=tuple(fields),
         request_ttl=v.get("request_ttl", parse_duration(schema.DEFAULT_REQUEST_TTL)),
+        extend_without_approval_up_to=extend_up_to,
     )
+
+
+def _check_extend_limit(
+    reader: Reader, where: str, args: Args, limit: int, schedules_expiry: bool
+) -> None:
+    """Extending only means something for grants that expire by themselves."""
+    if not schedules_expiry:
+        reader.problem(
+            args.lines["extend_without_approval_up_to"],
+            f"{where}: extend_without_approval_up_to: only a flow whose strategy schedules"
+            " de-escalation has grants to extend",
+        )
+        args.ok = False
 
 
 def _strategy_implemented(

@@ -162,6 +162,14 @@ class PromptField:
     on_change_path: str | None = None
 
 
+def longest_duration(duration: PromptField | None) -> int | None:
+    """The largest allowed value of a ``duration`` field, if it lists them."""
+    if duration is None or duration.type != "duration" or not duration.allowed_values:
+        return None
+    values = [value for value in duration.allowed_values if isinstance(value, int)]
+    return max(values) if values else None
+
+
 @dataclass(frozen=True)
 class FlowParams:
     """The ``params`` block of a flow, with Sym's defaults filled in."""
@@ -176,6 +184,9 @@ class FlowParams:
     prompt_fields: tuple[PromptField, ...]
     # symbox extension: seconds a request waits for a decision before it expires.
     request_ttl: int
+    # symbox extension: an escalated run may be extended by up to this many seconds at a
+    # time without a new approval (within max_duration); None: every extension is approved.
+    extend_without_approval_up_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,11 @@ class Flow:
     vars: Mapping[str, str]
     params: FlowParams
     location: Location
+
+    @property
+    def max_duration(self) -> int | None:
+        """The longest grant the flow offers: its ``duration`` field's largest allowed value."""
+        return longest_duration(self.field("duration"))
 
     def field(self, name: str) -> PromptField | None:
         """Return the prompt field called ``name``, if the flow has one."""

@@ -273,6 +273,7 @@ PARAMS = _args(
     additional_header_text=Arg(STRING),
     allow_guest_interaction=Arg(BOOL),
     request_ttl=Arg(DURATION),
+    extend_without_approval_up_to=Arg(DURATION),
 )
 
 PROMPT_FIELD = _args(

@@ -47,8 +47,8 @@ def validate_inputs(
         if prompt_field.name in _TARGET_KEYS:
             continue
         state = form.field(prompt_field.name) if form is not None else None
-        present = prompt_field.name in remaining and remaining[prompt_field.name] is not None
         raw = remaining.pop(prompt_field.name, None)
+        present = not _blank(raw)
         if state is not None and not state.visible:
             present = False  # a hidden field's value is not the requester's to set
         required = state.required if state is not None else prompt_field.required
@@ -79,16 +79,29 @@ def form_values(flow: Flow, inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def form_value(field_type: str, raw: Any) -> Any:
-    """One value as hooks see it. Empty is None (``""``, ``[]``), except that an empty
-    check box is False, as Slack sends it; a value that does not parse is None."""
+    """One value as hooks see it. Blank is None (``""``, ``"  "``, ``[]``), except that an
+    empty check box is False, as Slack sends it; a value that does not parse is None."""
     if isinstance(raw, tuple):
         raw = list(raw)  # defaults of list fields are tuples
-    if raw is None or (isinstance(raw, str | list) and not raw):
+    if _blank(raw):
         return False if field_type == "bool" else None
     try:
         return _parse_type(field_type, raw)
     except ValueError:
         return None
+
+
+def _blank(raw: Any) -> bool:
+    # Required means a value a person wrote: "", "   " and lists of only those are absent,
+    # so a required field cannot be satisfied by whitespace and an optional one gets its
+    # default. False and 0 are values.
+    if raw is None:
+        return True
+    if isinstance(raw, str):
+        return not raw.strip()
+    if isinstance(raw, list | tuple):
+        return all(_blank(item) for item in raw)
+    return False
 
 
 def _pop_target(inputs: dict[str, Any]) -> Any:
@@ -143,11 +156,13 @@ def _parse_type(field_type: str, raw: Any) -> Any:
             raise ValueError("expected true or false")
         return raw
     if field_type == "duration":
-        return _duration(raw)
+        return duration_seconds(raw)
     if field_type in ("str_list", "slack_user_list", "int_list"):
         if not isinstance(raw, list) or len(raw) > _MAX_LIST:
             raise ValueError(f"expected a list of at most {_MAX_LIST} items")
         parse = _int if field_type == "int_list" else _string
+        if any(_blank(item) for item in raw):
+            raise ValueError("has a blank item")
         return [parse(item) for item in raw]
     raise ValueError(f"unsupported field type {field_type}")
 
@@ -157,7 +172,8 @@ def _string(raw: Any) -> str:
         raise ValueError("expected a string")
     if len(raw) > _MAX_STRING:
         raise ValueError(f"longer than {_MAX_STRING} characters")
-    return raw
+    # Stored trimmed: " prod " is the value "prod", and matches it among allowed values.
+    return raw.strip()
 
 
 def _int(raw: Any) -> int:
@@ -168,7 +184,8 @@ def _int(raw: Any) -> int:
     return raw
 
 
-def _duration(raw: Any) -> int:
+def duration_seconds(raw: Any) -> int:
+    """A duration as an API or form gives it (`30m` or seconds), in seconds; else ValueError."""
     if isinstance(raw, bool):
         raise ValueError("expected a duration such as 30s, 10m, 1h, 2d or a number of seconds")
     if isinstance(raw, int):

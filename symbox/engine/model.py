@@ -107,6 +107,31 @@ class Grant:
     identity: str | None = None
 
 
+class ExtensionStatus(StrEnum):
+    """Where a request for more time on an escalated run is."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    # Still undecided when the grant ended: it no longer applies.
+    LAPSED = "lapsed"
+
+
+@dataclass(frozen=True)
+class Extension:
+    """The latest request for more time on a run's grant, and what became of it."""
+
+    # Seconds added to the grant's expiry.
+    duration: int
+    requested_at: float
+    requested_by: Actor
+    reason: str | None
+    status: ExtensionStatus
+    decided_by: Actor | None = None
+    decided_at: float | None = None
+    decision_reason: str | None = None
+
+
 @dataclass(frozen=True)
 class Run:
     """One access request and everything that happened to it."""
@@ -144,6 +169,8 @@ class Run:
     # ``get_step_output``; it may hold what is meant only for the requester, so neither the
     # API nor the audit log shows it.
     step_outputs: Mapping[str, Any] = field(default_factory=dict)
+    # The latest request for more time on the grant, if any.
+    extension: Extension | None = None
     version: int = 1
 
     def evolve(self, **changes: Any) -> Run:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,12 +15,30 @@ APPROVERS_VAR = "approvers"
 SELF_APPROVAL_VAR = "allow_self_approval"
 
 
+# What ``tokens issue --bot`` takes as a bot's name.
+BOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class InvalidApprover(ValueError):
+    """An approver entry that no sign-in could ever match; the message says why."""
+
+
 def approver_entry(text: str) -> str:
-    """One approver entry as compared: ``bot:NAME``, or a canonical email (else InvalidEmail)."""
+    """One approver entry as compared: ``bot:NAME``, or a canonical email (else InvalidApprover)."""
     entry = text.strip()
     if entry.lower().startswith("bot:"):
+        if not BOT_NAME.match(entry[4:]):
+            raise InvalidApprover(
+                f"{entry!r}: a bot is bot:NAME, NAME as `tokens issue --bot` takes it "
+                "(letters, digits, '.', '_', '-'; at most 64)"
+            )
         return entry.lower()
-    return canonical_email(entry)
+    if entry.count("@") > 1 or ";" in entry:
+        raise InvalidApprover(f"{entry!r}: holds more than one entry; separate approvers with ','")
+    try:
+        return canonical_email(entry)
+    except InvalidEmail as error:
+        raise InvalidApprover(str(error)) from None
 
 
 def approvers(flow_vars: Mapping[str, str]) -> frozenset[str]:
@@ -33,7 +52,7 @@ def _entries(items: Iterable[str]) -> frozenset[str]:
     for item in items:
         try:
             entries.add(approver_entry(item))
-        except InvalidEmail:
+        except InvalidApprover:
             # Config checks refuse such entries; a hook's list may still hold one, and an
             # address nobody can sign in with approves nothing.
             continue

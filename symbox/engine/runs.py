@@ -7,7 +7,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from symbox.config.model import Flow
-from symbox.engine.model import Actor, Decision, Grant, GrantState, Run, RunEvent, RunStatus
+from symbox.engine.model import (
+    Actor,
+    Decision,
+    Extension,
+    ExtensionStatus,
+    Grant,
+    GrantState,
+    Run,
+    RunEvent,
+    RunStatus,
+)
 from symbox.engine.people import same_person
 from symbox.engine.permissions import DecisionRule, may_decide, may_revoke
 from symbox.engine.schedule import RetryPolicy
@@ -45,7 +55,7 @@ def covers(grant: Grant | None) -> bool:
     return grant is not None and grant.state in COVERING_STATES
 
 
-def _event(
+def event_for(
     run: Run,
     name: str,
     actor: Actor,
@@ -54,6 +64,7 @@ def _event(
     details: Mapping[str, Any] | None = None,
     errors: tuple[str, ...] = (),
 ) -> RunEvent:
+    """The event that explains how ``run`` (already evolved) came to be."""
     # The event id is derived from the run's version so a re-delivered record keeps its id.
     return RunEvent(
         id=f"{run.id}.{run.version}",
@@ -102,7 +113,7 @@ def open_request(
         details["notifications"] = [dict(item) for item in notifications]
     if context:
         details["context"] = dict(context)
-    return Transition(run, (_event(run, "request", submitted_by, now, channel, details),))
+    return Transition(run, (event_for(run, "request", submitted_by, now, channel, details),))
 
 
 def decide(
@@ -135,7 +146,7 @@ def decide(
         denied = run.evolve(
             status=RunStatus.DENIED, decision=decision, ended_at=now, ended_by=actor
         )
-        return Transition(denied, (_event(denied, "deny", actor, now, channel, details),))
+        return Transition(denied, (event_for(denied, "deny", actor, now, channel, details),))
     grant = None
     if run.strategy is not None and target_key is not None:
         # Keyed by the requester until bind_identity names who the strategy grants to.
@@ -145,7 +156,7 @@ def decide(
     if grant is None:
         # An approval-only flow ends here: there is nothing to grant or revoke.
         approved = replace(approved, ended_at=now)
-    return Transition(approved, (_event(approved, "approve", actor, now, channel, details),))
+    return Transition(approved, (event_for(approved, "approve", actor, now, channel, details),))
 
 
 def hook_failed(run: Run, hook: str, error: str, now: float) -> Transition:
@@ -153,7 +164,7 @@ def hook_failed(run: Run, hook: str, error: str, now: float) -> Transition:
     if run.status is not RunStatus.REQUESTED:
         raise Conflict(f"run {run.id} is {run.status}, not requested")
     new = run.evolve(status=RunStatus.ERRORED, errors=(*run.errors, error), ended_at=now)
-    event = _event(
+    event = event_for(
         new, "hook_error", Actor.hook(hook), now, run.channel, {"hook": hook}, errors=(error,)
     )
     return Transition(new, (event,))
@@ -162,7 +173,7 @@ def hook_failed(run: Run, hook: str, error: str, now: float) -> Transition:
 def after_hook_failed(run: Run, hook: str, error: str, now: float) -> Transition:
     """Record that an ``after_*`` hook raised: its step stands, the error is kept."""
     new = run.evolve(errors=(*run.errors, error))
-    event = _event(
+    event = event_for(
         new, "hook_error", Actor.hook(hook), now, run.channel, {"hook": hook}, errors=(error,)
     )
     return Transition(new, (event,))
@@ -204,7 +215,7 @@ def escalated(
         step_outputs=_with_output(run, "escalate", output),
     )
     details = {"expires_at": expires_at}
-    return Transition(new, (_event(new, "escalate", Actor.system(), now, run.channel, details),))
+    return Transition(new, (event_for(new, "escalate", Actor.system(), now, run.channel, details),))
 
 
 def escalation_failed(
@@ -237,7 +248,7 @@ def escalation_failed(
         ended_at=now,
         grant=ended,
     )
-    event = _event(new, "escalate", Actor.system(), now, run.channel, errors=(error,))
+    event = event_for(new, "escalate", Actor.system(), now, run.channel, errors=(error,))
     return Transition(new, (event,))
 
 
@@ -257,7 +268,7 @@ def request_revoke(
     grant = replace(run.grant, state=GrantState.REVOKING, next_attempt_at=now)
     new = run.evolve(grant=grant, ended_by=actor)
     details = {"reason": reason} if reason else {}
-    return Transition(new, (_event(new, "deescalate_requested", actor, now, channel, details),))
+    return Transition(new, (event_for(new, "deescalate_requested", actor, now, channel, details),))
 
 
 def revoke_due(run: Run, now: float) -> bool:
@@ -287,11 +298,21 @@ def deescalated(
         ended_by=ended_by,
         grant=replace(grant, state=GrantState.REVOKED, next_attempt_at=None, last_error=None),
         step_outputs=_with_output(run, "deescalate", output),
+        extension=_lapsed(run.extension),
     )
     details: dict[str, Any] = {"reason": _end_reason(run)}
     if covered_by is not None:
         details["covered_by"] = covered_by
-    return Transition(new, (_event(new, "deescalate", ended_by, now, run.channel, details),))
+    if new.extension is not run.extension:
+        details["extension"] = "lapsed"
+    return Transition(new, (event_for(new, "deescalate", ended_by, now, run.channel, details),))
+
+
+def _lapsed(extension: Extension | None) -> Extension | None:
+    """An extension nobody decided before the grant ended no longer applies."""
+    if extension is None or extension.status is not ExtensionStatus.PENDING:
+        return extension
+    return replace(extension, status=ExtensionStatus.LAPSED)
 
 
 def _with_output(run: Run, step: str, output: object) -> Mapping[str, Any]:
@@ -327,7 +348,7 @@ def deescalation_failed(
         )
     )
     details = {"attempt": attempts, "next_attempt_at": now + delay, "failing": failing}
-    event = _event(
+    event = event_for(
         new, "deescalate_failed", Actor.system(), now, run.channel, details, errors=(error,)
     )
     return Transition(new, (event,))
@@ -369,7 +390,7 @@ def forward_request(run: Run, now: float) -> Transition:
         "notification": index,
         "destinations": list(run.notifications[index].get("destinations") or ()),
     }
-    event = _event(new, "request_forward", Actor.system(), now, run.channel, details)
+    event = event_for(new, "request_forward", Actor.system(), now, run.channel, details)
     return Transition(new, (event,))
 
 
@@ -378,7 +399,7 @@ def expire_request(run: Run, now: float) -> Transition:
     if run.status is not RunStatus.REQUESTED or now < request_expiry(run):
         raise Conflict(f"run {run.id} is not an expired request")
     new = run.evolve(status=RunStatus.EXPIRED, ended_at=now, ended_by=Actor.system())
-    return Transition(new, (_event(new, "request_expire", Actor.system(), now, run.channel),))
+    return Transition(new, (event_for(new, "request_expire", Actor.system(), now, run.channel),))
 
 
 def withdraw(run: Run, *, actor: Actor, reason: str | None, now: float, channel: str) -> Transition:
@@ -390,7 +411,7 @@ def withdraw(run: Run, *, actor: Actor, reason: str | None, now: float, channel:
         raise Forbidden(f"only the requester of run {run.id} may withdraw it")
     new = run.evolve(status=RunStatus.WITHDRAWN, ended_at=now, ended_by=actor)
     details = {"reason": reason} if reason else {}
-    return Transition(new, (_event(new, "withdraw", actor, now, channel, details),))
+    return Transition(new, (event_for(new, "withdraw", actor, now, channel, details),))
 
 
 def due_at(run: Run) -> float | None:

@@ -31,6 +31,7 @@ STEPS = frozenset(
         "deny",
         "escalate",
         "deescalate",
+        "extend",
     }
 )
 WHENS = frozenset({"on", "after"})

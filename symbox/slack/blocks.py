@@ -15,6 +15,7 @@ from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow, PromptField
 from symbox.engine.forms import FieldState, FormState, Option, has_on_change
 from symbox.engine.model import Run
+from symbox.slack.extend_blocks import button, extend_button, extension_blocks
 
 CHOOSE_FLOW = "symbox_choose_flow"
 REQUEST_FORM = "symbox_request"
@@ -458,33 +459,28 @@ def request_message(
                 "type": "actions",
                 "block_id": "decision",
                 "elements": [
-                    _button("Approve", APPROVE, run.id, "primary"),
-                    _button("Deny", DENY, run.id, "danger"),
+                    button("Approve", APPROVE, run.id, "primary"),
+                    button("Deny", DENY, run.id, "danger"),
                 ],
             }
         )
     else:
         blocks.append({"type": "context", "elements": [_text(status, "mrkdwn")]})
-        if run.status.value == "escalated" and flow.params.allow_revoke:
-            blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": "revoke",
-                    "elements": [_button("Revoke", REVOKE, run.id, "danger")],
-                }
-            )
+        blocks.extend(extension_blocks(run, escape))
+        buttons = access_buttons(run, flow)
+        if buttons:
+            blocks.append({"type": "actions", "block_id": "revoke", "elements": buttons})
     text = f"{run.requester} requests {flow.name}" + (f" ({target_label})" if target_label else "")
     return text, blocks
 
 
-def _button(label: str, action_id: str, run_id: str, style: str) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "text": _text(label),
-        "action_id": action_id,
-        "value": run_id,
-        "style": style,
-    }
+def access_buttons(run: Run, flow: Flow) -> list[dict[str, Any]]:
+    """An escalated run's Extend (when it has an expiry) and Revoke (``allow_revoke``)."""
+    if run.status.value != "escalated":
+        return []
+    extend = extend_button(run)
+    revoke = button("Revoke", REVOKE, run.id, "danger") if flow.params.allow_revoke else None
+    return [element for element in (revoke, extend) if element is not None]
 
 
 def run_status_line(run: Run, slack_ids: Mapping[str, str]) -> str | None:

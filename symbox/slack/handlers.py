@@ -45,12 +45,20 @@ from symbox.slack.blocks import (
     shown_blocks,
     slack_flows,
 )
+from symbox.slack.extend_blocks import EXTEND, EXTEND_APPROVE, EXTEND_DENY, EXTEND_FORM
+from symbox.slack.extend_handlers import SlackExtensions
 from symbox.slack.forms import SlackForms
 from symbox.slack.users import SlackDirectory
 
 log = logging.getLogger(__name__)
 CHANNEL = "slack"
-VERBS = {APPROVE: "approve", DENY: "deny", REVOKE: "revoke"}
+VERBS = {
+    APPROVE: "approve",
+    DENY: "deny",
+    REVOKE: "revoke",
+    EXTEND_APPROVE: "approve the extension of",
+    EXTEND_DENY: "deny the extension of",
+}
 
 
 class SlackHandlers:
@@ -72,6 +80,9 @@ class SlackHandlers:
         self._refusals = refusals
         # Request modals shaped by hooks (prefetched options, on_change), when any are.
         self._forms = None if service.forms is None else SlackForms(config, service.forms, web)
+        self._extensions = SlackExtensions(
+            config=config, service=service, web=web, member=self._actor, tell=self._tell
+        )
 
     # The ack (no I/O)
 
@@ -101,6 +112,8 @@ class SlackHandlers:
         if not isinstance(view, Mapping):
             return None
         state = view.get("state", {}).get("values", {})
+        if view.get("callback_id") == EXTEND_FORM:
+            return self._extensions.submission_errors(view)
         if view.get("callback_id") == CHOOSE_FLOW:
             flow = self._slack_flow(_chosen_flow(view))
             if flow is None:
@@ -268,6 +281,9 @@ class SlackHandlers:
         user_id = _user_id(payload)
         if not isinstance(view, Mapping) or not user_id:
             return
+        if view.get("callback_id") == EXTEND_FORM:
+            await self._extensions.submitted(user_id, view)
+            return
         if view.get("callback_id") == DECISION_FORM:
             decision = decision_submitted(view)
             if decision is not None:
@@ -319,10 +335,13 @@ class SlackHandlers:
                 continue
             action_id = action.get("action_id")
             run_id = action.get("value")
-            if action_id not in (APPROVE, DENY, REVOKE) or not isinstance(run_id, str):
+            if action_id not in (*VERBS, EXTEND) or not isinstance(run_id, str):
                 continue
             trigger = payload.get("trigger_id")
-            if action_id != REVOKE and isinstance(trigger, str):
+            if action_id == EXTEND:
+                await self._extensions.clicked(user_id, run_id, trigger, channel)
+                continue
+            if action_id in (APPROVE, DENY) and isinstance(trigger, str):
                 asked = await self._ask_for_message(trigger, run_id, action_id == APPROVE)
                 if asked:
                     continue
@@ -368,6 +387,14 @@ class SlackHandlers:
         try:
             if action_id == REVOKE:
                 await self._service.revoke(actor=actor, run_id=run_id, reason=None, channel=CHANNEL)
+            elif action_id in (EXTEND_APPROVE, EXTEND_DENY):
+                await self._service.extensions.decide(
+                    actor=actor,
+                    run_id=run_id,
+                    approve=action_id == EXTEND_APPROVE,
+                    reason=reason,
+                    channel=CHANNEL,
+                )
             else:
                 await self._service.decide(
                     actor=actor,

@@ -18,10 +18,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.audit.entry import iso
+from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow
 from symbox.engine.model import GrantState, Run, RunEvent
 from symbox.engine.permissions import approvers
-from symbox.slack.blocks import REVOKE, escape, request_message, run_status_line
+from symbox.slack.blocks import access_buttons, escape, request_message, run_status_line
 from symbox.slack.destinations import Destinations
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
@@ -31,6 +32,8 @@ from symbox.store.writer import Writer
 log = logging.getLogger(__name__)
 
 Change = tuple[Run, tuple[RunEvent, ...]]
+# Extension events: each updates the request's messages and tells the requester.
+EXTENSION = ("extend_request", "extend", "extend_deny")
 # Runs told about at once; each Slack call takes a few milliseconds of waiting.
 LANES = 8
 
@@ -115,8 +118,18 @@ class SlackNotifier:
             # message is updated together once someone does.
             await self._attempt(run, self._post_request(run, flow))
             return
-        if name in ("approve", "deny", "escalate", "deescalate", "request_expire", "withdraw"):
+        if name in (
+            "approve",
+            "deny",
+            "escalate",
+            "deescalate",
+            "request_expire",
+            "withdraw",
+            *EXTENSION,
+        ):
             await self._attempt(run, self._update_messages(run, flow))
+        if name in EXTENSION:
+            await self._extension_news(run, flow, name)
         if name in ("approve", "deny") and run.decision is not None:
             verb = "approved" if run.decision.approved else "denied"
             who = run.decision.actor.id
@@ -132,9 +145,7 @@ class SlackNotifier:
             text = f"Your {_flow_label(flow)} access is granted" + (
                 f" until {iso(until)}." if until else "."
             )
-            await self._attempt(
-                run, self._dm(run.requester, text, revoke=run if flow.params.allow_revoke else None)
-            )
+            await self._attempt(run, self._dm(run.requester, text, access=(run, flow)))
         elif name == "deescalate":
             await self._attempt(
                 run, self._dm(run.requester, f"Your {_flow_label(flow)} access was revoked.")
@@ -153,6 +164,27 @@ class SlackNotifier:
             # A revoke still in its fast retries is not news yet; one failing past the
             # bound is, and so is each slow retry that fails after it.
             await self._attempt(run, self._report_error(run, flow, event))
+
+    async def _extension_news(self, run: Run, flow: Flow, name: str) -> None:
+        """Approvers see an extension request as a new request message; the requester hears."""
+        extension = run.extension
+        if extension is None:
+            return
+        more = format_duration(extension.duration)
+        label = _flow_label(flow)
+        if name == "extend_request":
+            await self._attempt(run, self._post_request(run, flow))
+            text = f"Your request for {more} more of {label} access was sent for approval."
+        elif name == "extend":
+            until = run.grant.expires_at if run.grant else None
+            text = f"Your {label} access is extended by {more}" + (
+                f" until {iso(until)}." if until else "."
+            )
+        else:
+            who = extension.decided_by.id if extension.decided_by else "symbox"
+            why = f": {escape(extension.decision_reason)}" if extension.decision_reason else ""
+            text = f"Your request for {more} more of {label} access was denied by {who}{why}."
+        await self._attempt(run, self._dm(run.requester, text, access=(run, flow)))
 
     async def _attempt(self, run: Run, step: Awaitable[object]) -> None:
         """Run one Slack step; a failure is logged and the run's other messages still go."""
@@ -209,34 +241,25 @@ class SlackNotifier:
                 found.append(resolved)
         return found
 
-    async def _dm(self, email: str, text: str, revoke: Run | None = None) -> None:
+    async def _dm(self, email: str, text: str, access: tuple[Run, Flow] | None = None) -> None:
+        """DM ``email``; with ``access``, its run's Extend / Revoke buttons, kept updated."""
         user_id = await self._directory.user_id(email)
         if user_id is None:
             return
+        buttons = [] if access is None else access_buttons(*access)
         blocks: list[dict[str, Any]] | None = None
-        if revoke is not None:
+        if buttons:
             blocks = [
                 {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                {
-                    "type": "actions",
-                    "block_id": "revoke",
-                    "elements": [
-                        {
-                            "type": "button",
-                            "text": {"type": "plain_text", "text": "Revoke"},
-                            "action_id": REVOKE,
-                            "value": revoke.id,
-                            "style": "danger",
-                        }
-                    ],
-                },
+                {"type": "actions", "block_id": "revoke", "elements": buttons},
             ]
         response = await self._web.chat_postMessage(channel=user_id, text=text, blocks=blocks)
-        if revoke is not None:
+        if access is not None and buttons:
+            run = access[0]
             channel, ts = str(response["channel"]), str(response["ts"])
 
             def remember(txn: WriteTxn) -> None:
-                txn.add_slack_message(revoke.id, channel, ts)
+                txn.add_slack_message(run.id, channel, ts)
 
             await self._writer.submit(remember)
 

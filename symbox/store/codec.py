@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from symbox.engine.model import Actor, Decision, Grant, GrantState, Run, RunEvent, RunStatus
+from symbox.engine.model import (
+    Actor,
+    Decision,
+    Extension,
+    ExtensionStatus,
+    Grant,
+    GrantState,
+    Run,
+    RunEvent,
+    RunStatus,
+)
 
 
 def _actor(data: dict[str, Any] | None) -> Actor | None:
@@ -56,6 +66,7 @@ def run_to_json(run: Run) -> str:
         "notified_at": run.notified_at,
         "context": dict(run.context),
         "step_outputs": dict(run.step_outputs),
+        "extension": None if run.extension is None else _extension_to_json(run.extension),
         "version": run.version,
     }
     return json.dumps(body, separators=(",", ":"))
@@ -112,7 +123,39 @@ def run_from_json(text: str) -> Run:
         context=data.get("context") or {},
         # Runs stored before step outputs were kept have none.
         step_outputs=data.get("step_outputs") or {},
+        # Runs stored before extensions existed have none.
+        extension=_extension_from_json(data.get("extension")),
         version=data["version"],
+    )
+
+
+def _extension_to_json(extension: Extension) -> dict[str, Any]:
+    return {
+        "duration": extension.duration,
+        "requested_at": extension.requested_at,
+        "requested_by": extension.requested_by.as_dict(),
+        "reason": extension.reason,
+        "status": extension.status.value,
+        "decided_by": None if extension.decided_by is None else extension.decided_by.as_dict(),
+        "decided_at": extension.decided_at,
+        "decision_reason": extension.decision_reason,
+    }
+
+
+def _extension_from_json(data: dict[str, Any] | None) -> Extension | None:
+    if data is None:
+        return None
+    requested_by = _actor(data["requested_by"])
+    assert requested_by is not None
+    return Extension(
+        duration=data["duration"],
+        requested_at=data["requested_at"],
+        requested_by=requested_by,
+        reason=data["reason"],
+        status=ExtensionStatus(data["status"]),
+        decided_by=_actor(data["decided_by"]),
+        decided_at=data["decided_at"],
+        decision_reason=data["decision_reason"],
     )
 
 

@@ -243,6 +243,11 @@ class Reader:
         row = await self._one("SELECT seq FROM audit_cursors WHERE destination = ?", (destination,))
         return 0 if row is None else int(row[0])
 
+    async def audit_cursors(self) -> dict[str, int]:
+        """Every destination's last delivered seq, by destination name."""
+        rows = await self._all("SELECT destination, seq FROM audit_cursors ORDER BY destination")
+        return {str(name): int(seq) for name, seq in rows}
+
     async def audit_tip(self) -> int:
         """Return the newest audit sequence number, 0 if none."""
         row = await self._one("SELECT max(seq) FROM audit_outbox")

@@ -130,6 +130,14 @@ class WriteTxn:
         self._chain_tip = (seq, digest)
         return seq
 
+    def audit_head(self) -> tuple[int, str, str] | None:
+        """The newest sealed record's seq, hash and event type, or None before the first."""
+        row = self._conn.execute(
+            "SELECT seq, hash, json_extract(line, '$.event.type') FROM audit_outbox"
+            " ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
     def set_cursor(self, destination: str, seq: int) -> None:
         """Record that ``destination`` has every audit record up to ``seq``."""
         self._conn.execute(

@@ -119,3 +119,18 @@ async def test_mine_all_and_whoami(tmp_path: Path) -> None:
         me = await h.call("GET", "/api/v1/whoami", "carol@example.com")
         assert me.json() == {"kind": "user", "id": "carol@example.com"}
         assert (await h.http.get("/api/v1/whoami")).status_code == 401
+
+
+async def test_decidable_lists_extensions_waiting_while_their_grant_runs(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        run_id = await h.request()
+        await h.approve(run_id)
+        assert await _ids(h, "decidable=true", "bob@example.com") == []
+        body = {"run_id": run_id, "duration": "30m"}
+        asked = await h.call("POST", "/api/v1/events/extend", "carol@example.com", body)
+        assert asked.json()["extension"]["status"] == "pending", asked.text
+        assert await _ids(h, "decidable=true", "bob@example.com") == [run_id]
+        assert await _ids(h, "decidable=true", "carol@example.com") == []
+        # Once the grant's time is up, nobody can decide its extension any more.
+        h.clock.advance(600)
+        assert await _ids(h, "decidable=true", "bob@example.com") == []

@@ -84,6 +84,12 @@ async def test_health_metrics_and_openapi_need_no_token(tmp_path: Path) -> None:
             "reason: required",
         ),
         (
+            {"flow": "access", "flow_inputs": {"reason": " \t", "duration": "10m"}},
+            400,
+            "invalid_inputs",
+            "reason: required",
+        ),
+        (
             {
                 "flow": "access",
                 "flow_inputs": {"reason": "x", "duration": "2d", "target": "prod-db"},

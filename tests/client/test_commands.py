@@ -9,7 +9,7 @@ import anyio.from_thread
 import pytest
 
 from tests.client.driver import client
-from tests.fakes.configs import access_config
+from tests.fakes.configs import access_config, approval_flow
 from tests.harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
@@ -130,16 +130,9 @@ async def test_missing_fields_are_asked_on_a_terminal_and_refused_elsewhere(
         assert run["target"] == "prod-db"
 
 
-TYPED_FLOW = """
-resource "sym_flow" "tuning" {
-  name           = "tuning"
-  implementation = "# no hooks"
-  environment_id = sym_environment.main.id
-  vars = {
-    approvers = "alice@example.com"
-  }
-  params {
-    prompt_field {
+TYPED_FLOW = approval_flow(
+    "tuning",
+    """    prompt_field {
       name = "replicas"
       type = "int"
     }
@@ -148,10 +141,8 @@ resource "sym_flow" "tuning" {
       type     = "bool"
       label    = "Is it urgent?"
       required = true
-    }
-  }
-}
-"""
+    }""",
+)
 
 
 async def test_fields_are_sent_as_their_types(tmp_path: Path) -> None:
@@ -176,3 +167,19 @@ async def test_fields_are_sent_as_their_types(tmp_path: Path) -> None:
             h, CAROL, "request", "tuning", "--field", "replicas=lots", "--field", "urgent=y"
         )
         assert wrong.code == 1 and "replicas" in wrong.err and "(HTTP 400)" in wrong.err
+
+
+async def test_extend_waits_in_pending_until_an_approver_decides(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        run_id = (await client(h, CAROL, "request", "access", *ASK, "-q")).out.strip()
+        await h.approve(run_id)
+        h.clock.advance(60)
+        asked = await client(h, CAROL, "extend", run_id, "--by", "30m", "--reason", "not done")
+        assert asked.code == 0, asked.err
+        assert asked.out.splitlines()[1] == "extension: pending"
+        pending = (await client(h, ALICE, "pending")).out.splitlines()
+        assert pending[1].split()[:6] == [run_id, "access", CAROL, "prod-db", "+30m", "not"]
+        assert "(in 9 min)" in pending[1]
+        approved = await client(h, ALICE, "approve", run_id)
+        assert approved.code == 0 and "(in 39 min)" in approved.out
+        assert (await client(h, ALICE, "pending")).out.strip() == "nothing waits for your decision"

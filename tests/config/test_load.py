@@ -10,6 +10,7 @@ import pytest
 
 from symbox.config import ConfigError, Problem, load_config
 from symbox.config.model import Location, PromptField, Secret
+from symbox.engine.permissions import approvers as approvers_of
 from tests.config.helpers import load, problems, write
 
 REPO = Path(__file__).resolve().parents[2]
@@ -434,3 +435,37 @@ def test_config_errors_survive_pickling() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert copy.problems == error.problems
     assert str(copy) == "config.hcl:3: bad\nworse"
+
+
+@pytest.mark.parametrize(
+    ("approvers", "why"),
+    [
+        ("alice", "'alice': expected an email address"),
+        (
+            "alice@example.com; bob@example.com",
+            "holds more than one entry; separate approvers with ','",
+        ),
+        ("alice@example.com bob@example.com", "holds more than one entry"),
+        ("bot:", "'bot:': a bot is bot:NAME"),
+        ("bot:deploy pipeline", "a bot is bot:NAME"),
+    ],
+)
+def test_approvers_that_no_sign_in_could_match_are_refused_with_their_line(
+    in_tmp: Path, approvers: str, why: str
+) -> None:
+    text = FULL.replace("approvers     = var.approvers", f'approvers     = "{approvers}"')
+    (in_tmp / "impl.py").write_text("from sym.sdk import hook\n", encoding="utf-8")
+    found = problems(text, {"GRANT_SECRET": "s"})
+    assert len(found) == 1
+    assert found[0].startswith(f"config.hcl:{line_of(text, 'vars = {')}: sym_flow.")
+    assert why in found[0]
+
+
+def test_approvers_separated_by_commas_with_bots_load(in_tmp: Path) -> None:
+    text = FULL.replace(
+        "approvers     = var.approvers",
+        'approvers     = " Alice@Example.com, bot:deploy-ci ,,bob@example.com"',
+    )
+    (in_tmp / "impl.py").write_text("from sym.sdk import hook\n", encoding="utf-8")
+    flow = next(iter(load(text, {"GRANT_SECRET": "s"}).flows.values()))
+    assert approvers_of(flow.vars) == {"alice@example.com", "bot:deploy-ci", "bob@example.com"}

@@ -281,9 +281,40 @@ def test_params_problems() -> None:
         "positive whole number followed by s, m, h, d or mo (e.g. 30s, 10m, 1h, 2d, 1mo)",
         "config.hcl:23: sym_flow.f: params: unknown argument unknown (expected one of: "
         "additional_header_text, allow_guest_interaction, allow_revoke, allowed_sources, "
-        "include_decision_message, request_ttl, schedule_deescalation, strategy_id)",
+        "extend_without_approval_up_to, include_decision_message, request_ttl, "
+        "schedule_deescalation, strategy_id)",
         "config.hcl:24: sym_flow.f: params: unexpected block prompt",
     )
+
+
+def test_extend_without_approval_up_to_problems() -> None:
+    check(
+        flow('    extend_without_approval_up_to = "30m"\n'),
+        "config.hcl:19: sym_flow.f: params: extend_without_approval_up_to: only a flow whose "
+        "strategy schedules de-escalation has grants to extend",
+    )
+    check(
+        flow('    strategy_id = sym_strategy.s.id\n    extend_without_approval_up_to = "2h"\n'),
+        "config.hcl:20: sym_flow.f: params: extend_without_approval_up_to: 2h is longer than "
+        'the flow\'s maximum duration 1h (the largest allowed value of its "duration" field)',
+    )
+    check(
+        flow('    strategy_id = sym_strategy.s.id\n    extend_without_approval_up_to = "soon"\n'),
+        "config.hcl:20: sym_flow.f: params: extend_without_approval_up_to: invalid duration "
+        '"soon": expected a positive whole number followed by s, m, h, d or mo '
+        "(e.g. 30s, 10m, 1h, 2d, 1mo)",
+    )
+
+
+def test_extend_without_approval_up_to_is_read_in_seconds() -> None:
+    config = load(
+        BASE
+        + flow('    strategy_id = sym_strategy.s.id\n    extend_without_approval_up_to = "30m"\n'),
+        ENV,
+    )
+    params = config.flows["f"].params
+    assert params.extend_without_approval_up_to == 1800
+    assert config.flows["f"].max_duration == 3600
 
 
 def test_prompt_field_problems() -> None:

@@ -114,3 +114,44 @@ def test_values_reach_form_hooks_parsed_and_empty_alike(
     field_type: str, raw: object, seen: object
 ) -> None:
     assert form_value(field_type, raw) == seen
+
+
+@pytest.mark.parametrize(
+    ("field_type", "blank"),
+    [
+        ("string", ""),
+        ("string", "   "),
+        ("string", "\t\n"),
+        ("slack_user", " "),
+        ("str_list", []),
+        ("str_list", ["  "]),
+        ("slack_user_list", [""]),
+        ("int_list", []),
+        ("duration", " "),
+        ("int", None),
+    ],
+)
+def test_a_blank_value_does_not_satisfy_a_required_field(field_type: str, blank: object) -> None:
+    fields = (prompt_field("x", field_type),)
+    assert problems({"x": blank}, strategy=False, fields=fields) == ("x: required",)
+    # Optional, the blank value is as if none was sent: the default applies.
+    optional = (prompt_field("x", field_type, required=False),)
+    assert check({"x": blank}, strategy=False, fields=optional) == {}
+
+
+def test_strings_are_stored_trimmed_and_match_allowed_values_so() -> None:
+    fields = (
+        prompt_field("team", "string", allowed_values=("infra", "data")),
+        prompt_field("who", "str_list"),
+    )
+    values = check({"team": " infra ", "who": [" a ", "b"]}, strategy=False, fields=fields)
+    assert values == {"team": "infra", "who": ["a", "b"]}
+    assert problems({"team": "infra", "who": ["a", " "]}, strategy=False, fields=fields) == (
+        "who: has a blank item",
+    )
+
+
+def test_false_and_zero_are_values_not_blanks() -> None:
+    fields = (prompt_field("ok", "bool"), prompt_field("n", "int"))
+    assert check({"ok": False, "n": 0}, strategy=False, fields=fields) == {"ok": False, "n": 0}
+    assert form_value("string", "  ") is None and form_value("str_list", [" "]) is None

@@ -99,6 +99,14 @@ async def test_modal_errors_are_shown_next_to_their_fields(tmp_path: Path) -> No
         assert listed.json()["runs"] == []
 
 
+async def test_a_reason_of_only_spaces_is_no_reason(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path) as rig:
+        ack = await rig.submit("access", access_values(reason="  \n "))
+        assert ack["payload"] == {"response_action": "errors", "errors": {"reason": "required"}}
+        listed = await rig.h.call("GET", "/api/v1/runs", "reader")
+        assert listed.json()["runs"] == []
+
+
 async def test_sym_without_a_flow_opens_the_chooser_and_unknown_flows_are_listed(
     tmp_path: Path,
 ) -> None:
