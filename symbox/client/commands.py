@@ -8,10 +8,11 @@ from typing import Any
 from symbox.client import render
 from symbox.client.http import Api, Refused
 from symbox.client.terminal import Terminal, describe
+from symbox.engine.model import FINAL_STATUSES
 
 RUNS = "/api/v1/runs"
 # Statuses a run is done in; anything else may still change.
-FINAL = frozenset({"denied", "deescalated", "expired", "errored", "withdrawn"})
+FINAL = frozenset(status.value for status in FINAL_STATUSES)
 
 
 def show_run(args: argparse.Namespace, term: Terminal, run: dict[str, Any]) -> None:
@@ -23,7 +24,7 @@ def show_run(args: argparse.Namespace, term: Terminal, run: dict[str, Any]) -> N
 
 
 def cmd_decide(args: argparse.Namespace, api: Api, term: Terminal) -> int:
-    """``approve RUN`` / ``deny RUN``: decide a pending request."""
+    """``approve RUN`` / ``deny RUN``: decide a pending request, or a grant's extension."""
     body = {"run_id": args.run, **({"reason": args.reason} if args.reason else {})}
     show_run(args, term, api.post(f"/api/v1/events/{args.command}", body))
     return 0
