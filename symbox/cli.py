@@ -21,10 +21,12 @@ from symbox.admin import issue_token, revoke_token
 from symbox.api.app import MAX_PAGE
 from symbox.api.views import run_view
 from symbox.app import DATABASE_NAME, Options, parse_listen
+from symbox.argtypes import bounded
 from symbox.audit.entry import iso
 from symbox.audit.outbox import OutboxLimits
 from symbox.audit_cli import add_audit_command, cmd_audit
 from symbox.buildinfo import build_info, is_frozen
+from symbox.client.parser import add_client_commands, run_client
 from symbox.config import parse_duration
 from symbox.config.variables import VAR, VAR_FILE, VarOption, parse_var
 from symbox.engine.model import Actor, RunStatus
@@ -214,19 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_test_command(commands, _add_config, _add_variables)
     add_hooks_command(commands, _add_config, _add_variables)
+    add_client_commands(commands)
 
     commands.add_parser("version", help="print the version")
     return parser
 
 
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_LIST:
-        raise argparse.ArgumentTypeError(f"{value} is outside 1 to {MAX_LIST}")
-    return value
+_limit = bounded(int, 1, MAX_LIST, what="a whole number")
 
 
 def _fail(message: str) -> int:
@@ -266,17 +262,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seconds(text: str) -> float:
-    """A hook timeout in seconds, within what makes sense for a call Slack may wait on."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not MIN_HOOK_TIMEOUT <= value <= MAX_HOOK_TIMEOUT:
-        raise argparse.ArgumentTypeError(
-            f"{text} s is outside {MIN_HOOK_TIMEOUT:g} to {MAX_HOOK_TIMEOUT:g} s"
-        )
-    return value
+# A hook timeout, within what makes sense for a call Slack may wait on.
+_seconds = bounded(float, MIN_HOOK_TIMEOUT, MAX_HOOK_TIMEOUT, what="a number of seconds", unit=" s")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -492,7 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "version": cmd_version,
     }
     try:
-        code = handlers[args.command](args)
+        # Client commands talk to a server over HTTP; the others work on local files.
+        code = run_client(args) if "client" in args else handlers[args.command](args)
         sys.stdout.flush()
         return code
     except BrokenPipeError:

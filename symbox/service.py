@@ -374,6 +374,42 @@ class RunService:
         )
         return await self.deescalate(run_id, known=run)
 
+    @_run_logged
+    async def withdraw(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
+        """Take back a request nobody decided yet (its requester, or the bot that sent it)."""
+        # Only those who may read a run may learn why they cannot withdraw it.
+        await self.view_run(run_id, actor)
+        return await self._ledger.step(
+            run_id,
+            lambda current: engine.withdraw(
+                current, actor=actor, reason=reason, now=self._clock.now(), channel=channel
+            ),
+        )
+
+    async def may_decide_now(self, run: Run, actor: Actor) -> bool:
+        """Tell whether ``actor`` could approve or deny ``run`` (or its extension) now.
+
+        Asked as ``decide`` asks it: the same rule, from the flow's vars or hooks.
+        """
+        flow = self._config.flow_by_name(run.flow)
+        now = self._clock.now()
+        if flow is None:
+            return False
+        if run.status is RunStatus.REQUESTED:
+            if now >= run.request_expires_at:
+                return False
+        elif not waiting(run) or run.grant is None or run.grant.state is not GrantState.ACTIVE:
+            return False
+        elif run.grant.expires_at is not None and now >= run.grant.expires_at:
+            # An extension is decidable only while its grant still runs.
+            return False
+        if self._hooks is None:
+            rule: DecisionRule | str = DecisionRule.from_vars(flow.vars)
+        else:
+            rule = await self._hooks.decision_rule(run, flow, actor)
+        # A failing get_permissions hook admits nobody (a decision would error the run).
+        return isinstance(rule, DecisionRule) and may_decide(rule, run, actor) is None
+
     # Work symbox does by itself (also called inline after a decision or revoke)
 
     @_run_logged

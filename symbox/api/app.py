@@ -19,8 +19,9 @@ from symbox.api.auth import TokenAuth
 from symbox.api.errors import ApiError, error_response, from_exception
 from symbox.api.openapi import openapi_document
 from symbox.api.views import event_view, flow_view, run_view
+from symbox.engine.model import Actor, Run, RunStatus
 from symbox.errors import HiddenRun, NotFound
-from symbox.extensions import extension_seconds
+from symbox.extensions import extension_seconds, waiting
 from symbox.service import RunService
 from symbox.store.reader import Reader
 
@@ -32,7 +33,7 @@ MAX_DRAIN = 1024 * 1024
 MAX_PAGE = 500
 CHANNEL = "api"
 # The event actions, POST /api/v1/events/ACTION.
-ACTIONS = frozenset({"request", "approve", "deny", "deescalate", "extend"})
+ACTIONS = frozenset({"request", "approve", "deny", "deescalate", "extend", "withdraw"})
 # A request's context is kept with its run and shown to hooks: bounded like a field.
 MAX_CONTEXT = 16 * 1024
 
@@ -165,15 +166,27 @@ class EventsApi:
 
     async def deescalate(self, request: Request) -> Response:
         """POST /api/v1/events/deescalate."""
+        return await self._end(request, self._service.revoke)
+
+    async def withdraw(self, request: Request) -> Response:
+        """POST /api/v1/events/withdraw: the requester takes back an undecided request."""
+        return await self._end(request, self._service.withdraw)
+
+    async def _end(self, request: Request, step: Callable[..., Awaitable[Run]]) -> Response:
         actor = await self._auth.actor(request)
         data = await read_json(request)
-        run = await self._service.revoke(
+        run = await step(
             actor=actor,
             run_id=_string(data, "run_id", required=True) or "",
             reason=_string(data, "reason", required=False),
             channel=CHANNEL,
         )
         return JSONResponse(run_view(run))
+
+    async def whoami(self, request: Request) -> Response:
+        """GET /api/v1/whoami: who the token acts as."""
+        actor = await self._auth.actor(request)
+        return JSONResponse(actor.as_dict())
 
     async def extend(self, request: Request) -> Response:
         """POST /api/v1/events/extend: more time on an escalated run, as its requester."""
@@ -204,35 +217,55 @@ class EventsApi:
         return JSONResponse(run_view(run, await self._reader.run_events(run.id)))
 
     async def list_runs(self, request: Request) -> Response:
-        """GET /api/v1/runs?status=&flow=&limit=&cursor=."""
+        """GET /api/v1/runs?status=&flow=&mine=&all=&decidable=&limit=&cursor=."""
         actor = await self._auth.actor(request)
         query = request.query_params
         limit_text = query.get("limit", "50")
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
             raise ApiError(400, "invalid_query", f"limit: expected 1 to {MAX_PAGE}")
         limit = int(limit_text)
-        after = None
-        cursor = query.get("cursor")
-        if cursor:
-            at, _, run_id = cursor.partition("/")
-            try:
-                after = (float(at), run_id)
-            except ValueError:
-                raise ApiError(
-                    400, "invalid_query", "cursor: not a cursor this API returned"
-                ) from None
+        visible_to = self._service.visibility(actor)
+        if _flag(query.get("decidable")):
+            return JSONResponse({"runs": await self._decidable(actor, limit), "next_cursor": None})
+        if _flag(query.get("all")) and visible_to is not None:
+            raise ApiError(403, "forbidden", f"{actor} may not list every run")
+        requester = None
+        if _flag(query.get("mine")):
+            if actor.kind != "user":
+                raise ApiError(400, "invalid_query", "mine: only a user token has runs of its own")
+            requester = actor.id
         runs = await self._reader.list_runs(
             status=query.get("status"),
             flow=query.get("flow"),
             limit=limit,
-            after=after,
-            visible_to=self._service.visibility(actor),
+            after=_cursor(query.get("cursor")),
+            visible_to=visible_to,
+            requester=requester,
         )
         next_cursor = None
         if len(runs) == limit:
             last = runs[-1]
             next_cursor = f"{last.created_at!r}/{last.id}"
         return JSONResponse({"runs": [run_view(run) for run in runs], "next_cursor": next_cursor})
+
+    async def _decidable(self, actor: Actor, limit: int) -> list[dict[str, Any]]:
+        """The newest requests and extensions ``actor`` may approve or deny now, to ``limit``."""
+        # Who may decide can depend on a get_permissions hook, so it is asked per run,
+        # over the newest page of each kind rather than in SQL.
+        requested = await self._reader.list_runs(status=RunStatus.REQUESTED.value, limit=MAX_PAGE)
+        escalated = await self._reader.list_runs(status=RunStatus.ESCALATED.value, limit=MAX_PAGE)
+        pending = sorted(
+            [*requested, *filter(waiting, escalated)],
+            key=lambda run: (run.created_at, run.id),
+            reverse=True,
+        )
+        found = []
+        for run in pending:
+            if await self._service.may_decide_now(run, actor):
+                found.append(run_view(run))
+                if len(found) == limit:
+                    break
+        return found
 
     async def get_event(self, request: Request) -> Response:
         """GET /api/v1/events/{event_id}."""
@@ -254,6 +287,26 @@ class EventsApi:
         except NotFound:
             raise ApiError(404, "not_found", f"no event {event_id!r}") from None
         return JSONResponse(event_view(event))
+
+
+def _flag(value: str | None) -> bool:
+    """A boolean query parameter: ``true``/``1`` (or ``false``/``0``, or absent)."""
+    if value is None or value.lower() in ("false", "0", ""):
+        return False
+    if value.lower() in ("true", "1"):
+        return True
+    raise ApiError(400, "invalid_query", f"expected true or false, not {value!r}")
+
+
+def _cursor(cursor: str | None) -> tuple[float, str] | None:
+    """The (created_at, id) a ``next_cursor`` this API returned stands for."""
+    if not cursor:
+        return None
+    at, _, run_id = cursor.partition("/")
+    try:
+        return float(at), run_id
+    except ValueError:
+        raise ApiError(400, "invalid_query", "cursor: not a cursor this API returned") from None
 
 
 def _json_errors(handler: Handler, auth: TokenAuth) -> Handler:
@@ -302,6 +355,8 @@ def build_api(
         route("/api/v1/events/approve", api.approve, "POST"),
         route("/api/v1/events/deny", api.deny, "POST"),
         route("/api/v1/events/deescalate", api.deescalate, "POST"),
+        route("/api/v1/events/withdraw", api.withdraw, "POST"),
+        route("/api/v1/whoami", api.whoami, "GET"),
         route("/api/v1/events/extend", api.extend, "POST"),
         route("/api/v1/flows", api.list_flows, "GET"),
         route("/api/v1/runs", api.list_runs, "GET"),

@@ -108,6 +108,7 @@ def openapi_document() -> dict[str, Any]:
                                 "deescalated",
                                 "expired",
                                 "errored",
+                                "withdrawn",
                             ]
                         },
                         "flow": {"type": "string"},
@@ -158,6 +159,15 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/events/deescalate": _post(
                 "End an escalated run's access now", _DECISION_BODY, "200", _ref("Run")
             ),
+            "/api/v1/events/withdraw": _post(
+                "Withdraw an undecided request (its requester)", _DECISION_BODY, "200", _ref("Run")
+            ),
+            "/api/v1/whoami": {
+                "get": {
+                    "summary": "Who the token acts as",
+                    "responses": {"200": _json({"type": "object"}, "kind and id"), **_ERRORS},
+                }
+            },
             "/api/v1/events/extend": _post(
                 "Extend an escalated run's access (at once, or once an approver approves)",
                 _EXTEND_BODY,
@@ -172,7 +182,9 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/v1/runs": {
                 "get": {
-                    "summary": "List runs, newest first",
+                    "summary": "List runs, newest first; mine=true: the token user's own; all=true:"
+                    " every run (403 unless the token may read them all); decidable=true: the"
+                    " pending requests the token may approve or deny now",
                     "parameters": [
                         {"name": name, "in": "query", "schema": {"type": kind}}
                         for name, kind in (
@@ -180,6 +192,9 @@ def openapi_document() -> dict[str, Any]:
                             ("flow", "string"),
                             ("limit", "integer"),
                             ("cursor", "string"),
+                            ("mine", "boolean"),
+                            ("all", "boolean"),
+                            ("decidable", "boolean"),
                         )
                     ],
                     "responses": {"200": _json({"type": "object"}, "A page of runs"), **_ERRORS},

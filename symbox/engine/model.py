@@ -18,10 +18,18 @@ class RunStatus(StrEnum):
     DEESCALATED = "deescalated"
     EXPIRED = "expired"
     ERRORED = "errored"
+    # The requester took the request back before anyone decided it.
+    WITHDRAWN = "withdrawn"
 
 
 FINAL_STATUSES = frozenset(
-    {RunStatus.DENIED, RunStatus.DEESCALATED, RunStatus.EXPIRED, RunStatus.ERRORED}
+    {
+        RunStatus.DENIED,
+        RunStatus.DEESCALATED,
+        RunStatus.EXPIRED,
+        RunStatus.ERRORED,
+        RunStatus.WITHDRAWN,
+    }
 )
 
 

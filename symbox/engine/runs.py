@@ -18,6 +18,7 @@ from symbox.engine.model import (
     RunEvent,
     RunStatus,
 )
+from symbox.engine.people import same_person
 from symbox.engine.permissions import DecisionRule, may_decide, may_revoke
 from symbox.engine.schedule import RetryPolicy
 
@@ -440,6 +441,18 @@ def expire_request(run: Run, now: float) -> Transition:
         raise Conflict(f"run {run.id} is not an expired request")
     new = run.evolve(status=RunStatus.EXPIRED, ended_at=now, ended_by=Actor.system())
     return Transition(new, (event_for(new, "request_expire", Actor.system(), now, run.channel),))
+
+
+def withdraw(run: Run, *, actor: Actor, reason: str | None, now: float, channel: str) -> Transition:
+    """End a request nobody decided yet, at its requester's (or submitting bot's) wish."""
+    if run.status is not RunStatus.REQUESTED:
+        raise Conflict(f"run {run.id} is {run.status}, not requested")
+    own = actor.kind == "user" and same_person(actor.id, run.requester)
+    if not own and actor != run.submitted_by:
+        raise Forbidden(f"only the requester of run {run.id} may withdraw it")
+    new = run.evolve(status=RunStatus.WITHDRAWN, ended_at=now, ended_by=actor)
+    details = {"reason": reason} if reason else {}
+    return Transition(new, (event_for(new, "withdraw", actor, now, channel, details),))
 
 
 def due_at(run: Run) -> float | None:

@@ -61,6 +61,7 @@ STATUS_OUTCOMES: Mapping[RunStatus, str] = {
     RunStatus.DENIED: "denied",
     RunStatus.EXPIRED: "expired",
     RunStatus.ERRORED: "errored",
+    RunStatus.WITHDRAWN: "withdrawn",
 }
 
 

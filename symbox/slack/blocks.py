@@ -514,6 +514,8 @@ def run_status_line(run: Run, slack_ids: Mapping[str, str]) -> str | None:
         parts.append("access revoked")
     elif status == "expired":
         parts.append("expired without a decision")
+    elif status == "withdrawn":
+        parts.append("withdrawn by the requester")
     elif status == "errored":
         parts.append(f"failed: run {run.id}")
     return " · ".join(parts) if parts else status

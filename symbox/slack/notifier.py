@@ -118,7 +118,15 @@ class SlackNotifier:
             # message is updated together once someone does.
             await self._attempt(run, self._post_request(run, flow))
             return
-        if name in ("approve", "deny", "escalate", "deescalate", "request_expire", *EXTENSION):
+        if name in (
+            "approve",
+            "deny",
+            "escalate",
+            "deescalate",
+            "request_expire",
+            "withdraw",
+            *EXTENSION,
+        ):
             await self._attempt(run, self._update_messages(run, flow))
         if name in EXTENSION:
             await self._extension_news(run, flow, name)

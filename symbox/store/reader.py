@@ -79,25 +79,29 @@ class Reader:
         limit: int = 50,
         after: tuple[float, str] | None = None,
         visible_to: tuple[str, tuple[str, ...]] | None = None,
+        requester: str | None = None,
     ) -> list[Run]:
         """Return runs newest first, optionally filtered, after a (created_at, id) cursor.
 
         ``visible_to`` is (requester, flows): only that requester's runs and those of the
-        flows named are returned.
+        flows named are returned. ``requester`` keeps only that requester's runs.
         """
         clauses: list[str] = []
         params: list[Any] = []
         if visible_to is not None:
-            requester, flows = visible_to
+            viewer, flows = visible_to
             marks = ", ".join("?" for _ in flows)
             clauses.append(f"(requester = ? OR flow IN ({marks}))" if flows else "requester = ?")
-            params.extend([requester, *flows])
+            params.extend([viewer, *flows])
         if status is not None:
             clauses.append("status = ?")
             params.append(status)
         if flow is not None:
             clauses.append("flow = ?")
             params.append(flow)
+        if requester is not None:
+            clauses.append("requester = ?")
+            params.append(requester)
         if after is not None:
             clauses.append("(created_at, id) < (?, ?)")
             params.extend(after)

@@ -21,7 +21,13 @@ from symbox.engine.model import Actor
 from symbox.errors import Unavailable
 from tests.fakes.audit_receiver import AuditReceiver
 from tests.fakes.clock import FakeClock
-from tests.fakes.configs import GRANT_SECRET, access_config, write_config
+from tests.fakes.configs import (
+    GRANT_SECRET,
+    REASON_FIELD,
+    access_config,
+    approval_flow,
+    write_config,
+)
 from tests.fakes.receiver import GrantReceiver
 from tests.fakes.segment import SegmentReceiver
 
@@ -48,21 +54,7 @@ resource "sym_environment" "shipping" {{
   log_destination_ids = [sym_log_destination.siem.id]
 }}
 
-resource "sym_flow" "quiet" {{
-  name           = "quiet"
-  implementation = "# no hooks"
-  environment_id = sym_environment.main.id
-  vars = {{
-    approvers = "alice@example.com"
-  }}
-  params {{
-    prompt_field {{
-      name = "reason"
-      type = "string"
-    }}
-  }}
-}}
-"""
+{approval_flow("quiet", REASON_FIELD)}"""
 
 
 def config_text(grants_url: str, siem_url: str) -> str:

@@ -19,7 +19,7 @@ ENV = {"SYMBOX_GRANT_SECRET": GRANT_SECRET}
 
 def test_version_and_help() -> None:
     assert cli("version").stdout.startswith("symbox 0.")
-    for command in ("run", "validate", "tokens", "runs", "audit"):
+    for command in ("run", "validate", "tokens", "runs", "audit", "request", "grants", "watch"):
         assert cli(command, "--help").returncode == 0
 
 

@@ -10,27 +10,18 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.process import SymboxProcess, cli
-from tests.fakes.configs import GRANT_SECRET, access_config, write_config
+from tests.fakes.configs import (
+    GRANT_SECRET,
+    REASON_FIELD,
+    access_config,
+    approval_flow,
+    write_config,
+)
 from tests.fakes.receiver import GrantReceiver
 
 ENV = {"SYMBOX_GRANT_SECRET": GRANT_SECRET}
 REFUSED = "config reload refused; the running config stays"
-ONCALL_FLOW = """
-resource "sym_flow" "oncall" {
-  name           = "oncall"
-  implementation = "# no hooks"
-  environment_id = sym_environment.main.id
-  vars = {
-    approvers = "alice@example.com"
-  }
-  params {
-    prompt_field {
-      name = "reason"
-      type = "string"
-    }
-  }
-}
-"""
+ONCALL_FLOW = approval_flow("oncall", REASON_FIELD)
 
 
 def request(http: httpx.Client, token: str, flow: str) -> httpx.Response:

@@ -503,3 +503,20 @@ def test_the_time_to_live_still_bounds_a_long_routing() -> None:
     run = routed(flow, 10 * 86_400)
     assert runs.request_expiry(run) == run.request_expires_at < T0 + 10 * 86_400
     assert runs.due_at(run) == run.request_expires_at
+
+
+def test_only_the_requester_or_submitter_withdraws_a_pending_request() -> None:
+    flow = flow_of()
+    run = requested(flow)
+    with pytest.raises(runs.Forbidden):
+        runs.withdraw(run, actor=ALICE, reason=None, now=T0 + 1, channel="api")
+    transition = runs.withdraw(run, actor=CAROL, reason="solved", now=T0 + 1, channel="cli")
+    assert transition.run.status is RunStatus.WITHDRAWN
+    assert (transition.run.ended_at, transition.run.ended_by) == (T0 + 1, CAROL)
+    [event] = transition.events
+    assert (event.name, event.details, event.channel) == ("withdraw", {"reason": "solved"}, "cli")
+    assert runs.due_at(transition.run) is None
+    with pytest.raises(runs.Conflict):
+        runs.withdraw(transition.run, actor=CAROL, reason=None, now=T0 + 2, channel="api")
+    with pytest.raises(runs.Conflict):
+        runs.withdraw(approved(flow), actor=CAROL, reason=None, now=T0 + 2, channel="api")

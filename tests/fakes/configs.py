@@ -62,21 +62,32 @@ resource "sym_flow" "access" {{
   }}
 }}
 
-resource "sym_flow" "signoff" {{
-  name           = "signoff"
+{approval_flow("signoff", REASON_FIELD)}
+{extra}
+"""
+
+
+# A required string field called reason, as a flow's params hold it.
+REASON_FIELD = """    prompt_field {
+      name = "reason"
+      type = "string"
+    }"""
+
+
+def approval_flow(name: str, fields: str) -> str:
+    """An approval-only flow ``name`` that alice approves, with ``fields`` (prompt_field blocks)."""
+    return f"""
+resource "sym_flow" "{name}" {{
+  name           = "{name}"
   implementation = "# no hooks"
   environment_id = sym_environment.main.id
   vars = {{
     approvers = "alice@example.com"
   }}
   params {{
-    prompt_field {{
-      name = "reason"
-      type = "string"
-    }}
+{fields}
   }}
 }}
-{extra}
 """
 
 

@@ -1,0 +1,1 @@
+"""The terminal client: ``symbox request``, ``pending``, ``grants``... against a running server."""
