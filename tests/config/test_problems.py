@@ -313,7 +313,7 @@ def test_escalate_timeout_is_a_duration_of_at_most_a_day() -> None:
         "approved request would wait that long for its grant",
     )
     check(
-        flow('    strategy_id = sym_strategy.s.id\n    escalate_timeout = 0\n'),
+        flow("    strategy_id = sym_strategy.s.id\n    escalate_timeout = 0\n"),
         "config.hcl:20: sym_flow.f: params: escalate_timeout: invalid duration 0: expected "
         "e.g. 30s, 10m, 1h, 2d or 1mo",
     )
