@@ -39,6 +39,8 @@ from symbox.hook_integrations import environment_integrations
 from symbox.hook_reports import HookReports
 from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
+from symbox.notify.deliver import NotificationDeliverer, NotifyRetry, build_senders
+from symbox.notify.plan import NotificationPlan
 from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
 from symbox.reconcile import Reconciler
 from symbox.refusals import RefusalLimits, RefusalRecorder
@@ -107,6 +109,8 @@ class Options:
     refusal_limits: RefusalLimits = field(default_factory=RefusalLimits)
     # Seconds after its creation a token stops working, whatever its own expiry (None: no bound).
     token_max_ttl: float | None = None
+    # Backoff and attempts for webhook and email notifications.
+    notify_retry: NotifyRetry = field(default_factory=NotifyRetry)
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -247,6 +251,19 @@ class App:
             limits=options.audit_limits,
             report=self._report_to_error_channels,
         )
+        senders = build_senders(config, self._http_client)
+        self.notifications = (
+            NotificationDeliverer(
+                self.reader,
+                self.writer,
+                self.clock,
+                senders,
+                self.metrics,
+                retry=options.notify_retry,
+            )
+            if senders
+            else None
+        )
         built = (
             build_strategies(config, self._http_client, custom, self.aws, self.reader, secrets)
             if strategies is None
@@ -272,6 +289,7 @@ class App:
             hook_scopes=self._hook_scopes,
             admission=self.outbox.refusal,
             hook_integrations=environment_integrations(config, stored),
+            notifications=NotificationPlan(config) if senders else None,
         )
         self.refusals = RefusalRecorder(
             clock=self.clock,
@@ -316,6 +334,8 @@ class App:
         self.timer.armed(due)
         for shipper in self.shippers:
             shipper.notify()
+        if self.notifications is not None:
+            self.notifications.wake()
 
     def stop(self) -> None:
         """Begin a clean shutdown: stop taking work, finish what is in flight, stop."""
@@ -376,6 +396,8 @@ class App:
                 )
             )
         gauges.extend(self.outbox.gauges())
+        if self.notifications is not None:
+            gauges.extend(await self.notifications.gauges())
         socket = self.slack.socket if self.slack is not None else None
         if socket is not None:
             gauges.append(
@@ -457,6 +479,8 @@ class App:
                     for shipper in self.shippers:
                         shipping.start_soon(shipper.run)
                     shipping.start_soon(self.outbox.run)
+                    if self.notifications is not None:
+                        shipping.start_soon(self.notifications.run)
                     if self.slack is not None:
                         # Slack stops with the shippers: nothing new comes in after stop().
                         shipping.start_soon(self.slack.run)

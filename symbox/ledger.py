@@ -23,6 +23,7 @@ from symbox.engine.model import GrantState, Run, RunEvent
 from symbox.engine.schedule import ExpirySchedule
 from symbox.errors import NotFound
 from symbox.flow_hooks import FlowHooks
+from symbox.notify.model import Outgoing
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
 
@@ -82,6 +83,7 @@ class RunLedger:
         hooks: FlowHooks | None,
         on_commit: Callable[[float | None], None],
         on_change: Callable[[Run, Sequence[RunEvent]], None],
+        notifications: Callable[[Run, Sequence[RunEvent]], Sequence[Outgoing]] | None = None,
     ) -> None:
         self._writer = writer
         self._config = config
@@ -92,6 +94,8 @@ class RunLedger:
         self._on_commit = on_commit
         # Told of every committed transition, in commit order (Slack's notifier listens).
         self._on_change = on_change
+        # The webhook posts and emails a change causes, queued in its own transaction.
+        self._notifications = notifications
 
     async def commit_new(self, transition: engine.Transition) -> Run:
         """Store a new run with its first events."""
@@ -157,6 +161,10 @@ class RunLedger:
         for event in transition.events:
             txn.add_event(event)
             txn.append_audit(run_entry(event, run, target))
+        if self._notifications is not None:
+            now = self._clock.now()
+            for outgoing in self._notifications(run, transition.events):
+                txn.add_notification(outgoing, now)
 
     def _log(self, committed: engine.Transition) -> None:
         """One line per committed event: the story of a run, found by its run_id."""

@@ -27,6 +27,7 @@ from symbox.hook_integrations import EnvironmentIntegrations
 from symbox.ledger import RunLedger, timer_work
 from symbox.locks import KeyedLocks
 from symbox.metrics import LATENESS_BUCKETS, Metrics
+from symbox.notify.model import Outgoing
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.store.reader import Reader
@@ -81,6 +82,7 @@ class RunService:
         hook_scopes: Mapping[str, IntegrationProvider] | None = None,
         admission: Callable[[], str | None] = lambda: None,
         hook_integrations: Mapping[str, EnvironmentIntegrations] | None = None,
+        notifications: Callable[[Run, Sequence[RunEvent]], Sequence[Outgoing]] | None = None,
     ) -> None:
         self._config = config
         self._reader = reader
@@ -121,6 +123,7 @@ class RunService:
             hooks=self._hooks,
             on_commit=on_commit,
             on_change=on_change,
+            notifications=notifications,
         )
         self._strategy_calls = StrategyCalls(strategies, self.target, clock, metrics)
         self._identities = GrantIdentities(config, reader, strategies, self._hooks)

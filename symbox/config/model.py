@@ -176,6 +176,8 @@ class FlowParams:
     prompt_fields: tuple[PromptField, ...]
     # symbox extension: seconds a request waits for a decision before it expires.
     request_ttl: int
+    # symbox extension: keys of the webhook and smtp integrations every request goes to.
+    notify: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

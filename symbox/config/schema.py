@@ -273,6 +273,8 @@ PARAMS = _args(
     additional_header_text=Arg(STRING),
     allow_guest_interaction=Arg(BOOL),
     request_ttl=Arg(DURATION),
+    # symbox extension: webhook and smtp integrations every request of the flow goes to.
+    notify_ids=Arg(REF_LIST, ref="sym_integration"),
 )
 
 PROMPT_FIELD = _args(
@@ -341,6 +343,9 @@ INTEGRATION_TYPES = frozenset(
         "boundary",
         "segment",
         "datadog",
+        # symbox's own: where request notifications are delivered besides Slack.
+        "webhook",
+        "smtp",
     }
 )
 LOG_DESTINATION_TYPES = frozenset(

@@ -21,6 +21,7 @@ from symbox.audit.entry import iso
 from symbox.config.model import Config, Flow
 from symbox.engine.model import GrantState, Run, RunEvent
 from symbox.engine.permissions import approvers
+from symbox.notify.plan import channel_of
 from symbox.slack.blocks import REVOKE, escape, request_message, run_status_line
 from symbox.slack.destinations import Destinations
 from symbox.slack.users import SlackDirectory
@@ -202,6 +203,8 @@ class SlackNotifier:
             wanted = sorted(entry for entry in approvers(flow.vars) if "@" in entry)
         found: list[str] = []
         for destination in wanted:
+            if channel_of(destination) is not None:
+                continue  # a webhook's or an email's, queued in the notification outbox
             resolved = await self._destinations_of.resolve(destination)
             if resolved is None:
                 log.warning("no Slack destination %r", destination, extra={"run_id": run.id})

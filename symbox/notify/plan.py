@@ -1,0 +1,150 @@
+"""Which notifications a committed run change causes: pure, so it runs inside the writer job.
+
+A request (and a request forwarded after a timeout) goes to:
+
+- every webhook in the flow's ``params.notify_ids`` (the request only, not its forwards);
+- the destinations of the run's current notification that name a webhook
+  (``"webhook:KEY"``) or an email address for email (``"email:ADDRESS"``);
+- by email, every plain email destination (or, without a notification reducer, every
+  email in ``vars.approvers``) when the flow's ``notify_ids`` lists an smtp integration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from symbox.audit.entry import iso, redact
+from symbox.config.model import Config, Flow, Integration
+from symbox.engine.model import Run, RunEvent, RunStatus
+from symbox.engine.permissions import approvers
+from symbox.notify.model import EMAIL, WEBHOOK, Outgoing
+
+log = logging.getLogger(__name__)
+
+# The steps whose events post a request to someone.
+REQUEST_EVENTS = frozenset({"request", "request_forward"})
+_PREFIXES = {"webhook:": WEBHOOK, "email:": EMAIL}
+
+
+def channel_of(destination: object) -> tuple[str, str] | None:
+    """``("webhook", KEY)`` or ``("email", ADDRESS)`` for a destination meant for them, else None.
+
+    Slack leaves such destinations alone; everything else is Slack's.
+    """
+    if not isinstance(destination, str):
+        return None
+    for prefix, kind in _PREFIXES.items():
+        if destination.startswith(prefix):
+            return kind, destination[len(prefix) :].strip()
+    return None
+
+
+class NotificationPlan:
+    """Turns a run's committed events into the notifications to queue with them."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._by_name: dict[str, Integration] = {}
+        for integration in config.integrations.values():
+            self._by_name.setdefault(integration.name, integration)
+        for integration in config.integrations.values():
+            self._by_name[integration.key] = integration
+
+    def __call__(self, run: Run, events: Sequence[RunEvent]) -> list[Outgoing]:
+        """The notifications ``events`` cause, given the run as committed."""
+        if run.status is not RunStatus.REQUESTED:
+            # Decided (or failed) in the same step: nobody needs asking any more.
+            return []
+        flow = self._config.flow_by_name(run.flow)
+        if flow is None:
+            return []
+        found: list[Outgoing] = []
+        for event in events:
+            if event.name in REQUEST_EVENTS and not event.errors:
+                for outgoing in self._for_request(run, flow, event):
+                    if outgoing not in found:
+                        found.append(outgoing)
+        return found
+
+    def _for_request(self, run: Run, flow: Flow, event: RunEvent) -> list[Outgoing]:
+        message = request_message(run, flow, self._target_label(run.target), event)
+        notifiers = [self._by_name[key] for key in flow.params.notify if key in self._by_name]
+        mailer = next((item for item in notifiers if item.type == "smtp"), None)
+        found: list[Outgoing] = []
+        if event.name == "request":
+            for notifier in notifiers:
+                if notifier.type == "webhook":
+                    found.append(Outgoing(run.id, event.id, WEBHOOK, notifier.key, "", message))
+        for destination in self._current_destinations(run, flow):
+            routed = channel_of(destination)
+            if routed is None:
+                if mailer is not None and isinstance(destination, str) and _email(destination):
+                    found.append(
+                        Outgoing(run.id, event.id, EMAIL, mailer.key, destination.lower(), message)
+                    )
+                continue
+            kind, name = routed
+            wanted = "webhook" if kind == WEBHOOK else "smtp"
+            integration = (
+                self._by_name.get(name)
+                if kind == WEBHOOK
+                else mailer or self._only_integration("smtp")
+            )
+            if (
+                integration is None
+                or integration.type != wanted
+                or (kind == EMAIL and not _email(name))
+            ):
+                log.warning(
+                    "no %s integration for notification destination %r",
+                    wanted,
+                    destination,
+                    extra={"run_id": run.id},
+                )
+                continue
+            recipient = name.lower() if kind == EMAIL else ""
+            found.append(Outgoing(run.id, event.id, kind, integration.key, recipient, message))
+        return found
+
+    def _current_destinations(self, run: Run, flow: Flow) -> Sequence[Any]:
+        if run.notifications:
+            return run.notifications[run.notified].get("destinations") or ()
+        # Without a notification reducer, a request goes to the flow's approvers.
+        return sorted(entry for entry in approvers(flow.vars) if _email(entry))
+
+    def _only_integration(self, kind: str) -> Integration | None:
+        found = [item for item in self._config.integrations.values() if item.type == kind]
+        return found[0] if len(found) == 1 else None
+
+    def _target_label(self, name: str | None) -> str | None:
+        for target in self._config.targets.values():
+            if target.name == name:
+                return target.label or target.name
+        return None
+
+
+def _email(value: str) -> bool:
+    return "@" in value and not value.startswith("#") and " " not in value.strip()
+
+
+def request_message(
+    run: Run, flow: Flow, target_label: str | None, event: RunEvent
+) -> Mapping[str, Any]:
+    """What every channel says about a request, as plain data kept with the queued row."""
+    fields = {key: value for key, value in redact(dict(run.fields)).items() if key != "target"}
+    return {
+        "event": event.name,
+        "run_id": run.id,
+        "flow": flow.name,
+        "flow_label": flow.label or flow.name,
+        "requester": run.requester,
+        "target": run.target,
+        "target_label": target_label,
+        "reason": fields.get("reason"),
+        "fields": fields,
+        "requested_at": iso(run.created_at),
+        "expires_at": iso(run.request_expires_at),
+        "commands": {"approve": f"symbox approve {run.id}", "deny": f"symbox deny {run.id}"},
+    }
