@@ -1,0 +1,120 @@
+"""An SMTP server on loopback (aiosmtpd) that keeps every message it accepts."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from types import TracebackType
+from typing import Any, Self
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+
+@dataclass
+class Mail:
+    """One accepted message: who the envelope named, and the parsed message."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class MailboxState:
+    """Accepted messages, and how the server answers the next ones."""
+
+    mails: list[Mail] = field(default_factory=list)
+    # SMTP replies to give DATA, in order, before accepting again ("451 busy").
+    fail_with: list[str] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler:
+    def __init__(self, state: MailboxState) -> None:
+        self._state = state
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self._state.lock:
+            if self._state.fail_with:
+                return self._state.fail_with.pop(0)
+            content = envelope.original_content or b""
+            parsed = message_from_bytes(content, policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            self._state.mails.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), parsed))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SmtpServer:
+    """aiosmtpd's Controller on 127.0.0.1; with ``login`` it requires that login (no TLS)."""
+
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
+        self.state = MailboxState()
+        self.port = _free_port()
+        options: dict[str, Any] = {}
+        if login is not None:
+            options = {
+                "authenticator": self._authenticator(login),
+                "auth_required": True,
+                # The test server has no certificate: logins go in the clear on loopback.
+                "auth_require_tls": False,
+            }
+        self._controller = Controller(
+            _Handler(self.state), hostname="127.0.0.1", port=self.port, **options
+        )
+
+    def _authenticator(self, login: tuple[str, str]) -> Any:
+        state = self.state
+
+        def check(
+            server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        ) -> AuthResult:
+            ok = (
+                isinstance(data, LoginPassword)
+                and (
+                    data.login.decode(),
+                    data.password.decode(),
+                )
+                == login
+            )
+            if ok:
+                with state.lock:
+                    state.logins.append(login[0])
+            return AuthResult(success=ok)
+
+        return check
+
+    def mails(self) -> list[Mail]:
+        """The accepted messages so far."""
+        with self.state.lock:
+            return list(self.state.mails)
+
+    def start(self) -> Self:
+        """Start serving (aiosmtpd runs its own event loop in a thread)."""
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._controller.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
