@@ -252,6 +252,11 @@ class App:
             report=self._report_to_error_channels,
         )
         senders = build_senders(config, self._http_client)
+        slack_key = None
+        if self.slack is not None:
+            # Request messages go through the outbox; updates and DMs follow each commit.
+            slack_key = self.slack.key
+            senders[slack_key] = self.slack.requests
         self.notifications = (
             NotificationDeliverer(
                 self.reader,
@@ -289,7 +294,7 @@ class App:
             hook_scopes=self._hook_scopes,
             admission=self.outbox.refusal,
             hook_integrations=environment_integrations(config, stored),
-            notifications=NotificationPlan(config) if senders else None,
+            notifications=NotificationPlan(config, slack_key) if senders else None,
         )
         self.refusals = RefusalRecorder(
             clock=self.clock,

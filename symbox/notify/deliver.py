@@ -108,10 +108,14 @@ class NotificationDeliverer:
     async def deliver_due(self) -> int:
         """Attempt every row due now (up to a batch); return how many were attempted."""
         due = await self._reader.due_notifications(self._clock.now(), self._batch)
+        # One run's rows go in the order they were queued; different runs side by side.
+        by_run: dict[str, list[Queued]] = {}
+        for queued in due:
+            by_run.setdefault(queued.outgoing.run_id, []).append(queued)
         async with anyio.create_task_group() as group:
-            for queued in due:
+            for rows in by_run.values():
                 await self._slots.acquire()
-                group.start_soon(self._attempt, queued)
+                group.start_soon(self._attempt_in_order, rows)
         return len(due)
 
     async def _sleep(self, deadline: float | None) -> None:
@@ -130,13 +134,14 @@ class NotificationDeliverer:
             waiters.start_soon(woken)
             waiters.start_soon(due)
 
-    async def _attempt(self, queued: Queued) -> None:
+    async def _attempt_in_order(self, rows: list[Queued]) -> None:
         try:
-            error = await self._send(queued)
-            await self._record(queued, error)
-        except Exception:
-            # The row stays due and is attempted again on the next pass.
-            log.exception("recording a notification attempt failed", extra=_about(queued))
+            for queued in rows:
+                try:
+                    await self._record(queued, await self._send(queued))
+                except Exception:
+                    # The row stays due and is attempted again on the next pass.
+                    log.exception("recording a notification attempt failed", extra=_about(queued))
         finally:
             self._slots.release()
 

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 WEBHOOK = "webhook"
 EMAIL = "email"
-KINDS = (WEBHOOK, EMAIL)
+SLACK = "slack"
+KINDS = (WEBHOOK, EMAIL, SLACK)
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,11 @@ class Outgoing:
 
     run_id: str
     event_id: str
-    # "webhook" or "email".
+    # "webhook", "email" or "slack" (a request message to one Slack destination).
     kind: str
     # The sym_integration key that delivers it.
     integration: str
-    # The email address for an email; "" for a webhook.
+    # The email address for an email; the destination for Slack; "" for a webhook.
     recipient: str
     message: Mapping[str, Any]
 

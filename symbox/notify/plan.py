@@ -11,6 +11,7 @@ A request (and a request forwarded after a timeout) goes to:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,7 +20,7 @@ from symbox.audit.entry import iso, redact
 from symbox.config.model import Config, Flow, Integration
 from symbox.engine.model import Run, RunEvent, RunStatus
 from symbox.engine.permissions import approvers
-from symbox.notify.model import EMAIL, WEBHOOK, Outgoing
+from symbox.notify.model import EMAIL, SLACK, WEBHOOK, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ def channel_of(destination: object) -> tuple[str, str] | None:
 class NotificationPlan:
     """Turns a run's committed events into the notifications to queue with them."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, slack: str | None = None) -> None:
         self._config = config
+        # The Slack integration that posts request messages, when Slack is on.
+        self._slack = slack
         self._by_name: dict[str, Integration] = {}
         for integration in config.integrations.values():
             self._by_name.setdefault(integration.name, integration)
@@ -54,22 +57,38 @@ class NotificationPlan:
 
     def __call__(self, run: Run, events: Sequence[RunEvent]) -> list[Outgoing]:
         """The notifications ``events`` cause, given the run as committed."""
-        if run.status is not RunStatus.REQUESTED:
-            # Decided (or failed) in the same step: nobody needs asking any more.
-            return []
         flow = self._config.flow_by_name(run.flow)
         if flow is None:
             return []
         found: list[Outgoing] = []
         for event in events:
-            if event.name in REQUEST_EVENTS and not event.errors:
-                for outgoing in self._for_request(run, flow, event):
-                    if outgoing not in found:
-                        found.append(outgoing)
+            if event.name not in REQUEST_EVENTS or event.errors:
+                continue
+            # Slack shows every request, decided at once or not, in its message.
+            found += self._for_slack(run, flow, event)
+            if run.status is not RunStatus.REQUESTED:
+                # Decided (or failed) in the same step: nobody else needs asking.
+                continue
+            for outgoing in self._for_request(run, flow, event):
+                if outgoing not in found:
+                    found.append(outgoing)
+        return found
+
+    def _for_slack(self, run: Run, flow: Flow, event: RunEvent) -> list[Outgoing]:
+        if self._slack is None:
+            return []
+        found: list[Outgoing] = []
+        for destination in self._current_destinations(run, flow):
+            if channel_of(destination) is None:
+                message = {"run_id": run.id, "destination": destination}
+                shown = destination if isinstance(destination, str) else json.dumps(destination)
+                outgoing = Outgoing(run.id, event.id, SLACK, self._slack, shown, message)
+                if outgoing not in found:
+                    found.append(outgoing)
         return found
 
     def _for_request(self, run: Run, flow: Flow, event: RunEvent) -> list[Outgoing]:
-        message = request_message(run, flow, self._target_label(run.target), event)
+        message = request_message(run, flow, target_label(self._config, run.target), event)
         notifiers = [self._by_name[key] for key in flow.params.notify if key in self._by_name]
         mailer = next((item for item in notifiers if item.type == "smtp"), None)
         found: list[Outgoing] = []
@@ -118,11 +137,13 @@ class NotificationPlan:
         found = [item for item in self._config.integrations.values() if item.type == kind]
         return found[0] if len(found) == 1 else None
 
-    def _target_label(self, name: str | None) -> str | None:
-        for target in self._config.targets.values():
-            if target.name == name:
-                return target.label or target.name
-        return None
+
+def target_label(config: Config, name: str | None) -> str | None:
+    """How a run's target is shown: its label, else its name (None without a target)."""
+    for target in config.targets.values():
+        if target.name == name:
+            return target.label or target.name
+    return None
 
 
 def _email(value: str) -> bool:

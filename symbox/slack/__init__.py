@@ -12,6 +12,7 @@ from symbox.refusals import Refusals
 from symbox.service import RunService
 from symbox.slack.handlers import SlackHandlers
 from symbox.slack.notifier import SlackNotifier
+from symbox.slack.requests import SlackRequestPoster
 from symbox.slack.socket import SlackSocket
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
@@ -35,6 +36,8 @@ class SlackApp:
     def __init__(
         self, integration: Integration, config: Config, writer: Writer, reader: Reader, clock: Clock
     ) -> None:
+        # The integration's key names the request messages' rows in the outbox.
+        self.key = integration.key
         settings = integration.settings
         bot_token = settings["bot_token"]
         app_token = settings.get("app_token")
@@ -51,6 +54,9 @@ class SlackApp:
         self.directory = SlackDirectory(self.web, clock)
         self.notifier = SlackNotifier(
             config=config, web=self.web, directory=self.directory, writer=writer, reader=reader
+        )
+        self.requests = SlackRequestPoster(
+            config=config, web=self.web, directory=self.directory, reader=reader, writer=writer
         )
         self.socket: SlackSocket | None = None
 

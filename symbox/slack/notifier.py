@@ -1,4 +1,4 @@
-"""Tells Slack what happened to runs: the request message, its updates, and DMs.
+"""Tells Slack what happened to runs: updates of the request message, and DMs.
 
 The run service reports every committed transition; the notifier queues it and works
 through the queue in order, so Slack never slows a request or a revocation down. A
@@ -20,8 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from symbox.audit.entry import iso
 from symbox.config.model import Config, Flow
 from symbox.engine.model import GrantState, Run, RunEvent
-from symbox.engine.permissions import approvers
-from symbox.notify.plan import channel_of
+from symbox.notify.plan import target_label
 from symbox.slack.blocks import REVOKE, escape, request_message, run_status_line
 from symbox.slack.destinations import Destinations
 from symbox.slack.users import SlackDirectory
@@ -105,16 +104,14 @@ class SlackNotifier:
         if flow is None:
             return
         name = event.name
+        # The request message itself (and a forward's, to the next destinations) is
+        # posted from the notification outbox by SlackRequestPoster.
         if name == "request":
-            await self._attempt(run, self._post_request(run, flow))
             await self._attempt(
                 run, self._dm(run.requester, f"Your request for {_flow_label(flow)} was sent.")
             )
             return
         if name == "request_forward":
-            # Nobody decided in time: the next destinations get the request too, and every
-            # message is updated together once someone does.
-            await self._attempt(run, self._post_request(run, flow))
             return
         if name in ("approve", "deny", "escalate", "deescalate", "request_expire"):
             await self._attempt(run, self._update_messages(run, flow))
@@ -167,50 +164,14 @@ class SlackNotifier:
         except Exception:
             log.exception("telling Slack about a run failed", extra={"run_id": run.id})
 
-    async def _post_request(self, run: Run, flow: Flow) -> None:
-        target = self._target_label(run)
-        text, blocks = request_message(run, flow, target, self._directory.known_ids())
-        # Each destination on its own: one that Slack refuses does not keep the others.
-        for destination in await self._destinations(run, flow):
-            await self._attempt(run, self._post_one(run, destination, text, blocks))
-
-    async def _post_one(
-        self, run: Run, destination: str, text: str, blocks: list[dict[str, Any]]
-    ) -> None:
-        response = await self._web.chat_postMessage(channel=destination, text=text, blocks=blocks)
-        channel, ts = str(response["channel"]), str(response["ts"])
-
-        def remember(txn: WriteTxn) -> None:
-            txn.add_slack_message(run.id, channel, ts)
-
-        await self._writer.submit(remember)
-
     async def _update_messages(self, run: Run, flow: Flow) -> None:
         text, blocks = request_message(
-            run, flow, self._target_label(run), self._directory.known_ids()
+            run, flow, target_label(self._config, run.target), self._directory.known_ids()
         )
         for channel, ts in await self._reader.slack_messages(run.id):
             await self._attempt(
                 run, self._web.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             )
-
-    async def _destinations(self, run: Run, flow: Flow) -> list[str]:
-        """Channels and user ids to post the request to now (its current notification)."""
-        if run.notifications:
-            wanted: Sequence[Any] = run.notifications[run.notified].get("destinations") or ()
-        else:
-            # Without a notification reducer, symbox asks the flow's approvers by DM.
-            wanted = sorted(entry for entry in approvers(flow.vars) if "@" in entry)
-        found: list[str] = []
-        for destination in wanted:
-            if channel_of(destination) is not None:
-                continue  # a webhook's or an email's, queued in the notification outbox
-            resolved = await self._destinations_of.resolve(destination)
-            if resolved is None:
-                log.warning("no Slack destination %r", destination, extra={"run_id": run.id})
-            elif resolved not in found:
-                found.append(resolved)
-        return found
 
     async def _dm(self, email: str, text: str, revoke: Run | None = None) -> None:
         user_id = await self._directory.user_id(email)
@@ -263,12 +224,6 @@ class SlackNotifier:
             return None
         logger = self._config.error_loggers.get(environment.error_logger)
         return None if logger is None else logger.destination
-
-    def _target_label(self, run: Run) -> str | None:
-        for target in self._config.targets.values():
-            if target.name == run.target:
-                return target.label or target.name
-        return None
 
     def status_line(self, run: Run) -> str | None:
         """The status line shown under a decided request (for tests and the handlers)."""
