@@ -85,6 +85,8 @@ class NotificationDeliverer:
         self._batch = batch
         self._slots = anyio.Semaphore(concurrency)
         self._wake = anyio.Event()
+        # Set when an attempt could not be recorded, so the loop pauses instead of spinning.
+        self._troubled = False
 
     def wake(self) -> None:
         """Say that rows may have been queued (called after every commit; never blocks)."""
@@ -94,14 +96,16 @@ class NotificationDeliverer:
         """Deliver until cancelled."""
         while True:
             self._wake = anyio.Event()
+            if self._troubled:
+                self._troubled = False
+                await anyio.sleep(ERROR_PAUSE)
             try:
-                sent = await self.deliver_due()
-                next_at = None if sent >= self._batch else await self._reader.next_notification_at()
+                if await self.deliver_due() >= self._batch:
+                    continue  # a full batch: more may be due already
+                next_at = await self._reader.next_notification_at()
             except Exception:
                 log.exception("reading the notification outbox failed")
                 await anyio.sleep(ERROR_PAUSE)
-                continue
-            if sent >= self._batch:
                 continue
             await self._sleep(next_at)
 
@@ -141,6 +145,7 @@ class NotificationDeliverer:
                     await self._record(queued, await self._send(queued))
                 except Exception:
                     # The row stays due and is attempted again on the next pass.
+                    self._troubled = True
                     log.exception("recording a notification attempt failed", extra=_about(queued))
         finally:
             self._slots.release()
