@@ -63,6 +63,16 @@ async def metric(h: Harness, line: str) -> bool:
     return line in (await h.http.get("/metrics")).text.splitlines()
 
 
+async def attempted(h: Harness, run_id: str, attempts: int) -> None:
+    """Wait until each of the run's notifications has had ``attempts`` attempts recorded."""
+
+    async def done() -> bool:
+        rows = await h.app.reader.run_notifications(run_id)
+        return bool(rows) and all(row["attempts"] == attempts for row in rows)
+
+    await h.wait_for(done, f"{attempts} attempt(s) to be recorded")
+
+
 async def test_a_request_is_posted_to_the_webhook_and_emailed_to_the_approvers(
     tmp_path: Path,
 ) -> None:
@@ -153,7 +163,7 @@ async def test_a_failing_webhook_is_retried_with_backoff_until_it_takes_the_post
         config = notifying(webhook("ops", hook.url + "/ops"), "sym_integration.ops.id")
         async with harness(tmp_path, config_text=config, monkeypatch_env=ENV) as h:
             run_id = await h.request()
-            await h.wait_for(lambda: len(hook.state.posts) == 1, "the first attempt")
+            await attempted(h, run_id, 1)
             rows = await h.app.reader.run_notifications(run_id)
             assert rows[0]["attempts"] == 1
             assert "HTTP 503" in rows[0]["last_error"]
@@ -162,7 +172,7 @@ async def test_a_failing_webhook_is_retried_with_backoff_until_it_takes_the_post
             await h.advance(4)
             assert len(hook.state.posts) == 1
             await h.advance(12)
-            await h.wait_for(lambda: len(hook.state.posts) == 2, "the second attempt")
+            await attempted(h, run_id, 2)
             await h.advance(35)
             await h.wait_for(lambda: hook.state.accepted(), "the delivery")
             assert len(hook.state.posts) == 3
@@ -188,7 +198,7 @@ async def test_a_notification_failing_past_its_bound_ends_failed_and_is_logged(
             tmp_path, config_text=config, monkeypatch_env=ENV, notify_retry=retry
         ) as h:
             run_id = await h.request()
-            await h.wait_for(lambda: len(hook.state.posts) == 1, "the first attempt")
+            await attempted(h, run_id, 1)
             await h.advance(20)
             await h.wait_for(
                 lambda: metric(h, 'symbox_notifications_total{kind="webhook",outcome="failed"} 1'),
@@ -243,11 +253,16 @@ async def test_a_notification_due_when_symbox_stops_is_sent_after_it_starts_agai
 
         async with start() as h:
             run_id = await h.request()
-            await h.wait_for(
-                lambda: len(hook.state.posts) == 1 and len(mail.mails()) == 1,
-                "a failed post, one email sent and one refused for now",
-            )
+
+            async def tried() -> bool:
+                rows = await h.app.reader.run_notifications(run_id)
+                return len(rows) == 3 and all(row["attempts"] == 1 for row in rows)
+
+            # A failed post, one email sent and one refused for now.
+            await h.wait_for(tried, "every notification to be tried once")
+            assert len(hook.state.posts) == 1 and len(mail.mails()) == 1
             assert await metric(h, 'symbox_notifications_pending{kind="email"} 1')
+            assert await metric(h, 'symbox_notifications_pending{kind="webhook"} 1')
         # Down while the retries come due.
         clock.advance(120)
         async with start() as h:
