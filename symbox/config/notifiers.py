@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from symbox.config.destinations import number, unknown_or_missing
 from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
 
@@ -43,25 +44,13 @@ def _url_problem(value: Any) -> str | None:
     return "settings.url: expected an https:// URL (plain http:// only to a loopback address)"
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _problems(kind: str, settings: Mapping[str, Any]) -> list[str]:
-    problems: list[str] = []
-    known = SETTINGS[kind]
-    for name in sorted(set(settings) - known):
-        problems.append(
-            f"settings.{name}: unknown setting for {kind} (known: {', '.join(sorted(known))})"
-        )
-    for name in REQUIRED[kind]:
-        if name not in settings:
-            problems.append(f"settings.{name} is required for {kind} integrations")
+    problems = unknown_or_missing(kind, settings, SETTINGS[kind], REQUIRED[kind], "integrations")
     for name in ("secret", "password"):
         if name in settings and not isinstance(settings[name], Secret):
             problems.append(f'settings.{name}: must be read with env("NAME"), not written')
     timeout = settings.get("timeout")
-    if timeout is not None and not (_number(timeout) and 0 < timeout <= 300):
+    if timeout is not None and not (number(timeout) and 0 < timeout <= 300):
         problems.append("settings.timeout: expected seconds above 0, at most 300")
     if kind == "webhook":
         if "url" in settings and (problem := _url_problem(settings["url"])):

@@ -16,6 +16,7 @@ import anyio
 import httpx
 
 from symbox.audit.delivery import RetryTiming
+from symbox.audit.outbox import Gauge
 from symbox.clock import Clock
 from symbox.config.model import Config
 from symbox.metrics import Metrics
@@ -27,7 +28,6 @@ from symbox.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
-Gauge = tuple[str, str, tuple[tuple[str, str], ...], float]
 # The deliverer looks at the outbox at least this often (clock seconds), so a row it was
 # not woken for (written by another process) waits at most this long.
 MAX_SLEEP = 30.0

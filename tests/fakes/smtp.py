@@ -7,11 +7,12 @@ import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.fakes.loopback import Served
 
 
 @dataclass
@@ -55,7 +56,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class SmtpServer:
+class SmtpServer(Served):
     """aiosmtpd's Controller on 127.0.0.1; with ``login`` it accepts only that login (no TLS)."""
 
     def __init__(self, login: tuple[str, str] | None = None) -> None:
@@ -108,14 +109,3 @@ class SmtpServer:
     def stop(self) -> None:
         """Stop serving."""
         self._controller.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
