@@ -6,7 +6,10 @@ A request (and a request forwarded after a timeout) goes to:
 - the destinations of the run's current notification that name a webhook
   (``"webhook:KEY"``) or an email address for email (``"email:ADDRESS"``);
 - by email, every plain email destination (or, without a notification reducer, every
-  email in ``vars.approvers``) when the flow's ``notify_ids`` lists an smtp integration.
+  email in ``vars.approvers``) when the flow's ``notify_ids`` lists an smtp integration;
+- with Slack on, every Slack destination of the current notification (one row each, so
+  one destination's retries never post to the others again), even a request decided in
+  the same step: its Slack message shows the decision.
 """
 
 from __future__ import annotations
