@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,9 @@ NOTIFIER_TYPES = frozenset({"webhook", "smtp"})
 WEBHOOK_FORMATS = ("gchat", "json", "teams")
 SETTINGS: Mapping[str, frozenset[str]] = {
     "webhook": frozenset({"url", "format", "secret", "timeout"}),
-    "smtp": frozenset({"host", "port", "starttls", "username", "password", "from", "timeout"}),
+    "smtp": frozenset(
+        {"host", "port", "starttls", "username", "password", "from", "timeout", "ca_file"}
+    ),
 }
 REQUIRED: Mapping[str, tuple[str, ...]] = {"webhook": ("url",), "smtp": ("host", "from")}
 # One address, as a From header names it: "Name <a@b>" or "a@b".
@@ -75,6 +78,11 @@ def _problems(kind: str, settings: Mapping[str, Any]) -> list[str]:
     username = settings.get("username")
     if username is not None and not (isinstance(username, str | Secret) and username):
         problems.append("settings.username: expected a string or env()")
+    ca_file = settings.get("ca_file")
+    if ca_file is not None and not (isinstance(ca_file, str) and os.path.isfile(ca_file)):
+        problems.append(
+            f"settings.ca_file: no such file {ca_file!r} (the PEM certificates to trust)"
+        )
     if ("username" in settings) != ("password" in settings):
         problems.append("settings.username and settings.password are set together")
     return problems

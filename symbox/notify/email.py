@@ -32,6 +32,9 @@ class EmailSender:
         self._sender = str(settings["from"])
         self._username = settings.get("username")
         self._password = settings.get("password")
+        # The certificates to trust instead of the system's (a relay with a private CA).
+        ca_file = settings.get("ca_file")
+        self._ca_file = ca_file if isinstance(ca_file, str) else None
         timeout = settings.get("timeout")
         self._timeout = float(timeout) if isinstance(timeout, int | float) else DEFAULT_TIMEOUT
 
@@ -63,6 +66,7 @@ class EmailSender:
                 username=self._reveal(self._username),
                 password=self._reveal(self._password),
                 timeout=self._timeout,
+                cert_bundle=self._ca_file,
             )
         except aiosmtplib.SMTPRecipientsRefused as error:
             # Every recipient refused: a 5xx refusal will be the same next time.

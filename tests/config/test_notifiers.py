@@ -81,3 +81,13 @@ def test_a_valid_notifying_config_loads() -> None:
     assert config.flows["f"].params.notify == ("ops", "mail")
     assert config.integrations["ops"].settings["format"] == "teams"
     assert config.integrations["mail"].settings["from"] == "symbox@example.com"
+
+
+def test_smtp_ca_file_must_exist() -> None:
+    check(
+        'resource "sym_integration" "m" {\n  type = "smtp"\n  name = "m"\n'
+        '  external_id = "m"\n'
+        '  settings = { host = "h", from = "a@b.example", ca_file = "/nonexistent/ca.pem" }\n}\n',
+        "config.hcl:18: sym_integration.m: settings.ca_file: no such file "
+        "'/nonexistent/ca.pem' (the PEM certificates to trust)",
+    )

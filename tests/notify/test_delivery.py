@@ -12,7 +12,7 @@ import pytest
 from symbox.notify.deliver import NotifyRetry
 from tests.fakes.clock import FakeClock
 from tests.fakes.configs import access_config
-from tests.fakes.smtp import SmtpServer
+from tests.fakes.smtp import SmtpServer, self_signed
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.harness import Harness, harness
 
@@ -32,13 +32,15 @@ def webhook(key: str, url: str, shape: str = "json") -> str:
     )
 
 
-def smtp(port: int, login: bool = False) -> str:
-    """An smtp integration for the test server on ``port`` (no TLS on loopback)."""
+def smtp(port: int, login: bool = False, ca_file: Path | None = None) -> str:
+    """An smtp integration for the test server on ``port``: STARTTLS trusting ``ca_file``,
+    else in the clear (loopback only)."""
     credentials = '    username = "symbox"\n    password = env("SMTP_PASSWORD")\n' if login else ""
+    tls = f'    ca_file = "{ca_file}"\n' if ca_file else "    starttls = false\n"
     return (
         'resource "sym_integration" "mail" {\n  type = "smtp"\n  name = "mail"\n'
         f'  external_id = "mail"\n  settings = {{\n    host = "127.0.0.1"\n    port = {port}\n'
-        f'    starttls = false\n    from = "symbox@example.com"\n{credentials}  }}\n}}\n'
+        f'{tls}    from = "symbox@example.com"\n{credentials}  }}\n}}\n'
     )
 
 
@@ -332,3 +334,34 @@ async def test_email_logs_in_with_the_password_from_env_and_never_logs_it(
     assert caplog.records
     assert all(SMTP_PASSWORD not in record.getMessage() for record in caplog.records)
     assert SMTP_PASSWORD not in caplog.text
+
+
+async def test_email_upgrades_with_starttls_and_trusts_the_configured_certificates(
+    tmp_path: Path,
+) -> None:
+    certificate = self_signed(tmp_path)
+    with SmtpServer(login=("symbox", SMTP_PASSWORD), certificate=certificate) as mail:
+        config = notifying(
+            smtp(mail.port, login=True, ca_file=certificate), "sym_integration.mail.id"
+        )
+        async with harness(tmp_path, config_text=config, monkeypatch_env=ENV) as h:
+            run_id = await h.request()
+            await h.wait_for(lambda: len(mail.mails()) == 2, "two emails over TLS")
+            assert mail.state.logins
+            assert [item.message["X-Symbox-Run"] for item in mail.mails()] == [run_id] * 2
+
+
+async def test_email_refuses_a_server_whose_certificate_it_does_not_trust(
+    tmp_path: Path,
+) -> None:
+    certificate = self_signed(tmp_path)
+    with SmtpServer(certificate=certificate) as mail:
+        # The system's trust store does not know the test certificate.
+        text = smtp(mail.port, ca_file=certificate).replace(f'    ca_file = "{certificate}"\n', "")
+        config = notifying(text, "sym_integration.mail.id")
+        async with harness(tmp_path, config_text=config, monkeypatch_env=ENV) as h:
+            run_id = await h.request()
+            await attempted(h, run_id, 1)
+            rows = await h.app.reader.run_notifications(run_id)
+            assert all("CERTIFICATE_VERIFY_FAILED" in row["last_error"] for row in rows)
+            assert mail.mails() == []
