@@ -254,9 +254,9 @@ class App:
         senders = build_senders(config, self._http_client)
         slack_key = None
         if self.slack is not None:
-            # Request messages go through the outbox; updates and DMs follow each commit.
+            # Request messages, their updates and DMs all go through the outbox.
             slack_key = self.slack.key
-            senders[slack_key] = self.slack.requests
+            senders[slack_key] = self.slack.outbox
         self.notifications = (
             NotificationDeliverer(
                 self.reader,
@@ -287,7 +287,6 @@ class App:
             policy=options.retry_policy,
             on_commit=self._committed,
             locks=locks,
-            on_change=self.slack.notifier.committed if self.slack else lambda run, events: None,
             hooks=None
             if self.hook_pool is None
             else HookRunner(self.hook_pool, metrics=self.metrics),
@@ -454,8 +453,6 @@ class App:
                 await self.writer.close()
                 for shipper in self.shippers:
                     shipper.close()
-                if self.slack is not None:
-                    self.slack.close()
                 if lock is not None:
                     os.close(lock)
 

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 MAX_SLEEP = 30.0
 # After the outbox itself could not be read or written, try again after this long.
 ERROR_PAUSE = 1.0
+# Delivered and failed notifications are kept this long (to look into), then deleted.
+KEEP_DONE = 7 * 86400.0
+# How often (clock seconds) the deliverer deletes what it no longer keeps.
+PRUNE_EVERY = 3600.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class NotificationDeliverer:
         self._wake = anyio.Event()
         # Set when an attempt could not be recorded, so the loop pauses instead of spinning.
         self._troubled = False
+        self._pruned_at: float | None = None
 
     def wake(self) -> None:
         """Say that rows may have been queued (called after every commit; never blocks)."""
@@ -100,6 +105,7 @@ class NotificationDeliverer:
                 self._troubled = False
                 await anyio.sleep(ERROR_PAUSE)
             try:
+                await self._prune()
                 if await self.deliver_due() >= self._batch:
                     continue  # a full batch: more may be due already
                 next_at = await self._reader.next_notification_at()
@@ -108,6 +114,13 @@ class NotificationDeliverer:
                 await anyio.sleep(ERROR_PAUSE)
                 continue
             await self._sleep(next_at)
+
+    async def _prune(self) -> None:
+        now = self._clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        await self._writer.submit(lambda txn: txn.prune_notifications(now - KEEP_DONE))
 
     async def deliver_due(self) -> int:
         """Attempt every row due now (up to a batch); return how many were attempted."""

@@ -24,11 +24,20 @@ from symbox.config.model import Config, Flow, Integration
 from symbox.engine.model import Run, RunEvent, RunStatus
 from symbox.engine.permissions import approvers
 from symbox.notify.model import EMAIL, SLACK, WEBHOOK, Outgoing
+from symbox.store.codec import run_to_json
 
 log = logging.getLogger(__name__)
 
 # The steps whose events post a request to someone.
 REQUEST_EVENTS = frozenset({"request", "request_forward"})
+# Events Slack tells people about (besides any event that records errors).
+SLACK_EVENTS = frozenset(
+    {"request", "approve", "deny", "escalate", "deescalate", "request_expire", "hook_error"}
+)
+# What a Slack row does: post the request message to one destination, or tell Slack
+# about one event.
+POST = "post"
+TELL = "tell"
 _PREFIXES = {"webhook:": WEBHOOK, "email:": EMAIL}
 
 
@@ -65,10 +74,9 @@ class NotificationPlan:
             return []
         found: list[Outgoing] = []
         for event in events:
+            found += self._for_slack(run, flow, event)
             if event.name not in REQUEST_EVENTS or event.errors:
                 continue
-            # Slack shows every request, decided at once or not, in its message.
-            found += self._for_slack(run, flow, event)
             if run.status is not RunStatus.REQUESTED:
                 # Decided (or failed) in the same step: nobody else needs asking.
                 continue
@@ -81,13 +89,27 @@ class NotificationPlan:
         if self._slack is None:
             return []
         found: list[Outgoing] = []
-        for destination in self._current_destinations(run, flow):
-            if channel_of(destination) is None:
-                message = {"run_id": run.id, "destination": destination}
+        if event.name in REQUEST_EVENTS and not event.errors:
+            # The request message, one row per destination: Slack shows every request,
+            # decided in the same step or not.
+            for destination in self._current_destinations(run, flow):
+                if channel_of(destination) is not None:
+                    continue
+                posted = {"action": POST, "run_id": run.id, "destination": destination}
                 shown = destination if isinstance(destination, str) else json.dumps(destination)
-                outgoing = Outgoing(run.id, event.id, SLACK, self._slack, shown, message)
+                outgoing = Outgoing(run.id, event.id, SLACK, self._slack, shown, posted)
                 if outgoing not in found:
                     found.append(outgoing)
+        if event.name in SLACK_EVENTS or event.errors:
+            # What Slack says about the event (message updates, DMs, error reports) is
+            # worked out when it is sent, from the run as this event left it.
+            told = {
+                "action": TELL,
+                "run": run_to_json(run),
+                "event": event.name,
+                "errors": list(event.errors),
+            }
+            found.append(Outgoing(run.id, event.id, SLACK, self._slack, "", told))
         return found
 
     def _for_request(self, run: Run, flow: Flow, event: RunEvent) -> list[Outgoing]:

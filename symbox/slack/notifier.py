@@ -1,28 +1,25 @@
-"""Tells Slack what happened to runs: updates of the request message, and DMs.
+"""Tells Slack what happened to runs: updates of the request message, DMs, error reports.
 
-The run service reports every committed transition; the notifier queues it and works
-through the queue in order, so Slack never slows a request or a revocation down. A
-Slack error is logged and the next change goes on.
+Each committed event Slack hears about is a row in the notification outbox, written with
+the run (see ``notify/plan.py``); the deliverer hands it here in commit order per run,
+so Slack never slows a request or a revocation down. A Slack error is logged and the
+event's other messages still go.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.audit.entry import iso
 from symbox.config.model import Config, Flow
-from symbox.engine.model import GrantState, Run, RunEvent
+from symbox.engine.model import GrantState, Run
 from symbox.notify.plan import target_label
 from symbox.slack.blocks import REVOKE, escape, request_message, run_status_line
-from symbox.slack.destinations import Destinations
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
 from symbox.store.txn import WriteTxn
@@ -30,13 +27,9 @@ from symbox.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
-Change = tuple[Run, tuple[RunEvent, ...]]
-# Runs told about at once; each Slack call takes a few milliseconds of waiting.
-LANES = 8
-
 
 class SlackNotifier:
-    """Posts and updates request messages and DMs requesters, one change at a time."""
+    """Updates request messages, DMs requesters and reports errors, one event at a time."""
 
     def __init__(
         self,
@@ -52,58 +45,16 @@ class SlackNotifier:
         self._directory = directory
         self._writer = writer
         self._reader = reader
-        self._destinations_of = Destinations(web, directory)
-        send, receive = anyio.create_memory_object_stream[Change](math.inf)
-        self._send: MemoryObjectSendStream[Change] = send
-        self._receive: MemoryObjectReceiveStream[Change] = receive
 
-    def committed(self, run: Run, events: Sequence[RunEvent]) -> None:
-        """Queue a committed change (called by the run service; never blocks)."""
-        try:
-            self._send.send_nowait((run, tuple(events)))
-        except anyio.ClosedResourceError:
-            log.warning("Slack is stopped; not telling it about a change", extra={"run_id": run.id})
+    async def deliver(self, run: Run, name: str, errors: Sequence[str]) -> None:
+        """Tell Slack about one committed event of ``run`` (as it was committed).
 
-    def close(self) -> None:
-        """Drop what is still queued (symbox is stopping)."""
-        self._send.close()
-        self._receive.close()
-
-    async def run(self) -> None:
-        """Deliver queued changes until cancelled: in order per run, runs side by side."""
-        async with anyio.create_task_group() as group:
-            lanes: list[MemoryObjectSendStream[Change]] = []
-            for _ in range(LANES):
-                send, receive = anyio.create_memory_object_stream[Change](math.inf)
-                lanes.append(send)
-                group.start_soon(self._lane, receive)
-            try:
-                # A run always maps to the same lane, so its messages keep their order.
-                async for change in self._receive:
-                    lanes[hash(change[0].id) % LANES].send_nowait(change)
-            finally:
-                for lane in lanes:
-                    lane.close()
-
-    async def _lane(self, changes: MemoryObjectReceiveStream[Change]) -> None:
-        async with changes:
-            async for run, events in changes:
-                for event in events:
-                    try:
-                        await self._deliver(run, event)
-                    except SlackApiError as error:
-                        log.error(
-                            "Slack refused a message",
-                            extra={"run_id": run.id, "error": error.response.get("error")},
-                        )
-                    except Exception:
-                        log.exception("telling Slack about a run failed", extra={"run_id": run.id})
-
-    async def _deliver(self, run: Run, event: RunEvent) -> None:
+        Each Slack step's failure is logged and the others still go: the event is told
+        once, not retried.
+        """
         flow = self._config.flow_by_name(run.flow)
         if flow is None:
             return
-        name = event.name
         # The request message itself (and a forward's, to the next destinations) is
         # posted from the notification outbox by SlackRequestPoster.
         if name == "request":
@@ -145,12 +96,10 @@ class SlackNotifier:
                 ),
             )
         fast_retry = run.grant is not None and run.grant.state is GrantState.REVOKING
-        if (event.errors or name == "hook_error") and not (
-            name == "deescalate_failed" and fast_retry
-        ):
+        if (errors or name == "hook_error") and not (name == "deescalate_failed" and fast_retry):
             # A revoke still in its fast retries is not news yet; one failing past the
             # bound is, and so is each slow retry that fails after it.
-            await self._attempt(run, self._report_error(run, flow, event))
+            await self._attempt(run, self._report_error(run, flow, name, errors))
 
     async def _attempt(self, run: Run, step: Awaitable[object]) -> None:
         """Run one Slack step; a failure is logged and the run's other messages still go."""
@@ -204,15 +153,15 @@ class SlackNotifier:
 
             await self._writer.submit(remember)
 
-    async def _report_error(self, run: Run, flow: Flow, event: RunEvent) -> None:
+    async def _report_error(self, run: Run, flow: Flow, name: str, errors: Sequence[str]) -> None:
         channel = self._error_channel(flow)
-        error = (event.errors or run.errors or ("unknown error",))[-1]
+        error = (tuple(errors) or run.errors or ("unknown error",))[-1]
         if channel is not None:
             await self._web.chat_postMessage(
                 channel=channel,
                 text=f"symbox: run {run.id} ({flow.name}, {run.requester}): {escape(error)}",
             )
-        if run.status.value == "errored" and event.name != "hook_error":
+        if run.status.value == "errored" and name != "hook_error":
             await self._dm(
                 run.requester,
                 f"Something went wrong with your {_flow_label(flow)} request (run {run.id}).",

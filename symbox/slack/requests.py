@@ -1,10 +1,11 @@
-"""Posts request messages from the notification outbox: one row per destination.
+"""Slack's rows in the notification outbox: request messages, and events to tell.
 
 A request (or a forward) queues a row per Slack destination in the same transaction as
 the run, so a request made just before symbox stops is still posted after it starts,
 and a destination Slack is slow to take is retried without posting to the others again.
 The message is rendered from the run as it is when posted, so a late post shows the
-decision it missed.
+decision it missed. Every other event Slack hears about is one row handed to the
+notifier, which logs a Slack error and goes on: it is told once, not retried.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.config.model import Config
 from symbox.notify.model import Queued, SendError
-from symbox.notify.plan import target_label
+from symbox.notify.plan import TELL, target_label
 from symbox.slack.blocks import request_message
 from symbox.slack.destinations import Destinations
+from symbox.slack.notifier import SlackNotifier
 from symbox.slack.users import SlackDirectory
+from symbox.store.codec import run_from_json
 from symbox.store.reader import Reader
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
@@ -29,8 +32,9 @@ _TRANSIENT = frozenset(
 )
 
 
-class SlackRequestPoster:
-    """Delivers ``slack`` outbox rows: the request message, to one destination."""
+class SlackOutbox:
+    """Delivers ``slack`` outbox rows: a request message to one destination, or an event
+    told through the notifier (updates, DMs, error reports)."""
 
     def __init__(
         self,
@@ -40,8 +44,10 @@ class SlackRequestPoster:
         directory: SlackDirectory,
         reader: Reader,
         writer: Writer,
+        notifier: SlackNotifier,
     ) -> None:
         self._config = config
+        self._notifier = notifier
         self._web = web
         self._directory = directory
         self._reader = reader
@@ -49,7 +55,15 @@ class SlackRequestPoster:
         self._destinations = Destinations(web, directory)
 
     async def send(self, queued: Queued) -> None:
-        """Post the run's request message to the row's destination and remember it."""
+        """Post a request message, or tell Slack about an event, as the row says."""
+        message = queued.outgoing.message
+        if message.get("action") == TELL:
+            run = run_from_json(str(message["run"]))
+            await self._notifier.deliver(run, str(message["event"]), message.get("errors") or ())
+            return
+        await self._post(queued)
+
+    async def _post(self, queued: Queued) -> None:
         run_id = queued.outgoing.run_id
         run = await self._reader.get_run(run_id)
         flow = None if run is None else self._config.flow_by_name(run.flow)

@@ -197,6 +197,15 @@ class WriteTxn:
             (error, retry_at, retry_at, now, row_id),
         )
 
+    def prune_notifications(self, before: float) -> int:
+        """Delete notifications delivered or failed before ``before``; return how many."""
+        cursor = self._conn.execute(
+            "DELETE FROM notifications WHERE next_attempt_at IS NULL"
+            " AND coalesce(delivered_at, failed_at) < ?",
+            (before,),
+        )
+        return cursor.rowcount
+
     # Tokens
 
     def insert_token(self, token: TokenRecord) -> None:

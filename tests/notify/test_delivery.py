@@ -365,3 +365,20 @@ async def test_email_refuses_a_server_whose_certificate_it_does_not_trust(
             rows = await h.app.reader.run_notifications(run_id)
             assert all("CERTIFICATE_VERIFY_FAILED" in row["last_error"] for row in rows)
             assert mail.mails() == []
+
+
+async def test_done_notifications_are_kept_a_week_then_deleted(tmp_path: Path) -> None:
+    with WebhookReceiver(HOOK_SECRET) as hook:
+        config = notifying(webhook("ops", hook.url + "/ops"), "sym_integration.ops.id")
+        async with harness(tmp_path, config_text=config, monkeypatch_env=ENV) as h:
+            run_id = await h.request()
+            await attempted(h, run_id, 1)
+            await h.advance(6 * 86400)
+            assert len(await h.app.reader.run_notifications(run_id)) == 1
+
+            async def gone() -> bool:
+                await h.advance(3600)
+                return not await h.app.reader.run_notifications(run_id)
+
+            await h.wait_for(gone, "the delivered row to be deleted")
+            assert h.clock.now() - 1_800_000_000.0 >= 7 * 86400

@@ -54,16 +54,21 @@ def test_a_request_goes_to_the_flow_webhooks_and_emails_its_approvers(tmp_path: 
     assert [(item.kind, item.integration, item.recipient) for item in queued] == [
         ("slack", "slack", "alice@example.com"),
         ("slack", "slack", "bob@example.com"),
+        # Then the event itself, for Slack's DM to the requester.
+        ("slack", "slack", ""),
         ("webhook", "ops", ""),
         ("email", "mail", "alice@example.com"),
         ("email", "mail", "bob@example.com"),
     ]
-    webhook_message = queued[2].message
+    assert queued[2].message["action"] == "tell" and queued[2].message["event"] == "request"
+    webhook_message = queued[3].message
     assert webhook_message["run_id"] == "r1"
     assert webhook_message["target_label"] == "prod-db"
     assert "target" not in webhook_message["fields"]
-    # Other steps queue nothing.
-    assert plan(RUN, [event("approve")]) == []
+    # Other steps are only Slack's to tell, and steps it does not tell queue nothing.
+    (told,) = plan(RUN, [event("approve")])
+    assert (told.kind, told.message["event"]) == ("slack", "approve")
+    assert plan(RUN, [event("escalate_failed")]) == []
 
 
 def test_a_request_decided_at_once_only_shows_in_slack(tmp_path: Path) -> None:
@@ -71,6 +76,7 @@ def test_a_request_decided_at_once_only_shows_in_slack(tmp_path: Path) -> None:
     approved = replace(RUN, status=RunStatus.APPROVED)
     queued = plan(approved, [event("request"), event("approve", RunStatus.APPROVED)])
     assert {item.kind for item in queued} == {"slack"}
+    assert [item.message["action"] for item in queued] == ["post", "post", "tell", "tell"]
 
 
 def test_a_forward_goes_to_the_next_notification_only(tmp_path: Path) -> None:
