@@ -12,7 +12,7 @@ from symbox.refusals import Refusals
 from symbox.service import RunService
 from symbox.slack.handlers import SlackHandlers
 from symbox.slack.notifier import SlackNotifier
-from symbox.slack.requests import SlackOutbox
+from symbox.slack.outbox import SlackOutbox
 from symbox.slack.socket import SlackSocket
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
