@@ -77,7 +77,7 @@ class NotificationDeliverer:
         retry: NotifyRetry | None = None,
         sample: Callable[[], float] = random.random,
         batch: int = 64,
-        concurrency: int = 8,
+        concurrency: int = 16,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -92,28 +92,35 @@ class NotificationDeliverer:
         # Set when an attempt could not be recorded, so the loop pauses instead of spinning.
         self._troubled = False
         self._pruned_at: float | None = None
+        # Runs whose rows are being sent now.
+        self._busy: set[str] = set()
 
     def wake(self) -> None:
         """Say that rows may have been queued (called after every commit; never blocks)."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
-        while True:
-            self._wake = anyio.Event()
-            if self._troubled:
-                self._troubled = False
-                await anyio.sleep(ERROR_PAUSE)
-            try:
-                await self._prune()
-                if await self.deliver_due() >= self._batch:
-                    continue  # a full batch: more may be due already
-                next_at = await self._reader.next_notification_at()
-            except Exception:
-                log.exception("reading the notification outbox failed")
-                await anyio.sleep(ERROR_PAUSE)
-                continue
-            await self._sleep(next_at)
+        """Deliver until cancelled: one run's rows in order, runs side by side.
+
+        A run whose rows are being sent is left alone until they are done, so a slow
+        receiver delays only its own runs' notifications, never the others'.
+        """
+        async with anyio.create_task_group() as workers:
+            while True:
+                self._wake = anyio.Event()
+                if self._troubled:
+                    self._troubled = False
+                    await anyio.sleep(ERROR_PAUSE)
+                try:
+                    await self._prune()
+                    if await self._start_due(workers):
+                        continue  # a full batch: more may be due already
+                    next_at = await self._reader.next_notification_after(self._clock.now())
+                except Exception:
+                    log.exception("reading the notification outbox failed")
+                    await anyio.sleep(ERROR_PAUSE)
+                    continue
+                await self._sleep(next_at)
 
     async def _prune(self) -> None:
         now = self._clock.now()
@@ -122,18 +129,19 @@ class NotificationDeliverer:
         self._pruned_at = now
         await self._writer.submit(lambda txn: txn.prune_notifications(now - KEEP_DONE))
 
-    async def deliver_due(self) -> int:
-        """Attempt every row due now (up to a batch); return how many were attempted."""
+    async def _start_due(self, workers: anyio.abc.TaskGroup) -> bool:
+        """Start sending the rows due now of runs not being sent already; True when the
+        batch was full and some were started (more may be due)."""
         due = await self._reader.due_notifications(self._clock.now(), self._batch)
-        # One run's rows go in the order they were queued; different runs side by side.
         by_run: dict[str, list[Queued]] = {}
         for queued in due:
-            by_run.setdefault(queued.outgoing.run_id, []).append(queued)
-        async with anyio.create_task_group() as group:
-            for rows in by_run.values():
-                await self._slots.acquire()
-                group.start_soon(self._attempt_in_order, rows)
-        return len(due)
+            if queued.outgoing.run_id not in self._busy:
+                by_run.setdefault(queued.outgoing.run_id, []).append(queued)
+        for run_id, rows in by_run.items():
+            await self._slots.acquire()
+            self._busy.add(run_id)
+            workers.start_soon(self._attempt_in_order, run_id, rows)
+        return len(due) >= self._batch and bool(by_run)
 
     async def _sleep(self, deadline: float | None) -> None:
         until = self._clock.now() + MAX_SLEEP
@@ -151,7 +159,7 @@ class NotificationDeliverer:
             waiters.start_soon(woken)
             waiters.start_soon(due)
 
-    async def _attempt_in_order(self, rows: list[Queued]) -> None:
+    async def _attempt_in_order(self, run_id: str, rows: list[Queued]) -> None:
         try:
             for queued in rows:
                 try:
@@ -161,7 +169,10 @@ class NotificationDeliverer:
                     self._troubled = True
                     log.exception("recording a notification attempt failed", extra=_about(queued))
         finally:
+            self._busy.discard(run_id)
             self._slots.release()
+            # The run's later rows (queued meanwhile) are due for the next look.
+            self._wake.set()
 
     async def _send(self, queued: Queued) -> SendError | None:
         sender = self._senders.get(queued.outgoing.integration)

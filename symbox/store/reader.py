@@ -204,9 +204,11 @@ class Reader:
             for id_, run, event, kind, via, to, message, attempts in rows
         ]
 
-    async def next_notification_at(self) -> float | None:
-        """When the next queued notification is due, or None when none waits."""
-        row = await self._one("SELECT min(next_attempt_at) FROM notifications")
+    async def next_notification_after(self, now: float) -> float | None:
+        """When the next notification not yet due at ``now`` is due, or None."""
+        row = await self._one(
+            "SELECT min(next_attempt_at) FROM notifications WHERE next_attempt_at > ?", (now,)
+        )
         return None if row is None or row[0] is None else float(row[0])
 
     async def pending_notifications(self) -> dict[str, int]:

@@ -34,6 +34,9 @@ class WebhookState:
     posts: list[Post] = field(default_factory=list)
     # Statuses to answer with, in order, before answering 200 again.
     fail_with: list[int] = field(default_factory=list)
+    # Posts to these paths are held unanswered until ``release`` is set.
+    held: set[str] = field(default_factory=set)
+    release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def accepted(self) -> list[Post]:
@@ -52,6 +55,8 @@ class WebhookReceiver(LoopbackHttp):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.path in state.held:
+                    state.release.wait(timeout=10)
                 sent = self.headers.get(SIGNATURE_HEADER)
                 expected = "sha256=" + hmac.new(state.secret, raw, hashlib.sha256).hexdigest()
                 signature_ok = None if sent is None else hmac.compare_digest(expected, sent)

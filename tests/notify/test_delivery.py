@@ -382,3 +382,41 @@ async def test_done_notifications_are_kept_a_week_then_deleted(tmp_path: Path) -
 
             await h.wait_for(gone, "the delivered row to be deleted")
             assert h.clock.now() - 1_800_000_000.0 >= 7 * 86400
+
+
+async def test_a_receiver_that_hangs_delays_only_its_own_notifications(tmp_path: Path) -> None:
+    with WebhookReceiver(HOOK_SECRET) as hook:
+        hook.state.held.add("/slow")
+
+        def config(receiver_url: str) -> str:
+            text = notifying(
+                webhook("slow", hook.url + "/slow") + webhook("fast", hook.url + "/fast"),
+                "sym_integration.slow.id",
+            )(receiver_url)
+            return text.replace(
+                "params {\n    prompt_field {",
+                "params {\n    notify_ids = [sym_integration.fast.id]\n    prompt_field {",
+                1,
+            )
+
+        try:
+            async with harness(tmp_path, config_text=config, monkeypatch_env=ENV) as h:
+                await h.request()
+                response = await h.call(
+                    "POST",
+                    "/api/v1/events/request",
+                    "carol@example.com",
+                    {"flow": "signoff", "flow_inputs": {"reason": "audit"}},
+                )
+                assert response.status_code == 201, response.text
+                signoff = response.json()["run_id"]
+                # The signoff's post is delivered while the access post is still held.
+                await h.wait_for(
+                    lambda: [post.path for post in hook.state.accepted()] == ["/fast"],
+                    "the other run's post",
+                )
+                assert hook.state.accepted()[0].body["run_id"] == signoff
+                hook.state.release.set()
+                await h.wait_for(lambda: len(hook.state.accepted()) == 2, "the held post")
+        finally:
+            hook.state.release.set()
