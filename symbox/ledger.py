@@ -1,8 +1,9 @@
 """The run ledger: commits run transitions with their events and audit records.
 
-Every change to a run goes through here as one writer job (the run, its events and
-their audit records in one transaction); then the schedule, the timer and listeners are
-told, and the ``after_*`` hooks of the completed steps run.
+Every change to a run goes through here as one writer job (the run, its events, their
+audit records and the notifications they cause in one transaction); then the schedule
+and the timer are told (and the outboxes' workers woken), and the ``after_*`` hooks of
+the completed steps run.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _via(transition: engine.Transition, channel: str | None) -> engine.Transitio
 
 
 class RunLedger:
-    """Commits transitions; tells the schedule and listeners; runs ``after_*`` hooks."""
+    """Commits transitions with their notifications; tells the schedule; runs ``after_*``."""
 
     def __init__(
         self,
@@ -82,7 +83,6 @@ class RunLedger:
         target_of: Callable[[Run], Target | None],
         hooks: FlowHooks | None,
         on_commit: Callable[[float | None], None],
-        on_change: Callable[[Run, Sequence[RunEvent]], None],
         notifications: Callable[[Run, Sequence[RunEvent]], Sequence[Outgoing]] | None = None,
     ) -> None:
         self._writer = writer
@@ -92,9 +92,7 @@ class RunLedger:
         self._target_of = target_of
         self._hooks = hooks
         self._on_commit = on_commit
-        # Told of every committed transition, in commit order (Slack's notifier listens).
-        self._on_change = on_change
-        # The webhook posts and emails a change causes, queued in its own transaction.
+        # The Slack messages, webhook posts and emails a change causes, queued with it.
         self._notifications = notifications
 
     async def commit_new(self, transition: engine.Transition) -> Run:
@@ -107,7 +105,6 @@ class RunLedger:
         committed = await self._writer.submit(job)
         self._log(committed)
         self._after_commit(committed.run)
-        self._on_change(committed.run, committed.events)
         return await self._after_hooks(committed)
 
     async def step(self, run_id: str, step: Step, *, escalating_inline: bool = False) -> Run:
@@ -131,7 +128,6 @@ class RunLedger:
         committed = await self._writer.submit(job)
         self._log(committed)
         self._after_commit(committed.run, escalating_inline)
-        self._on_change(committed.run, committed.events)
         return await self._after_hooks(committed)
 
     async def record_hook_error(self, run: Run, hook: str, error: str | None) -> Run:

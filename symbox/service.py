@@ -76,7 +76,6 @@ class RunService:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         on_commit: Callable[[float | None], None] = lambda due: None,
-        on_change: Callable[[Run, Sequence[RunEvent]], None] = lambda run, events: None,
         locks: KeyedLocks | None = None,
         hooks: HookRunner | None = None,
         hook_scopes: Mapping[str, IntegrationProvider] | None = None,
@@ -122,7 +121,6 @@ class RunService:
             target_of=self.target,
             hooks=self._hooks,
             on_commit=on_commit,
-            on_change=on_change,
             notifications=notifications,
         )
         self._strategy_calls = StrategyCalls(strategies, self.target, clock, metrics)
