@@ -21,7 +21,7 @@ from symbox.clock import Clock
 from symbox.config.model import Config
 from symbox.metrics import Metrics
 from symbox.notify.email import EmailSender
-from symbox.notify.model import EMAIL, KINDS, Queued, Sender, SendError
+from symbox.notify.model import EMAIL, KINDS, SLACK, Queued, Sender, SendError
 from symbox.notify.webhook import WebhookSender
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
@@ -196,7 +196,9 @@ class NotificationDeliverer:
         attempts = queued.attempts + 1
         if error is None:
             await self._writer.submit(lambda txn: txn.notification_delivered(row, now))
-            log.info("notification delivered", extra={**_about(queued), "attempts": attempts})
+            # Slack hears of most events; a line each would double the run's own log lines.
+            level = logging.DEBUG if kind == SLACK else logging.INFO
+            log.log(level, "notification delivered", extra={**_about(queued), "attempts": attempts})
             self._count(kind, "delivered")
             return
         reason = str(error)
