@@ -26,6 +26,32 @@ resource "sym_environment" "main" {
 #   }
 # }
 
+# Approvers without Slack: uncomment these (and add
+# `notify_ids = [sym_integration.approvers_chat.id, sym_integration.mail.id]` to a flow's
+# params) to post each request to a Teams channel and email the approvers.
+# resource "sym_integration" "approvers_chat" {
+#   type        = "webhook"
+#   name        = "approvers-chat"
+#   external_id = "approvers-chat"
+#   settings = {
+#     url    = "https://example.webhook.office.com/webhookb2/..."
+#     format = "teams"
+#   }
+# }
+#
+# resource "sym_integration" "mail" {
+#   type        = "smtp"
+#   name        = "mail"
+#   external_id = "smtp.example.com"
+#   settings = {
+#     host     = "smtp.example.com"
+#     port     = 587
+#     username = "symbox"
+#     password = env("SMTP_PASSWORD")
+#     from     = "symbox@example.com"
+#   }
+# }
+
 resource "sym_target" "staging_db" {
   type  = "custom"
   name  = "staging-db"

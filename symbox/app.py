@@ -40,6 +40,8 @@ from symbox.hook_integrations import environment_integrations
 from symbox.hook_reports import HookReports
 from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
+from symbox.notify.deliver import NotificationDeliverer, NotifyRetry, build_senders
+from symbox.notify.plan import NotificationPlan
 from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
 from symbox.reconcile import Reconciler
 from symbox.refusals import RefusalLimits, RefusalRecorder
@@ -110,6 +112,8 @@ class Options:
     token_max_ttl: float | None = None
     # Seconds between checkpoint records of the audit chain's head.
     audit_checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY
+    # Backoff and attempts for webhook and email notifications.
+    notify_retry: NotifyRetry = field(default_factory=NotifyRetry)
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -259,6 +263,24 @@ class App:
             limits=options.audit_limits,
             report=self._report_to_error_channels,
         )
+        senders = build_senders(config, self._http_client)
+        slack_key = None
+        if self.slack is not None:
+            # Request messages, their updates and DMs all go through the outbox.
+            slack_key = self.slack.key
+            senders[slack_key] = self.slack.outbox
+        self.notifications = (
+            NotificationDeliverer(
+                self.reader,
+                self.writer,
+                self.clock,
+                senders,
+                self.metrics,
+                retry=options.notify_retry,
+            )
+            if senders
+            else None
+        )
         built = (
             build_strategies(config, self._http_client, custom, self.aws, self.reader, secrets)
             if strategies is None
@@ -277,13 +299,13 @@ class App:
             policy=options.retry_policy,
             on_commit=self._committed,
             locks=locks,
-            on_change=self.slack.notifier.committed if self.slack else lambda run, events: None,
             hooks=None
             if self.hook_pool is None
             else HookRunner(self.hook_pool, metrics=self.metrics),
             hook_scopes=self._hook_scopes,
             admission=self.outbox.refusal,
             hook_integrations=environment_integrations(config, stored),
+            notifications=NotificationPlan(config, slack_key) if senders else None,
         )
         self.refusals = RefusalRecorder(
             clock=self.clock,
@@ -328,6 +350,8 @@ class App:
         self.timer.armed(due)
         for shipper in self.shippers:
             shipper.notify()
+        if self.notifications is not None:
+            self.notifications.wake()
 
     def stop(self) -> None:
         """Begin a clean shutdown: stop taking work, finish what is in flight, stop."""
@@ -388,6 +412,8 @@ class App:
                 )
             )
         gauges.extend(self.outbox.gauges())
+        if self.notifications is not None:
+            gauges.extend(await self.notifications.gauges())
         socket = self.slack.socket if self.slack is not None else None
         if socket is not None:
             gauges.append(
@@ -439,8 +465,6 @@ class App:
                 await self.writer.close()
                 for shipper in self.shippers:
                     shipper.close()
-                if self.slack is not None:
-                    self.slack.close()
                 if lock is not None:
                     os.close(lock)
 
@@ -470,6 +494,8 @@ class App:
                         shipping.start_soon(shipper.run)
                     shipping.start_soon(self.outbox.run)
                     shipping.start_soon(self.checkpoints.run)
+                    if self.notifications is not None:
+                        shipping.start_soon(self.notifications.run)
                     if self.slack is not None:
                         # Slack stops with the shippers: nothing new comes in after stop().
                         shipping.start_soon(self.slack.run)

@@ -1,8 +1,9 @@
 """The run ledger: commits run transitions with their events and audit records.
 
-Every change to a run goes through here as one writer job (the run, its events and
-their audit records in one transaction); then the schedule, the timer and listeners are
-told, and the ``after_*`` hooks of the completed steps run.
+Every change to a run goes through here as one writer job (the run, its events, their
+audit records and the notifications they cause in one transaction); then the schedule
+and the timer are told (and the outboxes' workers woken), and the ``after_*`` hooks of
+the completed steps run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from symbox.engine.model import GrantState, Run, RunEvent
 from symbox.engine.schedule import ExpirySchedule
 from symbox.errors import NotFound
 from symbox.flow_hooks import FlowHooks
+from symbox.notify.model import Outgoing
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
 
@@ -78,7 +80,7 @@ def _via(transition: engine.Transition, channel: str | None) -> engine.Transitio
 
 
 class RunLedger:
-    """Commits transitions; tells the schedule and listeners; runs ``after_*`` hooks."""
+    """Commits transitions with their notifications; tells the schedule; runs ``after_*``."""
 
     def __init__(
         self,
@@ -90,7 +92,7 @@ class RunLedger:
         target_of: Callable[[Run], Target | None],
         hooks: FlowHooks | None,
         on_commit: Callable[[float | None], None],
-        on_change: Callable[[Run, Sequence[RunEvent]], None],
+        notifications: Callable[[Run, Sequence[RunEvent]], Sequence[Outgoing]] | None = None,
     ) -> None:
         self._writer = writer
         self._config = config
@@ -99,8 +101,8 @@ class RunLedger:
         self._target_of = target_of
         self._hooks = hooks
         self._on_commit = on_commit
-        # Told of every committed transition, in commit order (Slack's notifier listens).
-        self._on_change = on_change
+        # The Slack messages, webhook posts and emails a change causes, queued with it.
+        self._notifications = notifications
 
     async def commit_new(self, transition: engine.Transition) -> Run:
         """Store a new run with its first events."""
@@ -112,7 +114,6 @@ class RunLedger:
         committed = await self._writer.submit(job)
         self._log(committed)
         self._after_commit(committed.run)
-        self._on_change(committed.run, committed.events)
         return await self._after_hooks(committed)
 
     async def step(self, run_id: str, step: Step, *, escalating_inline: bool = False) -> Run:
@@ -136,7 +137,6 @@ class RunLedger:
         committed = await self._writer.submit(job)
         self._log(committed)
         self._after_commit(committed.run, escalating_inline)
-        self._on_change(committed.run, committed.events)
         return await self._after_hooks(committed)
 
     async def record_hook_error(self, run: Run, hook: str, error: str | None) -> Run:
@@ -166,6 +166,10 @@ class RunLedger:
         for event in transition.events:
             txn.add_event(event)
             txn.append_audit(run_entry(event, run, target))
+        if self._notifications is not None:
+            now = self._clock.now()
+            for outgoing in self._notifications(run, transition.events):
+                txn.add_notification(outgoing, now)
 
     def _log(self, committed: engine.Transition) -> None:
         """One line per committed event: the story of a run, found by its run_id."""

@@ -28,6 +28,7 @@ from symbox.hook_integrations import EnvironmentIntegrations
 from symbox.ledger import RunLedger, timer_work
 from symbox.locks import KeyedLocks
 from symbox.metrics import LATENESS_BUCKETS, Metrics
+from symbox.notify.model import Outgoing
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.store.reader import Reader
@@ -76,12 +77,12 @@ class RunService:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         on_commit: Callable[[float | None], None] = lambda due: None,
-        on_change: Callable[[Run, Sequence[RunEvent]], None] = lambda run, events: None,
         locks: KeyedLocks | None = None,
         hooks: HookRunner | None = None,
         hook_scopes: Mapping[str, IntegrationProvider] | None = None,
         admission: Callable[[], str | None] = lambda: None,
         hook_integrations: Mapping[str, EnvironmentIntegrations] | None = None,
+        notifications: Callable[[Run, Sequence[RunEvent]], Sequence[Outgoing]] | None = None,
     ) -> None:
         self._config = config
         self._reader = reader
@@ -121,7 +122,7 @@ class RunService:
             target_of=self.target,
             hooks=self._hooks,
             on_commit=on_commit,
-            on_change=on_change,
+            notifications=notifications,
         )
         self._strategy_calls = StrategyCalls(strategies, self.target, clock, metrics)
         # Extending escalated runs: the API and Slack call it directly.

@@ -17,6 +17,7 @@ from symbox.app import App, Options, running
 from symbox.config import load_config
 from symbox.engine.model import Actor
 from symbox.engine.schedule import RetryPolicy
+from symbox.notify.deliver import NotifyRetry
 from symbox.refusals import RefusalLimits
 from symbox.strategies.base import AccessStrategy
 from tests.fakes.clock import FakeClock
@@ -127,6 +128,7 @@ async def harness(
     hook_timeout: float = 2.0,
     refusal_limits: RefusalLimits | None = None,
     token_max_ttl: float | None = None,
+    notify_retry: NotifyRetry | None = None,
 ) -> AsyncIterator[Harness]:
     """Start the receiver and symbox; stop both after the body."""
     own_receiver = receiver is None
@@ -145,6 +147,7 @@ async def harness(
             hook_timeout=hook_timeout,
             refusal_limits=refusal_limits or RefusalLimits(),
             token_max_ttl=token_max_ttl,
+            notify_retry=notify_retry or NotifyRetry(),
         )
         async with (
             running(config, options, clock, strategies) as app,

@@ -47,20 +47,35 @@ def _url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
-def _number(value: Any) -> bool:
+def number(value: Any) -> bool:
+    """Whether ``value`` is a number (a bool is not)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def unknown_or_missing(
+    kind: str,
+    settings: Mapping[str, Any],
+    known: frozenset[str],
+    required: tuple[str, ...],
+    what: str,
+) -> list[str]:
+    """Problems with settings ``kind`` does not know, and with required ones left out."""
+    problems = [
+        f"settings.{name}: unknown setting for {kind} (known: {', '.join(sorted(known))})"
+        for name in sorted(set(settings) - known)
+    ]
+    problems += [
+        f"settings.{name} is required for {kind} {what}"
+        for name in required
+        if name not in settings
+    ]
+    return problems
+
+
 def _problems(kind: str, settings: Mapping[str, Any]) -> list[str]:
-    problems: list[str] = []
-    known = SETTINGS[kind]
-    for name in sorted(set(settings) - known):
-        problems.append(
-            f"settings.{name}: unknown setting for {kind} (known: {', '.join(sorted(known))})"
-        )
-    for name in REQUIRED.get(kind, ()):
-        if name not in settings:
-            problems.append(f"settings.{name} is required for {kind} destinations")
+    problems = unknown_or_missing(
+        kind, settings, SETTINGS[kind], REQUIRED.get(kind, ()), "destinations"
+    )
     for name in ("stream_name", "region", "site", "service", "source"):
         if name in settings and not _text(settings[name]):
             problems.append(f"settings.{name}: expected a non-empty string")
@@ -79,7 +94,7 @@ def _problems(kind: str, settings: Mapping[str, Any]) -> list[str]:
     if batch is not None and not (isinstance(batch, int) and 1 <= batch <= MAX_BATCH):
         problems.append(f"settings.batch_size: expected a whole number from 1 to {MAX_BATCH}")
     timeout = settings.get("timeout")
-    if timeout is not None and not (_number(timeout) and timeout > 0):
+    if timeout is not None and not (number(timeout) and timeout > 0):
         problems.append("settings.timeout: expected a number of seconds above 0")
     tags = settings.get("tags")
     if tags is not None and not (

@@ -10,6 +10,7 @@ from symbox.config import model, schema
 from symbox.config.durations import format_duration, parse_duration
 from symbox.config.hcl import Attribute, Block, show
 from symbox.config.model import Location
+from symbox.config.notifiers import NOTIFIER_TYPES
 from symbox.config.prompt_fields import read_prompt_field
 from symbox.config.resources import Checked
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
@@ -148,6 +149,8 @@ def _params(
             fields.append(prompt_field)
     strategy = v.get("strategy_id")
     _strategy_implemented(reader, checked, flow, strategy, args)
+    notify = tuple(v.get("notify_ids", ()))
+    _notifiers(reader, checked, where, notify, args)
     duration = next((f for f in fields if f.name == "duration"), None)
     if block is not None and strategy is not None and deescalate:
         if duration is None:
@@ -200,6 +203,7 @@ def _params(
         request_ttl=v.get("request_ttl", parse_duration(schema.DEFAULT_REQUEST_TTL)),
         extend_without_approval_up_to=extend_up_to,
         escalate_timeout=v.get("escalate_timeout", parse_duration(schema.DEFAULT_ESCALATE_TIMEOUT)),
+        notify=notify,
     )
 
 
@@ -214,6 +218,21 @@ def _check_extend_limit(
             " de-escalation has grants to extend",
         )
         args.ok = False
+
+
+def _notifiers(
+    reader: Reader, checked: Checked, where: str, keys: tuple[str, ...], args: Args
+) -> None:
+    """Each of ``notify_ids`` names a webhook or smtp integration."""
+    for key in keys:
+        kind = checked.get(("sym_integration", key), Args()).values.get("type")
+        if kind is not None and kind not in NOTIFIER_TYPES:
+            reader.problem(
+                args.lines["notify_ids"],
+                f"{where}: notify_ids: sym_integration.{key} has type {show(kind)}, "
+                'expected "webhook" or "smtp"',
+            )
+            args.ok = False
 
 
 def _strategy_implemented(

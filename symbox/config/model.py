@@ -189,6 +189,8 @@ class FlowParams:
     extend_without_approval_up_to: int | None = None
     # symbox extension: seconds after the approval during which a failed grant is retried.
     escalate_timeout: int = 300
+    # symbox extension: keys of the webhook and smtp integrations every request goes to.
+    notify: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

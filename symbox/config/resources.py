@@ -23,6 +23,7 @@ from symbox.config.destinations import check_log_destination, check_segment_inte
 from symbox.config.google import check_google_integration, check_google_strategy
 from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
+from symbox.config.notifiers import NOTIFIER_TYPES, check_notifier_integration
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
 
 Checked = Mapping[tuple[str, str], Args]
@@ -72,6 +73,8 @@ def build_integration(
         _slack_tokens(reader, notices, where, args, at)
     elif typed and args.values["type"] == "segment":
         check_segment_integration(reader, where, args, at, has_secret)
+    elif typed and args.values["type"] in NOTIFIER_TYPES:
+        check_notifier_integration(reader, where, args, at)
     if not args.ok:
         return None
     v = args.values

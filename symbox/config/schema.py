@@ -275,6 +275,8 @@ PARAMS = _args(
     request_ttl=Arg(DURATION),
     extend_without_approval_up_to=Arg(DURATION),
     escalate_timeout=Arg(DURATION),
+    # symbox extension: webhook and smtp integrations every request of the flow goes to.
+    notify_ids=Arg(REF_LIST, ref="sym_integration"),
 )
 
 PROMPT_FIELD = _args(
@@ -344,6 +346,9 @@ INTEGRATION_TYPES = frozenset(
         "boundary",
         "segment",
         "datadog",
+        # symbox's own: where request notifications are delivered besides Slack.
+        "webhook",
+        "smtp",
     }
 )
 LOG_DESTINATION_TYPES = frozenset(

@@ -12,6 +12,7 @@ from symbox.refusals import Refusals
 from symbox.service import RunService
 from symbox.slack.handlers import SlackHandlers
 from symbox.slack.notifier import SlackNotifier
+from symbox.slack.outbox import SlackOutbox
 from symbox.slack.socket import SlackSocket
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
@@ -35,6 +36,8 @@ class SlackApp:
     def __init__(
         self, integration: Integration, config: Config, writer: Writer, reader: Reader, clock: Clock
     ) -> None:
+        # The integration's key names the request messages' rows in the outbox.
+        self.key = integration.key
         settings = integration.settings
         bot_token = settings["bot_token"]
         app_token = settings.get("app_token")
@@ -52,6 +55,15 @@ class SlackApp:
         self.notifier = SlackNotifier(
             config=config, web=self.web, directory=self.directory, writer=writer, reader=reader
         )
+        # Everything Slack is told goes through the notification outbox, in this order.
+        self.outbox = SlackOutbox(
+            config=config,
+            web=self.web,
+            directory=self.directory,
+            reader=reader,
+            writer=writer,
+            notifier=self.notifier,
+        )
         self.socket: SlackSocket | None = None
 
     def attach(self, service: RunService, refusals: Refusals) -> None:
@@ -68,19 +80,16 @@ class SlackApp:
                 self._app_token, self.web, handlers, ping_interval=self._ping_interval
             )
 
-    def close(self) -> None:
-        """Release the notifier's queue."""
-        self.notifier.close()
-
     async def run(self) -> None:
-        """Deliver notifications and serve Socket Mode until cancelled."""
+        """Serve Socket Mode until cancelled (notifications go through the outbox)."""
         # One connection pool for every Web API call (slack-sdk opens one per call without).
         self.web.session = aiohttp.ClientSession()
         try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self.notifier.run)
-                if self.socket is not None:
-                    group.start_soon(self.socket.run)
+            if self.socket is not None:
+                await self.socket.run()
+            else:
+                # The Web API is still used (notifications) while symbox runs.
+                await anyio.sleep_forever()
         finally:
             with anyio.CancelScope(shield=True):
                 await self.web.session.close()

@@ -1,29 +1,26 @@
-"""Tells Slack what happened to runs: the request message, its updates, and DMs.
+"""Tells Slack what happened to runs: updates of the request message, DMs, error reports.
 
-The run service reports every committed transition; the notifier queues it and works
-through the queue in order, so Slack never slows a request or a revocation down. A
-Slack error is logged and the next change goes on.
+Each committed event Slack hears about is a row in the notification outbox, written with
+the run (see ``notify/plan.py``); the deliverer hands it here in commit order per run,
+so Slack never slows a request or a revocation down. A Slack error is logged and the
+event's other messages still go.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.audit.entry import iso
 from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow
-from symbox.engine.model import GrantState, Run, RunEvent
-from symbox.engine.permissions import approvers
+from symbox.engine.model import GrantState, Run
+from symbox.notify.plan import target_label
 from symbox.slack.blocks import access_buttons, escape, request_message, run_status_line
-from symbox.slack.destinations import Destinations
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
 from symbox.store.txn import WriteTxn
@@ -31,15 +28,23 @@ from symbox.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
-Change = tuple[Run, tuple[RunEvent, ...]]
 # Extension events: each updates the request's messages and tells the requester.
 EXTENSION = ("extend_request", "extend", "extend_deny")
-# Runs told about at once; each Slack call takes a few milliseconds of waiting.
-LANES = 8
+# Events that change what a request message shows.
+UPDATES = (
+    "approve",
+    "deny",
+    "escalate",
+    "escalate_failed",
+    "deescalate",
+    "request_expire",
+    "withdraw",
+    *EXTENSION,
+)
 
 
 class SlackNotifier:
-    """Posts and updates request messages and DMs requesters, one change at a time."""
+    """Updates request messages, DMs requesters and reports errors, one event at a time."""
 
     def __init__(
         self,
@@ -55,78 +60,26 @@ class SlackNotifier:
         self._directory = directory
         self._writer = writer
         self._reader = reader
-        self._destinations_of = Destinations(web, directory)
-        send, receive = anyio.create_memory_object_stream[Change](math.inf)
-        self._send: MemoryObjectSendStream[Change] = send
-        self._receive: MemoryObjectReceiveStream[Change] = receive
 
-    def committed(self, run: Run, events: Sequence[RunEvent]) -> None:
-        """Queue a committed change (called by the run service; never blocks)."""
-        try:
-            self._send.send_nowait((run, tuple(events)))
-        except anyio.ClosedResourceError:
-            log.warning("Slack is stopped; not telling it about a change", extra={"run_id": run.id})
+    async def deliver(self, run: Run, name: str, errors: Sequence[str]) -> None:
+        """Tell Slack about one committed event of ``run`` (as it was committed).
 
-    def close(self) -> None:
-        """Drop what is still queued (symbox is stopping)."""
-        self._send.close()
-        self._receive.close()
-
-    async def run(self) -> None:
-        """Deliver queued changes until cancelled: in order per run, runs side by side."""
-        async with anyio.create_task_group() as group:
-            lanes: list[MemoryObjectSendStream[Change]] = []
-            for _ in range(LANES):
-                send, receive = anyio.create_memory_object_stream[Change](math.inf)
-                lanes.append(send)
-                group.start_soon(self._lane, receive)
-            try:
-                # A run always maps to the same lane, so its messages keep their order.
-                async for change in self._receive:
-                    lanes[hash(change[0].id) % LANES].send_nowait(change)
-            finally:
-                for lane in lanes:
-                    lane.close()
-
-    async def _lane(self, changes: MemoryObjectReceiveStream[Change]) -> None:
-        async with changes:
-            async for run, events in changes:
-                for event in events:
-                    try:
-                        await self._deliver(run, event)
-                    except SlackApiError as error:
-                        log.error(
-                            "Slack refused a message",
-                            extra={"run_id": run.id, "error": error.response.get("error")},
-                        )
-                    except Exception:
-                        log.exception("telling Slack about a run failed", extra={"run_id": run.id})
-
-    async def _deliver(self, run: Run, event: RunEvent) -> None:
+        Each Slack step's failure is logged and the others still go: the event is told
+        once, not retried.
+        """
         flow = self._config.flow_by_name(run.flow)
         if flow is None:
             return
-        name = event.name
+        # The request message itself (and a forward's, to the next destinations) is
+        # posted from the notification outbox by SlackRequestPoster.
         if name == "request":
-            await self._attempt(run, self._post_request(run, flow))
             await self._attempt(
                 run, self._dm(run.requester, f"Your request for {_flow_label(flow)} was sent.")
             )
             return
         if name == "request_forward":
-            # Nobody decided in time: the next destinations get the request too, and every
-            # message is updated together once someone does.
-            await self._attempt(run, self._post_request(run, flow))
             return
-        if name in (
-            "approve",
-            "deny",
-            "escalate",
-            "deescalate",
-            "request_expire",
-            "withdraw",
-            *EXTENSION,
-        ):
+        if name in UPDATES:
             await self._attempt(run, self._update_messages(run, flow))
         if name in EXTENSION:
             await self._extension_news(run, flow, name)
@@ -158,22 +111,22 @@ class SlackNotifier:
                 ),
             )
         fast_retry = run.grant is not None and run.grant.state is GrantState.REVOKING
-        if (event.errors or name == "hook_error") and not (
-            name == "deescalate_failed" and fast_retry
-        ):
-            # A revoke still in its fast retries is not news yet; one failing past the
-            # bound is, and so is each slow retry that fails after it.
-            await self._attempt(run, self._report_error(run, flow, event))
+        retrying = name == "escalate_failed" or (name == "deescalate_failed" and fast_retry)
+        if (errors or name == "hook_error") and not retrying:
+            # A grant or revoke still being retried is not news yet (the request message
+            # says so); a revoke failing past the bound is, and so is each slow retry that
+            # fails after it.
+            await self._attempt(run, self._report_error(run, flow, name, errors))
 
     async def _extension_news(self, run: Run, flow: Flow, name: str) -> None:
-        """Approvers see an extension request as a new request message; the requester hears."""
+        """Tell the requester what became of their extension (approvers get a request
+        message from the outbox, like a request's)."""
         extension = run.extension
         if extension is None:
             return
         more = format_duration(extension.duration)
         label = _flow_label(flow)
         if name == "extend_request":
-            await self._attempt(run, self._post_request(run, flow))
             text = f"Your request for {more} more of {label} access was sent for approval."
         elif name == "extend":
             until = run.grant.expires_at if run.grant else None
@@ -198,48 +151,14 @@ class SlackNotifier:
         except Exception:
             log.exception("telling Slack about a run failed", extra={"run_id": run.id})
 
-    async def _post_request(self, run: Run, flow: Flow) -> None:
-        target = self._target_label(run)
-        text, blocks = request_message(run, flow, target, self._directory.known_ids())
-        # Each destination on its own: one that Slack refuses does not keep the others.
-        for destination in await self._destinations(run, flow):
-            await self._attempt(run, self._post_one(run, destination, text, blocks))
-
-    async def _post_one(
-        self, run: Run, destination: str, text: str, blocks: list[dict[str, Any]]
-    ) -> None:
-        response = await self._web.chat_postMessage(channel=destination, text=text, blocks=blocks)
-        channel, ts = str(response["channel"]), str(response["ts"])
-
-        def remember(txn: WriteTxn) -> None:
-            txn.add_slack_message(run.id, channel, ts)
-
-        await self._writer.submit(remember)
-
     async def _update_messages(self, run: Run, flow: Flow) -> None:
         text, blocks = request_message(
-            run, flow, self._target_label(run), self._directory.known_ids()
+            run, flow, target_label(self._config, run.target), self._directory.known_ids()
         )
         for channel, ts in await self._reader.slack_messages(run.id):
             await self._attempt(
                 run, self._web.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             )
-
-    async def _destinations(self, run: Run, flow: Flow) -> list[str]:
-        """Channels and user ids to post the request to now (its current notification)."""
-        if run.notifications:
-            wanted: Sequence[Any] = run.notifications[run.notified].get("destinations") or ()
-        else:
-            # Without a notification reducer, symbox asks the flow's approvers by DM.
-            wanted = sorted(entry for entry in approvers(flow.vars) if "@" in entry)
-        found: list[str] = []
-        for destination in wanted:
-            resolved = await self._destinations_of.resolve(destination)
-            if resolved is None:
-                log.warning("no Slack destination %r", destination, extra={"run_id": run.id})
-            elif resolved not in found:
-                found.append(resolved)
-        return found
 
     async def _dm(self, email: str, text: str, access: tuple[Run, Flow] | None = None) -> None:
         """DM ``email``; with ``access``, its run's Extend / Revoke buttons, kept updated."""
@@ -263,15 +182,15 @@ class SlackNotifier:
 
             await self._writer.submit(remember)
 
-    async def _report_error(self, run: Run, flow: Flow, event: RunEvent) -> None:
+    async def _report_error(self, run: Run, flow: Flow, name: str, errors: Sequence[str]) -> None:
         channel = self._error_channel(flow)
-        error = (event.errors or run.errors or ("unknown error",))[-1]
+        error = (tuple(errors) or run.errors or ("unknown error",))[-1]
         if channel is not None:
             await self._web.chat_postMessage(
                 channel=channel,
                 text=f"symbox: run {run.id} ({flow.name}, {run.requester}): {escape(error)}",
             )
-        if run.status.value == "errored" and event.name != "hook_error":
+        if run.status.value == "errored" and name != "hook_error":
             await self._dm(
                 run.requester,
                 f"Something went wrong with your {_flow_label(flow)} request (run {run.id}).",
@@ -283,12 +202,6 @@ class SlackNotifier:
             return None
         logger = self._config.error_loggers.get(environment.error_logger)
         return None if logger is None else logger.destination
-
-    def _target_label(self, run: Run) -> str | None:
-        for target in self._config.targets.values():
-            if target.name == run.target:
-                return target.label or target.name
-        return None
 
     def status_line(self, run: Run) -> str | None:
         """The status line shown under a decided request (for tests and the handlers)."""

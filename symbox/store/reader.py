@@ -10,11 +10,23 @@ import aiosqlite
 
 from symbox.engine.model import GrantState, Run
 from symbox.engine.runs import COVERING_STATES
+from symbox.notify.model import Outgoing, Queued
 from symbox.store.codec import run_from_json
 from symbox.tokens import TokenRecord
 
 _TOKEN_COLUMNS = (
     "id, secret_hash, kind, subject, label, created_at, expires_at, revoked_at, last_used_at"
+)
+
+_NOTIFICATION_COLUMNS = (
+    "kind",
+    "integration",
+    "recipient",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "delivered_at",
+    "failed_at",
 )
 
 
@@ -182,6 +194,43 @@ class Reader:
             "SELECT channel, ts FROM slack_messages WHERE run_id = ? ORDER BY rowid", (run_id,)
         )
         return [(str(channel), str(ts)) for channel, ts in rows]
+
+    async def due_notifications(self, now: float, limit: int) -> list[Queued]:
+        """Queued notifications whose next attempt is due at ``now``, oldest first."""
+        rows = await self._all(
+            "SELECT id, run_id, event_id, kind, integration, recipient, message, attempts"
+            " FROM notifications WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, id LIMIT ?",
+            (now, limit),
+        )
+        return [
+            Queued(id_, Outgoing(run, event, kind, via, to, json.loads(message)), attempts)
+            for id_, run, event, kind, via, to, message, attempts in rows
+        ]
+
+    async def next_notification_after(self, now: float) -> float | None:
+        """When the next notification not yet due at ``now`` is due, or None."""
+        row = await self._one(
+            "SELECT min(next_attempt_at) FROM notifications WHERE next_attempt_at > ?", (now,)
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def pending_notifications(self) -> dict[str, int]:
+        """Notifications not yet delivered nor failed for good, by kind."""
+        rows = await self._all(
+            "SELECT kind, count(*) FROM notifications WHERE next_attempt_at IS NOT NULL"
+            " GROUP BY kind"
+        )
+        return {str(kind): int(count) for kind, count in rows}
+
+    async def run_notifications(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's notifications and how their delivery went, oldest first."""
+        rows = await self._all(
+            f"SELECT {', '.join(_NOTIFICATION_COLUMNS)} FROM notifications"
+            " WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        )
+        return [dict(zip(_NOTIFICATION_COLUMNS, row, strict=True)) for row in rows]
 
     async def token_by_hash(self, secret_hash: str) -> TokenRecord | None:
         """Return the token stored under ``secret_hash``, or None."""

@@ -112,6 +112,29 @@ MIGRATIONS: tuple[Migration, ...] = (
     -- the access log has every call).
     ALTER TABLE tokens ADD COLUMN last_used_at REAL;
     """,
+    """
+    -- Notifications to deliver (webhook posts, emails), written with the run change that
+    -- causes them and worked through by the deliverer with retries. next_attempt_at is NULL
+    -- once a row is delivered or has failed for good.
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        event_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        integration TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        message TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL,
+        last_error TEXT,
+        delivered_at REAL,
+        failed_at REAL
+    );
+    CREATE INDEX notifications_due ON notifications (next_attempt_at)
+        WHERE next_attempt_at IS NOT NULL;
+    CREATE INDEX notifications_by_run ON notifications (run_id);
+    """,
 )
 
 

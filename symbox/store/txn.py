@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from typing import Any
 
 from symbox.audit.chain import GENESIS_HASH, sealed_line
 from symbox.engine.model import GrantState, Run, RunEvent
+from symbox.notify.model import Outgoing
 from symbox.store.codec import event_to_json, run_from_json, run_to_json
 from symbox.tokens import TokenRecord
 
@@ -165,6 +167,52 @@ class WriteTxn:
             "INSERT OR IGNORE INTO slack_messages (run_id, channel, ts) VALUES (?, ?, ?)",
             (run_id, channel, ts),
         )
+
+    # Notifications
+
+    def add_notification(self, outgoing: Outgoing, now: float) -> None:
+        """Queue a notification, due at once (it commits with the change that causes it)."""
+        self._conn.execute(
+            "INSERT INTO notifications (run_id, event_id, kind, integration, recipient, message,"
+            " created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                outgoing.run_id,
+                outgoing.event_id,
+                outgoing.kind,
+                outgoing.integration,
+                outgoing.recipient,
+                json.dumps(outgoing.message, sort_keys=True),
+                now,
+                now,
+            ),
+        )
+
+    def notification_delivered(self, row_id: int, now: float) -> None:
+        """Mark a notification delivered (delivery bookkeeping, not audited)."""
+        self._conn.execute(
+            "UPDATE notifications SET attempts = attempts + 1, delivered_at = ?,"
+            " next_attempt_at = NULL, last_error = NULL WHERE id = ?",
+            (now, row_id),
+        )
+
+    def notification_failed(
+        self, row_id: int, error: str, now: float, retry_at: float | None
+    ) -> None:
+        """Record a failed attempt: try again at ``retry_at``, or never (None: failed for good)."""
+        self._conn.execute(
+            "UPDATE notifications SET attempts = attempts + 1, last_error = ?,"
+            " next_attempt_at = ?, failed_at = CASE WHEN ? IS NULL THEN ? END WHERE id = ?",
+            (error, retry_at, retry_at, now, row_id),
+        )
+
+    def prune_notifications(self, before: float) -> int:
+        """Delete notifications delivered or failed before ``before``; return how many."""
+        cursor = self._conn.execute(
+            "DELETE FROM notifications WHERE next_attempt_at IS NULL"
+            " AND coalesce(delivered_at, failed_at) < ?",
+            (before,),
+        )
+        return cursor.rowcount
 
     # Tokens
 

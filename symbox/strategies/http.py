@@ -14,7 +14,7 @@ from symbox.strategies.base import GrantRequest, StrategyError
 
 SIGNATURE_HEADER = "X-Symbox-Signature"
 # Retrying these may succeed; any other 4xx means the receiver refused the request.
-_TRANSIENT_STATUSES = frozenset({408, 425, 429})
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -69,7 +69,7 @@ class HttpStrategy:
         if response.is_success:
             return
         status = response.status_code
-        permanent = 400 <= status < 500 and status not in _TRANSIENT_STATUSES
+        permanent = 400 <= status < 500 and status not in TRANSIENT_STATUSES
         raise StrategyError(
             f"{action} to {self._shown_url} answered HTTP {status}: {response.text[:200]}",
             permanent=permanent,

@@ -153,7 +153,8 @@ def test_unknown_type_names() -> None:
         "github_repo, google_group, okta_group, onelogin_role, tailscale_group)",
         'config.hcl:19: sym_integration.i: type: unknown integration type "fax" (known: '
         "aptible, aws_lambda, boundary, custom, datadog, github, google, knowbe4, okta, "
-        "onelogin, pagerduty, permission_context, segment, slack, tailscale)",
+        "onelogin, pagerduty, permission_context, segment, slack, smtp, tailscale, "
+        "webhook)",
         'config.hcl:24: sym_strategy.y: type: unknown strategy type "magic" (known: aptible, '
         "aws_iam, aws_lambda, aws_sso, custom, github, google_group, http, okta, onelogin, "
         "tailscale)",
@@ -282,7 +283,7 @@ def test_params_problems() -> None:
         "config.hcl:23: sym_flow.f: params: unknown argument unknown (expected one of: "
         "additional_header_text, allow_guest_interaction, allow_revoke, allowed_sources, "
         "escalate_timeout, extend_without_approval_up_to, include_decision_message, "
-        "request_ttl, schedule_deescalation, strategy_id)",
+        "notify_ids, request_ttl, schedule_deescalation, strategy_id)",
         "config.hcl:24: sym_flow.f: params: unexpected block prompt",
     )
 

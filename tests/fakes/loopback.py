@@ -8,7 +8,30 @@ from types import TracebackType
 from typing import Self
 
 
-class LoopbackHttp:
+class Served:
+    """A fake service that ``with`` starts and stops (subclasses define both)."""
+
+    def start(self) -> Self:
+        """Start serving."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop serving."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LoopbackHttp(Served):
     """A ThreadingHTTPServer on 127.0.0.1 (a port the system picks), served from a thread.
 
     Subclasses build their request handler and pass it up; ``with`` starts and stops it.
@@ -45,14 +68,3 @@ class LoopbackHttp:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

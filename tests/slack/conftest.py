@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.clock import FakeClock
 from tests.fakes.configs import access_config
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, Call, FakeSlack, SlackUser
 from tests.harness import Harness, harness
@@ -119,10 +120,17 @@ def access_values(
 
 @asynccontextmanager
 async def slack_rig(
-    tmp_path: Path, hooks: str | None = None, params: str = ""
+    tmp_path: Path,
+    hooks: str | None = None,
+    params: str = "",
+    *,
+    slack: FakeSlack | None = None,
+    clock: FakeClock | None = None,
+    data_dir: Path | None = None,
 ) -> AsyncIterator[SlackRig]:
-    """Start the fake Slack, then symbox connected to it (with ``hooks``, extra ``params``)."""
-    with FakeSlack(USERS) as slack:
+    """Start the fake Slack (unless given one), then symbox connected to it (with ``hooks``,
+    extra ``params``; on ``clock`` and ``data_dir`` to restart on the same data)."""
+    with nullcontext(slack) if slack is not None else FakeSlack(USERS) as slack:
 
         def config(receiver_url: str) -> str:
             text = access_config(receiver_url, extra=slack_blocks(slack.api_url))
@@ -141,6 +149,8 @@ async def slack_rig(
             )
 
         env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}
-        async with harness(tmp_path, config_text=config, monkeypatch_env=env) as h:
+        async with harness(
+            tmp_path, config_text=config, monkeypatch_env=env, clock=clock, data_dir=data_dir
+        ) as h:
             await slack.wait_connected()
             yield SlackRig(h, slack)

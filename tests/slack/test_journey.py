@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -361,4 +362,32 @@ async def test_a_reconnect_mid_journey_and_failing_slack_calls_lose_no_decision(
             "chat.update",
             1,
             lambda c: "access revoked" in str(c.args["blocks"][1]["elements"][0]["text"]),
+        )
+
+
+async def test_a_grant_being_retried_shows_on_the_request_message(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path) as rig:
+        rig.h.receiver.state.fail_with = [503]
+        await rig.submit("access", access_values())
+        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        run_id = posts[0].args["blocks"][-1]["elements"][0]["value"]
+        await rig.click("symbox_approve", run_id, "UALICE")
+
+        def retrying(call: Call) -> bool:
+            return "granting access failed (1 attempt, trying again at" in json.dumps(
+                call.args["blocks"]
+            )
+
+        [shown, *_] = await rig.calls("chat.update", 1, retrying)
+        assert "HTTP 503" in json.dumps(shown.args["blocks"])
+        # Not an error yet: the error channel and the requester hear nothing of it.
+        assert not [
+            c
+            for c in rig.slack.state.called("chat.postMessage")
+            if c.args["channel"] == "#sym-errors" or "went wrong" in c.args.get("text", "")
+        ]
+        await rig.h.advance(1.5)
+        await rig.h.wait_status(run_id, "escalated")
+        await rig.calls(
+            "chat.update", 1, lambda c: "access granted until" in json.dumps(c.args["blocks"])
         )

@@ -1,0 +1,1 @@
+"""Request notifications beyond Slack: webhooks and email, delivered from a durable outbox."""
