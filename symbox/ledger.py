@@ -104,10 +104,21 @@ class RunLedger:
         # The Slack messages, webhook posts and emails a change causes, queued with it.
         self._notifications = notifications
 
-    async def commit_new(self, transition: engine.Transition) -> Run:
-        """Store a new run with its first events."""
+    async def commit_new(
+        self,
+        transition: engine.Transition,
+        admit: Callable[[Sequence[Run]], None] | None = None,
+    ) -> Run:
+        """Store a new run with its first events.
+
+        ``admit`` sees the requester's open runs of the flow in the same transaction, so
+        two requests at once cannot both pass it; it refuses by raising.
+        """
+        run = transition.run
 
         def job(txn: WriteTxn) -> engine.Transition:
+            if admit is not None:
+                admit(txn.open_runs(run.flow, run.requester))
             self._save(txn, transition)
             return transition
 

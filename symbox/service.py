@@ -13,6 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from symbox import logs
 from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
+from symbox.engine import admission
 from symbox.engine import runs as engine
 from symbox.engine.inputs import validate_inputs
 from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
@@ -258,7 +259,9 @@ class RunService:
             routing = await self._hooks.notifications(transition.run, flow, actor)
             if isinstance(routing, tuple) and routing:
                 transition = opened(notifications=routing)
-        run = await self._ledger.commit_new(transition)
+        run = await self._ledger.commit_new(
+            transition, partial(admission.admit, transition.run, flow)
+        )
         self._metrics.count("symbox_requests_total", "Runs requested.", flow=flow.name)
         if isinstance(routing, str):
             return await self._hook_failed(run, "get_request_notifications", routing)

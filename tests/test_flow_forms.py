@@ -78,7 +78,8 @@ resource "sym_flow" "access" {
     approvers = "alice@example.com"
     databases = "orders,billing"
   }
-  params {"""
+  params {
+    allow_duplicate_requests = true"""
     + FORM_FIELDS
     + """    prompt_field {
       name = "reason"

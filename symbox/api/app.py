@@ -322,7 +322,11 @@ def _json_errors(handler: Handler, auth: TokenAuth) -> Handler:
             elif isinstance(error, HiddenRun):
                 await auth.hidden(request, api_error.message)
             return error_response(
-                api_error.status_code, api_error.code, api_error.message, api_error.headers
+                api_error.status_code,
+                api_error.code,
+                api_error.message,
+                api_error.headers,
+                api_error.extra,
             )
 
     return wrapped

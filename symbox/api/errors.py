@@ -32,24 +32,32 @@ class ApiError(Exception):
         code: str,
         message: str,
         headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.headers = headers
+        # Fields an error adds to the body, such as the run a duplicate request names.
+        self.extra = extra
 
 
 def error_response(
-    status_code: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    status_code: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> JSONResponse:
     """Build the JSON error body every API failure uses."""
-    body = {
+    body: dict[str, object] = {
         "error": _ERROR_NAMES.get(status_code, "error"),
         "message": message,
         "code": code,
         "status_code": status_code,
     }
+    body.update(extra or {})
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
@@ -66,7 +74,10 @@ def from_exception(error: Exception) -> ApiError | None:
     if isinstance(error, NotFound):
         return ApiError(404, "not_found", str(error))
     if isinstance(error, Conflict):
-        return ApiError(409, "wrong_state", str(error))
+        code = getattr(error, "code", "wrong_state")
+        run_id = getattr(error, "run_id", None)
+        extra = {"run_id": run_id} if run_id else None
+        return ApiError(409, code, str(error), extra=extra)
     if isinstance(error, Unavailable):
         return ApiError(503, error.code, str(error))
     return None

@@ -189,6 +189,14 @@ def _params(
             "long for its grant",
         )
         args.ok = False
+    most = v.get("max_active_grants_per_user")
+    if most is not None and (type(most) is not int or not 1 <= most <= 1000):
+        reader.problem(
+            args.lines["max_active_grants_per_user"],
+            f"{where}: max_active_grants_per_user: expected a whole number from 1 to 1000, "
+            f"got {show(most)}",
+        )
+        args.ok = False
     if not args.ok:
         return None
     return model.FlowParams(
@@ -204,6 +212,8 @@ def _params(
         extend_without_approval_up_to=extend_up_to,
         escalate_timeout=v.get("escalate_timeout", parse_duration(schema.DEFAULT_ESCALATE_TIMEOUT)),
         notify=notify,
+        allow_duplicate_requests=v.get("allow_duplicate_requests", False),
+        max_active_grants_per_user=most,
     )
 
 

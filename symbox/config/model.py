@@ -189,6 +189,10 @@ class FlowParams:
     extend_without_approval_up_to: int | None = None
     # symbox extension: seconds after the approval during which a failed grant is retried.
     escalate_timeout: int = 300
+    # symbox extension: a second open request for the same target is refused unless true.
+    allow_duplicate_requests: bool = False
+    # symbox extension: at most this many open requests and grants per person (None: any).
+    max_active_grants_per_user: int | None = None
     # symbox extension: keys of the webhook and smtp integrations every request goes to.
     notify: tuple[str, ...] = ()
 

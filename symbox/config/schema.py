@@ -275,6 +275,8 @@ PARAMS = _args(
     request_ttl=Arg(DURATION),
     extend_without_approval_up_to=Arg(DURATION),
     escalate_timeout=Arg(DURATION),
+    allow_duplicate_requests=Arg(BOOL),
+    max_active_grants_per_user=Arg(ANY),
     # symbox extension: webhook and smtp integrations every request of the flow goes to.
     notify_ids=Arg(REF_LIST, ref="sym_integration"),
 )

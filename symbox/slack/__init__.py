@@ -52,6 +52,7 @@ class SlackApp:
         self._ping_interval = float(ping) if isinstance(ping, int | float | str) else 10.0
         self._config = config
         self.directory = SlackDirectory(self.web, clock)
+        self._reader = reader
         self.notifier = SlackNotifier(
             config=config, web=self.web, directory=self.directory, writer=writer, reader=reader
         )
@@ -74,6 +75,7 @@ class SlackApp:
             web=self.web,
             directory=self.directory,
             refusals=refusals,
+            messages_of=self._reader.slack_messages,
         )
         if self._app_token is not None:
             self.socket = SlackSocket(

@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.config.model import Config, Flow
+from symbox.engine.admission import DuplicateRequest, TooManyOpen
 from symbox.engine.forms import has_on_change, shapes_form
 from symbox.engine.inputs import form_values, validate_inputs
 from symbox.engine.model import Actor
@@ -45,6 +46,7 @@ from symbox.slack.blocks import (
     shown_blocks,
     slack_flows,
 )
+from symbox.slack.duplicates import MessagesOf, refusal_text
 from symbox.slack.extend_blocks import EXTEND, EXTEND_APPROVE, EXTEND_DENY, EXTEND_FORM
 from symbox.slack.extend_handlers import SlackExtensions
 from symbox.slack.forms import SlackForms
@@ -72,8 +74,10 @@ class SlackHandlers:
         web: AsyncWebClient,
         directory: SlackDirectory,
         refusals: Refusals,
+        messages_of: MessagesOf,
     ) -> None:
         self._config = config
+        self._messages_of = messages_of
         self._service = service
         self._web = web
         self._directory = directory
@@ -323,6 +327,8 @@ class SlackHandlers:
             )
         except (BadRequest, Forbidden, InputError, Unavailable) as error:
             await self._tell(user_id, f"Your request was not made: {error}")
+        except (DuplicateRequest, TooManyOpen) as error:
+            await self._tell(user_id, await refusal_text(self._web, self._messages_of, error))
 
     async def _clicked(self, payload: Mapping[str, Any]) -> None:
         user_id = _user_id(payload)

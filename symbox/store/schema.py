@@ -135,6 +135,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         WHERE next_attempt_at IS NOT NULL;
     CREATE INDEX notifications_by_run ON notifications (run_id);
     """,
+    """
+    -- A person's runs that have not ended, read for every request to refuse duplicates.
+    CREATE INDEX runs_open_by_requester ON runs (requester, flow, created_at)
+        WHERE status IN ('requested', 'approved', 'escalated');
+    """,
 )
 
 

@@ -75,6 +75,16 @@ class WriteTxn:
             self._runs.put(run)
         return run
 
+    def open_runs(self, flow: str, requester: str) -> list[Run]:
+        """``requester``'s runs of ``flow`` that have not ended (requested, approved or
+        escalated), oldest first."""
+        rows = self._conn.execute(
+            "SELECT body FROM runs WHERE requester = ? AND flow = ?"
+            " AND status IN ('requested', 'approved', 'escalated') ORDER BY created_at",
+            (requester, flow),
+        ).fetchall()
+        return [run_from_json(row[0]) for row in rows]
+
     def save_run(self, run: Run, due_at: float | None) -> None:
         """Insert a new run or replace the stored one, refusing a lost update."""
         grant = run.grant

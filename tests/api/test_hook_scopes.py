@@ -33,6 +33,7 @@ resource "sym_flow" "staging_signoff" {
     approvers = "alice@example.com"
   }
   params {
+    allow_duplicate_requests = true
     prompt_field {
       name = "reason"
       type = "string"

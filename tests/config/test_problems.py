@@ -281,9 +281,10 @@ def test_params_problems() -> None:
         'config.hcl:22: sym_flow.f: params: request_ttl: invalid duration "1 day": expected a '
         "positive whole number followed by s, m, h, d or mo (e.g. 30s, 10m, 1h, 2d, 1mo)",
         "config.hcl:23: sym_flow.f: params: unknown argument unknown (expected one of: "
-        "additional_header_text, allow_guest_interaction, allow_revoke, allowed_sources, "
-        "escalate_timeout, extend_without_approval_up_to, include_decision_message, "
-        "notify_ids, request_ttl, schedule_deescalation, strategy_id)",
+        "additional_header_text, allow_duplicate_requests, allow_guest_interaction, "
+        "allow_revoke, allowed_sources, escalate_timeout, extend_without_approval_up_to, "
+        "include_decision_message, max_active_grants_per_user, notify_ids, request_ttl, "
+        "schedule_deescalation, strategy_id)",
         "config.hcl:24: sym_flow.f: params: unexpected block prompt",
     )
 
@@ -318,6 +319,15 @@ def test_escalate_timeout_is_a_duration_of_at_most_a_day() -> None:
         "config.hcl:20: sym_flow.f: params: escalate_timeout: invalid duration 0: expected "
         "e.g. 30s, 10m, 1h, 2d or 1mo",
     )
+
+
+def test_max_active_grants_per_user_is_a_small_whole_number() -> None:
+    for value, shown in (("0", "0"), ('"2"', '"2"'), ("1.5", "1.5"), ("true", "true")):
+        check(
+            flow(f"    max_active_grants_per_user = {value}\n"),
+            "config.hcl:19: sym_flow.f: params: max_active_grants_per_user: expected a whole "
+            f"number from 1 to 1000, got {shown}",
+        )
 
 
 def test_extend_without_approval_up_to_is_read_in_seconds() -> None:

@@ -16,6 +16,7 @@ resource "sym_flow" "access" {{
   }}
   params {{
     strategy_id = sym_strategy.{strategy}.id
+    allow_duplicate_requests = true
     prompt_field {{
       name = "reason"
       type = "string"

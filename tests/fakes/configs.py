@@ -49,6 +49,7 @@ resource "sym_flow" "access" {{
   }}
   params {{
     strategy_id = sym_strategy.grants.id
+    allow_duplicate_requests = true
     request_ttl = "{request_ttl}"
     prompt_field {{
       name = "reason"
@@ -85,6 +86,7 @@ resource "sym_flow" "{name}" {{
     approvers = "alice@example.com"
   }}
   params {{
+    allow_duplicate_requests = true
 {fields}
   }}
 }}

@@ -201,6 +201,11 @@ class FakeSlack:
         if method in ("chat.postMessage", "chat.update"):
             ts = str(args.get("ts") or f"{1700000000 + next(self._ids)}.000100")
             return {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if method == "chat.getPermalink":
+            link = (
+                f"https://fake.slack.test/archives/{args.get('channel')}/p{args.get('message_ts')}"
+            )
+            return {"ok": True, "permalink": link}
         if method == "views.update":
             # Slack keeps a view's id when it is updated.
             return {"ok": True, "view": {"id": args.get("view_id") or f"V{next(self._ids)}"}}

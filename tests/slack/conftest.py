@@ -127,6 +127,7 @@ async def slack_rig(
     slack: FakeSlack | None = None,
     clock: FakeClock | None = None,
     data_dir: Path | None = None,
+    allow_duplicates: bool = True,
 ) -> AsyncIterator[SlackRig]:
     """Start the fake Slack (unless given one), then symbox connected to it (with ``hooks``,
     extra ``params``; on ``clock`` and ``data_dir`` to restart on the same data)."""
@@ -139,6 +140,8 @@ async def slack_rig(
                 'name = "main"\n  error_logger_id = sym_error_logger.slack.id\n',
                 1,
             )
+            if not allow_duplicates:
+                text = text.replace("    allow_duplicate_requests = true\n", "", 1)
             anchor = "strategy_id = sym_strategy.grants.id"
             text = text.replace(anchor, f"{anchor}\n    {params}", 1)
             if hooks is None:

@@ -391,3 +391,20 @@ async def test_a_grant_being_retried_shows_on_the_request_message(tmp_path: Path
         await rig.calls(
             "chat.update", 1, lambda c: "access granted until" in json.dumps(c.args["blocks"])
         )
+
+
+async def test_a_duplicate_request_from_slack_links_the_open_one(tmp_path: Path) -> None:
+    async with slack_rig(tmp_path, allow_duplicates=False) as rig:
+        await rig.submit("access", access_values())
+        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+        run_id = posts[0].args["blocks"][-1]["elements"][0]["value"]
+        await rig.submit("access", access_values())
+        [told] = await rig.calls(
+            "chat.postMessage", 1, lambda c: "was not made" in c.args.get("text", "")
+        )
+        text = told.args["text"]
+        assert told.args["channel"] == "UCAROL"
+        assert f"you already have an open request for prod-db in flow access: run {run_id}" in text
+        assert "|Open it>" in text and "https://fake.slack.test/archives/" in text
+        listed = await rig.h.call("GET", "/api/v1/runs", "reader")
+        assert [run["run_id"] for run in listed.json()["runs"]] == [run_id]

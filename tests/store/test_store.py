@@ -154,9 +154,10 @@ async def test_grants_that_recorded_their_identity_are_keyed_by_it(tmp_path: Pat
         await store.writer.submit(save)
     with sqlite3.connect(database) as conn:
         # As stored by the release before grants were keyed by identity, which also had
-        # no record of a token's last use nor a notification outbox.
+        # no record of a token's last use, no notification outbox and no index of open runs.
         conn.execute("ALTER TABLE tokens DROP COLUMN last_used_at")
         conn.execute("DROP TABLE notifications")
+        conn.execute("DROP INDEX runs_open_by_requester")
         conn.execute("PRAGMA user_version = 3")
     async with open_store(database) as store:
         rekeyed = await store.reader.get_run("r1")
