@@ -153,7 +153,12 @@ async def test_a_failed_grant_is_tried_again_and_the_run_waits_meanwhile(tmp_pat
         assert "HTTP 500" in grant["last_error"] and grant["next_attempt_at"] is not None
         # Backoff: the second attempt within 1.5 s (FAST_RETRIES), the third within 3 s more.
         await h.advance(1.5)
-        await h.wait_for(lambda: len(h.receiver.state.requests) == 2, "the second grant attempt")
+
+        async def second_attempt_recorded() -> bool:
+            return bool((await h.run(run_id))["grant"]["attempts"] == 2)
+
+        # The next attempt is timed from when this one's failure is recorded.
+        await h.wait_for(second_attempt_recorded, "the second grant attempt")
         await h.advance(3)
         run = await h.wait_status(run_id, "escalated")
         assert run["grant"]["attempts"] == 0 and run["grant"]["last_error"] is None
