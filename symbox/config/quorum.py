@@ -63,7 +63,7 @@ def _groups(
         if group is None:
             args.ok = False
         elif any(known.name == group.name for known in groups):
-            reader.problem(line, f"{where}: approvals[{index}]: group {show(group.name)} is twice")
+            reader.problem(line, f"{where}: approvals[{index}]: group {show(group.name)} is listed twice")
             args.ok = False
         else:
             groups.append(group)
@@ -109,8 +109,8 @@ def _group(
     if len(members) < count:
         reader.problem(
             line,
-            f"{where}: count: {count} approvals from {show(name)}, which lists "
-            f"{len(members)} approver(s)",
+            f"{where}: count: {count} approvals from {show(name)}, which lists only "
+            f"{len(members)}",
         )
         return None
     return ApprovalGroup(name, frozenset(members), count)
