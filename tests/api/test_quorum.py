@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -19,7 +20,9 @@ CAROL = "carol@example.com"
 APPROVERS = "alice@example.com,bob@example.com,dave@example.com,erin@example.com,bot:ci"
 
 
-def quorum_config(params: str, *, extra_vars: str = "", self_approval: bool = False) -> object:
+def quorum_config(
+    params: str, *, extra_vars: str = "", self_approval: bool = False
+) -> Callable[[str], str]:
     """The access flow with more approvers, ``params`` added and ``extra_vars`` in its vars."""
 
     def text(url: str) -> str:
@@ -51,7 +54,7 @@ async def _events(h: Harness, run_id: str) -> list[tuple[str, str, dict[str, obj
 
 
 async def test_two_approvers_then_the_grant(tmp_path: Path) -> None:
-    async with harness(tmp_path, config_text=TWO) as h:  # type: ignore[arg-type]
+    async with harness(tmp_path, config_text=TWO) as h:
         run_id = await h.request()
         fresh = await h.run(run_id)
         assert (fresh["approvals"], fresh["approvals_required"]) == ([], 2)
@@ -83,7 +86,7 @@ async def test_two_approvers_then_the_grant(tmp_path: Path) -> None:
 
 
 async def test_the_same_approver_twice_is_a_conflict(tmp_path: Path) -> None:
-    async with harness(tmp_path, config_text=TWO) as h:  # type: ignore[arg-type]
+    async with harness(tmp_path, config_text=TWO) as h:
         run_id = await h.request()
         assert (await h.approve(run_id, as_=ALICE)).status_code == 200
         again = await h.approve(run_id, as_="Alice@Example.com")
@@ -95,7 +98,7 @@ async def test_the_same_approver_twice_is_a_conflict(tmp_path: Path) -> None:
 
 async def test_the_requester_never_counts_even_with_self_approval(tmp_path: Path) -> None:
     config = quorum_config("    approvals_required = 2\n", self_approval=True)
-    async with harness(tmp_path, config_text=config) as h:  # type: ignore[arg-type]
+    async with harness(tmp_path, config_text=config) as h:
         run_id = await h.request(as_=ALICE)
         own = await h.approve(run_id, as_=ALICE)
         assert own.status_code == 403
@@ -105,7 +108,7 @@ async def test_the_requester_never_counts_even_with_self_approval(tmp_path: Path
 
 
 async def test_a_deny_after_one_approval_ends_the_request(tmp_path: Path) -> None:
-    async with harness(tmp_path, config_text=TWO) as h:  # type: ignore[arg-type]
+    async with harness(tmp_path, config_text=TWO) as h:
         run_id = await h.request()
         assert (await h.approve(run_id, as_=ALICE)).status_code == 200
         denied = await h.call(
@@ -124,7 +127,7 @@ async def test_a_per_group_quorum_needs_each_group(tmp_path: Path) -> None:
         extra_vars='    prod = "alice@example.com,bob@example.com"\n'
         '    security = "dave@example.com"\n',
     )
-    async with harness(tmp_path, config_text=config) as h:  # type: ignore[arg-type]
+    async with harness(tmp_path, config_text=config) as h:
         run_id = await h.request()
         assert (await h.run(run_id))["approvals_required"] == 2
         assert (await h.approve(run_id, as_=ALICE)).json()["status"] == "requested"
@@ -138,7 +141,7 @@ async def test_a_per_group_quorum_needs_each_group(tmp_path: Path) -> None:
 
 
 async def test_racing_approvals_decide_once_and_escalate_once(tmp_path: Path) -> None:
-    async with harness(tmp_path, config_text=TWO) as h:  # type: ignore[arg-type]
+    async with harness(tmp_path, config_text=TWO) as h:
         run_id = await h.request()
         people = (ALICE, BOB, DAVE, ERIN, "ci")
         for who in people:
@@ -198,7 +201,7 @@ async def test_get_permissions_sets_the_number(tmp_path: Path) -> None:
 
 
 async def test_the_client_shows_progress(tmp_path: Path) -> None:
-    async with harness(tmp_path, config_text=TWO) as h:  # type: ignore[arg-type]
+    async with harness(tmp_path, config_text=TWO) as h:
         run_id = await h.request()
         approved = await client(h, ALICE, "approve", run_id)
         assert approved.code == 0, approved.err
@@ -207,3 +210,40 @@ async def test_the_client_shows_progress(tmp_path: Path) -> None:
         header, row = pending.out.splitlines()
         assert header.split()[6] == "APPROVED"
         assert row.split()[6:9] == ["1", "of", "2"]
+
+
+HOOKS = """
+from sym.sdk.annotations import hook
+from sym.sdk.templates import ApprovalTemplate
+
+
+@hook
+def on_approve(event):
+    if event.user.email == "erin@example.com":
+        return ApprovalTemplate.ignore(message="erin may not approve today")
+
+
+@hook
+def after_approve(event):
+    raise RuntimeError("after_approve ran")
+"""
+
+
+async def test_on_approve_runs_for_each_approval_and_after_approve_once(tmp_path: Path) -> None:
+    (tmp_path / "impl.py").write_text(HOOKS)
+
+    def config(url: str) -> str:
+        return TWO(url).replace(
+            'implementation = "# no hooks"', 'implementation = file("impl.py")', 1
+        )
+
+    async with harness(tmp_path, config_text=config) as h:
+        run_id = await h.request()
+        assert (await h.approve(run_id, as_=ALICE)).json()["status"] == "requested"
+        ignored = await h.approve(run_id, as_=ERIN)
+        assert ignored.status_code == 403
+        assert "erin may not approve today" in ignored.json()["message"]
+        assert (await h.approve(run_id, as_=BOB)).json()["status"] == "escalated"
+        events = await _events(h, run_id)
+        errors = [details for name, _, details in events if name == "hook_error"]
+        assert errors == [{"hook": "after_approve"}]
