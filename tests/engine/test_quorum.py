@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,7 @@ from symbox.engine import runs
 from symbox.engine.model import Actor, GrantState, RunStatus
 from symbox.engine.permissions import DecisionRule
 from symbox.engine.quorum import Quorum, counted, quorum_for
+from symbox.store.codec import run_from_json, run_to_json
 from tests.engine.flows import make_config
 from tests.engine.test_runs import T0, decide, requested
 
@@ -129,3 +131,13 @@ def test_an_approval_that_fills_no_place_is_refused() -> None:
 def test_group_counts_raise_the_total() -> None:
     flow = quorum_flow(1, replace(SECURITY, count=2))
     assert quorum_for(flow, None).required == 2
+
+
+def test_approvals_round_trip_and_older_runs_load_without_them() -> None:
+    flow = quorum_flow()
+    partial = decide(requested(flow), flow, ALICE).run
+    assert run_from_json(run_to_json(partial)) == partial
+    body = json.loads(run_to_json(partial))
+    del body["approvals"], body["approvals_required"]
+    older = run_from_json(json.dumps(body))
+    assert (older.approvals, older.approvals_required) == ((), None)
