@@ -5,6 +5,7 @@ from __future__ import annotations
 from symbox.config.model import ApprovalGroup
 from tests.config.helpers import load, problems
 from tests.config.test_problems import BASE, ENV
+from tests.config.test_problems import flow as problems_flow
 
 VARS = (
     '    approvers = "a@x.com,b@x.com,c@x.com,s@x.com"\n'
@@ -15,13 +16,8 @@ VARS = (
 
 def flow(params: str) -> str:
     """A flow on line 14 with vars (lines 18-22) and params from line 24 (settings at 24)."""
-    return (
-        'resource "sym_flow" "f" {\n'
-        '  name           = "f"\n'
-        '  implementation = ""\n'
-        "  environment_id = sym_environment.e.id\n"
-        "  vars = {\n" + VARS + "  }\n"
-        "  params {\n" + params + "  }\n}\n"
+    return problems_flow(params).replace(
+        "  params {\n", "  vars = {\n" + VARS + "  }\n  params {\n", 1
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.slack import Call
-from tests.slack.conftest import access_values, slack_rig
+from tests.slack.conftest import SlackRig, access_values, slack_rig
 
 pytestmark = pytest.mark.anyio
 
@@ -26,11 +26,16 @@ def _buttons(call: Call) -> list[str]:
     return [element["action_id"] for block in actions for element in block["elements"]]
 
 
+async def _requested(rig: SlackRig) -> str:
+    """Carol's request from the modal; its run id, once the approvers got the message."""
+    await rig.submit("access", access_values())
+    posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
+    return str(posts[0].args["blocks"][-1]["elements"][0]["value"])
+
+
 async def test_one_of_two_then_the_second_approval_escalates(tmp_path: Path) -> None:
     async with slack_rig(tmp_path, params="approvals_required = 2") as rig:
-        await rig.submit("access", access_values())
-        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
-        run_id = posts[0].args["blocks"][-1]["elements"][0]["value"]
+        run_id = await _requested(rig)
 
         await rig.click("symbox_approve", run_id, "UALICE")
         partial = await rig.calls("chat.update", 2, lambda c: "(1 of 2)" in _context(c))
@@ -69,9 +74,7 @@ async def test_one_of_two_then_the_second_approval_escalates(tmp_path: Path) -> 
 
 async def test_a_deny_after_one_approval_ends_it_in_slack(tmp_path: Path) -> None:
     async with slack_rig(tmp_path, params="approvals_required = 2") as rig:
-        await rig.submit("access", access_values())
-        posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
-        run_id = posts[0].args["blocks"][-1]["elements"][0]["value"]
+        run_id = await _requested(rig)
         await rig.click("symbox_approve", run_id, "UALICE")
         await rig.calls("chat.update", 2, lambda c: "(1 of 2)" in _context(c))
         # The requester's own click never counts toward the two.
