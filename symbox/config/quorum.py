@@ -63,7 +63,8 @@ def _groups(
         if group is None:
             args.ok = False
         elif any(known.name == group.name for known in groups):
-            reader.problem(line, f"{where}: approvals[{index}]: group {show(group.name)} is listed twice")
+            again = f"group {show(group.name)} is listed twice"
+            reader.problem(line, f"{where}: approvals[{index}]: {again}")
             args.ok = False
         else:
             groups.append(group)
