@@ -110,8 +110,7 @@ def _group(
     if len(members) < count:
         reader.problem(
             line,
-            f"{where}: count: {count} approvals from {show(name)}, which lists only "
-            f"{len(members)}",
+            f"{where}: count: {count} approvals from {show(name)}, which lists only {len(members)}",
         )
         return None
     return ApprovalGroup(name, frozenset(members), count)
