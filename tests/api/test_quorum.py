@@ -33,11 +33,8 @@ def quorum_config(
             f'    approvers = "{APPROVERS}"\n{more_vars}',
             1,
         )
-        return config.replace(
-            "    allow_duplicate_requests = true\n",
-            f"    allow_duplicate_requests = true\n{params}",
-            1,
-        )
+        anchor = "    strategy_id = sym_strategy.grants.id\n"
+        return config.replace(anchor, f"{anchor}{params}", 1)
 
     return text
 
