@@ -216,7 +216,10 @@ class FlowHooks:
                 if permission is None:
                     return self._default_rule(run, flow)
                 return DecisionRule.from_permission(
-                    permission.approve_deny, permission.allow_self_approval, flow.vars
+                    permission.approve_deny,
+                    permission.allow_self_approval,
+                    flow.vars,
+                    permission.approvals_required,
                 )
             except (HookFailure, ValueError) as error:
                 log.warning("get_permissions failed", extra={"run_id": run.id, "error": str(error)})

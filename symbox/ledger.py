@@ -20,7 +20,7 @@ from symbox.audit.entry import run_entry
 from symbox.clock import Clock
 from symbox.config.model import Config, Target
 from symbox.engine import runs as engine
-from symbox.engine.model import GrantState, Run, RunEvent
+from symbox.engine.model import GrantState, Run, RunEvent, RunStatus
 from symbox.engine.schedule import ExpirySchedule
 from symbox.errors import NotFound
 from symbox.flow_hooks import FlowHooks
@@ -165,6 +165,9 @@ class RunLedger:
         flow = self._config.flow_by_name(run.flow)
         for event in committed.events:
             if flow is None or event.name not in AFTER_HOOK_STEPS or event.errors:
+                continue
+            if event.name == "approve" and event.status is RunStatus.REQUESTED:
+                # One of several approvals: after_approve follows the one that approves.
                 continue
             error = await self._hooks.after(run, flow, event.name, event.actor)
             run = await self.record_hook_error(run, f"after_{event.name}", error)

@@ -19,6 +19,7 @@ from symbox.engine.inputs import validate_inputs
 from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
 from symbox.engine.people import InvalidEmail, canonical_email, same_person
 from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
+from symbox.engine.quorum import already_approved
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, Unavailable
 from symbox.extensions import RunExtensions, waiting
@@ -400,7 +401,8 @@ class RunService:
         if flow is None:
             return False
         if run.status is RunStatus.REQUESTED:
-            if now >= run.request_expires_at:
+            # Whoever already approved has nothing left to decide until the others do.
+            if now >= run.request_expires_at or already_approved(run, actor):
                 return False
         elif not waiting(run) or run.grant is None or run.grant.state is not GrantState.ACTIVE:
             return False

@@ -7,7 +7,7 @@ from typing import Any
 from symbox.audit.entry import iso
 from symbox.config import format_duration
 from symbox.config.model import Flow, Target
-from symbox.engine.model import Actor, Extension, GrantState, Run
+from symbox.engine.model import Actor, Decision, Extension, GrantState, Run
 
 
 def _when(at: float | None) -> str | None:
@@ -43,6 +43,11 @@ def run_view(run: Run, events: list[dict[str, Any]] | None = None) -> dict[str, 
                 "reason": decision.reason,
             }
         ],
+        "approvals": [
+            {"actor": _actor(item.actor), "at": _when(item.at), "reason": item.reason}
+            for item in _approvals(run)
+        ],
+        "approvals_required": run.approvals_required or 1,
         "escalated_at": _when(run.escalated_at),
         "expires_at": _when(grant.expires_at if grant else None),
         "ended_at": _when(run.ended_at),
@@ -66,6 +71,13 @@ def run_view(run: Run, events: list[dict[str, Any]] | None = None) -> dict[str, 
     if events is not None:
         view["events"] = [event_view(event) for event in events]
     return view
+
+
+def _approvals(run: Run) -> tuple[Decision, ...]:
+    # Runs approved before quorums existed hold their one approval in ``decision`` only.
+    if not run.approvals and run.decision is not None and run.decision.approved:
+        return (run.decision,)
+    return run.approvals
 
 
 def _extension(extension: Extension | None) -> dict[str, Any] | None:

@@ -74,7 +74,21 @@ def cmd_pending(args: argparse.Namespace, api: Api, term: Terminal) -> int:
         return 0
     now = term.now()
     rows = [_pending_row(run, now) for run in runs]
-    headers = ["run", "flow", "requester", "target", "for", "reason", "asked", "expires"]
+    headers = [
+        "run",
+        "flow",
+        "requester",
+        "target",
+        "for",
+        "reason",
+        "approved",
+        "asked",
+        "expires",
+    ]
+    if not any(row[6] for row in rows):
+        # Only requests needing several approvals have progress to show.
+        headers.pop(6)
+        rows = [row[:6] + row[7:] for row in rows]
     term.say(render.table(rows, headers))
     return 0
 
@@ -98,6 +112,7 @@ def _pending_row(run: dict[str, Any], now: float) -> list[str]:
         run.get("target") or "",
         wanted,
         why,
+        render.approvals(run) if run["status"] == "requested" else "",
         render.relative(render.parse_time(asked) or now, now),
         render.when(ends, now),
     ]

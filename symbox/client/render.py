@@ -90,3 +90,11 @@ def reason(run: dict[str, Any]) -> str:
     text = str((run.get("fields") or {}).get("reason") or "")
     text = " ".join(text.split())
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def approvals(run: dict[str, Any]) -> str:
+    """``1 of 2`` for a request that needs several approvals; empty when one decides."""
+    required = run.get("approvals_required") or 1
+    if not isinstance(required, int) or required <= 1:
+        return ""
+    return f"{len(run.get('approvals') or [])} of {required}"

@@ -50,7 +50,9 @@ def describe(run: dict[str, Any], now: float) -> str:
     detail = ""
     if status == "requested":
         expires = render.when(run.get("request_expires_at"), now)
-        detail = f"waiting for a decision; expires {expires}"
+        approved = render.approvals(run)
+        progress = f" ({approved} approvals)" if approved else ""
+        detail = f"waiting for a decision{progress}; expires {expires}"
     elif status == "approved":
         detail = "granting access" if run.get("grant") else "approved"
     elif status == "escalated":

@@ -12,6 +12,7 @@ from symbox.config.hcl import Attribute, Block, show
 from symbox.config.model import Location
 from symbox.config.notifiers import NOTIFIER_TYPES
 from symbox.config.prompt_fields import read_prompt_field
+from symbox.config.quorum import read_quorum
 from symbox.config.resources import Checked
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
 from symbox.engine.permissions import APPROVERS_VAR, InvalidApprover, approver_entry
@@ -31,12 +32,12 @@ def build_flow(
 ) -> model.Flow | None:
     """A ``sym_flow`` from its block; ``nested`` evaluates attributes inside its params."""
     where = schema.address("sym_flow", key)
-    params_block = next((b for b in block.blocks if b.type == "params"), None)
-    params = _params(reader, checked, where, params_block, nested)
-    if not args.ok or params is None:
-        return None
     v = args.values
     flow_vars = _target_ids(v.get("vars", {}), checked)
+    params_block = next((b for b in block.blocks if b.type == "params"), None)
+    params = _params(reader, checked, where, params_block, nested, flow_vars)
+    if not args.ok or params is None:
+        return None
     _approvers(reader, where, flow_vars, args.lines.get("vars", at))
     return model.Flow(
         key,
@@ -111,6 +112,7 @@ def _params(
     flow: str,
     block: Block | None,
     nested: Callable[[Attribute], Any],
+    flow_vars: Mapping[str, str],
 ) -> model.FlowParams | None:
     where = f"{flow}: params"
     args = Args() if block is None else reader.read(block, schema.PARAMS, where, nested)
@@ -197,6 +199,7 @@ def _params(
             f"got {show(most)}",
         )
         args.ok = False
+    required, groups = read_quorum(reader, where, args, flow_vars)
     if not args.ok:
         return None
     return model.FlowParams(
@@ -214,6 +217,8 @@ def _params(
         notify=notify,
         allow_duplicate_requests=v.get("allow_duplicate_requests", False),
         max_active_grants_per_user=most,
+        approvals_required=required,
+        approvals=groups,
     )
 
 

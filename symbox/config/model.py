@@ -171,6 +171,17 @@ def longest_duration(duration: PromptField | None) -> int | None:
 
 
 @dataclass(frozen=True)
+class ApprovalGroup:
+    """Part of a flow's quorum: ``count`` approvals from the people a var lists."""
+
+    # The name of the flow's var listing the group (``from``).
+    name: str
+    # Approver entries (emails, ``bot:NAME``) as permissions compares them.
+    members: frozenset[str]
+    count: int
+
+
+@dataclass(frozen=True)
 class FlowParams:
     """The ``params`` block of a flow, with Sym's defaults filled in."""
 
@@ -195,6 +206,10 @@ class FlowParams:
     max_active_grants_per_user: int | None = None
     # symbox extension: keys of the webhook and smtp integrations every request goes to.
     notify: tuple[str, ...] = ()
+    # symbox extension: distinct approvers a request needs before it is approved.
+    approvals_required: int = 1
+    # symbox extension: how many of those approvals must come from each named group.
+    approvals: tuple[ApprovalGroup, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,9 @@ PARAMS = _args(
     escalate_timeout=Arg(DURATION),
     allow_duplicate_requests=Arg(BOOL),
     max_active_grants_per_user=Arg(ANY),
+    # symbox extension: a quorum of distinct approvers, in total and from named groups.
+    approvals_required=Arg(ANY),
+    approvals=Arg(ANY),
     # symbox extension: webhook and smtp integrations every request of the flow goes to.
     notify_ids=Arg(REF_LIST, ref="sym_integration"),
 )

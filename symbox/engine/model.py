@@ -150,6 +150,11 @@ class Run:
     created_at: float
     request_expires_at: float
     decision: Decision | None = None
+    # Every approval so far: a flow needing more than one keeps the run requested until
+    # enough distinct approvers agree (the last one is ``decision`` too).
+    approvals: tuple[Decision, ...] = ()
+    # How many approvals the run needs, recorded with its first approval (None: the flow's).
+    approvals_required: int | None = None
     grant: Grant | None = None
     escalated_at: float | None = None
     ended_at: float | None = None

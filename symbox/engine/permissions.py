@@ -59,7 +59,8 @@ def _entries(items: Iterable[str]) -> frozenset[str]:
     return frozenset(entries)
 
 
-def _entry(actor: Actor) -> str:
+def actor_entry(actor: Actor) -> str:
+    """The approver entry ``actor`` matches: a user's email, or ``bot:NAME``."""
     return actor.id.lower() if actor.kind == "user" else f"{actor.kind}:{actor.id}".lower()
 
 
@@ -69,6 +70,8 @@ class DecisionRule:
 
     approvers: frozenset[str] | None
     allow_self_approval: bool
+    # How many distinct approvers a request needs (``get_permissions``); None: the flow's.
+    approvals_required: int | None = None
 
     @classmethod
     def from_vars(cls, flow_vars: Mapping[str, str]) -> DecisionRule:
@@ -78,7 +81,11 @@ class DecisionRule:
 
     @classmethod
     def from_permission(
-        cls, approve_deny: str | tuple[str, ...], allow_self: bool, flow_vars: Mapping[str, str]
+        cls,
+        approve_deny: str | tuple[str, ...],
+        allow_self: bool,
+        flow_vars: Mapping[str, str],
+        approvals_required: int | None = None,
     ) -> DecisionRule:
         """The rule a ``get_permissions`` hook returned: emails, or one of Sym's levels.
 
@@ -88,11 +95,11 @@ class DecisionRule:
         if isinstance(approve_deny, str):
             level = approve_deny.upper()
             if level in ("ALL_USERS", "MEMBER"):
-                return cls(None, allow_self)
+                return cls(None, allow_self, approvals_required)
             if level == "ADMIN":
-                return cls(approvers(flow_vars), allow_self)
+                return cls(approvers(flow_vars), allow_self, approvals_required)
             raise ValueError(f"get_permissions: unknown permission level {approve_deny!r}")
-        return cls(_entries(approve_deny), allow_self)
+        return cls(_entries(approve_deny), allow_self, approvals_required)
 
 
 def destinations_rule(
@@ -136,7 +143,7 @@ def may_decide(rule: DecisionRule, run: Run, actor: Actor) -> str | None:
     if rule.approvers is None:
         if actor.kind != "user":
             return f"{actor} is not an approver of flow {run.flow}"
-    elif _entry(actor) not in rule.approvers:
+    elif actor_entry(actor) not in rule.approvers:
         return f"{actor} is not an approver of flow {run.flow}"
     if rule.allow_self_approval:
         return None
@@ -155,7 +162,7 @@ def may_revoke(flow_vars: Mapping[str, str], run: Run, actor: Actor) -> str | No
     """
     if actor.kind in ("bot", "system"):
         return None
-    if same_person(actor.id, run.requester) or _entry(actor) in approvers(flow_vars):
+    if same_person(actor.id, run.requester) or actor_entry(actor) in approvers(flow_vars):
         return None
     return f"{actor} is neither the requester nor an approver of flow {run.flow}"
 
@@ -164,9 +171,9 @@ def may_view(flow_vars: Mapping[str, str], run: Run, actor: Actor) -> bool:
     """Tell whether ``actor`` may read ``run``: bots, its requester, and its approvers."""
     if actor.kind != "user":
         return True
-    return same_person(actor.id, run.requester) or _entry(actor) in approvers(flow_vars)
+    return same_person(actor.id, run.requester) or actor_entry(actor) in approvers(flow_vars)
 
 
 def approves(flow_vars: Mapping[str, str], actor: Actor) -> bool:
     """Tell whether ``actor`` is listed as an approver in ``flow_vars``."""
-    return _entry(actor) in approvers(flow_vars)
+    return actor_entry(actor) in approvers(flow_vars)

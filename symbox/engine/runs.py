@@ -20,6 +20,8 @@ from symbox.engine.model import (
 )
 from symbox.engine.people import same_person
 from symbox.engine.permissions import DecisionRule, may_decide, may_revoke
+from symbox.engine.quorum import counted, quorum_for
+from symbox.engine.quorum import refusal as quorum_refusal
 from symbox.engine.schedule import RetryPolicy
 
 
@@ -107,6 +109,8 @@ def open_request(
         request_expires_at=now + flow.params.request_ttl,
         notifications=notifications,
         context=dict(context or {}),
+        # A get_permissions hook may still ask for another number when someone decides.
+        approvals_required=quorum_for(flow, None).required,
     )
     details: dict[str, Any] = {}
     if notifications:
@@ -141,7 +145,20 @@ def decide(
     if refusal is not None:
         raise Forbidden(refusal)
     decision = Decision(approved=approve, actor=actor, at=now, reason=reason)
-    details = {"reason": reason} if reason else {}
+    details: dict[str, Any] = {"reason": reason} if reason else {}
+    approvals = (*run.approvals, decision) if approve else run.approvals
+    # The flow's own code (a hook actor) decides outright; people count toward a quorum.
+    quorum = quorum_for(flow, rule)
+    if approve and actor.kind != "hook" and not quorum.single:
+        refused = quorum_refusal(run, quorum, actor)
+        if refused is not None:
+            raise (Forbidden if refused[0] == "forbidden" else Conflict)(refused[1])
+        given = counted(quorum, [item.actor for item in approvals])
+        details.update(approvals=given, required=quorum.required)
+        if given < quorum.required:
+            partial = run.evolve(approvals=approvals, approvals_required=quorum.required)
+            event = event_for(partial, "approve", actor, now, channel, details)
+            return Transition(partial, (event,))
     if not approve:
         denied = run.evolve(
             status=RunStatus.DENIED, decision=decision, ended_at=now, ended_by=actor
@@ -152,7 +169,13 @@ def decide(
         # Keyed by the requester until bind_identity names who the strategy grants to.
         key = grant_key(run.strategy, target_key, run.requester)
         grant = Grant(key=key, state=GrantState.ESCALATING)
-    approved = run.evolve(status=RunStatus.APPROVED, decision=decision, grant=grant)
+    approved = run.evolve(
+        status=RunStatus.APPROVED,
+        decision=decision,
+        approvals=approvals,
+        approvals_required=quorum.required,
+        grant=grant,
+    )
     if grant is None:
         # An approval-only flow ends here: there is nothing to grant or revoke.
         approved = replace(approved, ended_at=now)

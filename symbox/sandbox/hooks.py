@@ -18,7 +18,7 @@ from symbox.sandbox.policy import HookPolicy
 from symbox.sandbox.pool import HookPool
 from symbox.sandbox.sdk.forms import FORM_KEY
 from symbox.sandbox.sdk.notifications import NOTIFICATION_KEY
-from symbox.sandbox.sdk.request_permission import PERMISSION_KEY
+from symbox.sandbox.sdk.request_permission import MAX_APPROVALS, PERMISSION_KEY
 from symbox.sandbox.sdk.templates import TEMPLATE_ACTIONS, TEMPLATE_KEY
 
 STEPS = frozenset(
@@ -64,6 +64,8 @@ class Permission:
     approve_deny: str | tuple[str, ...]
     webapp_view: str | tuple[str, ...]
     allow_self_approval: bool = False
+    # symbox's own: distinct approvers needed; None keeps the flow's.
+    approvals_required: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class HookRunner:
             approve_deny=approve_deny,
             webapp_view=webapp_view,
             allow_self_approval=spec.get("allow_self_approval") is True,
+            approvals_required=_approvals_required(spec.get("approvals_required")),
         )
 
     async def reduce_identity(
@@ -388,3 +391,10 @@ def _notifications(value: object) -> tuple[NotificationSpec, ...] | None:
             return None
         specs.append(NotificationSpec(destinations, None if timeout is None else float(timeout)))
     return tuple(specs)
+
+
+def _approvals_required(value: object) -> int | None:
+    # The sandbox checked it; a reply forged around RequestPermission counts as one approval.
+    if type(value) is int and 1 <= value <= MAX_APPROVALS:
+        return value
+    return None

@@ -10,12 +10,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from symbox.audit.entry import iso
 from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow, PromptField
 from symbox.engine.forms import FieldState, FormState, Option, has_on_change
 from symbox.engine.model import Run
 from symbox.slack.extend_blocks import button, extend_button, extension_blocks
+from symbox.slack.status import escape, mention, progress_line, run_status_line
 
 CHOOSE_FLOW = "symbox_choose_flow"
 REQUEST_FORM = "symbox_request"
@@ -424,21 +424,11 @@ def decision_submitted(view: Mapping[str, Any]) -> tuple[str, bool, str | None] 
     )
 
 
-def escape(text: str) -> str:
-    """Text as Slack mrkdwn shows it literally (no mentions, links or channel pings)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _mention(email: str, slack_ids: Mapping[str, str]) -> str:
-    user = slack_ids.get(email)
-    return f"<@{user}>" if user else email
-
-
 def request_message(
     run: Run, flow: Flow, target_label: str | None, slack_ids: Mapping[str, str]
 ) -> tuple[str, list[dict[str, Any]]]:
     """The message posted where the request goes: fallback text and blocks with buttons."""
-    requester = _mention(run.requester, slack_ids)
+    requester = mention(run.requester, slack_ids)
     summary = f"{requester} requests *{flow.label or flow.name}*"
     lines = [summary]
     if target_label:
@@ -454,6 +444,11 @@ def request_message(
     blocks: list[dict[str, Any]] = [{"type": "section", "text": _text("\n".join(lines), "mrkdwn")}]
     status = run_status_line(run, slack_ids)
     if status is None:
+        if run.approvals:
+            # Some of several approvals are in: say so, and keep the buttons for the rest.
+            blocks.append(
+                {"type": "context", "elements": [_text(progress_line(run, slack_ids), "mrkdwn")]}
+            )
         blocks.append(
             {
                 "type": "actions",
@@ -481,41 +476,3 @@ def access_buttons(run: Run, flow: Flow) -> list[dict[str, Any]]:
     extend = extend_button(run)
     revoke = button("Revoke", REVOKE, run.id, "danger") if flow.params.allow_revoke else None
     return [element for element in (revoke, extend) if element is not None]
-
-
-def run_status_line(run: Run, slack_ids: Mapping[str, str]) -> str | None:
-    """What happened to the request, or None while it waits for a decision."""
-    status = run.status.value
-    if status == "requested":
-        return None
-    decision = run.decision
-    parts: list[str] = []
-    if decision is not None:
-        who = (
-            _mention(decision.actor.id, slack_ids)
-            if decision.actor.kind == "user"
-            else f"{decision.actor.kind} {decision.actor.id}"
-        )
-        verb = "Approved" if decision.approved else "Denied"
-        parts.append(f"{verb} by {who} at {iso(decision.at)}")
-        if decision.reason:
-            parts.append(f"({escape(decision.reason)})")
-    if status == "approved" and run.grant is not None and run.grant.attempts:
-        grant = run.grant
-        retry = f", trying again at {iso(grant.next_attempt_at)}" if grant.next_attempt_at else ""
-        tries = "1 attempt" if grant.attempts == 1 else f"{grant.attempts} attempts"
-        parts.append(
-            f"granting access failed ({tries}{retry}): {escape(grant.last_error or 'unknown')}"
-        )
-    elif status == "escalated" and run.grant is not None:
-        until = run.grant.expires_at
-        parts.append("access granted" + (f" until {iso(until)}" if until else ""))
-    elif status == "deescalated":
-        parts.append("access revoked")
-    elif status == "expired":
-        parts.append("expired without a decision")
-    elif status == "withdrawn":
-        parts.append("withdrawn by the requester")
-    elif status == "errored":
-        parts.append(f"failed: run {run.id}")
-    return " · ".join(parts) if parts else status

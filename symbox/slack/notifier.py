@@ -20,7 +20,8 @@ from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow
 from symbox.engine.model import GrantState, Run
 from symbox.notify.plan import target_label
-from symbox.slack.blocks import access_buttons, escape, request_message, run_status_line
+from symbox.slack.blocks import access_buttons, request_message
+from symbox.slack.status import escape, run_status_line
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
 from symbox.store.txn import WriteTxn
@@ -83,7 +84,19 @@ class SlackNotifier:
             await self._attempt(run, self._update_messages(run, flow))
         if name in EXTENSION:
             await self._extension_news(run, flow, name)
-        if name in ("approve", "deny") and run.decision is not None:
+        if name == "approve" and run.decision is None and run.approvals:
+            # One of several approvals: the requester hears who, and how many are still due.
+            last = run.approvals[-1]
+            progress = f"{len(run.approvals)} of {run.approvals_required or 1}"
+            await self._attempt(
+                run,
+                self._dm(
+                    run.requester,
+                    f"Your {_flow_label(flow)} request was approved by {last.actor.id} "
+                    f"({progress}); it waits for the others.",
+                ),
+            )
+        elif name in ("approve", "deny") and run.decision is not None:
             verb = "approved" if run.decision.approved else "denied"
             who = run.decision.actor.id
             reason = f": {escape(run.decision.reason)}" if run.decision.reason else ""

@@ -38,14 +38,9 @@ def run_to_json(run: Run) -> str:
         "status": run.status.value,
         "created_at": run.created_at,
         "request_expires_at": run.request_expires_at,
-        "decision": None
-        if decision is None
-        else {
-            "approved": decision.approved,
-            "actor": decision.actor.as_dict(),
-            "at": decision.at,
-            "reason": decision.reason,
-        },
+        "decision": None if decision is None else _decision_to_json(decision),
+        "approvals": [_decision_to_json(item) for item in run.approvals],
+        "approvals_required": run.approvals_required,
         "grant": None
         if grant is None
         else {
@@ -91,14 +86,10 @@ def run_from_json(text: str) -> Run:
         status=RunStatus(data["status"]),
         created_at=data["created_at"],
         request_expires_at=data["request_expires_at"],
-        decision=None
-        if decision is None
-        else Decision(
-            approved=decision["approved"],
-            actor=Actor(decision["actor"]["kind"], decision["actor"]["id"]),
-            at=decision["at"],
-            reason=decision["reason"],
-        ),
+        decision=None if decision is None else _decision_from_json(decision),
+        # Runs stored before quorums existed hold their one approval in ``decision`` only.
+        approvals=tuple(_decision_from_json(item) for item in data.get("approvals") or ()),
+        approvals_required=data.get("approvals_required"),
         grant=None
         if grant is None
         else Grant(
@@ -126,6 +117,24 @@ def run_from_json(text: str) -> Run:
         # Runs stored before extensions existed have none.
         extension=_extension_from_json(data.get("extension")),
         version=data["version"],
+    )
+
+
+def _decision_to_json(decision: Decision) -> dict[str, Any]:
+    return {
+        "approved": decision.approved,
+        "actor": decision.actor.as_dict(),
+        "at": decision.at,
+        "reason": decision.reason,
+    }
+
+
+def _decision_from_json(data: dict[str, Any]) -> Decision:
+    return Decision(
+        approved=data["approved"],
+        actor=Actor(data["actor"]["kind"], data["actor"]["id"]),
+        at=data["at"],
+        reason=data["reason"],
     )
 
 

@@ -282,7 +282,8 @@ def test_params_problems() -> None:
         "positive whole number followed by s, m, h, d or mo (e.g. 30s, 10m, 1h, 2d, 1mo)",
         "config.hcl:23: sym_flow.f: params: unknown argument unknown (expected one of: "
         "additional_header_text, allow_duplicate_requests, allow_guest_interaction, "
-        "allow_revoke, allowed_sources, escalate_timeout, extend_without_approval_up_to, "
+        "allow_revoke, allowed_sources, approvals, approvals_required, escalate_timeout, "
+        "extend_without_approval_up_to, "
         "include_decision_message, max_active_grants_per_user, notify_ids, request_ttl, "
         "schedule_deescalation, strategy_id)",
         "config.hcl:24: sym_flow.f: params: unexpected block prompt",

@@ -10,6 +10,8 @@ from symbox.sandbox.sdk.exceptions import TemplateError
 
 # The key marking a reducer's reply as a RequestPermission; hooks.py on the host reads it.
 PERMISSION_KEY = "__sym_permission__"
+# The most approvers one request may need (the flow setting's bound too).
+MAX_APPROVALS = 20
 
 
 class PermissionLevel(enum.Enum):
@@ -46,15 +48,30 @@ def _who(value: object, argument: str) -> str | list[str]:
 
 # Sym's SDK spells it as a class; a function keeps the result plain data.
 def RequestPermission(
-    webapp_view: Any, approve_deny: Any, allow_self_approval: bool = False
+    webapp_view: Any,
+    approve_deny: Any,
+    allow_self_approval: bool = False,
+    approvals_required: int | None = None,
 ) -> dict[str, Any]:
-    """Who may see the request in the web app and who may approve or deny it."""
+    """Who may see the request in the web app and who may approve or deny it.
+
+    ``approvals_required`` (symbox's own) is how many distinct approvers must approve;
+    None keeps the flow's ``approvals_required``.
+    """
     if not isinstance(allow_self_approval, bool):
         raise TemplateError("RequestPermission(allow_self_approval=...) must be True or False")
-    return {
-        PERMISSION_KEY: {
-            "webapp_view": _who(webapp_view, "webapp_view"),
-            "approve_deny": _who(approve_deny, "approve_deny"),
-            "allow_self_approval": allow_self_approval,
-        }
+    if approvals_required is not None and (
+        type(approvals_required) is not int or not 1 <= approvals_required <= MAX_APPROVALS
+    ):
+        raise TemplateError(
+            f"RequestPermission(approvals_required=...) must be a whole number from 1 to "
+            f"{MAX_APPROVALS} or None"
+        )
+    spec: dict[str, Any] = {
+        "webapp_view": _who(webapp_view, "webapp_view"),
+        "approve_deny": _who(approve_deny, "approve_deny"),
+        "allow_self_approval": allow_self_approval,
     }
+    if approvals_required is not None:
+        spec["approvals_required"] = approvals_required
+    return {PERMISSION_KEY: spec}
