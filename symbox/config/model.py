@@ -171,6 +171,17 @@ def longest_duration(duration: PromptField | None) -> int | None:
 
 
 @dataclass(frozen=True)
+class BreakGlass:
+    """A flow's ``break_glass`` block: requesters may grant themselves access, loudly."""
+
+    # The longest grant a requester may give themself this way, in seconds.
+    max_duration: int
+    # The fewest characters (trimmed) the reason must have.
+    reason_min_length: int
+    location: Location
+
+
+@dataclass(frozen=True)
 class FlowParams:
     """The ``params`` block of a flow, with Sym's defaults filled in."""
 
@@ -195,6 +206,8 @@ class FlowParams:
     max_active_grants_per_user: int | None = None
     # symbox extension: keys of the webhook and smtp integrations every request goes to.
     notify: tuple[str, ...] = ()
+    # symbox extension: self-granted access without an approver, reviewed afterwards.
+    break_glass: BreakGlass | None = None
 
 
 @dataclass(frozen=True)
