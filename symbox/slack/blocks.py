@@ -15,6 +15,7 @@ from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow, PromptField
 from symbox.engine.forms import FieldState, FormState, Option, has_on_change
 from symbox.engine.model import Run
+from symbox.slack.break_glass import review_blocks
 from symbox.slack.extend_blocks import button, extend_button, extension_blocks
 
 CHOOSE_FLOW = "symbox_choose_flow"
@@ -466,6 +467,7 @@ def request_message(
         )
     else:
         blocks.append({"type": "context", "elements": [_text(status, "mrkdwn")]})
+        blocks.extend(review_blocks(run, escape))
         blocks.extend(extension_blocks(run, escape))
         buttons = access_buttons(run, flow)
         if buttons:

@@ -20,6 +20,7 @@ from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow
 from symbox.engine.model import GrantState, Run
 from symbox.notify.plan import target_label
+from symbox.slack import break_glass
 from symbox.slack.blocks import access_buttons, escape, request_message, run_status_line
 from symbox.slack.users import SlackDirectory
 from symbox.store.reader import Reader
@@ -39,6 +40,8 @@ UPDATES = (
     "deescalate",
     "request_expire",
     "withdraw",
+    "break_glass",
+    "review",
     *EXTENSION,
 )
 
@@ -83,6 +86,8 @@ class SlackNotifier:
             await self._attempt(run, self._update_messages(run, flow))
         if name in EXTENSION:
             await self._extension_news(run, flow, name)
+        if name == "break_glass":
+            await self._attempt(run, self._break_glass_alert(run, flow))
         if name in ("approve", "deny") and run.decision is not None:
             verb = "approved" if run.decision.approved else "denied"
             who = run.decision.actor.id
@@ -195,6 +200,22 @@ class SlackNotifier:
                 run.requester,
                 f"Something went wrong with your {_flow_label(flow)} request (run {run.id}).",
             )
+
+    async def _break_glass_alert(self, run: Run, flow: Flow) -> None:
+        """Break-glass is loud: the error logger's channel hears of it, with Review."""
+        channel = self._error_channel(flow)
+        if channel is None:
+            log.warning("no error logger channel to tell of break-glass", extra={"run_id": run.id})
+            return
+        text, blocks = break_glass.alert(run, flow, escape)
+        response = await self._web.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        posted, ts = str(response["channel"]), str(response["ts"])
+
+        def remember(txn: WriteTxn) -> None:
+            # Kept updated like a request message, so its Review button goes once reviewed.
+            txn.add_slack_message(run.id, posted, ts)
+
+        await self._writer.submit(remember)
 
     def _error_channel(self, flow: Flow) -> str | None:
         environment = self._config.environments.get(flow.environment)

@@ -11,7 +11,10 @@ import pytest
 
 from symbox.audit.verify import verify_file
 from tests.fakes.configs import access_config
+from tests.fakes.smtp import SmtpServer
+from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.harness import Harness, harness
+from tests.notify.test_delivery import ENV, HOOK_SECRET, smtp, webhook
 
 pytestmark = pytest.mark.anyio
 
@@ -178,3 +181,38 @@ async def test_on_break_glass_may_forbid_it(glass_hooks: Path) -> None:
         allowed = await break_glass(h)
         assert allowed.status_code == 201, allowed.text
         assert allowed.json()["status"] == "escalated"
+
+
+async def test_break_glass_reaches_every_webhook_and_email(tmp_path: Path) -> None:
+    with WebhookReceiver(HOOK_SECRET) as hook, SmtpServer() as mail:
+        integrations = webhook("ops", hook.url + "/ops") + smtp(mail.port)
+        notify = "sym_integration.ops.id, sym_integration.mail.id"
+
+        def config(receiver_url: str) -> str:
+            return (
+                glass_config(receiver_url).replace(
+                    'request_ttl = "1h"', f'request_ttl = "1h"\n    notify_ids = [{notify}]', 1
+                )
+                + integrations
+            )
+
+        async with harness(tmp_path, config_text=config, monkeypatch_env=ENV) as h:
+            run_id = (await break_glass(h)).json()["run_id"]
+            await h.wait_for(lambda: hook.state.accepted() and len(mail.mails()) == 2, "both")
+            [post] = hook.state.accepted()
+            body = post.body
+            assert body["type"] == "symbox.break_glass"
+            assert body["event"] == "break_glass"
+            assert body["break_glass_reason"] == REASON
+            assert body["commands"] == {"review": f"symbox review {run_id}"}
+            mails = mail.mails()
+            assert sorted(to for item in mails for to in item.rcpt_tos) == [
+                "alice@example.com",
+                "bob@example.com",
+            ]
+            message = mails[0].message
+            assert message["Subject"] == "BREAK-GLASS: access access taken by carol@example.com"
+            plain = message.get_body(("plain",))
+            assert plain is not None
+            lines = plain.get_content().splitlines()
+            assert lines[-2:] == ["To review:", f"  symbox review {run_id}"]
