@@ -75,6 +75,9 @@ class SlackNotifier:
             return
         # The request message itself (and a forward's, to the next destinations) is
         # posted from the notification outbox by SlackRequestPoster.
+        if name == "request" and run.review is not None:
+            # Break-glass: nothing was sent to anyone to decide; "granted" follows at once.
+            return
         if name == "request":
             await self._attempt(
                 run, self._dm(run.requester, f"Your request for {_flow_label(flow)} was sent.")

@@ -157,8 +157,11 @@ from sym.sdk.templates import ApprovalTemplate
 
 
 def on_break_glass(event):
-    if "freeze" in event.payload.fields["break_glass_reason"]:
+    why = event.payload.fields["break_glass_reason"]
+    if "freeze" in why:
         return ApprovalTemplate.deny(reason="no break-glass during the freeze")
+    if "crash" in why:
+        raise ValueError("the hook broke")
 """
 
 
@@ -177,7 +180,13 @@ async def test_on_break_glass_may_forbid_it(glass_hooks: Path) -> None:
         denied = await break_glass(h, reason="urgent fix during the freeze week")
         assert denied.status_code == 403
         assert denied.json()["message"] == "no break-glass during the freeze"
+        # A hook that fails grants nothing either.
+        failed = await break_glass(h, reason="the database may crash any minute")
+        assert failed.status_code == 403
+        assert "on_break_glass failed, so no access was granted" in failed.json()["message"]
+        assert "the hook broke" in failed.json()["message"]
         assert h.receiver.state.granted == set()
+        assert (await h.call("GET", "/api/v1/runs", "reader")).json()["runs"] == []
         allowed = await break_glass(h)
         assert allowed.status_code == 201, allowed.text
         assert allowed.json()["status"] == "escalated"

@@ -37,6 +37,19 @@ async def test_break_glass_alerts_the_error_channel_and_is_reviewed_from_slack(
             for element in block["elements"]
         ]
         assert [(b["action_id"], b["value"]) for b in buttons] == [(REVIEW, run_id)]
+        # The approvers see it where a request would reach them, with Review too.
+        [shown] = await rig.calls("chat.postMessage", 1, lambda c: c.args["channel"] == "UALICE")
+        assert REVIEW in json.dumps(shown.args["blocks"])
+        assert "needs review" in json.dumps(shown.args["blocks"])
+        # The requester hears it was granted, never that it was "sent" for a decision.
+        await rig.calls(
+            "chat.postMessage", 1, lambda c: "access is granted" in c.args.get("text", "")
+        )
+        assert not [
+            c
+            for c in rig.slack.state.called("chat.postMessage")
+            if "was sent" in c.args.get("text", "")
+        ]
 
         # The requester's own click is refused and told why; nothing changes.
         await rig.click(REVIEW, run_id, "UCAROL")
