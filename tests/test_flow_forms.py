@@ -78,13 +78,13 @@ resource "sym_flow" "access" {
     approvers = "alice@example.com"
     databases = "orders,billing"
   }
-  params {
-    allow_duplicate_requests = true"""
+  params {"""
     + FORM_FIELDS
     + """    prompt_field {
       name = "reason"
       type = "string"
     }
+    allow_duplicate_requests = true
   }
 }
 """

@@ -22,7 +22,7 @@ class DuplicateRequest(Conflict):
         what = f" for {existing.target}" if existing.target else ""
         super().__init__(
             f"you already have an open request{what} in flow {existing.flow}: run "
-            f"{existing.id} ({existing.status.value} since {iso(existing.created_at)})"
+            f"{existing.id} ({existing.status.value}; requested at {iso(existing.created_at)})"
         )
         self.run_id = existing.id
 

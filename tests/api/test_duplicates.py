@@ -35,7 +35,7 @@ async def test_a_second_open_request_names_the_first(tmp_path: Path) -> None:
         assert second.status_code == 409
         body = second.json()
         assert (body["code"], body["run_id"]) == ("duplicate_request", first)
-        assert f"run {first} (requested since" in body["message"]
+        assert f"run {first} (requested; requested at" in body["message"]
         # Another target, or another person, is another request.
         assert (await ask(h, target="staging-db")).status_code == 201
         assert (await ask(h, as_="dave@example.com")).status_code == 201

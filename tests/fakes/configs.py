@@ -86,8 +86,8 @@ resource "sym_flow" "{name}" {{
     approvers = "alice@example.com"
   }}
   params {{
-    allow_duplicate_requests = true
 {fields}
+    allow_duplicate_requests = true
   }}
 }}
 """
