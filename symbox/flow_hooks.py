@@ -50,6 +50,9 @@ def hook_event(
         # What the extension asks for, next to the request's own duration and reason.
         fields["extend_by"] = run.extension.duration
         fields["extend_reason"] = run.extension.reason
+    if step == "break_glass" and run.decision is not None:
+        # Why the requester skips the approval, for on_break_glass to judge.
+        fields["break_glass_reason"] = run.decision.reason
     actors: dict[str, Any] = {"request": user_view(run.requester)}
     if run.decision is not None:
         actors["approve" if run.decision.approved else "deny"] = actor_view(run.decision.actor)

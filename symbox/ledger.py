@@ -108,23 +108,26 @@ class RunLedger:
         self,
         transition: engine.Transition,
         admit: Callable[[Sequence[Run]], None] | None = None,
+        *,
+        escalating_inline: bool = False,
     ) -> Run:
         """Store a new run with its first events.
 
         ``admit`` sees the requester's open runs of the flow in the same transaction, so
-        two requests at once cannot both pass it; it refuses by raising.
+        two requests at once cannot both pass it; it refuses by raising. With
+        ``escalating_inline`` the caller escalates the new run itself (as ``step`` says).
         """
         run = transition.run
 
         def job(txn: WriteTxn) -> engine.Transition:
             if admit is not None:
                 admit(txn.open_runs(run.flow, run.requester))
-            self._save(txn, transition)
+            self._save(txn, transition, new=True)
             return transition
 
         committed = await self._writer.submit(job)
         self._log(committed)
-        self._after_commit(committed.run)
+        self._after_commit(committed.run, escalating_inline)
         return await self._after_hooks(committed)
 
     async def step(self, run_id: str, step: Step, *, escalating_inline: bool = False) -> Run:
@@ -173,9 +176,9 @@ class RunLedger:
             run = await self.record_hook_error(run, f"after_{event.name}", error)
         return run
 
-    def _save(self, txn: WriteTxn, transition: engine.Transition) -> None:
+    def _save(self, txn: WriteTxn, transition: engine.Transition, *, new: bool = False) -> None:
         run = transition.run
-        txn.save_run(run, engine.due_at(run))
+        txn.save_run(run, engine.due_at(run), new=new or None)
         target = self._target_of(run)
         for event in transition.events:
             txn.add_event(event)

@@ -37,6 +37,10 @@ COLUMNS = (
     "access_seconds",
     "status",
     "grant_state",
+    "break_glass",
+    "review",
+    "reviewed_by",
+    "reviewed_at",
 )
 
 
@@ -73,6 +77,10 @@ def access_row(run: Run, now: float) -> dict[str, Any]:
         "access_seconds": access,
         "status": run.status.value,
         "grant_state": None if run.grant is None else run.grant.state.value,
+        "break_glass": run.review is not None,
+        "review": None if run.review is None else run.review.state.value,
+        "reviewed_by": None if run.review is None else _who(run.review.by),
+        "reviewed_at": None if run.review is None else _when(run.review.at),
     }
 
 
@@ -115,6 +123,11 @@ def add_report_command(
     )
     report.add_argument("--flow", help="only this flow's runs")
     report.add_argument("--format", choices=["csv", "json"], default="csv")
+    report.add_argument(
+        "--unreviewed",
+        action="store_true",
+        help="only break-glass runs nobody has reviewed yet, however old",
+    )
     add_data_dir(report)
 
 
@@ -131,11 +144,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     now = time.time()
 
-    async def read() -> list[Run]:
+    async def read() -> tuple[list[Run], list[Run]]:
         async with open_store(database) as store:
-            return await store.reader.access_runs(now - window)
+            unreviewed = await store.reader.unreviewed_runs()
+            if args.unreviewed:
+                return unreviewed, unreviewed
+            return await store.reader.access_runs(now - window), unreviewed
 
-    rows = access_rows(anyio.run(read), now, flow=args.flow)
+    runs, unreviewed = anyio.run(read)
+    rows = access_rows(runs, now, flow=args.flow)
+    waiting = len([run for run in unreviewed if args.flow is None or run.flow == args.flow])
+    if waiting and not args.unreviewed:
+        # Said on stderr, so the report itself stays plain CSV or JSON.
+        print(
+            f"symbox: {waiting} break-glass run(s) need review (symbox report --unreviewed)",
+            file=sys.stderr,
+        )
     if args.format == "json":
         print(json.dumps(rows, indent=2))
     else:

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from symbox import logs
+from symbox.breakglass import BreakGlass
 from symbox.clock import Clock
 from symbox.config.model import Config, Flow, Target
 from symbox.engine import admission
@@ -138,6 +139,17 @@ class RunService:
             admit=self._admit,
         )
         self._identities = GrantIdentities(config, reader, strategies, self._hooks)
+        # Self-granted access and its review: the API and Slack call it directly.
+        self.break_glass = BreakGlass(
+            config=config,
+            ledger=self._ledger,
+            hooks=self._hooks,
+            metrics=metrics,
+            now=clock.now,
+            target_key=self._target_key,
+            get_run=self.get_run,
+            view_run=self.view_run,
+        )
 
     @property
     def config(self) -> Config:
@@ -223,10 +235,12 @@ class RunService:
         inputs: Mapping[str, Any],
         channel: str,
         context: Mapping[str, Any] | None = None,
+        break_glass: str | None = None,
     ) -> Run:
         """Open a run for ``requester`` (a bot must name one; a user requests for themself).
 
         ``context`` is kept with the run for hooks (``event.get_context("request")``).
+        With a ``break_glass`` reason the requester grants it themself (see BreakGlass).
         """
         try:
             flow = self.flow(flow_name)
@@ -235,6 +249,8 @@ class RunService:
             raise BadRequest(str(error)) from None
         if channel not in flow.params.allowed_sources:
             raise Forbidden(f"flow {flow.name} does not accept requests from {channel}")
+        if break_glass is not None:
+            self.break_glass.refuse(flow, actor)
         requester = self._requester(actor, requester)
         self._admit()
         form = None if self.forms is None else await self.forms.submitted(flow, requester, inputs)
@@ -260,10 +276,17 @@ class RunService:
             routing = await self._hooks.notifications(transition.run, flow, actor)
             if isinstance(routing, tuple) and routing:
                 transition = opened(notifications=routing)
+        if break_glass is not None and isinstance(routing, tuple):
+            transition = await self.break_glass.grant(transition, flow, actor, break_glass, channel)
         run = await self._ledger.commit_new(
-            transition, partial(admission.admit, transition.run, flow)
+            transition,
+            partial(admission.admit, transition.run, flow),
+            escalating_inline=break_glass is not None,
         )
         self._metrics.count("symbox_requests_total", "Runs requested.", flow=flow.name)
+        if run.review is not None:
+            self.break_glass.granted(run)
+            return await self.escalate(run.id, known=run)
         if isinstance(routing, str):
             return await self._hook_failed(run, "get_request_notifications", routing)
         outcome = await self._on_request(run, flow, actor)

@@ -82,6 +82,18 @@ def _string(data: dict[str, Any], key: str, *, required: bool) -> str | None:
     return value
 
 
+def _break_glass_reason(data: dict[str, Any], inputs: dict[str, Any]) -> str | None:
+    """The reason of a break-glass request (``reason``, else the form's), or None if not one."""
+    flag = data.get("break_glass", False)
+    if not isinstance(flag, bool):
+        raise ApiError(400, "invalid_field", "break_glass: expected true or false")
+    if not flag:
+        return None
+    reason = data.get("reason", inputs.get("reason"))
+    # Too short (or missing) is for the flow's reason_min_length to say.
+    return reason if isinstance(reason, str) else ""
+
+
 def flow_name(data: dict[str, Any]) -> str:
     """The flow named by ``flow``, or by Sym's ``flow_srn`` (``org:flow:NAME:version``)."""
     name = _string(data, "flow", required=False)
@@ -133,6 +145,10 @@ class EventsApi:
             raise ApiError(400, "invalid_field", "context: expected an object")
         if len(json.dumps(context, separators=(",", ":"))) > MAX_CONTEXT:
             raise ApiError(400, "invalid_field", f"context: at most {MAX_CONTEXT} bytes of JSON")
+        glass = _break_glass_reason(data, inputs)
+        if glass and "reason" not in inputs:
+            # The form's own reason field says the same: asking for it twice helps nobody.
+            inputs = {**inputs, "reason": glass}
         run = await self._service.request(
             actor=actor,
             flow_name=flow_name(data),
@@ -140,6 +156,7 @@ class EventsApi:
             inputs=inputs,
             channel=CHANNEL,
             context=context,
+            break_glass=glass,
         )
         body = {"run_id": run.id, "event_id": f"{run.id}.1", "status": run.status.value}
         return JSONResponse(body, status_code=201)
@@ -199,6 +216,18 @@ class EventsApi:
             actor=actor,
             run_id=run_id,
             duration=extension_seconds(data["duration"]),
+            reason=_string(data, "reason", required=False),
+            channel=CHANNEL,
+        )
+        return JSONResponse(run_view(run))
+
+    async def review(self, request: Request) -> Response:
+        """POST /api/v1/events/review: an approver reviews a break-glass run after the fact."""
+        actor = await self._auth.actor(request)
+        data = await read_json(request)
+        run = await self._service.break_glass.review(
+            actor=actor,
+            run_id=_string(data, "run_id", required=True) or "",
             reason=_string(data, "reason", required=False),
             channel=CHANNEL,
         )
@@ -362,6 +391,7 @@ def build_api(
         route("/api/v1/events/withdraw", api.withdraw, "POST"),
         route("/api/v1/whoami", api.whoami, "GET"),
         route("/api/v1/events/extend", api.extend, "POST"),
+        route("/api/v1/events/review", api.review, "POST"),
         route("/api/v1/flows", api.list_flows, "GET"),
         route("/api/v1/runs", api.list_runs, "GET"),
         route("/api/v1/runs/{run_id}", api.get_run, "GET"),

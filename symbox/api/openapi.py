@@ -69,6 +69,15 @@ def openapi_document() -> dict[str, Any]:
             "user_email": {"type": "string", "description": "Requester (bot tokens only)"},
             "flow_inputs": {"type": "object", "description": "Prompt field values"},
             "context": {"type": "object"},
+            "break_glass": {
+                "type": "boolean",
+                "description": "Grant it to yourself now, without an approver (user tokens, flows"
+                " with a break_glass block); reviewed afterwards",
+            },
+            "reason": {
+                "type": "string",
+                "description": "Why break-glass (default: flow_inputs.reason)",
+            },
         },
     }
     created = {
@@ -135,6 +144,17 @@ def openapi_document() -> dict[str, Any]:
                                 "decision_reason": {"type": ["string", "null"]},
                             },
                         },
+                        "break_glass": {"type": "boolean"},
+                        "review": {
+                            "type": ["object", "null"],
+                            "description": "A break-glass run's review after the fact",
+                            "properties": {
+                                "state": {"enum": ["needs_review", "reviewed"]},
+                                "by": {"type": ["object", "null"]},
+                                "at": {"type": ["string", "null"]},
+                                "reason": {"type": ["string", "null"]},
+                            },
+                        },
                         "events": {"type": "array", "items": _ref("Event")},
                     },
                 },
@@ -171,6 +191,13 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/events/extend": _post(
                 "Extend an escalated run's access (at once, or once an approver approves)",
                 _EXTEND_BODY,
+                "200",
+                _ref("Run"),
+            ),
+            "/api/v1/events/review": _post(
+                "Review a break-glass run after the fact (an approver of its flow, not its"
+                " requester); 409 if it is no break-glass run or was reviewed already",
+                _DECISION_BODY,
                 "200",
                 _ref("Run"),
             ),

@@ -7,7 +7,7 @@ from typing import Any
 from symbox.audit.entry import iso
 from symbox.config import format_duration
 from symbox.config.model import Flow, Target
-from symbox.engine.model import Actor, Decision, Extension, GrantState, Run
+from symbox.engine.model import Actor, Decision, Extension, GrantState, Review, Run
 
 
 def _when(at: float | None) -> str | None:
@@ -65,6 +65,8 @@ def run_view(run: Run, events: list[dict[str, Any]] | None = None) -> dict[str, 
             "identity": grant.identity,
         },
         "extension": _extension(run.extension),
+        "break_glass": run.review is not None,
+        "review": _review(run.review),
     }
     if run.errors:
         view["error"] = run.errors[-1]
@@ -92,6 +94,17 @@ def _extension(extension: Extension | None) -> dict[str, Any] | None:
         "decided_by": _actor(extension.decided_by),
         "decided_at": _when(extension.decided_at),
         "decision_reason": extension.decision_reason,
+    }
+
+
+def _review(review: Review | None) -> dict[str, Any] | None:
+    if review is None:
+        return None
+    return {
+        "state": review.state.value,
+        "by": _actor(review.by),
+        "at": _when(review.at),
+        "reason": review.reason,
     }
 
 

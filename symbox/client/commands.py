@@ -38,6 +38,17 @@ def cmd_end(args: argparse.Namespace, api: Api, term: Terminal) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace, api: Api, term: Terminal) -> int:
+    """``review RUN``: mark a break-glass run reviewed, as one of its flow's approvers."""
+    body = {"run_id": args.run, **({"reason": args.reason} if args.reason else {})}
+    answer = api.post("/api/v1/events/review", body)
+    show_run(args, term, answer)
+    review = answer.get("review")
+    if review and args.output != "json":
+        term.say(f"review: {review.get('state')} by {(review.get('by') or {}).get('id')}")
+    return 0
+
+
 def cmd_extend(args: argparse.Namespace, api: Api, term: Terminal) -> int:
     """``extend RUN --by 30m``: ask for a grant to last longer."""
     body = {"run_id": args.run, "duration": args.by}

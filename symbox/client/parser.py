@@ -11,7 +11,14 @@ from typing import Any
 
 from symbox.argtypes import bounded
 from symbox.client import config
-from symbox.client.commands import cmd_decide, cmd_end, cmd_extend, cmd_grants, cmd_pending
+from symbox.client.commands import (
+    cmd_decide,
+    cmd_end,
+    cmd_extend,
+    cmd_grants,
+    cmd_pending,
+    cmd_review,
+)
 from symbox.client.follow import cmd_watch
 from symbox.client.http import Api, ClientError, Refused
 from symbox.client.request import UsageProblem, cmd_request, field_option
@@ -89,6 +96,12 @@ def add_client_commands(commands: Any) -> None:
     request.add_argument("--duration", type=_duration, help="the duration field (30m, 1h...)")
     request.add_argument("--target", help="the target to get access to")
     request.add_argument("--for", dest="for_user", metavar="EMAIL", help="requester (bot tokens)")
+    request.add_argument(
+        "--break-glass",
+        action="store_true",
+        help="grant it to yourself now, without an approver (flows with break_glass; "
+        "needs --reason; reviewed afterwards)",
+    )
     request.add_argument("--wait", action="store_true", help="follow the run until it settles")
     request.add_argument("--interval", type=_interval, default=1.0, help="seconds between polls")
     request.add_argument("-q", "--quiet", action="store_true", help="print only the run's id")
@@ -99,6 +112,10 @@ def add_client_commands(commands: Any) -> None:
         decide = add(name, cmd_decide, text)
         decide.add_argument("run", metavar="RUN")
         decide.add_argument("--reason")
+
+    review = add("review", cmd_review, "review break-glass access after the fact")
+    review.add_argument("run", metavar="RUN")
+    review.add_argument("--reason")
 
     grants = add("grants", cmd_grants, "the access you hold now, with the time left")
     grants.add_argument("--all", action="store_true", help="everyone's (a token that sees all)")

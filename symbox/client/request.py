@@ -131,6 +131,8 @@ def _inputs(args: argparse.Namespace, flow: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_request(args: argparse.Namespace, api: Api, term: Terminal) -> int:
     """Ask for access; prompt for what is missing on a terminal; ``--wait`` follows the run."""
+    if args.break_glass and not (args.reason or "").strip():
+        raise UsageProblem("--break-glass needs --reason: say why you skip the approval")
     flow = _flow(api, args.flow)
     inputs = _inputs(args, flow)
     missing = _questions(flow, inputs)
@@ -145,6 +147,8 @@ def cmd_request(args: argparse.Namespace, api: Api, term: Terminal) -> int:
     body: dict[str, Any] = {"flow": args.flow, "flow_inputs": inputs}
     if args.for_user:
         body["user_email"] = args.for_user
+    if args.break_glass:
+        body |= {"break_glass": True, "reason": args.reason}
     created = api.post("/api/v1/events/request", body)
     run_id = str(created["run_id"])
     if not args.wait:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from symbox.config import model, schema
+from symbox.config.break_glass import read_break_glass
 from symbox.config.durations import format_duration, parse_duration
 from symbox.config.hcl import Attribute, Block, show
 from symbox.config.model import Location
@@ -134,7 +135,13 @@ def _params(
             args.ok = False
     fields: list[model.PromptField] = []
     names: set[str | None] = set()
+    glass_blocks = [b for b in block.blocks if b.type == "break_glass"] if block else []
+    for extra in glass_blocks[1:]:
+        reader.problem(extra.location, f"{where}: break_glass is set twice")
+        args.ok = False
     for prompt in block.blocks if block is not None else ():
+        if prompt.type == "break_glass":
+            continue
         if prompt.type != "prompt_field":
             reader.problem(prompt.location, f"{where}: unexpected block {prompt.type}")
             args.ok = False
@@ -200,6 +207,13 @@ def _params(
         )
         args.ok = False
     required, groups = read_quorum(reader, where, args, flow_vars)
+    break_glass = None
+    if glass_blocks:
+        schedules_expiry = strategy is not None and deescalate
+        break_glass = read_break_glass(
+            reader, where, glass_blocks[0], nested, tuple(fields), schedules_expiry
+        )
+        args.ok = args.ok and break_glass is not None
     if not args.ok:
         return None
     return model.FlowParams(
@@ -219,6 +233,7 @@ def _params(
         max_active_grants_per_user=most,
         approvals_required=required,
         approvals=groups,
+        break_glass=break_glass,
     )
 
 

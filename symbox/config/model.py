@@ -182,6 +182,17 @@ class ApprovalGroup:
 
 
 @dataclass(frozen=True)
+class BreakGlass:
+    """A flow's ``break_glass`` block: requesters may grant themselves access, loudly."""
+
+    # The longest grant a requester may give themself this way, in seconds.
+    max_duration: int
+    # The fewest characters (trimmed) the reason must have.
+    reason_min_length: int
+    location: Location
+
+
+@dataclass(frozen=True)
 class FlowParams:
     """The ``params`` block of a flow, with Sym's defaults filled in."""
 
@@ -210,6 +221,8 @@ class FlowParams:
     approvals_required: int = 1
     # symbox extension: how many of those approvals must come from each named group.
     approvals: tuple[ApprovalGroup, ...] = ()
+    # symbox extension: self-granted access without an approver, reviewed afterwards.
+    break_glass: BreakGlass | None = None
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,12 @@ PARAMS = _args(
     notify_ids=Arg(REF_LIST, ref="sym_integration"),
 )
 
+# symbox extension: ``break_glass { ... }`` inside a flow's params.
+BREAK_GLASS = _args(
+    max_duration=Arg(DURATION, required=True),
+    reason_min_length=Arg(ANY),
+)
+
 PROMPT_FIELD = _args(
     name=Arg(STRING),
     type=Arg(STRING, required=True),

@@ -132,6 +132,23 @@ class Extension:
     decision_reason: str | None = None
 
 
+class ReviewState(StrEnum):
+    """Where the after-the-fact review of a break-glass run is."""
+
+    NEEDS_REVIEW = "needs_review"
+    REVIEWED = "reviewed"
+
+
+@dataclass(frozen=True)
+class Review:
+    """The review a break-glass run waits for: who looked at it afterwards, and why."""
+
+    state: ReviewState
+    by: Actor | None = None
+    at: float | None = None
+    reason: str | None = None
+
+
 @dataclass(frozen=True)
 class Run:
     """One access request and everything that happened to it."""
@@ -176,6 +193,8 @@ class Run:
     step_outputs: Mapping[str, Any] = field(default_factory=dict)
     # The latest request for more time on the grant, if any.
     extension: Extension | None = None
+    # Set on break-glass runs only: granted by the requester, reviewed by an approver after.
+    review: Review | None = None
     version: int = 1
 
     def evolve(self, **changes: Any) -> Run:

@@ -7,6 +7,8 @@ A request (and a request forwarded after a timeout) goes to:
   (``"webhook:KEY"``) or an email address for email (``"email:ADDRESS"``);
 - by email, every plain email destination (or, without a notification reducer, every
   email in ``vars.approvers``) when the flow's ``notify_ids`` lists an smtp integration;
+- for a break-glass grant, all of the above (webhooks, email) although nothing is left
+  to decide, and Slack's error logger channel (told by the Slack notifier);
 - with Slack on, every Slack destination of the current notification (one row each, so
   one destination's retries never post to the others again), even a request decided in
   the same step: its Slack message shows the decision.
@@ -47,8 +49,12 @@ SLACK_EVENTS = frozenset(
         "extend_request",
         "extend",
         "extend_deny",
+        "break_glass",
+        "review",
     }
 )
+# A break-glass grant goes wherever a request would, and more (see NotificationPlan).
+BREAK_GLASS = "break_glass"
 # What a Slack row does: post the request message to one destination, or tell Slack
 # about one event.
 POST = "post"
@@ -90,6 +96,10 @@ class NotificationPlan:
         found: list[Outgoing] = []
         for event in events:
             found += self._for_slack(run, flow, event)
+            if event.name == BREAK_GLASS and not event.errors:
+                # Loud by design: every webhook and email a request of the flow reaches.
+                found += [item for item in self._for_request(run, flow, event) if item not in found]
+                continue
             if event.name not in REQUEST_EVENTS or event.errors:
                 continue
             if run.status is not RunStatus.REQUESTED:
@@ -132,7 +142,7 @@ class NotificationPlan:
         notifiers = [self._by_name[key] for key in flow.params.notify if key in self._by_name]
         mailer = next((item for item in notifiers if item.type == "smtp"), None)
         found: list[Outgoing] = []
-        if event.name == "request":
+        if event.name in ("request", BREAK_GLASS):
             for notifier in notifiers:
                 if notifier.type == "webhook":
                     found.append(Outgoing(run.id, event.id, WEBHOOK, notifier.key, "", message))
@@ -195,7 +205,7 @@ def request_message(
 ) -> Mapping[str, Any]:
     """What every channel says about a request, as plain data kept with the queued row."""
     fields = {key: value for key, value in redact(dict(run.fields)).items() if key != "target"}
-    return {
+    message: dict[str, Any] = {
         "event": event.name,
         "run_id": run.id,
         "flow": flow.name,
@@ -209,3 +219,11 @@ def request_message(
         "expires_at": iso(run.request_expires_at),
         "commands": {"approve": f"symbox approve {run.id}", "deny": f"symbox deny {run.id}"},
     }
+    if event.name == BREAK_GLASS:
+        # Nothing is left to decide: the requester granted it; an approver reviews it.
+        message = {
+            **message,
+            "break_glass_reason": run.decision.reason if run.decision else None,
+            "commands": {"review": f"symbox review {run.id}"},
+        }
+    return message

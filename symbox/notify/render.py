@@ -12,6 +12,8 @@ _SHOWN = frozenset({"reason"})
 
 def subject(message: Mapping[str, Any]) -> str:
     """One line naming the flow and the requester (an email's subject, a card's title)."""
+    if message.get("event") == "break_glass":
+        return f"BREAK-GLASS: {message['flow_label']} access taken by {message['requester']}"
     line = f"{message['flow_label']} access request from {message['requester']}"
     # A forwarded request is one nobody decided in time: its new recipients are backups.
     return line + " (still waiting)" if message.get("event") == "request_forward" else line
@@ -24,6 +26,8 @@ def facts(message: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Target", str(message.get("target_label") or message["target"])))
     if message.get("reason"):
         rows.append(("Reason", str(message["reason"])))
+    if message.get("break_glass_reason"):
+        rows.append(("Break-glass reason", str(message["break_glass_reason"])))
     for name, value in sorted((message.get("fields") or {}).items()):
         if name not in _SHOWN:
             shown = _duration(value) if name == "duration" else _show(value)
@@ -36,14 +40,14 @@ def facts(message: Mapping[str, Any]) -> list[tuple[str, str]]:
 def commands(message: Mapping[str, Any]) -> list[str]:
     """How to decide from a terminal."""
     found = message.get("commands") or {}
-    return [str(found[name]) for name in ("approve", "deny") if name in found]
+    return [str(found[name]) for name in ("approve", "deny", "review") if name in found]
 
 
 def text(message: Mapping[str, Any]) -> str:
     """The whole notification as plain text (an email body, a chat message)."""
     lines = [subject(message), ""]
     lines += [f"{title}: {value}" for title, value in facts(message)]
-    lines += ["", "To decide:", *(f"  {command}" for command in commands(message))]
+    lines += ["", _to_act(message), *(f"  {command}" for command in commands(message))]
     return "\n".join(lines) + "\n"
 
 
@@ -56,7 +60,7 @@ def email_html(message: Mapping[str, Any]) -> str:
     decide = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in commands(message))
     return (
         f"<html><body><p><strong>{html.escape(subject(message))}</strong></p>"
-        f"<table>{rows}</table><p>To decide:</p><ul>{decide}</ul></body></html>"
+        f"<table>{rows}</table><p>{_to_act(message)}</p><ul>{decide}</ul></body></html>"
     )
 
 
@@ -66,7 +70,13 @@ def webhook_body(shape: str, message: Mapping[str, Any]) -> dict[str, Any]:
         return _teams(message)
     if shape == "gchat":
         return {"text": text(message)}
-    return {"type": "symbox.request", "title": subject(message), **message}
+    kind = "symbox.break_glass" if message.get("event") == "break_glass" else "symbox.request"
+    return {"type": kind, "title": subject(message), **message}
+
+
+def _to_act(message: Mapping[str, Any]) -> str:
+    # Break-glass access is granted already: what is left is reviewing it.
+    return "To review:" if message.get("event") == "break_glass" else "To decide:"
 
 
 def _teams(message: Mapping[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ STEPS = frozenset(
         "escalate",
         "deescalate",
         "extend",
+        "break_glass",
     }
 )
 WHENS = frozenset({"on", "after"})

@@ -14,6 +14,7 @@ from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow, PromptField
 from symbox.engine.forms import FieldState, FormState, Option, has_on_change
 from symbox.engine.model import Run
+from symbox.slack.break_glass import review_blocks
 from symbox.slack.extend_blocks import button, extend_button, extension_blocks
 from symbox.slack.status import escape, mention, progress_line, run_status_line
 
@@ -461,6 +462,7 @@ def request_message(
         )
     else:
         blocks.append({"type": "context", "elements": [_text(status, "mrkdwn")]})
+        blocks.extend(review_blocks(run, escape))
         blocks.extend(extension_blocks(run, escape))
         buttons = access_buttons(run, flow)
         if buttons:

@@ -46,6 +46,7 @@ from symbox.slack.blocks import (
     shown_blocks,
     slack_flows,
 )
+from symbox.slack.break_glass import REVIEW
 from symbox.slack.duplicates import MessagesOf, refusal_text
 from symbox.slack.extend_blocks import EXTEND, EXTEND_APPROVE, EXTEND_DENY, EXTEND_FORM
 from symbox.slack.extend_handlers import SlackExtensions
@@ -60,6 +61,7 @@ VERBS = {
     REVOKE: "revoke",
     EXTEND_APPROVE: "approve the extension of",
     EXTEND_DENY: "deny the extension of",
+    REVIEW: "review",
 }
 
 
@@ -393,6 +395,10 @@ class SlackHandlers:
         try:
             if action_id == REVOKE:
                 await self._service.revoke(actor=actor, run_id=run_id, reason=None, channel=CHANNEL)
+            elif action_id == REVIEW:
+                await self._service.break_glass.review(
+                    actor=actor, run_id=run_id, reason=None, channel=CHANNEL
+                )
             elif action_id in (EXTEND_APPROVE, EXTEND_DENY):
                 await self._service.extensions.decide(
                     actor=actor,

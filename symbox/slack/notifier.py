@@ -20,6 +20,7 @@ from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow
 from symbox.engine.model import GrantState, Run
 from symbox.notify.plan import target_label
+from symbox.slack import break_glass
 from symbox.slack.blocks import access_buttons, request_message
 from symbox.slack.status import escape, run_status_line
 from symbox.slack.users import SlackDirectory
@@ -40,6 +41,8 @@ UPDATES = (
     "deescalate",
     "request_expire",
     "withdraw",
+    "break_glass",
+    "review",
     *EXTENSION,
 )
 
@@ -73,6 +76,9 @@ class SlackNotifier:
             return
         # The request message itself (and a forward's, to the next destinations) is
         # posted from the notification outbox by SlackRequestPoster.
+        if name == "request" and run.review is not None:
+            # Break-glass: nothing was sent to anyone to decide; "granted" follows at once.
+            return
         if name == "request":
             await self._attempt(
                 run, self._dm(run.requester, f"Your request for {_flow_label(flow)} was sent.")
@@ -84,6 +90,8 @@ class SlackNotifier:
             await self._attempt(run, self._update_messages(run, flow))
         if name in EXTENSION:
             await self._extension_news(run, flow, name)
+        if name == "break_glass":
+            await self._attempt(run, self._break_glass_alert(run, flow))
         if name == "approve" and run.decision is None and run.approvals:
             # One of several approvals: the requester hears who, and how many are still due.
             last = run.approvals[-1]
@@ -208,6 +216,22 @@ class SlackNotifier:
                 run.requester,
                 f"Something went wrong with your {_flow_label(flow)} request (run {run.id}).",
             )
+
+    async def _break_glass_alert(self, run: Run, flow: Flow) -> None:
+        """Break-glass is loud: the error logger's channel hears of it, with Review."""
+        channel = self._error_channel(flow)
+        if channel is None:
+            log.warning("no error logger channel to tell of break-glass", extra={"run_id": run.id})
+            return
+        text, blocks = break_glass.alert(run, flow, escape)
+        response = await self._web.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        posted, ts = str(response["channel"]), str(response["ts"])
+
+        def remember(txn: WriteTxn) -> None:
+            # Kept updated like a request message, so its Review button goes once reviewed.
+            txn.add_slack_message(run.id, posted, ts)
+
+        await self._writer.submit(remember)
 
     def _error_channel(self, flow: Flow) -> str | None:
         environment = self._config.environments.get(flow.environment)

@@ -12,6 +12,8 @@ from symbox.engine.model import (
     ExtensionStatus,
     Grant,
     GrantState,
+    Review,
+    ReviewState,
     Run,
     RunEvent,
     RunStatus,
@@ -62,6 +64,7 @@ def run_to_json(run: Run) -> str:
         "context": dict(run.context),
         "step_outputs": dict(run.step_outputs),
         "extension": None if run.extension is None else _extension_to_json(run.extension),
+        "review": None if run.review is None else _review_to_json(run.review),
         "version": run.version,
     }
     return json.dumps(body, separators=(",", ":"))
@@ -116,6 +119,8 @@ def run_from_json(text: str) -> Run:
         step_outputs=data.get("step_outputs") or {},
         # Runs stored before extensions existed have none.
         extension=_extension_from_json(data.get("extension")),
+        # Runs stored before break-glass existed have no review.
+        review=_review_from_json(data.get("review")),
         version=data["version"],
     )
 
@@ -186,3 +191,23 @@ def event_dict(event: RunEvent) -> dict[str, Any]:
         "details": dict(event.details),
         "errors": list(event.errors),
     }
+
+
+def _review_to_json(review: Review) -> dict[str, Any]:
+    return {
+        "state": review.state.value,
+        "by": None if review.by is None else review.by.as_dict(),
+        "at": review.at,
+        "reason": review.reason,
+    }
+
+
+def _review_from_json(data: dict[str, Any] | None) -> Review | None:
+    if data is None:
+        return None
+    return Review(
+        state=ReviewState(data["state"]),
+        by=_actor(data["by"]),
+        at=data["at"],
+        reason=data["reason"],
+    )

@@ -287,6 +287,14 @@ class Reader:
         )
         return [run_from_json(row[0]) for row in rows]
 
+    async def unreviewed_runs(self) -> list[Run]:
+        """Break-glass runs still waiting for their review, however old, oldest first."""
+        rows = await self._all(
+            "SELECT body FROM runs WHERE json_extract(body, '$.review.state') = 'needs_review'"
+            " ORDER BY created_at, id"
+        )
+        return [run_from_json(row[0]) for row in rows]
+
     async def audit_cursor(self, destination: str) -> int:
         """Return the last audit sequence number ``destination`` has, 0 if none."""
         row = await self._one("SELECT seq FROM audit_cursors WHERE destination = ?", (destination,))

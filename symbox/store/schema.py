@@ -140,6 +140,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX runs_open_by_requester ON runs (requester, flow, created_at)
         WHERE status IN ('requested', 'approved', 'escalated');
     """,
+    # Break-glass runs nobody has reviewed yet, for `symbox report --unreviewed`.
+    """
+    CREATE INDEX IF NOT EXISTS runs_unreviewed ON runs (created_at)
+        WHERE json_extract(body, '$.review.state') = 'needs_review';
+    """,
 )
 
 

@@ -85,8 +85,12 @@ class WriteTxn:
         ).fetchall()
         return [run_from_json(row[0]) for row in rows]
 
-    def save_run(self, run: Run, due_at: float | None) -> None:
-        """Insert a new run or replace the stored one, refusing a lost update."""
+    def save_run(self, run: Run, due_at: float | None, *, new: bool | None = None) -> None:
+        """Insert a new run or replace the stored one, refusing a lost update.
+
+        A run is new at version 1, unless ``new`` says otherwise (a run first stored after
+        several steps, such as a break-glass request approved as it is made).
+        """
         grant = run.grant
         values = (
             run.flow,
@@ -100,7 +104,7 @@ class WriteTxn:
             run_to_json(run),
             run.id,
         )
-        if run.version == 1:
+        if run.version == 1 if new is None else new:
             self._conn.execute(
                 "INSERT INTO runs (flow, requester, status, created_at, due_at, grant_key,"
                 " grant_state, version, body, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
