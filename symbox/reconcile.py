@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 600.0
 # Identity lookups and removals in flight at once, per target.
 CONCURRENCY = 16
+# Seconds before a pass that failed as a whole is tried again (doubling, up to the interval).
+RETRY_BASE = 5.0
 T = TypeVar("T")
 REMOVE_UNMANAGED_SETTING = "remove_unmanaged"
 
@@ -79,9 +81,22 @@ class Reconciler:
         self._pass = anyio.Lock()
 
     async def run(self) -> None:
-        """Reconcile now and then every interval, until cancelled."""
+        """Reconcile now and then every interval, until cancelled.
+
+        A pass that fails as a whole is tried again sooner, with backoff up to the
+        interval: reconciliation is a safety net and never stops symbox.
+        """
+        failures = 0
         while True:
-            await self.reconcile()
+            try:
+                await self.reconcile()
+            except Exception:
+                failures += 1
+                self._count("error")
+                log.exception("reconciliation pass failed", extra={"failures": failures})
+                await anyio.sleep(min(self._interval, RETRY_BASE * 2 ** (failures - 1)))
+                continue
+            failures = 0
             await anyio.sleep(self._interval)
 
     async def reconcile(self) -> list[Finding]:
@@ -96,14 +111,20 @@ class Reconciler:
                 for target_key in self._config.strategies[strategy_key].targets:
                     try:
                         findings += await self._target(strategy_key, strategy, target_key)
-                    except StrategyError as error:
+                    except Exception as error:
+                        # One target's failure (a StrategyError, or a client library's
+                        # own, such as botocore's KeyError on a reply it cannot parse)
+                        # leaves the other targets, and symbox, to carry on.
                         self._count("error")
                         log.error(
                             "reconciling a target failed",
+                            exc_info=not isinstance(error, StrategyError),
                             extra={
                                 "strategy": strategy_key,
                                 "target": target_key,
-                                "error": str(error),
+                                "error": f"{type(error).__name__}: {error}"
+                                if not isinstance(error, StrategyError)
+                                else str(error),
                             },
                         )
         return findings
@@ -245,4 +266,7 @@ async def _identity(strategy: AccessLister, email: str) -> str | None:
     try:
         return await strategy.remote_identity(email)
     except StrategyError:
+        return None
+    except Exception:
+        log.exception("looking up an identity for reconciliation failed")
         return None

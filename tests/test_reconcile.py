@@ -10,9 +10,11 @@ from pathlib import Path
 import anyio
 import pytest
 
+from symbox.config.model import Target
 from symbox.engine.model import Actor
 from symbox.identities import set_identities
 from symbox.reconcile import Finding
+from symbox.strategies.base import GrantRequest
 from tests.fakes.api_configs import github_config, okta_config
 from tests.fakes.aws_configs import aws_config
 from tests.fakes.github import GITHUB_TOKEN, FakeGithub
@@ -283,3 +285,40 @@ async def test_a_left_behind_github_collaborator_is_removed_while_its_user_holds
                 Finding("github", "app-repo", "octocat", "stale_removed", CAROL),
             ]
             assert gh.access(GITHUB_REPO) == {"hubot": "push"}
+
+
+class BrokenLister:
+    """Grants like a no-op strategy; listing a target fails as botocore once did on a reply."""
+
+    def __init__(self) -> None:
+        self.listed = 0
+
+    async def escalate(self, request: GrantRequest) -> object:
+        return None
+
+    async def deescalate(self, request: GrantRequest) -> object:
+        return None
+
+    async def holders(self, target: Target) -> frozenset[str]:
+        self.listed += 1
+        raise KeyError("GetGroupResult")
+
+    async def remove_holder(self, target: Target, identity: str) -> None:
+        raise AssertionError("nothing is listed, so nothing is removed")
+
+
+async def test_a_target_that_fails_to_list_with_any_error_leaves_symbox_serving(
+    tmp_path: Path,
+) -> None:
+    broken = BrokenLister()
+    async with harness(tmp_path, strategies={"grants": broken}) as h:
+        await h.wait_for(lambda: broken.listed >= 2, "both targets' listing at start")
+        metrics = (await h.http.get("/metrics")).text
+        assert 'symbox_reconcile_total{outcome="error"} 2' in metrics
+        # Requests, grants and revocations go on.
+        run_id = await h.request(duration="1m")
+        assert (await h.approve(run_id)).json()["status"] == "escalated"
+        await h.advance(60)
+        await h.wait_status(run_id, "deescalated")
+        assert await h.app.reconciler.reconcile() == []
+        assert broken.listed == 4
