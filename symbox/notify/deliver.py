@@ -113,9 +113,12 @@ class NotificationDeliverer:
                     await anyio.sleep(ERROR_PAUSE)
                 try:
                     await self._prune()
-                    if await self._start_due(workers):
+                    # One moment for both looks: a row falling due between them would be
+                    # neither started nor waited for, and would sleep out MAX_SLEEP.
+                    now = self._clock.now()
+                    if await self._start_due(workers, now):
                         continue  # a full batch: more may be due already
-                    next_at = await self._reader.next_notification_after(self._clock.now())
+                    next_at = await self._reader.next_notification_after(now)
                 except Exception:
                     log.exception("reading the notification outbox failed")
                     await anyio.sleep(ERROR_PAUSE)
@@ -129,10 +132,10 @@ class NotificationDeliverer:
         self._pruned_at = now
         await self._writer.submit(lambda txn: txn.prune_notifications(now - KEEP_DONE))
 
-    async def _start_due(self, workers: anyio.abc.TaskGroup) -> bool:
-        """Start sending the rows due now of runs not being sent already; True when the
-        batch was full and some were started (more may be due)."""
-        due = await self._reader.due_notifications(self._clock.now(), self._batch)
+    async def _start_due(self, workers: anyio.abc.TaskGroup, now: float) -> bool:
+        """Start sending the rows due at ``now`` of runs not being sent already; True when
+        the batch was full and some were started (more may be due)."""
+        due = await self._reader.due_notifications(now, self._batch)
         by_run: dict[str, list[Queued]] = {}
         for queued in due:
             if queued.outgoing.run_id not in self._busy:
