@@ -34,25 +34,23 @@ log = logging.getLogger(__name__)
 REQUEST_EVENTS = frozenset({"request", "request_forward"})
 # ...and in Slack, an extension waiting for approval is posted as a request too.
 SLACK_POSTS = REQUEST_EVENTS | {"extend_request"}
-# Events Slack tells people about (besides any event that records errors).
-SLACK_EVENTS = frozenset(
-    {
-        "request",
-        "approve",
-        "deny",
-        "escalate",
-        "escalate_failed",
-        "deescalate",
-        "request_expire",
-        "hook_error",
-        "withdraw",
-        "extend_request",
-        "extend",
-        "extend_deny",
-        "break_glass",
-        "review",
-    }
+# Extension events: each updates the request's messages and tells the requester.
+EXTENSION_EVENTS = ("extend_request", "extend", "extend_deny")
+# Events that change what a run's Slack request messages show.
+SLACK_UPDATES = (
+    "approve",
+    "deny",
+    "escalate",
+    "escalate_failed",
+    "deescalate",
+    "request_expire",
+    "withdraw",
+    "break_glass",
+    "review",
+    *EXTENSION_EVENTS,
 )
+# Events Slack tells people about (besides any event that records errors).
+SLACK_EVENTS = frozenset({"request", "hook_error", *SLACK_UPDATES})
 # A break-glass grant goes wherever a request would, and more (see NotificationPlan).
 BREAK_GLASS = "break_glass"
 # What a Slack row does: post the request message to one destination, or tell Slack

@@ -19,7 +19,7 @@ from symbox.audit.entry import iso
 from symbox.config.durations import format_duration
 from symbox.config.model import Config, Flow
 from symbox.engine.model import GrantState, Run
-from symbox.notify.plan import target_label
+from symbox.notify.plan import EXTENSION_EVENTS, SLACK_UPDATES, target_label
 from symbox.slack import break_glass
 from symbox.slack.blocks import access_buttons, request_message
 from symbox.slack.status import escape, run_status_line
@@ -29,22 +29,6 @@ from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
 
 log = logging.getLogger(__name__)
-
-# Extension events: each updates the request's messages and tells the requester.
-EXTENSION = ("extend_request", "extend", "extend_deny")
-# Events that change what a request message shows.
-UPDATES = (
-    "approve",
-    "deny",
-    "escalate",
-    "escalate_failed",
-    "deescalate",
-    "request_expire",
-    "withdraw",
-    "break_glass",
-    "review",
-    *EXTENSION,
-)
 
 
 class SlackNotifier:
@@ -86,9 +70,9 @@ class SlackNotifier:
             return
         if name == "request_forward":
             return
-        if name in UPDATES:
+        if name in SLACK_UPDATES:
             await self._attempt(run, self._update_messages(run, flow))
-        if name in EXTENSION:
+        if name in EXTENSION_EVENTS:
             await self._extension_news(run, flow, name)
         if name == "break_glass":
             await self._attempt(run, self._break_glass_alert(run, flow))
