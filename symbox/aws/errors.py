@@ -16,7 +16,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from symbox.strategies.base import StrategyError
+from symbox.strategies.base import StrategyError, Throttled
 
 T = TypeVar("T")
 
@@ -40,6 +40,17 @@ TRANSIENT_CODES = frozenset(
         "ExpiredToken",
         "ExpiredTokenException",
         "IDPCommunicationError",
+    }
+)
+# Of those, the ones that mean "too many calls": the strategy's calls back off together.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
     }
 )
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchEntity", "NotFoundException"})
@@ -101,7 +112,9 @@ async def call(operation: str, pending: Awaitable[T]) -> T:
 
 
 def strategy_error(action: str, error: AwsCallError, *, reached_target: bool) -> StrategyError:
-    """The StrategyError for a failed grant or revoke step."""
+    """The StrategyError for a failed grant or revoke step (Throttled for throttling)."""
+    if error.code in THROTTLING_CODES:
+        return Throttled(f"{action}: {error}", reached_target=reached_target)
     return StrategyError(
         f"{action}: {error}", permanent=error.permanent, reached_target=reached_target
     )

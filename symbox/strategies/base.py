@@ -40,6 +40,20 @@ class StrategyError(Exception):
         self.reached_target = reached_target
 
 
+class Throttled(StrategyError):
+    """The target system refused the call as one too many for now (HTTP 429, AWS throttling).
+
+    ``retry_after`` is how many seconds it asked to wait, if it said. Never permanent: the
+    call is tried again once the strategy's calls have backed off.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, reached_target: bool = False
+    ) -> None:
+        super().__init__(message, permanent=False, reached_target=reached_target)
+        self.retry_after = retry_after
+
+
 class AccessStrategy(Protocol):
     """Grants and revokes access; both calls are idempotent.
 

@@ -21,11 +21,18 @@ RESET_HEADERS = ("X-RateLimit-Reset",)
 PAGE_SIZE = 100
 
 
+# GitHub's advice when a secondary rate limit answer says nothing of when to retry.
+SECONDARY_LIMIT_WAIT = 60.0
+
+
 def throttled(response: httpx.Response) -> bool:
-    """GitHub answers an exhausted rate limit with 403 (or 429) and says so in headers."""
-    return response.status_code == 403 and (
-        response.headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in response.headers
-    )
+    """GitHub answers an exhausted rate limit with 403 (or 429): its headers say so, or,
+    for a secondary rate limit, only its message may."""
+    if response.status_code != 403:
+        return False
+    if response.headers.get("X-RateLimit-Remaining") == "0" or "Retry-After" in response.headers:
+        return True
+    return "secondary rate limit" in response.text.lower()
 
 
 def headers(token: str | None) -> dict[str, str]:
@@ -54,6 +61,7 @@ def rest_caller(
         timing=timing,
         reset_headers=RESET_HEADERS,
         throttled=throttled,
+        throttle_wait=SECONDARY_LIMIT_WAIT,
         auth=None if isinstance(token, str) else authorization("Bearer", token),
     )
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
+from email.utils import parsedate_to_datetime
 
 import httpx
 
 from symbox.audit.entry import iso, redact
 from symbox.config.model import Secret
-from symbox.strategies.base import GrantRequest, StrategyError
+from symbox.strategies.base import GrantRequest, StrategyError, Throttled
 
 SIGNATURE_HEADER = "X-Symbox-Signature"
 # Retrying these may succeed; any other 4xx means the receiver refused the request.
@@ -20,6 +22,20 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429})
 def sign(secret: bytes, body: bytes) -> str:
     """Return the signature header value for ``body``."""
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """A ``Retry-After`` header's wait in seconds (it may be a number or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
 
 
 class HttpStrategy:
@@ -69,8 +85,10 @@ class HttpStrategy:
         if response.is_success:
             return
         status = response.status_code
+        message = f"{action} to {self._shown_url} answered HTTP {status}: {response.text[:200]}"
+        if status == 429:
+            # Refused as one too many: the receiver changed nothing.
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
+            raise Throttled(message, retry_after=retry_after)
         permanent = 400 <= status < 500 and status not in TRANSIENT_STATUSES
-        raise StrategyError(
-            f"{action} to {self._shown_url} answered HTTP {status}: {response.text[:200]}",
-            permanent=permanent,
-        )
+        raise StrategyError(message, permanent=permanent)

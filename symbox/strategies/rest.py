@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import httpx
 
-from symbox.strategies.base import StrategyError
+from symbox.strategies.base import StrategyError, Throttled
 
 # Enough of a server's message to name the cause, never a whole page.
 MESSAGE_LIMIT = 200
@@ -80,8 +80,11 @@ class RestCaller:
     429 and 5xx answers and network errors are retried up to ``timing.attempts`` times,
     waiting as ``Retry-After`` or a rate-limit reset header says (``reset_headers`` in
     epoch seconds, ``wait_headers`` in seconds from now), else with jittered backoff.
-    Every other answer is returned for the strategy to judge. Messages name the method
-    and path, never the headers that carry the token.
+    Every other answer is returned for the strategy to judge. Still throttled after the
+    retries (or asked to wait longer than ``timing.cap``), the error is ``Throttled`` with
+    the wait asked for (``throttle_wait`` when the service gave no hint), so the
+    strategy's calls back off together. Messages name the method and path, never the
+    headers that carry the token.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class RestCaller:
         reset_headers: tuple[str, ...] = (),
         wait_headers: tuple[str, ...] = (),
         throttled: Callable[[httpx.Response], bool] | None = None,
+        throttle_wait: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         wall: Callable[[], float] = time.time,
         auth: HeaderSource | None = None,
@@ -108,6 +112,7 @@ class RestCaller:
         self._reset_headers = reset_headers
         self._wait_headers = wait_headers
         self._throttled = throttled or (lambda response: False)
+        self._throttle_wait = throttle_wait
         self._sleep = sleep
         self._wall = wall
 
@@ -134,8 +139,11 @@ class RestCaller:
             sent = {**sent, **await self._read_auth(action)}
         writes = method not in ("GET", "HEAD")
         last = ""
+        # Whether the last answer was throttling, and the wait it asked for (if any).
+        throttled, asked = False, None
         for attempt in range(self._timing.attempts):
             response: httpx.Response | None = None
+            throttled, asked = False, None
             try:
                 response = await self._client.request(
                     method, url, json=json, params=params, headers=sent, data=data
@@ -146,18 +154,21 @@ class RestCaller:
                 if not self._retryable(response):
                     return response
                 last = f"HTTP {response.status_code}{detail(response)}"
+                throttled = response.status_code == 429 or self._throttled(response)
+                asked = self._hinted(response)
+                if throttled and asked is None:
+                    asked = self._throttle_wait
             if attempt + 1 == self._timing.attempts:
                 break
-            wait = self._wait(response, attempt)
+            wait = asked if asked is not None else self._backoff(attempt)
             if wait > self._timing.cap:
                 last += f"; asked to wait {wait:.0f} s"
                 break
             await self._sleep(wait)
-        raise StrategyError(
-            f"{action}: {self.service} {method} {path} failed: {last}",
-            permanent=False,
-            reached_target=writes,
-        )
+        message = f"{action}: {self.service} {method} {path} failed: {last}"
+        if throttled:
+            raise Throttled(message, retry_after=asked, reached_target=writes)
+        raise StrategyError(message, permanent=False, reached_target=writes)
 
     def path_of(self, url: str) -> str | None:
         """``url``'s path and query under the base URL (for ``send``), or None if elsewhere.
@@ -194,24 +205,25 @@ class RestCaller:
         status = response.status_code
         return status == 429 or status >= 500 or self._throttled(response)
 
-    def _wait(self, response: httpx.Response | None, attempt: int) -> float:
-        if response is not None:
-            now = self._wall()
-            after = response.headers.get("Retry-After")
-            hinted = _retry_after(after, now) if after else None
-            if hinted is None and response.status_code != 503:
-                for name in self._reset_headers:
-                    value = response.headers.get(name)
-                    if value:
-                        hinted = _reset_at(value, now)
-                        break
-                for name in self._wait_headers if hinted is None else ():
-                    value = response.headers.get(name)
-                    if value:
-                        hinted = _reset_at(value, 0.0)
-                        break
-            if hinted is not None:
-                return max(hinted, 0.0)
+    def _hinted(self, response: httpx.Response) -> float | None:
+        """The seconds ``response`` asks to wait before trying again, if it says."""
+        now = self._wall()
+        after = response.headers.get("Retry-After")
+        hinted = _retry_after(after, now) if after else None
+        if hinted is None and response.status_code != 503:
+            for name in self._reset_headers:
+                value = response.headers.get(name)
+                if value:
+                    hinted = _reset_at(value, now)
+                    break
+            for name in self._wait_headers if hinted is None else ():
+                value = response.headers.get(name)
+                if value:
+                    hinted = _reset_at(value, 0.0)
+                    break
+        return None if hinted is None else max(hinted, 0.0)
+
+    def _backoff(self, attempt: int) -> float:
         backoff: float = self._timing.base * 2.0**attempt
         return backoff * (0.5 + random.random() / 2)
 

@@ -6,7 +6,7 @@ import pytest
 
 from symbox.aws.iam import IamDirectory, IamUserMapping
 from symbox.strategies.aws_iam import AwsIamStrategy
-from symbox.strategies.base import StrategyError
+from symbox.strategies.base import StrategyError, Throttled
 from tests.fakes import aws_proxy
 from tests.fakes.aws_proxy import FaultProxy
 from tests.fakes.moto import MotoAws
@@ -113,6 +113,8 @@ async def test_revoking_for_a_deleted_user_succeeds_and_errors_are_classified(
     )
     assert denied.value.permanent and denied.value.reached_target
     assert "Throttling" in str(throttled.value) and not throttled.value.permanent
+    # Throttling, so the strategy's calls back off together rather than fail.
+    assert isinstance(throttled.value, Throttled)
 
 
 async def test_a_name_from_get_identity_replaces_the_mapping(aws: MotoAws) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from symbox.aws.identity_center import IdentityCenter, Polling
 from symbox.strategies.aws_sso import AwsSsoStrategy
-from symbox.strategies.base import StrategyError
+from symbox.strategies.base import StrategyError, Throttled
 from tests.fakes import aws_proxy
 from tests.fakes.aws_proxy import FaultProxy
 from tests.fakes.moto import ACCOUNT_ID, MotoAws
@@ -187,6 +187,7 @@ async def test_throttling_and_server_errors_are_retried_briefly(
         "deescalate: sso-admin:DeleteAccountAssignment: ThrottlingException"
     )
     assert not caught.value.permanent and caught.value.reached_target
+    assert isinstance(caught.value, Throttled)
 
 
 async def test_access_denied_is_permanent(aws: MotoAws, fault_proxy: FaultProxy) -> None:

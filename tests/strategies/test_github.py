@@ -15,7 +15,7 @@ import pytest
 from symbox.engine.model import Actor
 from symbox.identities import IdentityInUse, set_identities, unset_identities
 from symbox.strategies import github_api
-from symbox.strategies.base import StrategyError
+from symbox.strategies.base import StrategyError, Throttled
 from symbox.strategies.github import GithubStrategy
 from symbox.strategies.rest import RetryTiming
 from tests.e2e.process import cli
@@ -245,3 +245,26 @@ async def test_lists_follow_link_headers_and_never_leave_the_api(gh: FakeGithub)
         assert str(caught.value) == (
             f"list: GitHub's next page of /repos/{APP}/collaborators is not under the API's address"
         )
+
+
+async def test_a_secondary_rate_limit_is_throttling_with_githubs_advised_wait(
+    gh: FakeGithub,
+) -> None:
+    class Octocat:
+        async def identity_of(self, email: str, system: str) -> str | None:
+            return "octocat"
+
+    async with httpx.AsyncClient(timeout=5) as client:
+        timing = RetryTiming(attempts=3, base=0.01, cap=1.0)
+        rest = github_api.rest_caller(gh.url, GITHUB_TOKEN, client, timing)
+        strategy = GithubStrategy(rest, Octocat(), "acme")
+        message = {"message": "You have exceeded a secondary rate limit. Please wait."}
+        gh.fail("PUT", "/repos/", 403, body=message)
+        with pytest.raises(Throttled) as caught:
+            await strategy.escalate(grant("github_repo", repo_name="app"))
+        # No header said when: GitHub advises a minute.
+        assert caught.value.retry_after == github_api.SECONDARY_LIMIT_WAIT
+        gh.fail("PUT", "/repos/", 429, headers={"Retry-After": "7"})
+        with pytest.raises(Throttled) as caught:
+            await strategy.escalate(grant("github_repo", repo_name="app"))
+        assert caught.value.retry_after == 7.0

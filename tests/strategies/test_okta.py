@@ -13,7 +13,7 @@ import pytest
 
 from symbox.engine.model import Actor
 from symbox.identities import set_identities
-from symbox.strategies.base import StrategyError
+from symbox.strategies.base import StrategyError, Throttled
 from symbox.strategies.okta import OktaStrategy
 from symbox.strategies.rest import RestCaller, RetryTiming
 from tests.fakes.api_configs import okta_config
@@ -364,3 +364,19 @@ async def test_an_escalation_that_fails_leaves_no_access_it_overlapped(
         assert "covered_by" not in ended["events"][-1]["details"]
         assert okta.members(GROUP) == set()
     assert len(okta.seen("DELETE", f"/api/v1/groups/{GROUP}/users/{carol}")) == 1
+
+
+async def test_throttling_past_the_retries_is_a_throttled_error_with_the_wait(
+    okta: FakeOkta,
+) -> None:
+    okta.add_user(CAROL)
+    request = grant("okta_group", group_id=GROUP)
+    reset = str(int(time.time()) + 90)
+    okta.fail("PUT", "/api/v1/groups/", 429, headers={"X-Rate-Limit-Reset": reset})
+    async with strategy(okta) as okta_strategy:
+        with pytest.raises(Throttled) as caught:
+            await okta_strategy.escalate(request)
+    # Okta's reset time, not the strategy's own backoff: the whole strategy waits for it.
+    assert caught.value.retry_after is not None and 80 < caught.value.retry_after <= 90
+    assert not caught.value.permanent
+    assert "asked to wait" in str(caught.value)
