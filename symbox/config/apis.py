@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from symbox.config.call_limits import LIMIT_SETTINGS
 from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
@@ -170,7 +171,7 @@ def check_api_strategy(
     kind = args.values["type"]
     what = "the API credentials" if kind in CREDENTIALS else "the API token"
     settings = args.values.get("settings", {})
-    for name in sorted(settings):
+    for name in sorted(set(settings) - LIMIT_SETTINGS):
         reader.problem(
             args.lines.get("settings", at), f"{where}: settings.{name}: unknown setting for {kind}"
         )

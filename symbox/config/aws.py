@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from symbox.config.call_limits import LIMIT_SETTINGS
 from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
@@ -53,7 +54,8 @@ def check_aws_strategy(
     settings = args.values.get("settings", {})
     line = args.lines.get("settings", at)
     problems: list[str] = []
-    for name in sorted(set(settings) - STRATEGY_SETTINGS[kind]):
+    # The call limits every strategy takes are checked with every strategy's settings.
+    for name in sorted(set(settings) - STRATEGY_SETTINGS[kind] - LIMIT_SETTINGS):
         allowed = ", ".join(sorted(STRATEGY_SETTINGS[kind]))
         problems.append(f"settings.{name}: unknown setting for {kind} (known: {allowed})")
     for name in ("region", "identity_store_id", "user_mapping", "instance_arn"):

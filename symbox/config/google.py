@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from symbox.config.apis import SECRET_PREFIX
+from symbox.config.call_limits import LIMIT_SETTINGS
 from symbox.config.hcl import show
 from symbox.config.model import Location, Secret
 from symbox.config.schema import Args, Reader
@@ -80,9 +81,9 @@ def check_google_strategy(
     at: Location,
     integration: Callable[[str], Args],
 ) -> None:
-    """A google_group strategy takes no settings and needs a ``google`` integration."""
+    """A google_group strategy takes only call limits as settings, and a ``google`` integration."""
     settings = args.values.get("settings", {})
-    for name in sorted(settings):
+    for name in sorted(set(settings) - LIMIT_SETTINGS):
         reader.problem(
             args.lines.get("settings", at),
             f"{where}: settings.{name}: unknown setting for {STRATEGY}",

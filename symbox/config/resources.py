@@ -18,6 +18,7 @@ from symbox.config.apis import (
     check_api_target,
 )
 from symbox.config.aws import check_aws_strategy, check_aws_target, check_permission_context
+from symbox.config.call_limits import check_call_limits
 from symbox.config.custom import check_custom_integration, check_custom_strategy
 from symbox.config.destinations import check_log_destination, check_segment_integration
 from symbox.config.google import check_google_integration, check_google_strategy
@@ -230,6 +231,8 @@ def build_strategy(
             check_api_strategy(
                 reader, where, args, at, lambda ref: checked[("sym_integration", ref)]
             )
+        if "settings" in args.values:
+            check_call_limits(reader, where, args, at)
     if not args.ok:
         return None
     v = args.values
