@@ -49,6 +49,7 @@ class Metrics:
         self._counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
         self._help: dict[str, str] = {}
         self._histograms: dict[str, dict[Labels, Histogram]] = defaultdict(dict)
+        self._gauges: dict[str, dict[Labels, float]] = defaultdict(dict)
 
     def count(self, name: str, help_text: str, amount: float = 1.0, **labels: str) -> None:
         """Add ``amount`` to the counter ``name`` with ``labels``."""
@@ -66,6 +67,15 @@ class Metrics:
         if histogram is None:
             histogram = series[key] = Histogram(buckets)
         histogram.observe(value)
+
+    def gauge(self, name: str, help_text: str, value: float, **labels: str) -> None:
+        """Set the gauge ``name`` with ``labels`` to ``value`` (kept until set again)."""
+        self._help.setdefault(name, help_text)
+        self._gauges[name][tuple(sorted(labels.items()))] = value
+
+    def gauge_value(self, name: str, **labels: str) -> float | None:
+        """Return a gauge's current value (None if never set)."""
+        return self._gauges.get(name, {}).get(tuple(sorted(labels.items())))
 
     def counter_value(self, name: str, **labels: str) -> float:
         """Return a counter's current value (0 if never counted)."""
@@ -91,7 +101,12 @@ class Metrics:
                 lines.append(f"{name}_sum{_labels(labels)} {histogram.total:g}")
                 lines.append(f"{name}_count{_labels(labels)} {histogram.count}")
         seen: set[str] = set()
-        for name, help_text, labels, value in gauges:
+        kept = [
+            (name, self._help[name], labels, value)
+            for name in sorted(self._gauges)
+            for labels, value in sorted(self._gauges[name].items())
+        ]
+        for name, help_text, labels, value in [*kept, *gauges]:
             if name not in seen:
                 seen.add(name)
                 lines.append(f"# HELP {name} {help_text}")

@@ -13,6 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from symbox import logs
 from symbox.breakglass import BreakGlass
 from symbox.clock import Clock
+from symbox.config.call_limits import call_limits
 from symbox.config.model import Config, Flow, Target
 from symbox.engine import admission
 from symbox.engine import runs as engine
@@ -127,7 +128,9 @@ class RunService:
             on_commit=on_commit,
             notifications=notifications,
         )
-        self._strategy_calls = StrategyCalls(strategies, self.target, clock, metrics)
+        self._strategy_calls = StrategyCalls(
+            strategies, self.target, clock, metrics, call_limits(config.strategies)
+        )
         # Extending escalated runs: the API and Slack call it directly.
         self.extensions = RunExtensions(
             config=config,

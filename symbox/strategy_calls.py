@@ -10,9 +10,11 @@ from typing import Any
 
 from symbox.clock import Clock
 from symbox.config.model import Target
-from symbox.engine.model import Run
+from symbox.engine.call_queue import CallLimits, Rank
+from symbox.engine.model import GrantState, Run
 from symbox.metrics import STRATEGY_BUCKETS, Metrics
 from symbox.strategies.base import AccessStrategy, GrantRequest, StrategyError
+from symbox.strategy_gate import StrategyGate
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,12 @@ MAX_STEP_OUTPUT = 64 * 1024
 
 
 class StrategyCalls:
-    """Escalates and de-escalates runs through their strategy; failures come back as values."""
+    """Escalates and de-escalates runs through their strategy; failures come back as values.
+
+    Each strategy with ``limits`` has one gate shared by all its targets: calls beyond its
+    rate or concurrency wait, revocations before grants and oldest due first, and a call
+    its target throttles waits its turn again instead of failing.
+    """
 
     def __init__(
         self,
@@ -29,11 +36,17 @@ class StrategyCalls:
         target_of: Callable[[Run], Target | None],
         clock: Clock,
         metrics: Metrics,
+        limits: Mapping[str, CallLimits] | None = None,
     ) -> None:
         self._strategies = strategies
         self._target_of = target_of
         self._clock = clock
         self._metrics = metrics
+        self._gates = {
+            key: StrategyGate(key, bound, clock, metrics)
+            for key, bound in (limits or {}).items()
+            if bound.calls is not None or bound.concurrency is not None
+        }
 
     async def call(
         self, action: str, run: Run, identity: str | None = None
@@ -59,21 +72,34 @@ class StrategyCalls:
                 reached_target=False,
             )
             return missing, None
-        request = GrantRequest(
-            run_id=run.id,
-            flow=run.flow,
-            requester=run.requester,
-            target=target,
-            fields={key: value for key, value in run.fields.items() if key != "target"},
-            at=self._clock.now(),
-            identity=identity or (run.grant.identity if run.grant else None),
-            outputs=run.step_outputs,
-        )
         call = strategy.escalate if action == "escalate" else strategy.deescalate
         started = time.monotonic()
+
+        async def make() -> object:
+            nonlocal started
+            # Stamped when the call is made, not when it began waiting for its turn.
+            started = time.monotonic()
+            request = GrantRequest(
+                run_id=run.id,
+                flow=run.flow,
+                requester=run.requester,
+                target=target,
+                fields={key: value for key, value in run.fields.items() if key != "target"},
+                at=self._clock.now(),
+                identity=identity or (run.grant.identity if run.grant else None),
+                outputs=run.step_outputs,
+            )
+            return await call(request)
+
+        gate = self._gates.get(run.strategy or "")
         output: Any = None
         try:
-            output = _kept(action, run, await call(request))
+            if gate is None:
+                answer = await make()
+            else:
+                rank = Rank.GRANT if action == "escalate" else Rank.REVOKE
+                answer = await gate.run(rank, _due(action, run, self._clock.now()), make)
+            output = _kept(action, run, answer)
         except StrategyError as error:
             outcome = "failed"
             result: StrategyError | None = error
@@ -95,6 +121,20 @@ class StrategyCalls:
             strategy=run.strategy or "",
         )
         return result, output
+
+
+def _due(action: str, run: Run, now: float) -> float:
+    """When the call fell due, for its place in the queue: a revocation since its grant's
+    expiry (or retry time, if sooner); an escalation since its approval."""
+    if action == "escalate":
+        return run.decision.at if run.decision is not None else run.created_at
+    grant = run.grant
+    if grant is None:
+        return now
+    moments = [grant.expires_at]
+    if grant.state is not GrantState.ACTIVE:
+        moments.append(grant.next_attempt_at)
+    return min([moment for moment in moments if moment is not None] + [now])
 
 
 def _kept(action: str, run: Run, output: object) -> Any:
