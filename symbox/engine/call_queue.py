@@ -171,13 +171,14 @@ class CallQueue:
         self._reserved.discard(place)
         self._running.discard(place)
         if retry_after is not None and retry_after >= 0:
-            pause = retry_after
-        else:
-            pause = self._backoff
+            self._paused_until = max(self._paused_until, now + retry_after)
+        elif now >= self._paused_until:
+            self._paused_until = now + self._backoff
             self._backoff = min(self._backoff * 2, BACKOFF_CAP)
-        self._paused_until = max(self._paused_until, now + pause)
+        # else: a call made before the pause began, refused with the others; the pause
+        # already answers for it.
         self._push(place)
-        return pause
+        return self._paused_until - now
 
     def leave(self, place: Place) -> None:
         """Forget ``place`` (its caller gave up), waiting or handed out."""

@@ -121,3 +121,17 @@ def test_a_caller_that_leaves_frees_its_place() -> None:
     assert queue.next(T0) == kept
     queue.leave(kept)
     assert queue.running == 0
+
+
+def test_calls_refused_together_pause_the_strategy_once() -> None:
+    queue = CallQueue(CallLimits(concurrency=3))
+    places = [queue.join(Rank.REVOKE, T0 + i) for i in range(3)]
+    assert [queue.next(T0) for _ in places] == places
+    # Three calls in flight, all refused: one episode, one pause of the base backoff.
+    assert [queue.throttled(place, T0 + 0.01, retry_after=None) for place in places] == [
+        BACKOFF_BASE
+    ] * 3
+    assert queue.ready_in(T0 + 0.01) == BACKOFF_BASE
+    # Refused again after the pause: the backoff doubles.
+    assert queue.next(T0 + 1.01) == places[0]
+    assert queue.throttled(places[0], T0 + 1.02, retry_after=None) == 2 * BACKOFF_BASE
