@@ -22,8 +22,8 @@ LIMIT_SETTINGS = frozenset({RATE, CONCURRENCY})
 # Well inside each provider's limit, since other clients of the same account share it.
 DEFAULT_LIMITS: Mapping[str, CallLimits] = MappingProxyType(
     {
-        # Identity Center's APIs: 20 transactions/s in all, reads included, and a bound on
-        # outstanding asynchronous assignment calls; a grant is one or two calls.
+        # AWS's account access APIs: 20 transactions/s in all, reads included, and at most
+        # 15 outstanding asynchronous writes; a grant is a call or two and a status poll.
         "aws_sso": CallLimits.per_second(10, 5),
         # IAM's request rate per account is not published (and cannot be raised).
         "aws_iam": CallLimits.per_second(5, 4),
