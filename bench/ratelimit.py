@@ -78,16 +78,17 @@ async def _serve(
         return Served(ready_at, await app.metrics_text())
 
 
-def _out_of_order(run_ids: list[str], expires: dict[str, float]) -> int:
-    """How many calls reached the target before one that was due earlier."""
-    late = 0
+def _out_of_order(run_ids: list[str], expires: dict[str, float]) -> tuple[int, int, float]:
+    """Calls that reached the target after one due later: how many, the position of the
+    last of them, and the most any was overtaken by (seconds of due time)."""
+    late, last, most = 0, 0, 0.0
     latest = float("-inf")
-    for run_id in run_ids:
+    for position, run_id in enumerate(run_ids, start=1):
         due = expires[run_id]
         if due < latest:
-            late += 1
+            late, last, most = late + 1, position, max(most, latest - due)
         latest = max(latest, due)
-    return late
+    return late, last, most
 
 
 def _metric(text: str, name: str) -> str:
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"WARNING  symbox was ready {served.ready_at - base:.1f} s after the first expiry")
     starts = [call.at for call in calls]
     span = max(starts) - min(starts) if len(starts) > 1 else float("nan")
-    order = _out_of_order([call.run_id for call in calls], expires)
+    order, last_late, overtaken = _out_of_order([call.run_id for call in calls], expires)
     # A grant not revoked by the deadline counts as infinitely late.
     missing = [float("inf")] * (args.backlog - len(calls))
     call_late = [call.at + args.latency - expires[call.run_id] for call in calls] + missing
@@ -147,7 +148,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"| throttling answers seen | {len(strategy.refused)} |")
     throttled = _metric(served.metrics_text, "symbox_strategy_throttled_total")
     print(f"| symbox_strategy_throttled_total | {throttled} |")
-    print(f"| calls out of due order | {order} |")
+    print(
+        f"| calls out of due order | {order} (the last at call {last_late}; overtaken by "
+        f"at most {overtaken * 1000:.0f} ms of due time) |"
+    )
     for label, values in (("call done", call_late), ("deescalate event `at`", event_late)):
         stats = summary_ms(values)
         verdict = "pass" if stats["p99"] <= bound * 1000 else "FAIL"
