@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -20,6 +21,10 @@ T = TypeVar("T")
 # How long one call keeps being retried while its target throttles it; after that the
 # throttling answer is the call's failure, and the run's own retry policy takes over.
 GIVE_UP_AFTER = 600.0
+# Each call start holds its place in the rate window this much longer than the window:
+# the target times a call a little after symbox does, by an amount that varies, and
+# without slack a call could land in the target's second just before another left it.
+WINDOW_SLACK = 0.005
 
 
 class StrategyGate:
@@ -36,13 +41,14 @@ class StrategyGate:
         give_up_after: float = GIVE_UP_AFTER,
     ) -> None:
         self._strategy = strategy
-        self._queue = CallQueue(limits)
+        self._queue = CallQueue(limits, slack=WINDOW_SLACK)
         self._clock = clock
         self._metrics = metrics
         self._give_up_after = give_up_after
         # The event each waiting call sleeps on; set when it is handed out or must look again.
         self._events: dict[Place, anyio.Event] = {}
-        self._granted: set[Place] = set()
+        # Handed out and not yet started, in queue order: they start in that order.
+        self._handed: deque[Place] = deque()
         self._show_waiting()
 
     @property
@@ -85,7 +91,9 @@ class StrategyGate:
         finally:
             # A caller cancelled while waiting (or handed out) leaves nothing behind.
             self._queue.leave(place)
-            self._granted.discard(place)
+            if place in self._handed:
+                self._handed.remove(place)
+                self._wake_first_handed()
             self._events.pop(place, None)
             self._show_waiting()
             self._dispatch()
@@ -98,11 +106,16 @@ class StrategyGate:
         """
         while True:
             self._dispatch()
-            if place in self._granted:
-                self._granted.discard(place)
+            if self._handed and self._handed[0] == place:
+                self._handed.popleft()
                 self._events.pop(place, None)
+                self._wake_first_handed()
                 return
             event = self._events[place] = anyio.Event()
+            if place in self._handed:
+                # Handed out behind others: they start first, so the target sees queue order.
+                await event.wait()
+                continue
             wait = self._queue.ready_in(self._clock.now())
             if wait is not None and self._queue.head() == place:
                 await self._sleep(event, self._clock.now() + wait)
@@ -115,12 +128,16 @@ class StrategyGate:
         handed = False
         while (place := self._queue.next(now)) is not None:
             handed = True
-            self._granted.add(place)
-            self._wake(place)
+            self._handed.append(place)
+        self._wake_first_handed()
         head = self._queue.head()
         if head is not None and (handed or self._queue.ready_in(now) is not None):
             self._wake(head)
         self._show_waiting()
+
+    def _wake_first_handed(self) -> None:
+        if self._handed:
+            self._wake(self._handed[0])
 
     def _wake(self, place: Place) -> None:
         event = self._events.get(place)

@@ -89,9 +89,12 @@ class CallQueue:
     exponentially from ``BACKOFF_BASE``).
     """
 
-    def __init__(self, limits: CallLimits) -> None:
+    def __init__(self, limits: CallLimits, *, slack: float = 0.0) -> None:
         self.limits = limits
-        self._window = None if limits.calls is None else RateWindow(limits.calls, limits.per)
+        # ``slack``: seconds each start counts in the window beyond ``limits.per``.
+        self._window = (
+            None if limits.calls is None else RateWindow(limits.calls, limits.per + slack)
+        )
         self._heap: list[Place] = []
         self._waiting: set[Place] = set()
         self._running: set[Place] = set()
