@@ -40,16 +40,19 @@ LEAD = 12.0
 DRAIN_MARGIN = 60.0
 
 
-def write_limited_config(folder: Path, rate: float, concurrency: int) -> Path:
-    """The bench's access config, its strategy limited to ``rate`` calls/s and ``concurrency``."""
+def write_limited_config(folder: Path, rate: float | None, concurrency: int) -> Path:
+    """The bench's access config, its strategy limited to ``rate`` calls/s and ``concurrency``
+    (``rate`` None: no limits, as before strategies had them)."""
     folder.mkdir(parents=True, exist_ok=True)
-    text = access_config("http://127.0.0.1:9/grants").replace(
-        'signing_secret = env("SYMBOX_GRANT_SECRET")',
-        'signing_secret = env("SYMBOX_GRANT_SECRET")\n'
-        f"    max_calls_per_second = {rate:g}\n"
-        f"    max_concurrency = {concurrency}",
-        1,
-    )
+    text = access_config("http://127.0.0.1:9/grants")
+    if rate is not None:
+        text = text.replace(
+            'signing_secret = env("SYMBOX_GRANT_SECRET")',
+            'signing_secret = env("SYMBOX_GRANT_SECRET")\n'
+            f"    max_calls_per_second = {rate:g}\n"
+            f"    max_concurrency = {concurrency}",
+            1,
+        )
     path = folder / "config.hcl"
     path.write_text(text)
     return path
@@ -105,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     bound = args.backlog / min(args.rate, args.limit) + 1.0
     with tempfile.TemporaryDirectory(prefix="symbox-bench-") as tmp:
         folder = Path(tmp)
-        config = read_config(write_limited_config(folder, args.rate, args.concurrency))
+        rate = None if args.no_limits else args.rate
+        config = read_config(write_limited_config(folder, rate, args.concurrency))
         base = time.time() + LEAD
         expiries = [base + args.spread * i / args.backlog for i in range(args.backlog)]
         data_dir = folder / "data"
@@ -133,9 +137,14 @@ def run(args: argparse.Namespace) -> int:
     event_late = [float(at) - expires[run_id] for run_id, at in events]
     event_late += [float("inf")] * (args.backlog - len(events))
     print()
+    settings = (
+        "no call limits"
+        if args.no_limits
+        else f"max_calls_per_second = {args.rate:g}, max_concurrency = {args.concurrency}"
+    )
     print(
         f"backlog  {args.backlog} revocations due within {args.spread:g} s; strategy "
-        f"max_calls_per_second = {args.rate:g}, max_concurrency = {args.concurrency}; "
+        f"{settings}; "
         f"the target: {args.latency * 1000:.0f} ms a call, throttles above {args.limit} "
         "calls in any 1 s"
     )
@@ -170,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="max_concurrency")
     parser.add_argument("--limit", type=int, default=20, help="the target's calls per second")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per call")
+    parser.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="leave the strategy's settings without call limits (symbox before them)",
+    )
     parser.add_argument(
         "--retry-after", type=float, help="the Retry-After the target's refusals carry"
     )
