@@ -401,7 +401,7 @@ def deescalation_failed(
         raise Conflict(f"run {run.id} has no access to revoke")
     attempts = grant.attempts + 1
     failing = permanent or attempts >= policy.max_attempts
-    delay = policy.slow_interval if failing else policy.delay(attempts, jitter_sample)
+    delay = policy.slow_interval if failing else policy.revoke_delay(attempts, jitter_sample)
     new = run.evolve(
         grant=replace(
             grant,

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 class RetryPolicy:
     """Exponential backoff with jitter for failed de-escalations, then a slow retry."""
 
+    # A failed revocation is first tried again this soon (jittered like the rest), not after
+    # ``base``: most failures are momentary (a connection reset by a target flooded with
+    # the revocations due after a restart), and every second of delay is access held late.
+    first_revoke: float = 0.25
     base: float = 10.0
     factor: float = 2.0
     # A delay is scaled by a factor drawn from [1 - jitter, 1 + jitter).
@@ -22,6 +26,12 @@ class RetryPolicy:
         """Seconds to wait after failed ``attempt`` (1-based); ``sample`` is in [0, 1)."""
         spread = 1.0 - self.jitter + 2.0 * self.jitter * sample
         return float(self.base * self.factor ** (attempt - 1) * spread)
+
+    def revoke_delay(self, attempt: int, sample: float) -> float:
+        """Like ``delay``, for a failed revocation: the first retry comes after ``first_revoke``."""
+        if attempt == 1:
+            return float(self.first_revoke * (1.0 - self.jitter + 2.0 * self.jitter * sample))
+        return self.delay(attempt, sample)
 
 
 class ExpirySchedule:

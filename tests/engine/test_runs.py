@@ -326,7 +326,9 @@ def test_deescalation_records_why_and_who() -> None:
 
 def test_failed_deescalation_backs_off_then_fails_loudly() -> None:
     flow = flow_of()
-    policy = RetryPolicy(base=10, factor=2, jitter=0.5, max_attempts=3, slow_interval=3600)
+    policy = RetryPolicy(
+        first_revoke=0.5, base=10, factor=2, jitter=0.5, max_attempts=3, slow_interval=3600
+    )
     run = escalated(flow)
     now = T0 + 700
     delays = []
@@ -336,7 +338,8 @@ def test_failed_deescalation_backs_off_then_fails_loudly() -> None:
         assert run.grant.attempts == attempt and run.status is RunStatus.ESCALATED
         assert run.grant.next_attempt_at is not None
         delays.append(run.grant.next_attempt_at - now)
-    assert delays == [10.0, 20.0]
+    # The first retry comes soon (most failures are momentary), then the backoff.
+    assert delays == [0.5, 20.0]
     transition = runs.deescalation_failed(run, "HTTP 503", now, policy, 0.5, permanent=False)
     run = transition.run
     assert run.grant is not None and run.grant.state is GrantState.FAILING

@@ -51,3 +51,12 @@ def test_backoff_grows_exponentially_within_the_jitter(sample: float) -> None:
         nominal = 10.0 * 2 ** (attempt - 1)
         assert nominal * 0.5 <= policy.delay(attempt, sample) < nominal * 1.5
     assert policy.delay(1, 0.5) == 10.0
+
+
+@pytest.mark.parametrize("sample", [0.0, 0.5, 0.999])
+def test_a_failed_revocation_is_first_retried_soon_then_backs_off(sample: float) -> None:
+    policy = RetryPolicy(first_revoke=0.5, base=10.0, factor=2.0, jitter=0.5)
+    assert 0.25 <= policy.revoke_delay(1, sample) < 0.75
+    for attempt in range(2, 6):
+        assert policy.revoke_delay(attempt, sample) == policy.delay(attempt, sample)
+    assert policy.revoke_delay(1, 0.5) == 0.5
