@@ -54,9 +54,9 @@ def test_backoff_grows_exponentially_within_the_jitter(sample: float) -> None:
 
 
 @pytest.mark.parametrize("sample", [0.0, 0.5, 0.999])
-def test_a_failed_revocation_is_first_retried_soon_then_backs_off(sample: float) -> None:
-    policy = RetryPolicy(first_revoke=0.5, base=10.0, factor=2.0, jitter=0.5)
-    assert 0.25 <= policy.revoke_delay(1, sample) < 0.75
+def test_the_first_retry_comes_soon_then_the_backoff(sample: float) -> None:
+    policy = RetryPolicy(first=0.5, base=10.0, factor=2.0, jitter=0.5)
+    assert 0.25 <= policy.retry_delay(1, sample) < 0.75
     for attempt in range(2, 6):
-        assert policy.revoke_delay(attempt, sample) == policy.delay(attempt, sample)
-    assert policy.revoke_delay(1, 0.5) == 0.5
+        assert policy.retry_delay(attempt, sample) == policy.delay(attempt, sample)
+    assert policy.retry_delay(1, 0.5) == 0.5
