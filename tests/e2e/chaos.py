@@ -115,7 +115,8 @@ class ChaosResult:
         ]
         return (
             f"run {grant.run_id}: overrun {self.overrun(grant):.1f} s,"
-            f" downtime lived through {self.lived_through(grant):.1f} s, {', '.join(kills)}"
+            f" downtime lived through {self.lived_through(grant):.1f} s"
+            + "".join(f", {kill}" for kill in kills)
         )
 
 
