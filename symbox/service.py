@@ -619,6 +619,17 @@ class RunService:
                     "grant is failing to revoke",
                     extra={"run_id": run.id, "error": run.grant.last_error},
                 )
+            elif run.grant is not None and run.grant.state is GrantState.REVOKING:
+                # Access stays in place until the retry: the log says so, and until when.
+                log.warning(
+                    "revoke failed; trying again",
+                    extra={
+                        "run_id": run.id,
+                        "attempt": run.grant.attempts,
+                        "next_attempt_at": run.grant.next_attempt_at,
+                        "error": run.grant.last_error,
+                    },
+                )
             return run
 
     @_run_logged

@@ -265,7 +265,7 @@ def escalation_retry_at(
     deadline = started + flow.params.escalate_timeout
     if now >= deadline:
         return None
-    return min(now + policy.delay(grant.attempts + 1, jitter_sample), deadline)
+    return min(now + policy.retry_delay(grant.attempts + 1, jitter_sample), deadline)
 
 
 def escalation_retried(run: Run, error: str, now: float, next_attempt_at: float) -> Transition:
@@ -401,7 +401,7 @@ def deescalation_failed(
         raise Conflict(f"run {run.id} has no access to revoke")
     attempts = grant.attempts + 1
     failing = permanent or attempts >= policy.max_attempts
-    delay = policy.slow_interval if failing else policy.delay(attempts, jitter_sample)
+    delay = policy.slow_interval if failing else policy.retry_delay(attempts, jitter_sample)
     new = run.evolve(
         grant=replace(
             grant,

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter for failed de-escalations, then a slow retry."""
+    """Retries of failed grants and revokes: soon, then exponential backoff with jitter."""
 
+    # A failed grant or revoke is first tried again this soon (jittered like the rest), not
+    # after ``base``: most failures are momentary (a connection reset by a target flooded
+    # with the work due after a restart), and while a revoke waits, or a grant whose failed
+    # call may have reached the target, access is held past its time.
+    first: float = 0.25
     base: float = 10.0
     factor: float = 2.0
     # A delay is scaled by a factor drawn from [1 - jitter, 1 + jitter).
@@ -22,6 +27,12 @@ class RetryPolicy:
         """Seconds to wait after failed ``attempt`` (1-based); ``sample`` is in [0, 1)."""
         spread = 1.0 - self.jitter + 2.0 * self.jitter * sample
         return float(self.base * self.factor ** (attempt - 1) * spread)
+
+    def retry_delay(self, attempt: int, sample: float) -> float:
+        """Seconds to wait after failed ``attempt``: ``first`` after the first, else ``delay``."""
+        if attempt == 1:
+            return float(self.first * (1.0 - self.jitter + 2.0 * self.jitter * sample))
+        return self.delay(attempt, sample)
 
 
 class ExpirySchedule:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 import anyio
 import pytest
 
+from symbox.audit.entry import iso
 from symbox.audit.verify import verify_file
 from tests.harness import harness
 
@@ -190,7 +192,10 @@ async def test_a_grant_failing_past_escalate_timeout_errors_and_cleans_up(
         assert (await h.wait_status(run_id, "errored"))["grant"]["state"] == "revoked"
 
 
-async def test_failed_revocation_retries_with_backoff_then_is_flagged(tmp_path: Path) -> None:
+async def test_failed_revocation_retries_with_backoff_then_is_flagged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="symbox")
     async with harness(tmp_path) as h:
         run_id = await h.request(duration="1m")
         await h.approve(run_id)
@@ -204,6 +209,11 @@ async def test_failed_revocation_retries_with_backoff_then_is_flagged(tmp_path: 
         await h.wait_for(first_attempt, "the first revoke attempt")
         run = await h.run(run_id)
         assert run["grant"]["state"] == "revoking"
+        # The log says the access is still in place, and until when at least.
+        [retry] = [r for r in caplog.records if r.getMessage() == "revoke failed; trying again"]
+        assert retry.__dict__["run_id"] == run_id and retry.__dict__["attempt"] == 1
+        assert iso(retry.__dict__["next_attempt_at"]) == run["grant"]["next_attempt_at"]
+        assert "HTTP 503" in retry.__dict__["error"]
         for _ in range(2):  # attempts 2 and 3, each after its backoff (at most 1.5 s, 3 s)
             attempts = run["grant"]["attempts"]
             await h.advance(3.1)

@@ -203,22 +203,24 @@ def test_failed_escalation_errors_and_revokes_to_be_safe() -> None:
 
 def test_a_failed_grant_is_tried_again_with_backoff_until_escalate_timeout() -> None:
     flow = flow_of()
-    policy = RetryPolicy(base=10.0, factor=2.0, jitter=0.0)
+    policy = RetryPolicy(first=1.0, base=10.0, factor=2.0, jitter=0.0)
     run = approved(flow)  # approved at T0 + 5; the default escalate_timeout is 300 s
     assert flow.params.escalate_timeout == 300
+    # The first retry comes soon: most failures are momentary.
     at = runs.escalation_retry_at(run, flow, T0 + 6, policy, 0.5)
-    assert at == T0 + 16
-    transition = runs.escalation_retried(run, "HTTP 503", T0 + 6, T0 + 16)
+    assert at == T0 + 7
+    transition = runs.escalation_retried(run, "HTTP 503", T0 + 6, T0 + 7)
     waiting = transition.run
     assert waiting.status is RunStatus.APPROVED and waiting.grant is not None
     assert waiting.grant.state is GrantState.ESCALATING
     assert (waiting.grant.attempts, waiting.grant.last_error) == (1, "HTTP 503")
-    assert runs.due_at(waiting) == T0 + 16
+    assert runs.due_at(waiting) == T0 + 7
     [event] = transition.events
     assert (event.name, event.errors) == ("escalate_failed", ("HTTP 503",))
-    assert event.details == {"attempt": 1, "next_attempt_at": T0 + 16}
-    # The second wait is twice the first; the last attempt is made at the bound.
-    assert runs.escalation_retry_at(waiting, flow, T0 + 16, policy, 0.5) == T0 + 36
+    assert event.details == {"attempt": 1, "next_attempt_at": T0 + 7}
+    # Then the backoff (10 s, doubling: 20 s for the second); the last attempt is made at
+    # the bound.
+    assert runs.escalation_retry_at(waiting, flow, T0 + 7, policy, 0.5) == T0 + 27
     assert runs.escalation_retry_at(waiting, flow, T0 + 300, policy, 0.5) == T0 + 305
     assert runs.escalation_retry_at(waiting, flow, T0 + 305, policy, 0.5) is None
     # Success clears the failed attempts: revoking counts its own.
@@ -326,7 +328,9 @@ def test_deescalation_records_why_and_who() -> None:
 
 def test_failed_deescalation_backs_off_then_fails_loudly() -> None:
     flow = flow_of()
-    policy = RetryPolicy(base=10, factor=2, jitter=0.5, max_attempts=3, slow_interval=3600)
+    policy = RetryPolicy(
+        first=0.5, base=10, factor=2, jitter=0.5, max_attempts=3, slow_interval=3600
+    )
     run = escalated(flow)
     now = T0 + 700
     delays = []
@@ -336,7 +340,8 @@ def test_failed_deescalation_backs_off_then_fails_loudly() -> None:
         assert run.grant.attempts == attempt and run.status is RunStatus.ESCALATED
         assert run.grant.next_attempt_at is not None
         delays.append(run.grant.next_attempt_at - now)
-    assert delays == [10.0, 20.0]
+    # The first retry comes soon (most failures are momentary), then the backoff.
+    assert delays == [0.5, 20.0]
     transition = runs.deescalation_failed(run, "HTTP 503", now, policy, 0.5, permanent=False)
     run = transition.run
     assert run.grant is not None and run.grant.state is GrantState.FAILING

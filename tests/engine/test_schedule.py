@@ -51,3 +51,12 @@ def test_backoff_grows_exponentially_within_the_jitter(sample: float) -> None:
         nominal = 10.0 * 2 ** (attempt - 1)
         assert nominal * 0.5 <= policy.delay(attempt, sample) < nominal * 1.5
     assert policy.delay(1, 0.5) == 10.0
+
+
+@pytest.mark.parametrize("sample", [0.0, 0.5, 0.999])
+def test_the_first_retry_comes_soon_then_the_backoff(sample: float) -> None:
+    policy = RetryPolicy(first=0.5, base=10.0, factor=2.0, jitter=0.5)
+    assert 0.25 <= policy.retry_delay(1, sample) < 0.75
+    for attempt in range(2, 6):
+        assert policy.retry_delay(attempt, sample) == policy.delay(attempt, sample)
+    assert policy.retry_delay(1, 0.5) == 0.5

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -23,6 +24,8 @@ class Received:
     body: dict[str, Any]
     signature_ok: bool
     status: int
+    # time.monotonic() when the request arrived, so tests can see how long access was held.
+    at: float = 0.0
 
 
 @dataclass
@@ -54,8 +57,12 @@ class GrantReceiver(LoopbackHttp):
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
+                if len(raw) < length:
+                    # The sender died mid-request (a test SIGKILLs it): nothing to act on.
+                    return
                 expected = "sha256=" + hmac.new(state.secret, raw, hashlib.sha256).hexdigest()
                 signature_ok = hmac.compare_digest(expected, self.headers.get(SIGNATURE_HEADER, ""))
                 body = json.loads(raw)
@@ -73,7 +80,9 @@ class GrantReceiver(LoopbackHttp):
                             state.granted.add(key)
                         else:
                             state.granted.discard(key)
-                    state.requests.append(Received(body["action"], body, signature_ok, status))
+                    state.requests.append(
+                        Received(body["action"], body, signature_ok, status, arrived)
+                    )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
