@@ -18,6 +18,7 @@ import json
 import os
 import selectors
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,8 +40,8 @@ from symbox.app import DATABASE_NAME
 from symbox.engine.schedule import ExpirySchedule
 from symbox.store.reader import Reader
 
-TARGET_READY_SECONDS = 2.0
-TARGET_PEAK_RSS_MIB = 200.0
+TARGET_READY_SECONDS = 1.0
+TARGET_PEAK_RSS_MIB = 150.0
 START_TIMEOUT = 120.0
 
 
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         steps = {"interpreter start + imports": import_seconds(), **steps}
     print(
         "| start | schedule restored s | ready s | armed | peak RSS MiB (VmHWM) "
-        "| RSS at ready MiB | ready <= 2 s | peak <= 200 MB |"
+        "| RSS at ready MiB | ready <= 1 s | peak <= 150 MB |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for label, start in starts:
@@ -178,6 +179,12 @@ def run(args: argparse.Namespace) -> int:
     print("|---|---|")
     for step, seconds in steps.items():
         print(f"| {step} | {seconds:.2f} |")
+    # The least a restart can do: start, import, read the due rows, build the heap.
+    floor = sum(steps.values()) - next(v for k, v in steps.items() if k.startswith("load config"))
+    ready = statistics.median(start.ready_after for _, start in starts[1:] or starts)
+    print(
+        f"\nfloor (the steps above but the config) {floor:.2f} s; ready ÷ floor {ready / floor:.2f}"
+    )
     return 0
 
 
