@@ -271,10 +271,11 @@ def egress_client(
     ``resolve`` and ``network`` replace the system resolver and the sockets beneath the
     address check, so tests can see what would have been connected to.
     """
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    # One context for both: loading the system's certificates is most of a client's cost.
+    ssl_context = httpx.create_ssl_context(trust_env=False)
+    transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
     # httpx takes no network backend, so its pool is replaced by one that uses the guard.
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        network_backend=GuardedBackend(inner=network, resolve=resolve),
+        ssl_context=ssl_context, network_backend=GuardedBackend(inner=network, resolve=resolve)
     )
     return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False)
