@@ -153,6 +153,41 @@ class RunLedger:
         self._after_commit(committed.run, escalating_inline)
         return await self._after_hooks(committed)
 
+    async def step_each(self, steps: Sequence[tuple[str, Step]]) -> list[Run | Exception]:
+        """Apply each ``(run_id, step)`` as ``step`` does, all in one writer job.
+
+        Each run's change is all-or-nothing on its own: a step that raises is undone and
+        comes back as its exception, and the others are committed. If the job as a whole
+        fails (the commit), that error is raised and nothing of it was stored.
+        """
+        channel = _working_for.get()
+
+        def job(txn: WriteTxn) -> list[engine.Transition | Exception]:
+            done: list[engine.Transition | Exception] = []
+            for run_id, step in steps:
+                try:
+                    with txn.savepoint():
+                        current = txn.get_run(run_id)
+                        if current is None:
+                            raise NotFound(f"no run {run_id!r}")
+                        transition = _via(step(current), channel)
+                        self._save(txn, transition)
+                except Exception as error:
+                    done.append(error)
+                else:
+                    done.append(transition)
+            return done
+
+        outcomes = await self._writer.submit(job)
+        for outcome in outcomes:
+            if not isinstance(outcome, Exception):
+                self._log(outcome)
+                self._after_commit(outcome.run)
+        return [
+            outcome if isinstance(outcome, Exception) else await self._after_hooks(outcome)
+            for outcome in outcomes
+        ]
+
     async def record_hook_error(self, run: Run, hook: str, error: str | None) -> Run:
         """Keep a hook's failure on a run whose step went ahead anyway."""
         if error is None:

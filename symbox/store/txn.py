@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from symbox.audit.chain import GENESIS_HASH, sealed_line
@@ -61,6 +62,20 @@ class WriteTxn:
         """Drop what was read inside a job that was rolled back."""
         self._chain_tip = None
         self._runs.clear()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Undo what the body wrote if it raises; the rest of the transaction stays."""
+        self._conn.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK TO part")
+            self._conn.execute("RELEASE part")
+            # What the body read or sealed may be gone with it.
+            self.forget_cache()
+            raise
+        self._conn.execute("RELEASE part")
 
     # Runs and events
 
