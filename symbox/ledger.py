@@ -9,7 +9,7 @@ the completed steps run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
@@ -25,7 +25,7 @@ from symbox.engine.schedule import ExpirySchedule
 from symbox.errors import NotFound
 from symbox.flow_hooks import FlowHooks
 from symbox.notify.model import Outgoing
-from symbox.store.txn import WriteTxn
+from symbox.store.txn import StaleWrite, WriteTxn
 from symbox.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -153,32 +153,55 @@ class RunLedger:
         self._after_commit(committed.run, escalating_inline)
         return await self._after_hooks(committed)
 
-    async def step_each(self, steps: Sequence[tuple[str, Step]]) -> list[Run | Exception]:
+    async def step_each(
+        self, steps: Sequence[tuple[str, Step]], known: Mapping[str, Run] | None = None
+    ) -> list[Run | Exception]:
         """Apply each ``(run_id, step)`` as ``step`` does, all in one writer job.
 
-        Each run's change is all-or-nothing on its own: a step that raises is undone and
-        comes back as its exception, and the others are committed. If the job as a whole
-        fails (the commit), that error is raised and nothing of it was stored.
+        Each run's change is all-or-nothing on its own: a step that raises comes back as
+        its exception, and the others are committed. ``known`` holds runs as the caller
+        read them, stepped without reading them again unless they changed since. If the
+        job as a whole fails (the commit), that error is raised and nothing was stored.
         """
         channel = _working_for.get()
+        known = known or {}
 
-        def job(txn: WriteTxn) -> list[engine.Transition | Exception]:
+        def optimistic(txn: WriteTxn) -> list[engine.Transition | Exception]:
+            # No savepoint per run: a run's first write (its row, version-checked) either
+            # happens or leaves nothing behind, and a step raises before writing anything.
+            done: list[engine.Transition | Exception] = []
+            for run_id, step in steps:
+                try:
+                    transition = self._stepped(txn, run_id, step, channel, known.get(run_id))
+                except Exception as error:
+                    if not txn.in_transaction:
+                        raise  # the database gave up the whole transaction
+                    done.append(error)
+                    continue
+                # A failure past the run's row would leave it half written: the job fails
+                # (all of it is undone) and the group is done again run by run.
+                self._record(txn, transition)
+                done.append(transition)
+            return done
+
+        def careful(txn: WriteTxn) -> list[engine.Transition | Exception]:
             done: list[engine.Transition | Exception] = []
             for run_id, step in steps:
                 try:
                     with txn.savepoint():
-                        current = txn.get_run(run_id)
-                        if current is None:
-                            raise NotFound(f"no run {run_id!r}")
-                        transition = _via(step(current), channel)
-                        self._save(txn, transition)
+                        transition = self._stepped(txn, run_id, step, channel, None)
+                        self._record(txn, transition)
                 except Exception as error:
                     done.append(error)
                 else:
                     done.append(transition)
             return done
 
-        outcomes = await self._writer.submit(job)
+        try:
+            outcomes = await self._writer.submit(optimistic)
+        except Exception:
+            log.warning("a group of steps failed as a whole; stepping its runs one by one")
+            outcomes = await self._writer.submit(careful)
         for outcome in outcomes:
             if not isinstance(outcome, Exception):
                 self._log(outcome)
@@ -187,6 +210,27 @@ class RunLedger:
             outcome if isinstance(outcome, Exception) else await self._after_hooks(outcome)
             for outcome in outcomes
         ]
+
+    def _stepped(
+        self, txn: WriteTxn, run_id: str, step: Step, channel: str | None, known: Run | None
+    ) -> engine.Transition:
+        """Apply ``step`` to the run and store the run's row (not yet its events)."""
+        current = txn.get_run(run_id, known)
+        if current is None:
+            raise NotFound(f"no run {run_id!r}")
+        transition = _via(step(current), channel)
+        try:
+            txn.save_run(transition.run, engine.due_at(transition.run))
+        except StaleWrite:
+            if known is None or current is not known:
+                raise
+            # It changed since the caller read it: step it as it is stored now.
+            current = txn.get_run(run_id)
+            if current is None:
+                raise NotFound(f"no run {run_id!r}") from None
+            transition = _via(step(current), channel)
+            txn.save_run(transition.run, engine.due_at(transition.run))
+        return transition
 
     async def record_hook_error(self, run: Run, hook: str, error: str | None) -> Run:
         """Keep a hook's failure on a run whose step went ahead anyway."""
@@ -214,6 +258,11 @@ class RunLedger:
     def _save(self, txn: WriteTxn, transition: engine.Transition, *, new: bool = False) -> None:
         run = transition.run
         txn.save_run(run, engine.due_at(run), new=new or None)
+        self._record(txn, transition)
+
+    def _record(self, txn: WriteTxn, transition: engine.Transition) -> None:
+        """Store a transition's events, their audit records and notifications."""
+        run = transition.run
         target = self._target_of(run)
         for event in transition.events:
             txn.add_event(event)

@@ -234,8 +234,10 @@ class DueRevocations:
                 )
             steps.append((run.id, step))
         try:
+            # The runs as read under their locks: stepped without being read again.
+            known = {done.revocation.run.id: done.revocation.run for done in group}
             with timer_work():
-                outcomes = await self._ledger.step_each(steps)
+                outcomes = await self._ledger.step_each(steps, known)
         except Exception as error:
             # Nothing of the group was stored: each run is looked at again after a back-off.
             for done in group:

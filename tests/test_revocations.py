@@ -256,3 +256,73 @@ async def test_a_lock_is_taken_without_waiting_only_when_free() -> None:
     locks.release("b")
     assert order == ["released", "waiter"]
     assert len(locks) == 0
+
+
+async def test_a_run_whose_events_cannot_be_recorded_fails_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="symbox")
+    async with harness(tmp_path) as h:
+        run_ids = await escalate_many(h, 10)
+        stuck = run_ids[6]
+        # Its row can be written but not its event: the group is done again run by run.
+        with database(tmp_path) as conn:
+            conn.execute(
+                "CREATE TRIGGER refuse_event BEFORE INSERT ON events WHEN NEW.run_id = "
+                f"'{stuck}' AND NEW.name = 'deescalate'"
+                " BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+            )
+        await h.advance(60)
+        await wait_revoked(h, [run_id for run_id in run_ids if run_id != stuck])
+        await h.wait_for(
+            lambda: any(r.getMessage() == "processing a due run failed" for r in caplog.records),
+            "the failure to be logged",
+        )
+        run = await h.run(stuck)
+        assert run["grant"]["state"] == "active" and run["status"] == "escalated"
+        with database(tmp_path) as conn:
+            conn.execute("DROP TRIGGER refuse_event")
+        await h.advance(RETRY_AFTER_ERROR)
+        await wait_revoked(h, [stuck])
+        await wait_shipped(h, tmp_path)
+    assert event_counts(tmp_path, "deescalate") == Counter(run_ids)
+    check_audit(tmp_path)
+
+
+async def test_a_run_changed_while_its_revoke_was_made_is_recorded_as_it_stands(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path) as h:
+        run_ids = await escalate_many(h, 5)
+        target = run_ids[2]
+        h.receiver.state.revoke_delay = 0.5
+        await h.advance(60)
+        await h.wait_for(
+            lambda: len(h.receiver.state.calls("deescalate")) == 5, "the revokes to be made"
+        )
+        # Someone revokes it by hand while its expiry's revoke is on its way.
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                h.call,
+                "POST",
+                "/api/v1/events/deescalate",
+                "alice@example.com",
+                {"run_id": target},
+            )
+
+            async def revoke_requested() -> bool:
+                return bool((await h.run(target))["grant"]["state"] == "revoking")
+
+            await h.wait_for(revoke_requested, "the revoke request to be recorded")
+            # The CLI beside the server commits too: the writer cannot trust what it kept.
+            with database(tmp_path) as conn:
+                conn.execute(
+                    "INSERT INTO identities (email, system, identity, updated_at)"
+                    " VALUES ('dan@example.com', 'okta', 'dan', 0)"
+                )
+            await wait_revoked(h, run_ids)
+        run = await h.run(target)
+        names = [event["name"] for event in run["events"]]
+        assert names == ["request", "approve", "escalate", "deescalate_requested", "deescalate"]
+        assert run["events"][-1]["details"]["reason"] == "revoked"
+    assert event_counts(tmp_path, "deescalate") == Counter(run_ids)

@@ -79,11 +79,22 @@ class WriteTxn:
 
     # Runs and events
 
-    def get_run(self, run_id: str) -> Run | None:
-        """Return the run as it is now, or None."""
+    @property
+    def in_transaction(self) -> bool:
+        """False once the database has given up the transaction (after some errors)."""
+        return self._conn.in_transaction
+
+    def get_run(self, run_id: str, known: Run | None = None) -> Run | None:
+        """Return the run as it is now, or None.
+
+        With ``known`` (the run as read on another connection), a run not cached here is
+        taken to be ``known`` without reading it: saving it back checks its version.
+        """
         cached = self._runs.get(run_id)
         if cached is not None:
             return cached
+        if known is not None:
+            return known
         row = self._conn.execute("SELECT body FROM runs WHERE id = ?", (run_id,)).fetchone()
         run = None if row is None else run_from_json(row[0])
         if run is not None:
@@ -126,11 +137,12 @@ class WriteTxn:
                 values,
             )
         else:
+            # A run's flow, requester and creation time never change: leaving them out of
+            # the SET spares SQLite the upkeep of the indexes only they are in.
             cursor = self._conn.execute(
-                "UPDATE runs SET flow = ?, requester = ?, status = ?, created_at = ?,"
-                " due_at = ?, grant_key = ?, grant_state = ?, version = ?, body = ?"
-                " WHERE id = ? AND version = ?",
-                (*values, run.version - 1),
+                "UPDATE runs SET status = ?, due_at = ?, grant_key = ?, grant_state = ?,"
+                " version = ?, body = ? WHERE id = ? AND version = ?",
+                (*values[2:3], *values[4:], run.version - 1),
             )
             if cursor.rowcount != 1:
                 raise StaleWrite(f"run {run.id} changed concurrently")
