@@ -12,6 +12,8 @@ from symbox.engine.model import Actor, Run, RunEvent
 
 SCHEMA_VERSION = 1
 REDACTED = "[redacted]"
+# Types that never hold a Secret.
+_PLAIN = frozenset({str, int, float, bool})
 
 
 def iso(at: float) -> str:
@@ -21,6 +23,9 @@ def iso(at: float) -> str:
 
 def redact(value: Any) -> Any:
     """Return ``value`` with every Secret replaced, at any depth."""
+    if value is None or type(value) in _PLAIN:
+        # Most values are plain: spare them the abstract-class checks below.
+        return value
     if isinstance(value, Secret):
         return REDACTED
     if isinstance(value, Mapping):
