@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from symbox import logs
 from symbox.audit.entry import run_entry
@@ -178,10 +179,10 @@ class RunLedger:
                         raise  # the database gave up the whole transaction
                     done.append(error)
                     continue
-                # A failure past the run's row would leave it half written: the job fails
-                # (all of it is undone) and the group is done again run by run.
-                self._record(txn, transition)
                 done.append(transition)
+            # A failure past the runs' rows would leave some half written: the job fails
+            # (all of it is undone) and the group is done again run by run.
+            self._record_all(txn, [item for item in done if not isinstance(item, Exception)])
             return done
 
         def careful(txn: WriteTxn) -> list[engine.Transition | Exception]:
@@ -259,6 +260,24 @@ class RunLedger:
         run = transition.run
         txn.save_run(run, engine.due_at(run), new=new or None)
         self._record(txn, transition)
+
+    def _record_all(self, txn: WriteTxn, transitions: Sequence[engine.Transition]) -> None:
+        """``_record`` for many transitions, their events and audit records written together."""
+        events: list[RunEvent] = []
+        entries: list[dict[str, Any]] = []
+        for transition in transitions:
+            run = transition.run
+            target = self._target_of(run)
+            for event in transition.events:
+                events.append(event)
+                entries.append(run_entry(event, run, target))
+        txn.add_events(events)
+        txn.append_audits(entries)
+        if self._notifications is not None:
+            now = self._clock.now()
+            for transition in transitions:
+                for outgoing in self._notifications(transition.run, transition.events):
+                    txn.add_notification(outgoing, now)
 
     def _record(self, txn: WriteTxn, transition: engine.Transition) -> None:
         """Store a transition's events, their audit records and notifications."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,6 +14,9 @@ from symbox.engine.model import GrantState, Run, RunEvent
 from symbox.notify.model import Outgoing
 from symbox.store.codec import event_to_json, run_from_json, run_to_json
 from symbox.tokens import TokenRecord
+
+# Rows one multi-row INSERT writes at most (SQLite allows 32,766 parameters a statement).
+ROWS_PER_STATEMENT = 500
 
 
 class StaleWrite(Exception):
@@ -155,6 +158,26 @@ class WriteTxn:
             (event.id, event.run_id, event.name, event.at, event_to_json(event)),
         )
 
+    def add_events(self, events: Sequence[RunEvent]) -> None:
+        """Record many run events, a few statements for all of them."""
+        for start in range(0, len(events), ROWS_PER_STATEMENT):
+            chunk = events[start : start + ROWS_PER_STATEMENT]
+            marks = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+            self._conn.execute(
+                f"INSERT INTO events (id, run_id, name, at, body) VALUES {marks}",
+                [
+                    value
+                    for event in chunk
+                    for value in (
+                        event.id,
+                        event.run_id,
+                        event.name,
+                        event.at,
+                        event_to_json(event),
+                    )
+                ],
+            )
+
     # Audit outbox
 
     def append_audit(self, entry: Mapping[str, Any]) -> int:
@@ -172,6 +195,29 @@ class WriteTxn:
         )
         self._chain_tip = (seq, digest)
         return seq
+
+    def append_audits(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Seal ``entries`` onto the hash chain in order and queue them, a few statements
+        for all of them."""
+        for start in range(0, len(entries), ROWS_PER_STATEMENT):
+            rows: list[Any] = []
+            for entry in entries[start : start + ROWS_PER_STATEMENT]:
+                seq, prev_hash = self._tip()
+                digest, line = sealed_line(entry, seq + 1, prev_hash)
+                rows.extend((seq + 1, entry["id"], digest, line))
+                self._chain_tip = (seq + 1, digest)
+            marks = ", ".join(["(?, ?, ?, ?)"] * (len(rows) // 4))
+            self._conn.execute(
+                f"INSERT INTO audit_outbox (seq, id, hash, line) VALUES {marks}", rows
+            )
+
+    def _tip(self) -> tuple[int, str]:
+        if self._chain_tip is None:
+            row = self._conn.execute(
+                "SELECT seq, hash FROM audit_outbox ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            self._chain_tip = (0, GENESIS_HASH) if row is None else (row[0], row[1])
+        return self._chain_tip
 
     def audit_head(self) -> tuple[int, str, str] | None:
         """The newest sealed record's seq, hash and event type, or None before the first."""
