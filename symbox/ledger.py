@@ -26,7 +26,7 @@ from symbox.engine.schedule import ExpirySchedule
 from symbox.errors import NotFound
 from symbox.flow_hooks import FlowHooks
 from symbox.notify.model import Outgoing
-from symbox.store.txn import StaleWrite, WriteTxn
+from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,8 @@ class RunLedger:
     async def step_each(
         self, steps: Sequence[tuple[str, Step]], known: Mapping[str, Run] | None = None
     ) -> list[Run | Exception]:
-        """Apply each ``(run_id, step)`` as ``step`` does, all in one writer job.
+        """Apply each ``(run_id, step)`` as ``step`` does, all in one writer job (each run
+        at most once).
 
         Each run's change is all-or-nothing on its own: a step that raises comes back as
         its exception, and the others are committed. ``known`` holds runs as the caller
@@ -168,20 +169,36 @@ class RunLedger:
         known = known or {}
 
         def optimistic(txn: WriteTxn) -> list[engine.Transition | Exception]:
-            # No savepoint per run: a run's first write (its row, version-checked) either
-            # happens or leaves nothing behind, and a step raises before writing anything.
+            # No savepoint per run: a step raises before anything is written, and the
+            # runs' rows are written together (a run that changed since it was read is left
+            # as it was, then stepped as it is stored now). A failure past that would leave
+            # runs half written: the job fails (all of it is undone) and the group is done
+            # again run by run.
             done: list[engine.Transition | Exception] = []
             for run_id, step in steps:
                 try:
-                    transition = self._stepped(txn, run_id, step, channel, known.get(run_id))
+                    current = txn.get_run(run_id, known.get(run_id))
+                    if current is None:
+                        raise NotFound(f"no run {run_id!r}")
+                    done.append(_via(step(current), channel))
+                except Exception as error:
+                    done.append(error)
+            stale = txn.save_runs(
+                [
+                    (item.run, engine.due_at(item.run))
+                    for item in done
+                    if not isinstance(item, Exception)
+                ]
+            )
+            for index, item in enumerate(done):
+                if isinstance(item, Exception) or item.run.id not in stale:
+                    continue
+                try:
+                    done[index] = self._stepped(txn, item.run.id, steps[index][1], channel)
                 except Exception as error:
                     if not txn.in_transaction:
                         raise  # the database gave up the whole transaction
-                    done.append(error)
-                    continue
-                done.append(transition)
-            # A failure past the runs' rows would leave some half written: the job fails
-            # (all of it is undone) and the group is done again run by run.
+                    done[index] = error
             self._record_all(txn, [item for item in done if not isinstance(item, Exception)])
             return done
 
@@ -190,7 +207,7 @@ class RunLedger:
             for run_id, step in steps:
                 try:
                     with txn.savepoint():
-                        transition = self._stepped(txn, run_id, step, channel, None)
+                        transition = self._stepped(txn, run_id, step, channel)
                         self._record(txn, transition)
                 except Exception as error:
                     done.append(error)
@@ -213,24 +230,14 @@ class RunLedger:
         ]
 
     def _stepped(
-        self, txn: WriteTxn, run_id: str, step: Step, channel: str | None, known: Run | None
+        self, txn: WriteTxn, run_id: str, step: Step, channel: str | None
     ) -> engine.Transition:
-        """Apply ``step`` to the run and store the run's row (not yet its events)."""
-        current = txn.get_run(run_id, known)
+        """Apply ``step`` to the run as stored and store the run's row (not yet its events)."""
+        current = txn.get_run(run_id)
         if current is None:
             raise NotFound(f"no run {run_id!r}")
         transition = _via(step(current), channel)
-        try:
-            txn.save_run(transition.run, engine.due_at(transition.run))
-        except StaleWrite:
-            if known is None or current is not known:
-                raise
-            # It changed since the caller read it: step it as it is stored now.
-            current = txn.get_run(run_id)
-            if current is None:
-                raise NotFound(f"no run {run_id!r}") from None
-            transition = _via(step(current), channel)
-            txn.save_run(transition.run, engine.due_at(transition.run))
+        txn.save_run(transition.run, engine.due_at(transition.run))
         return transition
 
     async def record_hook_error(self, run: Run, hook: str, error: str | None) -> Run:

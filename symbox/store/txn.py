@@ -151,6 +151,50 @@ class WriteTxn:
                 raise StaleWrite(f"run {run.id} changed concurrently")
         self._runs.put(run)
 
+    def save_runs(self, runs: Sequence[tuple[Run, float | None]]) -> set[str]:
+        """Replace many stored runs (each with its due time), a few statements for all of
+        them; return the ids of those left as they were because they changed concurrently.
+
+        Each statement hands the GIL to the event loop and waits to get it back, so one a
+        run would cost a busy process far more than SQLite's own work.
+        """
+        stale: set[str] = set()
+        for start in range(0, len(runs), ROWS_PER_STATEMENT):
+            chunk = runs[start : start + ROWS_PER_STATEMENT]
+            values: list[Any] = []
+            for run, due_at in chunk:
+                grant = run.grant
+                values.extend(
+                    (
+                        run.id,
+                        run.status.value,
+                        due_at,
+                        grant.key if grant else None,
+                        grant.state.value if grant else None,
+                        run.version,
+                        run_to_json(run),
+                    )
+                )
+            marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            saved = {
+                row[0]
+                for row in self._conn.execute(
+                    "WITH new (id, status, due_at, grant_key, grant_state, version, body) AS"
+                    f" (VALUES {marks}) UPDATE runs SET status = new.status,"
+                    " due_at = new.due_at, grant_key = new.grant_key,"
+                    " grant_state = new.grant_state, version = new.version, body = new.body"
+                    " FROM new WHERE runs.id = new.id AND runs.version = new.version - 1"
+                    " RETURNING runs.id",
+                    values,
+                ).fetchall()
+            }
+            for run, _ in chunk:
+                if run.id in saved:
+                    self._runs.put(run)
+                else:
+                    stale.add(run.id)
+        return stale
+
     def add_event(self, event: RunEvent) -> None:
         """Record a run event."""
         self._conn.execute(

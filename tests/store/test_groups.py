@@ -120,3 +120,27 @@ async def test_a_known_run_is_written_back_only_if_it_did_not_change(tmp_path: P
         with pytest.raises(StaleWrite):
             await store.writer.submit(write_back_stale)
         assert await store.reader.get_run("r1") == newer
+
+
+async def test_runs_saved_together_skip_those_that_changed(tmp_path: Path) -> None:
+    async with open_store(tmp_path / "s.db") as store:
+        runs = [make_run(f"r{number}", grant_key=f"{KEY}{number}") for number in range(MANY)]
+
+        def save(txn: WriteTxn) -> None:
+            for run in runs:
+                txn.save_run(run, 100.0)
+
+        await store.writer.submit(save)
+        moved = runs[7].evolve(status=RunStatus.DEESCALATED)
+        await store.writer.submit(lambda txn: txn.save_run(moved, None))
+        # Stepped from what was read before r7 moved on: r7 is left as it is.
+        ended = [(run.evolve(status=RunStatus.DEESCALATED), None) for run in runs]
+
+        def save_together(txn: WriteTxn) -> set[str]:
+            txn.forget_cache()
+            return txn.save_runs(ended)
+
+        assert await store.writer.submit(save_together) == {"r7"}
+        assert await store.reader.get_run("r7") == moved
+        assert await store.reader.get_run("r8") == ended[8][0]
+        assert await store.reader.due_runs() == []
