@@ -54,7 +54,8 @@ def run_entry(event: RunEvent, run: Run, target: Target | None) -> dict[str, Any
             "name": target.name,
             "label": target.label,
             "type": target.type,
-            "settings": redact(target.settings),
+            # Redacted with the rest of the fields below, once.
+            "settings": target.settings,
         }
     if run.grant is not None:
         fields["grant"] = {
@@ -62,14 +63,15 @@ def run_entry(event: RunEvent, run: Run, target: Target | None) -> dict[str, Any
             "identity": run.grant.identity,
             "expires_at": None if run.grant.expires_at is None else iso(run.grant.expires_at),
         }
+    at = iso(event.at)
     return {
         "id": event.id,
         "type": "event",
-        "timestamp": iso(event.at),
+        "timestamp": at,
         "service": "symbox",
         "status": "error" if event.errors else "info",
         "meta": {"schema_version": SCHEMA_VERSION},
-        "event": {"type": event.name, "timestamp": iso(event.at), "channel": event.channel},
+        "event": {"type": event.name, "timestamp": at, "channel": event.channel},
         "run": {"id": run.id, "flow": run.flow, "actors": _actors(run)},
         "actor": event.actor.as_dict(),
         "fields": redact(fields),
