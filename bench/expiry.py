@@ -102,6 +102,11 @@ def _histogram(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Seed, serve, measure, print."""
     print_machine()
+    if args.switch_interval is not None:
+        # How long a thread waiting for the GIL waits before asking for it: the writer's
+        # thread asks after every statement.
+        sys.setswitchinterval(args.switch_interval)
+        print(f"switch interval {args.switch_interval * 1000:g} ms")
     with tempfile.TemporaryDirectory(prefix="symbox-bench-") as tmp:
         folder = Path(tmp)
         config = read_config(write_config(folder))
@@ -295,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=0.01, help="commit poll interval")
     parser.add_argument(
         "--concurrency", type=int, help="the timer's due runs in flight (default: symbox's)"
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="sys.setswitchinterval for the run, in seconds (default: Python's 0.005)",
     )
     parser.add_argument(
         "--cprofile",
