@@ -1,6 +1,7 @@
 """Lateness of de-escalation after ``expires_at`` with 100,000 active grants.
 
-``python -m bench.expiry [--scenario spread|burst] [--grants 100000] [--window 60]``
+``python -m bench.expiry [--scenario spread|burst] [--grants 100000] [--window 60]
+[--cprofile]``
 
 The grants are stored through the writer as escalated runs (engine transitions, events;
 audit records too with ``--seed-audit``), then the real App runs in-process with the real
@@ -10,12 +11,16 @@ instant. The other grants stay active and armed an hour longer. Lateness of each
 revocation is measured three ways: when the strategy was called; the ``deescalate``
 event's ``at`` (taken just before its commit is queued); and when the committed event
 became visible to a separate process polling the database every ``--poll`` seconds (the
-commit time, give or take the poll interval).
+commit time, give or take the poll interval). ``--cprofile`` profiles the event loop and the
+writer's thread apart while the grants are revoked, and prints where each spent its time.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import pstats
 import re
 import sqlite3
 import sys
@@ -24,6 +29,7 @@ import time
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -39,6 +45,7 @@ from bench.common import (
 from bench.sampler import thread_cpu_report
 from symbox.app import DATABASE_NAME, Options, running
 from symbox.config.model import Config
+from symbox.store.writer import Writer
 
 TARGET_P99_SECONDS = 0.2
 # Seconds allowed after the last expiry for the revocations to finish.
@@ -95,6 +102,11 @@ def _histogram(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Seed, serve, measure, print."""
     print_machine()
+    if args.switch_interval is not None:
+        # How long a thread waiting for the GIL waits before asking for it: the writer's
+        # thread asks after every statement.
+        sys.setswitchinterval(args.switch_interval)
+        print(f"switch interval {args.switch_interval * 1000:g} ms")
     with tempfile.TemporaryDirectory(prefix="symbox-bench-") as tmp:
         folder = Path(tmp)
         config = read_config(write_config(folder))
@@ -132,7 +144,9 @@ def run(args: argparse.Namespace) -> int:
         )
         poller.start()
         strategy = NoopStrategy(record=True)
-        served = anyio.run(_serve, config, data_dir, strategy, due, deadline, args.concurrency)
+        served = anyio.run(
+            _serve, config, data_dir, strategy, due, deadline, args.concurrency, args.cprofile
+        )
         poller.join()
         expires = dict(zip(ids, expiries, strict=True))
         with sqlite3.connect(data_dir / DATABASE_NAME) as conn:
@@ -183,6 +197,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"histogram symbox_deescalation_lateness_seconds: {_histogram(served.metrics_text)}")
     print(f"process CPU {served.cpu_percent:.0f}% of one core while serving; {served.threads}")
+    if served.profiles:
+        print()
+        print(served.profiles)
     if len(commit_times) < due:
         print(f"NOT DONE {due - len(commit_times)} grants were not revoked {DRAIN_LIMIT:g} s")
         print("         after the last expiry (counted as infinitely late above)")
@@ -202,6 +219,15 @@ class Served:
     metrics_text: str
     cpu_percent: float
     threads: str
+    profiles: str = ""
+
+
+def _profile_report(name: str, profile: cProfile.Profile, lines: int = 30) -> str:
+    """The functions ``profile`` saw take the most time of their own, as text."""
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("tottime").print_stats(lines)
+    return f"== cProfile: {name} (sorted by own time)\n{out.getvalue()}"
 
 
 async def _serve(
@@ -211,6 +237,7 @@ async def _serve(
     due: int,
     deadline: float,
     concurrency: int | None = None,
+    profile: bool = False,
 ) -> Served:
     """Run the App until ``due`` revocations happened or ``deadline``; report what it saw."""
     options = Options(data_dir=data_dir, port=0)
@@ -219,6 +246,10 @@ async def _serve(
     async with running(config, options, strategies={STRATEGY: strategy}) as app:
         ready_at = time.time()
         armed = len(app.schedule)
+        loop_profile, writer_profile = cProfile.Profile(), cProfile.Profile()
+        if profile:
+            _profile_writer(app.writer, writer_profile)
+            loop_profile.enable()
         cpu_before, wall_before = time.process_time(), time.perf_counter()
         # Poll rather than wait on an event: the strategy must stay a plain no-op.
         while True:
@@ -228,7 +259,31 @@ async def _serve(
         # Let the last commits land before reading the histogram and stopping.
         await anyio.sleep(1.0)
         cpu = (time.process_time() - cpu_before) / (time.perf_counter() - wall_before)
-        return Served(ready_at, armed, await app.metrics_text(), 100 * cpu, thread_cpu_report())
+        loop_profile.disable()
+        profiles = (
+            _profile_report("event loop", loop_profile)
+            + _profile_report("writer thread", writer_profile)
+            if profile
+            else ""
+        )
+        return Served(
+            ready_at, armed, await app.metrics_text(), 100 * cpu, thread_cpu_report(), profiles
+        )
+
+
+def _profile_writer(writer: Writer, profile: cProfile.Profile) -> None:
+    """Profile every batch the writer runs (on its own thread, which cProfile sees apart)."""
+    run_batch = writer._run_batch
+
+    def profiled(batch: Any) -> None:
+        profile.enable()
+        try:
+            run_batch(batch)
+        finally:
+            profile.disable()
+
+    # A bench-only wrap of a private method: the writer has no profiling of its own.
+    setattr(writer, "_run_batch", profiled)  # noqa: B010
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,6 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=0.01, help="commit poll interval")
     parser.add_argument(
         "--concurrency", type=int, help="the timer's due runs in flight (default: symbox's)"
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="sys.setswitchinterval for the run, in seconds (default: Python's 0.005)",
+    )
+    parser.add_argument(
+        "--cprofile",
+        action="store_true",
+        help="profile the event loop and the writer's thread while revoking (slower)",
     )
     parser.add_argument(
         "--seed-audit",

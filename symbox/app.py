@@ -306,6 +306,7 @@ class App:
             admission=self.outbox.refusal,
             hook_integrations=environment_integrations(config, stored),
             notifications=NotificationPlan(config, slack_key) if senders else None,
+            revoke_concurrency=options.timer_concurrency,
         )
         self.refusals = RefusalRecorder(
             clock=self.clock,
@@ -330,6 +331,7 @@ class App:
             self.clock,
             self.service.process_due,
             concurrency=options.timer_concurrency,
+            batch=self.service.process_due_batch,
         )
         self.api = build_api(
             self.service,

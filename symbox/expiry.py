@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
+from anyio.abc import TaskGroup
 
 from symbox.clock import Clock
 from symbox.engine.schedule import ExpirySchedule
@@ -18,10 +21,35 @@ MAX_RETRY_AFTER_ERROR = 600.0
 # Sleeps are re-checked at least this often, so a wall-clock step or a suspended machine
 # delays a revocation by at most this much.
 MAX_SLEEP = 30.0
+# Due runs handed to the batch handler at once, and batches in flight at once.
+BATCH_SIZE = 1024
+BATCHES_IN_FLIGHT = 4
+
+
+@dataclass(frozen=True)
+class DueReport:
+    """What a batch handler did with due runs; the rest of them it finished."""
+
+    # Runs it left to be processed one by one (not revocations, or their lock was busy).
+    single: Sequence[str] = ()
+    # Runs whose processing raised, with the error: looked at again after a back-off.
+    failed: Mapping[str, Exception] = field(default_factory=dict)
+
+
+class DueBatch(Protocol):
+    """Processes many due runs at once (revocations in groups)."""
+
+    async def __call__(self, run_ids: Sequence[str]) -> DueReport:
+        """Process ``run_ids``; say which were left for one-by-one processing or failed."""
+        ...
 
 
 class ExpiryTimer:
-    """Drives an ExpirySchedule: at most ``concurrency`` due runs are processed at once."""
+    """Drives an ExpirySchedule: at most ``concurrency`` due runs are processed at once.
+
+    With a ``batch`` handler, due runs go to it up to BATCH_SIZE at a time (at most
+    BATCHES_IN_FLIGHT batches at once); what it leaves is processed one by one.
+    """
 
     def __init__(
         self,
@@ -30,6 +58,7 @@ class ExpiryTimer:
         process: Callable[[str], Awaitable[None]],
         *,
         concurrency: int = 64,
+        batch: DueBatch | None = None,
     ) -> None:
         self._schedule = schedule
         self._clock = clock
@@ -39,6 +68,8 @@ class ExpiryTimer:
         self._sleeping_until: float | None = None
         self._paused = False
         self._failures: dict[str, int] = {}
+        self._batch = batch
+        self._batches = anyio.Semaphore(BATCHES_IN_FLIGHT)
 
     def armed(self, due: float | None) -> None:
         """Tell the timer a run was armed for ``due``, so it wakes if that is sooner."""
@@ -57,21 +88,53 @@ class ExpiryTimer:
         async with anyio.create_task_group() as workers:
             while not self._paused:
                 now = self._clock.now()
-                due = self._schedule.pop_due(now, limit=1024)
-                for index, run_id in enumerate(due):
-                    await self._slots.acquire()
-                    if self._paused:
-                        # Shutting down: what was not started stays armed for the next start.
-                        self._slots.release()
-                        for unstarted in due[index:]:
-                            self._schedule.set(unstarted, now)
-                        break
-                    workers.start_soon(self._guarded, run_id)
+                if self._batch is not None:
+                    await self._batches.acquire()
+                due = self._schedule.pop_due(now, limit=BATCH_SIZE)
+                if self._batch is not None:
+                    if due and not self._paused:
+                        workers.start_soon(self._batched, self._batch, due, workers)
+                    else:
+                        self._batches.release()
+                        self._rearm(due, now)
+                else:
+                    await self._start_each(due, workers)
                 if due:
                     # Yield so new arrivals and finished workers are seen before sleeping.
                     await anyio.lowlevel.checkpoint()
                     continue
                 await self._sleep(self._schedule.next_due())
+
+    async def _start_each(self, due: Sequence[str], workers: TaskGroup) -> None:
+        """Start processing each of ``due`` as a slot frees up."""
+        for index, run_id in enumerate(due):
+            await self._slots.acquire()
+            if self._paused:
+                # Shutting down: what was not started stays armed for the next start.
+                self._slots.release()
+                self._rearm(due[index:], self._clock.now())
+                return
+            workers.start_soon(self._guarded, run_id)
+
+    def _rearm(self, run_ids: Sequence[str], due: float) -> None:
+        for run_id in run_ids:
+            self._schedule.set(run_id, due)
+
+    async def _batched(self, batch: DueBatch, due: Sequence[str], workers: TaskGroup) -> None:
+        try:
+            try:
+                report = await batch(due)
+            except Exception as raised:
+                report = DueReport(failed=dict.fromkeys(due, raised))
+        finally:
+            self._batches.release()
+        left = set(report.single) | set(report.failed)
+        for run_id in due:
+            if run_id not in left:
+                self._failures.pop(run_id, None)
+        for run_id, error in report.failed.items():
+            self._failed(run_id, error)
+        await self._start_each(report.single, workers)
 
     async def _sleep(self, deadline: float | None) -> None:
         self._sleeping_until = deadline
@@ -93,16 +156,21 @@ class ExpiryTimer:
     async def _guarded(self, run_id: str) -> None:
         try:
             await self._process(run_id)
-        except Exception:
-            failures = self._failures[run_id] = self._failures.get(run_id, 0) + 1
-            delay = min(RETRY_AFTER_ERROR * 2 ** (failures - 1), MAX_RETRY_AFTER_ERROR)
-            log.exception(
-                "processing a due run failed",
-                extra={"run_id": run_id, "failures": failures, "retry_in": delay},
-            )
-            self._schedule.set(run_id, self._clock.now() + delay)
-            self._wake.set()
+        except Exception as error:
+            self._failed(run_id, error)
         else:
             self._failures.pop(run_id, None)
         finally:
             self._slots.release()
+
+    def _failed(self, run_id: str, error: Exception) -> None:
+        """Look at a run whose processing raised again later, backing off."""
+        failures = self._failures[run_id] = self._failures.get(run_id, 0) + 1
+        delay = min(RETRY_AFTER_ERROR * 2 ** (failures - 1), MAX_RETRY_AFTER_ERROR)
+        log.error(
+            "processing a due run failed",
+            exc_info=error,
+            extra={"run_id": run_id, "failures": failures, "retry_in": delay},
+        )
+        self._schedule.set(run_id, self._clock.now() + delay)
+        self._wake.set()

@@ -9,11 +9,12 @@ the completed steps run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from symbox import logs
 from symbox.audit.entry import run_entry
@@ -153,6 +154,92 @@ class RunLedger:
         self._after_commit(committed.run, escalating_inline)
         return await self._after_hooks(committed)
 
+    async def step_each(
+        self, steps: Sequence[tuple[str, Step]], known: Mapping[str, Run] | None = None
+    ) -> list[Run | Exception]:
+        """Apply each ``(run_id, step)`` as ``step`` does, all in one writer job (each run
+        at most once).
+
+        Each run's change is all-or-nothing on its own: a step that raises comes back as
+        its exception, and the others are committed. ``known`` holds runs as the caller
+        read them, stepped without reading them again unless they changed since. If the
+        job as a whole fails (the commit), that error is raised and nothing was stored.
+        """
+        channel = _working_for.get()
+        known = known or {}
+
+        def optimistic(txn: WriteTxn) -> list[engine.Transition | Exception]:
+            # No savepoint per run: a step raises before anything is written, and the
+            # runs' rows are written together (a run that changed since it was read is left
+            # as it was, then stepped as it is stored now). A failure past that would leave
+            # runs half written: the job fails (all of it is undone) and the group is done
+            # again run by run.
+            done: list[engine.Transition | Exception] = []
+            for run_id, step in steps:
+                try:
+                    current = txn.get_run(run_id, known.get(run_id))
+                    if current is None:
+                        raise NotFound(f"no run {run_id!r}")
+                    done.append(_via(step(current), channel))
+                except Exception as error:
+                    done.append(error)
+            stale = txn.save_runs(
+                [
+                    (item.run, engine.due_at(item.run))
+                    for item in done
+                    if not isinstance(item, Exception)
+                ]
+            )
+            for index, item in enumerate(done):
+                if isinstance(item, Exception) or item.run.id not in stale:
+                    continue
+                try:
+                    done[index] = self._stepped(txn, item.run.id, steps[index][1], channel)
+                except Exception as error:
+                    if not txn.in_transaction:
+                        raise  # the database gave up the whole transaction
+                    done[index] = error
+            self._record_all(txn, [item for item in done if not isinstance(item, Exception)])
+            return done
+
+        def careful(txn: WriteTxn) -> list[engine.Transition | Exception]:
+            done: list[engine.Transition | Exception] = []
+            for run_id, step in steps:
+                try:
+                    with txn.savepoint():
+                        transition = self._stepped(txn, run_id, step, channel)
+                        self._record(txn, transition)
+                except Exception as error:
+                    done.append(error)
+                else:
+                    done.append(transition)
+            return done
+
+        try:
+            outcomes = await self._writer.submit(optimistic)
+        except Exception:
+            log.warning("a group of steps failed as a whole; stepping its runs one by one")
+            outcomes = await self._writer.submit(careful)
+        for outcome in outcomes:
+            if not isinstance(outcome, Exception):
+                self._log(outcome)
+                self._after_commit(outcome.run)
+        return [
+            outcome if isinstance(outcome, Exception) else await self._after_hooks(outcome)
+            for outcome in outcomes
+        ]
+
+    def _stepped(
+        self, txn: WriteTxn, run_id: str, step: Step, channel: str | None
+    ) -> engine.Transition:
+        """Apply ``step`` to the run as stored and store the run's row (not yet its events)."""
+        current = txn.get_run(run_id)
+        if current is None:
+            raise NotFound(f"no run {run_id!r}")
+        transition = _via(step(current), channel)
+        txn.save_run(transition.run, engine.due_at(transition.run))
+        return transition
+
     async def record_hook_error(self, run: Run, hook: str, error: str | None) -> Run:
         """Keep a hook's failure on a run whose step went ahead anyway."""
         if error is None:
@@ -179,6 +266,29 @@ class RunLedger:
     def _save(self, txn: WriteTxn, transition: engine.Transition, *, new: bool = False) -> None:
         run = transition.run
         txn.save_run(run, engine.due_at(run), new=new or None)
+        self._record(txn, transition)
+
+    def _record_all(self, txn: WriteTxn, transitions: Sequence[engine.Transition]) -> None:
+        """``_record`` for many transitions, their events and audit records written together."""
+        events: list[RunEvent] = []
+        entries: list[dict[str, Any]] = []
+        for transition in transitions:
+            run = transition.run
+            target = self._target_of(run)
+            for event in transition.events:
+                events.append(event)
+                entries.append(run_entry(event, run, target))
+        txn.add_events(events)
+        txn.append_audits(entries)
+        if self._notifications is not None:
+            now = self._clock.now()
+            for transition in transitions:
+                for outgoing in self._notifications(transition.run, transition.events):
+                    txn.add_notification(outgoing, now)
+
+    def _record(self, txn: WriteTxn, transition: engine.Transition) -> None:
+        """Store a transition's events, their audit records and notifications."""
+        run = transition.run
         target = self._target_of(run)
         for event in transition.events:
             txn.add_event(event)

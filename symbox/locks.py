@@ -29,6 +29,25 @@ class KeyedLocks:
             else:
                 self._locks[key] = (lock, users - 1)
 
+    def try_acquire(self, key: str) -> bool:
+        """Take ``key``'s lock if nobody holds or waits for it; False (and nothing taken) if
+        somebody does. The same task gives it back with ``release``."""
+        if key in self._locks:
+            return False
+        lock = anyio.Lock()
+        lock.acquire_nowait()
+        self._locks[key] = (lock, 1)
+        return True
+
+    def release(self, key: str) -> None:
+        """Give back a lock taken with ``try_acquire``."""
+        lock, users = self._locks[key]
+        lock.release()
+        if users == 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
+
     def users(self, key: str) -> int:
         """How many tasks hold or wait for ``key``'s lock now."""
         return self._locks.get(key, (None, 0))[1]

@@ -24,6 +24,7 @@ from symbox.engine.permissions import DecisionRule, approves, may_decide, may_vi
 from symbox.engine.quorum import already_approved
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, Unavailable
+from symbox.expiry import DueReport
 from symbox.extensions import RunExtensions, waiting
 from symbox.flow_forms import FlowForms, filled_inputs
 from symbox.flow_hooks import FlowHooks
@@ -31,8 +32,14 @@ from symbox.grant_identities import GrantIdentities
 from symbox.hook_integrations import EnvironmentIntegrations
 from symbox.ledger import RunLedger, timer_work
 from symbox.locks import KeyedLocks
-from symbox.metrics import LATENESS_BUCKETS, Metrics
+from symbox.metrics import Metrics
 from symbox.notify.model import Outgoing
+from symbox.revocations import (
+    DueRevocations,
+    log_revoke_failure,
+    observe_lateness,
+    revoke_due_since,
+)
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.store.reader import Reader
@@ -87,6 +94,7 @@ class RunService:
         admission: Callable[[], str | None] = lambda: None,
         hook_integrations: Mapping[str, EnvironmentIntegrations] | None = None,
         notifications: Callable[[Run, Sequence[RunEvent]], Sequence[Outgoing]] | None = None,
+        revoke_concurrency: int = 64,
     ) -> None:
         self._config = config
         self._reader = reader
@@ -130,6 +138,19 @@ class RunService:
         )
         self._strategy_calls = StrategyCalls(
             strategies, self.target, clock, metrics, call_limits(config.strategies)
+        )
+        self._due_revocations = DueRevocations(
+            config=config,
+            reader=reader,
+            ledger=self._ledger,
+            calls=self._strategy_calls,
+            locks=self._locks,
+            clock=clock,
+            metrics=metrics,
+            policy=self._policy,
+            rng=self._rng,
+            hooks=self._hooks is not None,
+            concurrency=revoke_concurrency,
         )
         # Extending escalated runs: the API and Slack call it directly.
         self.extensions = RunExtensions(
@@ -584,7 +605,7 @@ class RunService:
             if current is None:
                 raise NotFound(f"no run {run_id!r}")
             run = current
-            due_since = _revoke_due_since(run)
+            due_since = revoke_due_since(run)
             if run.grant is None or not engine.revoke_due(run, self._clock.now()):
                 return run
             flow = self._config.flow_by_name(run.flow)
@@ -597,13 +618,7 @@ class RunService:
                 error, output = await self._strategy_calls.call_for_output("deescalate", run)
             now = self._clock.now()
             if error is None:
-                if due_since is not None:
-                    self._metrics.observe(
-                        "symbox_deescalation_lateness_seconds",
-                        "Seconds from a grant's expiry to its revocation.",
-                        max(0.0, now - due_since),
-                        LATENESS_BUCKETS,
-                    )
+                observe_lateness(self._metrics, due_since, now)
                 return await self._ledger.step(
                     run_id, lambda current: engine.deescalated(current, now, covering, output)
                 )
@@ -614,22 +629,7 @@ class RunService:
                     current, str(error), now, self._policy, sample, error.permanent
                 ),
             )
-            if run.grant is not None and run.grant.state is GrantState.FAILING:
-                log.error(
-                    "grant is failing to revoke",
-                    extra={"run_id": run.id, "error": run.grant.last_error},
-                )
-            elif run.grant is not None and run.grant.state is GrantState.REVOKING:
-                # Access stays in place until the retry: the log says so, and until when.
-                log.warning(
-                    "revoke failed; trying again",
-                    extra={
-                        "run_id": run.id,
-                        "attempt": run.grant.attempts,
-                        "next_attempt_at": run.grant.next_attempt_at,
-                        "error": run.grant.last_error,
-                    },
-                )
+            log_revoke_failure(run)
             return run
 
     @_run_logged
@@ -669,6 +669,11 @@ class RunService:
                 await self.escalate(run_id, known=run)
             else:
                 await self.deescalate(run_id, known=run)
+
+    async def process_due_batch(self, run_ids: Sequence[str]) -> DueReport:
+        """Revoke the due grants among ``run_ids`` in groups (the timer's batch entry point);
+        the report names the runs left for ``process_due``."""
+        return await self._due_revocations(run_ids)
 
     # Hooks
 
@@ -743,13 +748,4 @@ def _waiting_step(run: Run, now: float) -> str | None:
     routing = engine.routing_due(run)
     if routing is not None and routing[0] == "forward" and now >= routing[1]:
         return "request_forward"
-    return None
-
-
-def _revoke_due_since(run: Run) -> float | None:
-    grant = run.grant
-    if grant is None:
-        return None
-    if grant.state is GrantState.ACTIVE:
-        return grant.expires_at
     return None

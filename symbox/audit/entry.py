@@ -12,6 +12,8 @@ from symbox.engine.model import Actor, Run, RunEvent
 
 SCHEMA_VERSION = 1
 REDACTED = "[redacted]"
+# Types that never hold a Secret.
+_PLAIN = frozenset({str, int, float, bool})
 
 
 def iso(at: float) -> str:
@@ -21,6 +23,9 @@ def iso(at: float) -> str:
 
 def redact(value: Any) -> Any:
     """Return ``value`` with every Secret replaced, at any depth."""
+    if value is None or type(value) in _PLAIN:
+        # Most values are plain: spare them the abstract-class checks below.
+        return value
     if isinstance(value, Secret):
         return REDACTED
     if isinstance(value, Mapping):
@@ -49,7 +54,8 @@ def run_entry(event: RunEvent, run: Run, target: Target | None) -> dict[str, Any
             "name": target.name,
             "label": target.label,
             "type": target.type,
-            "settings": redact(target.settings),
+            # Redacted with the rest of the fields below, once.
+            "settings": target.settings,
         }
     if run.grant is not None:
         fields["grant"] = {
@@ -57,14 +63,15 @@ def run_entry(event: RunEvent, run: Run, target: Target | None) -> dict[str, Any
             "identity": run.grant.identity,
             "expires_at": None if run.grant.expires_at is None else iso(run.grant.expires_at),
         }
+    at = iso(event.at)
     return {
         "id": event.id,
         "type": "event",
-        "timestamp": iso(event.at),
+        "timestamp": at,
         "service": "symbox",
         "status": "error" if event.errors else "info",
         "meta": {"schema_version": SCHEMA_VERSION},
-        "event": {"type": event.name, "timestamp": iso(event.at), "channel": event.channel},
+        "event": {"type": event.name, "timestamp": at, "channel": event.channel},
         "run": {"id": run.id, "flow": run.flow, "actors": _actors(run)},
         "actor": event.actor.as_dict(),
         "fields": redact(fields),

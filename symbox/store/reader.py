@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,6 +44,16 @@ class OutboxRecord(NamedTuple):
     # The run and flow a run event belongs to; None for records of no run (config, tokens).
     run_id: str | None
     flow: str | None
+
+
+class DueGrant(NamedTuple):
+    """What tells a due run's revocation apart from its other due work, and its lock."""
+
+    id: str
+    flow: str
+    status: str
+    grant_key: str | None
+    grant_state: str | None
 
 
 class Reader:
@@ -149,6 +160,30 @@ class Reader:
         if row is None:
             return None, None
         return run_from_json(row[0]), None if row[1] is None else str(row[1])
+
+    async def due_grants(self, run_ids: Sequence[str]) -> list[DueGrant]:
+        """The flow, status, grant key and grant state of each of ``run_ids`` that exists."""
+        rows = await self._all(
+            "SELECT id, flow, status, grant_key, grant_state FROM runs"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(run_ids)),),
+        )
+        return [DueGrant(*row) for row in rows]
+
+    async def runs_and_covers(self, run_ids: Sequence[str]) -> list[tuple[Run, str | None]]:
+        """Each of ``run_ids`` that exists, with another run whose grant of the same key
+        covers it (or None), in one query."""
+        states = tuple(state.value for state in COVERING_STATES)
+        marks = ", ".join("?" for _ in states)
+        rows = await self._all(
+            "SELECT body, (SELECT other.id FROM runs AS other WHERE other.grant_key ="
+            f" runs.grant_key AND other.grant_state IN ({marks}) AND other.id != runs.id"
+            " LIMIT 1) FROM runs WHERE id IN (SELECT value FROM json_each(?))",
+            (*states, json.dumps(list(run_ids))),
+        )
+        return [
+            (run_from_json(body), None if cover is None else str(cover)) for body, cover in rows
+        ]
 
     async def grants_at(self, key_prefix: str) -> list[tuple[str, str, str | None]]:
         """(requester, grant state, identity granted to) of runs whose grant key has the prefix."""

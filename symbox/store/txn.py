@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from symbox.audit.chain import GENESIS_HASH, sealed_line
@@ -13,6 +14,9 @@ from symbox.engine.model import GrantState, Run, RunEvent
 from symbox.notify.model import Outgoing
 from symbox.store.codec import event_to_json, run_from_json, run_to_json
 from symbox.tokens import TokenRecord
+
+# Rows one multi-row INSERT writes at most (SQLite allows 32,766 parameters a statement).
+ROWS_PER_STATEMENT = 500
 
 
 class StaleWrite(Exception):
@@ -62,13 +66,38 @@ class WriteTxn:
         self._chain_tip = None
         self._runs.clear()
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Undo what the body wrote if it raises; the rest of the transaction stays."""
+        self._conn.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK TO part")
+            self._conn.execute("RELEASE part")
+            # What the body read or sealed may be gone with it.
+            self.forget_cache()
+            raise
+        self._conn.execute("RELEASE part")
+
     # Runs and events
 
-    def get_run(self, run_id: str) -> Run | None:
-        """Return the run as it is now, or None."""
+    @property
+    def in_transaction(self) -> bool:
+        """False once the database has given up the transaction (after some errors)."""
+        return self._conn.in_transaction
+
+    def get_run(self, run_id: str, known: Run | None = None) -> Run | None:
+        """Return the run as it is now, or None.
+
+        With ``known`` (the run as read on another connection), a run not cached here is
+        taken to be ``known`` without reading it: saving it back checks its version.
+        """
         cached = self._runs.get(run_id)
         if cached is not None:
             return cached
+        if known is not None:
+            return known
         row = self._conn.execute("SELECT body FROM runs WHERE id = ?", (run_id,)).fetchone()
         run = None if row is None else run_from_json(row[0])
         if run is not None:
@@ -111,15 +140,60 @@ class WriteTxn:
                 values,
             )
         else:
+            # A run's flow, requester and creation time never change: leaving them out of
+            # the SET spares SQLite the upkeep of the indexes only they are in.
             cursor = self._conn.execute(
-                "UPDATE runs SET flow = ?, requester = ?, status = ?, created_at = ?,"
-                " due_at = ?, grant_key = ?, grant_state = ?, version = ?, body = ?"
-                " WHERE id = ? AND version = ?",
-                (*values, run.version - 1),
+                "UPDATE runs SET status = ?, due_at = ?, grant_key = ?, grant_state = ?,"
+                " version = ?, body = ? WHERE id = ? AND version = ?",
+                (*values[2:3], *values[4:], run.version - 1),
             )
             if cursor.rowcount != 1:
                 raise StaleWrite(f"run {run.id} changed concurrently")
         self._runs.put(run)
+
+    def save_runs(self, runs: Sequence[tuple[Run, float | None]]) -> set[str]:
+        """Replace many stored runs (each with its due time), a few statements for all of
+        them; return the ids of those left as they were because they changed concurrently.
+
+        Each statement hands the GIL to the event loop and waits to get it back, so one a
+        run would cost a busy process far more than SQLite's own work.
+        """
+        stale: set[str] = set()
+        for start in range(0, len(runs), ROWS_PER_STATEMENT):
+            chunk = runs[start : start + ROWS_PER_STATEMENT]
+            values: list[Any] = []
+            for run, due_at in chunk:
+                grant = run.grant
+                values.extend(
+                    (
+                        run.id,
+                        run.status.value,
+                        due_at,
+                        grant.key if grant else None,
+                        grant.state.value if grant else None,
+                        run.version,
+                        run_to_json(run),
+                    )
+                )
+            marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            saved = {
+                row[0]
+                for row in self._conn.execute(
+                    "WITH new (id, status, due_at, grant_key, grant_state, version, body) AS"
+                    f" (VALUES {marks}) UPDATE runs SET status = new.status,"
+                    " due_at = new.due_at, grant_key = new.grant_key,"
+                    " grant_state = new.grant_state, version = new.version, body = new.body"
+                    " FROM new WHERE runs.id = new.id AND runs.version = new.version - 1"
+                    " RETURNING runs.id",
+                    values,
+                ).fetchall()
+            }
+            for run, _ in chunk:
+                if run.id in saved:
+                    self._runs.put(run)
+                else:
+                    stale.add(run.id)
+        return stale
 
     def add_event(self, event: RunEvent) -> None:
         """Record a run event."""
@@ -127,6 +201,26 @@ class WriteTxn:
             "INSERT INTO events (id, run_id, name, at, body) VALUES (?, ?, ?, ?, ?)",
             (event.id, event.run_id, event.name, event.at, event_to_json(event)),
         )
+
+    def add_events(self, events: Sequence[RunEvent]) -> None:
+        """Record many run events, a few statements for all of them."""
+        for start in range(0, len(events), ROWS_PER_STATEMENT):
+            chunk = events[start : start + ROWS_PER_STATEMENT]
+            marks = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+            self._conn.execute(
+                f"INSERT INTO events (id, run_id, name, at, body) VALUES {marks}",
+                [
+                    value
+                    for event in chunk
+                    for value in (
+                        event.id,
+                        event.run_id,
+                        event.name,
+                        event.at,
+                        event_to_json(event),
+                    )
+                ],
+            )
 
     # Audit outbox
 
@@ -145,6 +239,29 @@ class WriteTxn:
         )
         self._chain_tip = (seq, digest)
         return seq
+
+    def append_audits(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Seal ``entries`` onto the hash chain in order and queue them, a few statements
+        for all of them."""
+        for start in range(0, len(entries), ROWS_PER_STATEMENT):
+            rows: list[Any] = []
+            for entry in entries[start : start + ROWS_PER_STATEMENT]:
+                seq, prev_hash = self._tip()
+                digest, line = sealed_line(entry, seq + 1, prev_hash)
+                rows.extend((seq + 1, entry["id"], digest, line))
+                self._chain_tip = (seq + 1, digest)
+            marks = ", ".join(["(?, ?, ?, ?)"] * (len(rows) // 4))
+            self._conn.execute(
+                f"INSERT INTO audit_outbox (seq, id, hash, line) VALUES {marks}", rows
+            )
+
+    def _tip(self) -> tuple[int, str]:
+        if self._chain_tip is None:
+            row = self._conn.execute(
+                "SELECT seq, hash FROM audit_outbox ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            self._chain_tip = (0, GENESIS_HASH) if row is None else (row[0], row[1])
+        return self._chain_tip
 
     def audit_head(self) -> tuple[int, str, str] | None:
         """The newest sealed record's seq, hash and event type, or None before the first."""

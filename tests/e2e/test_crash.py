@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -128,3 +129,102 @@ def test_sigkill_under_load_loses_nothing(tmp_path: Path, receiver: GrantReceive
     assert max(audit_ids.values()) == 1
     missing = set(event_ids) - set(audit_ids)
     assert not missing, f"{len(missing)} committed events have no audit record"
+
+
+BURST = 150
+# Long enough to make every grant before the first expires.
+BURST_DURATION = 8.0
+
+
+def make_grants(url: str, requester: str, approver: str, count: int) -> list[str]:
+    """Request and approve ``count`` grants for different people; return their run ids."""
+    asks = {"Authorization": f"Bearer {requester}"}
+    approves = {"Authorization": f"Bearer {approver}"}
+
+    def one(number: int) -> str:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            response = http.post(
+                "/api/v1/events/request",
+                headers=asks,
+                json={
+                    "flow": "access",
+                    "user_email": f"burst{number}@example.com",
+                    "flow_inputs": {"reason": "burst", "duration": "8s", "target": "prod-db"},
+                },
+            )
+            run_id = str(response.json()["run_id"])
+            approved = http.post(
+                "/api/v1/events/approve", headers=approves, json={"run_id": run_id}
+            )
+            assert approved.json()["status"] == "escalated", approved.text
+            return run_id
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_sigkill_while_a_burst_of_due_grants_is_revoked_loses_nothing(
+    tmp_path: Path, receiver: GrantReceiver
+) -> None:
+    text = access_config(receiver.url).replace('["1m", "10m", "1h"]', '["8s"]')
+    config = write_config(tmp_path, text)
+    data = tmp_path / "data"
+    server = SymboxProcess(config, data, ENV).start()
+    # The bot that asks for a grant may not approve it too.
+    requester = cli("tokens", "issue", "--bot", "desk", "--data-dir", str(data)).stdout.strip()
+    approver = cli("tokens", "issue", "--bot", "ci", "--data-dir", str(data)).stdout.strip()
+    started = time.monotonic()
+    try:
+        run_ids = make_grants(server.url, requester, approver, BURST)
+        assert time.monotonic() - started < BURST_DURATION, "granting took too long to test"
+        # Stopped while every grant still runs, restarted once all are due: all due at once.
+        assert server.terminate() == 0
+        assert len(receiver.state.granted) == BURST
+        time.sleep(max(0.0, started + BURST_DURATION + 0.5 - time.monotonic()))
+        receiver.state.revoke_delay = 0.3
+        server.start()
+        database = data / "symbox.db"
+
+        def committed() -> int:
+            with sqlite3.connect(database) as conn:
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM events WHERE name = 'deescalate'"
+                ).fetchone()
+            return int(count)
+
+        server.wait_for(lambda: committed() >= 20, "a first group of revocations to commit")
+        server.kill()
+        # Killed mid-burst: some revocations committed, others reached the target only.
+        at_kill = committed()
+        assert at_kill < BURST
+        assert len(receiver.state.calls("deescalate")) > at_kill
+        receiver.state.revoke_delay = 0.0
+        server.start()
+
+        def settled() -> bool:
+            with sqlite3.connect(database) as conn:
+                (left,) = conn.execute(
+                    "SELECT count(*) FROM runs WHERE grant_state != 'revoked'"
+                ).fetchone()
+            return left == 0 and not receiver.state.granted
+
+        server.wait_for(settled, "every grant to be revoked", limit=60)
+    finally:
+        assert server.terminate() == 0
+
+    with sqlite3.connect(database) as conn:
+        statuses = Counter(row[0] for row in conn.execute("SELECT status FROM runs"))
+        revokes = Counter(
+            row[0] for row in conn.execute("SELECT run_id FROM events WHERE name = 'deescalate'")
+        )
+        event_ids = [row[0] for row in conn.execute("SELECT id FROM events")]
+    assert statuses == Counter({"deescalated": BURST})
+    # Each grant revoked exactly once in the record, whatever the target was sent twice.
+    assert revokes == Counter(run_ids)
+    assert receiver.state.granted == set()
+    audit = data / "audit.jsonl"
+    records = Counter(json.loads(line)["id"] for line in audit.read_text().splitlines())
+    assert max(records.values()) == 1
+    assert set(event_ids) <= set(records)
+    verified = cli("audit", "verify", "--data-dir", str(data), check=False)
+    assert verified.returncode == 0, verified.stderr

@@ -31,6 +31,12 @@ class Served:
         self.stop()
 
 
+class _Server(ThreadingHTTPServer):
+    # A real receiver's listen backlog, not socketserver's 5: symbox makes up to its
+    # timer's concurrency of revoke calls at once, and a full backlog resets connections.
+    request_queue_size = 128
+
+
 class LoopbackHttp(Served):
     """A ThreadingHTTPServer on 127.0.0.1 (a port the system picks), served from a thread.
 
@@ -39,7 +45,7 @@ class LoopbackHttp(Served):
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         # A short poll interval keeps shutdown (which waits for the next poll) fast.
         self._thread = threading.Thread(

@@ -40,6 +40,8 @@ class ReceiverState:
     fail_with: list[int] = field(default_factory=list)
     # Answer every escalate with this status while it is set (revokes still work).
     refuse_escalations: int | None = None
+    # Seconds each revoke takes to answer after it was applied (a slow target).
+    revoke_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def calls(self, action: str) -> list[Received]:
@@ -83,10 +85,16 @@ class GrantReceiver(LoopbackHttp):
                     state.requests.append(
                         Received(body["action"], body, signature_ok, status, arrived)
                     )
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"ok": true}' if status == 200 else b'{"error": "refused"}')
+                if body["action"] == "deescalate" and state.revoke_delay:
+                    time.sleep(state.revoke_delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"ok": true}' if status == 200 else b'{"error": "refused"}')
+                except (BrokenPipeError, ConnectionResetError):
+                    # The sender died waiting for the answer (a test SIGKILLs it).
+                    return
 
             def log_message(self, format: str, *args: Any) -> None:
                 # Keep test output clean; requests are recorded in the state instead.
