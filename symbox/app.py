@@ -39,6 +39,7 @@ from symbox.expiry import ExpiryTimer
 from symbox.hook_integrations import environment_integrations
 from symbox.hook_reports import HookReports
 from symbox.locks import KeyedLocks
+from symbox.loops import running_loop
 from symbox.metrics import Metrics
 from symbox.notify.deliver import NotificationDeliverer, NotifyRetry, build_senders
 from symbox.notify.plan import NotificationPlan
@@ -129,6 +130,18 @@ def bind_listener(host: str, port: int) -> socket.socket:
         raise StartupError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     listener.listen(1024)
     return listener
+
+
+def http_config(listener: socket.socket, shutdown_grace: float) -> HypercornConfig:
+    """Hypercorn's settings for serving on ``listener``, which it takes over."""
+    config = HypercornConfig()
+    # Hypercorn takes over the already-bound socket, so port 0 works and is known early.
+    config.bind = [f"fd://{listener.detach()}"]
+    config.accesslog = None
+    # Hypercorn's own messages go through the process's structured log, not its format.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.graceful_timeout = shutdown_grace
+    return config
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -501,7 +514,9 @@ class App:
                         shipping.start_soon(self.slack.run)
                     shipping.start_soon(self.reconciler.run)
                     task_status.started()
-                    log.info("symbox is ready", extra={"port": self.port})
+                    log.info(
+                        "symbox is ready", extra={"port": self.port, "event_loop": running_loop()}
+                    )
                     await self._stopping.wait()
                     log.info("shutting down")
                     self.timer.pause()
@@ -523,13 +538,7 @@ class App:
         return listener
 
     async def _serve_http(self, listener: socket.socket) -> None:
-        config = HypercornConfig()
-        # Hypercorn takes over the already-bound socket, so port 0 works and is known early.
-        config.bind = [f"fd://{listener.detach()}"]
-        config.accesslog = None
-        # Hypercorn's own messages go through the process's structured log, not its format.
-        config.errorlog = logging.getLogger("hypercorn.error")
-        config.graceful_timeout = self.options.shutdown_grace
+        config = http_config(listener, self.options.shutdown_grace)
         # Starlette's and Hypercorn's ASGI type hints differ in detail; the protocol is one.
         app = cast("ASGIFramework", self.api)
         await hypercorn_serve(app, config, shutdown_trigger=self._stopping.wait)
