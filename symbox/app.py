@@ -173,7 +173,7 @@ class App:
         options.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         options.data_dir.chmod(0o700)
         self.writer = Writer(options.data_dir / DATABASE_NAME, synchronous=options.synchronous)
-        self.reader = Reader(options.data_dir / DATABASE_NAME)
+        self.reader = Reader(options.data_dir / DATABASE_NAME, committed=self.writer.committed)
         self.schedule = ExpirySchedule()
         self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout)
         # Hooks' and custom strategies' own HTTP calls: allow-listed, guarded connections.
