@@ -53,6 +53,7 @@ from symbox.sandbox.integrations.scope import CallScope, environment_scope
 from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
 from symbox.store.reader import Reader
+from symbox.store.token_cache import TokenCache
 from symbox.store.writer import Writer
 from symbox.strategies.base import AccessStrategy
 from symbox.strategies.custom import CustomStrategies, uses_custom_strategies
@@ -175,6 +176,9 @@ class App:
         self.writer = Writer(options.data_dir / DATABASE_NAME, synchronous=options.synchronous)
         self.reader = Reader(options.data_dir / DATABASE_NAME, committed=self.writer.committed)
         self.schedule = ExpirySchedule()
+        # Every API call authenticates: tokens are kept in memory, checked against the
+        # database's count of token changes before each use.
+        self.tokens = TokenCache(options.data_dir / DATABASE_NAME, self.reader)
         self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout)
         # Hooks' and custom strategies' own HTTP calls: allow-listed, guarded connections.
         self._egress_client = egress_client()
@@ -348,7 +352,7 @@ class App:
             self.service,
             self.reader,
             TokenAuth(
-                self.reader,
+                self.tokens,
                 self.clock,
                 self.refusals,
                 RecordedTokenUses(self.writer),
@@ -474,6 +478,7 @@ class App:
                 await self._http_client.aclose()
                 await self._egress_client.aclose()
                 await self.aws.aclose()
+                self.tokens.close()
                 await self.reader.close()
                 await self.writer.close()
                 for shipper in self.shippers:

@@ -121,10 +121,14 @@ def test_a_full_run_through_the_real_process(tmp_path: Path, receiver: GrantRece
         tokens = cli("tokens", "list", "--data-dir", str(data)).stdout
         assert "carol@example.com" in tokens and "approver" in tokens
         assert carol_token not in tokens
-        token_id = json.loads(cli("tokens", "list", "--json", "--data-dir", str(data)).stdout)[0][
-            "id"
-        ]
+        listed = json.loads(cli("tokens", "list", "--json", "--data-dir", str(data)).stdout)
+        token_id = listed[0]["id"]
+        revoked_token = alice_token if listed[0]["subject"] == "alice@example.com" else carol_token
         assert cli("tokens", "revoke", token_id, "--data-dir", str(data)).returncode == 0
+        # The server has this token in memory; the revoke by another process counts at once.
+        with server.client() as http:
+            refused = http.get("/api/v1/runs", headers={"Authorization": f"Bearer {revoked_token}"})
+            assert refused.status_code == 401, refused.text
         assert (
             cli("tokens", "revoke", token_id, "--data-dir", str(data), check=False).returncode == 1
         )
