@@ -179,6 +179,7 @@ class Setup:
     synchronous: str = "FULL"
     loop: str = "asyncio"
     profile: Path | None = None
+    sample: Path | None = None
     switch: float | None = None
     hooks: str | None = None
 
@@ -206,6 +207,8 @@ def _symbox(folder: Path, setup: Setup, profile: Path | None) -> Iterator[tuple[
     argv += ["--loop", setup.loop]
     if profile is not None:
         argv += ["--cprofile", str(profile.resolve())]
+    if setup.sample is not None:
+        argv += ["--sample", str(setup.sample.resolve())]
     if setup.switch is not None:
         argv += ["--switch-interval", str(setup.switch)]
     with started_process(argv, "port", folder / "server.log") as (pid, line):
@@ -334,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
         help="bench.server only: cProfile the server's event loop into PROFILE.<clients>",
     )
     parser.add_argument(
+        "--sample",
+        type=Path,
+        help="bench.server only: sample every server thread's stack into SAMPLE",
+    )
+    parser.add_argument(
         "--switch-interval",
         type=float,
         help="bench.server only, diagnostic: the server's sys.setswitchinterval",
@@ -351,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         synchronous=args.synchronous,
         loop=args.loop,
         profile=args.profile,
+        sample=args.sample,
         switch=args.switch_interval,
         hooks=NOOP_HOOKS if args.hooks else None,
     )
