@@ -12,6 +12,7 @@ from symbox.engine.model import Actor, Run, RunEvent
 
 SCHEMA_VERSION = 1
 REDACTED = "[redacted]"
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def iso(at: float) -> str:
@@ -21,6 +22,9 @@ def iso(at: float) -> str:
 
 def redact(value: Any) -> Any:
     """Return ``value`` with every Secret replaced, at any depth."""
+    if type(value) in _PLAIN:
+        # Most values are plain strings and numbers: no ABC checks for them.
+        return value
     if isinstance(value, Secret):
         return REDACTED
     if isinstance(value, Mapping):
