@@ -177,7 +177,7 @@ class Setup:
 
     real: bool = False
     synchronous: str = "FULL"
-    loop: str = "asyncio"
+    loop: str = "uvloop"
     profile: Path | None = None
     sample: Path | None = None
     switch: float | None = None
@@ -317,9 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument(
         "--loop",
-        default="asyncio",
+        default="uvloop",
         choices=["asyncio", "uvloop"],
-        help="the event loop of symbox and of the floor (symbox run --event-loop)",
+        help="the event loop of symbox and of the floor (symbox run's default is uvloop)",
     )
     parser.add_argument("--no-floor", action="store_true", help="measure symbox only")
     parser.add_argument(
