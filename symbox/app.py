@@ -39,6 +39,7 @@ from symbox.expiry import ExpiryTimer
 from symbox.hook_integrations import environment_integrations
 from symbox.hook_reports import HookReports
 from symbox.locks import KeyedLocks
+from symbox.loops import running_loop
 from symbox.metrics import Metrics
 from symbox.notify.deliver import NotificationDeliverer, NotifyRetry, build_senders
 from symbox.notify.plan import NotificationPlan
@@ -52,6 +53,7 @@ from symbox.sandbox.integrations.scope import CallScope, environment_scope
 from symbox.sandbox.pool import HookPool
 from symbox.service import RunService
 from symbox.store.reader import Reader
+from symbox.store.token_cache import TokenCache
 from symbox.store.writer import Writer
 from symbox.strategies.base import AccessStrategy
 from symbox.strategies.custom import CustomStrategies, uses_custom_strategies
@@ -131,6 +133,18 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
+def http_config(listener: socket.socket, shutdown_grace: float) -> HypercornConfig:
+    """Hypercorn's settings for serving on ``listener``, which it takes over."""
+    config = HypercornConfig()
+    # Hypercorn takes over the already-bound socket, so port 0 works and is known early.
+    config.bind = [f"fd://{listener.detach()}"]
+    config.accesslog = None
+    # Hypercorn's own messages go through the process's structured log, not its format.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.graceful_timeout = shutdown_grace
+    return config
+
+
 def parse_listen(text: str) -> tuple[str, int]:
     """Split ``HOST:PORT`` (``[v6]:PORT`` for IPv6); raise ValueError naming the problem."""
     host, sep, port = text.rpartition(":")
@@ -160,8 +174,11 @@ class App:
         options.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         options.data_dir.chmod(0o700)
         self.writer = Writer(options.data_dir / DATABASE_NAME, synchronous=options.synchronous)
-        self.reader = Reader(options.data_dir / DATABASE_NAME)
+        self.reader = Reader(options.data_dir / DATABASE_NAME, committed=self.writer.committed)
         self.schedule = ExpirySchedule()
+        # Every API call authenticates: tokens are kept in memory, checked against the
+        # database's count of token changes before each use.
+        self.tokens = TokenCache(options.data_dir / DATABASE_NAME, self.reader)
         self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout)
         # Hooks' and custom strategies' own HTTP calls: allow-listed, guarded connections.
         self._egress_client = egress_client()
@@ -337,7 +354,7 @@ class App:
             self.service,
             self.reader,
             TokenAuth(
-                self.reader,
+                self.tokens,
                 self.clock,
                 self.refusals,
                 RecordedTokenUses(self.writer),
@@ -463,6 +480,7 @@ class App:
                 await self._http_client.aclose()
                 await self._egress_client.aclose()
                 await self.aws.aclose()
+                self.tokens.close()
                 await self.reader.close()
                 await self.writer.close()
                 for shipper in self.shippers:
@@ -503,7 +521,9 @@ class App:
                         shipping.start_soon(self.slack.run)
                     shipping.start_soon(self.reconciler.run)
                     task_status.started()
-                    log.info("symbox is ready", extra={"port": self.port})
+                    log.info(
+                        "symbox is ready", extra={"port": self.port, "event_loop": running_loop()}
+                    )
                     await self._stopping.wait()
                     log.info("shutting down")
                     self.timer.pause()
@@ -525,13 +545,7 @@ class App:
         return listener
 
     async def _serve_http(self, listener: socket.socket) -> None:
-        config = HypercornConfig()
-        # Hypercorn takes over the already-bound socket, so port 0 works and is known early.
-        config.bind = [f"fd://{listener.detach()}"]
-        config.accesslog = None
-        # Hypercorn's own messages go through the process's structured log, not its format.
-        config.errorlog = logging.getLogger("hypercorn.error")
-        config.graceful_timeout = self.options.shutdown_grace
+        config = http_config(listener, self.options.shutdown_grace)
         # Starlette's and Hypercorn's ASGI type hints differ in detail; the protocol is one.
         app = cast("ASGIFramework", self.api)
         await hypercorn_serve(app, config, shutdown_trigger=self._stopping.wait)

@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from symbox import __version__, logs
+from symbox import __version__, logs, loops
 from symbox.admin import issue_token, revoke_token
 from symbox.api.app import MAX_PAGE
 from symbox.api.views import run_view
@@ -166,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $SYMBOX_HOOK_TIMEOUT or 2; 0.1 to 60)",
     )
 
+    run.add_argument(
+        "--event-loop",
+        default=os.environ.get("SYMBOX_EVENT_LOOP", loops.AUTO),
+        choices=loops.CHOICES,
+        help="the asyncio event loop: uvloop, asyncio's own, or auto (uvloop when installed; "
+        "default: $SYMBOX_EVENT_LOOP or auto)",
+    )
+
     validate = commands.add_parser("validate", help="check the config and summarise it")
     _add_config(validate)
     _add_variables(validate)
@@ -298,7 +306,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     runner = Runner(args.config, config, options, args.variables)
     try:
-        anyio.run(runner.run)
+        loops.run(runner.run, args.event_loop)
+    except loops.LoopUnavailable as error:
+        return _fail(str(error))
     except (StartupError, BaseExceptionGroup) as error:
         startup = startup_error(error)
         if startup is None:

@@ -30,6 +30,16 @@ class GrantIdentities:
         self._reader = reader
         self._strategies = strategies
         self._hooks = hooks
+        # Asked for every approval; a runtime Protocol check is slow, so it is made once.
+        self._resolvers = {
+            name: strategy
+            for name, strategy in strategies.items()
+            if isinstance(strategy, IdentityResolver)
+        }
+
+    def resolver(self, run: Run) -> IdentityResolver | None:
+        """The run's strategy if it names identities in its system, else None."""
+        return self._resolvers.get(run.strategy or "")
 
     async def of(self, run: Run) -> tuple[str | None, StrategyError | None]:
         """The requester's identity at the run's target system: (identity, error).
@@ -37,8 +47,8 @@ class GrantIdentities:
         Resolved once, just before the grant, and kept on the grant so the revoke removes
         exactly what was granted even if the mapping changes meanwhile.
         """
-        strategy = self._strategies.get(run.strategy or "")
-        if not isinstance(strategy, IdentityResolver):
+        strategy = self.resolver(run)
+        if strategy is None:
             return None, None
         name: str | None = None
         flow = self._config.flow_by_name(run.flow)
@@ -101,9 +111,9 @@ class GrantIdentities:
         flow = None if run is None else self._config.flow_by_name(run.flow)
         if run is None or flow is None or actor.kind != "user":
             return
-        strategy = self._strategies.get(run.strategy or "")
+        strategy = self.resolver(run)
         rule = rule or DecisionRule.from_vars(flow.vars)
-        if not isinstance(strategy, IdentityResolver) or rule.allow_self_approval:
+        if strategy is None or rule.allow_self_approval:
             return
         if run.status is not RunStatus.REQUESTED or may_decide(rule, run, actor) is not None:
             return  # the engine step refuses it, without asking the target system

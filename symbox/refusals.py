@@ -155,6 +155,10 @@ def client_origin(host: str | None) -> str:
     """The key a client address is limited under: IPv6 clients by their /64."""
     if not host:
         return "unknown"
+    if host.count(".") == 3 and host.replace(".", "").isdigit():
+        # Four dotted numbers are their own key, whether a valid IPv4 address or not (an
+        # invalid one is kept as given below): asked on every call, so no parsing.
+        return host
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

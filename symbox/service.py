@@ -44,7 +44,7 @@ from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
-from symbox.strategies.base import AccessStrategy, IdentityResolver
+from symbox.strategies.base import AccessStrategy
 from symbox.strategy_calls import StrategyCalls
 
 log = logging.getLogger(__name__)
@@ -552,13 +552,13 @@ class RunService:
         revoked as what it is at the target, whatever the mapping says later. A grant
         that would go to its approver's own identity errors the run instead.
         """
-        strategy = self._strategies.get(run.strategy or "")
+        strategy = self._identities.resolver(run)
         target_key = self._target_key(run)
         grant = run.grant
         if grant is None or grant.identity is not None or target_key is None:
             # Bound already, or a target gone from the config (the escalation says so).
             return run
-        if not isinstance(strategy, IdentityResolver):
+        if strategy is None:
             return run
         # One lookup per run, even when the timer's safety net and the approval overlap.
         async with self._locks.hold(f"identity/{run.id}"):

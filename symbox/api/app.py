@@ -60,8 +60,11 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise too_large
     try:
         data = json.loads(body)
-        # Lone surrogates ("\ud800") parse, but no UTF-8 store or digest can take them.
-        json.dumps(data, ensure_ascii=False).encode()
+        # Lone surrogates ("\ud800", or raw ones json lets through) parse, but no UTF-8
+        # store or digest can take them. Plain ASCII UTF-8 without escapes cannot hold one
+        # (UTF-16 and UTF-32 bodies, which json also reads, have NUL bytes).
+        if not body.isascii() or b"\\u" in body or b"\x00" in body:
+            json.dumps(data, ensure_ascii=False).encode()
     except (ValueError, RecursionError) as error:
         # ValueError covers bad UTF-8, bad JSON, surrogates and over-long integers.
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)

@@ -25,7 +25,7 @@ from symbox.refusals import (
     Refusals,
     client_origin,
 )
-from symbox.store.reader import Reader
+from symbox.store.token_cache import TokenSource
 from symbox.store.writer import Writer
 from symbox.tokens import TokenRecord, hash_secret
 
@@ -70,13 +70,14 @@ class TokenAuth:
 
     def __init__(
         self,
-        reader: Reader,
+        tokens: TokenSource,
         clock: Clock,
         refusals: Refusals,
         uses: TokenUses,
         max_ttl: float | None = None,
     ) -> None:
-        self._reader = reader
+        # A TokenCache in the server: looked up on every call.
+        self._tokens = tokens
         self._clock = clock
         self._refusals = refusals
         self._uses = uses
@@ -101,7 +102,7 @@ class TokenAuth:
         if scheme.lower() != "bearer" or not secret.strip():
             await self._refuse(request, MISSING_TOKEN, "no token", None, failed=True)
             raise ApiError(401, "missing_token", "send Authorization: Bearer <token>")
-        token = await self._reader.token_by_hash(hash_secret(secret.strip()))
+        token = await self._tokens.token_by_hash(hash_secret(secret.strip()))
         now = self._clock.now()
         too_old = (
             token is not None

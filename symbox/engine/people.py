@@ -88,6 +88,9 @@ def _script(char: str) -> str | None:
 
 
 def _one_script(text: str, part: str) -> None:
+    if part.isascii():
+        # Every ASCII letter is Latin: nothing to mix (and no name lookup per character).
+        return
     scripts = {script for script in map(_script, part) if script is not None}
     if len(scripts) > 1:
         # Latin mixed with Cyrillic or Greek look-alikes is how an address impersonates

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import aiosqlite
 
@@ -56,12 +56,21 @@ class DueGrant(NamedTuple):
     grant_state: str | None
 
 
+class CommittedRunSource(Protocol):
+    """Runs as committed, kept in memory by the process's own writer."""
+
+    def get(self, run_id: str) -> Run | None:
+        """The run as last committed, or None when it is not kept."""
+
+
 class Reader:
     """Queries for the API, the CLI, the audit shipper and start-up."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, committed: CommittedRunSource | None = None) -> None:
         self._path = path
         self._conn: aiosqlite.Connection | None = None
+        # Runs the writer beside us just committed: answered without a thread hop.
+        self._committed = committed
 
     async def open(self) -> None:
         """Connect; the writer must have created and migrated the database."""
@@ -91,6 +100,10 @@ class Reader:
 
     async def get_run(self, run_id: str) -> Run | None:
         """Return one run, or None."""
+        if self._committed is not None:
+            run = self._committed.get(run_id)
+            if run is not None:
+                return run
         row = await self._one("SELECT body FROM runs WHERE id = ?", (run_id,))
         return None if row is None else run_from_json(row[0])
 

@@ -32,6 +32,29 @@ def _key_grants_by_identity(conn: sqlite3.Connection) -> None:
         )
 
 
+def _count_token_changes(conn: sqlite3.Connection) -> None:
+    """Count every change to tokens in a one-row table, kept by triggers.
+
+    A server keeps the tokens it has seen in memory and reads this count (one row, no
+    thread hop) before trusting them, so a token revoked by any process, the CLI's
+    ``tokens revoke`` included, is refused from the next call on. A token's last use is
+    bookkeeping and does not count. (A function, as trigger bodies hold ';'; each statement
+    may run again on a database whose recorded version was rewound.)
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS token_changes"
+        " (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL)"
+    )
+    conn.execute("INSERT OR IGNORE INTO token_changes (id, count) VALUES (1, 0)")
+    bump = "BEGIN UPDATE token_changes SET count = count + 1 WHERE id = 1; END"
+    conn.execute(f"CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens {bump}")
+    conn.execute(f"CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens {bump}")
+    conn.execute(
+        "CREATE TRIGGER IF NOT EXISTS tokens_changed AFTER UPDATE OF id, secret_hash, kind,"
+        f" subject, label, created_at, expires_at, revoked_at ON tokens {bump}"
+    )
+
+
 # Each entry moves the schema from version i to i + 1; never edit a released one.
 MIGRATIONS: tuple[Migration, ...] = (
     """
@@ -145,6 +168,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX IF NOT EXISTS runs_unreviewed ON runs (created_at)
         WHERE json_extract(body, '$.review.state') = 'needs_review';
     """,
+    _count_token_changes,
 )
 
 

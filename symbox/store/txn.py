@@ -34,6 +34,9 @@ class RunCache:
     def __init__(self, size: int) -> None:
         self._size = size
         self._runs: OrderedDict[str, Run] = OrderedDict()
+        # Runs put since the last take_fresh(), and whether clear() was called meanwhile.
+        self._fresh: dict[str, Run] = {}
+        self._cleared = False
 
     def get(self, run_id: str) -> Run | None:
         """The cached run, if any."""
@@ -45,12 +48,26 @@ class RunCache:
             return
         self._runs[run.id] = run
         self._runs.move_to_end(run.id)
+        self._fresh[run.id] = run
         if len(self._runs) > self._size:
             self._runs.popitem(last=False)
 
     def clear(self) -> None:
         """Forget everything."""
         self._runs.clear()
+        self._fresh.clear()
+        self._cleared = True
+
+    def take_fresh(self) -> tuple[list[Run], bool]:
+        """The runs put since the last call, and whether the cache was cleared meanwhile.
+
+        Called right after a commit: the runs are then as committed. After a clear, runs
+        put before it may have been committed in a newer version than any kept here.
+        """
+        fresh, cleared = list(self._fresh.values()), self._cleared
+        self._fresh.clear()
+        self._cleared = False
+        return fresh, cleared
 
 
 class WriteTxn:

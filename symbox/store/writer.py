@@ -13,6 +13,8 @@ from typing import Any, Generic, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from symbox.engine.model import Run
+from symbox.store.committed import CommittedRuns
 from symbox.store.schema import migrate
 from symbox.store.txn import RunCache, WriteTxn
 
@@ -72,6 +74,8 @@ class Writer:
         # Runs are written only here; the cache saves re-reading a run a step just wrote.
         self._runs = RunCache(RUN_CACHE_SIZE)
         self._data_version: int | None = None
+        # What readers in this process may take instead of a query: the runs committed last.
+        self.committed = CommittedRuns(RUN_CACHE_SIZE)
 
     async def open(self) -> None:
         """Open and migrate the database."""
@@ -101,7 +105,17 @@ class Writer:
                         batch.append(self._receive.receive_nowait())
                     except anyio.WouldBlock:
                         break
-                await anyio.to_thread.run_sync(self._run_batch, batch, limiter=self._limiter)
+                try:
+                    fresh, cleared = await anyio.to_thread.run_sync(
+                        self._run_batch, batch, limiter=self._limiter
+                    )
+                except BaseException:
+                    self.committed.clear()
+                    raise
+                # Published before any job is answered: whoever waited for a change reads it.
+                if cleared:
+                    self.committed.clear()
+                self.committed.publish(fresh)
                 for job in batch:
                     job.done.set()
         finally:
@@ -117,7 +131,8 @@ class Writer:
             job.error = WriterClosed("the store closed before this change was made")
             job.done.set()
 
-    def _run_batch(self, batch: list[_Job[Any]]) -> None:
+    def _run_batch(self, batch: list[_Job[Any]]) -> tuple[list[Run], bool]:
+        """Run and commit ``batch``; return the runs as committed (see RunCache.take_fresh)."""
         conn = self._conn
         assert conn is not None, "Writer.open() was not called"
         txn = WriteTxn(conn, self._runs)
@@ -148,6 +163,7 @@ class Writer:
                 job.error = error if isinstance(error, Exception) else WriterClosed(str(error))
             if not isinstance(error, Exception):
                 raise
+        return self._runs.take_fresh()
 
     async def close(self) -> None:
         """Close the job queue and the database connection."""

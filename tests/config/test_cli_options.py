@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from symbox import cli, logs, runner
+from symbox import cli, logs, loops, runner
 from symbox.config import VarOption
 from symbox.config.model import Config
 from symbox.config.variables import VAR, VAR_FILE
@@ -104,7 +104,7 @@ def test_run_hands_its_variables_to_the_runner(
 
     monkeypatch.setattr(logs, "configure", lambda level, fmt="json": None)
     monkeypatch.setattr(cli, "Runner", FakeRunner)
-    monkeypatch.setattr(anyio, "run", lambda function: None)
+    monkeypatch.setattr(loops, "run", lambda function, choice: None)
     assert cli.main(["run", "--config", "conf", "--var", "environment=x"]) == 0
     source, config, _options, variables = made[0]
     assert (source, variables) == ("conf", [VarOption(VAR, "environment=x")])

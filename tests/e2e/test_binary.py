@@ -2,9 +2,9 @@
 
 The example config and hooks, a request that a person approves and one that a hook
 approves, revocation on time through the http strategy, the audit log verified by the
-executable itself, hook workers that are the executable started as `__worker__`,
-as isolated as from source, and a google_group grant whose JWT the bundled
-cryptography signs.
+executable itself, the bundled uvloop event loop, hook workers that are the executable
+started as `__worker__`, as isolated as from source, and a google_group grant whose JWT
+the bundled cryptography signs.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ def test_the_example_flow_end_to_end(tmp_path: Path, receiver: GrantReceiver) ->
     data = tmp_path / "data"
     server = SymboxProcess(config, data, ENV).start()
     try:
+        # uvloop is bundled, so the executable runs on it by default.
+        assert server.logged("symbox is ready")[0]["event_loop"] == "uvloop"
         workers = [pid for pid in children(server.pid) if is_worker(pid)]
         assert len(workers) == 2
         for pid in workers:

@@ -65,6 +65,8 @@ def test_a_full_run_through_the_real_process(tmp_path: Path, receiver: GrantRece
     data = tmp_path / "data"
     server = SymboxProcess(config, data, ENV).start()
     try:
+        # uvloop is a dependency, so the default (auto) runs on it.
+        assert server.logged("symbox is ready")[0]["event_loop"] == "uvloop"
         carol = cli("tokens", "issue", "--user", "carol@example.com", "--data-dir", str(data))
         carol_token = carol.stdout.strip()
         alice_token = cli(
@@ -119,10 +121,14 @@ def test_a_full_run_through_the_real_process(tmp_path: Path, receiver: GrantRece
         tokens = cli("tokens", "list", "--data-dir", str(data)).stdout
         assert "carol@example.com" in tokens and "approver" in tokens
         assert carol_token not in tokens
-        token_id = json.loads(cli("tokens", "list", "--json", "--data-dir", str(data)).stdout)[0][
-            "id"
-        ]
+        listed = json.loads(cli("tokens", "list", "--json", "--data-dir", str(data)).stdout)
+        token_id = listed[0]["id"]
+        revoked_token = alice_token if listed[0]["subject"] == "alice@example.com" else carol_token
         assert cli("tokens", "revoke", token_id, "--data-dir", str(data)).returncode == 0
+        # The server has this token in memory; the revoke by another process counts at once.
+        with server.client() as http:
+            refused = http.get("/api/v1/runs", headers={"Authorization": f"Bearer {revoked_token}"})
+            assert refused.status_code == 401, refused.text
         assert (
             cli("tokens", "revoke", token_id, "--data-dir", str(data), check=False).returncode == 1
         )
@@ -176,6 +182,23 @@ def test_bad_arguments_fail_clearly(tmp_path: Path) -> None:
     tokens = cli("tokens", "issue", "--bot", "ci", "--data-dir", str(tmp_path / "x"), check=False)
     assert tokens.returncode == 1 and "start symbox run first" in tokens.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_event_loop_is_chosen_and_named(tmp_path: Path, receiver: GrantReceiver) -> None:
+    config = write_config(tmp_path, access_config(receiver.url))
+    server = SymboxProcess(config, tmp_path / "data", {**ENV, "SYMBOX_EVENT_LOOP": "asyncio"})
+    try:
+        assert server.start().logged("symbox is ready")[0]["event_loop"] == "asyncio"
+        with server.client() as http:
+            assert http.get("/healthz").status_code == 200
+    finally:
+        assert server.terminate() == 0
+    wrong = cli("run", "--config", str(config), "--event-loop", "twisted", check=False)
+    assert wrong.returncode == 2 and "--event-loop" in wrong.stderr
+    unknown = cli(
+        "run", "--config", str(config), env={**ENV, "SYMBOX_EVENT_LOOP": "tornado"}, check=False
+    )
+    assert unknown.returncode == 1 and "'tornado'" in unknown.stderr
 
 
 def test_token_subjects_are_checked(tmp_path: Path, receiver: GrantReceiver) -> None:
