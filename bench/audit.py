@@ -48,7 +48,8 @@ from symbox.audit.http_sink import DatadogSink, HttpSink
 from symbox.audit.jsonl import JsonLinesFile
 from symbox.audit.kinesis import DataStreamSink, FirehoseSink
 from symbox.audit.shipper import AuditShipper, AuditSink, FileSink
-from symbox.aws.session import AwsConnection, ConnectionSettings
+from symbox.aws.session import AwsConnection
+from symbox.aws.settings import ConnectionSettings
 from symbox.metrics import Metrics
 from symbox.store.handle import open_store
 from symbox.store.txn import WriteTxn

@@ -12,7 +12,8 @@ import anyio
 from bench.common import print_machine, summary_ms
 from symbox.aws.iam import IamDirectory, IamUserMapping
 from symbox.aws.identity_center import IdentityCenter
-from symbox.aws.session import AwsConnection, ConnectionSettings
+from symbox.aws.session import AwsConnection
+from symbox.aws.settings import ConnectionSettings
 from symbox.strategies.aws_iam import AwsIamStrategy
 from symbox.strategies.aws_sso import AwsSsoStrategy
 from symbox.strategies.base import AccessStrategy, GrantRequest

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import anyio
 
-from symbox.admin import issue_token
 from symbox.app import DATABASE_NAME, App
 from symbox.audit.entry import run_entry
+from symbox.cli.tokens import issue_token
 from symbox.config import load_config
 from symbox.config.model import Config, Flow, Target
 from symbox.engine import runs as engine

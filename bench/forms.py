@@ -18,7 +18,7 @@ import anyio
 from bench.common import print_machine, summary_ms
 from symbox.clock import SystemClock
 from symbox.config import load_config
-from symbox.flow_forms import FlowForms
+from symbox.flowhooks.forms import FlowForms
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.pool import HookPool
 

@@ -20,12 +20,13 @@ import anyio
 
 from bench.common import APPROVER_BOT, print_machine, seed_active_grants
 from symbox.aws.iam import IamDirectory, IamUserMapping
-from symbox.aws.session import AwsConnection, ConnectionSettings
+from symbox.aws.session import AwsConnection
+from symbox.aws.settings import ConnectionSettings
 from symbox.clock import SystemClock
 from symbox.config import load_config
-from symbox.locks import KeyedLocks
 from symbox.metrics import Metrics
-from symbox.reconcile import Reconciler
+from symbox.runs.locks import KeyedLocks
+from symbox.runs.reconcile import Reconciler
 from symbox.store.handle import open_store
 from symbox.strategies.aws_iam import AwsIamStrategy
 from tests.fakes.aws_configs import aws_config

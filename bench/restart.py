@@ -114,7 +114,7 @@ def import_seconds() -> float:
     """Wall time of a fresh interpreter importing the CLI and the app (no work done)."""
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-c", "import symbox.cli, symbox.app"], check=True, env=bench_env()
+        [sys.executable, "-c", "import symbox.cli.main, symbox.app"], check=True, env=bench_env()
     )
     return time.perf_counter() - started
 

@@ -15,7 +15,7 @@ def run(argv: Sequence[str]) -> int:
         from symbox.sandbox.worker import main as worker_main
 
         return worker_main(list(argv[1:]))
-    from symbox.cli import main
+    from symbox.cli.main import main
 
     return main(argv)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import socket
@@ -23,7 +24,7 @@ from symbox.api.app import build_api
 from symbox.api.auth import RecordedTokenUses, TokenAuth
 from symbox.audit.checkpoints import DEFAULT_CHECKPOINT_EVERY, AuditCheckpoints
 from symbox.audit.delivery import RetryTiming
-from symbox.audit.destinations import build_destinations
+from symbox.audit.destinations import audit_paths, build_destinations
 from symbox.audit.entry import system_entry
 from symbox.audit.outbox import OutboxLimits, OutboxMonitor, slack_report
 from symbox.audit.shipper import AuditShipper
@@ -35,35 +36,31 @@ from symbox.config.model import Config
 from symbox.engine.model import Actor
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import StartupError
-from symbox.expiry import ExpiryTimer
-from symbox.hook_integrations import environment_integrations
-from symbox.hook_reports import HookReports
-from symbox.locks import KeyedLocks
+from symbox.flowhooks.checks import defines_hooks
+from symbox.flowhooks.integrations import environment_integrations
+from symbox.flowhooks.reports import HookReports
 from symbox.loops import running_loop
 from symbox.metrics import Metrics
 from symbox.notify.deliver import NotificationDeliverer, NotifyRetry, build_senders
 from symbox.notify.plan import NotificationPlan
-from symbox.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
-from symbox.reconcile import Reconciler
-from symbox.refusals import RefusalLimits, RefusalRecorder
+from symbox.runs.expiry import ExpiryTimer
+from symbox.runs.locks import KeyedLocks
+from symbox.runs.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
+from symbox.runs.reconcile import Reconciler
+from symbox.runs.refusals import RefusalLimits, RefusalRecorder
+from symbox.runs.service import RunService
 from symbox.sandbox.hooks import HookRunner
+from symbox.sandbox.integrations.build import build_integrations
 from symbox.sandbox.integrations.egress import egress_client
 from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope, environment_scope
 from symbox.sandbox.pool import HookPool
-from symbox.service import RunService
 from symbox.store.reader import Reader
 from symbox.store.token_cache import TokenCache
 from symbox.store.writer import Writer
 from symbox.strategies.base import AccessStrategy
+from symbox.strategies.build import build_strategies
 from symbox.strategies.custom import CustomStrategies, uses_custom_strategies
-from symbox.wiring import (
-    audit_paths,
-    build_integrations,
-    build_strategies,
-    config_digest,
-    defines_hooks,
-)
 
 if TYPE_CHECKING:
     from symbox.slack import SlackApp
@@ -581,3 +578,11 @@ async def running(
             yield app
         finally:
             app.stop()
+
+
+def config_digest(config: Config) -> str:
+    """A digest of the config files' bytes, to tell in the audit log which config ran."""
+    digest = hashlib.sha256()
+    for name in config.files:
+        digest.update(Path(name).read_bytes())
+    return digest.hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,6 +11,13 @@ import pytest
 if TYPE_CHECKING:
     from tests.fakes.aws_proxy import FaultProxy
     from tests.fakes.moto import MotoAws, MotoServer
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make ``tmp_path`` the current folder, so problems read ``config.hcl:LINE``."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture

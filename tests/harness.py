@@ -12,13 +12,13 @@ import anyio
 import anyio.lowlevel
 import httpx
 
-from symbox.admin import issue_token
 from symbox.app import App, Options, running
+from symbox.cli.tokens import issue_token
 from symbox.config import load_config
 from symbox.engine.model import Actor
 from symbox.engine.schedule import RetryPolicy
 from symbox.notify.deliver import NotifyRetry
-from symbox.refusals import RefusalLimits
+from symbox.runs.refusals import RefusalLimits
 from symbox.strategies.base import AccessStrategy
 from tests.fakes.clock import FakeClock
 from tests.fakes.configs import GRANT_SECRET, access_config, write_config

@@ -11,13 +11,13 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from symbox.admin import issue_token
 from symbox.audit.verify import verify_file
+from symbox.cli.runner import startup_error
+from symbox.cli.tokens import issue_token
 from symbox.config.model import Flow
 from symbox.engine import runs
 from symbox.engine.model import Actor
 from symbox.errors import StartupError
-from symbox.runner import startup_error
 from symbox.store.handle import open_store
 from tests.fakes.clock import FakeClock
 from tests.fakes.configs import GRANT_SECRET, access_config

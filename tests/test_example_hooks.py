@@ -10,7 +10,7 @@ import pytest
 from symbox.config import load_config
 from symbox.engine import runs
 from symbox.engine.model import Actor
-from symbox.flow_hooks import check_implementations, hook_event
+from symbox.flowhooks.calls import check_implementations, hook_event
 from symbox.sandbox.hooks import HookOutcome, HookRunner
 from symbox.sandbox.integrations import Integrations, PagerDutyClient
 from symbox.sandbox.pool import HookPool

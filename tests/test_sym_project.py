@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from symbox.cli import main
+from symbox.cli.main import main
 from symbox.config import ConfigError, load_config
 from symbox.config.model import Config
 from symbox.tfimport import import_document
-from tests.test_import import environ_for, resource, write
+from tests.tfimport.test_command import environ_for, resource, write
 
 PROJECT = Path(__file__).parent / "fixtures" / "sym_project"
 IMPL_PATH = "modules/okta_team/impl.py"

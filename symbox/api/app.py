@@ -21,8 +21,8 @@ from symbox.api.openapi import openapi_document
 from symbox.api.views import event_view, flow_view, run_view
 from symbox.engine.model import Actor, Run, RunStatus
 from symbox.errors import HiddenRun, NotFound
-from symbox.extensions import extension_seconds, waiting
-from symbox.service import RunService
+from symbox.runs.extensions import extension_seconds, waiting
+from symbox.runs.service import RunService
 from symbox.store.reader import Reader
 
 log = logging.getLogger(__name__)

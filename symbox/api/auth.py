@@ -12,7 +12,7 @@ from symbox import logs
 from symbox.api.errors import ApiError
 from symbox.clock import Clock
 from symbox.engine.model import Actor
-from symbox.refusals import (
+from symbox.runs.refusals import (
     EXPIRED_TOKEN,
     FORBIDDEN,
     HIDDEN_RUN,

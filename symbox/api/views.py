@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from symbox.audit.entry import iso
 from symbox.config import format_duration
+from symbox.config.durations import iso
 from symbox.config.model import Flow, Target
 from symbox.engine.model import Actor, Decision, Extension, GrantState, Review, Run
 

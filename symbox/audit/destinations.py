@@ -15,7 +15,8 @@ from symbox.audit.kinesis import DataStreamSink, FirehoseSink
 from symbox.audit.segment import SEGMENT_BASE_URL, SegmentSink, batch_url
 from symbox.audit.shipper import AuditSink, FileSink, Route
 from symbox.aws.secrets import SecretsManagerSecrets
-from symbox.aws.session import AwsConnections, ConnectionSettings
+from symbox.aws.session import AwsConnections
+from symbox.aws.settings import ConnectionSettings
 from symbox.config.apis import stored_secret
 from symbox.config.model import Config, Integration, LogDestination, Secret
 from symbox.metrics import Metrics
@@ -27,6 +28,8 @@ DATADOG_SITE = "datadoghq.com"
 FILE_COALESCE = 0.02
 REMOTE_COALESCE = 0.25
 PERMISSION_CONTEXT = "permission_context"
+AUDIT_FILE_NAME = "audit.jsonl"
+DEFAULT_AUDIT_DESTINATION = "file"
 
 
 class Destination(NamedTuple):
@@ -202,3 +205,19 @@ def build_destinations(
         )
         built.append(Destination(sink, route(config, destination), REMOTE_COALESCE))
     return built
+
+
+def audit_paths(config: Config, data_dir: Path) -> dict[str, Path]:
+    """The JSON-lines files audit records go to, by destination name.
+
+    Every ``file`` log destination of the config, with relative paths under the data
+    folder; with none configured, ``<data-dir>/audit.jsonl``.
+    """
+    paths: dict[str, Path] = {}
+    for key, destination in config.log_destinations.items():
+        if destination.type != "file":
+            continue
+        raw = destination.settings.get("path")
+        path = Path(raw) if isinstance(raw, str) and raw else Path(AUDIT_FILE_NAME)
+        paths[f"file:{key}"] = path if path.is_absolute() else data_dir / path
+    return paths or {DEFAULT_AUDIT_DESTINATION: data_dir / AUDIT_FILE_NAME}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from symbox.config.durations import iso
 from symbox.config.model import Secret, Target
 from symbox.engine.model import Actor, Run, RunEvent
 
@@ -14,11 +14,6 @@ SCHEMA_VERSION = 1
 REDACTED = "[redacted]"
 # Types that never hold a Secret.
 _PLAIN = frozenset({str, int, float, bool})
-
-
-def iso(at: float) -> str:
-    """Format POSIX seconds as ISO-8601 UTC with milliseconds."""
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def redact(value: Any) -> Any:

@@ -16,8 +16,6 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from symbox.strategies.base import StrategyError, Throttled
-
 T = TypeVar("T")
 
 # 4xx codes that mean "not now" rather than "never": throttling, a concurrent change,
@@ -66,6 +64,11 @@ class AwsCallError(Exception):
         self.permanent = permanent
 
     @property
+    def throttled(self) -> bool:
+        """Whether AWS refused the call as one too many for now."""
+        return self.code in THROTTLING_CODES
+
+    @property
     def not_found(self) -> bool:
         """Whether AWS said the named resource does not exist."""
         return self.code in NOT_FOUND_CODES
@@ -109,12 +112,3 @@ async def call(operation: str, pending: Awaitable[T]) -> T:
         return await pending
     except (BotoCoreError, ClientError) as error:
         raise classify(operation, error) from None
-
-
-def strategy_error(action: str, error: AwsCallError, *, reached_target: bool) -> StrategyError:
-    """The StrategyError for a failed grant or revoke step (Throttled for throttling)."""
-    if error.code in THROTTLING_CODES:
-        return Throttled(f"{action}: {error}", reached_target=reached_target)
-    return StrategyError(
-        f"{action}: {error}", permanent=error.permanent, reached_target=reached_target
-    )

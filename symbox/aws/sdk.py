@@ -19,7 +19,7 @@ from aiobotocore.session import AioSession
 from botocore.credentials import CredentialProvider
 
 from symbox.aws.errors import call
-from symbox.aws.session import ROLE_SESSION_SECONDS, ConnectionSettings
+from symbox.aws.settings import ROLE_SESSION_SECONDS, ConnectionSettings
 
 if TYPE_CHECKING:
     from types_aiobotocore_sts.client import STSClient

@@ -11,12 +11,16 @@ import json
 from collections.abc import Callable
 
 from symbox.aws.errors import AwsCallError, call
-from symbox.aws.session import AwsConnection, AwsConnections, ConnectionSettings
+from symbox.aws.session import AwsConnection, AwsConnections
+from symbox.aws.settings import ConnectionSettings
 from symbox.config.model import Config, SecretRef
-from symbox.sandbox.sdk.exceptions import AccessStrategyError
 
 # How long a fetched value is reused before Secrets Manager is asked again.
 CACHE_SECONDS = 300.0
+
+
+class SecretUnavailable(Exception):
+    """A ``sym_secret`` could not be read; the message names the secret, never a value."""
 
 
 def _text(value: object) -> str | None:
@@ -36,7 +40,7 @@ class StoredSecret:
         return self.ref.path
 
     async def value(self) -> str:
-        """The secret's current value (an AccessStrategyError if it cannot be read)."""
+        """The secret's current value (SecretUnavailable if it cannot be read)."""
         return await self._store.value(self.ref)
 
 
@@ -81,10 +85,10 @@ class SecretsManagerSecrets:
             )
         except AwsCallError as error:
             # The message names the operation and AWS's error code, never a value.
-            raise AccessStrategyError(f"secret {ref.path}: {error}") from None
+            raise SecretUnavailable(f"secret {ref.path}: {error}") from None
         text = answer.get("SecretString")
         if not isinstance(text, str):
-            raise AccessStrategyError(f"secret {ref.path} has no string value")
+            raise SecretUnavailable(f"secret {ref.path} has no string value")
         json_key = _text(ref.settings.get("json_key"))
         if json_key is not None:
             text = _json_field(ref.path, text, json_key)
@@ -96,12 +100,12 @@ def _json_field(path: str, text: str, key: str) -> str:
     try:
         document = json.loads(text)
     except ValueError:
-        raise AccessStrategyError(
+        raise SecretUnavailable(
             f"secret {path} is not JSON, so json_key {key} cannot apply"
         ) from None
     value = document.get(key) if isinstance(document, dict) else None
     if not isinstance(value, str):
-        raise AccessStrategyError(f"secret {path} has no string field {key}")
+        raise SecretUnavailable(f"secret {path} has no string field {key}")
     return value
 
 

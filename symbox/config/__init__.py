@@ -1,4 +1,7 @@
-"""Read a config file (or a folder of ``*.tf`` and ``*.hcl``) into the frozen Config model."""
+"""Read a config file (or a folder of ``*.tf`` and ``*.hcl``) into the frozen Config model.
+
+Imports nothing else of symbox: the config is read and checked before anything runs.
+"""
 
 from __future__ import annotations
 

@@ -6,18 +6,42 @@ Each strategy type has defaults from its provider's published limits (docs/confi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from symbox.config.hcl import show
 from symbox.config.model import Location, Strategy
 from symbox.config.schema import Args, Reader
-from symbox.engine.call_queue import CallLimits
 
 RATE = "max_calls_per_second"
 CONCURRENCY = "max_concurrency"
 LIMIT_SETTINGS = frozenset({RATE, CONCURRENCY})
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """At most ``calls`` call starts in any ``per`` seconds, and ``concurrency`` at once.
+
+    ``calls`` None: no rate; ``concurrency`` None: no bound on calls in flight.
+    """
+
+    calls: int | None = None
+    per: float = 1.0
+    concurrency: int | None = None
+
+    @classmethod
+    def per_second(cls, rate: float | None, concurrency: int | None) -> CallLimits:
+        """Limits for ``rate`` calls a second (a whole number gives exact one-second windows)."""
+        if rate is None:
+            return cls(None, 1.0, concurrency)
+        if rate < 1:
+            return cls(1, 1.0 / rate, concurrency)
+        calls = math.floor(rate)
+        return cls(calls, calls / rate, concurrency)
+
 
 # Well inside each provider's limit, since other clients of the same account share it.
 DEFAULT_LIMITS: Mapping[str, CallLimits] = MappingProxyType(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 _DURATION = re.compile(r"([0-9]+)(mo|s|m|h|d)")
@@ -33,3 +34,8 @@ def format_duration(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     raise AssertionError("unreachable: every whole number is a multiple of 1s")
+
+
+def iso(at: float) -> str:
+    """Format POSIX seconds as ISO-8601 UTC with milliseconds."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -12,11 +12,11 @@ from symbox.config.durations import format_duration, parse_duration
 from symbox.config.hcl import Attribute, Block, show
 from symbox.config.model import Location
 from symbox.config.notifiers import NOTIFIER_TYPES
+from symbox.config.people import APPROVERS_VAR, InvalidApprover, approver_entry
 from symbox.config.prompt_fields import read_prompt_field
 from symbox.config.quorum import read_quorum
 from symbox.config.resources import Checked
 from symbox.config.schema import IMPLEMENTED, Args, Reader, known
-from symbox.engine.permissions import APPROVERS_VAR, InvalidApprover, approver_entry
 
 # Added when a strategy schedules de-escalation and the flow declares no duration field.
 DEFAULT_DURATIONS = (30, 600, 3600)

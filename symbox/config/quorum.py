@@ -7,9 +7,12 @@ from typing import Any
 
 from symbox.config.hcl import show
 from symbox.config.model import ApprovalGroup
+from symbox.config.people import InvalidApprover, approver_entry
 from symbox.config.schema import Args, Reader
-from symbox.engine.permissions import InvalidApprover, approver_entry
-from symbox.sandbox.sdk.request_permission import MAX_APPROVALS
+
+# The most approvals a flow or a hook's RequestPermission may require (the sandbox SDK
+# holds the same bound for hooks).
+MAX_APPROVALS = 20
 
 _GROUP_KEYS = frozenset({"from", "count"})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from symbox.audit.entry import iso
+from symbox.config.durations import iso
 from symbox.config.model import Flow
 from symbox.engine.model import FINAL_STATUSES, Run, RunStatus
 from symbox.engine.runs import Conflict

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from symbox.config.durations import format_duration
 from symbox.config.model import Flow
+from symbox.config.people import same_person
 from symbox.engine.model import (
     Actor,
     Decision,
@@ -20,7 +21,6 @@ from symbox.engine.model import (
     Run,
     RunStatus,
 )
-from symbox.engine.people import same_person
 from symbox.engine.permissions import DecisionRule, may_decide
 from symbox.engine.runs import Conflict, Forbidden, Transition, event_for, grant_key
 

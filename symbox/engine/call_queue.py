@@ -6,10 +6,11 @@ Pure: every method takes ``now``; the async gate around it does the waiting.
 from __future__ import annotations
 
 import heapq
-import math
 from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
+
+from symbox.config.call_limits import CallLimits
 
 # Backoff after a throttled call when the target system says nothing of when to retry.
 BACKOFF_BASE = 1.0
@@ -30,28 +31,6 @@ class Place:
     rank: Rank
     due: float
     seq: int
-
-
-@dataclass(frozen=True)
-class CallLimits:
-    """At most ``calls`` call starts in any ``per`` seconds, and ``concurrency`` at once.
-
-    ``calls`` None: no rate; ``concurrency`` None: no bound on calls in flight.
-    """
-
-    calls: int | None = None
-    per: float = 1.0
-    concurrency: int | None = None
-
-    @classmethod
-    def per_second(cls, rate: float | None, concurrency: int | None) -> CallLimits:
-        """Limits for ``rate`` calls a second (a whole number gives exact one-second windows)."""
-        if rate is None:
-            return cls(None, 1.0, concurrency)
-        if rate < 1:
-            return cls(1, 1.0 / rate, concurrency)
-        calls = math.floor(rate)
-        return cls(calls, calls / rate, concurrency)
 
 
 class RateWindow:

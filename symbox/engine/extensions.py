@@ -6,9 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 from symbox.config.model import Flow
+from symbox.config.people import same_person
 from symbox.engine.inputs import MAX_DURATION
 from symbox.engine.model import Actor, Extension, ExtensionStatus, GrantState, Run, RunStatus
-from symbox.engine.people import same_person
 from symbox.engine.permissions import DecisionRule, may_decide
 from symbox.engine.runs import Conflict, Forbidden, Transition, event_for
 

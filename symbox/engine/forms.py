@@ -2,7 +2,7 @@
 
 Pure: the form's state is built from the flow's prompt fields, prefetched options and
 submitted values; hook replies are read back and checked here. The hooks themselves are
-run by symbox.flow_hooks.
+run by symbox.flowhooks.calls.
 """
 
 from __future__ import annotations

@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from symbox.config.people import (
+    APPROVERS_VAR,
+    SELF_APPROVAL_VAR,
+    InvalidApprover,
+    approver_entry,
+    same_person,
+)
 from symbox.engine.model import Actor, Run
-from symbox.engine.people import InvalidEmail, canonical_email, same_person
-
-# A flow's vars name its approvers; entries are emails, or ``bot:NAME`` for a bot token.
-APPROVERS_VAR = "approvers"
-SELF_APPROVAL_VAR = "allow_self_approval"
-
-
-# What ``tokens issue --bot`` takes as a bot's name.
-BOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-class InvalidApprover(ValueError):
-    """An approver entry that no sign-in could ever match; the message says why."""
-
-
-def approver_entry(text: str) -> str:
-    """One approver entry as compared: ``bot:NAME``, or a canonical email (else InvalidApprover)."""
-    entry = text.strip()
-    if entry.lower().startswith("bot:"):
-        if not BOT_NAME.match(entry[4:]):
-            raise InvalidApprover(
-                f"{entry!r}: a bot is bot:NAME, NAME as `tokens issue --bot` takes it "
-                "(letters, digits, '.', '_', '-'; at most 64)"
-            )
-        return entry.lower()
-    if entry.count("@") > 1 or ";" in entry:
-        raise InvalidApprover(f"{entry!r}: holds more than one entry; separate approvers with ','")
-    try:
-        return canonical_email(entry)
-    except InvalidEmail as error:
-        raise InvalidApprover(str(error)) from None
 
 
 def approvers(flow_vars: Mapping[str, str]) -> frozenset[str]:

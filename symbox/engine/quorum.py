@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from symbox.config.model import ApprovalGroup, Flow
+from symbox.config.people import same_person
 from symbox.engine.model import Actor, Decision, Run
-from symbox.engine.people import same_person
 from symbox.engine.permissions import DecisionRule, actor_entry
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from symbox.config.model import Flow
+from symbox.config.people import same_person
 from symbox.engine.model import (
     Actor,
     Decision,
@@ -18,7 +19,6 @@ from symbox.engine.model import (
     RunEvent,
     RunStatus,
 )
-from symbox.engine.people import same_person
 from symbox.engine.permissions import DecisionRule, may_decide, may_revoke
 from symbox.engine.quorum import counted, quorum_for
 from symbox.engine.quorum import refusal as quorum_refusal

@@ -16,13 +16,13 @@ from symbox import logs
 from symbox.config import ConfigError, VarOption, load_config, missing_flows
 from symbox.config.model import Config
 from symbox.config.modules import TEST_SUFFIX
-from symbox.flow_hooks import check_implementations
+from symbox.flowhooks.calls import check_implementations
+from symbox.flowhooks.checks import defines_hooks
 from symbox.flowtest.report import case_line, details, explanation, junit_xml, summary
 from symbox.flowtest.runner import CaseResult, FlowTester
 from symbox.flowtest.spec import Case, TestFileError, discover, load_cases
 from symbox.flowtest.standins import PlaceholderEnviron, Trace, TracingPool
 from symbox.strategies.custom_source import check_custom_strategies
-from symbox.wiring import defines_hooks
 
 PASSED, FAILED, USAGE = 0, 1, 2
 # Seconds one hook call may run, as `symbox run` allows by default.

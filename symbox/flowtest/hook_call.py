@@ -13,18 +13,19 @@ from typing import Any
 
 import anyio
 
-from symbox.audit.entry import iso, redact
+from symbox.audit.entry import redact
+from symbox.config.durations import iso
 from symbox.config.hosts import hook_allow_list
 from symbox.config.model import Config, Flow
-from symbox.flow_forms import implementation_file
+from symbox.flowhooks.forms import implementation_file
 from symbox.flowtest.answers import Answers, answers_from_json
 from symbox.flowtest.command import load_for_tests
 from symbox.flowtest.standins import StatedIntegrations, Trace, TracingPool, reachable, stated_http
-from symbox.hook_views import flow_view, user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope, environment_scope
+from symbox.sandbox.views import flow_view, user_view
 
 RETURNED, RAISED, USAGE = 0, 1, 2
 # Who asks when the event names nobody.

@@ -25,8 +25,8 @@ from symbox.errors import (
     NotFound,
     Unavailable,
 )
-from symbox.flow_forms import implementation_file
-from symbox.flow_hooks import FlowHooks
+from symbox.flowhooks.calls import FlowHooks
+from symbox.flowhooks.forms import implementation_file
 from symbox.flowtest.answers import STRATEGY
 from symbox.flowtest.spec import ANY_USER, Attempt, Case
 from symbox.flowtest.standins import (
@@ -40,12 +40,12 @@ from symbox.flowtest.standins import (
     stated_http,
 )
 from symbox.metrics import Metrics
+from symbox.runs.service import RunService
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope, environment_scope
 from symbox.sandbox.pool import HookPool
-from symbox.service import RunService
 from symbox.store.reader import Reader
 from symbox.store.writer import Writer
 

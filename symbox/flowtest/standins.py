@@ -18,6 +18,7 @@ from symbox.config.model import Config, Secret
 from symbox.flowtest.answers import STRATEGY, Answers
 from symbox.sandbox.errors import HookFailure
 from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.sandbox.integrations.build import hook_integration_types
 from symbox.sandbox.pool import DEFAULT_SCOPE, HookPool
 from symbox.sandbox.sdk.exceptions import (
     AWSIAMError,
@@ -30,7 +31,6 @@ from symbox.sandbox.sdk.exceptions import (
     SymException,
 )
 from symbox.strategies.base import AccessStrategy, GrantRequest, StrategyError
-from symbox.wiring import hook_integration_types
 
 ERRORS: Mapping[str, type[SymException]] = {
     "pagerduty": PagerDutyError,

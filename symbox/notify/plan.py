@@ -21,7 +21,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from symbox.audit.entry import iso, redact
+from symbox.audit.entry import redact
+from symbox.config.durations import iso
 from symbox.config.model import Config, Flow, Integration
 from symbox.engine.model import Run, RunEvent, RunStatus
 from symbox.engine.permissions import approvers

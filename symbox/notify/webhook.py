@@ -9,7 +9,7 @@ import httpx
 from symbox.config.model import Integration, Secret
 from symbox.notify.model import Queued, SendError
 from symbox.notify.render import webhook_body
-from symbox.strategies.http import SIGNATURE_HEADER, TRANSIENT_STATUSES, sign
+from symbox.signing import SIGNATURE_HEADER, TRANSIENT_STATUSES, sign
 
 DEFAULT_TIMEOUT = 10.0
 

@@ -1,4 +1,9 @@
-"""Slack: `/sym` over Socket Mode, request messages with buttons, and DMs."""
+"""Slack: `/sym` over Socket Mode, request messages with buttons, and DMs.
+
+An adapter, and a notification channel. May import: ``config``, ``engine``, ``runs``,
+``store``, ``sandbox``, ``flowhooks``, the notification plan (``notify.plan``,
+``notify.model``) and the shared top-level modules; never ``api`` or ``client``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.clock import Clock
 from symbox.config.model import Config, Integration, Secret
-from symbox.refusals import Refusals
-from symbox.service import RunService
+from symbox.runs.refusals import Refusals
+from symbox.runs.service import RunService
 from symbox.slack.handlers import SlackHandlers
 from symbox.slack.notifier import SlackNotifier
 from symbox.slack.outbox import SlackOutbox

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from symbox.audit.entry import iso
-from symbox.config.durations import format_duration
+from symbox.config.durations import format_duration, iso
 from symbox.config.model import Flow
 from symbox.engine.breakglass import needs_review
 from symbox.engine.model import Run

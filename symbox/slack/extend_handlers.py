@@ -15,8 +15,8 @@ from symbox.config.model import Config, Flow
 from symbox.engine.extensions import check_extendable
 from symbox.engine.model import Actor, Run
 from symbox.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
-from symbox.extensions import extension_seconds
-from symbox.service import RunService
+from symbox.runs.extensions import extension_seconds
+from symbox.runs.service import RunService
 from symbox.slack.extend_blocks import DURATION, extend_form, extend_submitted
 
 CHANNEL = "slack"

@@ -23,8 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from symbox.config.model import Config, Flow
 from symbox.engine.forms import FormState, Option, has_on_change
 from symbox.engine.inputs import form_values
-from symbox.flow_forms import FlowForms, Prefetched
-from symbox.locks import KeyedLocks
+from symbox.flowhooks.forms import FlowForms, Prefetched
+from symbox.runs.locks import KeyedLocks
 from symbox.slack.blocks import (
     field_name,
     form_inputs,

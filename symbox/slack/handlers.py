@@ -26,9 +26,9 @@ from symbox.errors import (
     NotFound,
     Unavailable,
 )
-from symbox.flow_forms import filled_inputs
-from symbox.refusals import FORBIDDEN, GUEST, NO_EMAIL, NOT_A_USER, Refusal, Refusals
-from symbox.service import RunService
+from symbox.flowhooks.forms import filled_inputs
+from symbox.runs.refusals import FORBIDDEN, GUEST, NO_EMAIL, NOT_A_USER, Refusal, Refusals
+from symbox.runs.service import RunService
 from symbox.slack.blocks import (
     APPROVE,
     CHOOSE_FLOW,

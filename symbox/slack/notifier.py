@@ -15,8 +15,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from symbox.audit.entry import iso
-from symbox.config.durations import format_duration
+from symbox.config.durations import format_duration, iso
 from symbox.config.model import Config, Flow
 from symbox.engine.model import GrantState, Run
 from symbox.notify.plan import EXTENSION_EVENTS, SLACK_UPDATES, target_label

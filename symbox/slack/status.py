@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from symbox.audit.entry import iso
+from symbox.config.durations import iso
 from symbox.engine.model import Actor, Run
 
 

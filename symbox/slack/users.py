@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from symbox.clock import Clock
-from symbox.engine.people import InvalidEmail, canonical_email
+from symbox.config.people import InvalidEmail, canonical_email
 
 log = logging.getLogger(__name__)
 

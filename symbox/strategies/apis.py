@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from symbox.aws.secrets import SecretUnavailable
 from symbox.config.apis import API_STRATEGY_TYPES, SECRET_PREFIX, stored_secret
 from symbox.config.google import stored_key
 from symbox.config.model import Config, Integration, Secret, Strategy
-from symbox.identities import IdentityMap
-from symbox.sandbox.sdk.exceptions import AccessStrategyError
 from symbox.strategies import aptible, github_api, okta, onelogin
 from symbox.strategies.aptible import AptibleStrategy
 from symbox.strategies.base import StrategyError
 from symbox.strategies.github import GithubStrategy
 from symbox.strategies.google_auth import GoogleTokens, KeySource
 from symbox.strategies.google_group import GoogleGroupStrategy
+from symbox.strategies.identities import IdentityMap
 from symbox.strategies.okta import OktaStrategy
 from symbox.strategies.onelogin import OneLoginStrategy
 from symbox.strategies.rest import RestCaller, RetryTiming, TokenSource, auth_headers
@@ -79,7 +79,7 @@ def _stored(secrets: SecretsManagerSecrets, key: str, what: str) -> TokenSource:
     async def read() -> str:
         try:
             return await stored.value()
-        except AccessStrategyError as error:
+        except SecretUnavailable as error:
             # Secrets Manager may be briefly unreachable; the service retries later.
             raise StrategyError(
                 f"reading {what}: {error}", permanent=False, reached_target=False

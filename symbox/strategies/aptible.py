@@ -16,8 +16,8 @@ from urllib.parse import quote
 import httpx
 
 from symbox.config.model import Target
-from symbox.identities import APTIBLE, IdentityMap
 from symbox.strategies.base import GrantRequest, StrategyError
+from symbox.strategies.identities import APTIBLE, IdentityMap
 from symbox.strategies.rest import RestCaller, TokenSource, detail, refusal
 from symbox.strategies.tokens import CachedToken, Fetch, send_authorized
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from symbox.aws.errors import AwsCallError, strategy_error
+from symbox.aws.errors import AwsCallError
 from symbox.aws.iam import IamDirectory
 from symbox.config.model import Target
+from symbox.strategies.aws_errors import strategy_error
 from symbox.strategies.base import GrantRequest, StrategyError
 
 log = logging.getLogger(__name__)

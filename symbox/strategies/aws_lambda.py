@@ -6,10 +6,12 @@ import json
 import uuid
 from typing import Any
 
-from symbox.audit.entry import iso, redact
-from symbox.aws.errors import MESSAGE_LIMIT, AwsCallError, call, strategy_error
+from symbox.audit.entry import redact
+from symbox.aws.errors import MESSAGE_LIMIT, AwsCallError, call
 from symbox.aws.session import AwsConnection
+from symbox.config.durations import iso
 from symbox.config.model import Target
+from symbox.strategies.aws_errors import strategy_error
 from symbox.strategies.base import GrantRequest, StrategyError
 
 FUNCTION = "aws_lambda_function"

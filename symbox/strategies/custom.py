@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
-from symbox.audit.entry import iso, redact
+from symbox.audit.entry import redact
+from symbox.config.durations import iso
 from symbox.config.hosts import AllowList
 from symbox.config.model import Config, Integration, Strategy
-from symbox.hook_views import user_view
 from symbox.sandbox.errors import HookCompileError, HookFailure
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.integrations.http import HttpGateway
@@ -23,6 +23,7 @@ from symbox.sandbox.integrations.scope import (
 )
 from symbox.sandbox.integrations.views import integration_view
 from symbox.sandbox.pool import HookPool
+from symbox.sandbox.views import user_view
 from symbox.strategies.base import GrantRequest, StrategyError
 from symbox.strategies.custom_source import StrategySource, implementation_file, read_strategy
 

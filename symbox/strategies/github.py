@@ -7,9 +7,9 @@ from typing import Any
 from urllib.parse import quote
 
 from symbox.config.model import Target
-from symbox.identities import GITHUB, IdentityMap
 from symbox.strategies.base import GrantRequest, StrategyError
 from symbox.strategies.github_api import SERVICE, paged
+from symbox.strategies.identities import GITHUB, IdentityMap
 from symbox.strategies.rest import RestCaller, refusal
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ import httpx
 
 from symbox.config.apis import GOOGLE_ROLES
 from symbox.config.model import Target
-from symbox.identities import GOOGLE, IdentityMap
 from symbox.strategies.base import GrantRequest, StrategyError
 from symbox.strategies.google_auth import GoogleTokens
+from symbox.strategies.identities import GOOGLE, IdentityMap
 from symbox.strategies.rest import RestCaller, detail
 
 GROUP = "google_group"

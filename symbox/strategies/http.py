@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from email.utils import parsedate_to_datetime
 
 import httpx
 
-from symbox.audit.entry import iso, redact
+from symbox.audit.entry import redact
+from symbox.config.durations import iso
 from symbox.config.model import Secret
+from symbox.signing import SIGNATURE_HEADER, TRANSIENT_STATUSES, sign
 from symbox.strategies.base import GrantRequest, StrategyError, Throttled
-
-SIGNATURE_HEADER = "X-Symbox-Signature"
-# Retrying these may succeed; any other 4xx means the receiver refused the request.
-TRANSIENT_STATUSES = frozenset({408, 425, 429})
-
-
-def sign(secret: bytes, body: bytes) -> str:
-    """Return the signature header value for ``body``."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:

@@ -8,8 +8,8 @@ from urllib.parse import quote
 import httpx
 
 from symbox.config.model import Target
-from symbox.identities import OKTA, IdentityMap
 from symbox.strategies.base import GrantRequest, StrategyError
+from symbox.strategies.identities import OKTA, IdentityMap
 from symbox.strategies.rest import RestCaller, refusal
 
 log = logging.getLogger(__name__)

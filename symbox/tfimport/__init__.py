@@ -1,4 +1,8 @@
-"""``symbox import``: a symbox folder from Terraform's JSON view of a Sym project."""
+"""``symbox import``: a symbox folder from Terraform's JSON view of a Sym project.
+
+May import: ``config``, ``flowhooks`` and ``strategies`` (to check what it wrote) and
+the shared top-level modules.
+"""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from symbox.config import ConfigError, load_config
-from symbox.flow_hooks import check_implementations
+from symbox.flowhooks.calls import check_implementations
 from symbox.strategies.custom_source import check_custom_strategies
 from symbox.tfimport.convert import ImportResult, import_document
 from symbox.tfimport.state import StateError

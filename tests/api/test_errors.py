@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from symbox.admin import issue_token, revoke_token
+from symbox.cli.tokens import issue_token, revoke_token
 from symbox.engine.model import Actor
 from tests.harness import harness
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from symbox.hook_reports import HookReports
+from symbox.flowhooks.reports import HookReports
 from symbox.sandbox.pool import HookIncident
 from tests.fakes.configs import access_config
 from tests.harness import harness

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from symbox.cli.users import set_identities
 from symbox.engine.model import Actor
-from symbox.identities import set_identities
 from tests.fakes.configs import access_config
 from tests.fakes.github import GITHUB_TOKEN, FakeGithub
 from tests.harness import harness

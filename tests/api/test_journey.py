@@ -9,8 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from symbox.audit.entry import iso
 from symbox.audit.verify import verify_file
+from symbox.config.durations import iso
 from tests.harness import harness
 
 pytestmark = pytest.mark.anyio

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from symbox.admin import issue_token
+from symbox.cli.tokens import issue_token
+from symbox.cli.users import set_identities
 from symbox.config import ConfigError
 from symbox.engine.model import Actor
-from symbox.identities import set_identities
 from tests.fakes.api_configs import okta_config
 from tests.fakes.configs import access_config
 from tests.fakes.okta import OKTA_TOKEN, FakeOkta

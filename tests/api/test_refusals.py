@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from symbox.admin import issue_token, revoke_token
 from symbox.audit.verify import verify_file
+from symbox.cli.tokens import issue_token, revoke_token
 from symbox.engine.model import Actor
 from symbox.logs import JsonFormatter
-from symbox.refusals import RefusalLimits
+from symbox.runs.refusals import RefusalLimits
 from tests.harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +44,7 @@ def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [
         json.loads(formatter.format(record))
         for record in caplog.records
-        if record.name == "symbox.refusals"
+        if record.name == "symbox.runs.refusals"
     ]
 
 
@@ -57,7 +57,7 @@ def client(h: Harness, address: str) -> httpx.AsyncClient:
 async def test_bad_tokens_are_refused_logged_and_audited(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="symbox.refusals")
+    caplog.set_level(logging.WARNING, logger="symbox.runs.refusals")
     async with harness(tmp_path) as h:
         guessed = await h.http.post(REQUEST, json={}, headers={"Authorization": f"Bearer {GUESS}"})
         assert guessed.status_code == 401
@@ -126,7 +126,7 @@ async def test_bad_tokens_are_refused_logged_and_audited(
 async def test_a_burst_of_bad_tokens_is_slowed_and_audited_as_a_summary(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="symbox.refusals")
+    caplog.set_level(logging.WARNING, logger="symbox.runs.refusals")
     limits = RefusalLimits(audit_per_key=1, audit_window=60, failed_auths=3, auth_window=60)
     async with harness(tmp_path, refusal_limits=limits) as h:
         valid = {"Authorization": f"Bearer {await h.token('reader')}"}
@@ -172,7 +172,7 @@ async def test_a_burst_of_bad_tokens_is_slowed_and_audited_as_a_summary(
 async def test_refused_decisions_are_logged_and_audited(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="symbox.refusals")
+    caplog.set_level(logging.WARNING, logger="symbox.runs.refusals")
     async with harness(tmp_path) as h:
         own = await h.request(as_="alice@example.com")
         selfie = await h.approve(own, as_="alice@example.com")

@@ -12,7 +12,8 @@ import pytest
 from symbox.audit.chain import sealed_line
 from symbox.audit.delivery import RetryTiming
 from symbox.audit.kinesis import STREAM_MAX_RECORD, DataStreamSink, FirehoseSink
-from symbox.aws.session import AwsConnection, ConnectionSettings
+from symbox.aws.session import AwsConnection
+from symbox.aws.settings import ConnectionSettings
 from symbox.metrics import Metrics
 from symbox.store.reader import OutboxRecord
 from tests.fakes.audit_receiver import AuditReceiver

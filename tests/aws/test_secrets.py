@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from symbox.aws.secrets import CACHE_SECONDS, SecretsManagerSecrets
+from symbox.aws.secrets import CACHE_SECONDS, SecretsManagerSecrets, SecretUnavailable
 from symbox.aws.session import AwsConnections
 from symbox.config import load_config
-from symbox.sandbox.sdk.exceptions import AccessStrategyError
 from tests.fakes.access_api import API_KEY, FakeAccessApi
 from tests.fakes.custom_strategy import custom_config, write_strategy
 from tests.fakes.moto import REGION, MotoAws
@@ -98,13 +97,13 @@ async def test_values_are_cached_briefly_and_errors_name_the_secret(
 
         await _put_secret(aws, json.dumps({"nokey": "x"}), create=False)
         now[0] += CACHE_SECONDS
-        with pytest.raises(AccessStrategyError, match="symbox/access-api has no string field key"):
+        with pytest.raises(SecretUnavailable, match="symbox/access-api has no string field key"):
             await secret.value()
         await aws.connection.secretsmanager().delete_secret(
             SecretId="symbox/access-api", ForceDeleteWithoutRecovery=True
         )
         now[0] += CACHE_SECONDS
-        with pytest.raises(AccessStrategyError, match="secret symbox/access-api: "):
+        with pytest.raises(SecretUnavailable, match="secret symbox/access-api: "):
             await secret.value()
     finally:
         await connections.aclose()

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 import pytest
 
 from symbox.aws.identity_center import IdentityCenter
-from symbox.aws.session import AwsConnections, AwsSetupError, ConnectionSettings
+from symbox.aws.session import AwsConnections, AwsSetupError
+from symbox.aws.settings import ConnectionSettings
 from tests.fakes.aws_proxy import FaultProxy
 from tests.fakes.moto import REGION, MotoAws
 

@@ -9,7 +9,7 @@ from functools import partial
 
 import anyio.to_thread
 
-from symbox.cli import build_parser
+from symbox.cli.main import build_parser
 from symbox.client.parser import run_client
 from symbox.client.terminal import Terminal
 from tests.harness import Harness

@@ -12,7 +12,7 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from symbox.cli import build_parser, main
+from symbox.cli.main import build_parser, main
 from symbox.client.commands import cmd_extend
 from symbox.client.http import Api, Refused
 from symbox.client.parser import run_client

@@ -8,7 +8,6 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Make ``tmp_path`` the current folder, so problems read ``config.hcl:LINE``."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def each_in_tmp(in_tmp: Path) -> Path:
+    """Every config test runs in ``in_tmp`` (the shared fixture), asked for or not."""
+    return in_tmp

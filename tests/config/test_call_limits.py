@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from symbox.config.call_limits import DEFAULT_LIMITS, limits_of
-from symbox.engine.call_queue import CallLimits
+from symbox.config.call_limits import DEFAULT_LIMITS, CallLimits, limits_of
 from tests.config.helpers import load
 from tests.config.test_problems import BASE, ENV, check
 

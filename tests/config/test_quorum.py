@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from symbox.config import quorum as config_quorum
 from symbox.config.model import ApprovalGroup
+from symbox.sandbox.sdk import request_permission
 from tests.config.helpers import load, problems
 from tests.config.test_problems import BASE, ENV
 from tests.config.test_problems import flow as problems_flow
@@ -103,3 +105,7 @@ def test_a_group_member_must_be_a_possible_approver() -> None:
     assert problems_found[-1].startswith(
         'config.hcl:24: sym_flow.f: params: approvals[0]: from: vars["approvers"]: '
     )
+
+
+def test_flows_and_hooks_share_one_bound_on_approvals() -> None:
+    assert config_quorum.MAX_APPROVALS == request_permission.MAX_APPROVALS

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from symbox.engine.call_queue import BACKOFF_BASE, CallLimits, CallQueue, Place, Rank, RateWindow
+from symbox.config.call_limits import CallLimits
+from symbox.engine.call_queue import BACKOFF_BASE, CallQueue, Place, Rank, RateWindow
 
 T0 = 1_000.0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from symbox.cli import main
+from symbox.cli.main import main
 from symbox.config import load_config
 from tests.flowtest.project import write_project
 

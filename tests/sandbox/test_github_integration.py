@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from symbox.cli.users import set_identities
 from symbox.engine.model import Actor
-from symbox.identities import set_identities
 from symbox.sandbox.errors import HookError
 from symbox.sandbox.integrations import GithubClient, Integrations
 from symbox.sandbox.pool import HookPool

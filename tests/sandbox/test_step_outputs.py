@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from symbox.config.model import Secret
-from symbox.hook_integrations import EnvironmentIntegrations, HookCall
+from symbox.flowhooks.integrations import EnvironmentIntegrations, HookCall
 from symbox.sandbox.integrations.scope import CallScope, StepOutputs, scope_name
 from symbox.sandbox.sdk.exceptions import TemplateError
 from symbox.sandbox.sdk.strategies import SECRET_KEY

@@ -12,8 +12,8 @@ import pytest
 from symbox.config import load_config
 from symbox.engine.forms import initial_form
 from symbox.slack.blocks import request_form, unchanged_state
+from tests.flowhooks.test_forms import CONFIG, FORM_FIELDS, IMPLEMENTATION, ON_CHANGE
 from tests.slack.conftest import SlackRig, access_values, slack_rig
-from tests.test_flow_forms import CONFIG, FORM_FIELDS, IMPLEMENTATION, ON_CHANGE
 
 FIELDS = FORM_FIELDS
 

@@ -22,7 +22,7 @@ def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [
         json.loads(formatter.format(record))
         for record in caplog.records
-        if record.name == "symbox.refusals"
+        if record.name == "symbox.runs.refusals"
     ]
 
 
@@ -35,7 +35,7 @@ def refused_records(path: Path) -> list[dict[str, Any]]:
 async def test_refused_clicks_are_logged_and_audited(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="symbox.refusals")
+    caplog.set_level(logging.WARNING, logger="symbox.runs.refusals")
     async with slack_rig(tmp_path) as rig:
         await rig.submit("access", access_values())
         posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)
@@ -83,7 +83,7 @@ async def test_refused_clicks_are_logged_and_audited(
 async def test_a_stranger_clicking_approve_is_told_and_traced(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="symbox.refusals")
+    caplog.set_level(logging.WARNING, logger="symbox.runs.refusals")
     async with slack_rig(tmp_path) as rig:
         await rig.submit("access", access_values())
         posts = await rig.calls("chat.postMessage", 2, lambda c: c.args.get("blocks") is not None)

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from symbox.admin import issue_token, revoke_token
+from symbox.cli.tokens import issue_token, revoke_token
 from symbox.engine.model import Actor
 from symbox.store.handle import StoreHandle, open_store
 from symbox.store.reader import Reader

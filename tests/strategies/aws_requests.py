@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from symbox.aws.session import AwsConnection, ConnectionSettings
+from symbox.aws.session import AwsConnection
+from symbox.aws.settings import ConnectionSettings
 from symbox.config.model import Location, Target
 from symbox.strategies.base import GrantRequest
 from tests.fakes.moto import REGION

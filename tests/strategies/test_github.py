@@ -12,8 +12,8 @@ import anyio
 import httpx
 import pytest
 
+from symbox.cli.users import IdentityInUse, set_identities, unset_identities
 from symbox.engine.model import Actor
-from symbox.identities import IdentityInUse, set_identities, unset_identities
 from symbox.strategies import github_api
 from symbox.strategies.base import StrategyError, Throttled
 from symbox.strategies.github import GithubStrategy

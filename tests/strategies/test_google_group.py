@@ -12,9 +12,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from symbox.cli.users import set_identities
 from symbox.engine.model import Actor
-from symbox.identities import set_identities
-from symbox.reconcile import Finding
+from symbox.runs.reconcile import Finding
 from symbox.strategies.base import AccessLister, IdentityResolver, StrategyError
 from symbox.strategies.google_auth import (
     ASSERTION_LIFETIME,

@@ -11,8 +11,8 @@ import anyio
 import httpx
 import pytest
 
+from symbox.cli.users import set_identities
 from symbox.engine.model import Actor
-from symbox.identities import set_identities
 from symbox.strategies.base import StrategyError, Throttled
 from symbox.strategies.okta import OktaStrategy
 from symbox.strategies.rest import RestCaller, RetryTiming

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from symbox.cli.users import set_identities
 from symbox.engine.model import Actor
-from symbox.identities import set_identities
-from symbox.reconcile import Finding
+from symbox.runs.reconcile import Finding
 from symbox.strategies.base import AccessLister, IdentityResolver, StrategyError
 from symbox.strategies.onelogin import WAIT_HEADERS, OneLoginStrategy, token_fetch
 from symbox.strategies.rest import RestCaller, RetryTiming

@@ -13,11 +13,11 @@ from symbox.aws.secrets import SecretsManagerSecrets
 from symbox.aws.session import AwsConnections
 from symbox.config import load_config
 from symbox.config.model import Config
+from symbox.sandbox.integrations.build import build_integrations
 from symbox.sandbox.sdk.exceptions import PagerDutyError
 from symbox.strategies.apis import build_api_strategy
 from symbox.strategies.base import StrategyError
 from symbox.strategies.rest import RetryTiming
-from symbox.wiring import build_integrations
 from tests.fakes.api_configs import okta_config
 from tests.fakes.moto import REGION, MotoAws
 from tests.fakes.okta import OKTA_TOKEN, FakeOkta

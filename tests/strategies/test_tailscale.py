@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from symbox.cli.users import set_identities
 from symbox.engine.model import Actor
-from symbox.identities import set_identities
-from symbox.reconcile import Finding
+from symbox.runs.reconcile import Finding
 from symbox.strategies.base import AccessLister, IdentityResolver, StrategyError
 from symbox.strategies.rest import RestCaller, RetryTiming
 from symbox.strategies.tailscale import MAX_EDITS, TailscaleStrategy

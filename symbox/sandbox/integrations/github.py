@@ -6,10 +6,10 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from symbox.identities import GITHUB, IdentityDirectory
 from symbox.sandbox.sdk.exceptions import GitHubError
 from symbox.strategies.base import StrategyError
 from symbox.strategies.github_api import paged
+from symbox.strategies.identities import GITHUB, IdentityDirectory
 from symbox.strategies.rest import RestCaller, RetryTiming
 
 # A hook call has 2 s in all: retries ride out a throttled moment, not a slow outage.

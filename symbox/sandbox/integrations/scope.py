@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from secrets import token_urlsafe
 from typing import Any, Protocol
 
+from symbox.aws.secrets import SecretUnavailable
 from symbox.config.model import Secret
 from symbox.sandbox.integrations.base import IntegrationProvider
 from symbox.sandbox.integrations.http import HttpGateway
@@ -49,7 +50,7 @@ class StoredSecret(Protocol):
         ...
 
     async def value(self) -> str:
-        """The secret's value, or an AccessStrategyError."""
+        """The secret's value, or SecretUnavailable."""
         ...
 
 
@@ -91,7 +92,10 @@ class SecretVault:
             raise AccessStrategyError("that secret is not one of this integration's settings")
         if isinstance(secret, Secret):
             return secret.reveal()
-        value = await secret.value()
+        try:
+            value = await secret.value()
+        except SecretUnavailable as error:
+            raise AccessStrategyError(str(error)) from None
         self._fetched.append(value)
         return value
 

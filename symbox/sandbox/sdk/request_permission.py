@@ -10,7 +10,8 @@ from symbox.sandbox.sdk.exceptions import TemplateError
 
 # The key marking a reducer's reply as a RequestPermission; hooks.py on the host reads it.
 PERMISSION_KEY = "__sym_permission__"
-# The most approvers one request may need (the flow setting's bound too).
+# The most approvers one request may need; config.quorum holds the same bound for flows
+# (a test keeps them equal: the worker does not import the config reader).
 MAX_APPROVALS = 20
 
 

@@ -1,0 +1,261 @@
+"""Due revocations in groups: one read for many runs, their strategy calls side by side,
+and one commit for each group of calls that finished."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import anyio
+
+from symbox import logs
+from symbox.clock import Clock
+from symbox.config.model import Config
+from symbox.engine import runs as engine
+from symbox.engine.model import GrantState, Run, RunStatus
+from symbox.engine.schedule import RetryPolicy
+from symbox.metrics import LATENESS_BUCKETS, Metrics
+from symbox.runs.expiry import DueReport
+from symbox.runs.ledger import RunLedger, Step, timer_work
+from symbox.runs.locks import KeyedLocks
+from symbox.runs.strategy_calls import StrategyCalls
+from symbox.store.reader import DueGrant, Reader
+from symbox.strategies.base import StrategyError
+
+log = logging.getLogger(__name__)
+
+# Grant states whose due time means a revoke (or a retried one) is due.
+_REVOKING = frozenset(
+    {GrantState.ACTIVE.value, GrantState.REVOKING.value, GrantState.FAILING.value}
+)
+# Hooks a revocation runs; a flow defining one keeps its runs on the one-by-one path.
+_REVOKE_HOOKS = frozenset({"on_deescalate", "after_deescalate"})
+
+
+def revoke_due_since(run: Run) -> float | None:
+    """When an active grant's revocation fell due (its expiry), for the lateness metric."""
+    grant = run.grant
+    if grant is None or grant.state is not GrantState.ACTIVE:
+        return None
+    return grant.expires_at
+
+
+def observe_lateness(metrics: Metrics, due_since: float | None, now: float) -> None:
+    """Count a revocation made at ``now`` in the lateness histogram."""
+    if due_since is None:
+        return
+    metrics.observe(
+        "symbox_deescalation_lateness_seconds",
+        "Seconds from a grant's expiry to its revocation.",
+        max(0.0, now - due_since),
+        LATENESS_BUCKETS,
+    )
+
+
+def log_revoke_failure(run: Run) -> None:
+    """Say that a revoke failed, and whether and when it is tried again."""
+    grant = run.grant
+    if grant is not None and grant.state is GrantState.FAILING:
+        log.error("grant is failing to revoke", extra={"run_id": run.id, "error": grant.last_error})
+    elif grant is not None and grant.state is GrantState.REVOKING:
+        # Access stays in place until the retry: the log says so, and until when.
+        log.warning(
+            "revoke failed; trying again",
+            extra={
+                "run_id": run.id,
+                "attempt": grant.attempts,
+                "next_attempt_at": grant.next_attempt_at,
+                "error": grant.last_error,
+            },
+        )
+
+
+def flows_with_revoke_hooks(config: Config) -> frozenset[str]:
+    """The flows whose implementation defines a hook a revocation runs (or cannot be read)."""
+    hooked = set()
+    for flow in config.flows.values():
+        try:
+            tree = ast.parse(flow.implementation)
+        except SyntaxError:
+            hooked.add(flow.name)
+            continue
+        if any(
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in _REVOKE_HOOKS
+            for node in tree.body
+        ):
+            hooked.add(flow.name)
+    return frozenset(hooked)
+
+
+@dataclass(frozen=True)
+class _Revocation:
+    run: Run
+    covering: str | None
+    due_since: float | None
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A revocation whose strategy call (if any) returned at ``now``."""
+
+    revocation: _Revocation
+    error: StrategyError | None
+    output: object
+    now: float
+
+
+class DueRevocations:
+    """Revokes many due grants at once, with the one-by-one path's guarantees.
+
+    Each run's grant key is locked (without waiting: a busy key sends the run back to
+    the one-by-one path) from before the run is read until its outcome is committed, so
+    no other grant or revoke of that access interleaves. Runs of flows with revocation
+    hooks, and due work that is not a revocation, go the one-by-one path too.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        reader: Reader,
+        ledger: RunLedger,
+        calls: StrategyCalls,
+        locks: KeyedLocks,
+        clock: Clock,
+        metrics: Metrics,
+        policy: RetryPolicy,
+        rng: random.Random,
+        hooks: bool,
+        concurrency: int = 64,
+    ) -> None:
+        self._config = config
+        self._reader = reader
+        self._ledger = ledger
+        self._calls = calls
+        self._locks = locks
+        self._clock = clock
+        self._metrics = metrics
+        self._policy = policy
+        self._rng = rng
+        self._hooked = flows_with_revoke_hooks(config) if hooks else frozenset()
+        # Strategy calls in flight at once, across every batch.
+        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._concurrency = concurrency
+
+    async def __call__(self, run_ids: Sequence[str]) -> DueReport:
+        """Revoke what is due among ``run_ids``; the rest is left for one-by-one processing."""
+        single: list[str] = []
+        failed: dict[str, Exception] = {}
+        held: dict[str, str] = {}
+        try:
+            for grant in await self._reader.due_grants(run_ids):
+                if not self._batchable(grant):
+                    single.append(grant.id)
+                elif grant.grant_key is not None and self._locks.try_acquire(grant.grant_key):
+                    held[grant.id] = grant.grant_key
+                else:
+                    # Its access is being granted, revoked or reconciled: wait for it there.
+                    single.append(grant.id)
+            if held:
+                await self._revoke(held, failed)
+        finally:
+            for key in held.values():
+                self._locks.release(key)
+        return DueReport(single=single, failed=failed)
+
+    def _batchable(self, grant: DueGrant) -> bool:
+        return (
+            grant.status != RunStatus.REQUESTED.value
+            and grant.grant_state in _REVOKING
+            and grant.flow not in self._hooked
+        )
+
+    async def _revoke(self, held: dict[str, str], failed: dict[str, Exception]) -> None:
+        """Call the strategies side by side; commit what finished while the last commit ran."""
+        # A committed read is enough, as on the one-by-one path: we hold every run's key.
+        now = self._clock.now()
+        work = []
+        for run, covering in await self._reader.runs_and_covers(list(held)):
+            if run.grant is not None and engine.revoke_due(run, now):
+                work.append(_Revocation(run, covering, revoke_due_since(run)))
+            else:
+                self._locks.release(held.pop(run.id))
+        finished: list[_Done] = [_Done(item, None, None, now) for item in work if item.covering]
+        calls = iter([item for item in work if not item.covering])
+        arrived = anyio.Event()
+
+        async def call_each() -> None:
+            nonlocal arrived
+            for item in calls:
+                async with self._limiter:
+                    with logs.bound(run_id=item.run.id):
+                        error, output = await self._calls.call_for_output("deescalate", item.run)
+                finished.append(_Done(item, error, output, self._clock.now()))
+                arrived.set()
+
+        remaining = len(work)
+        async with anyio.create_task_group() as group:
+            for _ in range(min(remaining - len(finished), self._concurrency)):
+                group.start_soon(call_each)
+            while remaining:
+                if not finished:
+                    await arrived.wait()
+                    arrived = anyio.Event()
+                group_done, finished[:] = list(finished), []
+                remaining -= len(group_done)
+                await self._commit(group_done, failed)
+                for done in group_done:
+                    self._locks.release(held.pop(done.revocation.run.id))
+
+    async def _commit(self, group: list[_Done], failed: dict[str, Exception]) -> None:
+        """Record a group of revocations (done or failed) in one writer job."""
+        steps: list[tuple[str, Step]] = []
+        for done in group:
+            run = done.revocation.run
+            if done.error is None:
+                observe_lateness(self._metrics, done.revocation.due_since, done.now)
+                step: Step = partial(
+                    engine.deescalated,
+                    now=done.now,
+                    covered_by=done.revocation.covering,
+                    output=done.output,
+                )
+            else:
+                step = partial(
+                    _failed,
+                    error=done.error,
+                    now=done.now,
+                    policy=self._policy,
+                    sample=self._rng.random(),
+                )
+            steps.append((run.id, step))
+        try:
+            # The runs as read under their locks: stepped without being read again.
+            known = {done.revocation.run.id: done.revocation.run for done in group}
+            with timer_work():
+                outcomes = await self._ledger.step_each(steps, known)
+        except Exception as error:
+            # Nothing of the group was stored: each run is looked at again after a back-off.
+            for done in group:
+                failed[done.revocation.run.id] = error
+            return
+        for done, outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                failed[done.revocation.run.id] = outcome
+            elif done.error is not None:
+                log_revoke_failure(outcome)
+
+
+def _failed(
+    current: Run,
+    *,
+    error: StrategyError,
+    now: float,
+    policy: RetryPolicy,
+    sample: float,
+) -> engine.Transition:
+    return engine.deescalation_failed(current, str(error), now, policy, sample, error.permanent)

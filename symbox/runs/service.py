@@ -1,0 +1,751 @@
+"""The run service: every way a run changes, as engine decisions committed with their audit."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import uuid
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from functools import partial
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from symbox import logs
+from symbox.clock import Clock
+from symbox.config.call_limits import call_limits
+from symbox.config.model import Config, Flow, Target
+from symbox.config.people import InvalidEmail, canonical_email, same_person
+from symbox.engine import admission
+from symbox.engine import runs as engine
+from symbox.engine.inputs import validate_inputs
+from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
+from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
+from symbox.engine.quorum import already_approved
+from symbox.engine.schedule import ExpirySchedule, RetryPolicy
+from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, Unavailable
+from symbox.flowhooks.calls import FlowHooks
+from symbox.flowhooks.forms import FlowForms, filled_inputs
+from symbox.flowhooks.integrations import EnvironmentIntegrations
+from symbox.metrics import Metrics
+from symbox.notify.model import Outgoing
+from symbox.runs.breakglass import BreakGlass
+from symbox.runs.expiry import DueReport
+from symbox.runs.extensions import RunExtensions, waiting
+from symbox.runs.grant_identities import GrantIdentities
+from symbox.runs.ledger import RunLedger, timer_work
+from symbox.runs.locks import KeyedLocks
+from symbox.runs.revocations import (
+    DueRevocations,
+    log_revoke_failure,
+    observe_lateness,
+    revoke_due_since,
+)
+from symbox.runs.strategy_calls import StrategyCalls
+from symbox.sandbox.hooks import HookOutcome, HookRunner
+from symbox.sandbox.integrations.base import IntegrationProvider
+from symbox.store.reader import Reader
+from symbox.store.writer import Writer
+from symbox.strategies.base import AccessStrategy
+
+log = logging.getLogger(__name__)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _run_logged(
+    method: Callable[Concatenate[RunService, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[RunService, P], Coroutine[Any, Any, R]]:
+    """Bind the run's id to every log line written while ``method`` runs (hooks included)."""
+
+    @functools.wraps(method)
+    async def logged(self: RunService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        run_id = kwargs.get("run_id", args[0] if args else None)
+        with logs.bound(run_id=run_id):
+            return await method(self, *args, **kwargs)
+
+    return logged
+
+
+# The channel API requests come through, as flows name it in allowed_sources.
+CHANNEL_API = "api"
+
+
+class RunService:
+    """Requests, decisions, grants and revocations; the API, Slack and timers all call it."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        writer: Writer,
+        reader: Reader,
+        clock: Clock,
+        strategies: Mapping[str, AccessStrategy],
+        schedule: ExpirySchedule,
+        metrics: Metrics,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        on_commit: Callable[[float | None], None] = lambda due: None,
+        locks: KeyedLocks | None = None,
+        hooks: HookRunner | None = None,
+        hook_scopes: Mapping[str, IntegrationProvider] | None = None,
+        admission: Callable[[], str | None] = lambda: None,
+        hook_integrations: Mapping[str, EnvironmentIntegrations] | None = None,
+        notifications: Callable[[Run, Sequence[RunEvent]], Sequence[Outgoing]] | None = None,
+        revoke_concurrency: int = 64,
+    ) -> None:
+        self._config = config
+        self._reader = reader
+        self._clock = clock
+        self._strategies = strategies
+        self._metrics = metrics
+        self._policy = policy or RetryPolicy()
+        self._rng = rng or random.Random()
+        # Why new access cannot be granted now (a full audit outbox), or None.
+        self._admission = admission
+        # Not ``locks or ...``: an idle KeyedLocks is empty, so falsy, and the reconciler
+        # would then lock a different set than the grants and revokes it must not race.
+        self._locks = KeyedLocks() if locks is None else locks
+        self._hooks = (
+            None
+            if hooks is None
+            else FlowHooks(
+                hooks,
+                config,
+                clock,
+                self.target,
+                scopes=hook_scopes,
+                environments=hook_integrations,
+            )
+        )
+        # The hooks shaping request forms; Slack asks them while a form is open.
+        self.forms = (
+            None
+            if hooks is None
+            else FlowForms(hooks, config, clock, hook_scopes, hook_integrations)
+        )
+        self._ledger = RunLedger(
+            writer=writer,
+            config=config,
+            clock=clock,
+            schedule=schedule,
+            target_of=self.target,
+            hooks=self._hooks,
+            on_commit=on_commit,
+            notifications=notifications,
+        )
+        self._strategy_calls = StrategyCalls(
+            strategies, self.target, clock, metrics, call_limits(config.strategies)
+        )
+        self._due_revocations = DueRevocations(
+            config=config,
+            reader=reader,
+            ledger=self._ledger,
+            calls=self._strategy_calls,
+            locks=self._locks,
+            clock=clock,
+            metrics=metrics,
+            policy=self._policy,
+            rng=self._rng,
+            hooks=self._hooks is not None,
+            concurrency=revoke_concurrency,
+        )
+        # Extending escalated runs: the API and Slack call it directly.
+        self.extensions = RunExtensions(
+            config=config,
+            clock=clock,
+            ledger=self._ledger,
+            hooks=self._hooks,
+            get_run=self.get_run,
+            view_run=self.view_run,
+            admit=self._admit,
+        )
+        self._identities = GrantIdentities(config, reader, strategies, self._hooks)
+        # Self-granted access and its review: the API and Slack call it directly.
+        self.break_glass = BreakGlass(
+            config=config,
+            ledger=self._ledger,
+            hooks=self._hooks,
+            metrics=metrics,
+            now=clock.now,
+            target_key=self._target_key,
+            get_run=self.get_run,
+            view_run=self.view_run,
+        )
+
+    @property
+    def config(self) -> Config:
+        """The configuration runs are checked against."""
+        return self._config
+
+    @property
+    def clock(self) -> Clock:
+        """The clock runs are timed by."""
+        return self._clock
+
+    @property
+    def locks(self) -> KeyedLocks:
+        """The per-grant-key locks every strategy call for a key holds."""
+        return self._locks
+
+    # Lookups
+
+    def flow(self, name: str) -> Flow:
+        """Return the flow called ``name``, or raise NotFound."""
+        flow = self._config.flow_by_name(name)
+        if flow is None:
+            known = ", ".join(sorted(f.name for f in self._config.flows.values()))
+            raise NotFound(f"no flow named {name!r} (flows: {known or 'none'})")
+        return flow
+
+    def requestable_flows(self) -> list[tuple[Flow, list[Target]]]:
+        """The flows the API may request (``allowed_sources`` has ``api``), with their targets."""
+        found = []
+        for flow in sorted(self._config.flows.values(), key=lambda item: item.name):
+            if CHANNEL_API not in flow.params.allowed_sources:
+                continue
+            strategy = self._config.strategies.get(flow.params.strategy or "")
+            targets = [self._config.targets[key] for key in strategy.targets] if strategy else []
+            found.append((flow, targets))
+        return found
+
+    def target(self, run: Run) -> Target | None:
+        """Return the config's target for ``run``, if it has one."""
+        key = self._target_key(run)
+        return None if key is None else self._config.targets[key]
+
+    def _target_key(self, run: Run) -> str | None:
+        # The run keeps the strategy it was requested under, even if its flow changed since.
+        strategy = self._config.strategies.get(run.strategy or "")
+        for key in strategy.targets if strategy else ():
+            if self._config.targets[key].name == run.target:
+                return key
+        return None
+
+    async def get_run(self, run_id: str) -> Run:
+        """Return a run, or raise NotFound."""
+        run = await self._reader.get_run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id!r}")
+        return run
+
+    async def view_run(self, run_id: str, actor: Actor) -> Run:
+        """Return a run ``actor`` may read; others' runs are NotFound, so ids cannot be probed."""
+        run = await self.get_run(run_id)
+        flow = self._config.flow_by_name(run.flow)
+        if not may_view(flow.vars if flow else {}, run, actor):
+            raise HiddenRun(f"no run {run_id!r}")
+        return run
+
+    def visibility(self, actor: Actor) -> tuple[str, tuple[str, ...]] | None:
+        """What ``actor`` may list: None for everything, else (own email, approved flows)."""
+        if actor.kind != "user":
+            return None
+        flows = tuple(
+            sorted(flow.name for flow in self._config.flows.values() if approves(flow.vars, actor))
+        )
+        return actor.id, flows
+
+    # Commands from people and bots
+
+    async def request(
+        self,
+        *,
+        actor: Actor,
+        flow_name: str,
+        requester: str | None,
+        inputs: Mapping[str, Any],
+        channel: str,
+        context: Mapping[str, Any] | None = None,
+        break_glass: str | None = None,
+    ) -> Run:
+        """Open a run for ``requester`` (a bot must name one; a user requests for themself).
+
+        ``context`` is kept with the run for hooks (``event.get_context("request")``).
+        With a ``break_glass`` reason the requester grants it themself (see BreakGlass).
+        """
+        try:
+            flow = self.flow(flow_name)
+        except NotFound as error:
+            # Naming a flow that does not exist is bad input to a request, not a missing page.
+            raise BadRequest(str(error)) from None
+        if channel not in flow.params.allowed_sources:
+            raise Forbidden(f"flow {flow.name} does not accept requests from {channel}")
+        if break_glass is not None:
+            self.break_glass.refuse(flow, actor)
+        requester = self._requester(actor, requester)
+        self._admit()
+        form = None if self.forms is None else await self.forms.submitted(flow, requester, inputs)
+        if isinstance(form, str):
+            raise BadRequest(f"the request form could not be built: {form}")
+        fields = validate_inputs(self._config, flow, filled_inputs(inputs, form), form)
+        opened = partial(
+            engine.open_request,
+            run_id=str(uuid.uuid4()),
+            flow=flow,
+            requester=requester,
+            submitted_by=actor,
+            channel=channel,
+            fields=fields,
+            now=self._clock.now(),
+            context=context,
+        )
+        transition = opened()
+        await self._check_identity(transition.run, flow)
+        routing: tuple[dict[str, Any], ...] | str = ()
+        if self._hooks is not None:
+            # Asked before the commit so the request is stored with where it is posted.
+            routing = await self._hooks.notifications(transition.run, flow, actor)
+            if isinstance(routing, tuple) and routing:
+                transition = opened(notifications=routing)
+        if break_glass is not None and isinstance(routing, tuple):
+            transition = await self.break_glass.grant(transition, flow, actor, break_glass, channel)
+        run = await self._ledger.commit_new(
+            transition,
+            partial(admission.admit, transition.run, flow),
+            escalating_inline=break_glass is not None,
+        )
+        self._metrics.count("symbox_requests_total", "Runs requested.", flow=flow.name)
+        if run.review is not None:
+            self.break_glass.granted(run)
+            return await self.escalate(run.id, known=run)
+        if isinstance(routing, str):
+            return await self._hook_failed(run, "get_request_notifications", routing)
+        outcome = await self._on_request(run, flow, actor)
+        if isinstance(outcome, HookOutcome) and outcome.action in ("approve", "deny"):
+            return await self.decide(
+                actor=Actor.hook("on_request"),
+                run_id=run.id,
+                approve=outcome.action == "approve",
+                reason=outcome.message,
+                channel=channel,
+            )
+        return await self._hook_failed(run, "on_request", outcome)
+
+    async def _check_identity(self, run: Run, flow: Flow) -> None:
+        # Refusing here means a requester unknown to the target system never gets a run
+        # that would only fail at escalation, after someone approved it.
+        _, error = await self._identities.of(run)
+        if error is not None:
+            raise BadRequest(f"{run.requester} cannot use flow {flow.name}: {error}")
+
+    def _admit(self) -> None:
+        refusal = self._admission()
+        if refusal is not None:
+            raise Unavailable(refusal)
+
+    @staticmethod
+    def _requester(actor: Actor, requester: str | None) -> str:
+        if actor.kind == "user":
+            if requester is not None and not same_person(_person(requester), actor.id):
+                raise Forbidden("a user token may only request access for its own user")
+            return actor.id
+        if requester is None:
+            raise BadRequest("user_email: a bot must name the requesting user's email")
+        return _person(requester)
+
+    @_run_logged
+    async def decide(
+        self, *, actor: Actor, run_id: str, approve: bool, reason: str | None, channel: str
+    ) -> Run:
+        """Approve or deny a requested run; an approval escalates at once.
+
+        The flow's ``on_approve`` / ``on_deny`` hook runs first, once the actor is known
+        to be allowed; it may ignore the decision, or turn an approval into a denial. On an
+        escalated run with an extension waiting, the decision is about the extension.
+        """
+        known = await self._reader.get_run(run_id)
+        if known is not None and waiting(known):
+            return await self.extensions.decide(
+                actor=actor, run_id=run_id, approve=approve, reason=reason, channel=channel
+            )
+        if approve:
+            self._admit()
+        rule: DecisionRule | None = None
+        if self._hooks is not None and actor.kind != "hook":
+            redirected = await self._redirect_decision(self._hooks, run_id, actor, approve)
+            if isinstance(redirected, Run):
+                return redirected
+            approve, hook_reason, rule = redirected
+            reason = hook_reason or reason
+        if approve:
+            await self._identities.refuse_own_grant(run_id, actor, rule)
+
+        def step(current: Run) -> engine.Transition:
+            flow = self.flow(current.flow)
+            target_key = self._target_key(current)
+            if current.strategy is not None and target_key is None:
+                raise Conflict(f"target {current.target} of run {run_id} is no longer configured")
+            return engine.decide(
+                current,
+                flow,
+                actor=actor,
+                approve=approve,
+                reason=reason,
+                now=self._clock.now(),
+                channel=channel,
+                target_key=target_key,
+                rule=rule,
+            )
+
+        try:
+            run = await self._ledger.step(run_id, step, escalating_inline=True)
+        except (Conflict, Forbidden, NotFound):
+            if rule is None:
+                # No rule admitted this caller: a run they may not read does not exist
+                # for them, as GET answers, so a refusal cannot confirm a run id.
+                await self.view_run(run_id, actor)
+            raise
+        self._metrics.count(
+            "symbox_decisions_total",
+            "Approvals and denials.",
+            flow=run.flow,
+            decision="approve" if approve else "deny",
+        )
+        if run.grant is not None and run.grant.state is GrantState.ESCALATING:
+            run = await self.escalate(run_id, known=run, rule=rule)
+        return run
+
+    @_run_logged
+    async def revoke(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
+        """End an escalated run's access now; runs ``actor`` may not read are NotFound."""
+        # Everyone who may revoke may read the run, so nobody else learns it exists.
+        await self.view_run(run_id, actor)
+        run = await self._ledger.step(
+            run_id,
+            lambda current: engine.request_revoke(
+                current,
+                self.flow(current.flow),
+                actor=actor,
+                reason=reason,
+                now=self._clock.now(),
+                channel=channel,
+            ),
+        )
+        return await self.deescalate(run_id, known=run)
+
+    @_run_logged
+    async def withdraw(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
+        """Take back a request nobody decided yet (its requester, or the bot that sent it)."""
+        # Only those who may read a run may learn why they cannot withdraw it.
+        await self.view_run(run_id, actor)
+        return await self._ledger.step(
+            run_id,
+            lambda current: engine.withdraw(
+                current, actor=actor, reason=reason, now=self._clock.now(), channel=channel
+            ),
+        )
+
+    async def may_decide_now(self, run: Run, actor: Actor) -> bool:
+        """Tell whether ``actor`` could approve or deny ``run`` (or its extension) now.
+
+        Asked as ``decide`` asks it: the same rule, from the flow's vars or hooks.
+        """
+        flow = self._config.flow_by_name(run.flow)
+        now = self._clock.now()
+        if flow is None:
+            return False
+        if run.status is RunStatus.REQUESTED:
+            # Whoever already approved has nothing left to decide until the others do.
+            if now >= run.request_expires_at or already_approved(run, actor):
+                return False
+        elif not waiting(run) or run.grant is None or run.grant.state is not GrantState.ACTIVE:
+            return False
+        elif run.grant.expires_at is not None and now >= run.grant.expires_at:
+            # An extension is decidable only while its grant still runs.
+            return False
+        if self._hooks is None:
+            rule: DecisionRule | str = DecisionRule.from_vars(flow.vars)
+        else:
+            rule = await self._hooks.decision_rule(run, flow, actor)
+        # A failing get_permissions hook admits nobody (a decision would error the run).
+        return isinstance(rule, DecisionRule) and may_decide(rule, run, actor) is None
+
+    # Work symbox does by itself (also called inline after a decision or revoke)
+
+    @_run_logged
+    async def escalate(
+        self, run_id: str, known: Run | None = None, rule: DecisionRule | None = None
+    ) -> Run:
+        """Grant an approved run's access, unless that already happened.
+
+        ``known`` is the run as the caller just saw it; it is read again under the lock.
+        ``rule`` is the one the approval was checked by, if the caller knows it.
+        """
+        run = known or await self.get_run(run_id)
+        if run.grant is None or run.grant.state is not GrantState.ESCALATING:
+            return run
+        run = await self._bind_identity(run, rule)
+        if run.grant is None or run.grant.state is not GrantState.ESCALATING:
+            return run
+        async with self._locks.hold(run.grant.key):
+            run = await self.get_run(run_id)
+            if run.grant is None or run.grant.state is not GrantState.ESCALATING:
+                return run
+            flow = self._config.flow_by_name(run.flow)
+            reached_target = False
+            retryable = False
+            if flow is None:
+                # Its flow was removed from the config: nothing says how long to grant for.
+                message: str | None = f"flow {run.flow} is no longer configured"
+            else:
+                message = await self._before(run, flow, "escalate")
+                if message is None:
+                    error, output = await self._strategy_calls.call_for_output("escalate", run)
+                    message = None if error is None else str(error)
+                    reached_target = error is None or error.reached_target
+                    retryable = error is not None and not error.permanent
+            now = self._clock.now()
+            if flow is not None and message is None:
+                try:
+                    run = await self._ledger.step(
+                        run_id,
+                        lambda current: engine.escalated(current, flow, now, output=output),
+                    )
+                except Exception as error:
+                    # The grant exists at the target but could not be recorded: it must
+                    # not stay there unrecorded, so the run errors and the grant is revoked.
+                    log.exception("recording an escalation failed", extra={"run_id": run_id})
+                    message = f"recording the grant failed: {type(error).__name__}"
+            if message is not None:
+                run = await self._escalation_failed(
+                    run_id, flow if retryable else None, message, now, reached_target
+                )
+        if run.grant is not None and run.grant.state is GrantState.REVOKING:
+            # Whatever part of the grant may have been made is taken back at once.
+            run = await self.deescalate(run_id)
+        return run
+
+    async def _escalation_failed(
+        self, run_id: str, retry_in: Flow | None, error: str, now: float, reached_target: bool
+    ) -> Run:
+        """Record a failed grant: tried again within ``retry_in``'s escalate_timeout, if given."""
+        sample = self._rng.random()
+
+        def step(current: Run) -> engine.Transition:
+            at = None
+            if retry_in is not None:
+                at = engine.escalation_retry_at(current, retry_in, now, self._policy, sample)
+            if at is not None:
+                return engine.escalation_retried(current, error, now, at)
+            return engine.escalation_failed(current, error, now, reached_target=reached_target)
+
+        run = await self._ledger.step(run_id, step)
+        if run.grant is not None and run.grant.state is GrantState.ESCALATING:
+            log.warning(
+                "grant failed; trying again",
+                extra={
+                    "run_id": run_id,
+                    "attempt": run.grant.attempts,
+                    "next_attempt_at": run.grant.next_attempt_at,
+                    "error": error,
+                },
+            )
+        return run
+
+    async def _bind_identity(self, run: Run, rule: DecisionRule | None = None) -> Run:
+        """Record who an approved run's grant goes to, before anything is granted.
+
+        The grant key then names that identity, so the grant is locked, overlapped and
+        revoked as what it is at the target, whatever the mapping says later. A grant
+        that would go to its approver's own identity errors the run instead.
+        """
+        strategy = self._identities.resolver(run)
+        target_key = self._target_key(run)
+        grant = run.grant
+        if grant is None or grant.identity is not None or target_key is None:
+            # Bound already, or a target gone from the config (the escalation says so).
+            return run
+        if strategy is None:
+            return run
+        # One lookup per run, even when the timer's safety net and the approval overlap.
+        async with self._locks.hold(f"identity/{run.id}"):
+            run = await self.get_run(run.id)
+            grant = run.grant
+            if grant is None or grant.state is not GrantState.ESCALATING:
+                return run
+            if grant.identity is not None or self._config.flow_by_name(run.flow) is None:
+                return run
+            identity, failure = await self._identities.of(run)
+            if identity is None:
+                return await self._bind_failed(run, f"identity lookup: {failure}")
+            refusal = await self._identities.approvers_own(run, strategy, identity, rule)
+            if refusal is not None:
+                return await self._bind_failed(run, refusal)
+            # The caller escalates right away, so the timer keeps only its late safety net.
+            return await self._ledger.step(
+                run.id,
+                lambda current: engine.bind_identity(current, target_key, identity),
+                escalating_inline=True,
+            )
+
+    async def _bind_failed(self, run: Run, message: str) -> Run:
+        # Nothing was asked of the target system yet, so there is nothing to take back.
+        now = self._clock.now()
+        return await self._ledger.step(
+            run.id,
+            lambda current: engine.escalation_failed(current, message, now, reached_target=False),
+        )
+
+    @_run_logged
+    async def deescalate(self, run_id: str, known: Run | None = None) -> Run:
+        """Take a run's access away if that is due, honouring overlapping grants."""
+        run = known or await self.get_run(run_id)
+        if run.grant is None or not engine.revoke_due(run, self._clock.now()):
+            return run
+        key = run.grant.key
+        async with self._locks.hold(key):
+            # A committed read is enough: a grant only becomes active (and so covers this
+            # one) under the lock we hold. An approval only adds an escalating grant, which
+            # covers nothing: it waits for the lock and grants again after this revoke, and
+            # if it fails instead, this revoke has already ended the access.
+            current, covering = await self._reader.run_and_cover(run_id, key)
+            if current is None:
+                raise NotFound(f"no run {run_id!r}")
+            run = current
+            due_since = revoke_due_since(run)
+            if run.grant is None or not engine.revoke_due(run, self._clock.now()):
+                return run
+            flow = self._config.flow_by_name(run.flow)
+            if flow is not None and run.grant.attempts == 0:
+                # A failing hook never keeps access in place: it is recorded, not obeyed.
+                hook_error = await self._before(run, flow, "deescalate")
+                run = await self._ledger.record_hook_error(run, "on_deescalate", hook_error)
+            error, output = None, None
+            if not covering:
+                error, output = await self._strategy_calls.call_for_output("deescalate", run)
+            now = self._clock.now()
+            if error is None:
+                observe_lateness(self._metrics, due_since, now)
+                return await self._ledger.step(
+                    run_id, lambda current: engine.deescalated(current, now, covering, output)
+                )
+            sample = self._rng.random()
+            run = await self._ledger.step(
+                run_id,
+                lambda current: engine.deescalation_failed(
+                    current, str(error), now, self._policy, sample, error.permanent
+                ),
+            )
+            log_revoke_failure(run)
+            return run
+
+    @_run_logged
+    async def advance_request(self, run_id: str, known: Run | None = None) -> Run:
+        """Move a request nobody decided on: forward it to its next destinations, or expire it."""
+        run = known or await self.get_run(run_id)
+        now = self._clock.now()
+        if _waiting_step(run, now) is None:
+            return run
+        # One step at a time per run, so its hooks run once even if the timer fires again.
+        async with self._locks.hold(f"waiting/{run_id}"):
+            run = await self.get_run(run_id)
+            step = _waiting_step(run, now)
+            if step is None:
+                return run
+            flow = self._config.flow_by_name(run.flow)
+            if flow is not None:
+                hook_error = await self._before(run, flow, step)
+                await self._ledger.record_hook_error(run, f"on_{step}", hook_error)
+            move = engine.forward_request if step == "request_forward" else engine.expire_request
+            try:
+                return await self._ledger.step(run_id, lambda current: move(current, now))
+            except Conflict:
+                # Decided while the hook ran: the decision stands.
+                return await self.get_run(run_id)
+
+    @_run_logged
+    async def process_due(self, run_id: str) -> None:
+        """Do whatever a run's due time calls for (the timer's entry point)."""
+        run = await self._reader.get_run(run_id)
+        if run is None:
+            return
+        with timer_work():
+            if run.status.value == "requested":
+                await self.advance_request(run_id, known=run)
+            elif run.grant is not None and run.grant.state is GrantState.ESCALATING:
+                await self.escalate(run_id, known=run)
+            else:
+                await self.deescalate(run_id, known=run)
+
+    async def process_due_batch(self, run_ids: Sequence[str]) -> DueReport:
+        """Revoke the due grants among ``run_ids`` in groups (the timer's batch entry point);
+        the report names the runs left for ``process_due``."""
+        return await self._due_revocations(run_ids)
+
+    # Hooks
+
+    async def _redirect_decision(
+        self, hooks: FlowHooks, run_id: str, actor: Actor, approve: bool
+    ) -> Run | tuple[bool, str | None, DecisionRule | None]:
+        """Ask the flow's hooks: who may decide, then on_approve / on_deny.
+
+        Returns the decision to make with the rule to check it by, or the run if a hook
+        failed (and errored it).
+        """
+        run = await self.get_run(run_id)
+        flow = self._config.flow_by_name(run.flow)
+        if flow is None or run.status is not RunStatus.REQUESTED:
+            return approve, None, None  # the engine step answers with the conflict
+        rule = await hooks.decision_rule(run, flow, actor)
+        if not isinstance(rule, DecisionRule):
+            failed = await self._hook_failed(run, "get_permissions", rule)
+            await self.view_run(run_id, actor)
+            return failed
+        refusal = may_decide(rule, run, actor)
+        if refusal is not None:
+            await self.view_run(run_id, actor)
+            raise Forbidden(refusal)
+        step = "approve" if approve else "deny"
+        outcome = await hooks.on(run, flow, step, actor)
+        if not isinstance(outcome, HookOutcome):
+            return await self._hook_failed(run, f"on_{step}", outcome)
+        if outcome.action == "ignore":
+            raise Forbidden(outcome.message or f"the flow's on_{step} hook ignored this decision")
+        if outcome.action == "continue":
+            return approve, None, rule
+        return outcome.action == "approve", outcome.message, rule
+
+    async def _on_request(self, run: Run, flow: Flow, actor: Actor) -> HookOutcome | str:
+        if self._hooks is None:
+            return HookOutcome.CONTINUE
+        return await self._hooks.on(run, flow, "request", actor)
+
+    async def _before(self, run: Run, flow: Flow, step: str) -> str | None:
+        """Run ``on_<step>`` for one of symbox's own steps; the error text if it failed."""
+        if self._hooks is None:
+            return None
+        # A revoke someone asked for is theirs; expiry, forwarding and granting are symbox's.
+        revoker = run.ended_by if step == "deescalate" else None
+        error = await self._hooks.before(run, flow, step, revoker or Actor.system())
+        return None if error is None else f"on_{step}: {error}"
+
+    async def _hook_failed(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:
+        if isinstance(outcome, HookOutcome):
+            return run
+        now = self._clock.now()
+        return await self._ledger.step(
+            run.id, lambda current: engine.hook_failed(current, hook, outcome, now)
+        )
+
+
+def _person(email: str) -> str:
+    """The requester named in a request, in the one spelling symbox keeps for them."""
+    try:
+        return canonical_email(email)
+    except InvalidEmail as error:
+        raise BadRequest(f"user_email: {error}") from None
+
+
+def _waiting_step(run: Run, now: float) -> str | None:
+    """The step a waiting request is due for at ``now``, if any."""
+    if run.status is not RunStatus.REQUESTED:
+        return None
+    if now >= engine.request_expiry(run):
+        return "request_expire"
+    routing = engine.routing_due(run)
+    if routing is not None and routing[0] == "forward" and now >= routing[1]:
+        return "request_forward"
+    return None
