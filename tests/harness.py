@@ -129,6 +129,7 @@ async def harness(
     refusal_limits: RefusalLimits | None = None,
     token_max_ttl: float | None = None,
     notify_retry: NotifyRetry | None = None,
+    timer_concurrency: int = 64,
 ) -> AsyncIterator[Harness]:
     """Start the receiver and symbox; stop both after the body."""
     own_receiver = receiver is None
@@ -148,6 +149,7 @@ async def harness(
             refusal_limits=refusal_limits or RefusalLimits(),
             token_max_ttl=token_max_ttl,
             notify_retry=notify_retry or NotifyRetry(),
+            timer_concurrency=timer_concurrency,
         )
         async with (
             running(config, options, clock, strategies) as app,

@@ -22,7 +22,7 @@ from symbox.metrics import LATENESS_BUCKETS, Metrics
 from symbox.runs.expiry import DueReport
 from symbox.runs.ledger import RunLedger, Step, timer_work
 from symbox.runs.locks import KeyedLocks
-from symbox.runs.strategy_calls import StrategyCalls
+from symbox.runs.strategy_calls import StrategyCalls, due_at
 from symbox.store.reader import DueGrant, Reader
 from symbox.strategies.base import StrategyError
 
@@ -185,15 +185,22 @@ class DueRevocations:
             else:
                 self._locks.release(held.pop(run.id))
         finished: list[_Done] = [_Done(item, None, None, now) for item in work if item.covering]
-        calls = iter([item for item in work if not item.covering])
+        # Oldest due first, as a strategy's gate orders them: the reads come in key order.
+        calls = iter(
+            sorted(
+                (item for item in work if not item.covering),
+                key=lambda item: due_at("deescalate", item.run, now),
+            )
+        )
         arrived = anyio.Event()
 
         async def call_each() -> None:
             nonlocal arrived
             for item in calls:
-                async with self._limiter:
-                    with logs.bound(run_id=item.run.id):
-                        error, output = await self._calls.call_for_output("deescalate", item.run)
+                with logs.bound(run_id=item.run.id):
+                    error, output = await self._calls.call_for_output(
+                        "deescalate", item.run, slot=self._limiter
+                    )
                 finished.append(_Done(item, error, output, self._clock.now()))
                 arrived.set()
 

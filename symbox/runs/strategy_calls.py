@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import anyio
+
 from symbox.clock import Clock
 from symbox.config.call_limits import CallLimits
 from symbox.config.model import Target
@@ -61,9 +63,19 @@ class StrategyCalls:
         return error
 
     async def call_for_output(
-        self, action: str, run: Run, identity: str | None = None
+        self,
+        action: str,
+        run: Run,
+        identity: str | None = None,
+        *,
+        slot: anyio.CapacityLimiter | None = None,
     ) -> tuple[StrategyError | None, Any]:
-        """As ``call``, with what the strategy answered (None if nothing, or too large)."""
+        """As ``call``, with what the strategy answered (None if nothing, or too large).
+
+        ``slot``, if given, is held while the call is made, not while it waits for its turn
+        under its strategy's limits: callers sharing it across strategies would otherwise
+        let later-due calls fill the gate and go before earlier ones still outside it.
+        """
         strategy = self._strategies.get(run.strategy or "")
         target = self._target_of(run)
         if strategy is None or target is None:
@@ -90,7 +102,10 @@ class StrategyCalls:
                 identity=identity or (run.grant.identity if run.grant else None),
                 outputs=run.step_outputs,
             )
-            return await call(request)
+            if slot is None:
+                return await call(request)
+            async with slot:
+                return await call(request)
 
         gate = self._gates.get(run.strategy or "")
         output: Any = None
@@ -99,7 +114,7 @@ class StrategyCalls:
                 answer = await make()
             else:
                 rank = Rank.GRANT if action == "escalate" else Rank.REVOKE
-                answer = await gate.run(rank, _due(action, run, self._clock.now()), make)
+                answer = await gate.run(rank, due_at(action, run, self._clock.now()), make)
             output = _kept(action, run, answer)
         except StrategyError as error:
             outcome = "failed"
@@ -124,7 +139,7 @@ class StrategyCalls:
         return result, output
 
 
-def _due(action: str, run: Run, now: float) -> float:
+def due_at(action: str, run: Run, now: float) -> float:
     """When the call fell due, for its place in the queue: a revocation since its grant's
     expiry (or retry time, if sooner); an escalation since its approval."""
     if action == "escalate":

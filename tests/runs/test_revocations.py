@@ -14,6 +14,7 @@ import pytest
 from symbox.audit.verify import verify_file
 from symbox.runs.expiry import RETRY_AFTER_ERROR
 from symbox.runs.locks import KeyedLocks
+from tests.fakes.configs import access_config
 from tests.harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
@@ -326,3 +327,26 @@ async def test_a_run_changed_while_its_revoke_was_made_is_recorded_as_it_stands(
         assert names == ["request", "approve", "escalate", "deescalate_requested", "deescalate"]
         assert run["events"][-1]["details"]["reason"] == "revoked"
     assert event_counts(tmp_path, "deescalate") == Counter(run_ids)
+
+
+async def test_a_limited_strategy_revokes_a_group_oldest_due_first(tmp_path: Path) -> None:
+    def one_at_a_time(receiver_url: str) -> str:
+        return access_config(receiver_url).replace(
+            'signing_secret = env("SYMBOX_GRANT_SECRET")',
+            'signing_secret = env("SYMBOX_GRANT_SECRET")\n    max_concurrency = 1',
+            1,
+        )
+
+    # Each grant expires 5 s after the one before it. The store reads a group in the order
+    # of the runs' keys (random), and only the timer's 4 calls in flight reach the gate at
+    # once: the gate alone cannot put the group back in order.
+    async with harness(tmp_path, config_text=one_at_a_time, timer_concurrency=4) as h:
+        requesters = [f"user{number}@example.com" for number in range(12)]
+        run_ids = []
+        for requester in requesters:
+            run_ids.append(await escalate(h, requester, duration="10m"))
+            await h.advance(5)
+        await h.advance(10 * 60)
+        await wait_revoked(h, run_ids)
+    revoked = [item.body["requester"]["email"] for item in h.receiver.state.calls("deescalate")]
+    assert revoked == requesters
