@@ -5,17 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    HTTPClientError,
-    NoCredentialsError,
-    NoRegionError,
-    ParamValidationError,
-    PartialCredentialsError,
-)
-
 T = TypeVar("T")
 
 # 4xx codes that mean "not now" rather than "never": throttling, a concurrent change,
@@ -76,6 +65,18 @@ class AwsCallError(Exception):
 
 def classify(operation: str, error: Exception) -> AwsCallError:
     """Turn a botocore failure of ``operation`` into an AwsCallError with a safe message."""
+    # Imported here, not at the top: a failure means botocore is loaded already, and its
+    # exceptions module alone would add ~17 ms to every start, AWS configured or not.
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        HTTPClientError,
+        NoCredentialsError,
+        NoRegionError,
+        ParamValidationError,
+        PartialCredentialsError,
+    )
+
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         code = str(details.get("Code") or "Unknown")
@@ -110,5 +111,9 @@ async def call(operation: str, pending: Awaitable[T]) -> T:
     """Await one AWS call, raising AwsCallError instead of botocore's exceptions."""
     try:
         return await pending
-    except (BotoCoreError, ClientError) as error:
-        raise classify(operation, error) from None
+    except Exception as error:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(error, BotoCoreError | ClientError):
+            raise classify(operation, error) from None
+        raise

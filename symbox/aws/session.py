@@ -7,8 +7,6 @@ from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from botocore.exceptions import BotoCoreError
-
 from symbox.aws.settings import ConnectionSettings, Service
 
 if TYPE_CHECKING:
@@ -91,7 +89,13 @@ class AwsConnection:
                 else:
                     made = session.client(service, endpoint_url=url, config=config)
                 self._clients[service] = await stack.enter_async_context(made)
-        except BotoCoreError as error:
+        except Exception as error:
+            # botocore is loaded by now (the clients come from it); imported here so that a
+            # start without AWS never loads it.
+            from botocore.exceptions import BotoCoreError
+
+            if not isinstance(error, BotoCoreError):
+                raise
             await stack.aclose()
             self._clients.clear()
             where = self.settings.describe()
