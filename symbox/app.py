@@ -51,7 +51,7 @@ from symbox.runs.refusals import RefusalLimits, RefusalRecorder
 from symbox.runs.service import RunService
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations.build import build_integrations
-from symbox.sandbox.integrations.egress import egress_client
+from symbox.sandbox.integrations.egress import egress_client, ssl_contexts
 from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope, environment_scope
 from symbox.sandbox.pool import HookPool
@@ -176,9 +176,10 @@ class App:
         # Every API call authenticates: tokens are kept in memory, checked against the
         # database's count of token changes before each use.
         self.tokens = TokenCache(options.data_dir / DATABASE_NAME, self.reader)
-        self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout)
+        own_tls, hooks_tls = ssl_contexts()
+        self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout, verify=own_tls)
         # Hooks' and custom strategies' own HTTP calls: allow-listed, guarded connections.
-        self._egress_client = egress_client()
+        self._egress_client = egress_client(ssl_context=hooks_tls)
         # AWS clients, one set per distinct credentials and region; opened by serve().
         self.aws = AwsConnections()
         self.slack: SlackApp | None = None

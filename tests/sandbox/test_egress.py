@@ -6,13 +6,19 @@ nothing, so no test here sends a packet anywhere.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import typing
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpcore
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from symbox.config.hosts import AllowList
 from symbox.sandbox.errors import HookError
@@ -25,6 +31,7 @@ from symbox.sandbox.integrations.egress import (
     egress_client,
     is_special,
     special_range,
+    ssl_contexts,
 )
 from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope
@@ -381,3 +388,40 @@ async def test_a_hook_calling_a_public_name_connects_by_its_address(one_worker: 
         await run_hook(one_worker, "public.partner.test", sockets)
     assert caught.value.type_name == "HTTPConnectionError"
     assert sockets.connects == [("93.184.215.14", 80)]
+
+
+def test_one_tls_context_serves_symbox_and_hooks_when_the_environment_names_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    own, hooks = ssl_contexts()
+    assert own is hooks
+
+
+def test_certificates_the_environment_names_are_trusted_by_symbox_not_by_hooks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # One self-signed certificate, as a company's own CA would be given.
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "company-ca")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    bundle = tmp_path / "company.pem"
+    bundle.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    own, hooks = ssl_contexts()
+    assert own is not hooks
+    ours = certificate.public_bytes(serialization.Encoding.DER)
+    assert own.get_ca_certs(binary_form=True) == [ours]
+    assert ours not in hooks.get_ca_certs(binary_form=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+import ssl
 import typing
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
@@ -262,17 +264,34 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+def ssl_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """TLS contexts for symbox's own calls and for hooks' calls, in that order.
+
+    symbox's own trust the certificates ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` name (as
+    httpx does); hooks' trust only the default store. Loading a store costs ~16 ms of
+    start-up, so when the environment names none, one context serves both.
+    """
+    own = httpx.create_ssl_context(trust_env=True)
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return own, httpx.create_ssl_context(trust_env=False)
+    return own, own
+
+
 def egress_client(
-    resolve: Resolver | None = None, network: httpcore.AsyncNetworkBackend | None = None
+    resolve: Resolver | None = None,
+    network: httpcore.AsyncNetworkBackend | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
     """An httpx client for hooks' calls: no proxy or certificates from the environment.
 
     Redirects are not followed by the client: the gateway follows same-host ones itself.
     ``resolve`` and ``network`` replace the system resolver and the sockets beneath the
-    address check, so tests can see what would have been connected to.
+    address check, so tests can see what would have been connected to. ``ssl_context``
+    must trust no certificates from the environment (``ssl_contexts`` makes one).
     """
     # One context for both: loading the system's certificates is most of a client's cost.
-    ssl_context = httpx.create_ssl_context(trust_env=False)
+    if ssl_context is None:
+        ssl_context = httpx.create_ssl_context(trust_env=False)
     transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=False)
     # httpx takes no network backend, so its pool is replaced by one that uses the guard.
     transport._pool = httpcore.AsyncConnectionPool(
