@@ -462,6 +462,9 @@ class App:
         lock: int | None = None
         try:
             lock = lock_data_dir(self.options.data_dir)
+            if self.hook_pool is not None:
+                # The workers' interpreters start while the store opens and the schedule loads.
+                await self.hook_pool.launch()
             await self.writer.open()
             await self.reader.open()
             try:
@@ -475,6 +478,9 @@ class App:
         finally:
             # Cleanup runs to the end even when serve() itself is being cancelled.
             with anyio.CancelScope(shield=True):
+                if self.hook_pool is not None:
+                    # Workers launched for a start that failed before the pool was entered.
+                    await self.hook_pool.aclose()
                 await self._http_client.aclose()
                 await self._egress_client.aclose()
                 await self.aws.aclose()

@@ -230,3 +230,42 @@ resource "sym_log_destination" "audit" {{
             pass
     error = startup_error(caught.value)
     assert str(error) == f"audit destination file:audit: Not a directory: {destination}"
+
+
+def child_processes() -> set[int]:
+    """Process ids whose parent is this process (exited but unreaped ones included)."""
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            children.add(int(stat.parent.name))
+    return children
+
+
+async def test_a_start_that_fails_leaves_no_hook_worker_behind(tmp_path: Path) -> None:
+    # Hook workers are launched before the store opens; this start fails after that.
+    (tmp_path / "impl.py").write_text(
+        "from sym.sdk.annotations import hook\n\n\n@hook\ndef on_request(event):\n    return None\n"
+    )
+    (tmp_path / "not-a-folder").write_text("a file where a folder should be\n")
+    extra = f"""
+resource "sym_log_destination" "audit" {{
+  type     = "file"
+  settings = {{ path = "{tmp_path / "not-a-folder" / "audit.jsonl"}" }}
+}}
+"""
+
+    def config(receiver_url: str) -> str:
+        return access_config(receiver_url, extra=extra).replace(
+            'implementation = "# no hooks"', 'implementation = file("impl.py")', 1
+        )
+
+    before = child_processes()
+    with pytest.raises(BaseExceptionGroup) as caught:
+        async with harness(tmp_path, config_text=config):
+            pass
+    assert isinstance(startup_error(caught.value), StartupError)
+    assert child_processes() == before

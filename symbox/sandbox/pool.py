@@ -147,6 +147,18 @@ class HookPool:
         self._changed = anyio.Event()
         self._started = False
         self._closed = False
+        # Workers launched before the pool is entered, their interpreters still starting.
+        self._launched: list[WorkerProcess] = []
+
+    async def launch(self) -> None:
+        """Start the first workers' processes without waiting for them to be ready.
+
+        A worker's interpreter start is most of symbox's start-up time; launched early, it
+        runs while the caller opens the store. ``async with`` then waits for them (and
+        ``aclose`` stops them if the pool is never entered).
+        """
+        while len(self._launched) < self._prestart:
+            self._launched.append(await self._start())
 
     async def __aenter__(self) -> HookPool:
         self._started = True
@@ -154,10 +166,11 @@ class HookPool:
             # Side by side: a worker's interpreter start is most of symbox's start-up time.
             started: list[WorkerProcess] = []
             failures: list[Exception] = []
+            launched, self._launched = self._launched, []
 
             async def spawn() -> None:
                 try:
-                    worker = await self._start()
+                    worker = launched.pop() if launched else await self._start()
                     await worker.ready(self._startup_timeout)
                     started.append(worker)
                 except Exception as exc:
@@ -206,6 +219,7 @@ class HookPool:
             self._workers.clear()
             self._idle.clear()
             self._fresh.clear()
+            self._launched.clear()
             self._idle_since.clear()
 
     async def call(

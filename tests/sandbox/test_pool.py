@@ -211,6 +211,26 @@ async def test_workers_are_confined_and_reaped() -> None:
     assert [_proc_facts(pid) for pid in pids] == [None, None]
 
 
+async def test_workers_launched_early_serve_the_pool_once_it_is_entered() -> None:
+    pool = HookPool(size=2)
+    await pool.launch()
+    launched = pool.pids
+    assert len(launched) == 2
+    async with pool:
+        # The launched workers are the pool's first ones, not two more.
+        assert pool.pids == launched
+        assert await pool.call(HOOKS, FILE, "trivial", []) == 1
+    assert [_proc_facts(pid) for pid in launched] == [None, None]
+
+
+async def test_workers_launched_for_a_start_that_fails_are_reaped() -> None:
+    pool = HookPool(size=2)
+    await pool.launch()
+    launched = pool.pids
+    await pool.aclose()
+    assert [_proc_facts(pid) for pid in launched] == [None, None]
+
+
 async def test_overhead_and_concurrency(pool: HookPool) -> None:
     for _ in range(20):
         await pool.call(HOOKS, FILE, "trivial")
