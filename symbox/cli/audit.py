@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,10 @@ from symbox.app import DATABASE_NAME
 from symbox.audit.destinations import AUDIT_FILE_NAME
 from symbox.audit.ledger_check import check_delivery
 from symbox.audit.verify import verify_file, verify_files
+from symbox.cli.options import add_data_dir
 
 
-def add_audit_command(
-    commands: Any, add_data_dir: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_audit_command(commands: Any) -> None:
     """Add ``audit verify`` to the command parser."""
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from symbox import __version__
 from symbox.cli.audit import add_audit_command, cmd_audit
-from symbox.cli.options import add_config, add_data_dir, add_variables, operator, table
+from symbox.cli.options import add_config, add_variables
 from symbox.cli.report import add_report_command, cmd_report
 from symbox.cli.run import add_run_command, cmd_run
 from symbox.cli.runs import add_runs_command, cmd_runs
@@ -32,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_validate_command(commands)
     add_tokens_command(commands)
     add_runs_command(commands)
-    add_audit_command(commands, add_data_dir)
-    add_users_command(commands, add_data_dir)
-    add_report_command(commands, add_data_dir)
+    add_audit_command(commands)
+    add_users_command(commands)
+    add_report_command(commands)
     add_import_command(commands)
     add_test_command(commands, add_config, add_variables)
     add_hooks_command(commands, add_config, add_variables)
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tokens": cmd_tokens,
         "runs": cmd_runs,
         "audit": cmd_audit,
-        "users": lambda args: cmd_users(args, operator(), table),
+        "users": cmd_users,
         "report": cmd_report,
         "import": cmd_import,
         "test": cmd_test,

@@ -8,12 +8,13 @@ import io
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import anyio
 
 from symbox.app import DATABASE_NAME
+from symbox.cli.options import add_data_dir, fail
 from symbox.config import parse_duration
 from symbox.config.durations import iso
 from symbox.engine.model import Actor, Run
@@ -111,9 +112,7 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def add_report_command(
-    commands: Any, add_data_dir: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_report_command(commands: Any) -> None:
     """Add ``report`` to the command parser."""
     report = commands.add_parser(
         "report", help="who had what access, when, approved by whom, for how long"
@@ -135,13 +134,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Print the access report of the data folder's database."""
     database = args.data_dir / DATABASE_NAME
     if not database.exists():
-        print(f"symbox: no database at {database} (is --data-dir right?)", file=sys.stderr)
-        return 1
+        return fail(f"no database at {database} (is --data-dir right?)")
     try:
         window = parse_duration(args.since)
     except ValueError as error:
-        print(f"symbox: --since {args.since!r}: {error}", file=sys.stderr)
-        return 1
+        return fail(f"--since {args.since!r}: {error}")
     now = time.time()
 
     async def read() -> tuple[list[Run], list[Run]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,14 +19,13 @@ import anyio
 
 from symbox.app import DATABASE_NAME
 from symbox.audit.entry import system_entry
+from symbox.cli.options import add_data_dir, fail, operator, table
 from symbox.config.durations import iso
 from symbox.engine.model import Actor
 from symbox.store.handle import open_store
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
 from symbox.strategies.identities import SYSTEMS, check_identity, normalise_email
-
-Table = Callable[[Sequence[dict[str, Any]], list[str]], None]
 
 
 class IdentityInUse(Exception):
@@ -133,9 +131,7 @@ async def unset_identities(
     return await writer.submit(job)
 
 
-def add_users_command(
-    commands: Any, add_data_dir: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_users_command(commands: Any) -> None:
     """Add ``users set``, ``users unset`` and ``users list`` to the command parser."""
     users = commands.add_parser("users", help="set, remove and list users' identities")
     actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
@@ -168,11 +164,6 @@ def add_users_command(
         add_data_dir(parser)
 
 
-def _fail(message: str) -> int:
-    print(f"symbox: {message}", file=sys.stderr)
-    return 1
-
-
 def _show(email: str, changes: list[Change]) -> None:
     if not changes:
         print(f"{email}: nothing changed")
@@ -182,17 +173,17 @@ def _show(email: str, changes: list[Change]) -> None:
         print(f"{email}: {what} {change.identity or 'removed'} (was {before})")
 
 
-def cmd_users(args: argparse.Namespace, operator: Actor, table: Table) -> int:
+def cmd_users(args: argparse.Namespace) -> int:
     """Run one ``symbox users`` action against the data folder's database."""
     database: Path = args.data_dir / DATABASE_NAME
     if not database.exists():
-        return _fail(f"no database at {database}: start symbox run first, or fix --data-dir")
+        return fail(f"no database at {database}: start symbox run first, or fix --data-dir")
     email = ""
     if args.users_command != "list":
         try:
             email = normalise_email(args.email)
         except ValueError as error:
-            return _fail(str(error))
+            return fail(str(error))
 
     async def set_() -> int:
         wanted = {
@@ -202,14 +193,14 @@ def cmd_users(args: argparse.Namespace, operator: Actor, table: Table) -> int:
         }
         if not wanted:
             flags = " or ".join(f"--{name}" for name in SYSTEMS)
-            return _fail(f"say which identity to set: {flags}")
+            return fail(f"say which identity to set: {flags}")
         return await change(partial(set_identities, identities=wanted))
 
     async def unset() -> int:
         systems = [name for name in SYSTEMS if getattr(args, name)]
         if not systems:
             flags = " or ".join(f"--{name}" for name in SYSTEMS)
-            return _fail(f"say which identity to remove: {flags}")
+            return fail(f"say which identity to remove: {flags}")
         return await change(partial(unset_identities, systems=systems))
 
     async def change(apply: Callable[..., Awaitable[list[Change]]]) -> int:
@@ -217,10 +208,10 @@ def cmd_users(args: argparse.Namespace, operator: Actor, table: Table) -> int:
         async with open_store(database) as store:
             try:
                 changes = await apply(
-                    store.writer, email, now=time.time(), actor=operator, force=args.force
+                    store.writer, email, now=time.time(), actor=operator(), force=args.force
                 )
             except IdentityInUse as error:
-                return _fail(str(error))
+                return fail(str(error))
         _show(email, changes)
         return 0
 
@@ -240,4 +231,4 @@ def cmd_users(args: argparse.Namespace, operator: Actor, table: Table) -> int:
     try:
         return anyio.run(actions[args.users_command])
     except (ValueError, sqlite3.Error) as error:
-        return _fail(str(error))
+        return fail(str(error))
