@@ -6,8 +6,8 @@ nothing, so no test here sends a packet anywhere.
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
+import ssl
 import typing
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,6 @@ from typing import Any
 import anyio
 import httpcore
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from symbox.config.hosts import AllowList
 from symbox.sandbox.errors import HookError
@@ -37,6 +33,7 @@ from symbox.sandbox.integrations.http import HttpGateway
 from symbox.sandbox.integrations.scope import CallScope
 from symbox.sandbox.pool import HookPool
 from symbox.sandbox.sdk.exceptions import HTTPRefusedError
+from tests.fakes.smtp import self_signed
 from tests.sandbox.sources import hook_source
 
 pytestmark = pytest.mark.anyio
@@ -402,26 +399,11 @@ def test_one_tls_context_serves_symbox_and_hooks_when_the_environment_names_none
 def test_certificates_the_environment_names_are_trusted_by_symbox_not_by_hooks(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # One self-signed certificate, as a company's own CA would be given.
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "company-ca")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    bundle = tmp_path / "company.pem"
-    bundle.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    # A self-signed CA certificate, as a company's own would be given.
+    bundle = self_signed(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     own, hooks = ssl_contexts()
     assert own is not hooks
-    ours = certificate.public_bytes(serialization.Encoding.DER)
+    ours = ssl.PEM_cert_to_DER_cert(bundle.read_text())
     assert own.get_ca_certs(binary_form=True) == [ours]
     assert ours not in hooks.get_ca_certs(binary_form=True)
