@@ -48,6 +48,7 @@ from symbox.runs.locks import KeyedLocks
 from symbox.runs.reconcile import DEFAULT_INTERVAL as DEFAULT_RECONCILE_INTERVAL
 from symbox.runs.reconcile import Reconciler
 from symbox.runs.refusals import RefusalLimits, RefusalRecorder
+from symbox.runs.revocations import STRATEGY_BACKLOG
 from symbox.runs.service import RunService
 from symbox.sandbox.hooks import HookRunner
 from symbox.sandbox.integrations.build import build_integrations
@@ -98,6 +99,8 @@ class Options:
     strategy_timeout: float = 10.0
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     timer_concurrency: int = 64
+    # Due revocations one strategy may have taken on at once; its others wait a second.
+    revoke_backlog: int = STRATEGY_BACKLOG
     # Seconds between reconciliation passes (one also runs at start).
     reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL
     shutdown_grace: float = 10.0
@@ -177,7 +180,14 @@ class App:
         # database's count of token changes before each use.
         self.tokens = TokenCache(options.data_dir / DATABASE_NAME, self.reader)
         own_tls, hooks_tls = ssl_contexts()
-        self._http_client = httpx.AsyncClient(timeout=options.strategy_timeout, verify=own_tls)
+        # No cap on connections across hosts (httpx's default is 100): one target that hangs
+        # would otherwise take every connection the others' grants, revokes, notifications
+        # and audit posts wait for. Callers bound their own calls in flight.
+        self._http_client = httpx.AsyncClient(
+            timeout=options.strategy_timeout,
+            verify=own_tls,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+        )
         # Hooks' and custom strategies' own HTTP calls: allow-listed, guarded connections.
         self._egress_client = egress_client(ssl_context=hooks_tls)
         # AWS clients, one set per distinct credentials and region; opened by serve().
@@ -322,6 +332,7 @@ class App:
             hook_integrations=environment_integrations(config, stored),
             notifications=NotificationPlan(config, slack_key) if senders else None,
             revoke_concurrency=options.timer_concurrency,
+            revoke_backlog=options.revoke_backlog,
         )
         self.refusals = RefusalRecorder(
             clock=self.clock,

@@ -19,6 +19,7 @@ from symbox.engine.model import Actor
 from symbox.engine.schedule import RetryPolicy
 from symbox.notify.deliver import NotifyRetry
 from symbox.runs.refusals import RefusalLimits
+from symbox.runs.revocations import STRATEGY_BACKLOG
 from symbox.strategies.base import AccessStrategy
 from tests.fakes.clock import FakeClock
 from tests.fakes.configs import GRANT_SECRET, access_config, write_config
@@ -130,6 +131,7 @@ async def harness(
     token_max_ttl: float | None = None,
     notify_retry: NotifyRetry | None = None,
     timer_concurrency: int = 64,
+    revoke_backlog: int = STRATEGY_BACKLOG,
 ) -> AsyncIterator[Harness]:
     """Start the receiver and symbox; stop both after the body."""
     own_receiver = receiver is None
@@ -150,6 +152,7 @@ async def harness(
             token_max_ttl=token_max_ttl,
             notify_retry=notify_retry or NotifyRetry(),
             timer_concurrency=timer_concurrency,
+            revoke_backlog=revoke_backlog,
         )
         async with (
             running(config, options, clock, strategies) as app,

@@ -21,26 +21,38 @@ MAX_RETRY_AFTER_ERROR = 600.0
 # Sleeps are re-checked at least this often, so a wall-clock step or a suspended machine
 # delays a revocation by at most this much.
 MAX_SLEEP = 30.0
-# Due runs handed to the batch handler at once, and batches in flight at once.
+# Due runs handed to the batch handler at once, and batches being read at once.
 BATCH_SIZE = 1024
 BATCHES_IN_FLIGHT = 4
+# Runs a batch handler deferred (their strategy has all the work it may hold) are looked
+# at again this much later.
+DEFERRED_FOR = 1.0
 
 
 @dataclass(frozen=True)
 class DueReport:
-    """What a batch handler did with due runs; the rest of them it finished."""
+    """What a batch handler took on from due runs, and what it left.
+
+    The handler returns once it has read its runs; ``rest``, if any, is the work it took
+    on (strategy calls and their commits), awaited afterwards without holding the timer
+    back, and returns the runs whose processing raised. Every run of the batch is left
+    (``single``, ``deferred``, ``failed``) or finished by the end of ``rest``.
+    """
 
     # Runs it left to be processed one by one (not revocations, or their lock was busy).
     single: Sequence[str] = ()
     # Runs whose processing raised, with the error: looked at again after a back-off.
     failed: Mapping[str, Exception] = field(default_factory=dict)
+    # Runs it had no room for (their strategy is backed up): looked at again DEFERRED_FOR on.
+    deferred: Sequence[str] = ()
+    rest: Callable[[], Awaitable[Mapping[str, Exception]]] | None = None
 
 
 class DueBatch(Protocol):
     """Processes many due runs at once (revocations in groups)."""
 
     async def __call__(self, run_ids: Sequence[str]) -> DueReport:
-        """Process ``run_ids``; say which were left for one-by-one processing or failed."""
+        """Take on ``run_ids``; say which were left for one-by-one processing or failed."""
         ...
 
 
@@ -48,7 +60,9 @@ class ExpiryTimer:
     """Drives an ExpirySchedule: at most ``concurrency`` due runs are processed at once.
 
     With a ``batch`` handler, due runs go to it up to BATCH_SIZE at a time (at most
-    BATCHES_IN_FLIGHT batches at once); what it leaves is processed one by one.
+    BATCHES_IN_FLIGHT batches being read at once); what it leaves is processed one by one.
+    The work a batch took on does not hold the timer: a strategy that hangs delays only
+    its own runs.
     """
 
     def __init__(
@@ -128,13 +142,25 @@ class ExpiryTimer:
                 report = DueReport(failed=dict.fromkeys(due, raised))
         finally:
             self._batches.release()
-        left = set(report.single) | set(report.failed)
+        if report.deferred:
+            later = self._clock.now() + DEFERRED_FOR
+            self._rearm(report.deferred, later)
+            self.armed(later)
+        if report.single:
+            workers.start_soon(self._start_each, report.single, workers)
+        failed = dict(report.failed)
+        if report.rest is not None:
+            try:
+                failed.update(await report.rest())
+            except Exception as raised:
+                left = {*report.single, *report.deferred, *failed}
+                failed.update({run_id: raised for run_id in due if run_id not in left})
+        left = {*report.single, *report.deferred, *failed}
         for run_id in due:
             if run_id not in left:
                 self._failures.pop(run_id, None)
-        for run_id, error in report.failed.items():
+        for run_id, error in failed.items():
             self._failed(run_id, error)
-        await self._start_each(report.single, workers)
 
     async def _sleep(self, deadline: float | None) -> None:
         self._sleeping_until = deadline

@@ -6,7 +6,8 @@ from __future__ import annotations
 import ast
 import logging
 import random
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,7 +20,7 @@ from symbox.engine import runs as engine
 from symbox.engine.model import GrantState, Run, RunStatus
 from symbox.engine.schedule import RetryPolicy
 from symbox.metrics import LATENESS_BUCKETS, Metrics
-from symbox.runs.expiry import DueReport
+from symbox.runs.expiry import BATCH_SIZE, BATCHES_IN_FLIGHT, DueReport
 from symbox.runs.ledger import RunLedger, Step, timer_work
 from symbox.runs.locks import KeyedLocks
 from symbox.runs.strategy_calls import StrategyCalls, due_at
@@ -32,6 +33,12 @@ log = logging.getLogger(__name__)
 _REVOKING = frozenset(
     {GrantState.ACTIVE.value, GrantState.REVOKING.value, GrantState.FAILING.value}
 )
+# Revocations one strategy may have taken on and not yet committed: as many as the timer
+# reads at once, so a backed-up strategy still takes its share of a burst.
+STRATEGY_BACKLOG = BATCH_SIZE * BATCHES_IN_FLIGHT
+# Seconds a group waits for room with a strategy that has all it may hold before its runs
+# of that strategy are deferred.
+ROOM_WAIT = 0.5
 # Hooks a revocation runs; a flow defining one keeps its runs on the one-by-one path.
 _REVOKE_HOOKS = frozenset({"on_deescalate", "after_deescalate"})
 
@@ -115,6 +122,11 @@ class DueRevocations:
     the one-by-one path) from before the run is read until its outcome is committed, so
     no other grant or revoke of that access interleaves. Runs of flows with revocation
     hooks, and due work that is not a revocation, go the one-by-one path too.
+
+    Each strategy has its own calls in flight (``concurrency``) and holds at most
+    ``backlog`` revocations taken on and not yet committed; its runs beyond that wait a
+    moment for room, then are deferred. So a strategy whose target hangs holds up its
+    own revocations only.
     """
 
     def __init__(
@@ -131,6 +143,7 @@ class DueRevocations:
         rng: random.Random,
         hooks: bool,
         concurrency: int = 64,
+        backlog: int = STRATEGY_BACKLOG,
     ) -> None:
         self._config = config
         self._reader = reader
@@ -142,15 +155,20 @@ class DueRevocations:
         self._policy = policy
         self._rng = rng
         self._hooked = flows_with_revoke_hooks(config) if hooks else frozenset()
-        # Strategy calls in flight at once, across every batch.
-        self._limiter = anyio.CapacityLimiter(concurrency)
         self._concurrency = concurrency
+        self._backlog = backlog
+        # By strategy: calls in flight (across every batch), and revocations taken on.
+        self._slots: dict[str, anyio.CapacityLimiter] = {}
+        self._taken: Counter[str] = Counter()
+        # Set when a strategy's revocations are committed: room for more.
+        self._room: dict[str, anyio.Event] = {}
 
     async def __call__(self, run_ids: Sequence[str]) -> DueReport:
-        """Revoke what is due among ``run_ids``; the rest is left for one-by-one processing."""
+        """Take on what is due among ``run_ids``; the rest is left for one-by-one processing."""
         single: list[str] = []
-        failed: dict[str, Exception] = {}
+        deferred: list[str] = []
         held: dict[str, str] = {}
+        work: list[_Revocation] = []
         try:
             for grant in await self._reader.due_grants(run_ids):
                 if not self._batchable(grant):
@@ -161,11 +179,21 @@ class DueRevocations:
                     # Its access is being granted, revoked or reconciled: wait for it there.
                     single.append(grant.id)
             if held:
-                await self._revoke(held, failed)
-        finally:
-            for key in held.values():
-                self._locks.release(key)
-        return DueReport(single=single, failed=failed)
+                await self._take_on(held, work, deferred)
+        except BaseException:
+            taken = {item.run.id: item.run.strategy or "" for item in work if not item.covering}
+            self._uncount(taken, list(taken))
+            self._release(held, held)
+            raise
+        if deferred:
+            self._metrics.count(
+                "symbox_revocations_deferred_total",
+                "Due revocations put off for a second: their strategy had all it may hold.",
+                len(deferred),
+            )
+        if not held:
+            return DueReport(single=single, deferred=deferred)
+        return DueReport(single=single, deferred=deferred, rest=partial(self._revoke, work, held))
 
     def _batchable(self, grant: DueGrant) -> bool:
         return (
@@ -174,49 +202,123 @@ class DueRevocations:
             and grant.flow not in self._hooked
         )
 
-    async def _revoke(self, held: dict[str, str], failed: dict[str, Exception]) -> None:
-        """Call the strategies side by side; commit what finished while the last commit ran."""
+    async def _take_on(
+        self, held: dict[str, str], work: list[_Revocation], deferred: list[str]
+    ) -> None:
+        """Read the locked runs; add those due that their strategy has room for to ``work``."""
         # A committed read is enough, as on the one-by-one path: we hold every run's key.
         now = self._clock.now()
-        work = []
+        full: set[str] = set()
+        own: Counter[str] = Counter()
         for run, covering in await self._reader.runs_and_covers(list(held)):
-            if run.grant is not None and engine.revoke_due(run, now):
-                work.append(_Revocation(run, covering, revoke_due_since(run)))
-            else:
+            strategy = run.strategy or ""
+            if run.grant is None or not engine.revoke_due(run, now):
                 self._locks.release(held.pop(run.id))
-        finished: list[_Done] = [_Done(item, None, None, now) for item in work if item.covering]
-        # Oldest due first, as a strategy's gate orders them: the reads come in key order.
-        calls = iter(
-            sorted(
-                (item for item in work if not item.covering),
-                key=lambda item: due_at("deescalate", item.run, now),
-            )
-        )
-        arrived = anyio.Event()
+            elif covering:
+                work.append(_Revocation(run, covering, revoke_due_since(run)))
+            elif strategy in full or not await self._room_for(strategy, own[strategy]):
+                # Backed up (its target may hang): looked at again later, not waited for.
+                full.add(strategy)
+                self._locks.release(held.pop(run.id))
+                deferred.append(run.id)
+            else:
+                self._taken[strategy] += 1
+                own[strategy] += 1
+                work.append(_Revocation(run, covering, revoke_due_since(run)))
 
-        async def call_each() -> None:
-            nonlocal arrived
-            for item in calls:
-                with logs.bound(run_id=item.run.id):
-                    error, output = await self._calls.call_for_output(
-                        "deescalate", item.run, slot=self._limiter
+    async def _room_for(self, strategy: str, own: int) -> bool:
+        """Whether ``strategy`` may take on one more revocation, waiting ROOM_WAIT at most.
+
+        A strategy working through a burst makes room with each group it commits, so
+        its next runs wait a moment, as the timer would; one whose calls hang does not.
+        ``own`` of its runs are this group's, whose calls have not started: no room is
+        waited for when only they fill it.
+        """
+        if self._taken[strategy] < self._backlog:
+            return True
+        if self._taken[strategy] <= own:
+            return False
+        deadline = self._clock.now() + ROOM_WAIT
+        while self._taken[strategy] >= self._backlog and self._clock.now() < deadline:
+            room = self._room.setdefault(strategy, anyio.Event())
+            async with anyio.create_task_group() as race:
+
+                async def until_deadline() -> None:
+                    await self._clock.sleep_until(deadline)
+                    race.cancel_scope.cancel()
+
+                race.start_soon(until_deadline)
+                await room.wait()
+                race.cancel_scope.cancel()
+        return self._taken[strategy] < self._backlog
+
+    def _release(self, held: dict[str, str], run_ids: Iterable[str]) -> None:
+        for run_id in list(run_ids):
+            key = held.pop(run_id, None)
+            if key is not None:
+                self._locks.release(key)
+
+    async def _revoke(self, work: list[_Revocation], held: dict[str, str]) -> dict[str, Exception]:
+        """Call the strategies side by side; commit what finished while the last commit ran."""
+        failed: dict[str, Exception] = {}
+        uncounted = {item.run.id: item.run.strategy or "" for item in work if not item.covering}
+        try:
+            now = self._clock.now()
+            finished = [_Done(item, None, None, now) for item in work if item.covering]
+            # Each strategy's calls oldest due first, as its gate orders them (the reads
+            # come in key order), by workers of its own: one strategy's slow calls never
+            # hold a place another's call could use.
+            by_strategy: dict[str, list[_Revocation]] = defaultdict(list)
+            for item in work:
+                if not item.covering:
+                    by_strategy[item.run.strategy or ""].append(item)
+            arrived = anyio.Event()
+
+            async def call_each(strategy: str, calls: Iterator[_Revocation]) -> None:
+                nonlocal arrived
+                slot = self._slots.get(strategy)
+                if slot is None:
+                    slot = self._slots[strategy] = anyio.CapacityLimiter(self._concurrency)
+                for item in calls:
+                    with logs.bound(run_id=item.run.id):
+                        error, output = await self._calls.call_for_output(
+                            "deescalate", item.run, slot=slot
+                        )
+                    finished.append(_Done(item, error, output, self._clock.now()))
+                    arrived.set()
+
+            remaining = len(work)
+            async with anyio.create_task_group() as group:
+                for strategy, items in by_strategy.items():
+                    calls = iter(
+                        sorted(items, key=lambda item: due_at("deescalate", item.run, now))
                     )
-                finished.append(_Done(item, error, output, self._clock.now()))
-                arrived.set()
+                    for _ in range(min(len(items), self._concurrency)):
+                        group.start_soon(call_each, strategy, calls)
+                while remaining:
+                    if not finished:
+                        await arrived.wait()
+                        arrived = anyio.Event()
+                    group_done, finished[:] = list(finished), []
+                    remaining -= len(group_done)
+                    await self._commit(group_done, failed)
+                    done_ids = [done.revocation.run.id for done in group_done]
+                    self._uncount(uncounted, done_ids)
+                    self._release(held, done_ids)
+        finally:
+            self._uncount(uncounted, list(uncounted))
+            self._release(held, held)
+        return failed
 
-        remaining = len(work)
-        async with anyio.create_task_group() as group:
-            for _ in range(min(remaining - len(finished), self._concurrency)):
-                group.start_soon(call_each)
-            while remaining:
-                if not finished:
-                    await arrived.wait()
-                    arrived = anyio.Event()
-                group_done, finished[:] = list(finished), []
-                remaining -= len(group_done)
-                await self._commit(group_done, failed)
-                for done in group_done:
-                    self._locks.release(held.pop(done.revocation.run.id))
+    def _uncount(self, uncounted: dict[str, str], run_ids: list[str]) -> None:
+        """No longer count ``run_ids`` (those still counted) as taken on by their strategy."""
+        for run_id in run_ids:
+            strategy = uncounted.pop(run_id, None)
+            if strategy is not None:
+                self._taken[strategy] -= 1
+                room = self._room.pop(strategy, None)
+                if room is not None:
+                    room.set()
 
     async def _commit(self, group: list[_Done], failed: dict[str, Exception]) -> None:
         """Record a group of revocations (done or failed) in one writer job."""

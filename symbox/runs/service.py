@@ -35,6 +35,7 @@ from symbox.runs.grant_identities import GrantIdentities
 from symbox.runs.ledger import RunLedger, timer_work
 from symbox.runs.locks import KeyedLocks
 from symbox.runs.revocations import (
+    STRATEGY_BACKLOG,
     DueRevocations,
     log_revoke_failure,
     observe_lateness,
@@ -95,6 +96,7 @@ class RunService:
         hook_integrations: Mapping[str, EnvironmentIntegrations] | None = None,
         notifications: Callable[[Run, Sequence[RunEvent]], Sequence[Outgoing]] | None = None,
         revoke_concurrency: int = 64,
+        revoke_backlog: int = STRATEGY_BACKLOG,
     ) -> None:
         self._config = config
         self._reader = reader
@@ -151,6 +153,7 @@ class RunService:
             rng=self._rng,
             hooks=self._hooks is not None,
             concurrency=revoke_concurrency,
+            backlog=revoke_backlog,
         )
         # Extending escalated runs: the API and Slack call it directly.
         self.extensions = RunExtensions(

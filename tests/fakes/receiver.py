@@ -42,6 +42,8 @@ class ReceiverState:
     refuse_escalations: int | None = None
     # Seconds each revoke takes to answer after it was applied (a slow target).
     revoke_delay: float = 0.0
+    # While set and not yet released, every revoke hangs until it is (a target that hangs).
+    revoke_hold: threading.Event | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def calls(self, action: str) -> list[Received]:
@@ -87,6 +89,8 @@ class GrantReceiver(LoopbackHttp):
                     )
                 if body["action"] == "deescalate" and state.revoke_delay:
                     time.sleep(state.revoke_delay)
+                if body["action"] == "deescalate" and state.revoke_hold is not None:
+                    state.revoke_hold.wait(timeout=60)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

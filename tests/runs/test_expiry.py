@@ -13,6 +13,7 @@ from symbox.engine.schedule import ExpirySchedule
 from symbox.runs.expiry import (
     BATCH_SIZE,
     BATCHES_IN_FLIGHT,
+    DEFERRED_FOR,
     RETRY_AFTER_ERROR,
     DueReport,
     ExpiryTimer,
@@ -243,3 +244,97 @@ async def test_pausing_leaves_runs_a_batch_left_unstarted_armed() -> None:
         release.set()
     assert len(started) == 1
     assert len(schedule.pop_due(0.0, limit=10)) == 2
+
+
+async def test_work_a_batch_took_on_does_not_hold_the_timer_back() -> None:
+    clock = FakeClock(start=0.0)
+    schedule = ExpirySchedule()
+    hanging = anyio.Event()
+    taken: list[list[str]] = []
+    finished: list[str] = []
+
+    async def process(run_id: str) -> None:
+        raise AssertionError("nothing is left for one-by-one processing")
+
+    async def batches(run_ids: Sequence[str]) -> DueReport:
+        taken.append(list(run_ids))
+
+        async def rest() -> dict[str, Exception]:
+            await hanging.wait()
+            finished.extend(run_ids)
+            return {}
+
+        return DueReport(rest=rest)
+
+    timer = ExpiryTimer(schedule, clock, process, batch=batches)
+    count = BATCHES_IN_FLIGHT + 2
+    async with anyio.create_task_group() as group:
+        group.start_soon(timer.run)
+        for number in range(count):
+            schedule.set(f"r{number}", float(number))
+            timer.armed(float(number))
+            clock.set(float(number))
+            await settle()
+        # Every group was taken on while the work of the first ones still hangs.
+        assert taken == [[f"r{number}"] for number in range(count)]
+        assert finished == []
+        hanging.set()
+        await settle()
+        timer.pause()
+    assert sorted(finished) == [f"r{number}" for number in range(count)]
+    assert len(schedule) == 0
+
+
+async def test_runs_a_batch_deferred_are_looked_at_again_a_moment_later() -> None:
+    clock = FakeClock(start=0.0)
+    schedule = ExpirySchedule()
+    seen: list[tuple[float, list[str]]] = []
+
+    async def process(run_id: str) -> None:
+        raise AssertionError("nothing is left for one-by-one processing")
+
+    async def batches(run_ids: Sequence[str]) -> DueReport:
+        seen.append((clock.now(), sorted(run_ids)))
+        # Answered once the timer has gone to sleep: it must wake for what is put off.
+        await settle()
+        # The first time, "b" is put off; then it is done.
+        return DueReport(deferred=["b"] if len(seen) == 1 else [])
+
+    timer = ExpiryTimer(schedule, clock, process, batch=batches)
+    schedule.load([("a", 0.0), ("b", 0.0)])
+    async with anyio.create_task_group() as group:
+        group.start_soon(timer.run)
+        for _ in range(3):
+            await settle()
+        assert schedule.next_due() == DEFERRED_FOR
+        clock.set(DEFERRED_FOR)
+        for _ in range(3):
+            await settle()
+        timer.pause()
+    assert seen == [(0.0, ["a", "b"]), (DEFERRED_FOR, ["b"])]
+    assert len(schedule) == 0
+
+
+async def test_a_batch_whose_work_raises_backs_off_the_runs_it_took_on() -> None:
+    clock = FakeClock(start=0.0)
+    schedule = ExpirySchedule()
+    singles: list[str] = []
+
+    async def process(run_id: str) -> None:
+        singles.append(run_id)
+
+    async def batches(run_ids: Sequence[str]) -> DueReport:
+        async def rest() -> dict[str, Exception]:
+            raise RuntimeError("the store is gone")
+
+        return DueReport(single=["s"], deferred=["d"], rest=rest)
+
+    timer = ExpiryTimer(schedule, clock, process, batch=batches)
+    schedule.load([("s", 0.0), ("d", 0.0), ("a", 0.0), ("b", 0.0)])
+    async with anyio.create_task_group() as group:
+        group.start_soon(timer.run)
+        await settle()
+        timer.pause()
+    assert singles == ["s"]
+    assert schedule.pop_due(DEFERRED_FOR, limit=10) == ["d"]
+    assert sorted(schedule.pop_due(RETRY_AFTER_ERROR, limit=10)) == ["a", "b"]

@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import anyio
 import pytest
 
 from symbox.audit.verify import verify_file
-from symbox.runs.expiry import RETRY_AFTER_ERROR
+from symbox.runs.expiry import BATCHES_IN_FLIGHT, RETRY_AFTER_ERROR
 from symbox.runs.locks import KeyedLocks
-from tests.fakes.configs import access_config
+from symbox.runs.revocations import ROOM_WAIT
+from tests.fakes.configs import GRANT_SECRET, access_config
+from tests.fakes.receiver import GrantReceiver
 from tests.harness import Harness, harness
 
 pytestmark = pytest.mark.anyio
@@ -350,3 +355,208 @@ async def test_a_limited_strategy_revokes_a_group_oldest_due_first(tmp_path: Pat
         await wait_revoked(h, run_ids)
     revoked = [item.body["requester"]["email"] for item in h.receiver.state.calls("deescalate")]
     assert revoked == requesters
+
+
+def with_legacy_strategy(legacy_url: str) -> Callable[[str], str]:
+    """The access config plus a second http strategy, to ``legacy_url``, and its flow."""
+    extra = f"""
+resource "sym_target" "legacy_db" {{
+  type = "custom"
+  name = "legacy-db"
+  settings = {{
+    identifier = "legacy"
+  }}
+}}
+
+resource "sym_strategy" "legacy" {{
+  type    = "http"
+  name    = "legacy"
+  targets = [sym_target.legacy_db.id]
+  settings = {{
+    url            = "{legacy_url}"
+    signing_secret = env("SYMBOX_GRANT_SECRET")
+  }}
+}}
+
+resource "sym_flow" "legacy" {{
+  name           = "legacy"
+  implementation = "# no hooks"
+  environment_id = sym_environment.main.id
+  vars = {{
+    approvers = "alice@example.com,bot:ci"
+  }}
+  params {{
+    strategy_id = sym_strategy.legacy.id
+    allow_duplicate_requests = true
+    prompt_field {{
+      name = "reason"
+      type = "string"
+    }}
+    prompt_field {{
+      name           = "duration"
+      type           = "duration"
+      allowed_values = ["1m", "10m", "1h"]
+    }}
+  }}
+}}
+"""
+    return lambda url: access_config(url, extra=extra)
+
+
+def sent_at_least(receiver: GrantReceiver, count: int) -> bool:
+    return len(receiver.state.calls("deescalate")) >= count
+
+
+async def escalate_legacy(h: Harness, requester: str) -> str:
+    response = await h.call(
+        "POST",
+        "/api/v1/events/request",
+        "ci",
+        {
+            "flow": "legacy",
+            "user_email": requester,
+            "flow_inputs": {"reason": "x", "duration": "1m", "target": "legacy-db"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    run_id = str(response.json()["run_id"])
+    assert (await h.approve(run_id)).json()["status"] == "escalated"
+    return run_id
+
+
+async def test_a_strategy_whose_target_hangs_holds_up_only_its_own_revocations(
+    tmp_path: Path,
+) -> None:
+    legacy = GrantReceiver(GRANT_SECRET).start()
+    legacy.state.revoke_hold = threading.Event()
+    try:
+        async with harness(
+            tmp_path, config_text=with_legacy_strategy(legacy.url), timer_concurrency=4
+        ) as h:
+            try:
+                # More hanging revokes than calls in flight, falling due in more groups
+                # than the timer reads at once.
+                hanging: list[str] = []
+                for wave in range(BATCHES_IN_FLIGHT + 1):
+                    hanging += [
+                        await escalate_legacy(h, f"old{wave}-{number}@example.com")
+                        for number in range(3)
+                    ]
+                    await h.advance(60)
+                    await h.wait_for(
+                        partial(sent_at_least, legacy, min(len(hanging), 4)),
+                        "the legacy target to be sent revokes",
+                    )
+                # Grants through the other strategy, falling due with and after them.
+                together = await escalate_many(h, 3)
+                await h.advance(30)
+                after = [await escalate(h, f"late{number}@example.com") for number in range(3)]
+                await h.advance(60)
+                await wait_revoked(h, together + after)
+                # ...while every call to the legacy target still hangs: none has failed or
+                # timed out, and no more than its calls in flight were made.
+                assert len(legacy.state.calls("deescalate")) == 4
+                for run_id in hanging:
+                    grant = (await h.run(run_id))["grant"]
+                    assert grant["state"] == "active" and grant["attempts"] == 0, grant
+            finally:
+                legacy.state.revoke_hold.set()
+            await wait_revoked(h, hanging)
+        assert len(legacy.state.calls("deescalate")) == len(hanging)
+        check_audit(tmp_path)
+    finally:
+        legacy.stop()
+
+
+async def test_a_backed_up_strategy_defers_what_it_has_no_room_for(tmp_path: Path) -> None:
+    legacy = GrantReceiver(GRANT_SECRET).start()
+    legacy.state.revoke_hold = threading.Event()
+    try:
+        async with harness(
+            tmp_path,
+            config_text=with_legacy_strategy(legacy.url),
+            timer_concurrency=1,
+            revoke_backlog=2,
+        ) as h:
+            try:
+                hanging = [await escalate_legacy(h, f"old{n}@example.com") for n in range(5)]
+                await h.advance(60)
+
+                async def deferred(count: int) -> bool:
+                    # Time moves on while we look: the runs beyond the backlog wait a
+                    # moment (ROOM_WAIT) for room before they are put off.
+                    await h.advance(ROOM_WAIT / 5)
+                    metrics = await h.app.metrics_text()
+                    return f"symbox_revocations_deferred_total {count}" in metrics
+
+                await h.wait_for(lambda: deferred(3), "the runs beyond the backlog to be put off")
+                await h.wait_for(partial(sent_at_least, legacy, 1), "a revoke to be sent")
+                # Put off, not failed: looked at again a second on, still without room.
+                await h.wait_for(lambda: deferred(6), "the timer to look at them again")
+                assert len(legacy.state.calls("deescalate")) == 1
+                for run_id in hanging:
+                    grant = (await h.run(run_id))["grant"]
+                    assert grant["state"] == "active" and grant["attempts"] == 0, grant
+            finally:
+                legacy.state.revoke_hold.set()
+
+            # As the target answers, room is made and the rest are taken on.
+            async def all_revoked() -> bool:
+                await h.advance(1)
+                states = [(await h.run(run_id))["grant"]["state"] for run_id in hanging]
+                return states == ["revoked"] * len(hanging)
+
+            await h.wait_for(all_revoked, "every grant to be revoked")
+        revoked = {item.body["requester"]["email"] for item in legacy.state.calls("deescalate")}
+        assert revoked == {f"old{n}@example.com" for n in range(5)}
+        check_audit(tmp_path)
+    finally:
+        legacy.stop()
+
+
+async def test_hanging_calls_to_one_target_leave_connections_for_the_others(
+    tmp_path: Path,
+) -> None:
+    legacy = GrantReceiver(GRANT_SECRET).start()
+    legacy.state.revoke_hold = threading.Event()
+    # More hanging calls than an HTTP client's usual connection pool (100).
+    count = 104
+    try:
+        async with harness(
+            tmp_path, config_text=with_legacy_strategy(legacy.url), timer_concurrency=count
+        ) as h:
+            try:
+                hanging = [await escalate_legacy(h, f"old{n}@example.com") for n in range(count)]
+                await h.advance(60)
+                await h.wait_for(
+                    lambda: len(legacy.state.calls("deescalate")) == count,
+                    "every revoke to reach the legacy target",
+                )
+                run_ids = await escalate_many(h, 2)
+                await h.advance(60)
+                await wait_revoked(h, run_ids)
+            finally:
+                legacy.state.revoke_hold.set()
+            await wait_revoked(h, hanging)
+    finally:
+        legacy.stop()
+
+
+async def test_a_strategy_working_through_a_burst_takes_on_more_as_it_commits(
+    tmp_path: Path,
+) -> None:
+    # Four due, then four more while the first four are being revoked, with room for
+    # four: the second four wait for room as the first are committed; none is put off.
+    async with harness(tmp_path, timer_concurrency=2, revoke_backlog=4) as h:
+        h.receiver.state.revoke_delay = 0.05
+        first = await escalate_many(h, 4)
+        await h.advance(30)
+        then = [await escalate(h, f"then{number}@example.com") for number in range(4)]
+        await h.advance(30)
+        await h.wait_for(partial(sent_at_least, h.receiver, 1), "the first revokes")
+        await h.advance(30)
+        run_ids = first + then
+        await wait_revoked(h, run_ids)
+        assert "symbox_revocations_deferred_total" not in await h.app.metrics_text()
+    assert event_counts(tmp_path, "deescalate") == Counter(run_ids)
+    check_audit(tmp_path)
