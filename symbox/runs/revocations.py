@@ -36,9 +36,9 @@ _REVOKING = frozenset(
 # Revocations one strategy may have taken on and not yet committed: as many as the timer
 # reads at once, so a backed-up strategy still takes its share of a burst.
 STRATEGY_BACKLOG = BATCH_SIZE * BATCHES_IN_FLIGHT
-# Seconds a group waits for room with a strategy that has all it may hold before its runs
-# of that strategy are deferred.
-ROOM_WAIT = 0.5
+# Seconds without a commit after which a strategy that has all it may hold is taken to
+# be stalled, and a group's further runs of it are deferred instead of waiting for room.
+ROOM_WAIT = 1.0
 # Hooks a revocation runs; a flow defining one keeps its runs on the one-by-one path.
 _REVOKE_HOOKS = frozenset({"on_deescalate", "after_deescalate"})
 
@@ -124,9 +124,9 @@ class DueRevocations:
     hooks, and due work that is not a revocation, go the one-by-one path too.
 
     Each strategy has its own calls in flight (``concurrency``) and holds at most
-    ``backlog`` revocations taken on and not yet committed; its runs beyond that wait a
-    moment for room, then are deferred. So a strategy whose target hangs holds up its
-    own revocations only.
+    ``backlog`` revocations taken on and not yet committed; its runs beyond that wait for
+    room while it commits, and are deferred when it stalls. So a strategy whose target
+    hangs holds up its own revocations only.
     """
 
     def __init__(
@@ -227,30 +227,32 @@ class DueRevocations:
                 work.append(_Revocation(run, covering, revoke_due_since(run)))
 
     async def _room_for(self, strategy: str, own: int) -> bool:
-        """Whether ``strategy`` may take on one more revocation, waiting ROOM_WAIT at most.
+        """Whether ``strategy`` may take on one more revocation, waiting while it makes room.
 
-        A strategy working through a burst makes room with each group it commits, so
-        its next runs wait a moment, as the timer would; one whose calls hang does not.
-        ``own`` of its runs are this group's, whose calls have not started: no room is
-        waited for when only they fill it.
+        A strategy working through a burst makes room with each group it commits, so its
+        next runs wait for it, as the timer would; one that commits nothing for ROOM_WAIT
+        (its calls hang) gets no more. ``own`` of its runs are this group's, whose calls
+        have not started: no room is waited for when only they fill it.
         """
-        if self._taken[strategy] < self._backlog:
-            return True
-        if self._taken[strategy] <= own:
-            return False
-        deadline = self._clock.now() + ROOM_WAIT
-        while self._taken[strategy] >= self._backlog and self._clock.now() < deadline:
+        while self._taken[strategy] >= self._backlog:
+            if self._taken[strategy] <= own:
+                return False
             room = self._room.setdefault(strategy, anyio.Event())
+            stalled = False
             async with anyio.create_task_group() as race:
 
-                async def until_deadline() -> None:
-                    await self._clock.sleep_until(deadline)
+                async def until_stalled() -> None:
+                    nonlocal stalled
+                    await self._clock.sleep_until(self._clock.now() + ROOM_WAIT)
+                    stalled = True
                     race.cancel_scope.cancel()
 
-                race.start_soon(until_deadline)
+                race.start_soon(until_stalled)
                 await room.wait()
                 race.cancel_scope.cancel()
-        return self._taken[strategy] < self._backlog
+            if stalled:
+                return False
+        return True
 
     def _release(self, held: dict[str, str], run_ids: Iterable[str]) -> None:
         for run_id in list(run_ids):
