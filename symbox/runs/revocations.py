@@ -185,12 +185,6 @@ class DueRevocations:
             self._uncount(taken, list(taken))
             self._release(held, held)
             raise
-        if deferred:
-            self._metrics.count(
-                "symbox_revocations_deferred_total",
-                "Due revocations put off for a second: their strategy had all it may hold.",
-                len(deferred),
-            )
         if not held:
             return DueReport(single=single, deferred=deferred)
         return DueReport(single=single, deferred=deferred, rest=partial(self._revoke, work, held))
@@ -221,6 +215,12 @@ class DueRevocations:
                 full.add(strategy)
                 self._locks.release(held.pop(run.id))
                 deferred.append(run.id)
+                self._metrics.count(
+                    "symbox_revocations_deferred_total",
+                    "Due revocations put off for a second: their strategy, stalled, had all"
+                    " it may hold.",
+                    strategy=strategy,
+                )
             else:
                 self._taken[strategy] += 1
                 own[strategy] += 1

@@ -487,7 +487,8 @@ async def test_a_backed_up_strategy_defers_what_it_has_no_room_for(tmp_path: Pat
                     # moment (ROOM_WAIT) for room before they are put off.
                     await h.advance(ROOM_WAIT / 5)
                     metrics = await h.app.metrics_text()
-                    return f"symbox_revocations_deferred_total {count}" in metrics
+                    line = f'symbox_revocations_deferred_total{{strategy="legacy"}} {count}'
+                    return line in metrics
 
                 await h.wait_for(lambda: deferred(3), "the runs beyond the backlog to be put off")
                 await h.wait_for(partial(sent_at_least, legacy, 1), "a revoke to be sent")
