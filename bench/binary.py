@@ -1,9 +1,11 @@
 """The built executable: start-up to ``GET /healthz`` 200, size on disk, idle memory.
 
-``python -m bench.binary [--binary dist/symbox] [--starts 10] [--onefile]``
+``python -m bench.binary [--binary dist/symbox] [--starts 10] [--onefile] [--restart]``
 
 Each start runs ``BINARY run`` with the repository's example ``config.hcl`` (its flow has
-hooks, so two sandbox workers start too) on a fresh data folder, and polls ``/healthz``
+hooks, so two sandbox workers start too) on a fresh data folder (with ``--restart``, every
+start on the same folder, as a deployment restarts: its database exists and the config's
+parse trees are kept from the start before), and polls ``/healthz``
 every 2 ms from just before the spawn until it answers 200. Then symbox sits idle for
 ``--idle`` seconds and its resident memory is read from ``/proc`` (the server process, and
 apart from it the hook workers), and it is stopped with SIGTERM. For the packed build the
@@ -90,9 +92,14 @@ def is_worker(pid: int) -> bool:
     return b"__worker__" in argv or b"symbox.sandbox.worker" in argv
 
 
-def start_once(binary: Path, workdir: Path, env: dict[str, str], idle: float) -> Start:
-    """Start the executable, time it to the first 200, read its idle memory, stop it."""
-    data_dir = Path(tempfile.mkdtemp(prefix="data-", dir=workdir))
+def start_once(
+    binary: Path, workdir: Path, env: dict[str, str], idle: float, data: Path | None = None
+) -> Start:
+    """Start the executable, time it to the first 200, read its idle memory, stop it.
+
+    On a fresh data folder, removed after, unless ``data`` names the one to use.
+    """
+    data_dir = data or Path(tempfile.mkdtemp(prefix="data-", dir=workdir))
     port = free_port()
     argv = [str(binary), "run", "--config", str(workdir / "config.hcl")]
     argv += ["--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"]
@@ -123,7 +130,8 @@ def start_once(binary: Path, workdir: Path, env: dict[str, str], idle: float) ->
         if process.poll() is None:
             process.kill()
             process.wait()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if data is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
     return Start(seconds, server_kib / 1024, worker_kib / 1024, len(workers), status)
 
 
@@ -144,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=3.0, help="seconds idle before reading RSS")
     parser.add_argument("--onefile", action="store_true", help="the binary is a onefile build")
     parser.add_argument("--config", type=Path, default=ROOT / "config.hcl", help="config to run")
+    parser.add_argument(
+        "--restart", action="store_true", help="every start on the same data folder"
+    )
     args = parser.parse_args(argv)
     binary = args.binary.resolve()
     print_machine()
@@ -158,12 +169,13 @@ def main(argv: list[str] | None = None) -> int:
             "SYMBOX_CACHE_DIR": str(workdir / "cache"),
         }
         rows: list[tuple[str, Start]] = []
+        data = workdir / "data" if args.restart else None
         if not args.onefile:
-            first = start_once(binary, workdir, env, args.idle)
+            first = start_once(binary, workdir, env, args.idle, data)
             rows.append(("first start (unpacks)", first))
         else:
-            start_once(binary, workdir, env, 0.0)  # warms the page cache like the others
-        starts = [start_once(binary, workdir, env, args.idle) for _ in range(args.starts)]
+            start_once(binary, workdir, env, 0.0, data)  # warms the page cache like the others
+        starts = [start_once(binary, workdir, env, args.idle, data) for _ in range(args.starts)]
         rows += [(f"start {number}", start) for number, start in enumerate(starts, 1)]
         floor = statistics.median(
             version_seconds(binary, workdir, env) for _ in range(max(args.starts, 1))
@@ -171,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     size_mb = binary.stat().st_size / 1e6
     median = statistics.median(start.seconds for start in starts)
     rss = statistics.median(start.server_rss_mib for start in starts)
-    print(f"\nbinary {binary} ({'onefile' if args.onefile else 'packed onedir'})\n")
+    kind = "onefile" if args.onefile else "packed onedir"
+    folder = "one data folder, restarted" if args.restart else "a fresh data folder each"
+    print(f"\nbinary {binary} ({kind}; {folder})\n")
     print("| start | to /healthz 200 s | server RSS MiB | workers | workers RSS MiB | exit |")
     print("|---|---|---|---|---|---|")
     for name, start in rows:

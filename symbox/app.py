@@ -70,6 +70,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "symbox.db"
+# Parse trees of the config text, so a restart skips the parser (symbox.config.parse_cache).
+PARSE_CACHE_NAME = "parse-cache"
 LOCK_NAME = "symbox.lock"
 
 

@@ -7,12 +7,13 @@ import os
 from typing import Any
 
 from symbox import logs, loops
-from symbox.app import Options, parse_listen
+from symbox.app import PARSE_CACHE_NAME, Options, parse_listen
 from symbox.argtypes import bounded
 from symbox.audit.outbox import OutboxLimits
 from symbox.cli.options import add_config, add_data_dir, add_variables, fail, report_problems
 from symbox.cli.runner import ConfigRefused, Runner, load_checked, log_notices, startup_error
 from symbox.config import parse_duration
+from symbox.config.parse_cache import ParseCache
 from symbox.errors import StartupError
 
 # Bounds of --hook-timeout: long enough for a slow lookup, short enough for Slack.
@@ -84,7 +85,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as error:
         return fail(str(error))
     try:
-        config = load_checked(args.config, args.variables)
+        trees = ParseCache(args.data_dir / PARSE_CACHE_NAME)
+        config = load_checked(args.config, args.variables, trees=trees)
     except ConfigRefused as error:
         return report_problems(error.problems)
     log_notices(config)

@@ -17,15 +17,18 @@ import math
 import signal
 import socket
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from functools import partial
 
 import anyio
 from anyio.abc import TaskStatus
 
-from symbox.app import App, Options, bind_listener
+from symbox.app import PARSE_CACHE_NAME, App, Options, bind_listener
 from symbox.audit.entry import system_entry
 from symbox.config import ConfigError, VarOption, load_config, missing_flows
+from symbox.config.grammar import trees_kept_in
 from symbox.config.model import Config
+from symbox.config.parse_cache import ParseCache
 from symbox.engine.model import Actor
 from symbox.errors import StartupError
 from symbox.flowhooks.calls import check_implementations
@@ -81,13 +84,23 @@ class AnyEnvironment(Mapping[str, str]):
 
 
 def load_checked(
-    source: str, variables: Sequence[VarOption] = (), environ: Mapping[str, str] | None = None
+    source: str,
+    variables: Sequence[VarOption] = (),
+    environ: Mapping[str, str] | None = None,
+    trees: ParseCache | None = None,
 ) -> Config:
-    """Load the config and compile its hooks and custom strategies; raise ConfigRefused."""
+    """Load the config and compile its hooks and custom strategies; raise ConfigRefused.
+
+    With ``trees``, parse trees of text read before are taken from it, and those of new
+    text kept there (the trees of text no longer read are removed once the config loads).
+    """
     try:
-        config = load_config(source, environ, variables=variables)
+        with trees_kept_in(trees) if trees is not None else nullcontext():
+            config = load_config(source, environ, variables=variables)
     except ConfigError as error:
         raise ConfigRefused([str(problem) for problem in error.problems]) from None
+    if trees is not None:
+        trees.prune()
     empty = missing_flows(config)
     if empty is not None:
         raise ConfigRefused([empty])
@@ -245,7 +258,8 @@ class Runner:
         """Read and check the config and build its App; on any problem refuse it (None)."""
         log.info("reloading the config", extra={"config": self._source})
         try:
-            load = partial(load_checked, self._source, self._variables)
+            trees = ParseCache(self._options.data_dir / PARSE_CACHE_NAME)
+            load = partial(load_checked, self._source, self._variables, trees=trees)
             config = await anyio.to_thread.run_sync(load)
             log_notices(config)
             return self._build(config)

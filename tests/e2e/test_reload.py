@@ -43,6 +43,8 @@ def test_sighup_refuses_a_bad_config_and_applies_a_good_one(
     data = tmp_path / "data"
     server = SymboxProcess(config, data, ENV).start()
     port = server.port
+    trees = data / "parse-cache"
+    at_start = set(trees.iterdir())
     try:
         token = cli("tokens", "issue", "--user", "carol@example.com", "--data-dir", str(data))
         carol = token.stdout.strip()
@@ -98,6 +100,8 @@ def test_sighup_refuses_a_bad_config_and_applies_a_good_one(
                 done.set()
                 caller.join(30)
             assert server.port == port
+            # The new config's parse trees are kept for the next start, the old ones gone.
+            assert at_start and set(trees.iterdir()).isdisjoint(at_start)
             # Never refused: connections made during the hand-over wait in the kept socket.
             assert failures == []
             assert len(dropped) <= 2

@@ -1,0 +1,129 @@
+"""Parse trees kept in the data folder read back exactly as the parser makes them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lark import Token, Tree
+
+from symbox.config import ConfigError, grammar, load_config
+from symbox.config.grammar import trees_kept_in
+from symbox.config.parse_cache import ParseCache, tree_from_json, tree_to_json
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = sorted(
+    [ROOT / "config.hcl", ROOT / "example.symtest.hcl"]
+    + [
+        path
+        for path in (ROOT / "tests" / "fixtures").rglob("*")
+        if path.suffix in (".tf", ".tfvars", ".hcl")
+    ]
+)
+POSITIONS = ("line", "column", "end_line", "end_column", "start_pos", "end_pos")
+
+
+def same(left: Any, right: Any, where: str = "root") -> None:
+    """Fail unless the two trees are alike in every node, token, type and position."""
+    assert type(left) is type(right), where
+    if isinstance(left, Token):
+        assert (left.type, str(left)) == (right.type, str(right)), where
+        for name in POSITIONS:
+            assert getattr(left, name, None) == getattr(right, name, None), f"{where}.{name}"
+    elif isinstance(left, Tree):
+        same(left.data, right.data, f"{where}.data")
+        assert (left._meta is None) == (right._meta is None), where
+        if left._meta is not None:
+            for name in (*POSITIONS, "empty"):
+                assert getattr(left.meta, name, None) == getattr(right.meta, name, None), where
+        assert len(left.children) == len(right.children), where
+        for index, (a, b) in enumerate(zip(left.children, right.children, strict=True)):
+            same(a, b, f"{where}/{index}")
+    else:
+        assert left == right, where
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.name)
+def test_every_tree_reads_back_as_parsed(source: Path) -> None:
+    tree = grammar.parses_to_tree(source.read_text())
+    same(tree_from_json(json.loads(json.dumps(tree_to_json(tree)))), tree)
+
+
+def test_a_config_read_again_is_not_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "sym_project", project)
+    environ = {"SLACK_BOT_TOKEN": "xoxb-x", "OKTA_API_TOKEN": "t", "GRANT_SECRET": "s"}
+    folder = tmp_path / "data" / "parse-cache"
+    with trees_kept_in(ParseCache(folder)):
+        first = load_config(project, environ)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    kept = sorted(folder.iterdir())
+    assert kept
+
+    def no_parser() -> Any:
+        raise AssertionError("the parser was loaded")
+
+    monkeypatch.setattr(grammar, "parser", no_parser)
+    with trees_kept_in(ParseCache(folder)):
+        again = load_config(project, environ)
+    assert again == first
+    assert sorted(folder.iterdir()) == kept
+
+
+def test_a_tree_that_cannot_be_read_is_parsed_again(tmp_path: Path) -> None:
+    text = 'resource "sym_environment" "main" {\n  name = "main"\n}\n'
+    cache = ParseCache(tmp_path / "trees")
+    with trees_kept_in(cache):
+        tree = grammar.parses_to_tree(text)
+    (kept,) = (tmp_path / "trees").iterdir()
+    for damage in ("not json", '{"format": 1, "tree": ["x"]}', '{"format": 999, "tree": null}'):
+        kept.write_text(damage)
+        assert ParseCache(tmp_path / "trees").get(text) is None
+        with trees_kept_in(ParseCache(tmp_path / "trees")):
+            same(grammar.parses_to_tree(text), tree)
+        assert ParseCache(tmp_path / "trees").get(text) is not None
+
+
+def test_the_trees_of_an_edited_config_replace_the_old_ones(tmp_path: Path) -> None:
+    config = tmp_path / "config.hcl"
+    shutil.copytree(ROOT / "hooks", tmp_path / "hooks")
+    flow = (ROOT / "config.hcl").read_text()
+    config.write_text(flow)
+    environ = {"SLACK_BOT_TOKEN": "xoxb-x", "SYMBOX_GRANT_SECRET": "s"}
+    cache = ParseCache(tmp_path / "trees")
+    with trees_kept_in(cache):
+        load_config(config, environ)
+    cache.prune()
+    before = set((tmp_path / "trees").iterdir())
+    config.write_text(flow + '\nresource "sym_environment" "other" {\n  name = "other"\n}\n')
+    cache = ParseCache(tmp_path / "trees")
+    with trees_kept_in(cache):
+        load_config(config, environ)
+    cache.prune()
+    after = set((tmp_path / "trees").iterdir())
+    assert len(after) == len(before) and after != before
+
+
+def test_syntax_errors_are_found_with_the_cache_too(tmp_path: Path) -> None:
+    config = tmp_path / "config.hcl"
+    config.write_text('resource "sym_environment" "main" {\n  name = \n}\n')
+    for _ in range(2):
+        with trees_kept_in(ParseCache(tmp_path / "trees")), pytest.raises(ConfigError) as raised:
+            load_config(config, {})
+        assert str(raised.value) == f"{config}:2:10: syntax error: unexpected end of line"
+    assert not (tmp_path / "trees").exists()
+
+
+def test_a_folder_that_cannot_be_written_only_costs_the_parse(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    text = 'resource "sym_environment" "main" {\n  name = "main"\n}\n'
+    with trees_kept_in(ParseCache(blocked / "trees")):
+        tree = grammar.parses_to_tree(text)
+    same(tree, grammar.parses_to_tree(text))
