@@ -91,16 +91,14 @@ def load_checked(
 ) -> Config:
     """Load the config and compile its hooks and custom strategies; raise ConfigRefused.
 
-    With ``trees``, parse trees of text read before are taken from it, and those of new
-    text kept there (the trees of text no longer read are removed once the config loads).
+    With ``trees``, parse trees of text read before are taken from it, and once the config
+    is accepted, those of new text are saved there (those of text no longer read removed).
     """
     try:
         with trees_kept_in(trees) if trees is not None else nullcontext():
             config = load_config(source, environ, variables=variables)
     except ConfigError as error:
         raise ConfigRefused([str(problem) for problem in error.problems]) from None
-    if trees is not None:
-        trees.prune()
     empty = missing_flows(config)
     if empty is not None:
         raise ConfigRefused([empty])
@@ -109,6 +107,8 @@ def load_checked(
     )
     if problems:
         raise ConfigRefused(problems)
+    if trees is not None:
+        trees.save()
     return config
 
 

@@ -10,7 +10,6 @@ ignored and parsed again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -28,11 +27,12 @@ _POSITIONS = ("line", "column", "end_line", "end_column", "start_pos", "end_pos"
 
 
 class ParseCache:
-    """Parse trees by text, in ``folder`` (created, owner-only, on the first write)."""
+    """Parse trees by text, in ``folder``; new ones are written by ``save``."""
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
         self._used: set[str] = set()
+        self._new: dict[str, str] = {}
 
     def get(self, text: str) -> Any | None:
         """The tree kept for ``text``, or None."""
@@ -47,28 +47,37 @@ class ParseCache:
         return tree
 
     def put(self, text: str, tree: Any) -> None:
-        """Keep ``tree`` as the parse of ``text``; a folder that cannot be written is skipped."""
-        key = _key(text)
+        """Keep ``tree`` as the parse of ``text`` (in memory until ``save``)."""
         try:
             body = json.dumps({"format": FORMAT, "tree": tree_to_json(tree)}, separators=(",", ":"))
         except TypeError:
             return  # a node this file format does not know: parsed each time instead
+        key = _key(text)
         self._used.add(key)
+        self._new[key] = body
+
+    def save(self) -> None:
+        """Write the new trees and remove those of text no longer read (an edited config's
+        old versions); called once a config is accepted, so a refused one leaves nothing.
+
+        The folder is made owner-only, its parents too if missing (the data folder, as
+        symbox run makes it). A folder that cannot be written costs only the next parse.
+        """
         try:
-            self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self._folder, suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(body)
-            os.replace(temporary, self._folder / f"{key}.json")
+            if self._new:
+                self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for key, body in self._new.items():
+                handle, temporary = tempfile.mkstemp(dir=self._folder, suffix=".tmp")
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(body)
+                os.replace(temporary, self._folder / f"{key}.json")
+            self._new.clear()
+            if self._folder.is_dir():
+                for path in self._folder.iterdir():
+                    if path.suffix in (".json", ".tmp") and path.stem not in self._used:
+                        path.unlink(missing_ok=True)
         except OSError:
             return
-
-    def prune(self) -> None:
-        """Remove the trees of text no longer read (an edited config's old versions)."""
-        with contextlib.suppress(OSError):
-            for path in self._folder.iterdir():
-                if path.suffix in (".json", ".tmp") and path.stem not in self._used:
-                    path.unlink(missing_ok=True)
 
 
 def _key(text: str) -> str:

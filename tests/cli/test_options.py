@@ -9,12 +9,14 @@ import anyio
 import pytest
 
 from symbox import logs, loops
+from symbox.app import Options
 from symbox.cli import main as cli
 from symbox.cli import run as run_command
 from symbox.cli import runner
 from symbox.cli.runner import ConfigRefused, Runner
 from symbox.config import VarOption
 from symbox.config.model import Config
+from symbox.config.parse_cache import ParseCache
 from symbox.config.variables import VAR, VAR_FILE
 from tests.config.helpers import write
 
@@ -121,17 +123,21 @@ def test_a_reload_reads_the_config_with_the_same_variables(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[tuple[str, tuple[VarOption, ...]]] = []
+    kept: list[ParseCache | None] = []
     refused: list[list[str]] = []
 
-    def load_checked(source: str, variables: tuple[VarOption, ...]) -> Config:
+    def load_checked(
+        source: str, variables: tuple[VarOption, ...], trees: ParseCache | None = None
+    ) -> Config:
         seen.append((source, variables))
+        kept.append(trees)
         raise ConfigRefused(["nope"])
 
     async def refuse(app: object, problems: list[str]) -> None:
         refused.append(problems)
 
     options = [VarOption(VAR_FILE, "prod.tfvars"), VarOption(VAR, "a=1")]
-    serving = Runner("conf", Config(files=()), None, options)  # type: ignore[arg-type]
+    serving = Runner("conf", Config(files=()), Options(data_dir=in_tmp / "data"), options)
     monkeypatch.setattr(runner, "load_checked", load_checked)
     monkeypatch.setattr(serving, "_refuse", refuse)
     try:
@@ -141,4 +147,6 @@ def test_a_reload_reads_the_config_with_the_same_variables(
         serving._commands.close()
         serving._inbox.close()
     assert seen == [("conf", tuple(options))]
+    # The reload reads and keeps parse trees in the data folder, as the start does.
+    assert [trees is not None for trees in kept] == [True]
     assert refused == [["nope"]]

@@ -62,8 +62,11 @@ def test_a_config_read_again_is_not_parsed_again(
     shutil.copytree(ROOT / "tests" / "fixtures" / "sym_project", project)
     environ = {"SLACK_BOT_TOKEN": "xoxb-x", "OKTA_API_TOKEN": "t", "GRANT_SECRET": "s"}
     folder = tmp_path / "data" / "parse-cache"
-    with trees_kept_in(ParseCache(folder)):
+    cache = ParseCache(folder)
+    with trees_kept_in(cache):
         first = load_config(project, environ)
+    assert not folder.exists()
+    cache.save()
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     kept = sorted(folder.iterdir())
     assert kept
@@ -72,8 +75,10 @@ def test_a_config_read_again_is_not_parsed_again(
         raise AssertionError("the parser was loaded")
 
     monkeypatch.setattr(grammar, "parser", no_parser)
-    with trees_kept_in(ParseCache(folder)):
+    cache = ParseCache(folder)
+    with trees_kept_in(cache):
         again = load_config(project, environ)
+    cache.save()
     assert again == first
     assert sorted(folder.iterdir()) == kept
 
@@ -83,12 +88,15 @@ def test_a_tree_that_cannot_be_read_is_parsed_again(tmp_path: Path) -> None:
     cache = ParseCache(tmp_path / "trees")
     with trees_kept_in(cache):
         tree = grammar.parses_to_tree(text)
+    cache.save()
     (kept,) = (tmp_path / "trees").iterdir()
     for damage in ("not json", '{"format": 1, "tree": ["x"]}', '{"format": 999, "tree": null}'):
         kept.write_text(damage)
         assert ParseCache(tmp_path / "trees").get(text) is None
-        with trees_kept_in(ParseCache(tmp_path / "trees")):
+        cache = ParseCache(tmp_path / "trees")
+        with trees_kept_in(cache):
             same(grammar.parses_to_tree(text), tree)
+        cache.save()
         assert ParseCache(tmp_path / "trees").get(text) is not None
 
 
@@ -101,13 +109,13 @@ def test_the_trees_of_an_edited_config_replace_the_old_ones(tmp_path: Path) -> N
     cache = ParseCache(tmp_path / "trees")
     with trees_kept_in(cache):
         load_config(config, environ)
-    cache.prune()
+    cache.save()
     before = set((tmp_path / "trees").iterdir())
     config.write_text(flow + '\nresource "sym_environment" "other" {\n  name = "other"\n}\n')
     cache = ParseCache(tmp_path / "trees")
     with trees_kept_in(cache):
         load_config(config, environ)
-    cache.prune()
+    cache.save()
     after = set((tmp_path / "trees").iterdir())
     assert len(after) == len(before) and after != before
 
@@ -116,8 +124,10 @@ def test_syntax_errors_are_found_with_the_cache_too(tmp_path: Path) -> None:
     config = tmp_path / "config.hcl"
     config.write_text('resource "sym_environment" "main" {\n  name = \n}\n')
     for _ in range(2):
-        with trees_kept_in(ParseCache(tmp_path / "trees")), pytest.raises(ConfigError) as raised:
+        cache = ParseCache(tmp_path / "trees")
+        with trees_kept_in(cache), pytest.raises(ConfigError) as raised:
             load_config(config, {})
+        cache.save()
         assert str(raised.value) == f"{config}:2:10: syntax error: unexpected end of line"
     assert not (tmp_path / "trees").exists()
 
@@ -126,8 +136,10 @@ def test_a_folder_that_cannot_be_written_only_costs_the_parse(tmp_path: Path) ->
     blocked = tmp_path / "file"
     blocked.write_text("")
     text = 'resource "sym_environment" "main" {\n  name = "main"\n}\n'
-    with trees_kept_in(ParseCache(blocked / "trees")):
+    cache = ParseCache(blocked / "trees")
+    with trees_kept_in(cache):
         tree = grammar.parses_to_tree(text)
+    cache.save()
     same(tree, grammar.parses_to_tree(text))
 
 
