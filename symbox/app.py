@@ -182,13 +182,13 @@ class App:
         # database's count of token changes before each use.
         self.tokens = TokenCache(options.data_dir / DATABASE_NAME, self.reader)
         own_tls, hooks_tls = ssl_contexts()
-        # No cap on connections across hosts (httpx's default is 100): one target that hangs
-        # would otherwise take every connection the others' grants, revokes, notifications
-        # and audit posts wait for. Callers bound their own calls in flight.
+        # Far more connections than httpx's default of 100: one target that hangs would
+        # otherwise take every connection the others' grants, revokes, notifications and
+        # audit posts wait for (the timer makes at most 64 calls at once per strategy).
         self._http_client = httpx.AsyncClient(
             timeout=options.strategy_timeout,
             verify=own_tls,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=20),
         )
         # Hooks' and custom strategies' own HTTP calls: allow-listed, guarded connections.
         self._egress_client = egress_client(ssl_context=hooks_tls)

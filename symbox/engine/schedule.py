@@ -59,6 +59,16 @@ class ExpirySchedule:
         self._due[run_id] = due
         heapq.heappush(self._heap, (due, run_id))
 
+    def arm_unless_armed(self, run_id: str, due: float) -> None:
+        """Arm ``run_id`` for ``due`` unless it is armed already (its stored due time wins)."""
+        if run_id not in self._due:
+            self.set(run_id, due)
+
+    def arm_no_sooner(self, run_id: str, due: float) -> None:
+        """Arm ``run_id`` for ``due``, or keep the time it is armed for if that is later."""
+        if self._due.get(run_id, due) <= due:
+            self.set(run_id, due)
+
     def load(self, entries: list[tuple[str, float]]) -> None:
         """Arm many runs at once (on start), in O(n)."""
         for run_id, due in entries:

@@ -29,14 +29,25 @@ BATCHES_IN_FLIGHT = 4
 DEFERRED_FOR = 1.0
 
 
+class DueOutcomes(Protocol):
+    """Where a batch's remaining work says, as it happens, what became of its runs."""
+
+    def failed(self, run_id: str, error: Exception) -> None:
+        """Processing ``run_id`` raised ``error``: look at it again after a back-off."""
+
+    def deferred(self, run_ids: Sequence[str]) -> None:
+        """``run_ids`` were put off: look at them again DEFERRED_FOR from now."""
+
+
 @dataclass(frozen=True)
 class DueReport:
     """What a batch handler took on from due runs, and what it left.
 
     The handler returns once it has read its runs; ``rest``, if any, is the work it took
     on (strategy calls and their commits), awaited afterwards without holding the timer
-    back, and returns the runs whose processing raised. Every run of the batch is left
-    (``single``, ``deferred``, ``failed``) or finished by the end of ``rest``.
+    back, and says through its argument which runs failed or were put off as that
+    happens. Every run of the batch is left (``single``, ``deferred``, ``failed``),
+    reported by ``rest``, or finished by its end.
     """
 
     # Runs it left to be processed one by one (not revocations, or their lock was busy).
@@ -45,7 +56,7 @@ class DueReport:
     failed: Mapping[str, Exception] = field(default_factory=dict)
     # Runs it had no room for (their strategy is backed up): looked at again DEFERRED_FOR on.
     deferred: Sequence[str] = ()
-    rest: Callable[[], Awaitable[Mapping[str, Exception]]] | None = None
+    rest: Callable[[DueOutcomes], Awaitable[None]] | None = None
 
 
 class DueBatch(Protocol):
@@ -142,25 +153,29 @@ class ExpiryTimer:
                 report = DueReport(failed=dict.fromkeys(due, raised))
         finally:
             self._batches.release()
-        if report.deferred:
-            later = self._clock.now() + DEFERRED_FOR
-            self._rearm(report.deferred, later)
-            self.armed(later)
+        outcomes = _BatchOutcomes(self)
+        outcomes.deferred(report.deferred)
+        for run_id, error in report.failed.items():
+            outcomes.failed(run_id, error)
         if report.single:
             workers.start_soon(self._start_each, report.single, workers)
-        failed = dict(report.failed)
         if report.rest is not None:
             try:
-                failed.update(await report.rest())
+                await report.rest(outcomes)
             except Exception as raised:
-                left = {*report.single, *report.deferred, *failed}
-                failed.update({run_id: raised for run_id in due if run_id not in left})
-        left = {*report.single, *report.deferred, *failed}
+                for run_id in due:
+                    if run_id not in {*report.single, *outcomes.left}:
+                        outcomes.failed(run_id, raised)
         for run_id in due:
-            if run_id not in left:
+            if run_id not in outcomes.left:
                 self._failures.pop(run_id, None)
-        for run_id, error in failed.items():
-            self._failed(run_id, error)
+
+    def _defer(self, run_ids: Sequence[str]) -> None:
+        """Look at ``run_ids`` again DEFERRED_FOR from now (unless armed meanwhile)."""
+        later = self._clock.now() + DEFERRED_FOR
+        for run_id in run_ids:
+            self._schedule.arm_unless_armed(run_id, later)
+        self.armed(later)
 
     async def _sleep(self, deadline: float | None) -> None:
         self._sleeping_until = deadline
@@ -198,5 +213,24 @@ class ExpiryTimer:
             exc_info=error,
             extra={"run_id": run_id, "failures": failures, "retry_in": delay},
         )
-        self._schedule.set(run_id, self._clock.now() + delay)
+        # A run armed since it was taken (a commit of its new state did) keeps a later
+        # time: that is the stored one, and a look before it would find nothing due.
+        self._schedule.arm_no_sooner(run_id, self._clock.now() + delay)
         self._wake.set()
+
+
+class _BatchOutcomes:
+    """The timer's side of DueOutcomes for one batch: re-arms runs, notes which."""
+
+    def __init__(self, timer: ExpiryTimer) -> None:
+        self._timer = timer
+        self.left: set[str] = set()
+
+    def failed(self, run_id: str, error: Exception) -> None:
+        self.left.add(run_id)
+        self._timer._failed(run_id, error)
+
+    def deferred(self, run_ids: Sequence[str]) -> None:
+        self.left.update(run_ids)
+        if run_ids:
+            self._timer._defer(run_ids)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import ast
 import logging
+import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from symbox import logs
 from symbox.clock import Clock
@@ -20,7 +22,7 @@ from symbox.engine import runs as engine
 from symbox.engine.model import GrantState, Run, RunStatus
 from symbox.engine.schedule import RetryPolicy
 from symbox.metrics import LATENESS_BUCKETS, Metrics
-from symbox.runs.expiry import BATCH_SIZE, BATCHES_IN_FLIGHT, DueReport
+from symbox.runs.expiry import BATCH_SIZE, BATCHES_IN_FLIGHT, DueOutcomes, DueReport
 from symbox.runs.ledger import RunLedger, Step, timer_work
 from symbox.runs.locks import KeyedLocks
 from symbox.runs.strategy_calls import StrategyCalls, due_at
@@ -124,9 +126,10 @@ class DueRevocations:
     hooks, and due work that is not a revocation, go the one-by-one path too.
 
     Each strategy has its own calls in flight (``concurrency``) and holds at most
-    ``backlog`` revocations taken on and not yet committed; its runs beyond that wait for
-    room while it commits, and are deferred when it stalls. So a strategy whose target
-    hangs holds up its own revocations only.
+    ``backlog`` revocations taken on and not yet committed; as many more wait for room
+    while it commits (without holding the timer) and are deferred when it stalls; beyond
+    those, runs are deferred at once. So a strategy whose target hangs, or is slow, holds
+    up its own revocations only.
     """
 
     def __init__(
@@ -160,6 +163,8 @@ class DueRevocations:
         # By strategy: calls in flight (across every batch), and revocations taken on.
         self._slots: dict[str, anyio.CapacityLimiter] = {}
         self._taken: Counter[str] = Counter()
+        # Runs taken from the timer that wait for room, by strategy (as many at most).
+        self._waiting: Counter[str] = Counter()
         # Set when a strategy's revocations are committed: room for more.
         self._room: dict[str, anyio.Event] = {}
 
@@ -169,6 +174,7 @@ class DueRevocations:
         deferred: list[str] = []
         held: dict[str, str] = {}
         work: list[_Revocation] = []
+        later: list[_Revocation] = []
         try:
             for grant in await self._reader.due_grants(run_ids):
                 if not self._batchable(grant):
@@ -179,15 +185,17 @@ class DueRevocations:
                     # Its access is being granted, revoked or reconciled: wait for it there.
                     single.append(grant.id)
             if held:
-                await self._take_on(held, work, deferred)
+                await self._take_on(held, work, later, deferred)
         except BaseException:
             taken = {item.run.id: item.run.strategy or "" for item in work if not item.covering}
             self._uncount(taken, list(taken))
+            self._unwait({item.run.id: item.run.strategy or "" for item in later})
             self._release(held, held)
             raise
         if not held:
             return DueReport(single=single, deferred=deferred)
-        return DueReport(single=single, deferred=deferred, rest=partial(self._revoke, work, held))
+        rest = partial(self._revoke, work, later, held)
+        return DueReport(single=single, deferred=deferred, rest=rest)
 
     def _batchable(self, grant: DueGrant) -> bool:
         return (
@@ -197,46 +205,49 @@ class DueRevocations:
         )
 
     async def _take_on(
-        self, held: dict[str, str], work: list[_Revocation], deferred: list[str]
+        self,
+        held: dict[str, str],
+        work: list[_Revocation],
+        later: list[_Revocation],
+        deferred: list[str],
     ) -> None:
-        """Read the locked runs; add those due that their strategy has room for to ``work``."""
+        """Read the locked runs and sort the due ones: ``work`` their strategy has room for,
+        ``later`` to wait for room, ``deferred`` beyond even that (their locks released)."""
         # A committed read is enough, as on the one-by-one path: we hold every run's key.
         now = self._clock.now()
-        full: set[str] = set()
-        own: Counter[str] = Counter()
         for run, covering in await self._reader.runs_and_covers(list(held)):
             strategy = run.strategy or ""
+            revocation = _Revocation(run, covering, revoke_due_since(run))
             if run.grant is None or not engine.revoke_due(run, now):
                 self._locks.release(held.pop(run.id))
             elif covering:
-                work.append(_Revocation(run, covering, revoke_due_since(run)))
-            elif strategy in full or not await self._room_for(strategy, own[strategy]):
-                # Backed up (its target may hang): looked at again later, not waited for.
-                full.add(strategy)
+                work.append(revocation)
+            elif self._taken[strategy] < self._backlog:
+                self._taken[strategy] += 1
+                work.append(revocation)
+            elif self._waiting[strategy] < self._backlog:
+                self._waiting[strategy] += 1
+                later.append(revocation)
+            else:
                 self._locks.release(held.pop(run.id))
                 deferred.append(run.id)
-                self._metrics.count(
-                    "symbox_revocations_deferred_total",
-                    "Due revocations put off for a second: their strategy, stalled, had all"
-                    " it may hold.",
-                    strategy=strategy,
-                )
-            else:
-                self._taken[strategy] += 1
-                own[strategy] += 1
-                work.append(_Revocation(run, covering, revoke_due_since(run)))
+                self._count_deferred(strategy, 1)
 
-    async def _room_for(self, strategy: str, own: int) -> bool:
-        """Whether ``strategy`` may take on one more revocation, waiting while it makes room.
+    def _count_deferred(self, strategy: str, count: int) -> None:
+        self._metrics.count(
+            "symbox_revocations_deferred_total",
+            "Due revocations put off for a second: their strategy had all it may hold.",
+            count,
+            strategy=strategy,
+        )
 
-        A strategy working through a burst makes room with each group it commits, so its
-        next runs wait for it, as the timer would; one that commits nothing for ROOM_WAIT
-        (its calls hang) gets no more. ``own`` of its runs are this group's, whose calls
-        have not started: no room is waited for when only they fill it.
+    async def _room_for(self, strategy: str) -> bool:
+        """Wait until ``strategy`` may take on one more revocation; False if it stalls.
+
+        A strategy working through a burst makes room with each group it commits, however
+        slowly; one that commits nothing for ROOM_WAIT (its calls hang) is stalled.
         """
         while self._taken[strategy] >= self._backlog:
-            if self._taken[strategy] <= own:
-                return False
             room = self._room.setdefault(strategy, anyio.Event())
             stalled = False
             async with anyio.create_task_group() as race:
@@ -260,57 +271,111 @@ class DueRevocations:
             if key is not None:
                 self._locks.release(key)
 
-    async def _revoke(self, work: list[_Revocation], held: dict[str, str]) -> dict[str, Exception]:
-        """Call the strategies side by side; commit what finished while the last commit ran."""
-        failed: dict[str, Exception] = {}
+    async def _revoke(
+        self,
+        work: list[_Revocation],
+        later: list[_Revocation],
+        held: dict[str, str],
+        outcomes: DueOutcomes,
+    ) -> None:
+        """Call the strategies side by side; commit what finished while the last commit ran.
+
+        Runs waiting for room join their strategy's calls as its commits make room, or
+        are deferred if it stalls; either way without holding the timer or other strategies.
+        """
         uncounted = {item.run.id: item.run.strategy or "" for item in work if not item.covering}
+        waiting = {item.run.id: item.run.strategy or "" for item in later}
         try:
             now = self._clock.now()
             finished = [_Done(item, None, None, now) for item in work if item.covering]
-            # Each strategy's calls oldest due first, as its gate orders them (the reads
-            # come in key order), by workers of its own: one strategy's slow calls never
-            # hold a place another's call could use.
             by_strategy: dict[str, list[_Revocation]] = defaultdict(list)
+            waiting_by_strategy: dict[str, list[_Revocation]] = defaultdict(list)
             for item in work:
                 if not item.covering:
                     by_strategy[item.run.strategy or ""].append(item)
+            for item in later:
+                waiting_by_strategy[item.run.strategy or ""].append(item)
             arrived = anyio.Event()
+            remaining = len(work) + len(later)
+            # Runs put off while waiting for room, whose locks are still to be given back.
+            released: list[str] = []
 
-            async def call_each(strategy: str, calls: Iterator[_Revocation]) -> None:
+            def oldest_first(items: list[_Revocation]) -> list[_Revocation]:
+                # As a strategy's gate orders them (the reads come in key order).
+                return sorted(items, key=lambda item: due_at("deescalate", item.run, now))
+
+            async def call_each(
+                strategy: str, calls: MemoryObjectReceiveStream[_Revocation]
+            ) -> None:
                 nonlocal arrived
                 slot = self._slots.get(strategy)
                 if slot is None:
                     slot = self._slots[strategy] = anyio.CapacityLimiter(self._concurrency)
-                for item in calls:
-                    with logs.bound(run_id=item.run.id):
-                        error, output = await self._calls.call_for_output(
-                            "deescalate", item.run, slot=slot
-                        )
-                    finished.append(_Done(item, error, output, self._clock.now()))
-                    arrived.set()
+                async with calls:
+                    async for item in calls:
+                        with logs.bound(run_id=item.run.id):
+                            error, output = await self._calls.call_for_output(
+                                "deescalate", item.run, slot=slot
+                            )
+                        finished.append(_Done(item, error, output, self._clock.now()))
+                        arrived.set()
 
-            remaining = len(work)
+            async def admit(
+                strategy: str, items: list[_Revocation], calls: MemoryObjectSendStream[_Revocation]
+            ) -> None:
+                nonlocal remaining
+                async with calls:
+                    for index, item in enumerate(items):
+                        if not await self._room_for(strategy):
+                            put_off = [other.run.id for other in items[index:]]
+                            self._unwait({run_id: waiting.pop(run_id) for run_id in put_off})
+                            # Their locks are given back by the task that took them.
+                            released.extend(put_off)
+                            self._count_deferred(strategy, len(put_off))
+                            remaining -= len(put_off)
+                            arrived.set()
+                            return
+                        self._unwait({item.run.id: waiting.pop(item.run.id)})
+                        self._taken[strategy] += 1
+                        uncounted[item.run.id] = strategy
+                        await calls.send(item)
+
             async with anyio.create_task_group() as group:
-                for strategy, items in by_strategy.items():
-                    calls = iter(
-                        sorted(items, key=lambda item: due_at("deescalate", item.run, now))
-                    )
-                    for _ in range(min(len(items), self._concurrency)):
-                        group.start_soon(call_each, strategy, calls)
-                while remaining:
+                # Each strategy's calls by workers of its own: one strategy's slow calls
+                # never hold a place another's call could use.
+                for strategy in {*by_strategy, *waiting_by_strategy}:
+                    ready = oldest_first(by_strategy.get(strategy, []))
+                    waits = oldest_first(waiting_by_strategy.get(strategy, []))
+                    send, receive = anyio.create_memory_object_stream[_Revocation](math.inf)
+                    for item in ready:
+                        send.send_nowait(item)
+                    for _ in range(min(len(ready) + len(waits), self._concurrency)):
+                        group.start_soon(call_each, strategy, receive.clone())
+                    receive.close()
+                    if waits:
+                        group.start_soon(admit, strategy, waits, send)
+                    else:
+                        send.close()
+                while remaining or released:
+                    if released:
+                        put_off, released[:] = list(released), []
+                        self._release(held, put_off)
+                        outcomes.deferred(put_off)
                     if not finished:
-                        await arrived.wait()
-                        arrived = anyio.Event()
+                        if remaining:
+                            await arrived.wait()
+                            arrived = anyio.Event()
+                        continue
                     group_done, finished[:] = list(finished), []
                     remaining -= len(group_done)
-                    await self._commit(group_done, failed)
+                    await self._commit(group_done, outcomes.failed)
                     done_ids = [done.revocation.run.id for done in group_done]
                     self._uncount(uncounted, done_ids)
                     self._release(held, done_ids)
         finally:
             self._uncount(uncounted, list(uncounted))
+            self._unwait(waiting)
             self._release(held, held)
-        return failed
 
     def _uncount(self, uncounted: dict[str, str], run_ids: list[str]) -> None:
         """No longer count ``run_ids`` (those still counted) as taken on by their strategy."""
@@ -322,7 +387,13 @@ class DueRevocations:
                 if room is not None:
                     room.set()
 
-    async def _commit(self, group: list[_Done], failed: dict[str, Exception]) -> None:
+    def _unwait(self, waiting: dict[str, str]) -> None:
+        """No longer count these runs as waiting for room (and forget them)."""
+        for strategy in waiting.values():
+            self._waiting[strategy] -= 1
+        waiting.clear()
+
+    async def _commit(self, group: list[_Done], failed: Callable[[str, Exception], None]) -> None:
         """Record a group of revocations (done or failed) in one writer job."""
         steps: list[tuple[str, Step]] = []
         for done in group:
@@ -352,11 +423,11 @@ class DueRevocations:
         except Exception as error:
             # Nothing of the group was stored: each run is looked at again after a back-off.
             for done in group:
-                failed[done.revocation.run.id] = error
+                failed(done.revocation.run.id, error)
             return
         for done, outcome in zip(group, outcomes, strict=True):
             if isinstance(outcome, Exception):
-                failed[done.revocation.run.id] = outcome
+                failed(done.revocation.run.id, outcome)
             elif done.error is not None:
                 log_revoke_failure(outcome)
 

@@ -15,6 +15,7 @@ from symbox.runs.expiry import (
     BATCHES_IN_FLIGHT,
     DEFERRED_FOR,
     RETRY_AFTER_ERROR,
+    DueOutcomes,
     DueReport,
     ExpiryTimer,
 )
@@ -259,10 +260,9 @@ async def test_work_a_batch_took_on_does_not_hold_the_timer_back() -> None:
     async def batches(run_ids: Sequence[str]) -> DueReport:
         taken.append(list(run_ids))
 
-        async def rest() -> dict[str, Exception]:
+        async def rest(outcomes: DueOutcomes) -> None:
             await hanging.wait()
             finished.extend(run_ids)
-            return {}
 
         return DueReport(rest=rest)
 
@@ -324,7 +324,7 @@ async def test_a_batch_whose_work_raises_backs_off_the_runs_it_took_on() -> None
         singles.append(run_id)
 
     async def batches(run_ids: Sequence[str]) -> DueReport:
-        async def rest() -> dict[str, Exception]:
+        async def rest(outcomes: DueOutcomes) -> None:
             raise RuntimeError("the store is gone")
 
         return DueReport(single=["s"], deferred=["d"], rest=rest)

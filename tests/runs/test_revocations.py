@@ -561,3 +561,42 @@ async def test_a_strategy_working_through_a_burst_takes_on_more_as_it_commits(
         assert "symbox_revocations_deferred_total" not in await h.app.metrics_text()
     assert event_counts(tmp_path, "deescalate") == Counter(run_ids)
     check_audit(tmp_path)
+
+
+async def test_a_strategy_with_no_room_holds_up_only_its_own_revocations(
+    tmp_path: Path,
+) -> None:
+    legacy = GrantReceiver(GRANT_SECRET).start()
+    legacy.state.revoke_hold = threading.Event()
+    try:
+        async with harness(
+            tmp_path,
+            config_text=with_legacy_strategy(legacy.url),
+            timer_concurrency=1,
+            revoke_backlog=2,
+        ) as h:
+            try:
+                first = [await escalate_legacy(h, f"old{n}@example.com") for n in range(2)]
+                await h.advance(30)
+                then = [await escalate_legacy(h, f"then{n}@example.com") for n in range(2)]
+                others = await escalate_many(h, 2)
+                await h.advance(30)
+                await h.wait_for(partial(sent_at_least, legacy, 1), "the first legacy revoke")
+                # The legacy strategy has all it may hold; its next runs, due with the
+                # others, wait for room (the clock stands still: not yet taken as stalled)
+                # without holding up the others' revocations.
+                await h.advance(30)
+                await wait_revoked(h, others)
+                assert len(legacy.state.calls("deescalate")) == 1
+            finally:
+                legacy.state.revoke_hold.set()
+
+            async def all_revoked() -> bool:
+                await h.advance(0.1)
+                states = [(await h.run(run_id))["grant"]["state"] for run_id in first + then]
+                return states == ["revoked"] * len(states)
+
+            await h.wait_for(all_revoked, "every legacy grant to be revoked")
+        check_audit(tmp_path)
+    finally:
+        legacy.stop()
