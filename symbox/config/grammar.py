@@ -33,8 +33,8 @@ _trees: ContextVar[TreeCache | None] = ContextVar("symbox_parse_trees", default=
 
 
 @contextmanager
-def trees_kept_in(cache: TreeCache) -> Iterator[None]:
-    """Within the block, parse trees are read from and kept in ``cache``."""
+def trees_kept_in(cache: TreeCache | None) -> Iterator[None]:
+    """Within the block, parse trees are read from and kept in ``cache`` (None: nowhere)."""
     token = _trees.set(cache)
     try:
         yield

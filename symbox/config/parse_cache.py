@@ -40,7 +40,7 @@ class ParseCache:
         try:
             data = json.loads((self._folder / f"{key}.json").read_text(encoding="utf-8"))
             tree = tree_from_json(data["tree"]) if data.get("format") == FORMAT else None
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
+        except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):
             return None
         if tree is not None:
             self._used.add(key)
@@ -50,8 +50,8 @@ class ParseCache:
         """Keep ``tree`` as the parse of ``text`` (in memory until ``save``)."""
         try:
             body = json.dumps({"format": FORMAT, "tree": tree_to_json(tree)}, separators=(",", ":"))
-        except TypeError:
-            return  # a node this file format does not know: parsed each time instead
+        except (TypeError, RecursionError):
+            return  # a node this format does not know, or nested too deep: parsed each time
         key = _key(text)
         self._used.add(key)
         self._new[key] = body
@@ -60,12 +60,16 @@ class ParseCache:
         """Write the new trees and remove those of text no longer read (an edited config's
         old versions); called once a config is accepted, so a refused one leaves nothing.
 
-        The folder is made owner-only, its parents too if missing (the data folder, as
-        symbox run makes it). A folder that cannot be written costs only the next parse.
+        The folder is made owner-only. A folder that cannot be written costs only the next
+        parse.
         """
         try:
             if self._new:
-                self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                # The data folder too, when this is its first start: owner-only, as symbox
+                # run makes it (mkdir's parents would get the umask's mode).
+                self._folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._folder.mkdir(mode=0o700, exist_ok=True)
+                self._folder.chmod(0o700)
             for key, body in self._new.items():
                 handle, temporary = tempfile.mkstemp(dir=self._folder, suffix=".tmp")
                 with os.fdopen(handle, "w", encoding="utf-8") as out:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from symbox.config import schema
 from symbox.config.functions import to_set
+from symbox.config.grammar import trees_kept_in
 from symbox.config.hcl import Block, Problem, parse_file, show
 from symbox.config.model import Location
 from symbox.config.schema import Reader, convert_override, is_invalid, is_number, to_text
@@ -78,7 +79,9 @@ def constant_value(text: str) -> Any:
     from symbox.config.schema import resource_args
 
     problems: list[Problem] = []
-    root, found = parse_file(f"value = {text}\n", "<value>")
+    # Never kept with the parse trees: a value from the environment may be a secret.
+    with trees_kept_in(None):
+        root, found = parse_file(f"value = {text}\n", "<value>")
     if root is None or found or len(root.attributes) != 1 or root.blocks:
         raise ValueError('expected an HCL value, such as ["a", "b"] or { a = 1 }')
     evaluator = Evaluator(

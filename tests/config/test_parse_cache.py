@@ -160,3 +160,30 @@ def test_config_text_from_every_test_reads_back_as_parsed() -> None:
             same(tree_from_json(json.loads(json.dumps(tree_to_json(tree)))), tree)
             seen += 1
     assert seen > 100
+
+
+def test_values_from_the_environment_are_never_kept(tmp_path: Path) -> None:
+    config = tmp_path / "config.hcl"
+    config.write_text(
+        'variable "creds" {\n  type = map(string)\n}\n\n'
+        'resource "sym_environment" "main" {\n  name = var.creds["api"]\n}\n'
+    )
+    cache = ParseCache(tmp_path / "data" / "parse-cache")
+    with trees_kept_in(cache):
+        load_config(config, {"TF_VAR_creds": '{ api = "SUPERSECRET-123" }'})
+    cache.save()
+    kept = list((tmp_path / "data" / "parse-cache").iterdir())
+    assert len(kept) == 1
+    assert "SUPERSECRET" not in kept[0].read_text()
+    # The data folder a first start makes for them is owner-only, as symbox run makes it.
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+
+
+def test_a_tree_nested_too_deep_to_keep_is_parsed_each_time(tmp_path: Path) -> None:
+    text = "value = " + "[" * 400 + "1" + "]" * 400 + "\n"
+    cache = ParseCache(tmp_path / "trees")
+    with trees_kept_in(cache):
+        tree = grammar.parses_to_tree(text)
+    cache.save()
+    assert tree.data == "start"
+    assert not (tmp_path / "trees").exists()
