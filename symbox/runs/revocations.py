@@ -215,6 +215,13 @@ class DueRevocations:
         ``later`` to wait for room, ``deferred`` beyond even that (their locks released)."""
         # A committed read is enough, as on the one-by-one path: we hold every run's key.
         now = self._clock.now()
+        own: Counter[str] = Counter()
+        taken_own: Counter[str] = Counter()
+        stalled: set[str] = set()
+        # A strategy with no room may hold the group (and the timer's read) this long at
+        # most: a burst's groups wait their turn, as they always did, without one strategy
+        # that is slow or hanging holding up the others' revocations for longer.
+        deadline = now + ROOM_WAIT
         for run, covering in await self._reader.runs_and_covers(list(held)):
             strategy = run.strategy or ""
             revocation = _Revocation(run, covering, revoke_due_since(run))
@@ -222,13 +229,23 @@ class DueRevocations:
                 self._locks.release(held.pop(run.id))
             elif covering:
                 work.append(revocation)
-            elif self._taken[strategy] < self._backlog:
+            elif self._taken[strategy] < self._backlog or (
+                strategy not in stalled
+                and await self._until(
+                    strategy, partial(self._full, strategy, taken_own[strategy]), deadline
+                )
+            ):
                 self._taken[strategy] += 1
+                taken_own[strategy] += 1
                 work.append(revocation)
-            elif self._waiting[strategy] < self._backlog:
+            elif strategy not in stalled and await self._waiting_room(
+                strategy, own[strategy], deadline
+            ):
                 self._waiting[strategy] += 1
+                own[strategy] += 1
                 later.append(revocation)
             else:
+                stalled.add(strategy)
                 self._locks.release(held.pop(run.id))
                 deferred.append(run.id)
                 self._count_deferred(strategy, 1)
@@ -241,20 +258,46 @@ class DueRevocations:
             strategy=strategy,
         )
 
+    async def _waiting_room(self, strategy: str, own: int, deadline: float) -> bool:
+        """Wait until one more of ``strategy``'s runs may wait for room, until ``deadline``.
+
+        Only a strategy far behind (twice its backlog due) gets here. ``own`` of the
+        waiting runs are this group's, whose wait has not begun: when only they fill it,
+        the run joins them without waiting (the group's own work makes room).
+        """
+
+        def full() -> bool:
+            return own < self._waiting[strategy] >= self._backlog
+
+        return await self._until(strategy, full, deadline)
+
     async def _room_for(self, strategy: str) -> bool:
         """Wait until ``strategy`` may take on one more revocation; False if it stalls.
 
         A strategy working through a burst makes room with each group it commits, however
         slowly; one that commits nothing for ROOM_WAIT (its calls hang) is stalled.
         """
-        while self._taken[strategy] >= self._backlog:
+        return await self._until(strategy, lambda: self._taken[strategy] >= self._backlog)
+
+    def _full(self, strategy: str, own: int) -> bool:
+        return own < self._taken[strategy] >= self._backlog
+
+    async def _until(
+        self, strategy: str, full: Callable[[], bool], deadline: float | None = None
+    ) -> bool:
+        """Wait while ``full()``, as long as ``strategy`` makes room at least every ROOM_WAIT
+        (and, if given, until ``deadline``); whether it is no longer full."""
+        while full() and (deadline is None or self._clock.now() < deadline):
             room = self._room.setdefault(strategy, anyio.Event())
             stalled = False
             async with anyio.create_task_group() as race:
 
                 async def until_stalled() -> None:
                     nonlocal stalled
-                    await self._clock.sleep_until(self._clock.now() + ROOM_WAIT)
+                    until = self._clock.now() + ROOM_WAIT
+                    await self._clock.sleep_until(
+                        until if deadline is None else min(until, deadline)
+                    )
                     stalled = True
                     race.cancel_scope.cancel()
 
@@ -263,7 +306,7 @@ class DueRevocations:
                 race.cancel_scope.cancel()
             if stalled:
                 return False
-        return True
+        return not full()
 
     def _release(self, held: dict[str, str], run_ids: Iterable[str]) -> None:
         for run_id in list(run_ids):
@@ -391,6 +434,9 @@ class DueRevocations:
         """No longer count these runs as waiting for room (and forget them)."""
         for strategy in waiting.values():
             self._waiting[strategy] -= 1
+            room = self._room.pop(strategy, None)
+            if room is not None:
+                room.set()
         waiting.clear()
 
     async def _commit(self, group: list[_Done], failed: Callable[[str, Exception], None]) -> None:

@@ -479,21 +479,25 @@ async def test_a_backed_up_strategy_defers_what_it_has_no_room_for(tmp_path: Pat
             revoke_backlog=2,
         ) as h:
             try:
-                hanging = [await escalate_legacy(h, f"old{n}@example.com") for n in range(5)]
-                await h.advance(60)
+                first = [await escalate_legacy(h, f"old{n}@example.com") for n in range(2)]
+                await h.advance(30)
+                then = [await escalate_legacy(h, f"then{n}@example.com") for n in range(5)]
+                hanging = first + then
+                await h.advance(30)
+                await h.wait_for(partial(sent_at_least, legacy, 1), "a revoke to be sent")
+                await h.advance(30)
 
                 async def deferred(count: int) -> bool:
-                    # Time moves on while we look: the runs beyond the backlog wait a
-                    # moment (ROOM_WAIT) for room before they are put off.
+                    # Time moves on while we look: the runs beyond the backlog wait for
+                    # room until the strategy has committed nothing for ROOM_WAIT.
                     await h.advance(ROOM_WAIT / 5)
                     metrics = await h.app.metrics_text()
                     line = f'symbox_revocations_deferred_total{{strategy="legacy"}} {count}'
                     return line in metrics
 
-                await h.wait_for(lambda: deferred(3), "the runs beyond the backlog to be put off")
-                await h.wait_for(partial(sent_at_least, legacy, 1), "a revoke to be sent")
+                await h.wait_for(lambda: deferred(5), "the runs beyond the backlog to be put off")
                 # Put off, not failed: looked at again a second on, still without room.
-                await h.wait_for(lambda: deferred(6), "the timer to look at them again")
+                await h.wait_for(lambda: deferred(10), "the timer to look at them again")
                 assert len(legacy.state.calls("deescalate")) == 1
                 for run_id in hanging:
                     grant = (await h.run(run_id))["grant"]
@@ -509,7 +513,9 @@ async def test_a_backed_up_strategy_defers_what_it_has_no_room_for(tmp_path: Pat
 
             await h.wait_for(all_revoked, "every grant to be revoked")
         revoked = {item.body["requester"]["email"] for item in legacy.state.calls("deescalate")}
-        assert revoked == {f"old{n}@example.com" for n in range(5)}
+        assert revoked == {f"old{n}@example.com" for n in range(2)} | {
+            f"then{n}@example.com" for n in range(5)
+        }
         check_audit(tmp_path)
     finally:
         legacy.stop()
@@ -583,11 +589,21 @@ async def test_a_strategy_with_no_room_holds_up_only_its_own_revocations(
                 await h.advance(30)
                 await h.wait_for(partial(sent_at_least, legacy, 1), "the first legacy revoke")
                 # The legacy strategy has all it may hold; its next runs, due with the
-                # others, wait for room (the clock stands still: not yet taken as stalled)
-                # without holding up the others' revocations.
+                # others, wait for room, holding up the others' at most ROOM_WAIT.
                 await h.advance(30)
-                await wait_revoked(h, others)
+
+                async def others_revoked() -> bool:
+                    await h.advance(ROOM_WAIT / 10)
+                    states = [(await h.run(run_id))["grant"]["state"] for run_id in others]
+                    return states == ["revoked"] * len(others)
+
+                waited = h.clock.now()
+                await h.wait_for(others_revoked, "the other strategy's revocations")
+                assert h.clock.now() - waited <= ROOM_WAIT + 0.5
+                # ...while the legacy target still hangs, and its runs wait, not deferred.
                 assert len(legacy.state.calls("deescalate")) == 1
+                metrics = await h.app.metrics_text()
+                assert "symbox_revocations_deferred_total" not in metrics
             finally:
                 legacy.state.revoke_hold.set()
 
