@@ -38,6 +38,9 @@ class DueOutcomes(Protocol):
     def deferred(self, run_ids: Sequence[str]) -> None:
         """``run_ids`` were put off: look at them again DEFERRED_FOR from now."""
 
+    def finished(self, run_ids: Sequence[str]) -> None:
+        """``run_ids``' outcomes are committed (failed ones are also reported as such)."""
+
 
 @dataclass(frozen=True)
 class DueReport:
@@ -164,10 +167,11 @@ class ExpiryTimer:
                 await report.rest(outcomes)
             except Exception as raised:
                 for run_id in due:
-                    if run_id not in {*report.single, *outcomes.left}:
+                    if run_id not in {*report.single, *outcomes.left, *outcomes.done}:
                         outcomes.failed(run_id, raised)
+        # Runs gone one by one keep their count of failures: they are not done yet.
         for run_id in due:
-            if run_id not in outcomes.left:
+            if run_id not in {*report.single, *outcomes.left}:
                 self._failures.pop(run_id, None)
 
     def _defer(self, run_ids: Sequence[str]) -> None:
@@ -225,6 +229,7 @@ class _BatchOutcomes:
     def __init__(self, timer: ExpiryTimer) -> None:
         self._timer = timer
         self.left: set[str] = set()
+        self.done: set[str] = set()
 
     def failed(self, run_id: str, error: Exception) -> None:
         self.left.add(run_id)
@@ -234,3 +239,6 @@ class _BatchOutcomes:
         self.left.update(run_ids)
         if run_ids:
             self._timer._defer(run_ids)
+
+    def finished(self, run_ids: Sequence[str]) -> None:
+        self.done.update(run_ids)

@@ -304,7 +304,8 @@ class DueRevocations:
                 race.start_soon(until_stalled)
                 await room.wait()
                 race.cancel_scope.cancel()
-            if stalled:
+            # Room may have come as the stall timer fired: then it is not stalled.
+            if stalled and full():
                 return False
         return not full()
 
@@ -413,6 +414,7 @@ class DueRevocations:
                     remaining -= len(group_done)
                     await self._commit(group_done, outcomes.failed)
                     done_ids = [done.revocation.run.id for done in group_done]
+                    outcomes.finished(done_ids)
                     self._uncount(uncounted, done_ids)
                     self._release(held, done_ids)
         finally:

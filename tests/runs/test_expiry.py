@@ -325,6 +325,7 @@ async def test_a_batch_whose_work_raises_backs_off_the_runs_it_took_on() -> None
 
     async def batches(run_ids: Sequence[str]) -> DueReport:
         async def rest(outcomes: DueOutcomes) -> None:
+            outcomes.finished(["a"])
             raise RuntimeError("the store is gone")
 
         return DueReport(single=["s"], deferred=["d"], rest=rest)
@@ -337,4 +338,26 @@ async def test_a_batch_whose_work_raises_backs_off_the_runs_it_took_on() -> None
         timer.pause()
     assert singles == ["s"]
     assert schedule.pop_due(DEFERRED_FOR, limit=10) == ["d"]
-    assert sorted(schedule.pop_due(RETRY_AFTER_ERROR, limit=10)) == ["a", "b"]
+    # "a" was committed before the work raised: it is not looked at again for it.
+    assert schedule.pop_due(RETRY_AFTER_ERROR, limit=10) == ["b"]
+
+
+async def test_a_run_left_one_by_one_that_keeps_failing_backs_off() -> None:
+    clock = FakeClock(start=0.0)
+    schedule = ExpirySchedule()
+
+    async def process(run_id: str) -> None:
+        raise RuntimeError("no")
+
+    timer = ExpiryTimer(schedule, clock, process, batch=Batches(single={"r"}))
+    schedule.load([("r", 0.0)])
+    async with anyio.create_task_group() as group:
+        group.start_soon(timer.run)
+        for _ in range(3):
+            await settle()
+        assert schedule.next_due() == RETRY_AFTER_ERROR
+        clock.set(RETRY_AFTER_ERROR)
+        for _ in range(3):
+            await settle()
+        assert schedule.next_due() == RETRY_AFTER_ERROR + RETRY_AFTER_ERROR * 2
+        timer.pause()
