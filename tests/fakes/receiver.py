@@ -46,6 +46,15 @@ class ReceiverState:
     revoke_hold: threading.Event | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def hold_revokes(self) -> None:
+        """From now on every revoke hangs until ``release_revokes``."""
+        self.revoke_hold = threading.Event()
+
+    def release_revokes(self) -> None:
+        """Let every held revoke answer (and the next ones not wait)."""
+        if self.revoke_hold is not None:
+            self.revoke_hold.set()
+
     def calls(self, action: str) -> list[Received]:
         """The accepted requests for ``action``."""
         with self.lock:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -71,8 +70,12 @@ def check_audit(tmp_path: Path) -> None:
     assert events <= set(records)
 
 
-async def wait_revoked(h: Harness, run_ids: list[str]) -> None:
+async def wait_revoked(h: Harness, run_ids: list[str], step: float = 0.0) -> None:
+    """Wait until every grant is revoked; with ``step``, moving the clock on at each look."""
+
     async def all_ended() -> bool:
+        if step:
+            await h.advance(step)
         for run_id in run_ids:
             if (await h.run(run_id))["grant"]["state"] != "revoked":
                 return False
@@ -403,6 +406,18 @@ resource "sym_flow" "legacy" {{
     return lambda url: access_config(url, extra=extra)
 
 
+@pytest.fixture
+def legacy() -> Iterator[GrantReceiver]:
+    """A second receiver, for the legacy strategy, whose revokes hang until released."""
+    receiver = GrantReceiver(GRANT_SECRET).start()
+    receiver.state.hold_revokes()
+    try:
+        yield receiver
+    finally:
+        receiver.state.release_revokes()
+        receiver.stop()
+
+
 def sent_at_least(receiver: GrantReceiver, count: int) -> bool:
     return len(receiver.state.calls("deescalate")) >= count
 
@@ -426,127 +441,111 @@ async def escalate_legacy(h: Harness, requester: str) -> str:
 
 async def test_a_strategy_whose_target_hangs_holds_up_only_its_own_revocations(
     tmp_path: Path,
+    legacy: GrantReceiver,
 ) -> None:
-    legacy = GrantReceiver(GRANT_SECRET).start()
-    legacy.state.revoke_hold = threading.Event()
-    try:
-        async with harness(
-            tmp_path, config_text=with_legacy_strategy(legacy.url), timer_concurrency=4
-        ) as h:
-            try:
-                # More hanging revokes than calls in flight, falling due in more groups
-                # than the timer reads at once.
-                hanging: list[str] = []
-                for wave in range(BATCHES_IN_FLIGHT + 1):
-                    hanging += [
-                        await escalate_legacy(h, f"old{wave}-{number}@example.com")
-                        for number in range(3)
-                    ]
-                    await h.advance(60)
-                    await h.wait_for(
-                        partial(sent_at_least, legacy, min(len(hanging), 4)),
-                        "the legacy target to be sent revokes",
-                    )
-                # Grants through the other strategy, falling due with and after them.
-                together = await escalate_many(h, 3)
-                await h.advance(30)
-                after = [await escalate(h, f"late{number}@example.com") for number in range(3)]
+    async with harness(
+        tmp_path, config_text=with_legacy_strategy(legacy.url), timer_concurrency=4
+    ) as h:
+        try:
+            # More hanging revokes than calls in flight, falling due in more groups
+            # than the timer reads at once.
+            hanging: list[str] = []
+            for wave in range(BATCHES_IN_FLIGHT + 1):
+                hanging += [
+                    await escalate_legacy(h, f"old{wave}-{number}@example.com")
+                    for number in range(3)
+                ]
                 await h.advance(60)
-                await wait_revoked(h, together + after)
-                # ...while every call to the legacy target still hangs: none has failed or
-                # timed out, and no more than its calls in flight were made.
-                assert len(legacy.state.calls("deescalate")) == 4
-                for run_id in hanging:
-                    grant = (await h.run(run_id))["grant"]
-                    assert grant["state"] == "active" and grant["attempts"] == 0, grant
-            finally:
-                legacy.state.revoke_hold.set()
-            await wait_revoked(h, hanging)
-        assert len(legacy.state.calls("deescalate")) == len(hanging)
-        check_audit(tmp_path)
-    finally:
-        legacy.stop()
+                await h.wait_for(
+                    partial(sent_at_least, legacy, min(len(hanging), 4)),
+                    "the legacy target to be sent revokes",
+                )
+            # Grants through the other strategy, falling due with and after them.
+            together = await escalate_many(h, 3)
+            await h.advance(30)
+            after = [await escalate(h, f"late{number}@example.com") for number in range(3)]
+            await h.advance(60)
+            await wait_revoked(h, together + after)
+            # ...while every call to the legacy target still hangs: none has failed or
+            # timed out, and no more than its calls in flight were made.
+            assert len(legacy.state.calls("deescalate")) == 4
+            for run_id in hanging:
+                grant = (await h.run(run_id))["grant"]
+                assert grant["state"] == "active" and grant["attempts"] == 0, grant
+        finally:
+            legacy.state.release_revokes()
+        await wait_revoked(h, hanging)
+    assert len(legacy.state.calls("deescalate")) == len(hanging)
+    check_audit(tmp_path)
 
 
-async def test_a_backed_up_strategy_defers_what_it_has_no_room_for(tmp_path: Path) -> None:
-    legacy = GrantReceiver(GRANT_SECRET).start()
-    legacy.state.revoke_hold = threading.Event()
-    try:
-        async with harness(
-            tmp_path,
-            config_text=with_legacy_strategy(legacy.url),
-            timer_concurrency=1,
-            revoke_backlog=2,
-        ) as h:
-            try:
-                first = [await escalate_legacy(h, f"old{n}@example.com") for n in range(2)]
-                await h.advance(30)
-                then = [await escalate_legacy(h, f"then{n}@example.com") for n in range(5)]
-                hanging = first + then
-                await h.advance(30)
-                await h.wait_for(partial(sent_at_least, legacy, 1), "a revoke to be sent")
-                await h.advance(30)
+async def test_a_backed_up_strategy_defers_what_it_has_no_room_for(
+    tmp_path: Path, legacy: GrantReceiver
+) -> None:
+    async with harness(
+        tmp_path,
+        config_text=with_legacy_strategy(legacy.url),
+        timer_concurrency=1,
+        revoke_backlog=2,
+    ) as h:
+        try:
+            first = [await escalate_legacy(h, f"old{n}@example.com") for n in range(2)]
+            await h.advance(30)
+            then = [await escalate_legacy(h, f"then{n}@example.com") for n in range(5)]
+            hanging = first + then
+            await h.advance(30)
+            await h.wait_for(partial(sent_at_least, legacy, 1), "a revoke to be sent")
+            await h.advance(30)
 
-                async def deferred(count: int) -> bool:
-                    # Time moves on while we look: the runs beyond the backlog wait for
-                    # room until the strategy has committed nothing for ROOM_WAIT.
-                    await h.advance(ROOM_WAIT / 5)
-                    metrics = await h.app.metrics_text()
-                    line = f'symbox_revocations_deferred_total{{strategy="legacy"}} {count}'
-                    return line in metrics
+            async def deferred(count: int) -> bool:
+                # Time moves on while we look: the runs beyond the backlog wait for
+                # room until the strategy has committed nothing for ROOM_WAIT.
+                await h.advance(ROOM_WAIT / 5)
+                metrics = await h.app.metrics_text()
+                line = f'symbox_revocations_deferred_total{{strategy="legacy"}} {count}'
+                return line in metrics
 
-                await h.wait_for(lambda: deferred(5), "the runs beyond the backlog to be put off")
-                # Put off, not failed: looked at again a second on, still without room.
-                await h.wait_for(lambda: deferred(10), "the timer to look at them again")
-                assert len(legacy.state.calls("deescalate")) == 1
-                for run_id in hanging:
-                    grant = (await h.run(run_id))["grant"]
-                    assert grant["state"] == "active" and grant["attempts"] == 0, grant
-            finally:
-                legacy.state.revoke_hold.set()
+            await h.wait_for(lambda: deferred(5), "the runs beyond the backlog to be put off")
+            # Put off, not failed: looked at again a second on, still without room.
+            await h.wait_for(lambda: deferred(10), "the timer to look at them again")
+            assert len(legacy.state.calls("deescalate")) == 1
+            for run_id in hanging:
+                grant = (await h.run(run_id))["grant"]
+                assert grant["state"] == "active" and grant["attempts"] == 0, grant
+        finally:
+            legacy.state.release_revokes()
 
-            # As the target answers, room is made and the rest are taken on.
-            async def all_revoked() -> bool:
-                await h.advance(1)
-                states = [(await h.run(run_id))["grant"]["state"] for run_id in hanging]
-                return states == ["revoked"] * len(hanging)
-
-            await h.wait_for(all_revoked, "every grant to be revoked")
-        revoked = {item.body["requester"]["email"] for item in legacy.state.calls("deescalate")}
-        assert revoked == {f"old{n}@example.com" for n in range(2)} | {
-            f"then{n}@example.com" for n in range(5)
-        }
-        check_audit(tmp_path)
-    finally:
-        legacy.stop()
+        # As the target answers, room is made and the rest are taken on.
+        await wait_revoked(h, hanging, step=1)
+    revoked = {item.body["requester"]["email"] for item in legacy.state.calls("deescalate")}
+    assert revoked == {f"old{n}@example.com" for n in range(2)} | {
+        f"then{n}@example.com" for n in range(5)
+    }
+    check_audit(tmp_path)
 
 
 async def test_hanging_calls_to_one_target_leave_connections_for_the_others(
     tmp_path: Path,
+    legacy: GrantReceiver,
 ) -> None:
-    legacy = GrantReceiver(GRANT_SECRET).start()
-    legacy.state.revoke_hold = threading.Event()
     # More hanging calls than an HTTP client's usual connection pool (100).
     count = 104
-    try:
-        async with harness(
-            tmp_path, config_text=with_legacy_strategy(legacy.url), timer_concurrency=count
-        ) as h:
-            try:
-                hanging = [await escalate_legacy(h, f"old{n}@example.com") for n in range(count)]
-                await h.advance(60)
-                await h.wait_for(
-                    lambda: len(legacy.state.calls("deescalate")) == count,
-                    "every revoke to reach the legacy target",
-                )
-                run_ids = await escalate_many(h, 2)
-                await h.advance(60)
-                await wait_revoked(h, run_ids)
-            finally:
-                legacy.state.revoke_hold.set()
-            await wait_revoked(h, hanging)
-    finally:
-        legacy.stop()
+    async with harness(
+        tmp_path, config_text=with_legacy_strategy(legacy.url), timer_concurrency=count
+    ) as h:
+        try:
+            hanging = [await escalate_legacy(h, f"old{n}@example.com") for n in range(count)]
+            await h.advance(60)
+            await h.wait_for(
+                lambda: len(legacy.state.calls("deescalate")) == count,
+                "every revoke to reach the legacy target",
+            )
+            run_ids = await escalate_many(h, 2)
+            await h.advance(60)
+            await wait_revoked(h, run_ids)
+        finally:
+            legacy.state.release_revokes()
+        await wait_revoked(h, hanging)
 
 
 async def test_a_strategy_working_through_a_burst_takes_on_more_as_it_commits(
@@ -571,48 +570,34 @@ async def test_a_strategy_working_through_a_burst_takes_on_more_as_it_commits(
 
 async def test_a_strategy_with_no_room_holds_up_only_its_own_revocations(
     tmp_path: Path,
+    legacy: GrantReceiver,
 ) -> None:
-    legacy = GrantReceiver(GRANT_SECRET).start()
-    legacy.state.revoke_hold = threading.Event()
-    try:
-        async with harness(
-            tmp_path,
-            config_text=with_legacy_strategy(legacy.url),
-            timer_concurrency=1,
-            revoke_backlog=2,
-        ) as h:
-            try:
-                first = [await escalate_legacy(h, f"old{n}@example.com") for n in range(2)]
-                await h.advance(30)
-                then = [await escalate_legacy(h, f"then{n}@example.com") for n in range(2)]
-                others = await escalate_many(h, 2)
-                await h.advance(30)
-                await h.wait_for(partial(sent_at_least, legacy, 1), "the first legacy revoke")
-                # The legacy strategy has all it may hold; its next runs, due with the
-                # others, wait for room, holding up the others' at most ROOM_WAIT.
-                await h.advance(30)
+    async with harness(
+        tmp_path,
+        config_text=with_legacy_strategy(legacy.url),
+        timer_concurrency=1,
+        revoke_backlog=2,
+    ) as h:
+        try:
+            first = [await escalate_legacy(h, f"old{n}@example.com") for n in range(2)]
+            await h.advance(30)
+            then = [await escalate_legacy(h, f"then{n}@example.com") for n in range(2)]
+            others = await escalate_many(h, 2)
+            await h.advance(30)
+            await h.wait_for(partial(sent_at_least, legacy, 1), "the first legacy revoke")
+            # The legacy strategy has all it may hold; its next runs, due with the
+            # others, wait for room, holding up the others' at most ROOM_WAIT.
+            await h.advance(30)
 
-                async def others_revoked() -> bool:
-                    await h.advance(ROOM_WAIT / 10)
-                    states = [(await h.run(run_id))["grant"]["state"] for run_id in others]
-                    return states == ["revoked"] * len(others)
+            waited = h.clock.now()
+            await wait_revoked(h, others, step=ROOM_WAIT / 10)
+            assert h.clock.now() - waited <= ROOM_WAIT + 0.5
+            # ...while the legacy target still hangs, and its runs wait, not deferred.
+            assert len(legacy.state.calls("deescalate")) == 1
+            metrics = await h.app.metrics_text()
+            assert "symbox_revocations_deferred_total" not in metrics
+        finally:
+            legacy.state.release_revokes()
 
-                waited = h.clock.now()
-                await h.wait_for(others_revoked, "the other strategy's revocations")
-                assert h.clock.now() - waited <= ROOM_WAIT + 0.5
-                # ...while the legacy target still hangs, and its runs wait, not deferred.
-                assert len(legacy.state.calls("deescalate")) == 1
-                metrics = await h.app.metrics_text()
-                assert "symbox_revocations_deferred_total" not in metrics
-            finally:
-                legacy.state.revoke_hold.set()
-
-            async def all_revoked() -> bool:
-                await h.advance(0.1)
-                states = [(await h.run(run_id))["grant"]["state"] for run_id in first + then]
-                return states == ["revoked"] * len(states)
-
-            await h.wait_for(all_revoked, "every legacy grant to be revoked")
-        check_audit(tmp_path)
-    finally:
-        legacy.stop()
+        await wait_revoked(h, first + then, step=0.1)
+    check_audit(tmp_path)
