@@ -166,12 +166,14 @@ class ExpiryTimer:
             try:
                 await report.rest(outcomes)
             except Exception as raised:
+                accounted = {*report.single, *outcomes.left, *outcomes.done}
                 for run_id in due:
-                    if run_id not in {*report.single, *outcomes.left, *outcomes.done}:
+                    if run_id not in accounted:
                         outcomes.failed(run_id, raised)
         # Runs gone one by one keep their count of failures: they are not done yet.
+        unfinished = {*report.single, *outcomes.left}
         for run_id in due:
-            if run_id not in {*report.single, *outcomes.left}:
+            if run_id not in unfinished:
                 self._failures.pop(run_id, None)
 
     def _defer(self, run_ids: Sequence[str]) -> None:

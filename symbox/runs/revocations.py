@@ -231,15 +231,14 @@ class DueRevocations:
                 work.append(revocation)
             elif self._taken[strategy] < self._backlog or (
                 strategy not in stalled
-                and await self._until(
-                    strategy, partial(self._full, strategy, taken_own[strategy]), deadline
-                )
+                and await self._wait_for_room(strategy, self._taken, taken_own[strategy], deadline)
             ):
                 self._taken[strategy] += 1
                 taken_own[strategy] += 1
                 work.append(revocation)
-            elif strategy not in stalled and await self._waiting_room(
-                strategy, own[strategy], deadline
+            # Only a strategy far behind (twice its backlog due) gets this far.
+            elif strategy not in stalled and await self._wait_for_room(
+                strategy, self._waiting, own[strategy], deadline
             ):
                 self._waiting[strategy] += 1
                 own[strategy] += 1
@@ -258,35 +257,25 @@ class DueRevocations:
             strategy=strategy,
         )
 
-    async def _waiting_room(self, strategy: str, own: int, deadline: float) -> bool:
-        """Wait until one more of ``strategy``'s runs may wait for room, until ``deadline``.
+    async def _wait_for_room(
+        self,
+        strategy: str,
+        counts: Counter[str],
+        own: int = 0,
+        deadline: float | None = None,
+    ) -> bool:
+        """Wait until ``counts[strategy]`` (taken on, or waiting) is below the backlog;
+        whether it is. False once the strategy makes no room for ROOM_WAIT (its calls
+        hang) or, if given, at ``deadline``.
 
-        Only a strategy far behind (twice its backlog due) gets here. ``own`` of the
-        waiting runs are this group's, whose wait has not begun: when only they fill it,
-        the run joins them without waiting (the group's own work makes room).
+        A strategy working through a burst makes room with each group it commits, however
+        slowly. ``own`` of the counted runs are this group's, whose work has not begun:
+        when only they fill it, there is room (the group's own work will make more).
         """
 
         def full() -> bool:
-            return own < self._waiting[strategy] >= self._backlog
+            return own < counts[strategy] >= self._backlog
 
-        return await self._until(strategy, full, deadline)
-
-    async def _room_for(self, strategy: str) -> bool:
-        """Wait until ``strategy`` may take on one more revocation; False if it stalls.
-
-        A strategy working through a burst makes room with each group it commits, however
-        slowly; one that commits nothing for ROOM_WAIT (its calls hang) is stalled.
-        """
-        return await self._until(strategy, lambda: self._taken[strategy] >= self._backlog)
-
-    def _full(self, strategy: str, own: int) -> bool:
-        return own < self._taken[strategy] >= self._backlog
-
-    async def _until(
-        self, strategy: str, full: Callable[[], bool], deadline: float | None = None
-    ) -> bool:
-        """Wait while ``full()``, as long as ``strategy`` makes room at least every ROOM_WAIT
-        (and, if given, until ``deadline``); whether it is no longer full."""
         while full() and (deadline is None or self._clock.now() < deadline):
             room = self._room.setdefault(strategy, anyio.Event())
             stalled = False
@@ -370,7 +359,7 @@ class DueRevocations:
                 nonlocal remaining
                 async with calls:
                     for index, item in enumerate(items):
-                        if not await self._room_for(strategy):
+                        if not await self._wait_for_room(strategy, self._taken):
                             put_off = [other.run.id for other in items[index:]]
                             self._unwait({run_id: waiting.pop(run_id) for run_id in put_off})
                             # Their locks are given back by the task that took them.
