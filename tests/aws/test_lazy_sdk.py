@@ -10,6 +10,7 @@ def test_the_command_loads_no_aws_sdk_until_aws_is_used() -> None:
     # The SDK's modules cost every start tens of milliseconds, AWS configured or not.
     probe = (
         "import sys, symbox.cli.main, symbox.app\n"
+        "symbox.cli.main.build_parser()\n"
         "print(sorted({name.split('.')[0] for name in sys.modules}"
         " & {'aioboto3', 'aiobotocore', 'boto3', 'botocore'}))"
     )
