@@ -275,10 +275,10 @@ def _profile_writer(writer: Writer, profile: cProfile.Profile) -> None:
     """Profile every batch the writer runs (on its own thread, which cProfile sees apart)."""
     run_batch = writer._run_batch
 
-    def profiled(batch: Any) -> None:
+    def profiled(batch: Any) -> Any:
         profile.enable()
         try:
-            run_batch(batch)
+            return run_batch(batch)
         finally:
             profile.disable()
 
