@@ -12,6 +12,8 @@ from symbox import __version__
 
 Handler = Callable[[argparse.Namespace], int]
 # Adds a module's subcommand(s) to the parser and returns the function that runs them.
+# One small function per module rather than a table of module names: PyInstaller finds
+# the modules an executable needs from import statements, not from strings.
 Loader = Callable[[Any], Handler]
 
 
