@@ -50,6 +50,10 @@ def open_database(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connectio
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 5000")
+    # Each job runs under a savepoint, whose journal of the pages it changes (megabytes for
+    # a group of revocations) and the temporary tables of multi-row statements would
+    # otherwise be spilled to temporary files.
+    conn.execute("PRAGMA temp_store = MEMORY")
     migrate(conn)
     return conn
 

@@ -16,7 +16,7 @@ from symbox.store.codec import run_to_json
 from symbox.store.handle import open_store
 from symbox.store.schema import MIGRATIONS
 from symbox.store.txn import StaleWrite, WriteTxn
-from symbox.store.writer import Writer, WriterClosed
+from symbox.store.writer import Writer, WriterClosed, open_database
 
 pytestmark = pytest.mark.anyio
 
@@ -135,6 +135,17 @@ async def test_migrations_are_recorded_and_a_newer_schema_is_refused(tmp_path: P
     with pytest.raises(RuntimeError, match="newer than this symbox"):
         async with open_store(database):
             pass
+
+
+def test_the_writers_savepoint_journals_and_temporary_tables_stay_in_memory(
+    tmp_path: Path,
+) -> None:
+    conn = open_database(tmp_path / "s.db")
+    try:
+        # 2 is MEMORY: a job's savepoint journal is not spilled to a temporary file.
+        assert conn.execute("PRAGMA temp_store").fetchone()[0] == 2
+    finally:
+        conn.close()
 
 
 async def test_grants_that_recorded_their_identity_are_keyed_by_it(tmp_path: Path) -> None:
