@@ -42,7 +42,7 @@ from bench.common import (
     summary_ms,
     write_config,
 )
-from bench.sampler import thread_cpu_report
+from bench.sampler import thread_cpu_report, thread_cpu_seconds
 from symbox.app import DATABASE_NAME, Options, running
 from symbox.config.model import Config
 from symbox.store.writer import Writer
@@ -145,7 +145,15 @@ def run(args: argparse.Namespace) -> int:
         poller.start()
         strategy = NoopStrategy(record=True)
         served = anyio.run(
-            _serve, config, data_dir, strategy, due, deadline, args.concurrency, args.cprofile
+            _serve,
+            config,
+            data_dir,
+            strategy,
+            due,
+            min(expiries[:due]),
+            deadline,
+            args.concurrency,
+            args.cprofile,
         )
         poller.join()
         expires = dict(zip(ids, expiries, strict=True))
@@ -197,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"histogram symbox_deescalation_lateness_seconds: {_histogram(served.metrics_text)}")
     print(f"process CPU {served.cpu_percent:.0f}% of one core while serving; {served.threads}")
+    print(f"from the first expiry to 1 s after the last revocation, {served.revoking}")
     if served.profiles:
         print()
         print(served.profiles)
@@ -219,6 +228,8 @@ class Served:
     metrics_text: str
     cpu_percent: float
     threads: str
+    # Each thread's CPU from the first expiry on: which of them the revocations wait for.
+    revoking: str
     profiles: str = ""
 
 
@@ -235,6 +246,7 @@ async def _serve(
     data_dir: Path,
     strategy: NoopStrategy,
     due: int,
+    first_due: float,
     deadline: float,
     concurrency: int | None = None,
     profile: bool = False,
@@ -251,6 +263,8 @@ async def _serve(
             _profile_writer(app.writer, writer_profile)
             loop_profile.enable()
         cpu_before, wall_before = time.process_time(), time.perf_counter()
+        await anyio.sleep(max(0.0, first_due - time.time()))
+        threads_before = thread_cpu_seconds()
         # Poll rather than wait on an event: the strategy must stay a plain no-op.
         while True:
             if len(strategy.deescalated) >= due or time.time() >= deadline:
@@ -267,7 +281,13 @@ async def _serve(
             else ""
         )
         return Served(
-            ready_at, armed, await app.metrics_text(), 100 * cpu, thread_cpu_report(), profiles
+            ready_at,
+            armed,
+            await app.metrics_text(),
+            100 * cpu,
+            thread_cpu_report(),
+            thread_cpu_report(threads_before),
+            profiles,
         )
 
 

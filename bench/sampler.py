@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -87,16 +88,27 @@ class StackSampler:
         path.write_text("\n".join(lines) + "\n")
 
 
-def thread_cpu_report() -> str:
-    """One line per live thread of this process: its name and CPU seconds so far."""
+def thread_cpu_seconds() -> dict[int, tuple[str, float]]:
+    """Each live thread of this process by its native id: its name and CPU seconds so far."""
     ticks = os.sysconf("SC_CLK_TCK")
-    parts = []
+    seconds: dict[int, tuple[str, float]] = {}
     for thread in threading.enumerate():
+        if thread.native_id is None:
+            continue
         try:
             with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        seconds = (int(fields[11]) + int(fields[12])) / ticks
-        parts.append(f"{thread.name}={seconds:.2f}s")
+        seconds[thread.native_id] = (thread.name, (int(fields[11]) + int(fields[12])) / ticks)
+    return seconds
+
+
+def thread_cpu_report(since: Mapping[int, tuple[str, float]] | None = None) -> str:
+    """One entry per live thread: its name and CPU seconds so far, or since ``since``."""
+    before = since or {}
+    parts = []
+    for native_id, (name, seconds) in thread_cpu_seconds().items():
+        spent = seconds - before.get(native_id, (name, 0.0))[1]
+        parts.append(f"{name}={spent:.2f}s")
     return "thread CPU: " + ", ".join(parts)
