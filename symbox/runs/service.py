@@ -18,8 +18,7 @@ from symbox.engine import admission
 from symbox.engine import runs as engine
 from symbox.engine.inputs import validate_inputs
 from symbox.engine.model import Actor, GrantState, Run, RunEvent, RunStatus
-from symbox.engine.permissions import DecisionRule, approves, may_decide, may_view
-from symbox.engine.quorum import already_approved
+from symbox.engine.permissions import DecisionRule, approves, may_view
 from symbox.engine.schedule import ExpirySchedule, RetryPolicy
 from symbox.errors import BadRequest, Conflict, Forbidden, HiddenRun, NotFound, Unavailable
 from symbox.flowhooks.calls import FlowHooks
@@ -28,8 +27,9 @@ from symbox.flowhooks.integrations import EnvironmentIntegrations
 from symbox.metrics import Metrics
 from symbox.notify.model import Outgoing
 from symbox.runs.breakglass import BreakGlass
+from symbox.runs.decisions import Decisions, hook_failed
 from symbox.runs.expiry import DueReport
-from symbox.runs.extensions import RunExtensions, waiting
+from symbox.runs.extensions import RunExtensions
 from symbox.runs.grant_identities import GrantIdentities
 from symbox.runs.grants import Grants, before_step
 from symbox.runs.ledger import RunLedger, timer_work
@@ -171,6 +171,22 @@ class RunService:
             hooks=self._hooks,
             target_key=self._target_key,
             get_run=self.get_run,
+        )
+        self._decisions = Decisions(
+            config=config,
+            clock=clock,
+            ledger=self._ledger,
+            hooks=self._hooks,
+            identities=self._identities,
+            metrics=metrics,
+            extensions=self.extensions,
+            admit=self._admit,
+            flow=self.flow,
+            target_key=self._target_key,
+            get_run=self.get_run,
+            find_run=reader.get_run,
+            view_run=self.view_run,
+            escalate=self._grants.escalate,
         )
         # Self-granted access and its review: the API and Slack call it directly.
         self.break_glass = BreakGlass(
@@ -359,63 +375,14 @@ class RunService:
     async def decide(
         self, *, actor: Actor, run_id: str, approve: bool, reason: str | None, channel: str
     ) -> Run:
-        """Approve or deny a requested run; an approval escalates at once.
-
-        The flow's ``on_approve`` / ``on_deny`` hook runs first, once the actor is known
-        to be allowed; it may ignore the decision, or turn an approval into a denial. On an
-        escalated run with an extension waiting, the decision is about the extension.
-        """
-        known = await self._reader.get_run(run_id)
-        if known is not None and waiting(known):
-            return await self.extensions.decide(
-                actor=actor, run_id=run_id, approve=approve, reason=reason, channel=channel
-            )
-        if approve:
-            self._admit()
-        rule: DecisionRule | None = None
-        if self._hooks is not None and actor.kind != "hook":
-            redirected = await self._redirect_decision(self._hooks, run_id, actor, approve)
-            if isinstance(redirected, Run):
-                return redirected
-            approve, hook_reason, rule = redirected
-            reason = hook_reason or reason
-        if approve:
-            await self._identities.refuse_own_grant(run_id, actor, rule)
-
-        def step(current: Run) -> engine.Transition:
-            flow = self.flow(current.flow)
-            target_key = self._target_key(current)
-            if current.strategy is not None and target_key is None:
-                raise Conflict(f"target {current.target} of run {run_id} is no longer configured")
-            return engine.decide(
-                current,
-                flow,
-                actor=actor,
-                approve=approve,
-                reason=reason,
-                now=self._clock.now(),
-                channel=channel,
-                target_key=target_key,
-                rule=rule,
-            )
-
-        try:
-            run = await self._ledger.step(run_id, step, escalating_inline=True)
-        except (Conflict, Forbidden, NotFound):
-            if rule is None:
-                # No rule admitted this caller: a run they may not read does not exist
-                # for them, as GET answers, so a refusal cannot confirm a run id.
-                await self.view_run(run_id, actor)
-            raise
-        self._metrics.count(
-            "symbox_decisions_total",
-            "Approvals and denials.",
-            flow=run.flow,
-            decision="approve" if approve else "deny",
+        """Approve or deny a requested run (or its waiting extension); see Decisions."""
+        return await self._decisions.decide(
+            actor=actor, run_id=run_id, approve=approve, reason=reason, channel=channel
         )
-        if run.grant is not None and run.grant.state is GrantState.ESCALATING:
-            run = await self.escalate(run_id, known=run, rule=rule)
-        return run
+
+    async def may_decide_now(self, run: Run, actor: Actor) -> bool:
+        """Tell whether ``actor`` could approve or deny ``run`` (or its extension) now."""
+        return await self._decisions.may_decide_now(run, actor)
 
     @_run_logged
     async def revoke(self, *, actor: Actor, run_id: str, reason: str | None, channel: str) -> Run:
@@ -446,31 +413,6 @@ class RunService:
                 current, actor=actor, reason=reason, now=self._clock.now(), channel=channel
             ),
         )
-
-    async def may_decide_now(self, run: Run, actor: Actor) -> bool:
-        """Tell whether ``actor`` could approve or deny ``run`` (or its extension) now.
-
-        Asked as ``decide`` asks it: the same rule, from the flow's vars or hooks.
-        """
-        flow = self._config.flow_by_name(run.flow)
-        now = self._clock.now()
-        if flow is None:
-            return False
-        if run.status is RunStatus.REQUESTED:
-            # Whoever already approved has nothing left to decide until the others do.
-            if now >= run.request_expires_at or already_approved(run, actor):
-                return False
-        elif not waiting(run) or run.grant is None or run.grant.state is not GrantState.ACTIVE:
-            return False
-        elif run.grant.expires_at is not None and now >= run.grant.expires_at:
-            # An extension is decidable only while its grant still runs.
-            return False
-        if self._hooks is None:
-            rule: DecisionRule | str = DecisionRule.from_vars(flow.vars)
-        else:
-            rule = await self._hooks.decision_rule(run, flow, actor)
-        # A failing get_permissions hook admits nobody (a decision would error the run).
-        return isinstance(rule, DecisionRule) and may_decide(rule, run, actor) is None
 
     # Work symbox does by itself (also called inline after a decision or revoke)
 
@@ -531,49 +473,13 @@ class RunService:
 
     # Hooks
 
-    async def _redirect_decision(
-        self, hooks: FlowHooks, run_id: str, actor: Actor, approve: bool
-    ) -> Run | tuple[bool, str | None, DecisionRule | None]:
-        """Ask the flow's hooks: who may decide, then on_approve / on_deny.
-
-        Returns the decision to make with the rule to check it by, or the run if a hook
-        failed (and errored it).
-        """
-        run = await self.get_run(run_id)
-        flow = self._config.flow_by_name(run.flow)
-        if flow is None or run.status is not RunStatus.REQUESTED:
-            return approve, None, None  # the engine step answers with the conflict
-        rule = await hooks.decision_rule(run, flow, actor)
-        if not isinstance(rule, DecisionRule):
-            failed = await self._hook_failed(run, "get_permissions", rule)
-            await self.view_run(run_id, actor)
-            return failed
-        refusal = may_decide(rule, run, actor)
-        if refusal is not None:
-            await self.view_run(run_id, actor)
-            raise Forbidden(refusal)
-        step = "approve" if approve else "deny"
-        outcome = await hooks.on(run, flow, step, actor)
-        if not isinstance(outcome, HookOutcome):
-            return await self._hook_failed(run, f"on_{step}", outcome)
-        if outcome.action == "ignore":
-            raise Forbidden(outcome.message or f"the flow's on_{step} hook ignored this decision")
-        if outcome.action == "continue":
-            return approve, None, rule
-        return outcome.action == "approve", outcome.message, rule
-
     async def _on_request(self, run: Run, flow: Flow, actor: Actor) -> HookOutcome | str:
         if self._hooks is None:
             return HookOutcome.CONTINUE
         return await self._hooks.on(run, flow, "request", actor)
 
     async def _hook_failed(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:
-        if isinstance(outcome, HookOutcome):
-            return run
-        now = self._clock.now()
-        return await self._ledger.step(
-            run.id, lambda current: engine.hook_failed(current, hook, outcome, now)
-        )
+        return await hook_failed(self._ledger, self._clock.now(), run, hook, outcome)
 
 
 def _person(email: str) -> str:
