@@ -155,9 +155,7 @@ class Decisions:
             return approve, None, None  # the engine step answers with the conflict
         rule = await hooks.decision_rule(run, flow, actor)
         if not isinstance(rule, DecisionRule):
-            failed = await hook_failed(
-                self._ledger, self._clock.now(), run, "get_permissions", rule
-            )
+            failed = await hook_failed(self._ledger, self._clock, run, "get_permissions", rule)
             await self._view_run(run_id, actor)
             return failed
         refusal = may_decide(rule, run, actor)
@@ -167,7 +165,7 @@ class Decisions:
         step = "approve" if approve else "deny"
         outcome = await hooks.on(run, flow, step, actor)
         if not isinstance(outcome, HookOutcome):
-            return await hook_failed(self._ledger, self._clock.now(), run, f"on_{step}", outcome)
+            return await hook_failed(self._ledger, self._clock, run, f"on_{step}", outcome)
         if outcome.action == "ignore":
             raise Forbidden(outcome.message or f"the flow's on_{step} hook ignored this decision")
         if outcome.action == "continue":
@@ -176,11 +174,12 @@ class Decisions:
 
 
 async def hook_failed(
-    ledger: RunLedger, now: float, run: Run, hook: str, outcome: HookOutcome | str
+    ledger: RunLedger, clock: Clock, run: Run, hook: str, outcome: HookOutcome | str
 ) -> Run:
     """Error ``run`` for a hook that failed (``outcome`` is then its error text)."""
     if isinstance(outcome, HookOutcome):
         return run
+    now = clock.now()
     return await ledger.step(
         run.id, lambda current: engine.hook_failed(current, hook, outcome, now)
     )

@@ -479,7 +479,7 @@ class RunService:
         return await self._hooks.on(run, flow, "request", actor)
 
     async def _hook_failed(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:
-        return await hook_failed(self._ledger, self._clock.now(), run, hook, outcome)
+        return await hook_failed(self._ledger, self._clock, run, hook, outcome)
 
 
 def _person(email: str) -> str:
