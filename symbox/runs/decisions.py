@@ -155,7 +155,7 @@ class Decisions:
             return approve, None, None  # the engine step answers with the conflict
         rule = await hooks.decision_rule(run, flow, actor)
         if not isinstance(rule, DecisionRule):
-            failed = await hook_failed(self._ledger, self._clock, run, "get_permissions", rule)
+            failed = await self._ledger.fail_for_hook(run, "get_permissions", rule)
             await self._view_run(run_id, actor)
             return failed
         refusal = may_decide(rule, run, actor)
@@ -165,21 +165,9 @@ class Decisions:
         step = "approve" if approve else "deny"
         outcome = await hooks.on(run, flow, step, actor)
         if not isinstance(outcome, HookOutcome):
-            return await hook_failed(self._ledger, self._clock, run, f"on_{step}", outcome)
+            return await self._ledger.fail_for_hook(run, f"on_{step}", outcome)
         if outcome.action == "ignore":
             raise Forbidden(outcome.message or f"the flow's on_{step} hook ignored this decision")
         if outcome.action == "continue":
             return approve, None, rule
         return outcome.action == "approve", outcome.message, rule
-
-
-async def hook_failed(
-    ledger: RunLedger, clock: Clock, run: Run, hook: str, outcome: HookOutcome | str
-) -> Run:
-    """Error ``run`` for a hook that failed (``outcome`` is then its error text)."""
-    if isinstance(outcome, HookOutcome):
-        return run
-    now = clock.now()
-    return await ledger.step(
-        run.id, lambda current: engine.hook_failed(current, hook, outcome, now)
-    )

@@ -26,6 +26,7 @@ from symbox.engine.schedule import ExpirySchedule
 from symbox.errors import NotFound
 from symbox.flowhooks.calls import FlowHooks
 from symbox.notify.model import Outgoing
+from symbox.sandbox.hooks import HookOutcome
 from symbox.store.txn import WriteTxn
 from symbox.store.writer import Writer
 
@@ -245,6 +246,13 @@ class RunLedger:
         if error is None:
             return run
         failed = partial(engine.after_hook_failed, hook=hook, error=error, now=self._clock.now())
+        return await self.step(run.id, failed)
+
+    async def fail_for_hook(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:
+        """Error ``run`` for a hook that failed (``outcome`` is then its error text)."""
+        if isinstance(outcome, HookOutcome):
+            return run
+        failed = partial(engine.hook_failed, hook=hook, error=outcome, now=self._clock.now())
         return await self.step(run.id, failed)
 
     async def _after_hooks(self, committed: engine.Transition) -> Run:

@@ -27,7 +27,7 @@ from symbox.flowhooks.integrations import EnvironmentIntegrations
 from symbox.metrics import Metrics
 from symbox.notify.model import Outgoing
 from symbox.runs.breakglass import BreakGlass
-from symbox.runs.decisions import Decisions, hook_failed
+from symbox.runs.decisions import Decisions
 from symbox.runs.expiry import DueReport
 from symbox.runs.extensions import RunExtensions
 from symbox.runs.grant_identities import GrantIdentities
@@ -92,7 +92,6 @@ class RunService:
         self._config = config
         self._reader = reader
         self._clock = clock
-        self._strategies = strategies
         self._metrics = metrics
         self._policy = policy or RetryPolicy()
         self._rng = rng or random.Random()
@@ -337,7 +336,7 @@ class RunService:
             self.break_glass.granted(run)
             return await self.escalate(run.id, known=run)
         if isinstance(routing, str):
-            return await self._hook_failed(run, "get_request_notifications", routing)
+            return await self._ledger.fail_for_hook(run, "get_request_notifications", routing)
         outcome = await self._on_request(run, flow, actor)
         if isinstance(outcome, HookOutcome) and outcome.action in ("approve", "deny"):
             return await self.decide(
@@ -347,7 +346,7 @@ class RunService:
                 reason=outcome.message,
                 channel=channel,
             )
-        return await self._hook_failed(run, "on_request", outcome)
+        return await self._ledger.fail_for_hook(run, "on_request", outcome)
 
     async def _check_identity(self, run: Run, flow: Flow) -> None:
         # Refusing here means a requester unknown to the target system never gets a run
@@ -477,9 +476,6 @@ class RunService:
         if self._hooks is None:
             return HookOutcome.CONTINUE
         return await self._hooks.on(run, flow, "request", actor)
-
-    async def _hook_failed(self, run: Run, hook: str, outcome: HookOutcome | str) -> Run:
-        return await hook_failed(self._ledger, self._clock, run, hook, outcome)
 
 
 def _person(email: str) -> str:
